@@ -1,0 +1,37 @@
+/*
+ * map.h — Postfix lookup tables in their text formats.
+ * Types: "hash:" and "btree:" (read from the source text FILE, not FILE.db:
+ * mxlab needs no postmap step), "texthash:", "inline:{ k=v, { k = v w } }",
+ * "cidr:" (network → value, first match wins), "static:value".
+ * Keys are matched case-insensitively (lowercased), as Postfix's tables are
+ * built by postmap.
+ */
+#ifndef MXLAB_MAP_H
+#define MXLAB_MAP_H
+
+#include <stddef.h>
+
+struct map;
+struct netaddr;
+
+/* Open a table. A relative file name is taken relative to base_dir (may be
+ * NULL). Returns NULL with "file:line: what" in err on error. */
+struct map *map_open(const char *spec, const char *base_dir, char *err,
+                     size_t errlen);
+void map_free(struct map *m);
+const char *map_spec(const struct map *m);
+
+/* Value for key, or NULL; borrowed until the map is freed. For cidr:
+ * tables the key is an IP address. */
+const char *map_lookup(struct map *m, const char *key);
+
+/* A Postfix parameter that names several tables ("hash:a, texthash:b"):
+ * first table with a value wins. */
+struct maplist;
+struct maplist *maplist_open(const char *specs, const char *base_dir,
+                             char *err, size_t errlen);
+void maplist_free(struct maplist *ml);
+size_t maplist_count(const struct maplist *ml);
+const char *maplist_lookup(struct maplist *ml, const char *key);
+
+#endif

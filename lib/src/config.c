@@ -1,0 +1,454 @@
+/*
+ * config.c — main.cf parsing and $name expansion. See config.h.
+ * Postfix semantics (postconf(5)): a logical line begins at a non-space
+ * character in column one; lines that start with white space continue it;
+ * '#' at the start of a line is a comment; the last setting wins.
+ */
+#include "mxlab/config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mxlab/fsutil.h"
+#include "mxlab/strutil.h"
+#include "mxlab/xmem.h"
+
+#define CONFIG_EXPAND_DEPTH 100
+
+struct config_entry {
+    char *name;
+    char *raw;       /* explicit value, or NULL */
+    char *def;       /* default, or NULL */
+    char *where;     /* "file:line" of the explicit value */
+    char *expanded;  /* cache, freed on any change */
+};
+
+struct config {
+    struct config_entry *v;
+    size_t n;
+};
+
+struct config *config_new(void)
+{
+    return xcalloc(1, sizeof(struct config));
+}
+
+static void config_flush_cache(struct config *cf)
+{
+    for (size_t i = 0; i < cf->n; i++) {
+        free(cf->v[i].expanded);
+        cf->v[i].expanded = NULL;
+    }
+}
+
+void config_free(struct config *cf)
+{
+    if (cf == NULL)
+        return;
+    config_flush_cache(cf);
+    for (size_t i = 0; i < cf->n; i++) {
+        free(cf->v[i].name);
+        free(cf->v[i].raw);
+        free(cf->v[i].def);
+        free(cf->v[i].where);
+    }
+    free(cf->v);
+    free(cf);
+}
+
+static struct config_entry *config_find(const struct config *cf,
+                                        const char *name, size_t len)
+{
+    for (size_t i = 0; i < cf->n; i++)
+        if (strlen(cf->v[i].name) == len &&
+            memcmp(cf->v[i].name, name, len) == 0)
+            return &cf->v[i];
+    return NULL;
+}
+
+static struct config_entry *config_entry(struct config *cf, const char *name)
+{
+    struct config_entry *e = config_find(cf, name, strlen(name));
+
+    if (e != NULL)
+        return e;
+    cf->v = xrealloc(cf->v, (cf->n + 1) * sizeof(*cf->v));
+    e = &cf->v[cf->n++];
+    memset(e, 0, sizeof(*e));
+    e->name = xstrdup(name);
+    return e;
+}
+
+static void config_set_where(struct config *cf, const char *name,
+                             const char *value, const char *where)
+{
+    struct config_entry *e;
+
+    config_flush_cache(cf);
+    e = config_entry(cf, name);
+    free(e->raw);
+    free(e->where);
+    e->raw = xstrdup(value);
+    e->where = where ? xstrdup(where) : NULL;
+}
+
+void config_set(struct config *cf, const char *name, const char *value)
+{
+    config_set_where(cf, name, value, NULL);
+}
+
+void config_set_default(struct config *cf, const char *name,
+                        const char *value)
+{
+    struct config_entry *e;
+
+    config_flush_cache(cf);
+    e = config_entry(cf, name);
+    free(e->def);
+    e->def = xstrdup(value);
+}
+
+int config_is_set(const struct config *cf, const char *name)
+{
+    const struct config_entry *e = config_find(cf, name, strlen(name));
+
+    return e != NULL && e->raw != NULL;
+}
+
+const char *config_raw(const struct config *cf, const char *name)
+{
+    const struct config_entry *e = config_find(cf, name, strlen(name));
+
+    if (e == NULL)
+        return NULL;
+    return e->raw ? e->raw : e->def;
+}
+
+const char *config_where(const struct config *cf, const char *name)
+{
+    const struct config_entry *e = config_find(cf, name, strlen(name));
+
+    return e ? e->where : NULL;
+}
+
+static int config_valid_name_char(int c)
+{
+    return str_isalnum(c) || c == '_';
+}
+
+/* Parse one logical line "name = value". */
+static int config_parse_line(struct config *cf, const char *file, int lineno,
+                             char *line, char *err, size_t errlen)
+{
+    char *eq = strchr(line, '=');
+    char *name, *value;
+    char where[512];
+
+    if (eq == NULL) {
+        snprintf(err, errlen, "%s:%d: missing '=' after parameter name",
+                 file, lineno);
+        return -1;
+    }
+    *eq = '\0';
+    name = str_trim(line);
+    value = str_trim(eq + 1);
+    if (*name == '\0') {
+        snprintf(err, errlen, "%s:%d: missing parameter name before '='",
+                 file, lineno);
+        return -1;
+    }
+    for (char *p = name; *p; p++) {
+        if (!config_valid_name_char((unsigned char)*p)) {
+            snprintf(err, errlen, "%s:%d: bad parameter name \"%s\"", file,
+                     lineno, name);
+            return -1;
+        }
+    }
+    snprintf(where, sizeof(where), "%s:%d", file, lineno);
+    config_set_where(cf, name, value, where);
+    return 0;
+}
+
+int config_load_text(struct config *cf, const char *name, const char *text,
+                     char *err, size_t errlen)
+{
+    struct strbuf logical;
+    int lineno = 0, start_line = 0, rc = 0;
+    const char *p = text;
+
+    strbuf_init(&logical);
+    while (*p != '\0' && rc == 0) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        char *line = xstrndup(p, len);
+        size_t ll = strlen(line);
+
+        lineno++;
+        p = nl ? nl + 1 : p + len;
+        if (ll > 0 && line[ll - 1] == '\r')
+            line[--ll] = '\0';
+        if (ll != len) {
+            snprintf(err, errlen, "%s:%d: NUL byte in line", name, lineno);
+            free(line);
+            rc = -1;
+            break;
+        }
+        char *t = line;
+        while (str_isspace((unsigned char)*t))
+            t++;
+        if (*t == '#' || *t == '\0') {
+            /* Comments and blank lines end nothing in Postfix: a
+             * continuation may follow a comment line. */
+            free(line);
+            continue;
+        }
+        if (str_isspace((unsigned char)line[0])) {
+            if (logical.len == 0) {
+                snprintf(err, errlen,
+                         "%s:%d: continuation line without a parameter "
+                         "before it", name, lineno);
+                rc = -1;
+            } else {
+                strbuf_putc(&logical, ' ');
+                strbuf_puts(&logical, t);
+            }
+            free(line);
+            continue;
+        }
+        if (logical.len > 0)
+            rc = config_parse_line(cf, name, start_line, logical.buf, err,
+                                   errlen);
+        strbuf_reset(&logical);
+        strbuf_puts(&logical, line);
+        start_line = lineno;
+        free(line);
+    }
+    if (rc == 0 && logical.len > 0)
+        rc = config_parse_line(cf, name, start_line, logical.buf, err,
+                               errlen);
+    strbuf_clear(&logical);
+    return rc;
+}
+
+int config_load(struct config *cf, const char *path, char *err,
+                size_t errlen)
+{
+    char *text;
+    size_t len;
+    int rc;
+
+    if (fs_read_file(path, &text, &len) < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (strlen(text) != len) {
+        snprintf(err, errlen, "%s: NUL byte in file", path);
+        free(text);
+        return -1;
+    }
+    rc = config_load_text(cf, path, text, err, errlen);
+    free(text);
+    return rc;
+}
+
+static void config_expand_into(struct config *cf, const char *text,
+                               struct strbuf *out, int depth);
+
+static void config_expand_name(struct config *cf, const char *name,
+                               size_t len, struct strbuf *out, int depth)
+{
+    struct config_entry *e = config_find(cf, name, len);
+    const char *raw;
+
+    if (e == NULL)
+        return;
+    raw = e->raw ? e->raw : e->def;
+    if (raw != NULL)
+        config_expand_into(cf, raw, out, depth + 1);
+}
+
+static void config_expand_into(struct config *cf, const char *text,
+                               struct strbuf *out, int depth)
+{
+    const char *p = text;
+
+    if (depth > CONFIG_EXPAND_DEPTH)
+        return;
+    while (*p != '\0') {
+        if (*p != '$') {
+            strbuf_putc(out, *p++);
+            continue;
+        }
+        p++;
+        if (*p == '$') {
+            strbuf_putc(out, *p++);
+            continue;
+        }
+        if (*p == '{' || *p == '(') {
+            char close = *p == '{' ? '}' : ')';
+            const char *s = ++p;
+            int nest = 0;
+            while (*p && (nest > 0 || *p != close)) {
+                if (*p == '{' || *p == '(')
+                    nest++;
+                else if (*p == '}' || *p == ')')
+                    nest--;
+                p++;
+            }
+            size_t len = (size_t)(p - s);
+            if (*p == close)
+                p++;
+            const char *op = s;
+            while (op < s + len && config_valid_name_char((unsigned char)*op))
+                op++;
+            if (op < s + len && (*op == '?' || *op == ':')) {
+                /* ${name?text}: text when name is non-empty;
+                 * ${name:text}: text when name is empty. */
+                struct strbuf val;
+                strbuf_init(&val);
+                config_expand_name(cf, s, (size_t)(op - s), &val, depth);
+                int nonempty = val.len > 0;
+                strbuf_clear(&val);
+                if ((*op == '?') == nonempty) {
+                    char *sub = xstrndup(op + 1, len - (size_t)(op - s) - 1);
+                    config_expand_into(cf, sub, out, depth + 1);
+                    free(sub);
+                }
+            } else {
+                config_expand_name(cf, s, len, out, depth);
+            }
+            continue;
+        }
+        const char *s = p;
+        while (config_valid_name_char((unsigned char)*p))
+            p++;
+        if (p == s) {
+            strbuf_putc(out, '$');
+            continue;
+        }
+        config_expand_name(cf, s, (size_t)(p - s), out, depth);
+    }
+}
+
+char *config_expand(struct config *cf, const char *text)
+{
+    struct strbuf sb;
+
+    strbuf_init(&sb);
+    config_expand_into(cf, text, &sb, 0);
+    return strbuf_detach(&sb);
+}
+
+const char *config_get(struct config *cf, const char *name)
+{
+    struct config_entry *e = config_find(cf, name, strlen(name));
+
+    if (e == NULL)
+        return "";
+    if (e->expanded == NULL) {
+        const char *raw = e->raw ? e->raw : e->def;
+        e->expanded = config_expand(cf, raw ? raw : "");
+    }
+    return e->expanded;
+}
+
+int config_get_bool(struct config *cf, const char *name)
+{
+    const char *v = config_get(cf, name);
+
+    if (str_casecmp(v, "yes") == 0 || str_casecmp(v, "true") == 0)
+        return 1;
+    if (str_casecmp(v, "no") == 0 || str_casecmp(v, "false") == 0)
+        return 0;
+    return -1;
+}
+
+static void config_bad_value(struct config *cf, const char *name,
+                             const char *what, char *err, size_t errlen)
+{
+    const char *where;
+
+    if (err == NULL)
+        return;
+    where = config_where(cf, name);
+    snprintf(err, errlen, "%s%sbad %s value for parameter %s: \"%s\"",
+             where ? where : "", where ? ": " : "", what, name,
+             config_get(cf, name));
+}
+
+long config_get_long(struct config *cf, const char *name, char *err,
+                     size_t errlen)
+{
+    long v;
+
+    if (str_to_long(config_get(cf, name), &v) < 0) {
+        config_bad_value(cf, name, "numerical", err, errlen);
+        return -1;
+    }
+    return v;
+}
+
+long config_get_time(struct config *cf, const char *name, char default_unit,
+                     char *err, size_t errlen)
+{
+    const char *v = config_get(cf, name);
+    char num[32];
+    size_t i = 0;
+    long n, mult;
+    char unit;
+
+    while (str_isdigit((unsigned char)v[i]) && i < sizeof(num) - 1) {
+        num[i] = v[i];
+        i++;
+    }
+    num[i] = '\0';
+    unit = v[i] ? v[i] : default_unit;
+    if (i == 0 || (v[i] && v[i + 1]) || str_to_long(num, &n) < 0)
+        goto bad;
+    switch (unit) {
+    case 's':
+        mult = 1;
+        break;
+    case 'm':
+        mult = 60;
+        break;
+    case 'h':
+        mult = 3600;
+        break;
+    case 'd':
+        mult = 86400;
+        break;
+    case 'w':
+        mult = 7 * 86400;
+        break;
+    default:
+        goto bad;
+    }
+    return n * mult;
+bad:
+    config_bad_value(cf, name, "time", err, errlen);
+    return -1;
+}
+
+static int config_cmp_name(const void *a, const void *b)
+{
+    const struct config_entry *const *x = a, *const *y = b;
+
+    return strcmp((*x)->name, (*y)->name);
+}
+
+void config_each_set(const struct config *cf, config_each_fn *fn, void *arg)
+{
+    const struct config_entry **v = xcalloc(cf->n, sizeof(*v));
+    size_t n = 0;
+
+    for (size_t i = 0; i < cf->n; i++)
+        if (cf->v[i].raw != NULL)
+            v[n++] = &cf->v[i];
+    qsort(v, n, sizeof(*v), config_cmp_name);
+    for (size_t i = 0; i < n; i++)
+        fn(arg, v[i]->name, v[i]->raw);
+    free(v);
+}

@@ -1,0 +1,394 @@
+/*
+ * map.c — Postfix lookup tables from their text formats. See map.h.
+ * hash:/btree:/texthash: read "key value" lines (postmap(1) format: '#'
+ * comments, continuation lines start with white space, first entry of a
+ * duplicate key wins, as postmap keeps it with a warning). Keys are
+ * lowercased unless the table is cidr:.
+ */
+#include "mxlab/map.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mxlab/fsutil.h"
+#include "mxlab/netaddr.h"
+#include "mxlab/strutil.h"
+#include "mxlab/xmem.h"
+
+enum map_kind { MAP_DICT, MAP_CIDR, MAP_STATIC };
+
+struct map_slot {
+    char *key;
+    char *value;
+};
+
+struct map_cidr_entry {
+    struct cidr net;
+    char *value;
+};
+
+struct map {
+    enum map_kind kind;
+    char *spec;
+    /* MAP_DICT: open addressing, power-of-two size. */
+    struct map_slot *slots;
+    size_t nslots;
+    size_t count;
+    /* MAP_CIDR */
+    struct map_cidr_entry *cidrs;
+    size_t ncidr;
+    /* MAP_STATIC */
+    char *static_value;
+};
+
+static uint32_t map_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static struct map_slot *map_slot_find(struct map *m, const char *key)
+{
+    size_t mask = m->nslots - 1;
+    size_t i = map_hash(key) & mask;
+
+    while (m->slots[i].key != NULL && strcmp(m->slots[i].key, key) != 0)
+        i = (i + 1) & mask;
+    return &m->slots[i];
+}
+
+static void map_dict_grow(struct map *m)
+{
+    struct map_slot *old = m->slots;
+    size_t oldn = m->nslots;
+
+    m->nslots = oldn ? oldn * 2 : 16;
+    m->slots = xcalloc(m->nslots, sizeof(*m->slots));
+    for (size_t i = 0; i < oldn; i++) {
+        if (old[i].key != NULL)
+            *map_slot_find(m, old[i].key) = old[i];
+    }
+    free(old);
+}
+
+/* Returns 0, or 1 if the key was already present (first one kept). */
+static int map_dict_add(struct map *m, const char *key, const char *value)
+{
+    struct map_slot *s;
+
+    if ((m->count + 1) * 2 > m->nslots)
+        map_dict_grow(m);
+    s = map_slot_find(m, key);
+    if (s->key != NULL)
+        return 1;
+    s->key = xstrdup(key);
+    s->value = xstrdup(value);
+    m->count++;
+    return 0;
+}
+
+static int map_add_entry(struct map *m, char *key, const char *value,
+                         const char *file, int lineno, char *err,
+                         size_t errlen)
+{
+    if (m->kind == MAP_CIDR) {
+        struct cidr net;
+        if (cidr_parse(key, &net) < 0) {
+            snprintf(err, errlen, "%s:%d: bad network/mask \"%s\"", file,
+                     lineno, key);
+            return -1;
+        }
+        m->cidrs = xrealloc(m->cidrs, (m->ncidr + 1) * sizeof(*m->cidrs));
+        m->cidrs[m->ncidr].net = net;
+        m->cidrs[m->ncidr].value = xstrdup(value);
+        m->ncidr++;
+        return 0;
+    }
+    str_lower(key);
+    map_dict_add(m, key, value);
+    return 0;
+}
+
+/* Split "key value" (key ends at the first white space, or for cidr at
+ * the first white space after the network). */
+static int map_parse_entry(struct map *m, char *text, const char *file,
+                           int lineno, char *err, size_t errlen)
+{
+    char *p = str_trim(text);
+    char *key = p;
+
+    while (*p && !str_isspace((unsigned char)*p))
+        p++;
+    if (*p == '\0') {
+        snprintf(err, errlen,
+                 "%s:%d: expected format: key whitespace value", file,
+                 lineno);
+        return -1;
+    }
+    *p++ = '\0';
+    return map_add_entry(m, key, str_trim(p), file, lineno, err, errlen);
+}
+
+static int map_load_text(struct map *m, const char *file, const char *text,
+                         char *err, size_t errlen)
+{
+    struct strbuf logical;
+    int lineno = 0, start_line = 0, rc = 0;
+    const char *p = text;
+
+    strbuf_init(&logical);
+    while (*p != '\0' && rc == 0) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        char *line = xstrndup(p, len);
+        char *t = line;
+
+        lineno++;
+        p = nl ? nl + 1 : p + len;
+        while (str_isspace((unsigned char)*t))
+            t++;
+        if (*t == '#' || *t == '\0') {
+            free(line);
+            continue;
+        }
+        if (str_isspace((unsigned char)line[0]) && logical.len > 0) {
+            strbuf_putc(&logical, ' ');
+            strbuf_puts(&logical, str_trim(t));
+            free(line);
+            continue;
+        }
+        if (logical.len > 0)
+            rc = map_parse_entry(m, logical.buf, file, start_line, err,
+                                 errlen);
+        strbuf_reset(&logical);
+        strbuf_puts(&logical, t);
+        start_line = lineno;
+        free(line);
+    }
+    if (rc == 0 && logical.len > 0)
+        rc = map_parse_entry(m, logical.buf, file, start_line, err, errlen);
+    strbuf_clear(&logical);
+    return rc;
+}
+
+/* inline:{ key=value, { key = value with spaces } } */
+static int map_load_inline(struct map *m, const char *body, char *err,
+                           size_t errlen)
+{
+    size_t len = strlen(body);
+    char *copy, *p;
+    int rc = 0;
+
+    if (len < 2 || body[0] != '{' || body[len - 1] != '}') {
+        snprintf(err, errlen, "%s: expected inline:{ name=value, ... }",
+                 m->spec);
+        return -1;
+    }
+    copy = xstrndup(body + 1, len - 2);
+    p = copy;
+    while (*p && rc == 0) {
+        while (*p == ',' || str_isspace((unsigned char)*p))
+            p++;
+        if (*p == '\0')
+            break;
+        char *item, *end;
+        if (*p == '{') {
+            item = ++p;
+            end = strchr(p, '}');
+            if (end == NULL) {
+                snprintf(err, errlen, "%s: missing '}'", m->spec);
+                rc = -1;
+                break;
+            }
+            *end = '\0';
+            p = end + 1;
+        } else {
+            item = p;
+            while (*p && *p != ',' && !str_isspace((unsigned char)*p))
+                p++;
+            if (*p)
+                *p++ = '\0';
+        }
+        char *eq = strchr(item, '=');
+        if (eq == NULL) {
+            snprintf(err, errlen, "%s: missing '=' in \"%s\"", m->spec,
+                     item);
+            rc = -1;
+            break;
+        }
+        *eq = '\0';
+        char *key = str_trim(item);
+        rc = map_add_entry(m, key, str_trim(eq + 1), m->spec, 1, err, errlen);
+    }
+    free(copy);
+    return rc;
+}
+
+struct map *map_open(const char *spec, const char *base_dir, char *err,
+                     size_t errlen)
+{
+    struct map *m = xcalloc(1, sizeof(*m));
+    const char *colon = strchr(spec, ':');
+    char *type, *path = NULL, *text = NULL;
+    size_t len;
+    int rc = -1;
+
+    m->spec = xstrdup(spec);
+    if (colon == NULL) {
+        snprintf(err, errlen,
+                 "%s: expected type:name (hash:, texthash:, cidr:, "
+                 "inline:, static:)", spec);
+        goto done;
+    }
+    type = xstrndup(spec, (size_t)(colon - spec));
+    const char *name = colon + 1;
+    if (strcmp(type, "static") == 0) {
+        m->kind = MAP_STATIC;
+        m->static_value = xstrdup(name[0] == '{' && name[strlen(name) - 1] ==
+                                                        '}'
+                                      ? name + 1
+                                      : name);
+        if (name[0] == '{')
+            m->static_value[strlen(m->static_value) - 1] = '\0';
+        rc = 0;
+    } else if (strcmp(type, "inline") == 0) {
+        m->kind = MAP_DICT;
+        rc = map_load_inline(m, name, err, errlen);
+    } else if (strcmp(type, "hash") == 0 || strcmp(type, "btree") == 0 ||
+               strcmp(type, "texthash") == 0 || strcmp(type, "cidr") == 0) {
+        m->kind = strcmp(type, "cidr") == 0 ? MAP_CIDR : MAP_DICT;
+        if (name[0] != '/' && base_dir != NULL)
+            path = xasprintf("%s/%s", base_dir, name);
+        else
+            path = xstrdup(name);
+        if (fs_read_file(path, &text, &len) < 0) {
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        } else if (strlen(text) != len) {
+            snprintf(err, errlen, "%s: NUL byte in table", path);
+        } else {
+            rc = map_load_text(m, path, text, err, errlen);
+        }
+    } else {
+        snprintf(err, errlen, "%s: unsupported lookup table type \"%s\"",
+                 spec, type);
+    }
+    free(type);
+done:
+    free(path);
+    free(text);
+    if (rc < 0) {
+        map_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void map_free(struct map *m)
+{
+    if (m == NULL)
+        return;
+    for (size_t i = 0; i < m->nslots; i++) {
+        free(m->slots[i].key);
+        free(m->slots[i].value);
+    }
+    free(m->slots);
+    for (size_t i = 0; i < m->ncidr; i++)
+        free(m->cidrs[i].value);
+    free(m->cidrs);
+    free(m->static_value);
+    free(m->spec);
+    free(m);
+}
+
+const char *map_spec(const struct map *m)
+{
+    return m->spec;
+}
+
+const char *map_lookup(struct map *m, const char *key)
+{
+    switch (m->kind) {
+    case MAP_STATIC:
+        return m->static_value;
+    case MAP_CIDR: {
+        struct netaddr na;
+        if (netaddr_parse(key, 0, &na) < 0)
+            return NULL;
+        for (size_t i = 0; i < m->ncidr; i++)
+            if (cidr_match(&m->cidrs[i].net, &na))
+                return m->cidrs[i].value;
+        return NULL;
+    }
+    case MAP_DICT: {
+        if (m->count == 0)
+            return NULL;
+        char *k = str_lower(xstrdup(key));
+        struct map_slot *s = map_slot_find(m, k);
+        free(k);
+        return s->key ? s->value : NULL;
+    }
+    }
+    return NULL;
+}
+
+struct maplist {
+    struct map **v;
+    size_t n;
+};
+
+struct maplist *maplist_open(const char *specs, const char *base_dir,
+                             char *err, size_t errlen)
+{
+    struct maplist *ml = xcalloc(1, sizeof(*ml));
+    struct strlist l;
+
+    strlist_init(&l);
+    strlist_split(&l, specs);
+    for (size_t i = 0; i < l.n; i++) {
+        struct map *m = map_open(l.v[i], base_dir, err, errlen);
+        if (m == NULL) {
+            strlist_clear(&l);
+            maplist_free(ml);
+            return NULL;
+        }
+        ml->v = xrealloc(ml->v, (ml->n + 1) * sizeof(*ml->v));
+        ml->v[ml->n++] = m;
+    }
+    strlist_clear(&l);
+    return ml;
+}
+
+void maplist_free(struct maplist *ml)
+{
+    if (ml == NULL)
+        return;
+    for (size_t i = 0; i < ml->n; i++)
+        map_free(ml->v[i]);
+    free(ml->v);
+    free(ml);
+}
+
+size_t maplist_count(const struct maplist *ml)
+{
+    return ml ? ml->n : 0;
+}
+
+const char *maplist_lookup(struct maplist *ml, const char *key)
+{
+    if (ml == NULL)
+        return NULL;
+    for (size_t i = 0; i < ml->n; i++) {
+        const char *v = map_lookup(ml->v[i], key);
+        if (v != NULL)
+            return v;
+    }
+    return NULL;
+}

@@ -1,0 +1,379 @@
+/*
+ * test_lib.c — unit tests of lib/: strings, addresses and networks, SMTP
+ * codecs, main.cf parsing and expansion, lookup tables.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mxlab/config.h"
+#include "mxlab/fsutil.h"
+#include "mxlab/map.h"
+#include "mxlab/netaddr.h"
+#include "mxlab/smtp.h"
+#include "mxlab/strutil.h"
+#include "mxlab/xmem.h"
+
+static const struct {
+    const char *pattern, *s;
+    int match;
+} glob_cases[] = {
+    {"250 *", "250 2.0.0 Ok: queued as ABC", 1},
+    {"250 *", "251 x", 0},
+    {"*Relay access denied", "454 4.7.1 <a@b>: Relay access denied", 1},
+    {"2?0 Ok", "250 Ok", 1},
+    {"a\\*b", "a*b", 1},
+    {"a\\*b", "axb", 0},
+    {"", "", 1},
+    {"*", "", 1},
+    {"abc", "abcd", 0},
+};
+
+START_TEST(test_glob)
+{
+    ck_assert_int_eq(str_glob(glob_cases[_i].pattern, glob_cases[_i].s),
+                     glob_cases[_i].match);
+}
+END_TEST
+
+static const struct {
+    const char *arg;
+    int strict;
+    enum smtp_path_status st;
+    const char *addr, *params;
+} path_cases[] = {
+    {"<a@b.c>", 0, SMTP_PATH_OK, "a@b.c", ""},
+    {" monadresse@mondomaine.tld", 0, SMTP_PATH_OK,
+     "monadresse@mondomaine.tld", ""},
+    {" monadresse@mondomaine.tld", 1, SMTP_PATH_SYNTAX, NULL, NULL},
+    {"<>", 0, SMTP_PATH_OK, "", ""},
+    {"<a@b> SIZE=100 BODY=8BITMIME", 0, SMTP_PATH_OK, "a@b",
+     "SIZE=100 BODY=8BITMIME"},
+    {"<@relay.example,@r2.example:u@d.example>", 0, SMTP_PATH_OK,
+     "u@d.example", ""},
+    {"<\"quoted >local\"@d>", 0, SMTP_PATH_OK, "\"quoted >local\"@d", ""},
+    {"<a@b", 0, SMTP_PATH_SYNTAX, NULL, NULL},
+    {"", 0, SMTP_PATH_MISSING, NULL, NULL},
+    {"a<b@c", 0, SMTP_PATH_SYNTAX, NULL, NULL},
+};
+
+START_TEST(test_parse_path)
+{
+    char addr[SMTP_PATH_MAX];
+    const char *params = NULL;
+    enum smtp_path_status st =
+        smtp_parse_path(path_cases[_i].arg, path_cases[_i].strict, addr,
+                        sizeof(addr), &params);
+
+    ck_assert_int_eq(st, path_cases[_i].st);
+    if (path_cases[_i].addr != NULL) {
+        ck_assert_str_eq(addr, path_cases[_i].addr);
+        ck_assert_str_eq(params, path_cases[_i].params);
+    }
+}
+END_TEST
+
+START_TEST(test_path_too_long)
+{
+    char arg[600], addr[SMTP_PATH_MAX];
+
+    memset(arg, 'a', sizeof(arg) - 1);
+    arg[0] = '<';
+    arg[sizeof(arg) - 2] = '>';
+    arg[sizeof(arg) - 1] = '\0';
+    ck_assert_int_eq(smtp_parse_path(arg, 0, addr, sizeof(addr), NULL),
+                     SMTP_PATH_TOO_LONG);
+}
+END_TEST
+
+START_TEST(test_reply_code)
+{
+    int last = -1;
+
+    ck_assert_int_eq(smtp_reply_code("250-PIPELINING", &last), 250);
+    ck_assert_int_eq(last, 0);
+    ck_assert_int_eq(smtp_reply_code("421 4.7.0 bye", &last), 421);
+    ck_assert_int_eq(last, 1);
+    ck_assert_int_eq(smtp_reply_code("220", &last), 220);
+    ck_assert_int_eq(smtp_reply_code("2x0 no", &last), -1);
+    ck_assert_int_eq(smtp_reply_code("250x", &last), -1);
+    ck_assert_int_eq(smtp_reply_code("099 low", &last), -1);
+}
+END_TEST
+
+static const struct {
+    const char *net, *ip;
+    int ok, match;
+} cidr_cases[] = {
+    {"127.0.0.0/8", "127.168.2.253", 1, 1},
+    {"127.0.0.0/8", "128.0.0.1", 1, 0},
+    {"138.195.130.0/25", "138.195.130.127", 1, 1},
+    {"138.195.130.0/25", "138.195.130.128", 1, 0},
+    {"88.191.250.2", "88.191.250.2", 1, 1},
+    {"[::1]/128", "::1", 1, 1},
+    {"[2002:8ac3:8000::]/35", "2002:8ac3:9fff::1", 1, 1},
+    {"[2002:8ac3:8000::]/35", "2002:8ac3:a000::1", 1, 0},
+    {"10.0.0.0/33", "10.0.0.1", 0, 0},
+    {"bogus/8", "10.0.0.1", 0, 0},
+    {"127.0.0.0/8", "::ffff:127.0.0.1", 1, 1},
+};
+
+START_TEST(test_cidr)
+{
+    struct cidr c;
+    struct netaddr na;
+    int rc = cidr_parse(cidr_cases[_i].net, &c);
+
+    ck_assert_int_eq(rc == 0, cidr_cases[_i].ok);
+    if (rc == 0) {
+        ck_assert_int_eq(netaddr_parse(cidr_cases[_i].ip, 0, &na), 0);
+        ck_assert_int_eq(cidr_match(&c, &na), cidr_cases[_i].match);
+    }
+}
+END_TEST
+
+START_TEST(test_netaddr)
+{
+    struct netaddr na;
+    char buf[64];
+
+    ck_assert_int_eq(netaddr_parse("127.0.0.53:5353", 53, &na), 0);
+    ck_assert_str_eq(netaddr_str(&na, buf, sizeof(buf)), "127.0.0.53:5353");
+    ck_assert_int_eq(netaddr_parse("127.0.0.1", 25, &na), 0);
+    ck_assert_int_eq(netaddr_port(&na), 25);
+    ck_assert_int_eq(netaddr_parse("[::1]:2525", 25, &na), 0);
+    ck_assert_str_eq(netaddr_str(&na, buf, sizeof(buf)), "[::1]:2525");
+    ck_assert_int_eq(netaddr_parse("::1", 25, &na), 0);
+    ck_assert_int_eq(netaddr_parse("127.0.0.1:99999", 25, &na), -1);
+    ck_assert_int_eq(netaddr_parse("host.example:25", 25, &na), -1);
+    ck_assert_int_eq(netaddr_parse("[::1", 25, &na), -1);
+}
+END_TEST
+
+START_TEST(test_config_parse)
+{
+    struct config *cf = config_new();
+    char err[256] = "";
+    const char *text = "# comment\n"
+                       "myhostname = sulfura.via.ecp.fr\n"
+                       "mydomain = via.ecp.fr\n"
+                       "mydestination = $myhostname, sulfura,\n"
+                       "  localhost.$mydomain, localhost\n"
+                       "# a comment inside does not end the value\n"
+                       "  localhost.localdomain\n"
+                       "relay_domains = ${mydestination}, $(mydomain)\n"
+                       "a = ${mydomain?yes}${nothing?no}${nothing:empty}\n"
+                       "relay_recipient_maps =\n";
+
+    ck_assert_int_eq(config_load_text(cf, "main.cf", text, err, sizeof(err)),
+                     0);
+    ck_assert_str_eq(config_get(cf, "mydestination"),
+                     "sulfura.via.ecp.fr, sulfura, localhost.via.ecp.fr, "
+                     "localhost localhost.localdomain");
+    ck_assert_str_eq(config_get(cf, "relay_domains"),
+                     "sulfura.via.ecp.fr, sulfura, localhost.via.ecp.fr, "
+                     "localhost localhost.localdomain, via.ecp.fr");
+    ck_assert_str_eq(config_get(cf, "a"), "yesempty");
+    ck_assert_str_eq(config_get(cf, "relay_recipient_maps"), "");
+    ck_assert(config_is_set(cf, "relay_recipient_maps"));
+    ck_assert_str_eq(config_where(cf, "mydestination"), "main.cf:4");
+    config_set_default(cf, "queue_run_delay", "300s");
+    ck_assert_int_eq(config_get_time(cf, "queue_run_delay", 's', NULL, 0),
+                     300);
+    config_set(cf, "queue_run_delay", "2m");
+    ck_assert_int_eq(config_get_time(cf, "queue_run_delay", 's', NULL, 0),
+                     120);
+    config_set(cf, "queue_run_delay", "2x");
+    ck_assert_int_eq(
+        config_get_time(cf, "queue_run_delay", 's', err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "queue_run_delay"));
+    config_free(cf);
+}
+END_TEST
+
+static const struct {
+    const char *text, *err;
+} config_errors[] = {
+    {"  continued = x\n", "main.cf:1: continuation line without"},
+    {"a = 1\nno equals sign here\n", "main.cf:2: missing '='"},
+    {"= 3\n", "main.cf:1: missing parameter name"},
+    {"bad-name = 3\n", "main.cf:1: bad parameter name \"bad-name\""},
+};
+
+START_TEST(test_config_errors)
+{
+    struct config *cf = config_new();
+    char err[256] = "";
+
+    ck_assert_int_eq(config_load_text(cf, "main.cf", config_errors[_i].text,
+                                      err, sizeof(err)),
+                     -1);
+    ck_assert_msg(strncmp(err, config_errors[_i].err,
+                          strlen(config_errors[_i].err)) == 0,
+                  "got \"%s\"", err);
+    config_free(cf);
+}
+END_TEST
+
+static char *write_temp(const char *text)
+{
+    char tmpl[] = "/tmp/mxlab-test-XXXXXX";
+    int fd = mkstemp(tmpl);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return xstrdup(tmpl);
+}
+
+START_TEST(test_map_hash)
+{
+    char err[256] = "";
+    char *path = write_temp(
+        "# the virtual file of seed 000\n"
+        "social@hebergee.com pomme@mail.xxx.dyndns.com, "
+        "poire@mail.xxx.dyndns.com\n"
+        "abuse@hebergee.com contact@ladministrateur.com\n"
+        "@hebergee.com @mail.xxx.dyndns.com\n"
+        "Long@Example.COM first,\n"
+        "   second\n"
+        "long@example.com duplicate\n");
+    char *spec = xasprintf("hash:%s", path);
+    struct map *m = map_open(spec, NULL, err, sizeof(err));
+
+    ck_assert_msg(m != NULL, "%s", err);
+    ck_assert_str_eq(map_lookup(m, "social@hebergee.com"),
+                     "pomme@mail.xxx.dyndns.com, poire@mail.xxx.dyndns.com");
+    ck_assert_str_eq(map_lookup(m, "SOCIAL@Hebergee.com"),
+                     "pomme@mail.xxx.dyndns.com, poire@mail.xxx.dyndns.com");
+    ck_assert_str_eq(map_lookup(m, "@hebergee.com"), "@mail.xxx.dyndns.com");
+    ck_assert_str_eq(map_lookup(m, "long@example.com"), "first, second");
+    ck_assert_ptr_null(map_lookup(m, "nobody@hebergee.com"));
+    map_free(m);
+    unlink(path);
+    free(path);
+    free(spec);
+}
+END_TEST
+
+START_TEST(test_map_errors)
+{
+    char err[256] = "";
+    char *path = write_temp("ok value\nlonely\n");
+    char *spec = xasprintf("texthash:%s", path);
+    char *want = xasprintf("%s:2: expected format", path);
+
+    ck_assert_ptr_null(map_open(spec, NULL, err, sizeof(err)));
+    ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "got \"%s\"", err);
+    ck_assert_ptr_null(map_open("nosuchtype:/x", NULL, err, sizeof(err)));
+    ck_assert_ptr_nonnull(strstr(err, "unsupported lookup table type"));
+    ck_assert_ptr_null(map_open("hash:/nonexistent/x", NULL, err,
+                                sizeof(err)));
+    ck_assert_ptr_nonnull(strstr(err, "/nonexistent/x"));
+    unlink(path);
+    free(path);
+    free(spec);
+    free(want);
+}
+END_TEST
+
+START_TEST(test_map_inline_cidr)
+{
+    char err[256] = "";
+    struct map *m = map_open("inline:{ a=1, { b = two words }, C=3 }", NULL,
+                             err, sizeof(err));
+    char *path = write_temp("127.0.0.0/8 OK\n10.0.0.0/8 REJECT go away\n");
+    char *spec = xasprintf("cidr:%s", path);
+    struct map *c;
+
+    ck_assert_msg(m != NULL, "%s", err);
+    ck_assert_str_eq(map_lookup(m, "a"), "1");
+    ck_assert_str_eq(map_lookup(m, "b"), "two words");
+    ck_assert_str_eq(map_lookup(m, "c"), "3");
+    map_free(m);
+    c = map_open(spec, NULL, err, sizeof(err));
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_str_eq(map_lookup(c, "127.1.2.3"), "OK");
+    ck_assert_str_eq(map_lookup(c, "10.9.9.9"), "REJECT go away");
+    ck_assert_ptr_null(map_lookup(c, "192.0.2.1"));
+    map_free(c);
+    unlink(path);
+    free(path);
+    free(spec);
+}
+END_TEST
+
+START_TEST(test_strlist_split)
+{
+    struct strlist l;
+
+    strlist_init(&l);
+    strlist_split(&l, "permit_mynetworks,\n reject_rbl_client cbl.abuseat.org,"
+                      " check_sender_access inline:{ a=OK, b=REJECT }");
+    ck_assert_int_eq(l.n, 5);
+    ck_assert_str_eq(l.v[1], "reject_rbl_client");
+    ck_assert_str_eq(l.v[4], "inline:{ a=OK, b=REJECT }");
+    strlist_clear(&l);
+}
+END_TEST
+
+START_TEST(test_fs_write_atomic)
+{
+    char dir[] = "/tmp/mxlab-fs-XXXXXX";
+    char *path, *data;
+    size_t len;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    path = xasprintf("%s/a/b/c", dir);
+    ck_assert_int_eq(fs_mkdir_p(path, 0700), 0);
+    free(path);
+    path = xasprintf("%s/a/file", dir);
+    ck_assert_int_eq(fs_write_atomic(path, "hello", 5), 0);
+    ck_assert_int_eq(fs_read_file(path, &data, &len), 0);
+    ck_assert_int_eq(len, 5);
+    ck_assert_str_eq(data, "hello");
+    free(data);
+    free(path);
+    ck_assert_int_eq(fs_rm_rf(dir), 0);
+    ck_assert_int_eq(access(dir, F_OK), -1);
+}
+END_TEST
+
+static Suite *lib_suite(void)
+{
+    Suite *s = suite_create("lib");
+    TCase *tc = tcase_create("core");
+
+    tcase_add_loop_test(tc, test_glob, 0,
+                        sizeof(glob_cases) / sizeof(glob_cases[0]));
+    tcase_add_loop_test(tc, test_parse_path, 0,
+                        sizeof(path_cases) / sizeof(path_cases[0]));
+    tcase_add_test(tc, test_path_too_long);
+    tcase_add_test(tc, test_reply_code);
+    tcase_add_loop_test(tc, test_cidr, 0,
+                        sizeof(cidr_cases) / sizeof(cidr_cases[0]));
+    tcase_add_test(tc, test_netaddr);
+    tcase_add_test(tc, test_config_parse);
+    tcase_add_loop_test(tc, test_config_errors, 0,
+                        sizeof(config_errors) / sizeof(config_errors[0]));
+    tcase_add_test(tc, test_map_hash);
+    tcase_add_test(tc, test_map_errors);
+    tcase_add_test(tc, test_map_inline_cidr);
+    tcase_add_test(tc, test_strlist_split);
+    tcase_add_test(tc, test_fs_write_atomic);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(lib_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
