@@ -1,0 +1,40 @@
+/*
+ * relay.h — mxlab's reference relay: a Postfix-compatible MTA (main.cf,
+ * master.cf, lookup tables, queue, log format) that runs on a libevent
+ * loop, standalone (mxlab-relay) or embedded in the harness.
+ * Ownership: the relay owns its sessions, queue and deliveries; the caller
+ * owns the event base and must free the relay before the base.
+ */
+#ifndef RELAY_RELAY_H
+#define RELAY_RELAY_H
+
+#include <stddef.h>
+
+struct event_base;
+struct relay;
+
+/* Load DIR/main.cf and DIR/master.cf and open the lookup tables. Nothing
+ * listens yet. NULL with "file:line: what" in err on a configuration
+ * error. */
+struct relay *relay_new(struct event_base *base, const char *config_dir,
+                        char *err, size_t errlen);
+/* Create the queue directories, recover queued messages, open the log and
+ * start the listeners of master.cf. 0, or -1 with err set. */
+int relay_start(struct relay *r, char *err, size_t errlen);
+/* Stop listening, close sessions and deliveries; queued mail stays on
+ * disk. NULL is a no-op. */
+void relay_free(struct relay *r);
+
+/* Messages in the queue (incoming, active, deferred, hold). */
+size_t relay_queue_count(const struct relay *r);
+/* Deliveries (SMTP client sessions) in progress. */
+size_t relay_active_deliveries(const struct relay *r);
+/* Schedule every deferred message for immediate delivery (postqueue -f). */
+void relay_flush(struct relay *r);
+
+/* Called whenever the queue or delivery state changes (a message queued,
+ * delivered, deferred or removed), on the loop's thread. */
+typedef void relay_change_fn(void *arg);
+void relay_on_change(struct relay *r, relay_change_fn *fn, void *arg);
+
+#endif

@@ -1,0 +1,298 @@
+/*
+ * qmgr.c — the queue manager (Postfix qmgr(8)): picks messages whose time
+ * has come, groups their recipients by transport and next hop, starts one
+ * delivery per group, logs each recipient's outcome in Postfix's format and
+ * updates the queue file. A deferred message waits its backoff: the age of
+ * the message bounded by minimal_backoff_time and maximal_backoff_time, as
+ * qmgr does.
+ */
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mxlab/clock.h"
+#include "mxlab/log.h"
+#include "mxlab/maillog.h"
+#include "mxlab/xmem.h"
+#include "relay_int.h"
+
+#define QMGR_MAX_DELIVERIES 100
+
+/* One delivery: a message's recipients that share a route. */
+struct qmgr_job {
+    struct relay *r;
+    struct queue_msg *m;
+    char *data;
+    size_t len;
+    struct smtpc_rcpt *rcpts;
+    size_t *idx; /* index of each rcpts[i] in m->rcpts */
+    size_t n;
+    struct rewrite_route route;
+    struct timeval t_active;
+};
+
+static void qmgr_on_timer(evutil_socket_t fd, short what, void *arg);
+
+void qmgr_init(struct relay *r)
+{
+    r->qmgr_timer = evtimer_new(r->base, qmgr_on_timer, r);
+}
+
+void qmgr_free(struct relay *r)
+{
+    smtpc_cancel_all(r);
+    if (r->qmgr_timer != NULL)
+        event_free(r->qmgr_timer);
+    r->qmgr_timer = NULL;
+}
+
+void qmgr_schedule(struct relay *r)
+{
+    struct timeval now = {0, 0};
+
+    if (r->qmgr_timer != NULL)
+        evtimer_add(r->qmgr_timer, &now);
+}
+
+void qmgr_flush(struct relay *r)
+{
+    for (struct queue_msg *m = r->queue; m != NULL; m = m->next)
+        if (m->state == QUEUE_DEFERRED)
+            m->next_try = 0;
+    qmgr_schedule(r);
+}
+
+static double qmgr_secs(const struct timeval *a, const struct timeval *b)
+{
+    double d = (double)(b->tv_sec - a->tv_sec) +
+               (double)(b->tv_usec - a->tv_usec) / 1e6;
+
+    return d < 0 ? 0 : d;
+}
+
+/* Postfix prints delays with two significant digits below 10 s. */
+static void qmgr_fmt_delay(char *buf, size_t len, double d)
+{
+    if (d < 0.1 && d > 0)
+        snprintf(buf, len, "%.2g", d);
+    else if (d < 10)
+        snprintf(buf, len, "%.1f", d);
+    else
+        snprintf(buf, len, "%.0f", d);
+}
+
+static void qmgr_log_rcpt(struct qmgr_job *j, struct smtpc_rcpt *rc,
+                          const struct queue_rcpt *qr,
+                          const struct smtpc_result *res)
+{
+    static const char *status[] = {"", "", "sent", "", "deferred", "bounced"};
+    struct timeval arrival = {j->m->arrival, 0};
+    char delay[16], a[16], b[16], c[16], d[16];
+    char orig[600] = "";
+
+    qmgr_fmt_delay(delay, sizeof(delay), qmgr_secs(&arrival, &res->t_done));
+    qmgr_fmt_delay(a, sizeof(a), qmgr_secs(&arrival, &j->t_active));
+    qmgr_fmt_delay(b, sizeof(b), qmgr_secs(&j->t_active, &res->t_start));
+    qmgr_fmt_delay(c, sizeof(c),
+                   qmgr_secs(&res->t_start, res->t_conn.tv_sec
+                                                ? &res->t_conn
+                                                : &res->t_done));
+    qmgr_fmt_delay(d, sizeof(d),
+                   res->t_conn.tv_sec ? qmgr_secs(&res->t_conn, &res->t_done)
+                                      : 0);
+    if (str_casecmp(qr->orig, qr->addr) != 0)
+        snprintf(orig, sizeof(orig), ", orig_to=<%s>", qr->orig);
+    maillog_printf(j->r->log, j->route.transport,
+                   "%s: to=<%s>%s, relay=%s, delay=%s, delays=%s/%s/%s/%s, "
+                   "dsn=%s, status=%s (%s)",
+                   j->m->id, qr->addr, orig, res->relay_desc, delay, a, b, c,
+                   d, rc->dsn, status[rc->status], rc->reply ? rc->reply : "");
+}
+
+static void qmgr_job_free(struct qmgr_job *j)
+{
+    for (size_t i = 0; i < j->n; i++)
+        free(j->rcpts[i].reply);
+    free(j->rcpts);
+    free(j->idx);
+    free(j->data);
+    free(j);
+}
+
+/* Every delivery of m has reported: update or remove its queue file. */
+static void qmgr_message_done(struct relay *r, struct queue_msg *m)
+{
+    int remaining = 0;
+    time_t now = clock_time();
+
+    for (size_t i = 0; i < m->nrcpt; i++)
+        remaining += !m->rcpts[i].done;
+    if (remaining == 0) {
+        char id[16];
+        snprintf(id, sizeof(id), "%s", m->id);
+        if (queue_update(r, m) < 0)
+            log_warn("%s: remove queue file", id);
+        maillog_printf(r->log, "qmgr", "%s: removed", id);
+        return;
+    }
+    long backoff = (long)(now - m->arrival);
+    if (backoff < r->p.minimal_backoff_time)
+        backoff = r->p.minimal_backoff_time;
+    if (backoff > r->p.maximal_backoff_time)
+        backoff = r->p.maximal_backoff_time;
+    m->backoff = backoff;
+    m->next_try = now + backoff;
+    if (queue_update(r, m) < 0)
+        log_warn("%s: update queue file", m->id);
+}
+
+static void qmgr_on_delivered(void *arg, struct smtpc_rcpt *rcpts, size_t n,
+                              const struct smtpc_result *res)
+{
+    struct qmgr_job *j = arg;
+    struct relay *r = j->r;
+    struct queue_msg *m = j->m;
+
+    for (size_t i = 0; i < n; i++) {
+        struct queue_rcpt *qr = &m->rcpts[j->idx[i]];
+        qmgr_log_rcpt(j, &rcpts[i], qr, res);
+        free(qr->reason);
+        qr->reason = NULL;
+        if (rcpts[i].status == 4)
+            qr->reason = xstrdup(rcpts[i].reply ? rcpts[i].reply : "");
+        else
+            qr->done = 1;
+    }
+    qmgr_job_free(j);
+    if (--m->in_delivery == 0)
+        qmgr_message_done(r, m);
+    relay_changed(r);
+    qmgr_schedule(r);
+}
+
+/* Local outcome without a connection (error:, discard:, unavailable). */
+static void qmgr_local_outcome(struct qmgr_job *j, int status,
+                               const char *dsn, const char *text)
+{
+    struct smtpc_result res;
+
+    memset(&res, 0, sizeof(res));
+    snprintf(res.relay_desc, sizeof(res.relay_desc), "none");
+    gettimeofday(&res.t_start, NULL);
+    res.t_done = res.t_start;
+    for (size_t i = 0; i < j->n; i++) {
+        j->rcpts[i].status = status;
+        snprintf(j->rcpts[i].dsn, sizeof(j->rcpts[i].dsn), "%s", dsn);
+        j->rcpts[i].reply = xstrdup(text);
+    }
+    qmgr_on_delivered(j, j->rcpts, j->n, &res);
+}
+
+static void qmgr_start_job(struct qmgr_job *j)
+{
+    const char *t = j->route.transport;
+
+    if (strcmp(t, "smtp") == 0 || strcmp(t, "relay") == 0) {
+        smtpc_start(j->r, j->route.nexthop, j->m->sender, j->rcpts, j->n,
+                    j->data, j->len, qmgr_on_delivered, j);
+    } else if (strcmp(t, "error") == 0) {
+        qmgr_local_outcome(j, 5, "5.0.0", j->route.nexthop);
+    } else if (strcmp(t, "discard") == 0) {
+        qmgr_local_outcome(j, 2, "2.0.0", j->route.nexthop);
+    } else {
+        /* local(8) and other transports are not part of mxlab-relay yet. */
+        qmgr_local_outcome(j, 4, "4.3.0", "mail transport unavailable");
+    }
+}
+
+/* Split m's pending recipients into jobs by route and start them. */
+static void qmgr_start_message(struct relay *r, struct queue_msg *m)
+{
+    struct qmgr_job **jobs = NULL;
+    size_t njobs = 0, pending = 0;
+    char *data = NULL;
+    size_t len = 0;
+    struct timeval now;
+
+    if (queue_read_data(r, m, &data, &len) < 0) {
+        log_warn("%s: read queue file", m->id);
+        m->next_try = clock_time() + r->p.minimal_backoff_time;
+        return;
+    }
+    gettimeofday(&now, NULL);
+    for (size_t i = 0; i < m->nrcpt; i++)
+        pending += !m->rcpts[i].done;
+    maillog_printf(r->log, "qmgr", "%s: from=<%s>, size=%zu, nrcpt=%zu "
+                   "(queue active)", m->id, m->sender, m->size, pending);
+    for (size_t i = 0; i < m->nrcpt; i++) {
+        struct rewrite_route route;
+        struct qmgr_job *j = NULL;
+
+        if (m->rcpts[i].done)
+            continue;
+        rewrite_resolve(r, m->rcpts[i].addr, &route);
+        for (size_t k = 0; k < njobs; k++)
+            if (strcmp(jobs[k]->route.transport, route.transport) == 0 &&
+                strcmp(jobs[k]->route.nexthop, route.nexthop) == 0)
+                j = jobs[k];
+        if (j == NULL) {
+            j = xcalloc(1, sizeof(*j));
+            j->r = r;
+            j->m = m;
+            j->route = route;
+            j->t_active = now;
+            j->data = xmalloc(len + 1);
+            memcpy(j->data, data, len);
+            j->len = len;
+            jobs = xrealloc(jobs, (njobs + 1) * sizeof(*jobs));
+            jobs[njobs++] = j;
+        }
+        j->rcpts = xrealloc(j->rcpts, (j->n + 1) * sizeof(*j->rcpts));
+        j->idx = xrealloc(j->idx, (j->n + 1) * sizeof(*j->idx));
+        memset(&j->rcpts[j->n], 0, sizeof(j->rcpts[0]));
+        j->rcpts[j->n].addr = m->rcpts[i].addr;
+        j->idx[j->n] = i;
+        j->n++;
+    }
+    free(data);
+    /* Count all jobs first: a job may finish synchronously, and m must not
+     * be finalised before its last job has reported. */
+    m->in_delivery = (int)njobs;
+    for (size_t k = 0; k < njobs; k++)
+        qmgr_start_job(jobs[k]);
+    free(jobs);
+}
+
+static void qmgr_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct relay *r = arg;
+    struct queue_msg **ready = NULL;
+    size_t nready = 0;
+    time_t now = clock_time(), next = 0;
+
+    (void)fd;
+    (void)what;
+    for (struct queue_msg *m = r->queue; m != NULL; m = m->next) {
+        if (m->in_delivery || m->state == QUEUE_HOLD)
+            continue;
+        if (m->state == QUEUE_DEFERRED && m->next_try > now) {
+            if (next == 0 || m->next_try < next)
+                next = m->next_try;
+            continue;
+        }
+        ready = xrealloc(ready, (nready + 1) * sizeof(*ready));
+        ready[nready++] = m;
+    }
+    for (size_t i = 0; i < nready; i++) {
+        if (r->ndeliveries >= QMGR_MAX_DELIVERIES)
+            break; /* the next completion schedules another pass */
+        qmgr_start_message(r, ready[i]);
+    }
+    free(ready);
+    if (next != 0) {
+        struct timeval tv = {next - now, 0};
+        if (!evtimer_pending(r->qmgr_timer, NULL))
+            evtimer_add(r->qmgr_timer, &tv);
+    }
+}

@@ -1,0 +1,362 @@
+/*
+ * queue.c — the durable queue under queue_directory (OpenSMTPD queue_fs
+ * habit): a message is written to a temporary name, fsynced, renamed into
+ * active/ and the directory fsynced before smtpd answers 250. Envelope
+ * updates rewrite the file the same way; a message whose recipients are
+ * all done is unlinked. Recovery at start reads active/, deferred/,
+ * incoming/ and hold/; a file that does not parse goes to corrupt/.
+ *
+ * File format (text envelope, then the message):
+ *   mxlab-queue 1 \n arrival EPOCH \n sender ADDR \n
+ *   rcpt DONE ADDR<TAB>ORIG \n [reason TEXT \n] ... data \n <message>
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "mxlab/clock.h"
+#include "mxlab/fsutil.h"
+#include "mxlab/log.h"
+#include "mxlab/maillog.h"
+#include "mxlab/xmem.h"
+#include "relay_int.h"
+
+static const char *queue_state_dir(int state)
+{
+    switch (state) {
+    case QUEUE_DEFERRED:
+        return "deferred";
+    case QUEUE_HOLD:
+        return "hold";
+    default:
+        return "active";
+    }
+}
+
+static char *queue_path(struct relay *r, int state, const char *id)
+{
+    return xasprintf("%s/%s/%s", r->p.queue_directory, queue_state_dir(state),
+                     id);
+}
+
+/* Postfix-style short queue ID: the arrival time in microseconds as hex,
+ * bumped to stay unique within the process. */
+void queue_new_id(struct relay *r, char *id, size_t len)
+{
+    static unsigned long long last;
+    struct timeval tv;
+    unsigned long long t;
+
+    (void)r;
+    gettimeofday(&tv, NULL);
+    t = (unsigned long long)tv.tv_sec * 1000000ULL + (unsigned long long)tv.tv_usec;
+    if (t <= last)
+        t = last + 1;
+    last = t;
+    snprintf(id, len, "%010llX", t & 0xFFFFFFFFFFULL);
+}
+
+static void queue_serialize(const struct queue_msg *m, const char *data,
+                            size_t len, struct strbuf *out)
+{
+    strbuf_printf(out, "mxlab-queue 1\narrival %lld\nsender %s\n",
+                  (long long)m->arrival, m->sender);
+    for (size_t i = 0; i < m->nrcpt; i++) {
+        strbuf_printf(out, "rcpt %d %s\t%s\n", m->rcpts[i].done,
+                      m->rcpts[i].addr, m->rcpts[i].orig);
+        if (m->rcpts[i].reason != NULL)
+            strbuf_printf(out, "reason %s\n", m->rcpts[i].reason);
+    }
+    strbuf_puts(out, "data\n");
+    strbuf_append(out, data, len);
+}
+
+static void queue_msg_free(struct queue_msg *m)
+{
+    for (size_t i = 0; i < m->nrcpt; i++) {
+        free(m->rcpts[i].addr);
+        free(m->rcpts[i].orig);
+        free(m->rcpts[i].reason);
+    }
+    free(m->rcpts);
+    free(m->sender);
+    free(m);
+}
+
+static void queue_add_rcpt(struct queue_msg *m, const char *addr,
+                           const char *orig, int done)
+{
+    m->rcpts = xrealloc(m->rcpts, (m->nrcpt + 1) * sizeof(*m->rcpts));
+    m->rcpts[m->nrcpt].addr = xstrdup(addr);
+    m->rcpts[m->nrcpt].orig = xstrdup(orig);
+    m->rcpts[m->nrcpt].done = done;
+    m->rcpts[m->nrcpt].reason = NULL;
+    m->nrcpt++;
+}
+
+static void queue_link(struct relay *r, struct queue_msg *m)
+{
+    struct queue_msg **pp = &r->queue;
+
+    /* Keep arrival order: the queue manager serves oldest first. */
+    while (*pp != NULL)
+        pp = &(*pp)->next;
+    *pp = m;
+    r->queue_count++;
+}
+
+int queue_commit(struct relay *r, const char *id, const char *sender,
+                 const struct strlist *rcpts, const struct strlist *origs,
+                 const char *data, size_t len)
+{
+    struct queue_msg *m = xcalloc(1, sizeof(*m));
+    struct strbuf sb;
+    char *path;
+    int rc;
+
+    snprintf(m->id, sizeof(m->id), "%s", id);
+    m->sender = xstrdup(sender);
+    m->arrival = clock_time();
+    m->size = len;
+    m->state = QUEUE_ACTIVE;
+    for (size_t i = 0; i < rcpts->n; i++)
+        queue_add_rcpt(m, rcpts->v[i], origs->v[i], 0);
+    strbuf_init(&sb);
+    queue_serialize(m, data, len, &sb);
+    path = queue_path(r, QUEUE_ACTIVE, m->id);
+    rc = fs_write_atomic(path, sb.buf, sb.len);
+    free(path);
+    strbuf_clear(&sb);
+    if (rc < 0) {
+        int saved = errno;
+        queue_msg_free(m);
+        errno = saved;
+        return -1;
+    }
+    queue_link(r, m);
+    return 0;
+}
+
+int queue_read_data(struct relay *r, const struct queue_msg *m, char **data,
+                    size_t *len)
+{
+    char *path = queue_path(r, m->state, m->id);
+    char *text, *p;
+    size_t tlen;
+    int rc = fs_read_file(path, &text, &tlen);
+
+    free(path);
+    if (rc < 0)
+        return -1;
+    p = strstr(text, "\ndata\n");
+    if (p == NULL) {
+        free(text);
+        errno = EINVAL;
+        return -1;
+    }
+    p += 6;
+    *len = tlen - (size_t)(p - text);
+    *data = xmalloc(*len + 1);
+    memcpy(*data, p, *len);
+    (*data)[*len] = '\0';
+    free(text);
+    return 0;
+}
+
+static void queue_unlink_msg(struct relay *r, struct queue_msg *m)
+{
+    for (struct queue_msg **pp = &r->queue; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == m) {
+            *pp = m->next;
+            r->queue_count--;
+            return;
+        }
+    }
+}
+
+int queue_update(struct relay *r, struct queue_msg *m)
+{
+    char *path = NULL, *data = NULL, *dir;
+    int all_done = 1, rc = -1, old_state = m->state;
+    size_t len = 0;
+    struct strbuf sb;
+
+    for (size_t i = 0; i < m->nrcpt; i++)
+        all_done &= m->rcpts[i].done;
+    if (all_done) {
+        path = queue_path(r, old_state, m->id);
+        rc = unlink(path);
+        if (rc == 0) {
+            dir = xasprintf("%s/%s", r->p.queue_directory,
+                            queue_state_dir(old_state));
+            fs_fsync_dir(dir);
+            free(dir);
+        }
+        free(path);
+        queue_unlink_msg(r, m);
+        queue_msg_free(m);
+        return rc;
+    }
+    if (queue_read_data(r, m, &data, &len) < 0)
+        return -1;
+    strbuf_init(&sb);
+    queue_serialize(m, data, len, &sb);
+    m->state = QUEUE_DEFERRED;
+    path = queue_path(r, m->state, m->id);
+    rc = fs_write_atomic(path, sb.buf, sb.len);
+    if (rc == 0 && old_state != m->state) {
+        char *old = queue_path(r, old_state, m->id);
+        unlink(old);
+        free(old);
+    }
+    free(path);
+    strbuf_clear(&sb);
+    free(data);
+    return rc;
+}
+
+/* Parse one queue file; NULL if it is not a complete queue file. */
+static struct queue_msg *queue_parse(const char *id, int state,
+                                     const char *text, size_t len)
+{
+    struct queue_msg *m = xcalloc(1, sizeof(*m));
+    const char *p = text, *end = text + len;
+    int have_data = 0;
+
+    if (strlen(id) >= sizeof(m->id))
+        goto bad; /* not one of our queue IDs */
+    memcpy(m->id, id, strlen(id) + 1);
+    m->state = state;
+    if (strncmp(p, "mxlab-queue 1\n", 14) != 0)
+        goto bad;
+    p += 14;
+    while (p < end && !have_data) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        char *line;
+        if (nl == NULL)
+            goto bad;
+        line = xstrndup(p, (size_t)(nl - p));
+        p = nl + 1;
+        if (strncmp(line, "arrival ", 8) == 0) {
+            m->arrival = (time_t)strtoll(line + 8, NULL, 10);
+        } else if (strncmp(line, "sender ", 7) == 0) {
+            m->sender = xstrdup(line + 7);
+        } else if (strncmp(line, "rcpt ", 5) == 0 && line[5] != '\0' &&
+                   line[6] == ' ') {
+            char *tab = strchr(line + 7, '\t');
+            if (tab != NULL)
+                *tab = '\0';
+            queue_add_rcpt(m, line + 7, tab ? tab + 1 : line + 7,
+                           line[5] == '1');
+        } else if (strncmp(line, "reason ", 7) == 0 && m->nrcpt > 0) {
+            free(m->rcpts[m->nrcpt - 1].reason);
+            m->rcpts[m->nrcpt - 1].reason = xstrdup(line + 7);
+        } else if (strcmp(line, "data") == 0) {
+            have_data = 1;
+        } else {
+            free(line);
+            goto bad;
+        }
+        free(line);
+    }
+    if (!have_data || m->sender == NULL || m->nrcpt == 0)
+        goto bad;
+    m->size = (size_t)(end - p);
+    return m;
+bad:
+    queue_msg_free(m);
+    return NULL;
+}
+
+static int queue_recover_dir(struct relay *r, const char *sub, int state)
+{
+    char *dir = xasprintf("%s/%s", r->p.queue_directory, sub);
+    DIR *d = opendir(dir);
+    struct dirent *de;
+
+    if (d == NULL) {
+        free(dir);
+        return errno == ENOENT ? 0 : -1;
+    }
+    while ((de = readdir(d)) != NULL) {
+        char *path, *text;
+        size_t len;
+        struct queue_msg *m;
+
+        if (de->d_name[0] == '.')
+            continue;
+        path = xasprintf("%s/%s", dir, de->d_name);
+        if (strstr(de->d_name, ".tmp") != NULL) {
+            /* An interrupted write: never acknowledged, never delivered. */
+            unlink(path);
+            free(path);
+            continue;
+        }
+        if (fs_read_file(path, &text, &len) < 0) {
+            log_warn("queue file %s", path);
+            free(path);
+            continue;
+        }
+        m = queue_parse(de->d_name, state, text, len);
+        free(text);
+        if (m == NULL) {
+            char *to = xasprintf("%s/corrupt/%s", r->p.queue_directory,
+                                 de->d_name);
+            maillog_printf(r->log, "qmgr",
+                           "warning: %s: corrupt queue file moved to "
+                           "corrupt/",
+                           de->d_name);
+            rename(path, to);
+            free(to);
+        } else {
+            if (state == QUEUE_HOLD || state == QUEUE_DEFERRED) {
+                m->state = state;
+            } else if (strcmp(sub, "incoming") == 0) {
+                /* Move into active/ so every later path is uniform. */
+                char *to = queue_path(r, QUEUE_ACTIVE, m->id);
+                rename(path, to);
+                free(to);
+            }
+            queue_link(r, m);
+        }
+        free(path);
+    }
+    closedir(d);
+    free(dir);
+    return 0;
+}
+
+int queue_recover(struct relay *r, char *err, size_t errlen)
+{
+    static const struct {
+        const char *sub;
+        int state;
+    } dirs[] = {{"incoming", QUEUE_ACTIVE},
+                {"active", QUEUE_ACTIVE},
+                {"deferred", QUEUE_DEFERRED},
+                {"hold", QUEUE_HOLD}};
+
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        if (queue_recover_dir(r, dirs[i].sub, dirs[i].state) < 0) {
+            snprintf(err, errlen, "%s/%s: %s", r->p.queue_directory,
+                     dirs[i].sub, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void queue_free_all(struct relay *r)
+{
+    while (r->queue != NULL) {
+        struct queue_msg *m = r->queue;
+        r->queue = m->next;
+        queue_msg_free(m);
+    }
+    r->queue_count = 0;
+}

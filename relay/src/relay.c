@@ -1,0 +1,624 @@
+/*
+ * relay.c — the relay object: reads main.cf (Postfix 3.7 names and
+ * defaults, compatibility_level-dependent ones included) and master.cf
+ * (inet smtpd services), opens tables, log and DNS, starts listeners and
+ * the queue manager. Teardown is relay_free(), the one path.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mxlab/config.h"
+#include "mxlab/dns.h"
+#include "mxlab/fsutil.h"
+#include "mxlab/log.h"
+#include "mxlab/maillog.h"
+#include "mxlab/map.h"
+#include "mxlab/xmem.h"
+#include "relay_int.h"
+
+/* Postfix 3.7 defaults for the parameters the relay implements. Those that
+ * depend on compatibility_level are set in relay_compat_defaults(). */
+static const struct {
+    const char *name, *value;
+} relay_defaults[] = {
+    {"mail_name", "Postfix"},
+    {"smtpd_banner", "$myhostname ESMTP $mail_name"},
+    {"myorigin", "$myhostname"},
+    {"mydestination", "$myhostname, localhost.$mydomain, localhost"},
+    {"queue_directory", "/var/spool/mxlab"},
+    {"data_directory", "/var/lib/mxlab"},
+    {"maillog_file", ""},
+    {"syslog_name", "postfix"},
+    {"relayhost", ""},
+    {"transport_maps", ""},
+    {"virtual_maps", ""},
+    {"virtual_alias_maps", "$virtual_maps"},
+    {"virtual_alias_domains", "$virtual_alias_maps"},
+    {"relay_recipient_maps", ""},
+    {"default_transport", "smtp"},
+    {"relay_transport", "relay"},
+    {"local_transport", "local:$myhostname"},
+    {"strict_rfc821_envelopes", "no"},
+    {"smtp_tcp_port", "smtp"},
+    {"message_size_limit", "10240000"},
+    {"smtpd_recipient_limit", "1000"},
+    {"minimal_backoff_time", "300s"},
+    {"maximal_backoff_time", "4000s"},
+    {"queue_run_delay", "300s"},
+    {"maximal_queue_lifetime", "5d"},
+    {"smtp_connect_timeout", "30s"},
+    {"smtp_helo_timeout", "300s"},
+    {"smtp_data_done_timeout", "600s"},
+    {"smtpd_timeout", "300s"},
+    {"virtual_alias_recursion_limit", "1000"},
+    {"virtual_alias_expansion_limit", "1000"},
+    {"inet_interfaces", "all"},
+    {"mxlab_dns_servers", ""},
+};
+
+void relay_changed(struct relay *r)
+{
+    if (r->change_fn != NULL)
+        r->change_fn(r->change_arg);
+}
+
+void relay_on_change(struct relay *r, relay_change_fn *fn, void *arg)
+{
+    r->change_fn = fn;
+    r->change_arg = arg;
+}
+
+size_t relay_queue_count(const struct relay *r)
+{
+    return r->queue_count;
+}
+
+size_t relay_active_deliveries(const struct relay *r)
+{
+    return r->ndeliveries;
+}
+
+void relay_flush(struct relay *r)
+{
+    qmgr_flush(r);
+}
+
+static void relay_hostname_defaults(struct config *cf)
+{
+    char host[256] = "localhost";
+    const char *mydomain;
+
+    if (gethostname(host, sizeof(host) - 1) < 0)
+        snprintf(host, sizeof(host), "localhost");
+    host[sizeof(host) - 1] = '\0';
+    if (strchr(host, '.') == NULL) {
+        char *fq = xasprintf("%s.localdomain", host);
+        config_set_default(cf, "myhostname", fq);
+        free(fq);
+    } else {
+        config_set_default(cf, "myhostname", host);
+    }
+    mydomain = strchr(config_get(cf, "myhostname"), '.');
+    config_set_default(cf, "mydomain",
+                       mydomain && mydomain[1] ? mydomain + 1 : "localdomain");
+}
+
+/* Postfix's compatibility_level decides a few defaults (postconf(5)). */
+static void relay_compat_defaults(struct config *cf)
+{
+    const char *lvl = config_get(cf, "compatibility_level");
+    long major = 0;
+    char buf[16];
+    size_t i = 0;
+
+    while (str_isdigit((unsigned char)lvl[i]) && i < sizeof(buf) - 1) {
+        buf[i] = lvl[i];
+        i++;
+    }
+    buf[i] = '\0';
+    if (i > 0)
+        str_to_long(buf, &major);
+    if (major >= 1) {
+        config_set_default(cf, "smtpd_relay_restrictions",
+                           "permit_mynetworks, permit_sasl_authenticated, "
+                           "defer_unauth_destination");
+        config_set_default(cf, "smtpd_recipient_restrictions", "");
+    } else {
+        config_set_default(cf, "smtpd_relay_restrictions", "");
+        config_set_default(cf, "smtpd_recipient_restrictions",
+                           "permit_mynetworks, reject_unauth_destination");
+    }
+    config_set_default(cf, "relay_domains", major >= 2 ? "" : "$mydestination");
+    config_set_default(cf, "mynetworks_style", major >= 2 ? "host" : "subnet");
+}
+
+static void relay_add_network(struct relay_params *p, const struct cidr *c)
+{
+    p->mynetworks =
+        xrealloc(p->mynetworks, (p->nmynetworks + 1) * sizeof(*p->mynetworks));
+    p->mynetworks[p->nmynetworks++] = *c;
+}
+
+/* mynetworks unset: derive it from mynetworks_style and the interfaces. */
+static void relay_default_mynetworks(struct relay *r)
+{
+    const char *style = config_get(r->cf, "mynetworks_style");
+    struct ifaddrs *ifa, *i;
+    struct cidr c;
+
+    if (getifaddrs(&ifa) < 0) {
+        cidr_parse("127.0.0.1/32", &c);
+        relay_add_network(&r->p, &c);
+        return;
+    }
+    for (i = ifa; i != NULL; i = i->ifa_next) {
+        struct netaddr na, mask;
+        char ip[64], *spec;
+        int bits = 0;
+
+        if (i->ifa_addr == NULL || (i->ifa_addr->sa_family != AF_INET &&
+                                    i->ifa_addr->sa_family != AF_INET6))
+            continue;
+        netaddr_from_sa(&na, i->ifa_addr,
+                        i->ifa_addr->sa_family == AF_INET
+                            ? sizeof(struct sockaddr_in)
+                            : sizeof(struct sockaddr_in6));
+        netaddr_ip(&na, ip, sizeof(ip));
+        if (strcmp(style, "host") == 0 || i->ifa_netmask == NULL) {
+            bits = na.ss.ss_family == AF_INET ? 32 : 128;
+        } else {
+            const unsigned char *m;
+            size_t n;
+            netaddr_from_sa(&mask, i->ifa_netmask,
+                            i->ifa_addr->sa_family == AF_INET
+                                ? sizeof(struct sockaddr_in)
+                                : sizeof(struct sockaddr_in6));
+            if (mask.ss.ss_family == AF_INET) {
+                m = (const unsigned char *)&((struct sockaddr_in *)&mask.ss)
+                        ->sin_addr;
+                n = 4;
+            } else {
+                m = (const unsigned char *)&((struct sockaddr_in6 *)&mask.ss)
+                        ->sin6_addr;
+                n = 16;
+            }
+            for (size_t k = 0; k < n; k++)
+                for (int b = 7; b >= 0; b--)
+                    bits += (m[k] >> b) & 1;
+        }
+        spec = na.ss.ss_family == AF_INET6 ? xasprintf("[%s]/%d", ip, bits)
+                                           : xasprintf("%s/%d", ip, bits);
+        if (cidr_parse(spec, &c) == 0)
+            relay_add_network(&r->p, &c);
+        free(spec);
+    }
+    freeifaddrs(ifa);
+}
+
+static int relay_load_mynetworks(struct relay *r, char *err, size_t errlen)
+{
+    struct strlist l;
+    struct cidr c;
+    int rc = 0;
+
+    if (!config_is_set(r->cf, "mynetworks")) {
+        relay_default_mynetworks(r);
+        return 0;
+    }
+    strlist_init(&l);
+    strlist_split(&l, config_get(r->cf, "mynetworks"));
+    for (size_t i = 0; i < l.n; i++) {
+        if (cidr_parse(l.v[i], &c) < 0) {
+            const char *where = config_where(r->cf, "mynetworks");
+            snprintf(err, errlen, "%s%smynetworks: bad network/mask \"%s\"",
+                     where ? where : "", where ? ": " : "", l.v[i]);
+            rc = -1;
+            break;
+        }
+        relay_add_network(&r->p, &c);
+    }
+    strlist_clear(&l);
+    return rc;
+}
+
+static long relay_time(struct relay *r, const char *name, int *bad, char *err,
+                       size_t errlen)
+{
+    long v = config_get_time(r->cf, name, 's', err, errlen);
+
+    if (v < 0)
+        *bad = 1;
+    return v;
+}
+
+static long relay_long(struct relay *r, const char *name, int *bad, char *err,
+                       size_t errlen)
+{
+    long v = config_get_long(r->cf, name, err, errlen);
+
+    if (v < 0)
+        *bad = 1;
+    return v;
+}
+
+static int relay_load_params(struct relay *r, char *err, size_t errlen)
+{
+    struct relay_params *p = &r->p;
+    struct config *cf = r->cf;
+    const char *port;
+    int bad = 0;
+
+    p->myhostname = xstrdup(config_get(cf, "myhostname"));
+    p->smtpd_banner = xstrdup(config_get(cf, "smtpd_banner"));
+    p->queue_directory = xstrdup(config_get(cf, "queue_directory"));
+    p->maillog_file = xstrdup(config_get(cf, "maillog_file"));
+    p->relayhost = xstrdup(config_get(cf, "relayhost"));
+    p->default_transport = xstrdup(config_get(cf, "default_transport"));
+    p->relay_transport = xstrdup(config_get(cf, "relay_transport"));
+    p->mxlab_dns_servers = xstrdup(config_get(cf, "mxlab_dns_servers"));
+    strlist_split(&p->mydestination, config_get(cf, "mydestination"));
+    strlist_split(&p->relay_domains, config_get(cf, "relay_domains"));
+    strlist_split(&p->virtual_alias_domains,
+                  config_get(cf, "virtual_alias_domains"));
+    strlist_split(&p->smtpd_relay_restrictions,
+                  config_get(cf, "smtpd_relay_restrictions"));
+    strlist_split(&p->smtpd_recipient_restrictions,
+                  config_get(cf, "smtpd_recipient_restrictions"));
+    p->strict_rfc821_envelopes =
+        config_get_bool(cf, "strict_rfc821_envelopes") == 1;
+    port = config_get(cf, "smtp_tcp_port");
+    if (strcmp(port, "smtp") == 0) {
+        p->smtp_tcp_port = 25;
+    } else {
+        long v;
+        if (str_to_long(port, &v) < 0 || v < 1 || v > 65535) {
+            snprintf(err, errlen, "%s: bad smtp_tcp_port \"%s\"",
+                     config_where(cf, "smtp_tcp_port")
+                         ? config_where(cf, "smtp_tcp_port")
+                         : "main.cf",
+                     port);
+            return -1;
+        }
+        p->smtp_tcp_port = (int)v;
+    }
+    p->message_size_limit =
+        relay_long(r, "message_size_limit", &bad, err, errlen);
+    p->smtpd_recipient_limit =
+        relay_long(r, "smtpd_recipient_limit", &bad, err, errlen);
+    p->virtual_alias_recursion_limit =
+        relay_long(r, "virtual_alias_recursion_limit", &bad, err, errlen);
+    p->virtual_alias_expansion_limit =
+        relay_long(r, "virtual_alias_expansion_limit", &bad, err, errlen);
+    p->minimal_backoff_time =
+        relay_time(r, "minimal_backoff_time", &bad, err, errlen);
+    p->maximal_backoff_time =
+        relay_time(r, "maximal_backoff_time", &bad, err, errlen);
+    p->queue_run_delay = relay_time(r, "queue_run_delay", &bad, err, errlen);
+    p->maximal_queue_lifetime = config_get_time(
+        cf, "maximal_queue_lifetime", 'd', err, errlen);
+    if (p->maximal_queue_lifetime < 0)
+        bad = 1;
+    p->smtp_connect_timeout =
+        relay_time(r, "smtp_connect_timeout", &bad, err, errlen);
+    p->smtp_helo_timeout = relay_time(r, "smtp_helo_timeout", &bad, err,
+                                      errlen);
+    p->smtp_data_done_timeout =
+        relay_time(r, "smtp_data_done_timeout", &bad, err, errlen);
+    p->smtpd_timeout = relay_time(r, "smtpd_timeout", &bad, err, errlen);
+    if (bad)
+        return -1;
+    return relay_load_mynetworks(r, err, errlen);
+}
+
+static void relay_free_params(struct relay_params *p)
+{
+    free(p->myhostname);
+    free(p->smtpd_banner);
+    free(p->queue_directory);
+    free(p->maillog_file);
+    free(p->relayhost);
+    free(p->default_transport);
+    free(p->relay_transport);
+    free(p->mxlab_dns_servers);
+    strlist_clear(&p->mydestination);
+    strlist_clear(&p->relay_domains);
+    strlist_clear(&p->virtual_alias_domains);
+    strlist_clear(&p->smtpd_relay_restrictions);
+    strlist_clear(&p->smtpd_recipient_restrictions);
+    free(p->mynetworks);
+}
+
+static int relay_open_maps(struct relay *r, const char *param,
+                           struct maplist **out, char *err, size_t errlen)
+{
+    char merr[512];
+
+    *out = maplist_open(config_get(r->cf, param), r->config_dir, merr,
+                        sizeof(merr));
+    if (*out == NULL) {
+        const char *where = config_where(r->cf, param);
+        snprintf(err, errlen, "%s%s%s: %s", where ? where : "",
+                 where ? ": " : "", param, merr);
+        return -1;
+    }
+    return 0;
+}
+
+/* Turn a master.cf service name into listen addresses (Postfix's
+ * "[host:]port" form; a bare port listens on inet_interfaces). */
+static int relay_service_addrs(struct relay *r, const char *service,
+                               const char *where, char *err, size_t errlen)
+{
+    static const struct {
+        const char *name;
+        int port;
+    } well_known[] = {{"smtp", 25}, {"submission", 587}, {"smtps", 465}};
+    const char *colon = strrchr(service, ':');
+    const char *portstr = colon ? colon + 1 : service;
+    char *host = colon ? xstrndup(service, (size_t)(colon - service)) : NULL;
+    long port = -1;
+    struct strlist ifaces;
+    int rc = 0;
+
+    for (size_t i = 0; i < sizeof(well_known) / sizeof(well_known[0]); i++)
+        if (strcmp(portstr, well_known[i].name) == 0)
+            port = well_known[i].port;
+    if (port < 0 && (str_to_long(portstr, &port) < 0 || port < 1 ||
+                     port > 65535)) {
+        snprintf(err, errlen, "%s: bad service port \"%s\"", where, service);
+        free(host);
+        return -1;
+    }
+    strlist_init(&ifaces);
+    if (host != NULL && *host != '\0')
+        strlist_push(&ifaces, host);
+    else
+        strlist_split(&ifaces, config_get(r->cf, "inet_interfaces"));
+    for (size_t i = 0; i < ifaces.n && rc == 0; i++) {
+        const char *h = ifaces.v[i];
+        struct netaddr na;
+        if (strcmp(h, "all") == 0)
+            h = "0.0.0.0";
+        else if (strcmp(h, "localhost") == 0 || strcmp(h, "loopback-only") == 0)
+            h = "127.0.0.1";
+        if (netaddr_parse(h, (int)port, &na) < 0) {
+            snprintf(err, errlen,
+                     "%s: \"%s\": mxlab-relay listens on address literals "
+                     "only",
+                     where, h);
+            rc = -1;
+            break;
+        }
+        r->listeners = xrealloc(r->listeners,
+                                (r->nlisteners + 1) * sizeof(*r->listeners));
+        r->listeners[r->nlisteners].addr = na;
+        r->listeners[r->nlisteners].lev = NULL;
+        r->nlisteners++;
+    }
+    strlist_clear(&ifaces);
+    free(host);
+    return rc;
+}
+
+/* One logical master.cf line: "service type private unpriv chroot wakeup
+ * maxproc command args". Only inet services running smtpd concern us. */
+static int relay_master_entry(struct relay *r, const char *text,
+                              const char *where, char *err, size_t errlen)
+{
+    struct strlist f;
+    int rc = 0;
+
+    strlist_init(&f);
+    strlist_split(&f, text);
+    if (f.n < 8) {
+        snprintf(err, errlen,
+                 "%s: expected 8 or more fields (service type private "
+                 "unpriv chroot wakeup maxproc command)",
+                 where);
+        rc = -1;
+    } else if (strcmp(f.v[1], "inet") == 0 && strcmp(f.v[7], "smtpd") == 0) {
+        for (size_t k = 8; k + 1 < f.n; k++)
+            if (strcmp(f.v[k], "-o") == 0)
+                log_warnx("%s: -o %s: per-service overrides are not applied "
+                          "yet",
+                          where, f.v[++k]);
+        rc = relay_service_addrs(r, f.v[0], where, err, errlen);
+    }
+    strlist_clear(&f);
+    return rc;
+}
+
+/* master.cf: '#' comments; lines starting with white space continue the
+ * previous entry. */
+static int relay_load_master(struct relay *r, char *err, size_t errlen)
+{
+    char *path = xasprintf("%s/master.cf", r->config_dir);
+    char *text = NULL, where[600];
+    struct strbuf logical;
+    int lineno = 0, start = 0, rc = 0;
+
+    strbuf_init(&logical);
+    if (fs_read_file(path, &text, NULL) < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        rc = -1;
+        goto done;
+    }
+    for (char *line = text; line != NULL && rc == 0;) {
+        char *nl = strchr(line, '\n');
+        char *t = line;
+        if (nl != NULL)
+            *nl = '\0';
+        lineno++;
+        while (str_isspace((unsigned char)*t))
+            t++;
+        if (*t != '#' && *t != '\0') {
+            if (str_isspace((unsigned char)line[0]) && logical.len > 0) {
+                strbuf_putc(&logical, ' ');
+                strbuf_puts(&logical, t);
+            } else {
+                if (logical.len > 0) {
+                    snprintf(where, sizeof(where), "%s:%d", path, start);
+                    rc = relay_master_entry(r, logical.buf, where, err,
+                                            errlen);
+                }
+                strbuf_reset(&logical);
+                strbuf_puts(&logical, t);
+                start = lineno;
+            }
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    if (rc == 0 && logical.len > 0) {
+        snprintf(where, sizeof(where), "%s:%d", path, start);
+        rc = relay_master_entry(r, logical.buf, where, err, errlen);
+    }
+    if (rc == 0 && r->nlisteners == 0) {
+        snprintf(err, errlen, "%s: no inet smtpd service", path);
+        rc = -1;
+    }
+done:
+    strbuf_clear(&logical);
+    free(text);
+    free(path);
+    return rc;
+}
+
+struct relay *relay_new(struct event_base *base, const char *config_dir,
+                        char *err, size_t errlen)
+{
+    struct relay *r = xcalloc(1, sizeof(*r));
+    char *main_cf = xasprintf("%s/main.cf", config_dir);
+    char cerr[512];
+
+    r->base = base;
+    r->config_dir = xstrdup(config_dir);
+    r->cf = config_new();
+    strlist_init(&r->p.mydestination);
+    strlist_init(&r->p.relay_domains);
+    strlist_init(&r->p.virtual_alias_domains);
+    strlist_init(&r->p.smtpd_relay_restrictions);
+    strlist_init(&r->p.smtpd_recipient_restrictions);
+    for (size_t i = 0; i < sizeof(relay_defaults) / sizeof(relay_defaults[0]);
+         i++)
+        config_set_default(r->cf, relay_defaults[i].name,
+                           relay_defaults[i].value);
+    config_set_default(r->cf, "config_directory", config_dir);
+    config_set_default(r->cf, "compatibility_level", "0");
+    relay_hostname_defaults(r->cf);
+    if (config_load(r->cf, main_cf, cerr, sizeof(cerr)) < 0) {
+        snprintf(err, errlen, "%s", cerr);
+        goto fail;
+    }
+    relay_compat_defaults(r->cf);
+    if (relay_load_params(r, err, errlen) < 0 ||
+        relay_open_maps(r, "virtual_alias_maps", &r->virtual_alias_maps, err,
+                        errlen) < 0 ||
+        relay_open_maps(r, "transport_maps", &r->transport_maps, err,
+                        errlen) < 0 ||
+        relay_load_master(r, err, errlen) < 0)
+        goto fail;
+    free(main_cf);
+    return r;
+fail:
+    free(main_cf);
+    relay_free(r);
+    return NULL;
+}
+
+static void relay_on_accept(struct evconnlistener *lev, evutil_socket_t fd,
+                            struct sockaddr *sa, int salen, void *arg)
+{
+    struct relay *r = arg;
+    struct netaddr peer;
+
+    (void)lev;
+    netaddr_from_sa(&peer, sa, (socklen_t)salen);
+    smtpd_accept(r, fd, &peer);
+}
+
+int relay_start(struct relay *r, char *err, size_t errlen)
+{
+    static const char *dirs[] = {"incoming", "active", "deferred", "hold",
+                                 "corrupt"};
+    char derr[256];
+
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        char *d = xasprintf("%s/%s", r->p.queue_directory, dirs[i]);
+        int rc = fs_mkdir_p(d, 0700);
+        if (rc < 0)
+            snprintf(err, errlen, "queue_directory %s: %s", d,
+                     strerror(errno));
+        free(d);
+        if (rc < 0)
+            return -1;
+    }
+    r->log = maillog_open(r->p.maillog_file[0] ? r->p.maillog_file : NULL,
+                          r->p.myhostname, config_get(r->cf, "syslog_name"));
+    if (r->log == NULL) {
+        snprintf(err, errlen, "maillog_file %s: %s", r->p.maillog_file,
+                 strerror(errno));
+        return -1;
+    }
+    r->dns = dns_new(r->base,
+                     r->p.mxlab_dns_servers[0] ? r->p.mxlab_dns_servers : NULL,
+                     derr, sizeof(derr));
+    if (r->dns == NULL) {
+        const char *where = config_where(r->cf, "mxlab_dns_servers");
+        snprintf(err, errlen, "%s%s%s", where ? where : "", where ? ": " : "",
+                 derr);
+        return -1;
+    }
+    qmgr_init(r);
+    if (queue_recover(r, err, errlen) < 0)
+        return -1;
+    for (size_t i = 0; i < r->nlisteners; i++) {
+        struct relay_listener *l = &r->listeners[i];
+        char a[80];
+        int fd = netaddr_listen_tcp(&l->addr, 128);
+        if (fd < 0) {
+            snprintf(err, errlen, "listen on %s: %s",
+                     netaddr_str(&l->addr, a, sizeof(a)), strerror(errno));
+            return -1;
+        }
+        l->lev = evconnlistener_new(r->base, relay_on_accept, r,
+                                    LEV_OPT_CLOSE_ON_FREE, -1, fd);
+        if (l->lev == NULL) {
+            close(fd);
+            snprintf(err, errlen, "listen on %s: libevent failure",
+                     netaddr_str(&l->addr, a, sizeof(a)));
+            return -1;
+        }
+    }
+    maillog_printf(r->log, "master", "daemon started -- version %s, "
+                   "configuration %s", MXLAB_VERSION, r->config_dir);
+    qmgr_schedule(r);
+    return 0;
+}
+
+void relay_free(struct relay *r)
+{
+    if (r == NULL)
+        return;
+    for (size_t i = 0; i < r->nlisteners; i++)
+        if (r->listeners[i].lev != NULL)
+            evconnlistener_free(r->listeners[i].lev);
+    free(r->listeners);
+    smtpd_free_all(r);
+    qmgr_free(r);
+    queue_free_all(r);
+    dns_free(r->dns);
+    maillog_free(r->log);
+    maplist_free(r->virtual_alias_maps);
+    maplist_free(r->transport_maps);
+    relay_free_params(&r->p);
+    config_free(r->cf);
+    free(r->config_dir);
+    free(r);
+}

@@ -1,0 +1,203 @@
+/*
+ * relay_int.h — what the relay's modules share and nobody else sees:
+ * the relay object, parsed parameters, queue entries, and the functions
+ * one module calls in another. One header, so the layering stays visible:
+ * smtpd -> (policy, rewrite, queue) ; qmgr -> (rewrite, smtpc, queue).
+ */
+#ifndef RELAY_INT_H
+#define RELAY_INT_H
+
+#include <stddef.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "mxlab/netaddr.h"
+#include "mxlab/strutil.h"
+#include "relay/relay.h"
+
+struct config;
+struct maplist;
+struct maillog;
+struct dns;
+struct evconnlistener;
+struct event;
+struct smtpd_session;
+struct smtpc;
+
+/* One SMTP listener from master.cf. */
+struct relay_listener {
+    struct netaddr addr;
+    struct evconnlistener *lev;
+};
+
+/* Parameters read once at start (Postfix names). */
+struct relay_params {
+    char *myhostname;
+    char *smtpd_banner;
+    char *queue_directory;
+    char *maillog_file;
+    char *relayhost;
+    char *default_transport;
+    char *relay_transport;
+    char *mxlab_dns_servers;
+    struct strlist mydestination;
+    struct strlist relay_domains;
+    struct strlist virtual_alias_domains;
+    struct strlist smtpd_relay_restrictions;
+    struct strlist smtpd_recipient_restrictions;
+    struct cidr *mynetworks;
+    size_t nmynetworks;
+    int strict_rfc821_envelopes;
+    int smtp_tcp_port;
+    long message_size_limit;
+    long smtpd_recipient_limit;
+    long minimal_backoff_time;
+    long maximal_backoff_time;
+    long queue_run_delay;
+    long maximal_queue_lifetime;
+    long smtp_connect_timeout;
+    long smtp_helo_timeout;
+    long smtp_data_done_timeout;
+    long smtpd_timeout;
+    long virtual_alias_recursion_limit;
+    long virtual_alias_expansion_limit;
+};
+
+/* A recipient of a queued message: the address to deliver to and the
+ * address the client gave (RFC 3461 ORCPT; Postfix's orig_to). */
+struct queue_rcpt {
+    char *addr;
+    char *orig;
+    int done;        /* delivered or bounced: never tried again */
+    char *reason;    /* last deferral reason, or NULL */
+};
+
+struct queue_msg {
+    char id[16];
+    char *sender;
+    time_t arrival;
+    size_t size;         /* message bytes */
+    struct queue_rcpt *rcpts;
+    size_t nrcpt;
+    int state;           /* QUEUE_* */
+    time_t next_try;     /* deferred: when to try again */
+    long backoff;        /* last backoff used */
+    int in_delivery;     /* deliveries in progress for this message */
+    struct queue_msg *next;
+};
+
+enum { QUEUE_ACTIVE, QUEUE_DEFERRED, QUEUE_HOLD };
+
+struct relay {
+    struct event_base *base;
+    char *config_dir;
+    struct config *cf;
+    struct relay_params p;
+    struct maplist *virtual_alias_maps;
+    struct maplist *transport_maps;
+    struct maillog *log;
+    struct dns *dns;
+    struct relay_listener *listeners;
+    size_t nlisteners;
+    struct smtpd_session *sessions;
+    struct queue_msg *queue;     /* all queued messages */
+    size_t queue_count;
+    struct smtpc *clients;       /* deliveries in progress */
+    size_t ndeliveries;
+    struct event *qmgr_timer;
+    int qmgr_pending;            /* a scheduling pass is queued */
+    unsigned long id_seq;
+    relay_change_fn *change_fn;
+    void *change_arg;
+};
+
+/* relay.c */
+void relay_changed(struct relay *r);
+
+/* policy.c — smtpd restriction lists (RFC 5321 section 4.2 replies). */
+struct policy_ctx {
+    const struct netaddr *client;
+    const char *client_name;
+    const char *helo;
+    const char *sender;
+    const char *rcpt;
+};
+/* Evaluate a restriction list at RCPT time. Returns 0 to continue (DUNNO
+ * or end of list), 1 for permit (OK), or -1 with a full reply such as
+ * "554 5.7.1 <a@b>: Relay access denied" in reply. */
+int policy_eval(struct relay *r, const struct strlist *list,
+                const struct policy_ctx *ctx, char *reply, size_t len);
+int policy_mynetworks(struct relay *r, const struct netaddr *client);
+
+/* rewrite.c — address classes and routing (trivial-rewrite, cleanup). */
+enum rewrite_class {
+    REWRITE_CLASS_LOCAL,
+    REWRITE_CLASS_ALIAS,
+    REWRITE_CLASS_RELAY,
+    REWRITE_CLASS_DEFAULT,
+};
+enum rewrite_class rewrite_class(struct relay *r, const char *addr);
+/* 1 if the domain is one this relay accepts mail for from anyone
+ * (mydestination, virtual_alias_domains, relay_domains). */
+int rewrite_auth_destination(struct relay *r, const char *addr);
+/* Expand addr through virtual_alias_maps (virtual(5)) into out. Returns 0,
+ * 1 if addr is in a virtual alias domain and has no mapping (User
+ * unknown), -1 if the recursion or expansion limit was hit. */
+int rewrite_virtual(struct relay *r, const char *addr, struct strlist *out);
+/* Resolve the delivery channel and next hop of addr: transport_maps, then
+ * relayhost for off-host classes, else the recipient domain. */
+struct rewrite_route {
+    char transport[64];  /* "smtp", "relay", "error", "discard", "local" */
+    char nexthop[512];   /* "[host]:port", "domain", error text */
+};
+void rewrite_resolve(struct relay *r, const char *addr,
+                     struct rewrite_route *route);
+
+/* queue.c — the durable queue. */
+/* A new Postfix-style queue ID (10 hex digits, unique in the process). */
+void queue_new_id(struct relay *r, char *id, size_t len);
+/* Write a new message (envelope + content) durably under id; on success
+ * the message is in r->queue. -1 with errno, and nothing left on disk. */
+int queue_commit(struct relay *r, const char *id, const char *sender,
+                 const struct strlist *rcpts, const struct strlist *origs,
+                 const char *data, size_t len);
+/* Rewrite the envelope after a delivery attempt (done recipients and
+ * reasons), or remove the files when every recipient is done. */
+int queue_update(struct relay *r, struct queue_msg *m);
+int queue_read_data(struct relay *r, const struct queue_msg *m, char **data,
+                    size_t *len);
+int queue_recover(struct relay *r, char *err, size_t errlen);
+void queue_free_all(struct relay *r);
+
+/* qmgr.c — scheduling deliveries. */
+void qmgr_init(struct relay *r);
+void qmgr_schedule(struct relay *r); /* run a pass soon */
+void qmgr_flush(struct relay *r);
+void qmgr_free(struct relay *r);
+
+/* smtpd.c */
+void smtpd_accept(struct relay *r, int fd, const struct netaddr *peer);
+void smtpd_free_all(struct relay *r);
+
+/* smtpc.c — one SMTP client delivery: a message to recipients sharing a
+ * next hop. done() runs once with per-recipient results filled in. */
+struct smtpc_rcpt {
+    const char *addr;
+    int status;          /* 2, 4 or 5 (class of the final reply) */
+    char dsn[16];        /* enhanced status code "2.0.0" */
+    char *reply;         /* reason text for the log */
+};
+struct smtpc_result {
+    char relay_desc[400]; /* "name[ip]:port" or "none" */
+    struct timeval t_start, t_conn, t_data, t_done;
+};
+typedef void smtpc_done_fn(void *arg, struct smtpc_rcpt *rcpts, size_t n,
+                           const struct smtpc_result *res);
+struct smtpc;
+void smtpc_start(struct relay *r, const char *nexthop, const char *sender,
+                 struct smtpc_rcpt *rcpts, size_t n, const char *data,
+                 size_t len, smtpc_done_fn *done, void *arg);
+/* Teardown: drop every delivery in progress without reporting. */
+void smtpc_cancel_all(struct relay *r);
+
+#endif

@@ -1,0 +1,621 @@
+/*
+ * smtpc.c — the relay's SMTP client (Postfix smtp(8)): resolves a next hop
+ * ("[host]:port" without MX lookup, "host" with MX lookup and A fallback,
+ * RFC 5321 section 5.1), tries each address in preference order (random
+ * among equal preferences), and runs one transaction for a message and the
+ * recipients that share the next hop. Results are per recipient, with the
+ * reason texts Postfix logs and mailq shows.
+ */
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mxlab/clock.h"
+#include "mxlab/dns.h"
+#include "mxlab/log.h"
+#include "mxlab/smtp.h"
+#include "mxlab/xmem.h"
+#include "relay_int.h"
+
+enum smtpc_state {
+    SMTPC_RESOLVE_MX,
+    SMTPC_RESOLVE_A,
+    SMTPC_CONNECT,
+    SMTPC_GREETING,
+    SMTPC_EHLO,
+    SMTPC_HELO,
+    SMTPC_MAIL,
+    SMTPC_RCPT,
+    SMTPC_DATA,
+    SMTPC_DOT,
+    SMTPC_QUIT,
+};
+
+struct smtpc_target {
+    char host[256];
+    char ip[64];
+};
+
+struct smtpc {
+    struct relay *r;
+    char host[256]; /* next-hop host (without brackets/port) */
+    int port;
+    int bracketed;
+    char *sender;
+    struct smtpc_rcpt *rcpts;
+    size_t n;
+    const char *data;
+    size_t len;
+    smtpc_done_fn *done;
+    void *arg;
+    enum smtpc_state state;
+    /* MX hosts to resolve, then addresses to try. */
+    struct dns_mx *mx;
+    size_t nmx, imx;
+    struct smtpc_target *targets;
+    size_t ntargets, itarget;
+    struct bufferevent *bev;
+    struct strbuf reply;  /* current (multi-line) reply, lines joined */
+    size_t ircpt;         /* next RCPT to send / answer */
+    size_t naccepted;
+    char last_reason[1024];
+    int last_class;       /* 4 or 5: class of the last failure */
+    char last_dsn[16];
+    int dns_pending;
+    struct smtpc_result res;
+    struct smtpc *next; /* on r->clients */
+};
+
+static void smtpc_unlink(struct smtpc *c)
+{
+    for (struct smtpc **pp = &c->r->clients; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == c) {
+            *pp = c->next;
+            c->r->ndeliveries--;
+            return;
+        }
+    }
+}
+
+static void smtpc_free(struct smtpc *c)
+{
+    if (c->bev != NULL)
+        bufferevent_free(c->bev);
+    strbuf_clear(&c->reply);
+    free(c->mx);
+    free(c->targets);
+    free(c->sender);
+    free(c);
+}
+
+static void smtpc_try_next(struct smtpc *c);
+
+/* The one way a delivery ends: report, then free. */
+static void smtpc_finish(struct smtpc *c)
+{
+    gettimeofday(&c->res.t_done, NULL);
+    if (c->bev != NULL) {
+        bufferevent_free(c->bev);
+        c->bev = NULL;
+    }
+    smtpc_unlink(c);
+    c->done(c->arg, c->rcpts, c->n, &c->res);
+    smtpc_free(c);
+}
+
+/* Give every recipient still without a final result the same outcome. */
+static void smtpc_fail_rest(struct smtpc *c, int cls, const char *dsn,
+                            const char *reason)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->rcpts[i].status != 0)
+            continue;
+        c->rcpts[i].status = cls;
+        snprintf(c->rcpts[i].dsn, sizeof(c->rcpts[i].dsn), "%s", dsn);
+        free(c->rcpts[i].reply);
+        c->rcpts[i].reply = xstrdup(reason);
+    }
+}
+
+/* Enhanced status code of a reply ("250 2.0.0 Ok" -> "2.0.0"), or the
+ * class default (x.0.0). */
+static void smtpc_reply_dsn(const char *reply, char *dsn, size_t len)
+{
+    const char *p = reply + 4;
+
+    if (strlen(reply) > 4 && p[0] == reply[0] && p[1] == '.') {
+        size_t n = strcspn(p, " ");
+        if (n < len) {
+            memcpy(dsn, p, n);
+            dsn[n] = '\0';
+            return;
+        }
+    }
+    snprintf(dsn, len, "%c.0.0", reply[0]);
+}
+
+static const char *smtpc_command_name(enum smtpc_state st)
+{
+    switch (st) {
+    case SMTPC_MAIL:
+        return "MAIL FROM";
+    case SMTPC_RCPT:
+        return "RCPT TO";
+    case SMTPC_DATA:
+        return "DATA";
+    case SMTPC_DOT:
+        return "end of DATA";
+    case SMTPC_EHLO:
+        return "EHLO";
+    case SMTPC_HELO:
+        return "HELO";
+    default:
+        return "greeting";
+    }
+}
+
+static void smtpc_send(struct smtpc *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void smtpc_send(struct smtpc *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    evbuffer_add_vprintf(bufferevent_get_output(c->bev), fmt, ap);
+    va_end(ap);
+    evbuffer_add(bufferevent_get_output(c->bev), "\r\n", 2);
+}
+
+static void smtpc_send_rcpt(struct smtpc *c)
+{
+    smtpc_send(c, "RCPT TO:<%s>", c->rcpts[c->ircpt].addr);
+}
+
+static void smtpc_send_data(struct smtpc *c)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    const char *p = c->data, *end = c->data + c->len;
+    struct strbuf sb;
+
+    strbuf_init(&sb);
+    /* RFC 5321 section 4.5.2: dot-stuff each line. */
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        size_t content = (l > 0 && p[l - 1] == '\r') ? l - 1 : l;
+        smtp_dotstuff_line(&sb, p, content);
+        p += l + (nl ? 1 : 0);
+    }
+    strbuf_puts(&sb, ".\r\n");
+    evbuffer_add(out, sb.buf, sb.len);
+    strbuf_clear(&sb);
+}
+
+/* The current address failed at connection level: remember why and move
+ * on to the next address (or give up). */
+static void smtpc_address_failed(struct smtpc *c, int cls, const char *dsn,
+                                 const char *reason)
+{
+    snprintf(c->last_reason, sizeof(c->last_reason), "%s", reason);
+    snprintf(c->last_dsn, sizeof(c->last_dsn), "%s", dsn);
+    c->last_class = cls;
+    if (c->bev != NULL) {
+        bufferevent_free(c->bev);
+        c->bev = NULL;
+    }
+    c->itarget++;
+    smtpc_try_next(c);
+}
+
+/* Handle one complete reply. Returns 0 to keep reading this connection,
+ * -1 when c was finished (freed) or moved to another address. */
+static int smtpc_on_reply(struct smtpc *c, int code)
+{
+    const char *reply = c->reply.buf;
+    const struct smtpc_target *t = &c->targets[c->itarget];
+    char reason[1400], dsn[16];
+    int cls = code / 100;
+
+    smtpc_reply_dsn(reply, dsn, sizeof(dsn));
+    switch (c->state) {
+    case SMTPC_GREETING:
+        if (cls != 2) {
+            snprintf(reason, sizeof(reason),
+                     "host %s[%s] refused to talk to me: %s", t->host, t->ip,
+                     reply);
+            smtpc_address_failed(c, cls == 5 ? 5 : 4, dsn, reason);
+            return -1;
+        }
+        gettimeofday(&c->res.t_conn, NULL);
+        c->state = SMTPC_EHLO;
+        smtpc_send(c, "EHLO %s", c->r->p.myhostname);
+        return 0;
+    case SMTPC_EHLO:
+        if (cls != 2) {
+            c->state = SMTPC_HELO;
+            smtpc_send(c, "HELO %s", c->r->p.myhostname);
+            return 0;
+        }
+        /* FALLTHROUGH */
+    case SMTPC_HELO:
+        if (cls != 2)
+            break;
+        c->state = SMTPC_MAIL;
+        smtpc_send(c, "MAIL FROM:<%s>", c->sender);
+        return 0;
+    case SMTPC_MAIL:
+        if (cls != 2)
+            break;
+        c->state = SMTPC_RCPT;
+        c->ircpt = 0;
+        smtpc_send_rcpt(c);
+        return 0;
+    case SMTPC_RCPT: {
+        struct smtpc_rcpt *rc = &c->rcpts[c->ircpt];
+        if (cls == 2) {
+            c->naccepted++;
+        } else {
+            snprintf(reason, sizeof(reason),
+                     "host %s[%s] said: %s (in reply to RCPT TO command)",
+                     t->host, t->ip, reply);
+            rc->status = cls == 5 ? 5 : 4;
+            snprintf(rc->dsn, sizeof(rc->dsn), "%s", dsn);
+            rc->reply = xstrdup(reason);
+        }
+        if (++c->ircpt < c->n) {
+            smtpc_send_rcpt(c);
+            return 0;
+        }
+        if (c->naccepted == 0) {
+            c->state = SMTPC_QUIT;
+            smtpc_send(c, "QUIT");
+            smtpc_finish(c);
+            return -1;
+        }
+        c->state = SMTPC_DATA;
+        smtpc_send(c, "DATA");
+        return 0;
+    }
+    case SMTPC_DATA:
+        if (code != 354)
+            break;
+        gettimeofday(&c->res.t_data, NULL);
+        c->state = SMTPC_DOT;
+        smtpc_send_data(c);
+        return 0;
+    case SMTPC_DOT:
+        if (cls == 2)
+            smtpc_fail_rest(c, 2, dsn, reply);
+        else
+            break;
+        c->state = SMTPC_QUIT;
+        smtpc_send(c, "QUIT");
+        smtpc_finish(c);
+        return -1;
+    default:
+        return 0;
+    }
+    /* A non-2xx reply to a transaction command: all pending recipients get
+     * it (Postfix's "host X said: ... (in reply to ... command)"). */
+    snprintf(reason, sizeof(reason), "host %s[%s] said: %s (in reply to %s "
+             "command)", t->host, t->ip, reply, smtpc_command_name(c->state));
+    smtpc_fail_rest(c, cls == 5 ? 5 : 4, dsn, reason);
+    c->state = SMTPC_QUIT;
+    smtpc_send(c, "QUIT");
+    smtpc_finish(c);
+    return -1;
+}
+
+static void smtpc_on_read(struct bufferevent *bev, void *arg)
+{
+    struct smtpc *c = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    char *line;
+    size_t n;
+
+    while ((line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF)) != NULL) {
+        int last = 1;
+        int code = smtp_reply_code(line, &last);
+        if (code < 0) {
+            const struct smtpc_target *t = &c->targets[c->itarget];
+            char reason[1400];
+            snprintf(reason, sizeof(reason),
+                     "host %s[%s] said: malformed reply \"%.200s\"", t->host,
+                     t->ip, line);
+            free(line);
+            if (c->state == SMTPC_GREETING) {
+                smtpc_address_failed(c, 4, "4.4.2", reason);
+            } else {
+                smtpc_fail_rest(c, 4, "4.4.2", reason);
+                smtpc_finish(c);
+            }
+            return;
+        }
+        if (c->reply.len > 0)
+            strbuf_putc(&c->reply, ' ');
+        strbuf_puts(&c->reply, c->reply.len > 0 ? line + 4 : line);
+        free(line);
+        if (!last)
+            continue;
+        if (smtpc_on_reply(c, code) < 0)
+            return;
+        strbuf_reset(&c->reply);
+    }
+}
+
+static void smtpc_on_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct smtpc *c = arg;
+    const struct smtpc_target *t = &c->targets[c->itarget];
+    char reason[1200];
+
+    (void)bev;
+    if (what & BEV_EVENT_CONNECTED) {
+        struct timeval tv = {c->r->p.smtp_helo_timeout, 0};
+        c->state = SMTPC_GREETING;
+        bufferevent_set_timeouts(bev, &tv, &tv);
+        return;
+    }
+    if (c->state == SMTPC_CONNECT) {
+        snprintf(reason, sizeof(reason), "connect to %s[%s]:%d: %s", t->host,
+                 t->ip, c->port,
+                 (what & BEV_EVENT_TIMEOUT)
+                     ? "Connection timed out"
+                     : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+        smtpc_address_failed(c, 4, "4.4.1", reason);
+        return;
+    }
+    if (what & BEV_EVENT_TIMEOUT)
+        snprintf(reason, sizeof(reason),
+                 "conversation with %s[%s] timed out while %s", t->host,
+                 t->ip, smtpc_command_name(c->state));
+    else
+        snprintf(reason, sizeof(reason),
+                 "lost connection with %s[%s] while %s", t->host, t->ip,
+                 smtpc_command_name(c->state));
+    if (c->state == SMTPC_GREETING) {
+        smtpc_address_failed(c, 4, "4.4.2", reason);
+        return;
+    }
+    smtpc_fail_rest(c, 4, "4.4.2", reason);
+    smtpc_finish(c);
+}
+
+static void smtpc_connect(struct smtpc *c)
+{
+    const struct smtpc_target *t = &c->targets[c->itarget];
+    struct netaddr na;
+    struct timeval tv;
+
+    if (netaddr_parse(t->ip, c->port, &na) < 0) {
+        c->itarget++;
+        smtpc_try_next(c);
+        return;
+    }
+    c->state = SMTPC_CONNECT;
+    c->bev = bufferevent_socket_new(c->r->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    bufferevent_setcb(c->bev, smtpc_on_read, NULL, smtpc_on_event, c);
+    tv.tv_sec = c->r->p.smtp_connect_timeout;
+    tv.tv_usec = 0;
+    bufferevent_set_timeouts(c->bev, &tv, &tv);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&na.ss,
+                                   (int)na.len) < 0) {
+        char reason[600];
+        snprintf(reason, sizeof(reason), "connect to %s[%s]:%d: %s", t->host,
+                 t->ip, c->port,
+                 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+        smtpc_address_failed(c, 4, "4.4.1", reason);
+        return;
+    }
+    snprintf(c->res.relay_desc, sizeof(c->res.relay_desc), "%s[%s]:%d",
+             t->host, t->ip, c->port);
+}
+
+static void smtpc_try_next(struct smtpc *c)
+{
+    if (c->itarget < c->ntargets) {
+        smtpc_connect(c);
+        return;
+    }
+    if (c->last_reason[0] == '\0')
+        snprintf(c->last_reason, sizeof(c->last_reason),
+                 "no usable address for %s", c->host);
+    smtpc_fail_rest(c, c->last_class ? c->last_class : 4,
+                    c->last_dsn[0] ? c->last_dsn : "4.4.1", c->last_reason);
+    smtpc_finish(c);
+}
+
+static void smtpc_add_target(struct smtpc *c, const char *host,
+                             const char *ip)
+{
+    c->targets = xrealloc(c->targets, (c->ntargets + 1) * sizeof(*c->targets));
+    snprintf(c->targets[c->ntargets].host, sizeof(c->targets[0].host), "%s",
+             host);
+    snprintf(c->targets[c->ntargets].ip, sizeof(c->targets[0].ip), "%s", ip);
+    c->ntargets++;
+}
+
+static void smtpc_resolve_next_mx(struct smtpc *c);
+
+static void smtpc_on_a(void *arg, enum dns_status st, char **addrs, size_t n)
+{
+    struct smtpc *c = arg;
+
+    if (st == DNS_OK) {
+        for (size_t i = 0; i < n; i++)
+            smtpc_add_target(c, c->mx[c->imx].host, addrs[i]);
+    } else {
+        snprintf(c->last_reason, sizeof(c->last_reason),
+                 "Host or domain name not found. Name service error for "
+                 "name=%s type=A: %s",
+                 c->mx[c->imx].host, dns_strstatus(st));
+        c->last_class = (st == DNS_TEMPFAIL || c->nmx > 1) ? 4 : 5;
+        snprintf(c->last_dsn, sizeof(c->last_dsn), "%d.4.4", c->last_class);
+    }
+    c->imx++;
+    smtpc_resolve_next_mx(c);
+}
+
+static void smtpc_resolve_next_mx(struct smtpc *c)
+{
+    if (c->imx < c->nmx) {
+        c->state = SMTPC_RESOLVE_A;
+        dns_lookup_a(c->r->dns, c->mx[c->imx].host, smtpc_on_a, c);
+        return;
+    }
+    c->itarget = 0;
+    gettimeofday(&c->res.t_conn, NULL);
+    smtpc_try_next(c);
+}
+
+static int smtpc_mx_cmp(const void *a, const void *b)
+{
+    const struct dns_mx *x = a, *y = b;
+
+    return x->pref - y->pref;
+}
+
+static void smtpc_on_mx(void *arg, enum dns_status st, const struct dns_mx *mx,
+                        size_t n)
+{
+    struct smtpc *c = arg;
+
+    if (st == DNS_TEMPFAIL) {
+        char reason[600];
+        snprintf(reason, sizeof(reason),
+                 "Host or domain name not found. Name service error for "
+                 "name=%s type=MX: Host not found, try again",
+                 c->host);
+        smtpc_fail_rest(c, 4, "4.4.3", reason);
+        smtpc_finish(c);
+        return;
+    }
+    if (st != DNS_OK) {
+        /* RFC 5321 section 5.1: no MX, use the domain's address. */
+        c->mx = xcalloc(1, sizeof(*c->mx));
+        snprintf(c->mx[0].host, sizeof(c->mx[0].host), "%s", c->host);
+        c->nmx = 1;
+        smtpc_resolve_next_mx(c);
+        return;
+    }
+    if (n == 1 && mx[0].host[0] == '\0') {
+        char reason[600];
+        /* RFC 7505: a null MX says the domain accepts no mail. */
+        snprintf(reason, sizeof(reason),
+                 "Domain %s does not accept mail (nullMX)", c->host);
+        smtpc_fail_rest(c, 5, "5.1.0", reason);
+        smtpc_finish(c);
+        return;
+    }
+    c->mx = xcalloc(n, sizeof(*c->mx));
+    memcpy(c->mx, mx, n * sizeof(*mx));
+    c->nmx = n;
+    /* Shuffle, then a stable sort by preference: random order among equal
+     * preferences, as Postfix does to share load (seed 003). */
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)random() % i;
+        struct dns_mx tmp = c->mx[i - 1];
+        c->mx[i - 1] = c->mx[j];
+        c->mx[j] = tmp;
+    }
+    for (size_t i = 1; i < n; i++) {
+        struct dns_mx key = c->mx[i];
+        size_t j = i;
+        while (j > 0 && smtpc_mx_cmp(&c->mx[j - 1], &key) > 0) {
+            c->mx[j] = c->mx[j - 1];
+            j--;
+        }
+        c->mx[j] = key;
+    }
+    smtpc_resolve_next_mx(c);
+}
+
+/* Split "[host]:port", "[host]", "host:port" or "host". */
+static int smtpc_parse_nexthop(struct smtpc *c, const char *nexthop)
+{
+    const char *p = nexthop, *end;
+    long port;
+
+    c->port = c->r->p.smtp_tcp_port;
+    if (*p == '[') {
+        end = strchr(p, ']');
+        if (end == NULL)
+            return -1;
+        c->bracketed = 1;
+        snprintf(c->host, sizeof(c->host), "%.*s", (int)(end - p - 1), p + 1);
+        p = end + 1;
+    } else {
+        end = strchr(p, ':');
+        if (end == NULL)
+            end = p + strlen(p);
+        snprintf(c->host, sizeof(c->host), "%.*s", (int)(end - p), p);
+        p = end;
+    }
+    if (*p == ':') {
+        if (str_to_long(p + 1, &port) < 0 || port < 1 || port > 65535)
+            return -1;
+        c->port = (int)port;
+    } else if (*p != '\0') {
+        return -1;
+    }
+    return c->host[0] ? 0 : -1;
+}
+
+void smtpc_start(struct relay *r, const char *nexthop, const char *sender,
+                 struct smtpc_rcpt *rcpts, size_t n, const char *data,
+                 size_t len, smtpc_done_fn *done, void *arg)
+{
+    struct smtpc *c = xcalloc(1, sizeof(*c));
+    struct netaddr na;
+
+    c->r = r;
+    c->next = r->clients;
+    r->clients = c;
+    r->ndeliveries++;
+    c->sender = xstrdup(sender);
+    c->rcpts = rcpts;
+    c->n = n;
+    c->data = data;
+    c->len = len;
+    c->done = done;
+    c->arg = arg;
+    strbuf_init(&c->reply);
+    gettimeofday(&c->res.t_start, NULL);
+    snprintf(c->res.relay_desc, sizeof(c->res.relay_desc), "none");
+    if (smtpc_parse_nexthop(c, nexthop) < 0) {
+        char reason[700];
+        snprintf(reason, sizeof(reason), "bad next-hop destination \"%s\"",
+                 nexthop);
+        smtpc_fail_rest(c, 4, "4.3.5", reason);
+        smtpc_finish(c);
+        return;
+    }
+    if (netaddr_parse(c->host, c->port, &na) == 0) {
+        smtpc_add_target(c, c->host, c->host);
+        smtpc_try_next(c);
+    } else if (c->bracketed) {
+        c->mx = xcalloc(1, sizeof(*c->mx));
+        snprintf(c->mx[0].host, sizeof(c->mx[0].host), "%s", c->host);
+        c->nmx = 1;
+        smtpc_resolve_next_mx(c);
+    } else {
+        c->state = SMTPC_RESOLVE_MX;
+        dns_lookup_mx(r->dns, c->host, smtpc_on_mx, c);
+    }
+}
+
+void smtpc_cancel_all(struct relay *r)
+{
+    while (r->clients != NULL) {
+        struct smtpc *c = r->clients;
+        r->clients = c->next;
+        smtpc_free(c);
+    }
+    r->ndeliveries = 0;
+}

@@ -1,0 +1,556 @@
+/*
+ * smtpd.c — the relay's SMTP server (Postfix smtpd(8) and the part of
+ * cleanup(8) that users see): RFC 5321 commands with Postfix's replies and
+ * enhanced status codes (RFC 3463), restrictions at RCPT time, virtual
+ * alias expansion and a Received header at the end of DATA, then a durable
+ * queue commit before "250 2.0.0 Ok: queued as ID". Every refusal is
+ * logged as Postfix's "NOQUEUE: reject: ..." line.
+ * Ownership: sessions live on r->sessions; smtpd_session_free() is the one
+ * teardown path.
+ */
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mxlab/clock.h"
+#include "mxlab/log.h"
+#include "mxlab/maillog.h"
+#include "mxlab/smtp.h"
+#include "mxlab/xmem.h"
+#include "relay_int.h"
+
+#define SMTPD_LINE_LIMIT 2048 /* Postfix line_length_limit */
+
+enum smtpd_cmd {
+    CMD_HELO,
+    CMD_EHLO,
+    CMD_MAIL,
+    CMD_RCPT,
+    CMD_DATA,
+    CMD_RSET,
+    CMD_NOOP,
+    CMD_QUIT,
+    CMD_VRFY,
+    CMD_UNKNOWN,
+    CMD_COUNT
+};
+
+static const char *smtpd_cmd_names[CMD_COUNT] = {
+    "helo", "ehlo", "mail", "rcpt", "data", "rset", "noop", "quit", "vrfy",
+    "unknown"};
+
+struct smtpd_session {
+    struct relay *r;
+    struct bufferevent *bev;
+    struct netaddr peer;
+    char ip[64];
+    char name[256];
+    char *helo;
+    int esmtp;
+    int in_data;
+    int quitting;
+    char *sender;          /* NULL: no transaction */
+    struct strlist rcpts;  /* accepted, as given */
+    int rcpt_rejected;     /* some RCPT was refused in this transaction */
+    struct strbuf data;
+    int data_too_big;
+    int count_ok[CMD_COUNT];
+    int count_all[CMD_COUNT];
+    struct smtpd_session *next;
+};
+
+static void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
+{
+    struct evbuffer *out = bufferevent_get_output(s->bev);
+    va_list ap;
+
+    va_start(ap, fmt);
+    evbuffer_add_vprintf(out, fmt, ap);
+    va_end(ap);
+    evbuffer_add(out, "\r\n", 2);
+}
+
+static void smtpd_reset(struct smtpd_session *s)
+{
+    free(s->sender);
+    s->sender = NULL;
+    strlist_clear(&s->rcpts);
+    s->rcpt_rejected = 0;
+    strbuf_reset(&s->data);
+    s->data_too_big = 0;
+    s->in_data = 0;
+}
+
+static void smtpd_session_free(struct smtpd_session *s)
+{
+    struct relay *r = s->r;
+    struct strbuf counts;
+
+    strbuf_init(&counts);
+    int total_ok = 0, total = 0;
+    for (int i = 0; i < CMD_COUNT; i++) {
+        if (s->count_all[i] == 0)
+            continue;
+        total_ok += s->count_ok[i];
+        total += s->count_all[i];
+        if (s->count_ok[i] == s->count_all[i])
+            strbuf_printf(&counts, " %s=%d", smtpd_cmd_names[i],
+                          s->count_all[i]);
+        else
+            strbuf_printf(&counts, " %s=%d/%d", smtpd_cmd_names[i],
+                          s->count_ok[i], s->count_all[i]);
+    }
+    if (total_ok == total)
+        strbuf_printf(&counts, " commands=%d", total);
+    else
+        strbuf_printf(&counts, " commands=%d/%d", total_ok, total);
+    maillog_printf(r->log, "smtpd", "disconnect from %s[%s]%s", s->name,
+                   s->ip, counts.buf ? counts.buf : "");
+    strbuf_clear(&counts);
+    for (struct smtpd_session **pp = &r->sessions; *pp; pp = &(*pp)->next)
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
+    bufferevent_free(s->bev);
+    smtpd_reset(s);
+    strbuf_clear(&s->data);
+    free(s->helo);
+    free(s);
+}
+
+void smtpd_free_all(struct relay *r)
+{
+    while (r->sessions != NULL)
+        smtpd_session_free(r->sessions);
+}
+
+static void smtpd_noqueue_reject(struct smtpd_session *s, const char *cmd,
+                                 const char *reply, const char *rcpt)
+{
+    struct strbuf sb;
+
+    strbuf_init(&sb);
+    strbuf_printf(&sb, "NOQUEUE: reject: %s from %s[%s]: %s; from=<%s>", cmd,
+                  s->name, s->ip, reply, s->sender ? s->sender : "");
+    if (rcpt != NULL)
+        strbuf_printf(&sb, " to=<%s>", rcpt);
+    strbuf_printf(&sb, " proto=%s", s->esmtp ? "ESMTP" : "SMTP");
+    if (s->helo != NULL)
+        strbuf_printf(&sb, " helo=<%s>", s->helo);
+    maillog_printf(s->r->log, "smtpd", "%s", sb.buf);
+    strbuf_clear(&sb);
+}
+
+static int smtpd_helo(struct smtpd_session *s, const char *arg, int esmtp)
+{
+    struct relay *r = s->r;
+
+    if (*arg == '\0') {
+        smtpd_reply(s, "501 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
+        return 0;
+    }
+    /* RFC 5321 section 4.1.4: EHLO/HELO resets the transaction. */
+    smtpd_reset(s);
+    free(s->helo);
+    s->helo = xstrdup(arg);
+    s->esmtp = esmtp;
+    if (!esmtp) {
+        smtpd_reply(s, "250 %s", r->p.myhostname);
+        return 1;
+    }
+    smtpd_reply(s, "250-%s", r->p.myhostname);
+    smtpd_reply(s, "250-PIPELINING");
+    smtpd_reply(s, "250-SIZE %ld", r->p.message_size_limit);
+    smtpd_reply(s, "250-ENHANCEDSTATUSCODES");
+    smtpd_reply(s, "250 8BITMIME");
+    return 1;
+}
+
+static int smtpd_mail(struct smtpd_session *s, const char *arg)
+{
+    char addr[SMTP_PATH_MAX];
+    const char *params;
+    const char *p = str_casestart(arg, "FROM:");
+
+    if (s->sender != NULL) {
+        smtpd_reply(s, "503 5.5.1 Error: nested MAIL command");
+        return 0;
+    }
+    if (p == NULL) {
+        smtpd_reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
+        return 0;
+    }
+    if (smtp_parse_path(p, s->r->p.strict_rfc821_envelopes, addr,
+                        sizeof(addr), &params) != SMTP_PATH_OK) {
+        smtpd_reply(s, "501 5.1.7 Bad sender address syntax");
+        return 0;
+    }
+    /* RFC 1870: refuse a declared size over the limit now. */
+    for (const char *q = params; q && *q;) {
+        const char *v = str_casestart(q, "SIZE=");
+        long size;
+        if (v != NULL) {
+            char num[32];
+            size_t n = strcspn(v, " ");
+            snprintf(num, sizeof(num), "%.*s", (int)(n < 31 ? n : 31), v);
+            if (str_to_long(num, &size) == 0 && s->r->p.message_size_limit &&
+                size > s->r->p.message_size_limit) {
+                smtpd_reply(s,
+                            "552 5.3.4 Message size exceeds fixed limit");
+                return 0;
+            }
+        }
+        q = strchr(q, ' ');
+        while (q && *q == ' ')
+            q++;
+    }
+    s->sender = xstrdup(addr);
+    smtpd_reply(s, "250 2.1.0 Ok");
+    return 1;
+}
+
+static int smtpd_rcpt(struct smtpd_session *s, const char *arg)
+{
+    struct relay *r = s->r;
+    char addr[SMTP_PATH_MAX], reply[1200];
+    const char *p = str_casestart(arg, "TO:");
+    struct policy_ctx ctx;
+    struct strlist probe;
+    int rc;
+
+    if (s->sender == NULL) {
+        smtpd_reply(s, "503 5.5.1 Error: need MAIL command");
+        return 0;
+    }
+    if (p == NULL) {
+        smtpd_reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
+        return 0;
+    }
+    if (smtp_parse_path(p, r->p.strict_rfc821_envelopes, addr, sizeof(addr),
+                        NULL) != SMTP_PATH_OK ||
+        addr[0] == '\0') {
+        smtpd_reply(s, "501 5.1.3 Bad recipient address syntax");
+        return 0;
+    }
+    if ((long)s->rcpts.n >= r->p.smtpd_recipient_limit) {
+        smtpd_reply(s, "452 4.5.3 Error: too many recipients");
+        return 0;
+    }
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.client = &s->peer;
+    ctx.client_name = s->name;
+    ctx.helo = s->helo ? s->helo : "";
+    ctx.sender = s->sender;
+    ctx.rcpt = addr;
+    rc = policy_eval(r, &r->p.smtpd_relay_restrictions, &ctx, reply,
+                     sizeof(reply));
+    if (rc >= 0)
+        rc = policy_eval(r, &r->p.smtpd_recipient_restrictions, &ctx, reply,
+                         sizeof(reply));
+    if (rc >= 0) {
+        /* smtpd_reject_unlisted_recipient: a virtual alias domain address
+         * must have a mapping. */
+        strlist_init(&probe);
+        if (rewrite_virtual(r, addr, &probe) == 1) {
+            snprintf(reply, sizeof(reply),
+                     "550 5.1.1 <%s>: Recipient address rejected: User "
+                     "unknown in virtual alias table",
+                     addr);
+            rc = -1;
+        }
+        strlist_clear(&probe);
+    }
+    if (rc < 0) {
+        smtpd_noqueue_reject(s, "RCPT", reply, addr);
+        smtpd_reply(s, "%s", reply);
+        s->rcpt_rejected = 1;
+        return 0;
+    }
+    strlist_push(&s->rcpts, addr);
+    smtpd_reply(s, "250 2.1.5 Ok");
+    return 1;
+}
+
+/* RFC 5322 date as Postfix writes it: "Mon, 23 Nov 2026 07:00:00 +0000". */
+static void smtpd_date(char *buf, size_t len)
+{
+    time_t now = clock_time();
+    struct tm tm;
+
+    localtime_r(&now, &tm);
+    strftime(buf, len, "%a, %d %b %Y %H:%M:%S %z (%Z)", &tm);
+}
+
+/* cleanup(8): expand recipients, add the Received header, commit. */
+static void smtpd_finish_data(struct smtpd_session *s)
+{
+    struct relay *r = s->r;
+    struct strlist addrs, origs;
+    struct strbuf msg;
+    char id[16], date[80];
+
+    if (s->data_too_big) {
+        smtpd_reply(s, "552 5.3.4 Error: message file too big");
+        smtpd_reset(s);
+        return;
+    }
+    strlist_init(&addrs);
+    strlist_init(&origs);
+    for (size_t i = 0; i < s->rcpts.n; i++) {
+        struct strlist exp;
+        strlist_init(&exp);
+        if (rewrite_virtual(r, s->rcpts.v[i], &exp) != 0) {
+            strlist_clear(&exp);
+            strlist_push(&exp, s->rcpts.v[i]);
+        }
+        for (size_t k = 0; k < exp.n; k++) {
+            /* cleanup drops duplicate recipients (duplicate_filter_limit). */
+            if (strlist_contains_case(&addrs, exp.v[k]))
+                continue;
+            strlist_push(&addrs, exp.v[k]);
+            strlist_push(&origs, s->rcpts.v[i]);
+        }
+        strlist_clear(&exp);
+    }
+    queue_new_id(r, id, sizeof(id));
+    smtpd_date(date, sizeof(date));
+    strbuf_init(&msg);
+    strbuf_printf(&msg,
+                  "Received: from %s (%s [%s])\r\n\tby %s (%s) with %s id "
+                  "%s\r\n",
+                  s->helo ? s->helo : s->name, s->name, s->ip,
+                  r->p.myhostname, "Postfix", s->esmtp ? "ESMTP" : "SMTP",
+                  id);
+    if (s->rcpts.n == 1)
+        strbuf_printf(&msg, "\tfor <%s>; %s\r\n", s->rcpts.v[0], date);
+    else
+        strbuf_printf(&msg, "\t%s\r\n", date);
+    strbuf_append(&msg, s->data.buf, s->data.len);
+    if (queue_commit(r, id, s->sender, &addrs, &origs, msg.buf, msg.len) <
+        0) {
+        log_warn("queue commit %s", id);
+        maillog_printf(r->log, "cleanup", "warning: %s: queue file write "
+                       "error", id);
+        /* Nothing was acknowledged: a temporary failure, never a loss. */
+        smtpd_reply(s, "451 4.3.0 Error: queue file write error");
+    } else {
+        maillog_printf(r->log, "smtpd", "%s: client=%s[%s]", id, s->name,
+                       s->ip);
+        maillog_printf(r->log, "cleanup", "%s: message-id=<>", id);
+        smtpd_reply(s, "250 2.0.0 Ok: queued as %s", id);
+        relay_changed(r);
+        qmgr_schedule(r);
+    }
+    strbuf_clear(&msg);
+    strlist_clear(&addrs);
+    strlist_clear(&origs);
+    smtpd_reset(s);
+}
+
+static void smtpd_data_line(struct smtpd_session *s, const char *line,
+                            size_t len)
+{
+    if (len == 1 && line[0] == '.') {
+        s->in_data = 0;
+        smtpd_finish_data(s);
+        return;
+    }
+    /* RFC 5321 section 4.5.2: remove the leading dot of a stuffed line. */
+    if (len > 0 && line[0] == '.') {
+        line++;
+        len--;
+    }
+    if (s->data_too_big)
+        return;
+    if (s->r->p.message_size_limit &&
+        (long)(s->data.len + len + 2) > s->r->p.message_size_limit) {
+        s->data_too_big = 1;
+        return;
+    }
+    strbuf_append(&s->data, line, len);
+    strbuf_append(&s->data, "\r\n", 2);
+}
+
+static enum smtpd_cmd smtpd_parse_cmd(const char *line, const char **arg)
+{
+    static const struct {
+        const char *verb;
+        enum smtpd_cmd cmd;
+    } verbs[] = {{"HELO", CMD_HELO}, {"EHLO", CMD_EHLO}, {"MAIL", CMD_MAIL},
+                 {"RCPT", CMD_RCPT}, {"DATA", CMD_DATA}, {"RSET", CMD_RSET},
+                 {"NOOP", CMD_NOOP}, {"QUIT", CMD_QUIT}, {"VRFY", CMD_VRFY}};
+
+    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+        const char *p = str_casestart(line, verbs[i].verb);
+        if (p != NULL && (*p == '\0' || *p == ' ' || *p == '\t')) {
+            while (*p == ' ' || *p == '\t')
+                p++;
+            *arg = p;
+            return verbs[i].cmd;
+        }
+    }
+    *arg = "";
+    return CMD_UNKNOWN;
+}
+
+static void smtpd_command(struct smtpd_session *s, char *line)
+{
+    const char *arg;
+    enum smtpd_cmd cmd = smtpd_parse_cmd(line, &arg);
+    int ok = 0;
+    char *end = line + strlen(line);
+
+    while (end > line && (end[-1] == ' ' || end[-1] == '\t'))
+        *--end = '\0';
+    s->count_all[cmd]++;
+    switch (cmd) {
+    case CMD_HELO:
+    case CMD_EHLO:
+        ok = smtpd_helo(s, arg, cmd == CMD_EHLO);
+        break;
+    case CMD_MAIL:
+        ok = smtpd_mail(s, arg);
+        break;
+    case CMD_RCPT:
+        ok = smtpd_rcpt(s, arg);
+        break;
+    case CMD_DATA:
+        if (s->rcpts.n == 0) {
+            if (s->rcpt_rejected) {
+                smtpd_reply(s, "554 5.5.1 Error: no valid recipients");
+                smtpd_noqueue_reject(s, "DATA",
+                                     "554 5.5.1 Error: no valid recipients",
+                                     NULL);
+            } else {
+                smtpd_reply(s, "503 5.5.1 Error: need RCPT command");
+            }
+            break;
+        }
+        s->in_data = 1;
+        strbuf_reset(&s->data);
+        smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+        ok = 1;
+        break;
+    case CMD_RSET:
+        smtpd_reset(s);
+        smtpd_reply(s, "250 2.0.0 Ok");
+        ok = 1;
+        break;
+    case CMD_NOOP:
+        smtpd_reply(s, "250 2.0.0 Ok");
+        ok = 1;
+        break;
+    case CMD_QUIT:
+        smtpd_reply(s, "221 2.0.0 Bye");
+        s->quitting = 1;
+        ok = 1;
+        break;
+    case CMD_VRFY:
+        smtpd_reply(s, "502 5.5.1 VRFY command is disabled");
+        break;
+    default:
+        if (line[0] == '\0')
+            smtpd_reply(s, "500 5.5.2 Error: bad syntax");
+        else
+            smtpd_reply(s, "502 5.5.2 Error: command not recognized");
+        break;
+    }
+    s->count_ok[cmd] += ok;
+}
+
+static void smtpd_on_write(struct bufferevent *bev, void *arg)
+{
+    struct smtpd_session *s = arg;
+
+    if (s->quitting &&
+        evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+        smtpd_session_free(s);
+}
+
+static void smtpd_on_read(struct bufferevent *bev, void *arg)
+{
+    struct smtpd_session *s = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    char *line;
+    size_t len;
+
+    while (!s->quitting &&
+           (line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) != NULL) {
+        if (s->in_data) {
+            smtpd_data_line(s, line, len);
+        } else if (len != strlen(line)) {
+            /* A NUL byte in a command: Postfix refuses the line. */
+            smtpd_reply(s, "500 5.5.2 Error: bad syntax");
+        } else if (len > SMTPD_LINE_LIMIT) {
+            smtpd_reply(s, "500 5.5.0 Error: line too long");
+        } else {
+            smtpd_command(s, line);
+        }
+        free(line);
+    }
+    if (!s->quitting && !s->in_data &&
+        evbuffer_get_length(in) > SMTPD_LINE_LIMIT) {
+        /* No end of line within the limit: drop what came so far. */
+        evbuffer_drain(in, evbuffer_get_length(in));
+        smtpd_reply(s, "500 5.5.0 Error: line too long");
+    }
+    if (s->quitting)
+        bufferevent_disable(bev, EV_READ);
+}
+
+static void smtpd_on_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct smtpd_session *s = arg;
+
+    (void)bev;
+    if (what & BEV_EVENT_TIMEOUT) {
+        maillog_printf(s->r->log, "smtpd", "timeout after %s from %s[%s]",
+                       s->in_data ? "DATA" : "END-OF-MESSAGE", s->name,
+                       s->ip);
+        smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded",
+                    s->r->p.myhostname);
+        s->quitting = 1;
+        bufferevent_disable(bev, EV_READ);
+        return;
+    }
+    if (s->in_data)
+        maillog_printf(s->r->log, "smtpd",
+                       "lost connection after DATA from %s[%s]", s->name,
+                       s->ip);
+    smtpd_session_free(s);
+}
+
+void smtpd_accept(struct relay *r, int fd, const struct netaddr *peer)
+{
+    struct smtpd_session *s = xcalloc(1, sizeof(*s));
+    struct timeval tv = {r->p.smtpd_timeout, 0};
+
+    s->r = r;
+    s->peer = *peer;
+    netaddr_ip(peer, s->ip, sizeof(s->ip));
+    /* Reverse lookups come with the policy work; until then Postfix's
+     * /etc/hosts answer for loopback and "unknown" for the rest. */
+    snprintf(s->name, sizeof(s->name), "%s",
+             strcmp(s->ip, "127.0.0.1") == 0 || strcmp(s->ip, "::1") == 0
+                 ? "localhost"
+                 : "unknown");
+    strlist_init(&s->rcpts);
+    strbuf_init(&s->data);
+    s->bev = bufferevent_socket_new(r->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    bufferevent_setcb(s->bev, smtpd_on_read, smtpd_on_write, smtpd_on_event,
+                      s);
+    bufferevent_set_timeouts(s->bev, &tv, &tv);
+    bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+    s->next = r->sessions;
+    r->sessions = s;
+    maillog_printf(r->log, "smtpd", "connect from %s[%s]", s->name, s->ip);
+    smtpd_reply(s, "220 %s", r->p.smtpd_banner);
+}

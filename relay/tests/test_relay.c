@@ -1,0 +1,290 @@
+/*
+ * test_relay.c — unit tests of the relay's configuration loading, address
+ * classes, virtual alias expansion (virtual(5)), next-hop resolution and
+ * relay control, on the configuration of seed 000.
+ */
+#include <check.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mxlab/fsutil.h"
+#include "mxlab/xmem.h"
+#include "relay_int.h"
+
+static char tmpdir[64];
+static struct event_base *base;
+
+static void write_file(const char *name, const char *text)
+{
+    char *path = xasprintf("%s/%s", tmpdir, name);
+
+    ck_assert_int_eq(fs_write_atomic(path, text, strlen(text)), 0);
+    free(path);
+}
+
+static const char *seed000_main_cf =
+    "compatibility_level = 3.6\n"
+    "myhostname = relais.hebergee.com\n"
+    "mydestination = $myhostname, localhost\n"
+    "mynetworks = 127.0.0.0/8\n"
+    "relay_recipient_maps =\n"
+    "relay_domains = mail.xxx.dyndns.com\n"
+    "relayhost = [127.168.2.253]\n"
+    "virtual_alias_domains = hebergee.com\n"
+    "virtual_alias_maps = hash:${config_directory}/virtual\n";
+
+static const char *seed000_virtual =
+    "social@hebergee.com pomme@mail.xxx.dyndns.com, "
+    "poire@mail.xxx.dyndns.com\n"
+    "abuse@hebergee.com contact@ladministrateur.com\n"
+    "@hebergee.com @mail.xxx.dyndns.com\n";
+
+static struct relay *make_relay(const char *main_cf, const char *master_cf,
+                                char *err, size_t errlen)
+{
+    write_file("main.cf", main_cf);
+    write_file("master.cf", master_cf);
+    write_file("virtual", seed000_virtual);
+    return relay_new(base, tmpdir, err, errlen);
+}
+
+static void setup(void)
+{
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/mxlab-relay-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    base = event_base_new();
+}
+
+static void teardown(void)
+{
+    event_base_free(base);
+    fs_rm_rf(tmpdir);
+}
+
+static const char *master_ok = "127.0.0.1:2525 inet n - n - - smtpd\n";
+
+static const struct {
+    const char *addr;
+    const char *expansion; /* comma-joined, or "UNKNOWN" */
+} virtual_cases[] = {
+    {"social@hebergee.com",
+     "pomme@mail.xxx.dyndns.com,poire@mail.xxx.dyndns.com"},
+    {"abuse@hebergee.com", "contact@ladministrateur.com"},
+    {"ladresse@hebergee.com", "ladresse@mail.xxx.dyndns.com"},
+    {"LAdresse@Hebergee.COM", "LAdresse@mail.xxx.dyndns.com"},
+    {"x@mail.xxx.dyndns.com", "x@mail.xxx.dyndns.com"},
+    {"someone@elsewhere.example", "someone@elsewhere.example"},
+};
+
+START_TEST(test_virtual)
+{
+    char err[512];
+    struct relay *r = make_relay(seed000_main_cf, master_ok, err, sizeof(err));
+    struct strlist out;
+    struct strbuf joined;
+
+    ck_assert_msg(r != NULL, "%s", err);
+    strlist_init(&out);
+    strbuf_init(&joined);
+    ck_assert_int_eq(rewrite_virtual(r, virtual_cases[_i].addr, &out), 0);
+    for (size_t i = 0; i < out.n; i++) {
+        if (i)
+            strbuf_putc(&joined, ',');
+        strbuf_puts(&joined, out.v[i]);
+    }
+    ck_assert_str_eq(joined.buf, virtual_cases[_i].expansion);
+    strbuf_clear(&joined);
+    strlist_clear(&out);
+    relay_free(r);
+}
+END_TEST
+
+static const struct {
+    const char *addr, *transport, *nexthop;
+    int auth;
+} route_cases[] = {
+    /* relayhost overrides the next hop for relay and default classes. */
+    {"pomme@mail.xxx.dyndns.com", "relay", "[127.168.2.253]", 1},
+    {"contact@ladministrateur.com", "smtp", "[127.168.2.253]", 0},
+    {"nobody@hebergee.com", "error", "User unknown in virtual alias table",
+     1},
+    {"root@relais.hebergee.com", "local", "relais.hebergee.com", 1},
+    /* relay_domains matches subdomains (parent_domain_matches_subdomains) */
+    {"a@sub.mail.xxx.dyndns.com", "relay", "[127.168.2.253]", 1},
+};
+
+START_TEST(test_route)
+{
+    char err[512];
+    struct relay *r = make_relay(seed000_main_cf, master_ok, err, sizeof(err));
+    struct rewrite_route route;
+
+    ck_assert_msg(r != NULL, "%s", err);
+    rewrite_resolve(r, route_cases[_i].addr, &route);
+    ck_assert_str_eq(route.transport, route_cases[_i].transport);
+    ck_assert_str_eq(route.nexthop, route_cases[_i].nexthop);
+    ck_assert_int_eq(rewrite_auth_destination(r, route_cases[_i].addr),
+                     route_cases[_i].auth);
+    relay_free(r);
+}
+END_TEST
+
+static const struct {
+    const char *client, *rcpt;
+    int rc;
+    const char *reply;
+} relay_control_cases[] = {
+    {"127.0.0.1", "contact@ladministrateur.com", 0, ""},
+    {"127.1.2.3", "ladresse@hebergee.com", 0, ""},
+    {"127.1.2.3", "pomme@mail.xxx.dyndns.com", 0, ""},
+    {"::1", "contact@ladministrateur.com", -1,
+     "454 4.7.1 <contact@ladministrateur.com>: Relay access denied"},
+    {"128.1.2.3", "contact@ladministrateur.com", -1,
+     "454 4.7.1 <contact@ladministrateur.com>: Relay access denied"},
+};
+
+START_TEST(test_relay_control)
+{
+    char err[512], reply[512] = "";
+    struct relay *r = make_relay(seed000_main_cf, master_ok, err, sizeof(err));
+    struct policy_ctx ctx;
+    struct netaddr na;
+
+    ck_assert_msg(r != NULL, "%s", err);
+    ck_assert_int_eq(netaddr_parse(relay_control_cases[_i].client, 0, &na),
+                     0);
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.client = &na;
+    ctx.client_name = "unknown";
+    ctx.helo = "test";
+    ctx.sender = "monadresse@mondomaine.tld";
+    ctx.rcpt = relay_control_cases[_i].rcpt;
+    ck_assert_int_eq(policy_eval(r, &r->p.smtpd_relay_restrictions, &ctx,
+                                 reply, sizeof(reply)) < 0
+                         ? -1
+                         : 0,
+                     relay_control_cases[_i].rc);
+    if (relay_control_cases[_i].rc < 0)
+        ck_assert_str_eq(reply, relay_control_cases[_i].reply);
+    relay_free(r);
+}
+END_TEST
+
+static const struct {
+    const char *main_cf, *master_cf, *err;
+} config_error_cases[] = {
+    {"mynetworks = 127.0.0.0/8 not-a-net\n", "2525 inet n - n - - smtpd\n",
+     "main.cf:1: mynetworks: bad network/mask \"not-a-net\""},
+    {"virtual_alias_maps = hash:/nonexistent/virtual\n",
+     "2525 inet n - n - - smtpd\n", "/nonexistent/virtual"},
+    {"queue_run_delay = soon\n", "2525 inet n - n - - smtpd\n",
+     "main.cf:1: bad time value for parameter queue_run_delay"},
+    {"", "smtp inet n\n", "master.cf:1: expected 8 or more fields"},
+    {"", "pickup fifo n - n 60 1 pickup\n", "no inet smtpd service"},
+    {"", "127.0.0.1:99999 inet n - n - - smtpd\n", "bad service port"},
+    {"  indented = x\n", "2525 inet n - n - - smtpd\n",
+     "main.cf:1: continuation line without a parameter"},
+};
+
+START_TEST(test_config_errors)
+{
+    char err[512] = "";
+    struct relay *r =
+        make_relay(config_error_cases[_i].main_cf,
+                   config_error_cases[_i].master_cf, err, sizeof(err));
+
+    ck_assert_ptr_null(r);
+    ck_assert_msg(strstr(err, config_error_cases[_i].err) != NULL,
+                  "expected \"%s\" in \"%s\"", config_error_cases[_i].err,
+                  err);
+}
+END_TEST
+
+START_TEST(test_queue_commit_recover)
+{
+    char err[512], id[16];
+    char *main_cf =
+        xasprintf("%squeue_directory = %s/queue\n", seed000_main_cf, tmpdir);
+    struct relay *r = make_relay(main_cf, master_ok, err, sizeof(err));
+    struct strlist rcpts, origs;
+    char *data;
+    size_t len;
+
+    ck_assert_msg(r != NULL, "%s", err);
+    /* Create the queue directories without listening. */
+    for (const char *d = "incoming\0active\0deferred\0hold\0corrupt\0"; *d;
+         d += strlen(d) + 1) {
+        char *p = xasprintf("%s/queue/%s", tmpdir, d);
+        ck_assert_int_eq(fs_mkdir_p(p, 0700), 0);
+        free(p);
+    }
+    strlist_init(&rcpts);
+    strlist_init(&origs);
+    strlist_push(&rcpts, "pomme@mail.xxx.dyndns.com");
+    strlist_push(&origs, "social@hebergee.com");
+    queue_new_id(r, id, sizeof(id));
+    ck_assert_int_eq(queue_commit(r, id, "a@b.example", &rcpts, &origs,
+                                  "Subject: x\r\n\r\nbody\r\n", 23),
+                     0);
+    ck_assert_int_eq(relay_queue_count(r), 1);
+    relay_free(r);
+    /* A half-written file and a corrupt one beside the good one. */
+    write_file("queue/active/ABCDEF.tmp123", "mxlab-queue 1\narr");
+    write_file("queue/active/0000000BAD", "not a queue file\n");
+    r = make_relay(main_cf, master_ok, err, sizeof(err));
+    ck_assert_msg(r != NULL, "%s", err);
+    ck_assert_int_eq(queue_recover(r, err, sizeof(err)), 0);
+    ck_assert_int_eq(relay_queue_count(r), 1);
+    ck_assert_str_eq(r->queue->id, id);
+    ck_assert_str_eq(r->queue->sender, "a@b.example");
+    ck_assert_str_eq(r->queue->rcpts[0].orig, "social@hebergee.com");
+    ck_assert_int_eq(queue_read_data(r, r->queue, &data, &len), 0);
+    ck_assert_int_eq(len, 23);
+    free(data);
+    char *tmp = xasprintf("%s/queue/active/ABCDEF.tmp123", tmpdir);
+    char *bad = xasprintf("%s/queue/corrupt/0000000BAD", tmpdir);
+    ck_assert_int_eq(access(tmp, F_OK), -1);
+    ck_assert_int_eq(access(bad, F_OK), 0);
+    free(tmp);
+    free(bad);
+    relay_free(r);
+    strlist_clear(&rcpts);
+    strlist_clear(&origs);
+    free(main_cf);
+}
+END_TEST
+
+static Suite *relay_suite(void)
+{
+    Suite *s = suite_create("relay");
+    TCase *tc = tcase_create("core");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_loop_test(tc, test_virtual, 0,
+                        sizeof(virtual_cases) / sizeof(virtual_cases[0]));
+    tcase_add_loop_test(tc, test_route, 0,
+                        sizeof(route_cases) / sizeof(route_cases[0]));
+    tcase_add_loop_test(tc, test_relay_control, 0,
+                        sizeof(relay_control_cases) /
+                            sizeof(relay_control_cases[0]));
+    tcase_add_loop_test(tc, test_config_errors, 0,
+                        sizeof(config_error_cases) /
+                            sizeof(config_error_cases[0]));
+    tcase_add_test(tc, test_queue_commit_recover);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(relay_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
