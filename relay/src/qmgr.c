@@ -103,7 +103,10 @@ static void qmgr_log_rcpt(struct qmgr_job *j, struct smtpc_rcpt *rc,
                                       : 0);
     if (str_casecmp(qr->orig, qr->addr) != 0)
         snprintf(orig, sizeof(orig), ", orig_to=<%s>", qr->orig);
-    maillog_printf(j->r->log, j->route.transport,
+    /* Postfix names the process "service/command" when they differ. */
+    const char *t = j->route.transport;
+    const char *service = strcmp(t, "relay") == 0 ? "relay/smtp" : t;
+    maillog_printf(j->r->log, service,
                    "%s: to=<%s>%s, relay=%s, delay=%s, delays=%s/%s/%s/%s, "
                    "dsn=%s, status=%s (%s)",
                    j->m->id, qr->addr, orig, res->relay_desc, delay, a, b, c,

@@ -80,6 +80,15 @@ size_t relay_queue_count(const struct relay *r)
     return r->queue_count;
 }
 
+size_t relay_busy(const struct relay *r)
+{
+    size_t n = 0;
+
+    for (const struct queue_msg *m = r->queue; m != NULL; m = m->next)
+        n += m->in_delivery || m->state == QUEUE_ACTIVE;
+    return n;
+}
+
 size_t relay_active_deliveries(const struct relay *r)
 {
     return r->ndeliveries;
@@ -146,22 +155,56 @@ static void relay_add_network(struct relay_params *p, const struct cidr *c)
     p->mynetworks[p->nmynetworks++] = *c;
 }
 
-/* mynetworks unset: derive it from mynetworks_style and the interfaces. */
-static void relay_default_mynetworks(struct relay *r)
+int relay_is_inet_interface(const struct relay *r, const struct netaddr *a)
+{
+    char x[64], y[64];
+
+    netaddr_ip(a, x, sizeof(x));
+    for (size_t i = 0; i < r->p.ninet_addrs; i++)
+        if (strcmp(netaddr_ip(&r->p.inet_addrs[i], y, sizeof(y)), x) == 0)
+            return 1;
+    return 0;
+}
+
+static int relay_mask_bits(const struct sockaddr *mask)
+{
+    const unsigned char *m;
+    size_t n;
+    int bits = 0;
+
+    if (mask->sa_family == AF_INET) {
+        m = (const unsigned char *)&((const struct sockaddr_in *)mask)
+                ->sin_addr;
+        n = 4;
+    } else {
+        m = (const unsigned char *)&((const struct sockaddr_in6 *)mask)
+                ->sin6_addr;
+        n = 16;
+    }
+    for (size_t k = 0; k < n; k++)
+        for (int b = 7; b >= 0; b--)
+            bits += (m[k] >> b) & 1;
+    return bits;
+}
+
+/* This host's interface addresses (permit_inet_interfaces, and the
+ * default mynetworks from mynetworks_style when mynetworks is unset). */
+static void relay_load_interfaces(struct relay *r)
 {
     const char *style = config_get(r->cf, "mynetworks_style");
+    int want_nets = !config_is_set(r->cf, "mynetworks");
     struct ifaddrs *ifa, *i;
     struct cidr c;
 
     if (getifaddrs(&ifa) < 0) {
-        cidr_parse("127.0.0.1/32", &c);
-        relay_add_network(&r->p, &c);
+        if (want_nets && cidr_parse("127.0.0.1/32", &c) == 0)
+            relay_add_network(&r->p, &c);
         return;
     }
     for (i = ifa; i != NULL; i = i->ifa_next) {
-        struct netaddr na, mask;
+        struct netaddr na;
         char ip[64], *spec;
-        int bits = 0;
+        int bits;
 
         if (i->ifa_addr == NULL || (i->ifa_addr->sa_family != AF_INET &&
                                     i->ifa_addr->sa_family != AF_INET6))
@@ -170,29 +213,15 @@ static void relay_default_mynetworks(struct relay *r)
                         i->ifa_addr->sa_family == AF_INET
                             ? sizeof(struct sockaddr_in)
                             : sizeof(struct sockaddr_in6));
+        r->p.inet_addrs = xrealloc(
+            r->p.inet_addrs, (r->p.ninet_addrs + 1) * sizeof(*r->p.inet_addrs));
+        r->p.inet_addrs[r->p.ninet_addrs++] = na;
+        if (!want_nets)
+            continue;
         netaddr_ip(&na, ip, sizeof(ip));
-        if (strcmp(style, "host") == 0 || i->ifa_netmask == NULL) {
-            bits = na.ss.ss_family == AF_INET ? 32 : 128;
-        } else {
-            const unsigned char *m;
-            size_t n;
-            netaddr_from_sa(&mask, i->ifa_netmask,
-                            i->ifa_addr->sa_family == AF_INET
-                                ? sizeof(struct sockaddr_in)
-                                : sizeof(struct sockaddr_in6));
-            if (mask.ss.ss_family == AF_INET) {
-                m = (const unsigned char *)&((struct sockaddr_in *)&mask.ss)
-                        ->sin_addr;
-                n = 4;
-            } else {
-                m = (const unsigned char *)&((struct sockaddr_in6 *)&mask.ss)
-                        ->sin6_addr;
-                n = 16;
-            }
-            for (size_t k = 0; k < n; k++)
-                for (int b = 7; b >= 0; b--)
-                    bits += (m[k] >> b) & 1;
-        }
+        bits = na.ss.ss_family == AF_INET ? 32 : 128;
+        if (strcmp(style, "host") != 0 && i->ifa_netmask != NULL)
+            bits = relay_mask_bits(i->ifa_netmask);
         spec = na.ss.ss_family == AF_INET6 ? xasprintf("[%s]/%d", ip, bits)
                                            : xasprintf("%s/%d", ip, bits);
         if (cidr_parse(spec, &c) == 0)
@@ -208,10 +237,9 @@ static int relay_load_mynetworks(struct relay *r, char *err, size_t errlen)
     struct cidr c;
     int rc = 0;
 
-    if (!config_is_set(r->cf, "mynetworks")) {
-        relay_default_mynetworks(r);
+    relay_load_interfaces(r);
+    if (!config_is_set(r->cf, "mynetworks"))
         return 0;
-    }
     strlist_init(&l);
     strlist_split(&l, config_get(r->cf, "mynetworks"));
     for (size_t i = 0; i < l.n; i++) {
@@ -333,6 +361,7 @@ static void relay_free_params(struct relay_params *p)
     strlist_clear(&p->smtpd_relay_restrictions);
     strlist_clear(&p->smtpd_recipient_restrictions);
     free(p->mynetworks);
+    free(p->inet_addrs);
 }
 
 static int relay_open_maps(struct relay *r, const char *param,

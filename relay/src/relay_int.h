@@ -47,6 +47,8 @@ struct relay_params {
     struct strlist smtpd_recipient_restrictions;
     struct cidr *mynetworks;
     size_t nmynetworks;
+    struct netaddr *inet_addrs; /* this host's interface addresses */
+    size_t ninet_addrs;
     int strict_rfc821_envelopes;
     int smtp_tcp_port;
     long message_size_limit;
@@ -113,6 +115,9 @@ struct relay {
 
 /* relay.c */
 void relay_changed(struct relay *r);
+/* 1 if addr is one of this host's interface addresses
+ * (permit_inet_interfaces). */
+int relay_is_inet_interface(const struct relay *r, const struct netaddr *a);
 
 /* policy.c — smtpd restriction lists (RFC 5321 section 4.2 replies). */
 struct policy_ctx {

@@ -357,6 +357,9 @@ static void smtpc_on_event(struct bufferevent *bev, short what, void *arg)
     (void)bev;
     if (what & BEV_EVENT_CONNECTED) {
         struct timeval tv = {c->r->p.smtp_helo_timeout, 0};
+        /* Postfix logs relay=none until a connection is made. */
+        snprintf(c->res.relay_desc, sizeof(c->res.relay_desc), "%s[%s]:%d",
+                 t->host, t->ip, c->port);
         c->state = SMTPC_GREETING;
         bufferevent_set_timeouts(bev, &tv, &tv);
         return;
@@ -413,8 +416,6 @@ static void smtpc_connect(struct smtpc *c)
         smtpc_address_failed(c, 4, "4.4.1", reason);
         return;
     }
-    snprintf(c->res.relay_desc, sizeof(c->res.relay_desc), "%s[%s]:%d",
-             t->host, t->ip, c->port);
 }
 
 static void smtpc_try_next(struct smtpc *c)

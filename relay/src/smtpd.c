@@ -289,13 +289,98 @@ static void smtpd_date(char *buf, size_t len)
     strftime(buf, len, "%a, %d %b %Y %H:%M:%S %z (%Z)", &tm);
 }
 
+/* RFC 5322 section 2.2: a header field name is printable ASCII but ':'. */
+static size_t smtpd_header_name_len(const char *line, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len && line[i] > 32 && line[i] < 127 && line[i] != ':')
+        i++;
+    return (i > 0 && i < len && line[i] == ':') ? i : 0;
+}
+
+/* What cleanup(8) does to the content that users see: the header block
+ * ends at the first line that is not a header (an empty line is inserted
+ * there when missing); for clients that match local_header_rewrite_clients
+ * (Postfix's default: permit_inet_interfaces) missing Message-Id:, Date:
+ * and From: headers are appended. Postfix 3.7 adds no "To:
+ * undisclosed-recipients:;" (undisclosed_recipients_header is empty).
+ * The Message-ID value (or "<>") goes to msgid for the log. */
+static void smtpd_cleanup_content(struct smtpd_session *s, const char *id,
+                                  struct strbuf *msg, char *msgid,
+                                  size_t idlen)
+{
+    const char *data = s->data.buf ? s->data.buf : "";
+    const char *p = data, *end = data + s->data.len, *hdr_end;
+    int seen_msgid = 0, seen_date = 0, seen_from = 0, have_header = 0;
+    int need_separator = 0;
+    char date[80];
+
+    snprintf(msgid, idlen, "<>");
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        size_t content = (len > 0 && p[len - 1] == '\r') ? len - 1 : len;
+        size_t name;
+        if (content == 0)
+            break;
+        if ((p[0] == ' ' || p[0] == '\t') && have_header) {
+            p += len + (nl ? 1 : 0);
+            continue;
+        }
+        name = smtpd_header_name_len(p, content);
+        if (name == 0) {
+            need_separator = 1;
+            break;
+        }
+        have_header = 1;
+        if (name == 10 && str_ncasecmp(p, "message-id", 10) == 0) {
+            const char *v = p + 11;
+            size_t vl = content - 11;
+            while (vl > 0 && (*v == ' ' || *v == '\t'))
+                v++, vl--;
+            snprintf(msgid, idlen, "%.*s", (int)vl, v);
+            seen_msgid = 1;
+        } else if (name == 4 && str_ncasecmp(p, "date", 4) == 0) {
+            seen_date = 1;
+        } else if (name == 4 && str_ncasecmp(p, "from", 4) == 0) {
+            seen_from = 1;
+        }
+        p += len + (nl ? 1 : 0);
+    }
+    hdr_end = p;
+    strbuf_append(msg, data, (size_t)(hdr_end - data));
+    if (relay_is_inet_interface(s->r, &s->peer)) {
+        time_t now = clock_time();
+        struct tm tm;
+        localtime_r(&now, &tm);
+        if (!seen_msgid) {
+            char stamp[32];
+            strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
+            snprintf(msgid, idlen, "<%s.%s@%s>", stamp, id,
+                     s->r->p.myhostname);
+            strbuf_printf(msg, "Message-Id: %s\r\n", msgid);
+        }
+        if (!seen_date) {
+            smtpd_date(date, sizeof(date));
+            strbuf_printf(msg, "Date: %s\r\n", date);
+        }
+        if (!seen_from)
+            strbuf_printf(msg, "From: %s\r\n",
+                          s->sender[0] ? s->sender : "MAILER-DAEMON");
+    }
+    if (need_separator)
+        strbuf_puts(msg, "\r\n");
+    strbuf_append(msg, hdr_end, (size_t)(end - hdr_end));
+}
+
 /* cleanup(8): expand recipients, add the Received header, commit. */
 static void smtpd_finish_data(struct smtpd_session *s)
 {
     struct relay *r = s->r;
     struct strlist addrs, origs;
     struct strbuf msg;
-    char id[16], date[80];
+    char id[16], date[80], msgid[1000];
 
     if (s->data_too_big) {
         smtpd_reply(s, "552 5.3.4 Error: message file too big");
@@ -324,16 +409,15 @@ static void smtpd_finish_data(struct smtpd_session *s)
     smtpd_date(date, sizeof(date));
     strbuf_init(&msg);
     strbuf_printf(&msg,
-                  "Received: from %s (%s [%s])\r\n\tby %s (%s) with %s id "
-                  "%s\r\n",
+                  "Received: from %s (%s [%s])\r\n\tby %s (Postfix) with %s "
+                  "id %s",
                   s->helo ? s->helo : s->name, s->name, s->ip,
-                  r->p.myhostname, "Postfix", s->esmtp ? "ESMTP" : "SMTP",
-                  id);
+                  r->p.myhostname, s->esmtp ? "ESMTP" : "SMTP", id);
     if (s->rcpts.n == 1)
-        strbuf_printf(&msg, "\tfor <%s>; %s\r\n", s->rcpts.v[0], date);
+        strbuf_printf(&msg, "\r\n\tfor <%s>; %s\r\n", s->rcpts.v[0], date);
     else
-        strbuf_printf(&msg, "\t%s\r\n", date);
-    strbuf_append(&msg, s->data.buf, s->data.len);
+        strbuf_printf(&msg, ";\r\n\t%s\r\n", date);
+    smtpd_cleanup_content(s, id, &msg, msgid, sizeof(msgid));
     if (queue_commit(r, id, s->sender, &addrs, &origs, msg.buf, msg.len) <
         0) {
         log_warn("queue commit %s", id);
@@ -344,7 +428,7 @@ static void smtpd_finish_data(struct smtpd_session *s)
     } else {
         maillog_printf(r->log, "smtpd", "%s: client=%s[%s]", id, s->name,
                        s->ip);
-        maillog_printf(r->log, "cleanup", "%s: message-id=<>", id);
+        maillog_printf(r->log, "cleanup", "%s: message-id=%s", id, msgid);
         smtpd_reply(s, "250 2.0.0 Ok: queued as %s", id);
         relay_changed(r);
         qmgr_schedule(r);

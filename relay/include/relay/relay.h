@@ -27,6 +27,10 @@ void relay_free(struct relay *r);
 
 /* Messages in the queue (incoming, active, deferred, hold). */
 size_t relay_queue_count(const struct relay *r);
+/* Messages waiting for a first or immediate delivery attempt, or being
+ * delivered: 0 means the relay has nothing to do until a deferred
+ * message's retry time (the harness's "idle"). */
+size_t relay_busy(const struct relay *r);
 /* Deliveries (SMTP client sessions) in progress. */
 size_t relay_active_deliveries(const struct relay *r);
 /* Schedule every deferred message for immediate delivery (postqueue -f). */
