@@ -1,0 +1,44 @@
+/*
+ * report.h — scenario results for people and for CI: a result table with
+ * Postfix-free plain text, the closing line "N passed, N failed, N skipped",
+ * and JUnit XML (one testcase per scenario; a failure names the step and
+ * carries the transcript). Knows nothing of SMTP.
+ */
+#ifndef REPORTS_REPORT_H
+#define REPORTS_REPORT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+enum report_status { REPORT_PASSED, REPORT_FAILED, REPORT_SKIPPED };
+
+struct report_case {
+    const char *name;      /* scenario name */
+    const char *classname; /* e.g. "seeds" (the scenario's folder) */
+    const char *file;      /* scenario path */
+    double seconds;
+    enum report_status status;
+    const char *message;   /* one line: where and what failed, or why skipped */
+    const char *detail;    /* transcript and expectations (may be NULL) */
+};
+
+const char *report_strstatus(enum report_status st);
+
+/* Totals over n cases. */
+void report_count(const struct report_case *c, size_t n, size_t *passed,
+                  size_t *failed, size_t *skipped);
+
+/* One line per case ("PASS  seeds/000-ovh-relay  0.42s"), then the
+ * closing line "N passed, N failed, N skipped". */
+void report_summary_write(FILE *fp, const struct report_case *c, size_t n);
+
+/* JUnit XML in the common (Jenkins/Surefire) dialect. 0, or -1 with
+ * errno. */
+int report_junit_write(FILE *fp, const char *suite,
+                       const struct report_case *c, size_t n);
+
+/* XML-escape s into fp: & < > " ' and control bytes (as U+FFFD where XML
+ * 1.0 forbids them). */
+void report_xml_escape(FILE *fp, const char *s);
+
+#endif

@@ -1,0 +1,133 @@
+/*
+ * report.c — result table, closing line and JUnit XML. See report.h.
+ * JUnit dialect: <testsuites><testsuite name tests failures errors skipped
+ * time><testcase name classname file time>[<failure message>text
+ * </failure>|<skipped message/>]<system-out/></testcase>...
+ */
+#include "reports/report.h"
+
+#include <string.h>
+
+const char *report_strstatus(enum report_status st)
+{
+    switch (st) {
+    case REPORT_PASSED:
+        return "PASS";
+    case REPORT_FAILED:
+        return "FAIL";
+    case REPORT_SKIPPED:
+        return "SKIP";
+    }
+    return "?";
+}
+
+void report_count(const struct report_case *c, size_t n, size_t *passed,
+                  size_t *failed, size_t *skipped)
+{
+    *passed = *failed = *skipped = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (c[i].status == REPORT_PASSED)
+            (*passed)++;
+        else if (c[i].status == REPORT_FAILED)
+            (*failed)++;
+        else
+            (*skipped)++;
+    }
+}
+
+void report_summary_write(FILE *fp, const struct report_case *c, size_t n)
+{
+    size_t passed, failed, skipped, width = 8;
+
+    for (size_t i = 0; i < n; i++)
+        if (strlen(c[i].name) > width)
+            width = strlen(c[i].name);
+    for (size_t i = 0; i < n; i++) {
+        fprintf(fp, "%s  %-*s  %6.2fs", report_strstatus(c[i].status),
+                (int)width, c[i].name, c[i].seconds);
+        if (c[i].status != REPORT_PASSED && c[i].message != NULL)
+            fprintf(fp, "  %s", c[i].message);
+        fputc('\n', fp);
+    }
+    report_count(c, n, &passed, &failed, &skipped);
+    fprintf(fp, "%zu passed, %zu failed, %zu skipped\n", passed, failed,
+            skipped);
+}
+
+void report_xml_escape(FILE *fp, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '&':
+            fputs("&amp;", fp);
+            break;
+        case '<':
+            fputs("&lt;", fp);
+            break;
+        case '>':
+            fputs("&gt;", fp);
+            break;
+        case '"':
+            fputs("&quot;", fp);
+            break;
+        case '\'':
+            fputs("&apos;", fp);
+            break;
+        default:
+            if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
+                fputs("\xEF\xBF\xBD", fp); /* not allowed in XML 1.0 */
+            else
+                fputc(*p, fp);
+        }
+    }
+}
+
+int report_junit_write(FILE *fp, const char *suite,
+                       const struct report_case *c, size_t n)
+{
+    size_t passed, failed, skipped;
+    double total = 0;
+
+    report_count(c, n, &passed, &failed, &skipped);
+    for (size_t i = 0; i < n; i++)
+        total += c[i].seconds;
+    fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", fp);
+    fprintf(fp, "<testsuites tests=\"%zu\" failures=\"%zu\" errors=\"0\" "
+                "skipped=\"%zu\" time=\"%.3f\">\n",
+            n, failed, skipped, total);
+    fputs("  <testsuite name=\"", fp);
+    report_xml_escape(fp, suite);
+    fprintf(fp, "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" "
+                "skipped=\"%zu\" time=\"%.3f\">\n",
+            n, failed, skipped, total);
+    for (size_t i = 0; i < n; i++) {
+        fputs("    <testcase name=\"", fp);
+        report_xml_escape(fp, c[i].name);
+        fputs("\" classname=\"", fp);
+        report_xml_escape(fp, c[i].classname ? c[i].classname : suite);
+        if (c[i].file != NULL) {
+            fputs("\" file=\"", fp);
+            report_xml_escape(fp, c[i].file);
+        }
+        fprintf(fp, "\" time=\"%.3f\">\n", c[i].seconds);
+        if (c[i].status == REPORT_FAILED) {
+            fputs("      <failure message=\"", fp);
+            report_xml_escape(fp, c[i].message ? c[i].message : "failed");
+            fputs("\" type=\"ScenarioFailure\">", fp);
+            report_xml_escape(fp, c[i].message ? c[i].message : "failed");
+            fputs("</failure>\n", fp);
+        } else if (c[i].status == REPORT_SKIPPED) {
+            fputs("      <skipped message=\"", fp);
+            report_xml_escape(fp, c[i].message ? c[i].message : "skipped");
+            fputs("\"/>\n", fp);
+        }
+        if (c[i].detail != NULL && *c[i].detail) {
+            fputs("      <system-out>", fp);
+            report_xml_escape(fp, c[i].detail);
+            fputs("</system-out>\n", fp);
+        }
+        fputs("    </testcase>\n", fp);
+    }
+    fputs("  </testsuite>\n</testsuites>\n", fp);
+    return ferror(fp) ? -1 : 0;
+}
