@@ -1,0 +1,28 @@
+/*
+ * runner.h — runs one parsed scenario in this process: builds the lab
+ * (fakedns, fake MX hosts, the reference relay as system under test) on one
+ * event loop in workdir, plays the steps in order, and stops everything it
+ * started, whatever happened. Every wait is bounded by the scenario's
+ * timeout and ends on a real condition, never on a fixed sleep.
+ */
+#ifndef HARNESS_RUNNER_H
+#define HARNESS_RUNNER_H
+
+#include "harness/scenario.h"
+#include "mxlab/xmem.h"
+
+enum runner_status { RUNNER_PASSED, RUNNER_FAILED, RUNNER_SKIPPED };
+
+struct runner_result {
+    enum runner_status status;
+    char message[2048];      /* "file:line: what went wrong" */
+    struct strbuf transcript; /* every line sent and received, per step */
+    double seconds;
+};
+
+/* Run s with scratch files under workdir (created). Fills res (caller
+ * clears res->transcript with strbuf_clear). Returns res->status. */
+enum runner_status runner_run(const struct scenario *s, const char *workdir,
+                              struct runner_result *res);
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * scenario.h — the scenario file format (scenarios/README.md): sections
+ * "[kind args]" whose bodies keep their native syntax (main.cf lines, map
+ * files, BIND zone lines) plus telnet-style sessions ("C:" sent, "S:"
+ * expected) and expectations. Parsing checks everything it can so that a
+ * broken scenario fails before any server starts, with "file:line: what".
+ * Ownership: scenario_free() frees the whole parse.
+ */
+#ifndef HARNESS_SCENARIO_H
+#define HARNESS_SCENARIO_H
+
+#include <stddef.h>
+
+enum scn_block_kind {
+    SCN_MAINCF,   /* [main.cf] */
+    SCN_FILE,     /* [file NAME] */
+    SCN_ZONE,     /* [zone ORIGIN] */
+    SCN_MX,       /* [mx IP] */
+    SCN_SESSION,  /* [session] / [session from IP] */
+    SCN_EXPECT,   /* [expect] */
+};
+
+/* One line of a session. */
+enum scn_item_kind { SCN_SEND, SCN_EXPECT_GLOB, SCN_EXPECT_REGEX };
+struct scn_item {
+    enum scn_item_kind kind;
+    int line;
+    char *text; /* what follows "C: ", "S: " or "S~ " */
+};
+
+enum scn_expect_kind {
+    SCN_X_DELIVERED,     /* delivered to IP [from ADDR] rcpt ADDR... */
+    SCN_X_NOT_DELIVERED, /* not delivered rcpt ADDR... */
+    SCN_X_QUEUE_EMPTY,   /* queue empty */
+    SCN_X_DELIVERIES,    /* deliveries N */
+    SCN_X_LOG_CONTAINS,  /* log contains TEXT */
+};
+struct scn_expect {
+    enum scn_expect_kind kind;
+    int line;
+    char *host;    /* delivered to */
+    char *from;    /* NULL: any sender */
+    char **rcpts;
+    size_t nrcpt;
+    long count;
+    char *text;    /* log contains */
+};
+
+struct scn_block {
+    enum scn_block_kind kind;
+    int line;        /* the header's line */
+    char *arg;       /* file name, zone origin, mx address, session source */
+    char *text;      /* native body (main.cf, file, zone), as written */
+    int text_line;   /* line of the body's first line */
+    /* [mx]: key = value settings */
+    char *mx_name;
+    char *mx_greeting;
+    long mx_max_conn_per_ip;
+    /* [session] */
+    struct scn_item *items;
+    size_t nitems;
+    /* [expect] */
+    struct scn_expect *expects;
+    size_t nexpects;
+};
+
+struct scenario {
+    char *path;
+    char *name;        /* [scenario] name, or the file's base name */
+    char *seed;        /* [scenario] seed (informative) */
+    long timeout_ms;   /* [scenario] timeout, per wait (default 10 s) */
+    struct scn_block *blocks;
+    size_t nblocks;
+};
+
+/* Parse a scenario file. NULL with "file:line: what was expected" in err. */
+struct scenario *scenario_load(const char *path, char *err, size_t errlen);
+/* The same for text in memory (tests); path names it in messages. */
+struct scenario *scenario_parse(const char *path, const char *text, char *err,
+                                size_t errlen);
+void scenario_free(struct scenario *s);
+
+#endif

@@ -1,0 +1,490 @@
+/*
+ * scenario.c — the scenario parser. See scenario.h and scenarios/README.md.
+ * Lines before the first section may only be blank or '#' comments; native
+ * bodies are kept byte for byte (their own comment syntax applies).
+ */
+#include "harness/scenario.h"
+
+#include <errno.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mxlab/fsutil.h"
+#include "mxlab/netaddr.h"
+#include "mxlab/smtp.h"
+#include "mxlab/strutil.h"
+#include "mxlab/xmem.h"
+
+struct scn_parser {
+    struct scenario *s;
+    const char *path;
+    char *err;
+    size_t errlen;
+    struct strbuf body; /* native body being collected */
+    int in_meta;
+};
+
+static int scn_error(struct scn_parser *p, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int scn_error(struct scn_parser *p, int line, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    snprintf(p->err, p->errlen, "%s:%d: %s", p->path, line, msg);
+    return -1;
+}
+
+static struct scn_block *scn_cur(struct scn_parser *p)
+{
+    return p->s->nblocks ? &p->s->blocks[p->s->nblocks - 1] : NULL;
+}
+
+static int scn_is_native(enum scn_block_kind k)
+{
+    return k == SCN_MAINCF || k == SCN_FILE || k == SCN_ZONE;
+}
+
+static void scn_close_block(struct scn_parser *p)
+{
+    struct scn_block *b = scn_cur(p);
+
+    if (b != NULL && scn_is_native(b->kind) && b->text == NULL)
+        b->text = strbuf_detach(&p->body);
+    strbuf_reset(&p->body);
+}
+
+static int scn_open_block(struct scn_parser *p, int line, char *hdr)
+{
+    static const struct {
+        const char *word;
+        enum scn_block_kind kind;
+        int arg; /* 0 none, 1 required, 2 optional "from IP" */
+    } kinds[] = {{"main.cf", SCN_MAINCF, 0},
+                 {"file", SCN_FILE, 1},      {"zone", SCN_ZONE, 1},
+                 {"mx", SCN_MX, 1},          {"session", SCN_SESSION, 2},
+                 {"expect", SCN_EXPECT, 0}};
+    struct strlist w;
+    int rc = 0;
+
+    scn_close_block(p);
+    p->in_meta = 0;
+    strlist_init(&w);
+    strlist_split(&w, hdr);
+    if (w.n == 1 && strcmp(w.v[0], "scenario") == 0) {
+        p->in_meta = 1;
+        strlist_clear(&w);
+        return 0;
+    }
+    size_t k;
+    for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+        if (w.n > 0 && strcmp(w.v[0], kinds[k].word) == 0)
+            break;
+    if (k == sizeof(kinds) / sizeof(kinds[0])) {
+        rc = scn_error(p, line,
+                       "unknown section [%s]; expected [scenario], "
+                       "[main.cf], [file NAME], [zone ORIGIN], "
+                       "[mx IP], [session], [session from IP] or [expect]",
+                       hdr);
+        goto done;
+    }
+    struct scn_block b;
+    memset(&b, 0, sizeof(b));
+    b.kind = kinds[k].kind;
+    b.line = line;
+    b.text_line = line + 1;
+    if (kinds[k].arg == 0 && w.n != 1) {
+        rc = scn_error(p, line, "[%s] takes no argument", w.v[0]);
+        goto done;
+    }
+    if (kinds[k].arg == 1) {
+        if (w.n != 2) {
+            rc = scn_error(p, line, "[%s] needs one argument", w.v[0]);
+            goto done;
+        }
+        if (b.kind == SCN_FILE &&
+            (strchr(w.v[1], '/') != NULL || w.v[1][0] == '.')) {
+            rc = scn_error(p, line,
+                           "[file %s]: a plain file name is expected (it is "
+                           "written into the SUT's config directory)",
+                           w.v[1]);
+            goto done;
+        }
+        if (b.kind == SCN_MX) {
+            struct netaddr na;
+            if (netaddr_parse(w.v[1], 0, &na) < 0 || netaddr_port(&na) != 0) {
+                rc = scn_error(p, line,
+                               "[mx %s]: an IP address without port is "
+                               "expected (127.x.y.z)",
+                               w.v[1]);
+                goto done;
+            }
+        }
+        b.arg = xstrdup(w.v[1]);
+    }
+    if (kinds[k].arg == 2 && w.n != 1) {
+        struct netaddr na;
+        if (w.n != 3 || strcmp(w.v[1], "from") != 0 ||
+            netaddr_parse(w.v[2], 0, &na) < 0) {
+            rc = scn_error(p, line,
+                           "expected [session] or [session from IP]");
+            goto done;
+        }
+        b.arg = xstrdup(w.v[2]);
+    }
+    p->s->blocks =
+        xrealloc(p->s->blocks, (p->s->nblocks + 1) * sizeof(*p->s->blocks));
+    p->s->blocks[p->s->nblocks++] = b;
+done:
+    strlist_clear(&w);
+    return rc;
+}
+
+static int scn_meta_line(struct scn_parser *p, int line, char *text)
+{
+    char *eq = strchr(text, '=');
+    char *key, *val;
+
+    if (eq == NULL)
+        return scn_error(p, line, "expected key = value in [scenario]");
+    *eq = '\0';
+    key = str_trim(text);
+    val = str_trim(eq + 1);
+    if (strcmp(key, "name") == 0) {
+        free(p->s->name);
+        p->s->name = xstrdup(val);
+    } else if (strcmp(key, "seed") == 0) {
+        free(p->s->seed);
+        p->s->seed = xstrdup(val);
+    } else if (strcmp(key, "timeout") == 0) {
+        long v;
+        size_t n = strlen(val);
+        int ms = n > 2 && strcmp(val + n - 2, "ms") == 0;
+        if (ms || (n > 1 && val[n - 1] == 's'))
+            val[n - (ms ? 2 : 1)] = '\0';
+        if (str_to_long(val, &v) < 0 || v <= 0)
+            return scn_error(p, line, "timeout: expected a duration like 10s "
+                                      "or 500ms");
+        p->s->timeout_ms = ms ? v : v * 1000;
+    } else if (strcmp(key, "description") != 0) {
+        return scn_error(p, line,
+                         "unknown key \"%s\" in [scenario]; expected name, "
+                         "seed, description or timeout",
+                         key);
+    }
+    return 0;
+}
+
+static int scn_mx_line(struct scn_parser *p, struct scn_block *b, int line,
+                       char *text)
+{
+    char *eq = strchr(text, '=');
+    char *key, *val;
+
+    if (eq == NULL)
+        return scn_error(p, line, "expected key = value in [mx]");
+    *eq = '\0';
+    key = str_trim(text);
+    val = str_trim(eq + 1);
+    if (strcmp(key, "name") == 0) {
+        free(b->mx_name);
+        b->mx_name = xstrdup(val);
+    } else if (strcmp(key, "greeting") == 0) {
+        if (smtp_reply_code(val, NULL) < 0)
+            return scn_error(p, line,
+                             "greeting: expected an SMTP reply such as "
+                             "\"421 4.7.0 mx Error: too many connections\"");
+        free(b->mx_greeting);
+        b->mx_greeting = xstrdup(val);
+    } else if (strcmp(key, "max_conn_per_ip") == 0) {
+        if (str_to_long(val, &b->mx_max_conn_per_ip) < 0)
+            return scn_error(p, line, "max_conn_per_ip: expected a number");
+    } else {
+        return scn_error(p, line,
+                         "unknown key \"%s\" in [mx]; expected name, "
+                         "greeting or max_conn_per_ip",
+                         key);
+    }
+    return 0;
+}
+
+static int scn_session_line(struct scn_parser *p, struct scn_block *b,
+                            int line, const char *text)
+{
+    struct scn_item it;
+
+    memset(&it, 0, sizeof(it));
+    it.line = line;
+    if (strncmp(text, "C:", 2) == 0) {
+        it.kind = SCN_SEND;
+    } else if (strncmp(text, "S:", 2) == 0) {
+        it.kind = SCN_EXPECT_GLOB;
+    } else if (strncmp(text, "S~", 2) == 0) {
+        regex_t re;
+        const char *q = text[2] == ' ' ? text + 3 : text + 2;
+        if (regcomp(&re, q, REG_EXTENDED | REG_NOSUB) != 0)
+            return scn_error(p, line, "S~: bad regular expression \"%s\"", q);
+        regfree(&re);
+        it.kind = SCN_EXPECT_REGEX;
+    } else {
+        return scn_error(p, line,
+                         "expected \"C: line to send\", \"S: expected "
+                         "reply\" or \"S~ regex\" in [session]");
+    }
+    /* One space after the marker is decoration; the rest is kept. */
+    it.text = xstrdup(text[2] == ' ' ? text + 3 : text + 2);
+    b->items = xrealloc(b->items, (b->nitems + 1) * sizeof(*b->items));
+    b->items[b->nitems++] = it;
+    return 0;
+}
+
+static int scn_expect_line(struct scn_parser *p, struct scn_block *b,
+                           int line, const char *text)
+{
+    struct scn_expect x;
+    struct strlist w;
+    size_t i = 0;
+    int rc = 0;
+
+    memset(&x, 0, sizeof(x));
+    x.line = line;
+    strlist_init(&w);
+    strlist_split(&w, text);
+    if (w.n >= 2 && strcmp(w.v[0], "log") == 0 &&
+        strcmp(w.v[1], "contains") == 0) {
+        const char *t = strstr(text, "contains") + 8;
+        while (*t == ' ' || *t == '\t')
+            t++;
+        if (*t == '\0') {
+            rc = scn_error(p, line, "log contains: text expected");
+            goto done;
+        }
+        x.kind = SCN_X_LOG_CONTAINS;
+        x.text = xstrdup(t);
+    } else if (w.n == 2 && strcmp(w.v[0], "queue") == 0 &&
+               strcmp(w.v[1], "empty") == 0) {
+        x.kind = SCN_X_QUEUE_EMPTY;
+    } else if (w.n == 2 && strcmp(w.v[0], "deliveries") == 0) {
+        x.kind = SCN_X_DELIVERIES;
+        if (str_to_long(w.v[1], &x.count) < 0) {
+            rc = scn_error(p, line, "deliveries: expected a number");
+            goto done;
+        }
+    } else if (w.n >= 1 && (strcmp(w.v[0], "delivered") == 0 ||
+                            strcmp(w.v[0], "not") == 0)) {
+        if (strcmp(w.v[0], "not") == 0) {
+            if (w.n < 2 || strcmp(w.v[1], "delivered") != 0) {
+                rc = scn_error(p, line, "expected \"not delivered rcpt "
+                                        "ADDR...\"");
+                goto done;
+            }
+            x.kind = SCN_X_NOT_DELIVERED;
+            i = 2;
+        } else {
+            x.kind = SCN_X_DELIVERED;
+            i = 1;
+        }
+        if (x.kind == SCN_X_DELIVERED) {
+            struct netaddr na;
+            if (i + 1 >= w.n || strcmp(w.v[i], "to") != 0 ||
+                netaddr_parse(w.v[i + 1], 0, &na) < 0) {
+                rc = scn_error(p, line,
+                               "expected \"delivered to IP [from ADDR] rcpt "
+                               "ADDR...\"");
+                goto done;
+            }
+            x.host = xstrdup(w.v[i + 1]);
+            i += 2;
+        }
+        if (i + 1 < w.n && strcmp(w.v[i], "from") == 0) {
+            x.from = xstrdup(w.v[i + 1]);
+            i += 2;
+        }
+        if (i >= w.n || strcmp(w.v[i], "rcpt") != 0 || i + 1 >= w.n) {
+            rc = scn_error(p, line, "\"rcpt ADDR...\" expected");
+            goto done;
+        }
+        for (i++; i < w.n; i++) {
+            x.rcpts = xrealloc(x.rcpts, (x.nrcpt + 1) * sizeof(*x.rcpts));
+            x.rcpts[x.nrcpt++] = xstrdup(w.v[i]);
+        }
+    } else {
+        rc = scn_error(p, line,
+                       "unknown expectation; expected \"delivered to IP "
+                       "[from ADDR] rcpt ADDR...\", \"not delivered rcpt "
+                       "ADDR...\", \"deliveries N\", \"queue empty\" or "
+                       "\"log contains TEXT\"");
+        goto done;
+    }
+    b->expects = xrealloc(b->expects, (b->nexpects + 1) * sizeof(*b->expects));
+    b->expects[b->nexpects++] = x;
+    memset(&x, 0, sizeof(x));
+done:
+    free(x.host);
+    free(x.from);
+    free(x.text);
+    for (size_t k = 0; k < x.nrcpt; k++)
+        free(x.rcpts[k]);
+    free(x.rcpts);
+    strlist_clear(&w);
+    return rc;
+}
+
+static int scn_line(struct scn_parser *p, int line, char *text)
+{
+    struct scn_block *b = scn_cur(p);
+    char *t = text;
+
+    while (str_isspace((unsigned char)*t))
+        t++;
+    if (text[0] == '[') {
+        char *end = strrchr(text, ']');
+        if (end == NULL || str_trim(end + 1)[0] != '\0')
+            return scn_error(p, line, "section header must be \"[kind "
+                                      "args]\" alone on its line");
+        *end = '\0';
+        return scn_open_block(p, line, text + 1);
+    }
+    if (b == NULL && !p->in_meta) {
+        if (*t == '\0' || *t == '#')
+            return 0;
+        return scn_error(p, line, "text before the first section; start "
+                                  "with [scenario] or another [section]");
+    }
+    if (p->in_meta) {
+        if (*t == '\0' || *t == '#')
+            return 0;
+        return scn_meta_line(p, line, text);
+    }
+    if (scn_is_native(b->kind)) {
+        strbuf_puts(&p->body, text);
+        strbuf_putc(&p->body, '\n');
+        return 0;
+    }
+    if (*t == '\0' || *t == '#')
+        return 0;
+    switch (b->kind) {
+    case SCN_MX:
+        return scn_mx_line(p, b, line, t);
+    case SCN_SESSION:
+        return scn_session_line(p, b, line, t);
+    case SCN_EXPECT:
+        return scn_expect_line(p, b, line, t);
+    default:
+        return 0;
+    }
+}
+
+struct scenario *scenario_parse(const char *path, const char *text, char *err,
+                                size_t errlen)
+{
+    struct scn_parser p;
+    const char *q = text;
+    int line = 0, rc = 0;
+
+    memset(&p, 0, sizeof(p));
+    p.s = xcalloc(1, sizeof(*p.s));
+    p.s->path = xstrdup(path);
+    p.s->timeout_ms = 10000;
+    p.path = path;
+    p.err = err;
+    p.errlen = errlen;
+    strbuf_init(&p.body);
+    while (*q != '\0' && rc == 0) {
+        const char *nl = strchr(q, '\n');
+        size_t len = nl ? (size_t)(nl - q) : strlen(q);
+        char *l = xstrndup(q, len);
+        size_t ll = strlen(l);
+        line++;
+        if (ll > 0 && l[ll - 1] == '\r')
+            l[ll - 1] = '\0';
+        rc = scn_line(&p, line, l);
+        free(l);
+        q = nl ? nl + 1 : q + len;
+    }
+    scn_close_block(&p);
+    strbuf_clear(&p.body);
+    if (rc == 0) {
+        int sessions = 0;
+        for (size_t i = 0; i < p.s->nblocks; i++) {
+            struct scn_block *b = &p.s->blocks[i];
+            sessions += b->kind == SCN_SESSION || b->kind == SCN_EXPECT;
+            if (b->kind == SCN_SESSION && b->nitems == 0)
+                rc = scn_error(&p, b->line, "empty [session]");
+        }
+        if (rc == 0 && sessions == 0)
+            rc = scn_error(&p, line ? line : 1,
+                           "no [session] or [expect]: nothing to test");
+    }
+    if (rc < 0) {
+        scenario_free(p.s);
+        return NULL;
+    }
+    if (p.s->name == NULL) {
+        const char *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        size_t n = strlen(base);
+        if (n > 4 && strcmp(base + n - 4, ".scn") == 0)
+            n -= 4;
+        p.s->name = xstrndup(base, n);
+    }
+    return p.s;
+}
+
+struct scenario *scenario_load(const char *path, char *err, size_t errlen)
+{
+    char *text;
+    size_t len;
+    struct scenario *s;
+
+    if (fs_read_file(path, &text, &len) < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (strlen(text) != len) {
+        snprintf(err, errlen, "%s: NUL byte in scenario file", path);
+        free(text);
+        return NULL;
+    }
+    s = scenario_parse(path, text, err, errlen);
+    free(text);
+    return s;
+}
+
+void scenario_free(struct scenario *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->nblocks; i++) {
+        struct scn_block *b = &s->blocks[i];
+        free(b->arg);
+        free(b->text);
+        free(b->mx_name);
+        free(b->mx_greeting);
+        for (size_t k = 0; k < b->nitems; k++)
+            free(b->items[k].text);
+        free(b->items);
+        for (size_t k = 0; k < b->nexpects; k++) {
+            struct scn_expect *x = &b->expects[k];
+            free(x->host);
+            free(x->from);
+            free(x->text);
+            for (size_t j = 0; j < x->nrcpt; j++)
+                free(x->rcpts[j]);
+            free(x->rcpts);
+        }
+        free(b->expects);
+    }
+    free(s->blocks);
+    free(s->path);
+    free(s->name);
+    free(s->seed);
+    free(s);
+}

@@ -1,0 +1,163 @@
+/*
+ * test_harness.c — the scenario parser: a full valid scenario, and every
+ * error message with its file:line.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/scenario.h"
+
+static const char *valid =
+    "# a comment before the first section\n"
+    "[scenario]\n"
+    "name = seed 000 relay\n"
+    "seed = 000_4b3c0013cee9a803.txt\n"
+    "timeout = 5s\n"
+    "\n"
+    "[main.cf]\n"
+    "relay_domains = mail.xxx.dyndns.com\n"
+    "# main.cf comments are kept\n"
+    "virtual_alias_maps = hash:$config_directory/virtual\n"
+    "[file virtual]\n"
+    "social@hebergee.com pomme@mail.xxx.dyndns.com\n"
+    "[zone example.com.]\n"
+    "@ 300 IN MX 10 mx\n"
+    "[mx 127.168.2.253]\n"
+    "name = windows.mail.xxx.dyndns.com\n"
+    "max_conn_per_ip = 2\n"
+    "[session from 127.1.2.3]\n"
+    "S: 220 *\n"
+    "C: helo test\n"
+    "S~ ^250 \n"
+    "S: 250 2.0.0 Ok: queued as {qid}\n"
+    "[expect]\n"
+    "delivered to 127.168.2.253 from a@b.example rcpt x@y.example "
+    "z@y.example\n"
+    "not delivered rcpt nobody@y.example\n"
+    "deliveries 1\n"
+    "queue empty\n"
+    "log contains status=sent\n";
+
+START_TEST(test_valid)
+{
+    char err[512] = "";
+    struct scenario *s = scenario_parse("v.scn", valid, err, sizeof(err));
+
+    ck_assert_msg(s != NULL, "%s", err);
+    ck_assert_str_eq(s->name, "seed 000 relay");
+    ck_assert_int_eq(s->timeout_ms, 5000);
+    ck_assert_int_eq(s->nblocks, 6);
+    ck_assert_int_eq(s->blocks[0].kind, SCN_MAINCF);
+    ck_assert_int_eq(s->blocks[0].text_line, 8);
+    ck_assert_str_eq(s->blocks[0].text,
+                     "relay_domains = mail.xxx.dyndns.com\n"
+                     "# main.cf comments are kept\n"
+                     "virtual_alias_maps = hash:$config_directory/virtual\n");
+    ck_assert_str_eq(s->blocks[1].arg, "virtual");
+    ck_assert_str_eq(s->blocks[2].arg, "example.com.");
+    ck_assert_str_eq(s->blocks[3].mx_name, "windows.mail.xxx.dyndns.com");
+    ck_assert_int_eq(s->blocks[3].mx_max_conn_per_ip, 2);
+    ck_assert_str_eq(s->blocks[4].arg, "127.1.2.3");
+    ck_assert_int_eq(s->blocks[4].nitems, 4);
+    ck_assert_int_eq(s->blocks[4].items[1].kind, SCN_SEND);
+    ck_assert_str_eq(s->blocks[4].items[1].text, "helo test");
+    ck_assert_int_eq(s->blocks[4].items[2].kind, SCN_EXPECT_REGEX);
+    ck_assert_int_eq(s->blocks[5].nexpects, 5);
+    ck_assert_int_eq(s->blocks[5].expects[0].nrcpt, 2);
+    ck_assert_str_eq(s->blocks[5].expects[0].from, "a@b.example");
+    ck_assert_int_eq(s->blocks[5].expects[2].count, 1);
+    ck_assert_str_eq(s->blocks[5].expects[4].text, "status=sent");
+    scenario_free(s);
+}
+END_TEST
+
+START_TEST(test_default_name)
+{
+    char err[512] = "";
+    struct scenario *s = scenario_parse("dir/000-ovh-relay.scn",
+                                        "[session]\nC: QUIT\n", err,
+                                        sizeof(err));
+
+    ck_assert_msg(s != NULL, "%s", err);
+    ck_assert_str_eq(s->name, "000-ovh-relay");
+    scenario_free(s);
+}
+END_TEST
+
+static const struct {
+    const char *text, *err;
+} errors[] = {
+    {"hello\n[session]\nC: QUIT\n", "e.scn:1: text before the first section"},
+    {"[sesion]\n", "e.scn:1: unknown section [sesion]; expected"},
+    {"[session]\nC: QUIT\n[expect\n",
+     "e.scn:3: section header must be \"[kind args]\""},
+    {"[scenario]\ncolour = blue\n", "e.scn:2: unknown key \"colour\""},
+    {"[scenario]\ntimeout = soon\n", "e.scn:2: timeout: expected a duration"},
+    {"[file /etc/postfix/virtual]\n",
+     "e.scn:1: [file /etc/postfix/virtual]: a plain file name is expected"},
+    {"[file]\n", "e.scn:1: [file] needs one argument"},
+    {"[main.cf x]\n", "e.scn:1: [main.cf] takes no argument"},
+    {"[mx mail.example.com]\n",
+     "e.scn:1: [mx mail.example.com]: an IP address without port"},
+    {"[mx 127.0.0.9]\ngreeting = hello\n",
+     "e.scn:2: greeting: expected an SMTP reply"},
+    {"[mx 127.0.0.9]\nbanner = x\n", "e.scn:2: unknown key \"banner\""},
+    {"[session to 127.0.0.1]\n",
+     "e.scn:1: expected [session] or [session from IP]"},
+    {"[session]\nhelo test\n", "e.scn:2: expected \"C: line to send\""},
+    {"[session]\nS~ (unclosed\n", "e.scn:2: S~: bad regular expression"},
+    {"[session]\n[expect]\nqueue empty\n", "e.scn:1: empty [session]"},
+    {"[expect]\ndelivered rcpt a@b\n",
+     "e.scn:2: expected \"delivered to IP [from ADDR] rcpt ADDR...\""},
+    {"[expect]\ndelivered to 127.0.0.9 a@b\n",
+     "e.scn:2: \"rcpt ADDR...\" expected"},
+    {"[expect]\nnot received a@b\n",
+     "e.scn:2: expected \"not delivered rcpt ADDR...\""},
+    {"[expect]\ndeliveries many\n", "e.scn:2: deliveries: expected a number"},
+    {"[expect]\nlog contains\n", "e.scn:2: log contains: text expected"},
+    {"[expect]\nbounced a@b\n", "e.scn:2: unknown expectation"},
+    {"[main.cf]\nmyhostname = x\n", "e.scn:2: no [session] or [expect]"},
+};
+
+START_TEST(test_errors)
+{
+    char err[512] = "";
+    struct scenario *s =
+        scenario_parse("e.scn", errors[_i].text, err, sizeof(err));
+
+    ck_assert_ptr_null(s);
+    ck_assert_msg(strncmp(err, errors[_i].err, strlen(errors[_i].err)) == 0,
+                  "case %d: expected \"%s...\", got \"%s\"", _i,
+                  errors[_i].err, err);
+}
+END_TEST
+
+START_TEST(test_missing_file)
+{
+    char err[512] = "";
+
+    ck_assert_ptr_null(scenario_load("/nonexistent/x.scn", err, sizeof(err)));
+    ck_assert_str_eq(err, "/nonexistent/x.scn: No such file or directory");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("harness");
+    TCase *tc = tcase_create("scenario");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_test(tc, test_valid);
+    tcase_add_test(tc, test_default_name);
+    tcase_add_loop_test(tc, test_errors, 0, sizeof(errors) / sizeof(errors[0]));
+    tcase_add_test(tc, test_missing_file);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
