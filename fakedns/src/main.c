@@ -1,0 +1,168 @@
+/*
+ * main.c — mxlab-fakedns: serve master-file zones over UDP in the
+ * foreground until SIGTERM or SIGINT (exit 0). Exit 1 when a zone does
+ * not load or an address cannot be bound ("file:line: reason" on
+ * stderr), 2 on bad usage.
+ */
+#include <event2/event.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fakedns/fakedns.h"
+#include "mxlab/log.h"
+#include "mxlab/strutil.h"
+#include "mxlab/version.h"
+#include "mxlab/xmem.h"
+
+/* One --zone, with the --origin that applies to it (may be NULL). */
+struct main_zone {
+    const char *path;
+    const char *origin;
+};
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: mxlab-fakedns --listen ADDR:PORT [--listen ...]\n"
+            "                     --zone FILE [--zone FILE ...]\n"
+            "                     [--origin NAME] [-v]\n"
+            "\n"
+            "Serve zones in RFC 1035 master-file syntax over UDP as an\n"
+            "authoritative server, until SIGTERM or SIGINT.\n"
+            "\n"
+            "  --listen ADDR:PORT  UDP address (\"127.0.0.53:5353\",\n"
+            "                      \"[::1]:5353\"); repeatable\n"
+            "  --zone FILE         zone file; repeatable\n"
+            "  --origin NAME       origin of the --zone files after it (or,\n"
+            "                      given after them, of those without one)\n"
+            "  -v                  more diagnostics on stderr (-vv: each "
+            "query)\n"
+            "  --help              this text\n"
+            "  --version           print the version\n");
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    event_base_loopbreak(arg);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"listen", required_argument, NULL, 'l'},
+        {"zone", required_argument, NULL, 'z'},
+        {"origin", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0}};
+    struct strlist listen;
+    struct main_zone *zones = NULL;
+    size_t nzones = 0;
+    const char *origin = NULL;
+    struct event_base *base = NULL;
+    struct event *sigterm = NULL, *sigint = NULL;
+    struct fakedns *fd = NULL;
+    char err[1024];
+    int verbose = 0, c, ret = 1;
+
+    strlist_init(&listen);
+    while ((c = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'l':
+            strlist_push(&listen, optarg);
+            break;
+        case 'z':
+            zones = xrealloc(zones, (nzones + 1) * sizeof(*zones));
+            zones[nzones].path = optarg;
+            zones[nzones++].origin = origin;
+            break;
+        case 'o':
+            origin = optarg;
+            /* Given after some --zone: it names their origin too. */
+            for (size_t i = 0; i < nzones; i++)
+                if (zones[i].origin == NULL)
+                    zones[i].origin = origin;
+            break;
+        case 'v':
+            verbose++;
+            break;
+        case 'h':
+            usage(stdout);
+            ret = 0;
+            goto done;
+        case 'V':
+            printf("mxlab-fakedns %s\n", MXLAB_VERSION);
+            ret = 0;
+            goto done;
+        default:
+            usage(stderr);
+            ret = 2;
+            goto done;
+        }
+    }
+    if (optind != argc || listen.n == 0 || nzones == 0) {
+        if (optind != argc)
+            fprintf(stderr, "mxlab-fakedns: unexpected argument \"%s\"\n",
+                    argv[optind]);
+        else
+            fprintf(stderr, "mxlab-fakedns: %s\n",
+                    listen.n == 0 ? "--listen is required"
+                                  : "--zone is required");
+        usage(stderr);
+        ret = 2;
+        goto done;
+    }
+    log_init("mxlab-fakedns", verbose);
+    signal(SIGPIPE, SIG_IGN);
+
+    if ((base = event_base_new()) == NULL) {
+        log_warnx("cannot create the event loop");
+        goto done;
+    }
+    fd = fakedns_new(base);
+    for (size_t i = 0; i < nzones; i++) {
+        if (fakedns_load_zone_file(fd, zones[i].path, zones[i].origin, err,
+                                   sizeof(err)) < 0) {
+            fprintf(stderr, "%s\n", err);
+            goto done;
+        }
+        log_info("loaded zone %s", zones[i].path);
+    }
+    for (size_t i = 0; i < listen.n; i++) {
+        if (fakedns_listen(fd, listen.v[i], err, sizeof(err)) < 0) {
+            log_warnx("%s", err);
+            goto done;
+        }
+    }
+    sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+    sigint = evsignal_new(base, SIGINT, on_signal, base);
+    if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) < 0 ||
+        evsignal_add(sigint, NULL) < 0) {
+        log_warnx("cannot install signal handlers");
+        goto done;
+    }
+    log_info("ready");
+    if (event_base_dispatch(base) < 0) {
+        log_warnx("event loop failed");
+        goto done;
+    }
+    log_info("stopping");
+    ret = 0;
+
+done:
+    if (sigterm != NULL)
+        event_free(sigterm);
+    if (sigint != NULL)
+        event_free(sigint);
+    fakedns_free(fd);
+    if (base != NULL)
+        event_base_free(base);
+    free(zones);
+    strlist_clear(&listen);
+    return ret;
+}
