@@ -71,13 +71,14 @@ static double qmgr_secs(const struct timeval *a, const struct timeval *b)
     return d < 0 ? 0 : d;
 }
 
-/* Postfix prints delays with two significant digits below 10 s. */
+/* Postfix's delay format: "0" below 10 ms, two significant digits below
+ * 10 s ("0.07", "1.9"), whole seconds above. */
 static void qmgr_fmt_delay(char *buf, size_t len, double d)
 {
-    if (d < 0.1 && d > 0)
-        snprintf(buf, len, "%.2g", d);
+    if (d < 0.01)
+        snprintf(buf, len, "0");
     else if (d < 10)
-        snprintf(buf, len, "%.1f", d);
+        snprintf(buf, len, "%.2g", d);
     else
         snprintf(buf, len, "%.0f", d);
 }
@@ -87,7 +88,7 @@ static void qmgr_log_rcpt(struct qmgr_job *j, struct smtpc_rcpt *rc,
                           const struct smtpc_result *res)
 {
     static const char *status[] = {"", "", "sent", "", "deferred", "bounced"};
-    struct timeval arrival = {j->m->arrival, 0};
+    struct timeval arrival = {j->m->arrival, j->m->arrival_usec};
     char delay[16], a[16], b[16], c[16], d[16];
     char orig[600] = "";
 

@@ -64,8 +64,8 @@ void queue_new_id(struct relay *r, char *id, size_t len)
 static void queue_serialize(const struct queue_msg *m, const char *data,
                             size_t len, struct strbuf *out)
 {
-    strbuf_printf(out, "mxlab-queue 1\narrival %lld\nsender %s\n",
-                  (long long)m->arrival, m->sender);
+    strbuf_printf(out, "mxlab-queue 1\narrival %lld.%06ld\nsender %s\n",
+                  (long long)m->arrival, m->arrival_usec, m->sender);
     for (size_t i = 0; i < m->nrcpt; i++) {
         strbuf_printf(out, "rcpt %d %s\t%s\n", m->rcpts[i].done,
                       m->rcpts[i].addr, m->rcpts[i].orig);
@@ -121,7 +121,10 @@ int queue_commit(struct relay *r, const char *id, const char *sender,
 
     snprintf(m->id, sizeof(m->id), "%s", id);
     m->sender = xstrdup(sender);
-    m->arrival = clock_time();
+    struct timeval now;
+    clock_now(&now);
+    m->arrival = now.tv_sec;
+    m->arrival_usec = (long)now.tv_usec;
     m->size = len;
     m->state = QUEUE_ACTIVE;
     for (size_t i = 0; i < rcpts->n; i++)
@@ -243,7 +246,10 @@ static struct queue_msg *queue_parse(const char *id, int state,
         line = xstrndup(p, (size_t)(nl - p));
         p = nl + 1;
         if (strncmp(line, "arrival ", 8) == 0) {
-            m->arrival = (time_t)strtoll(line + 8, NULL, 10);
+            char *dot;
+            m->arrival = (time_t)strtoll(line + 8, &dot, 10);
+            if (*dot == '.')
+                m->arrival_usec = strtol(dot + 1, NULL, 10);
         } else if (strncmp(line, "sender ", 7) == 0) {
             m->sender = xstrdup(line + 7);
         } else if (strncmp(line, "rcpt ", 5) == 0 && line[5] != '\0' &&

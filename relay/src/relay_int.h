@@ -78,6 +78,7 @@ struct queue_msg {
     char id[16];
     char *sender;
     time_t arrival;
+    long arrival_usec;   /* for the log's delay= and delays= */
     size_t size;         /* message bytes */
     struct queue_rcpt *rcpts;
     size_t nrcpt;
