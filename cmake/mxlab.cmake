@@ -32,3 +32,11 @@ function(mxlab_check_test name)
         ENVIRONMENT "CK_DEFAULT_TIMEOUT=30;MXLAB_SOURCE_DIR=${PROJECT_SOURCE_DIR};MXLAB_BIN_DIR=${CMAKE_BINARY_DIR}/bin"
         TIMEOUT 120)
 endfunction()
+
+# mxlab_cli_test(TARGET): the program answers --help (exit 0, usage on
+# stdout) and --version ("TARGET VERSION").
+function(mxlab_cli_test target)
+    add_test(NAME ${target}-cli
+             COMMAND sh -c "\"$1\" --help | grep -q usage && \"$1\" --version | grep -qx \"${target} ${PROJECT_VERSION}\""
+                     cli-test $<TARGET_FILE:${target}>)
+endfunction()
