@@ -81,16 +81,19 @@ static struct config_entry *config_entry(struct config *cf, const char *name)
     return e;
 }
 
+/* value may be borrowed from config_get(): copy it before the cache that
+ * may hold it is flushed. */
 static void config_set_where(struct config *cf, const char *name,
                              const char *value, const char *where)
 {
+    char *copy = xstrdup(value);
     struct config_entry *e;
 
     config_flush_cache(cf);
     e = config_entry(cf, name);
     free(e->raw);
     free(e->where);
-    e->raw = xstrdup(value);
+    e->raw = copy;
     e->where = where ? xstrdup(where) : NULL;
 }
 
@@ -102,12 +105,13 @@ void config_set(struct config *cf, const char *name, const char *value)
 void config_set_default(struct config *cf, const char *name,
                         const char *value)
 {
+    char *copy = xstrdup(value); /* may be borrowed from config_get() */
     struct config_entry *e;
 
     config_flush_cache(cf);
     e = config_entry(cf, name);
     free(e->def);
-    e->def = xstrdup(value);
+    e->def = copy;
 }
 
 int config_is_set(const struct config *cf, const char *name)

@@ -193,6 +193,21 @@ START_TEST(test_config_parse)
 }
 END_TEST
 
+/* A value borrowed from config_get() stays valid while it is stored. */
+START_TEST(test_config_set_borrowed)
+{
+    struct config *cf = config_new();
+
+    config_set(cf, "myhostname", "relais.hebergee.com");
+    config_set_default(cf, "mydomain",
+                       strchr(config_get(cf, "myhostname"), '.') + 1);
+    ck_assert_str_eq(config_get(cf, "mydomain"), "hebergee.com");
+    config_set(cf, "myorigin", config_get(cf, "mydomain"));
+    ck_assert_str_eq(config_get(cf, "myorigin"), "hebergee.com");
+    config_free(cf);
+}
+END_TEST
+
 static const struct {
     const char *text, *err;
 } config_errors[] = {
@@ -356,6 +371,7 @@ static Suite *lib_suite(void)
                         sizeof(cidr_cases) / sizeof(cidr_cases[0]));
     tcase_add_test(tc, test_netaddr);
     tcase_add_test(tc, test_config_parse);
+    tcase_add_test(tc, test_config_set_borrowed);
     tcase_add_loop_test(tc, test_config_errors, 0,
                         sizeof(config_errors) / sizeof(config_errors[0]));
     tcase_add_test(tc, test_map_hash);
