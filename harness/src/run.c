@@ -237,7 +237,7 @@ int run_main(int argc, char **argv)
     int keep = 0, opt, exit_code;
     struct strlist paths;
     struct run_case *cases;
-    struct report_case *rcs;
+    struct report_case *rcs = NULL;
     size_t n = 0, next = 0, running = 0, finished = 0;
     sigset_t set, old;
 
@@ -385,7 +385,8 @@ int run_main(int argc, char **argv)
         while (waitpid(-1, NULL, 0) > 0)
             ;
         fprintf(stderr, "mxlab run: interrupted; workers stopped\n");
-        return 130;
+        exit_code = 130;
+        goto done;
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
     rcs = xcalloc(n, sizeof(*rcs));
@@ -411,6 +412,10 @@ int run_main(int argc, char **argv)
             fprintf(stdout, "  kept for %s: %s (transcript, maillog, "
                             "config)\n",
                     cases[i].name, cases[i].workdir);
+    }
+    free(junit);
+done:
+    for (size_t i = 0; i < n; i++) {
         free(cases[i].path);
         free(cases[i].name);
         free(cases[i].classname);
@@ -418,7 +423,6 @@ int run_main(int argc, char **argv)
         free(cases[i].message);
         free(cases[i].detail);
     }
-    free(junit);
     free(absreport);
     free(rcs);
     free(cases);

@@ -226,8 +226,9 @@ START_TEST(test_queue_commit_recover)
     strlist_push(&rcpts, "pomme@mail.xxx.dyndns.com");
     strlist_push(&origs, "social@hebergee.com");
     queue_new_id(r, id, sizeof(id));
+    const char *content = "Subject: x\r\n\r\nbody\r\n";
     ck_assert_int_eq(queue_commit(r, id, "a@b.example", &rcpts, &origs,
-                                  "Subject: x\r\n\r\nbody\r\n", 23),
+                                  content, strlen(content)),
                      0);
     ck_assert_int_eq(relay_queue_count(r), 1);
     relay_free(r);
@@ -242,7 +243,7 @@ START_TEST(test_queue_commit_recover)
     ck_assert_str_eq(r->queue->sender, "a@b.example");
     ck_assert_str_eq(r->queue->rcpts[0].orig, "social@hebergee.com");
     ck_assert_int_eq(queue_read_data(r, r->queue, &data, &len), 0);
-    ck_assert_int_eq(len, 23);
+    ck_assert_int_eq(len, strlen(content));
     free(data);
     char *tmp = xasprintf("%s/queue/active/ABCDEF.tmp123", tmpdir);
     char *bad = xasprintf("%s/queue/corrupt/0000000BAD", tmpdir);
