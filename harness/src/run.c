@@ -195,11 +195,9 @@ static void run_read_result(struct run_case *c, int exit_status)
             c->message = xstrdup(l3);
         }
     } else if (WIFSIGNALED(exit_status)) {
-        c->message = xasprintf("%s: worker killed by signal %d%s", c->path,
-                               WTERMSIG(exit_status),
-                               WTERMSIG(exit_status) == SIGKILL
-                                   ? " (time limit)"
-                                   : "");
+        c->message = xasprintf(
+            "%s: worker killed by signal %d%s", c->path, WTERMSIG(exit_status),
+            WTERMSIG(exit_status) == SIGKILL ? " (time limit)" : "");
     } else {
         c->message = xasprintf("%s: worker ended without a result (exit "
                                "status %d)",
@@ -294,8 +292,8 @@ int run_main(int argc, char **argv)
         cases[n].path = xstrdup(paths.v[i]);
         cases[n].name = name;
         cases[n].classname = run_dir_name(paths.v[i]);
-        cases[n].workdir = xasprintf("%s/work/%s-%s", report,
-                                     cases[n].classname, name);
+        cases[n].workdir =
+            xasprintf("%s/work/%s-%s", report, cases[n].classname, name);
         n++;
     }
     strlist_clear(&paths);
@@ -333,8 +331,8 @@ int run_main(int argc, char **argv)
                 run_worker(c);
             }
             if (c->pid < 0) {
-                c->message = xasprintf("%s: fork: %s", c->path,
-                                       strerror(errno));
+                c->message =
+                    xasprintf("%s: fork: %s", c->path, strerror(errno));
                 c->rc.status = REPORT_FAILED;
                 c->rc.name = c->name;
                 c->rc.classname = c->classname;
@@ -409,8 +407,9 @@ int run_main(int argc, char **argv)
         if (cases[i].rc.status == REPORT_PASSED && !keep)
             fs_rm_rf(cases[i].workdir);
         else if (cases[i].rc.status == REPORT_FAILED)
-            fprintf(stdout, "  kept for %s: %s (transcript, maillog, "
-                            "config)\n",
+            fprintf(stdout,
+                    "  kept for %s: %s (transcript, maillog, "
+                    "config)\n",
                     cases[i].name, cases[i].workdir);
     }
     free(junit);

@@ -67,10 +67,9 @@ static int scn_open_block(struct scn_parser *p, int line, char *hdr)
         const char *word;
         enum scn_block_kind kind;
         int arg; /* 0 none, 1 required, 2 optional "from IP" */
-    } kinds[] = {{"main.cf", SCN_MAINCF, 0},
-                 {"file", SCN_FILE, 1},      {"zone", SCN_ZONE, 1},
-                 {"mx", SCN_MX, 1},          {"session", SCN_SESSION, 2},
-                 {"expect", SCN_EXPECT, 0}};
+    } kinds[] = {{"main.cf", SCN_MAINCF, 0},  {"file", SCN_FILE, 1},
+                 {"zone", SCN_ZONE, 1},       {"mx", SCN_MX, 1},
+                 {"session", SCN_SESSION, 2}, {"expect", SCN_EXPECT, 0}};
     struct strlist w;
     int rc = 0;
 
@@ -133,8 +132,7 @@ static int scn_open_block(struct scn_parser *p, int line, char *hdr)
         struct netaddr na;
         if (w.n != 3 || strcmp(w.v[1], "from") != 0 ||
             netaddr_parse(w.v[2], 0, &na) < 0) {
-            rc = scn_error(p, line,
-                           "expected [session] or [session from IP]");
+            rc = scn_error(p, line, "expected [session] or [session from IP]");
             goto done;
         }
         b.arg = xstrdup(w.v[2]);
@@ -170,8 +168,9 @@ static int scn_meta_line(struct scn_parser *p, int line, char *text)
         if (ms || (n > 1 && val[n - 1] == 's'))
             val[n - (ms ? 2 : 1)] = '\0';
         if (str_to_long(val, &v) < 0 || v <= 0)
-            return scn_error(p, line, "timeout: expected a duration like 10s "
-                                      "or 500ms");
+            return scn_error(p, line,
+                             "timeout: expected a duration like 10s "
+                             "or 500ms");
         p->s->timeout_ms = ms ? v : v * 1000;
     } else if (strcmp(key, "description") != 0) {
         return scn_error(p, line,
@@ -215,8 +214,8 @@ static int scn_mx_line(struct scn_parser *p, struct scn_block *b, int line,
     return 0;
 }
 
-static int scn_session_line(struct scn_parser *p, struct scn_block *b,
-                            int line, const char *text)
+static int scn_session_line(struct scn_parser *p, struct scn_block *b, int line,
+                            const char *text)
 {
     struct scn_item it;
 
@@ -245,8 +244,8 @@ static int scn_session_line(struct scn_parser *p, struct scn_block *b,
     return 0;
 }
 
-static int scn_expect_line(struct scn_parser *p, struct scn_block *b,
-                           int line, const char *text)
+static int scn_expect_line(struct scn_parser *p, struct scn_block *b, int line,
+                           const char *text)
 {
     struct scn_expect x;
     struct strlist w;
@@ -281,8 +280,9 @@ static int scn_expect_line(struct scn_parser *p, struct scn_block *b,
                             strcmp(w.v[0], "not") == 0)) {
         if (strcmp(w.v[0], "not") == 0) {
             if (w.n < 2 || strcmp(w.v[1], "delivered") != 0) {
-                rc = scn_error(p, line, "expected \"not delivered rcpt "
-                                        "ADDR...\"");
+                rc = scn_error(p, line,
+                               "expected \"not delivered rcpt "
+                               "ADDR...\"");
                 goto done;
             }
             x.kind = SCN_X_NOT_DELIVERED;
@@ -347,16 +347,18 @@ static int scn_line(struct scn_parser *p, int line, char *text)
     if (text[0] == '[') {
         char *end = strrchr(text, ']');
         if (end == NULL || str_trim(end + 1)[0] != '\0')
-            return scn_error(p, line, "section header must be \"[kind "
-                                      "args]\" alone on its line");
+            return scn_error(p, line,
+                             "section header must be \"[kind "
+                             "args]\" alone on its line");
         *end = '\0';
         return scn_open_block(p, line, text + 1);
     }
     if (b == NULL && !p->in_meta) {
         if (*t == '\0' || *t == '#')
             return 0;
-        return scn_error(p, line, "text before the first section; start "
-                                  "with [scenario] or another [section]");
+        return scn_error(p, line,
+                         "text before the first section; start "
+                         "with [scenario] or another [section]");
     }
     if (p->in_meta) {
         if (*t == '\0' || *t == '#')

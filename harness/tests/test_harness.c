@@ -76,9 +76,8 @@ END_TEST
 START_TEST(test_default_name)
 {
     char err[512] = "";
-    struct scenario *s = scenario_parse("dir/000-ovh-relay.scn",
-                                        "[session]\nC: QUIT\n", err,
-                                        sizeof(err));
+    struct scenario *s = scenario_parse(
+        "dir/000-ovh-relay.scn", "[session]\nC: QUIT\n", err, sizeof(err));
 
     ck_assert_msg(s != NULL, "%s", err);
     ck_assert_str_eq(s->name, "000-ovh-relay");
@@ -129,8 +128,8 @@ START_TEST(test_errors)
 
     ck_assert_ptr_null(s);
     ck_assert_msg(strncmp(err, errors[_i].err, strlen(errors[_i].err)) == 0,
-                  "case %d: expected \"%s...\", got \"%s\"", _i,
-                  errors[_i].err, err);
+                  "case %d: expected \"%s...\", got \"%s\"", _i, errors[_i].err,
+                  err);
 }
 END_TEST
 

@@ -19,10 +19,10 @@
 
 struct config_entry {
     char *name;
-    char *raw;       /* explicit value, or NULL */
-    char *def;       /* default, or NULL */
-    char *where;     /* "file:line" of the explicit value */
-    char *expanded;  /* cache, freed on any change */
+    char *raw;      /* explicit value, or NULL */
+    char *def;      /* default, or NULL */
+    char *where;    /* "file:line" of the explicit value */
+    char *expanded; /* cache, freed on any change */
 };
 
 struct config {
@@ -102,8 +102,7 @@ void config_set(struct config *cf, const char *name, const char *value)
     config_set_where(cf, name, value, NULL);
 }
 
-void config_set_default(struct config *cf, const char *name,
-                        const char *value)
+void config_set_default(struct config *cf, const char *name, const char *value)
 {
     char *copy = xstrdup(value); /* may be borrowed from config_get() */
     struct config_entry *e;
@@ -151,16 +150,16 @@ static int config_parse_line(struct config *cf, const char *file, int lineno,
     char where[512];
 
     if (eq == NULL) {
-        snprintf(err, errlen, "%s:%d: missing '=' after parameter name",
-                 file, lineno);
+        snprintf(err, errlen, "%s:%d: missing '=' after parameter name", file,
+                 lineno);
         return -1;
     }
     *eq = '\0';
     name = str_trim(line);
     value = str_trim(eq + 1);
     if (*name == '\0') {
-        snprintf(err, errlen, "%s:%d: missing parameter name before '='",
-                 file, lineno);
+        snprintf(err, errlen, "%s:%d: missing parameter name before '='", file,
+                 lineno);
         return -1;
     }
     for (char *p = name; *p; p++) {
@@ -212,7 +211,8 @@ int config_load_text(struct config *cf, const char *name, const char *text,
             if (logical.len == 0) {
                 snprintf(err, errlen,
                          "%s:%d: continuation line without a parameter "
-                         "before it", name, lineno);
+                         "before it",
+                         name, lineno);
                 rc = -1;
             } else {
                 strbuf_putc(&logical, ' ');
@@ -230,14 +230,12 @@ int config_load_text(struct config *cf, const char *name, const char *text,
         free(line);
     }
     if (rc == 0 && logical.len > 0)
-        rc = config_parse_line(cf, name, start_line, logical.buf, err,
-                               errlen);
+        rc = config_parse_line(cf, name, start_line, logical.buf, err, errlen);
     strbuf_clear(&logical);
     return rc;
 }
 
-int config_load(struct config *cf, const char *path, char *err,
-                size_t errlen)
+int config_load(struct config *cf, const char *path, char *err, size_t errlen)
 {
     char *text;
     size_t len;
@@ -260,8 +258,8 @@ int config_load(struct config *cf, const char *path, char *err,
 static void config_expand_into(struct config *cf, const char *text,
                                struct strbuf *out, int depth);
 
-static void config_expand_name(struct config *cf, const char *name,
-                               size_t len, struct strbuf *out, int depth)
+static void config_expand_name(struct config *cf, const char *name, size_t len,
+                               struct strbuf *out, int depth)
 {
     struct config_entry *e = config_find(cf, name, len);
     const char *raw;

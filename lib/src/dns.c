@@ -5,11 +5,11 @@
  */
 #include "mxlab/dns.h"
 
-#include <arpa/nameser.h>
 #include <ares.h>
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
 #include <event2/event.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,8 +329,7 @@ static void dns_on_answer(void *arg, int status, int timeouts,
     free(r);
 }
 
-static struct dns_req *dns_req_new(struct dns *d, enum dns_kind kind,
-                                   void *arg)
+static struct dns_req *dns_req_new(struct dns *d, enum dns_kind kind, void *arg)
 {
     struct dns_req *r = xcalloc(1, sizeof(*r));
 
@@ -363,8 +362,7 @@ void dns_lookup_a(struct dns *d, const char *name, dns_addr_fn *cb, void *arg)
     dns_query(d, name, ns_t_a, r);
 }
 
-void dns_lookup_txt(struct dns *d, const char *name, dns_txt_fn *cb,
-                    void *arg)
+void dns_lookup_txt(struct dns *d, const char *name, dns_txt_fn *cb, void *arg)
 {
     struct dns_req *r = dns_req_new(d, DNS_Q_TXT, arg);
 

@@ -73,10 +73,10 @@ void maillog_printf(struct maillog *ml, const char *service, const char *fmt,
     now = clock_time();
     localtime_r(&now, &tm);
     strbuf_init(&sb);
-    strbuf_printf(&sb, "%s %2d %02d:%02d:%02d %s %s/%s[%ld]: ",
-                  months[tm.tm_mon], tm.tm_mday, tm.tm_hour, tm.tm_min,
-                  tm.tm_sec, ml->hostname, ml->syslog_name, service,
-                  (long)getpid());
+    strbuf_printf(&sb,
+                  "%s %2d %02d:%02d:%02d %s %s/%s[%ld]: ", months[tm.tm_mon],
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ml->hostname,
+                  ml->syslog_name, service, (long)getpid());
     va_start(ap, fmt);
     strbuf_vprintf(&sb, fmt, ap);
     va_end(ap);

@@ -96,8 +96,7 @@ static int map_dict_add(struct map *m, const char *key, const char *value)
 }
 
 static int map_add_entry(struct map *m, char *key, const char *value,
-                         const char *file, int lineno, char *err,
-                         size_t errlen)
+                         const char *file, int lineno, char *err, size_t errlen)
 {
     if (m->kind == MAP_CIDR) {
         struct cidr net;
@@ -128,9 +127,8 @@ static int map_parse_entry(struct map *m, char *text, const char *file,
     while (*p && !str_isspace((unsigned char)*p))
         p++;
     if (*p == '\0') {
-        snprintf(err, errlen,
-                 "%s:%d: expected format: key whitespace value", file,
-                 lineno);
+        snprintf(err, errlen, "%s:%d: expected format: key whitespace value",
+                 file, lineno);
         return -1;
     }
     *p++ = '\0';
@@ -166,8 +164,7 @@ static int map_load_text(struct map *m, const char *file, const char *text,
             continue;
         }
         if (logical.len > 0)
-            rc = map_parse_entry(m, logical.buf, file, start_line, err,
-                                 errlen);
+            rc = map_parse_entry(m, logical.buf, file, start_line, err, errlen);
         strbuf_reset(&logical);
         strbuf_puts(&logical, t);
         start_line = lineno;
@@ -219,8 +216,7 @@ static int map_load_inline(struct map *m, const char *body, char *err,
         }
         char *eq = strchr(item, '=');
         if (eq == NULL) {
-            snprintf(err, errlen, "%s: missing '=' in \"%s\"", m->spec,
-                     item);
+            snprintf(err, errlen, "%s: missing '=' in \"%s\"", m->spec, item);
             rc = -1;
             break;
         }
@@ -245,17 +241,16 @@ struct map *map_open(const char *spec, const char *base_dir, char *err,
     if (colon == NULL) {
         snprintf(err, errlen,
                  "%s: expected type:name (hash:, texthash:, cidr:, "
-                 "inline:, static:)", spec);
+                 "inline:, static:)",
+                 spec);
         goto done;
     }
     type = xstrndup(spec, (size_t)(colon - spec));
     const char *name = colon + 1;
     if (strcmp(type, "static") == 0) {
         m->kind = MAP_STATIC;
-        m->static_value = xstrdup(name[0] == '{' && name[strlen(name) - 1] ==
-                                                        '}'
-                                      ? name + 1
-                                      : name);
+        m->static_value = xstrdup(
+            name[0] == '{' && name[strlen(name) - 1] == '}' ? name + 1 : name);
         if (name[0] == '{')
             m->static_value[strlen(m->static_value) - 1] = '\0';
         rc = 0;
@@ -277,8 +272,8 @@ struct map *map_open(const char *spec, const char *base_dir, char *err,
             rc = map_load_text(m, path, text, err, errlen);
         }
     } else {
-        snprintf(err, errlen, "%s: unsupported lookup table type \"%s\"",
-                 spec, type);
+        snprintf(err, errlen, "%s: unsupported lookup table type \"%s\"", spec,
+                 type);
     }
     free(type);
 done:
@@ -344,8 +339,8 @@ struct maplist {
     size_t n;
 };
 
-struct maplist *maplist_open(const char *specs, const char *base_dir,
-                             char *err, size_t errlen)
+struct maplist *maplist_open(const char *specs, const char *base_dir, char *err,
+                             size_t errlen)
 {
     struct maplist *ml = xcalloc(1, sizeof(*ml));
     struct strlist l;

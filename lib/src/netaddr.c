@@ -116,8 +116,7 @@ int netaddr_port(const struct netaddr *na)
 void netaddr_set_port(struct netaddr *na, int port)
 {
     if (na->ss.ss_family == AF_INET)
-        ((struct sockaddr_in *)&na->ss)->sin_port =
-            htons((unsigned short)port);
+        ((struct sockaddr_in *)&na->ss)->sin_port = htons((unsigned short)port);
     else if (na->ss.ss_family == AF_INET6)
         ((struct sockaddr_in6 *)&na->ss)->sin6_port =
             htons((unsigned short)port);

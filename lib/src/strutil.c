@@ -175,8 +175,8 @@ void strlist_split(struct strlist *l, const char *s)
         const char *start = p;
         /* Postfix keeps "{ ... }" groups (inline tables) as one element. */
         int depth = 0;
-        while (*p && (depth > 0 ||
-                      !(*p == ',' || str_isspace((unsigned char)*p)))) {
+        while (*p &&
+               (depth > 0 || !(*p == ',' || str_isspace((unsigned char)*p)))) {
             if (*p == '{')
                 depth++;
             else if (*p == '}' && depth > 0)

@@ -45,14 +45,14 @@ static const struct {
     const char *addr, *params;
 } path_cases[] = {
     {"<a@b.c>", 0, SMTP_PATH_OK, "a@b.c", ""},
-    {" monadresse@mondomaine.tld", 0, SMTP_PATH_OK,
-     "monadresse@mondomaine.tld", ""},
+    {" monadresse@mondomaine.tld", 0, SMTP_PATH_OK, "monadresse@mondomaine.tld",
+     ""},
     {" monadresse@mondomaine.tld", 1, SMTP_PATH_SYNTAX, NULL, NULL},
     {"<>", 0, SMTP_PATH_OK, "", ""},
     {"<a@b> SIZE=100 BODY=8BITMIME", 0, SMTP_PATH_OK, "a@b",
      "SIZE=100 BODY=8BITMIME"},
-    {"<@relay.example,@r2.example:u@d.example>", 0, SMTP_PATH_OK,
-     "u@d.example", ""},
+    {"<@relay.example,@r2.example:u@d.example>", 0, SMTP_PATH_OK, "u@d.example",
+     ""},
     {"<\"quoted >local\"@d>", 0, SMTP_PATH_OK, "\"quoted >local\"@d", ""},
     {"<a@b", 0, SMTP_PATH_SYNTAX, NULL, NULL},
     {"", 0, SMTP_PATH_MISSING, NULL, NULL},
@@ -63,9 +63,8 @@ START_TEST(test_parse_path)
 {
     char addr[SMTP_PATH_MAX];
     const char *params = NULL;
-    enum smtp_path_status st =
-        smtp_parse_path(path_cases[_i].arg, path_cases[_i].strict, addr,
-                        sizeof(addr), &params);
+    enum smtp_path_status st = smtp_parse_path(
+        path_cases[_i].arg, path_cases[_i].strict, addr, sizeof(addr), &params);
 
     ck_assert_int_eq(st, path_cases[_i].st);
     if (path_cases[_i].addr != NULL) {
@@ -180,11 +179,9 @@ START_TEST(test_config_parse)
     ck_assert(config_is_set(cf, "relay_recipient_maps"));
     ck_assert_str_eq(config_where(cf, "mydestination"), "main.cf:4");
     config_set_default(cf, "queue_run_delay", "300s");
-    ck_assert_int_eq(config_get_time(cf, "queue_run_delay", 's', NULL, 0),
-                     300);
+    ck_assert_int_eq(config_get_time(cf, "queue_run_delay", 's', NULL, 0), 300);
     config_set(cf, "queue_run_delay", "2m");
-    ck_assert_int_eq(config_get_time(cf, "queue_run_delay", 's', NULL, 0),
-                     120);
+    ck_assert_int_eq(config_get_time(cf, "queue_run_delay", 's', NULL, 0), 120);
     config_set(cf, "queue_run_delay", "2x");
     ck_assert_int_eq(
         config_get_time(cf, "queue_run_delay", 's', err, sizeof(err)), -1);
@@ -225,9 +222,9 @@ START_TEST(test_config_errors)
     ck_assert_int_eq(config_load_text(cf, "main.cf", config_errors[_i].text,
                                       err, sizeof(err)),
                      -1);
-    ck_assert_msg(strncmp(err, config_errors[_i].err,
-                          strlen(config_errors[_i].err)) == 0,
-                  "got \"%s\"", err);
+    ck_assert_msg(
+        strncmp(err, config_errors[_i].err, strlen(config_errors[_i].err)) == 0,
+        "got \"%s\"", err);
     config_free(cf);
 }
 END_TEST
@@ -246,15 +243,14 @@ static char *write_temp(const char *text)
 START_TEST(test_map_hash)
 {
     char err[256] = "";
-    char *path = write_temp(
-        "# the virtual file of seed 000\n"
-        "social@hebergee.com pomme@mail.xxx.dyndns.com, "
-        "poire@mail.xxx.dyndns.com\n"
-        "abuse@hebergee.com contact@ladministrateur.com\n"
-        "@hebergee.com @mail.xxx.dyndns.com\n"
-        "Long@Example.COM first,\n"
-        "   second\n"
-        "long@example.com duplicate\n");
+    char *path = write_temp("# the virtual file of seed 000\n"
+                            "social@hebergee.com pomme@mail.xxx.dyndns.com, "
+                            "poire@mail.xxx.dyndns.com\n"
+                            "abuse@hebergee.com contact@ladministrateur.com\n"
+                            "@hebergee.com @mail.xxx.dyndns.com\n"
+                            "Long@Example.COM first,\n"
+                            "   second\n"
+                            "long@example.com duplicate\n");
     char *spec = xasprintf("hash:%s", path);
     struct map *m = map_open(spec, NULL, err, sizeof(err));
 
@@ -284,8 +280,7 @@ START_TEST(test_map_errors)
     ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "got \"%s\"", err);
     ck_assert_ptr_null(map_open("nosuchtype:/x", NULL, err, sizeof(err)));
     ck_assert_ptr_nonnull(strstr(err, "unsupported lookup table type"));
-    ck_assert_ptr_null(map_open("hash:/nonexistent/x", NULL, err,
-                                sizeof(err)));
+    ck_assert_ptr_null(map_open("hash:/nonexistent/x", NULL, err, sizeof(err)));
     ck_assert_ptr_nonnull(strstr(err, "/nonexistent/x"));
     unlink(path);
     free(path);

@@ -96,9 +96,8 @@ static void qmgr_log_rcpt(struct qmgr_job *j, struct smtpc_rcpt *rc,
     qmgr_fmt_delay(a, sizeof(a), qmgr_secs(&arrival, &j->t_active));
     qmgr_fmt_delay(b, sizeof(b), qmgr_secs(&j->t_active, &res->t_start));
     qmgr_fmt_delay(c, sizeof(c),
-                   qmgr_secs(&res->t_start, res->t_conn.tv_sec
-                                                ? &res->t_conn
-                                                : &res->t_done));
+                   qmgr_secs(&res->t_start,
+                             res->t_conn.tv_sec ? &res->t_conn : &res->t_done));
     qmgr_fmt_delay(d, sizeof(d),
                    res->t_conn.tv_sec ? qmgr_secs(&res->t_conn, &res->t_done)
                                       : 0);
@@ -110,8 +109,8 @@ static void qmgr_log_rcpt(struct qmgr_job *j, struct smtpc_rcpt *rc,
     maillog_printf(j->r->log, service,
                    "%s: to=<%s>%s, relay=%s, delay=%s, delays=%s/%s/%s/%s, "
                    "dsn=%s, status=%s (%s)",
-                   j->m->id, qr->addr, orig, res->relay_desc, delay, a, b, c,
-                   d, rc->dsn, status[rc->status], rc->reply ? rc->reply : "");
+                   j->m->id, qr->addr, orig, res->relay_desc, delay, a, b, c, d,
+                   rc->dsn, status[rc->status], rc->reply ? rc->reply : "");
 }
 
 static void qmgr_job_free(struct qmgr_job *j)
@@ -176,8 +175,8 @@ static void qmgr_on_delivered(void *arg, struct smtpc_rcpt *rcpts, size_t n,
 }
 
 /* Local outcome without a connection (error:, discard:, unavailable). */
-static void qmgr_local_outcome(struct qmgr_job *j, int status,
-                               const char *dsn, const char *text)
+static void qmgr_local_outcome(struct qmgr_job *j, int status, const char *dsn,
+                               const char *text)
 {
     struct smtpc_result res;
 
@@ -227,8 +226,10 @@ static void qmgr_start_message(struct relay *r, struct queue_msg *m)
     gettimeofday(&now, NULL);
     for (size_t i = 0; i < m->nrcpt; i++)
         pending += !m->rcpts[i].done;
-    maillog_printf(r->log, "qmgr", "%s: from=<%s>, size=%zu, nrcpt=%zu "
-                   "(queue active)", m->id, m->sender, m->size, pending);
+    maillog_printf(r->log, "qmgr",
+                   "%s: from=<%s>, size=%zu, nrcpt=%zu "
+                   "(queue active)",
+                   m->id, m->sender, m->size, pending);
     for (size_t i = 0; i < m->nrcpt; i++) {
         struct rewrite_route route;
         struct qmgr_job *j = NULL;

@@ -54,7 +54,8 @@ void queue_new_id(struct relay *r, char *id, size_t len)
 
     (void)r;
     gettimeofday(&tv, NULL);
-    t = (unsigned long long)tv.tv_sec * 1000000ULL + (unsigned long long)tv.tv_usec;
+    t = (unsigned long long)tv.tv_sec * 1000000ULL +
+        (unsigned long long)tv.tv_usec;
     if (t <= last)
         t = last + 1;
     last = t;
@@ -311,8 +312,8 @@ static int queue_recover_dir(struct relay *r, const char *sub, int state)
         m = queue_parse(de->d_name, state, text, len);
         free(text);
         if (m == NULL) {
-            char *to = xasprintf("%s/corrupt/%s", r->p.queue_directory,
-                                 de->d_name);
+            char *to =
+                xasprintf("%s/corrupt/%s", r->p.queue_directory, de->d_name);
             maillog_printf(r->log, "qmgr",
                            "warning: %s: corrupt queue file moved to "
                            "corrupt/",

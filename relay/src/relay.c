@@ -329,14 +329,14 @@ static int relay_load_params(struct relay *r, char *err, size_t errlen)
     p->maximal_backoff_time =
         relay_time(r, "maximal_backoff_time", &bad, err, errlen);
     p->queue_run_delay = relay_time(r, "queue_run_delay", &bad, err, errlen);
-    p->maximal_queue_lifetime = config_get_time(
-        cf, "maximal_queue_lifetime", 'd', err, errlen);
+    p->maximal_queue_lifetime =
+        config_get_time(cf, "maximal_queue_lifetime", 'd', err, errlen);
     if (p->maximal_queue_lifetime < 0)
         bad = 1;
     p->smtp_connect_timeout =
         relay_time(r, "smtp_connect_timeout", &bad, err, errlen);
-    p->smtp_helo_timeout = relay_time(r, "smtp_helo_timeout", &bad, err,
-                                      errlen);
+    p->smtp_helo_timeout =
+        relay_time(r, "smtp_helo_timeout", &bad, err, errlen);
     p->smtp_data_done_timeout =
         relay_time(r, "smtp_data_done_timeout", &bad, err, errlen);
     p->smtpd_timeout = relay_time(r, "smtpd_timeout", &bad, err, errlen);
@@ -399,8 +399,8 @@ static int relay_service_addrs(struct relay *r, const char *service,
     for (size_t i = 0; i < sizeof(well_known) / sizeof(well_known[0]); i++)
         if (strcmp(portstr, well_known[i].name) == 0)
             port = well_known[i].port;
-    if (port < 0 && (str_to_long(portstr, &port) < 0 || port < 1 ||
-                     port > 65535)) {
+    if (port < 0 &&
+        (str_to_long(portstr, &port) < 0 || port < 1 || port > 65535)) {
         snprintf(err, errlen, "%s: bad service port \"%s\"", where, service);
         free(host);
         return -1;
@@ -425,8 +425,8 @@ static int relay_service_addrs(struct relay *r, const char *service,
             rc = -1;
             break;
         }
-        r->listeners = xrealloc(r->listeners,
-                                (r->nlisteners + 1) * sizeof(*r->listeners));
+        r->listeners =
+            xrealloc(r->listeners, (r->nlisteners + 1) * sizeof(*r->listeners));
         r->listeners[r->nlisteners].addr = na;
         r->listeners[r->nlisteners].lev = NULL;
         r->nlisteners++;
@@ -494,8 +494,7 @@ static int relay_load_master(struct relay *r, char *err, size_t errlen)
             } else {
                 if (logical.len > 0) {
                     snprintf(where, sizeof(where), "%s:%d", path, start);
-                    rc = relay_master_entry(r, logical.buf, where, err,
-                                            errlen);
+                    rc = relay_master_entry(r, logical.buf, where, err, errlen);
                 }
                 strbuf_reset(&logical);
                 strbuf_puts(&logical, t);
@@ -549,8 +548,8 @@ struct relay *relay_new(struct event_base *base, const char *config_dir,
     if (relay_load_params(r, err, errlen) < 0 ||
         relay_open_maps(r, "virtual_alias_maps", &r->virtual_alias_maps, err,
                         errlen) < 0 ||
-        relay_open_maps(r, "transport_maps", &r->transport_maps, err,
-                        errlen) < 0 ||
+        relay_open_maps(r, "transport_maps", &r->transport_maps, err, errlen) <
+            0 ||
         relay_load_master(r, err, errlen) < 0)
         goto fail;
     free(main_cf);
@@ -582,8 +581,7 @@ int relay_start(struct relay *r, char *err, size_t errlen)
         char *d = xasprintf("%s/%s", r->p.queue_directory, dirs[i]);
         int rc = fs_mkdir_p(d, 0700);
         if (rc < 0)
-            snprintf(err, errlen, "queue_directory %s: %s", d,
-                     strerror(errno));
+            snprintf(err, errlen, "queue_directory %s: %s", d, strerror(errno));
         free(d);
         if (rc < 0)
             return -1;
@@ -625,8 +623,10 @@ int relay_start(struct relay *r, char *err, size_t errlen)
             return -1;
         }
     }
-    maillog_printf(r->log, "master", "daemon started -- version %s, "
-                   "configuration %s", MXLAB_VERSION, r->config_dir);
+    maillog_printf(r->log, "master",
+                   "daemon started -- version %s, "
+                   "configuration %s",
+                   MXLAB_VERSION, r->config_dir);
     qmgr_schedule(r);
     return 0;
 }

@@ -70,22 +70,22 @@ struct relay_params {
 struct queue_rcpt {
     char *addr;
     char *orig;
-    int done;        /* delivered or bounced: never tried again */
-    char *reason;    /* last deferral reason, or NULL */
+    int done;     /* delivered or bounced: never tried again */
+    char *reason; /* last deferral reason, or NULL */
 };
 
 struct queue_msg {
     char id[16];
     char *sender;
     time_t arrival;
-    long arrival_usec;   /* for the log's delay= and delays= */
-    size_t size;         /* message bytes */
+    long arrival_usec; /* for the log's delay= and delays= */
+    size_t size;       /* message bytes */
     struct queue_rcpt *rcpts;
     size_t nrcpt;
-    int state;           /* QUEUE_* */
-    time_t next_try;     /* deferred: when to try again */
-    long backoff;        /* last backoff used */
-    int in_delivery;     /* deliveries in progress for this message */
+    int state;       /* QUEUE_* */
+    time_t next_try; /* deferred: when to try again */
+    long backoff;    /* last backoff used */
+    int in_delivery; /* deliveries in progress for this message */
     struct queue_msg *next;
 };
 
@@ -103,12 +103,12 @@ struct relay {
     struct relay_listener *listeners;
     size_t nlisteners;
     struct smtpd_session *sessions;
-    struct queue_msg *queue;     /* all queued messages */
+    struct queue_msg *queue; /* all queued messages */
     size_t queue_count;
-    struct smtpc *clients;       /* deliveries in progress */
+    struct smtpc *clients; /* deliveries in progress */
     size_t ndeliveries;
     struct event *qmgr_timer;
-    int qmgr_pending;            /* a scheduling pass is queued */
+    int qmgr_pending; /* a scheduling pass is queued */
     unsigned long id_seq;
     relay_change_fn *change_fn;
     void *change_arg;
@@ -153,8 +153,8 @@ int rewrite_virtual(struct relay *r, const char *addr, struct strlist *out);
 /* Resolve the delivery channel and next hop of addr: transport_maps, then
  * relayhost for off-host classes, else the recipient domain. */
 struct rewrite_route {
-    char transport[64];  /* "smtp", "relay", "error", "discard", "local" */
-    char nexthop[512];   /* "[host]:port", "domain", error text */
+    char transport[64]; /* "smtp", "relay", "error", "discard", "local" */
+    char nexthop[512];  /* "[host]:port", "domain", error text */
 };
 void rewrite_resolve(struct relay *r, const char *addr,
                      struct rewrite_route *route);
@@ -189,9 +189,9 @@ void smtpd_free_all(struct relay *r);
  * next hop. done() runs once with per-recipient results filled in. */
 struct smtpc_rcpt {
     const char *addr;
-    int status;          /* 2, 4 or 5 (class of the final reply) */
-    char dsn[16];        /* enhanced status code "2.0.0" */
-    char *reply;         /* reason text for the log */
+    int status;   /* 2, 4 or 5 (class of the final reply) */
+    char dsn[16]; /* enhanced status code "2.0.0" */
+    char *reply;  /* reason text for the log */
 };
 struct smtpc_result {
     char relay_desc[400]; /* "name[ip]:port" or "none" */

@@ -188,8 +188,7 @@ static const char *rewrite_transport_lookup(struct relay *r, const char *addr,
         return v;
     if ((v = maplist_lookup(r->transport_maps, domain)) != NULL)
         return v;
-    for (const char *d = strchr(domain, '.'); d != NULL;
-         d = strchr(d + 1, '.'))
+    for (const char *d = strchr(domain, '.'); d != NULL; d = strchr(d + 1, '.'))
         if ((v = maplist_lookup(r->transport_maps, d)) != NULL)
             return v;
     return maplist_lookup(r->transport_maps, "*");

@@ -59,11 +59,11 @@ struct smtpc {
     struct smtpc_target *targets;
     size_t ntargets, itarget;
     struct bufferevent *bev;
-    struct strbuf reply;  /* current (multi-line) reply, lines joined */
-    size_t ircpt;         /* next RCPT to send / answer */
+    struct strbuf reply; /* current (multi-line) reply, lines joined */
+    size_t ircpt;        /* next RCPT to send / answer */
     size_t naccepted;
     char last_reason[1024];
-    int last_class;       /* 4 or 5: class of the last failure */
+    int last_class; /* 4 or 5: class of the last failure */
     char last_dsn[16];
     int dns_pending;
     struct smtpc_result res;
@@ -302,8 +302,10 @@ static int smtpc_on_reply(struct smtpc *c, int code)
     }
     /* A non-2xx reply to a transaction command: all pending recipients get
      * it (Postfix's "host X said: ... (in reply to ... command)"). */
-    snprintf(reason, sizeof(reason), "host %s[%s] said: %s (in reply to %s "
-             "command)", t->host, t->ip, reply, smtpc_command_name(c->state));
+    snprintf(reason, sizeof(reason),
+             "host %s[%s] said: %s (in reply to %s "
+             "command)",
+             t->host, t->ip, reply, smtpc_command_name(c->state));
     smtpc_fail_rest(c, cls == 5 ? 5 : 4, dsn, reason);
     c->state = SMTPC_QUIT;
     smtpc_send(c, "QUIT");
@@ -375,12 +377,11 @@ static void smtpc_on_event(struct bufferevent *bev, short what, void *arg)
     }
     if (what & BEV_EVENT_TIMEOUT)
         snprintf(reason, sizeof(reason),
-                 "conversation with %s[%s] timed out while %s", t->host,
-                 t->ip, smtpc_command_name(c->state));
-    else
-        snprintf(reason, sizeof(reason),
-                 "lost connection with %s[%s] while %s", t->host, t->ip,
+                 "conversation with %s[%s] timed out while %s", t->host, t->ip,
                  smtpc_command_name(c->state));
+    else
+        snprintf(reason, sizeof(reason), "lost connection with %s[%s] while %s",
+                 t->host, t->ip, smtpc_command_name(c->state));
     if (c->state == SMTPC_GREETING) {
         smtpc_address_failed(c, 4, "4.4.2", reason);
         return;
@@ -432,8 +433,7 @@ static void smtpc_try_next(struct smtpc *c)
     smtpc_finish(c);
 }
 
-static void smtpc_add_target(struct smtpc *c, const char *host,
-                             const char *ip)
+static void smtpc_add_target(struct smtpc *c, const char *host, const char *ip)
 {
     c->targets = xrealloc(c->targets, (c->ntargets + 1) * sizeof(*c->targets));
     snprintf(c->targets[c->ntargets].host, sizeof(c->targets[0].host), "%s",

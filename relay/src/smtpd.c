@@ -40,8 +40,8 @@ enum smtpd_cmd {
 };
 
 static const char *smtpd_cmd_names[CMD_COUNT] = {
-    "helo", "ehlo", "mail", "rcpt", "data", "rset", "noop", "quit", "vrfy",
-    "unknown"};
+    "helo", "ehlo", "mail", "rcpt", "data",
+    "rset", "noop", "quit", "vrfy", "unknown"};
 
 struct smtpd_session {
     struct relay *r;
@@ -53,9 +53,9 @@ struct smtpd_session {
     int esmtp;
     int in_data;
     int quitting;
-    char *sender;          /* NULL: no transaction */
-    struct strlist rcpts;  /* accepted, as given */
-    int rcpt_rejected;     /* some RCPT was refused in this transaction */
+    char *sender;         /* NULL: no transaction */
+    struct strlist rcpts; /* accepted, as given */
+    int rcpt_rejected;    /* some RCPT was refused in this transaction */
     struct strbuf data;
     int data_too_big;
     int count_ok[CMD_COUNT];
@@ -111,8 +111,8 @@ static void smtpd_session_free(struct smtpd_session *s)
         strbuf_printf(&counts, " commands=%d", total);
     else
         strbuf_printf(&counts, " commands=%d/%d", total_ok, total);
-    maillog_printf(r->log, "smtpd", "disconnect from %s[%s]%s", s->name,
-                   s->ip, counts.buf ? counts.buf : "");
+    maillog_printf(r->log, "smtpd", "disconnect from %s[%s]%s", s->name, s->ip,
+                   counts.buf ? counts.buf : "");
     strbuf_clear(&counts);
     for (struct smtpd_session **pp = &r->sessions; *pp; pp = &(*pp)->next)
         if (*pp == s) {
@@ -188,8 +188,8 @@ static int smtpd_mail(struct smtpd_session *s, const char *arg)
         smtpd_reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
         return 0;
     }
-    if (smtp_parse_path(p, s->r->p.strict_rfc821_envelopes, addr,
-                        sizeof(addr), &params) != SMTP_PATH_OK) {
+    if (smtp_parse_path(p, s->r->p.strict_rfc821_envelopes, addr, sizeof(addr),
+                        &params) != SMTP_PATH_OK) {
         smtpd_reply(s, "501 5.1.7 Bad sender address syntax");
         return 0;
     }
@@ -203,8 +203,7 @@ static int smtpd_mail(struct smtpd_session *s, const char *arg)
             snprintf(num, sizeof(num), "%.*s", (int)(n < 31 ? n : 31), v);
             if (str_to_long(num, &size) == 0 && s->r->p.message_size_limit &&
                 size > s->r->p.message_size_limit) {
-                smtpd_reply(s,
-                            "552 5.3.4 Message size exceeds fixed limit");
+                smtpd_reply(s, "552 5.3.4 Message size exceeds fixed limit");
                 return 0;
             }
         }
@@ -307,8 +306,7 @@ static size_t smtpd_header_name_len(const char *line, size_t len)
  * undisclosed-recipients:;" (undisclosed_recipients_header is empty).
  * The Message-ID value (or "<>") goes to msgid for the log. */
 static void smtpd_cleanup_content(struct smtpd_session *s, const char *id,
-                                  struct strbuf *msg, char *msgid,
-                                  size_t idlen)
+                                  struct strbuf *msg, char *msgid, size_t idlen)
 {
     const char *data = s->data.buf ? s->data.buf : "";
     const char *p = data, *end = data + s->data.len, *hdr_end;
@@ -357,8 +355,7 @@ static void smtpd_cleanup_content(struct smtpd_session *s, const char *id,
         if (!seen_msgid) {
             char stamp[32];
             strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
-            snprintf(msgid, idlen, "<%s.%s@%s>", stamp, id,
-                     s->r->p.myhostname);
+            snprintf(msgid, idlen, "<%s.%s@%s>", stamp, id, s->r->p.myhostname);
             strbuf_printf(msg, "Message-Id: %s\r\n", msgid);
         }
         if (!seen_date) {
@@ -411,18 +408,19 @@ static void smtpd_finish_data(struct smtpd_session *s)
     strbuf_printf(&msg,
                   "Received: from %s (%s [%s])\r\n\tby %s (Postfix) with %s "
                   "id %s",
-                  s->helo ? s->helo : s->name, s->name, s->ip,
-                  r->p.myhostname, s->esmtp ? "ESMTP" : "SMTP", id);
+                  s->helo ? s->helo : s->name, s->name, s->ip, r->p.myhostname,
+                  s->esmtp ? "ESMTP" : "SMTP", id);
     if (s->rcpts.n == 1)
         strbuf_printf(&msg, "\r\n\tfor <%s>; %s\r\n", s->rcpts.v[0], date);
     else
         strbuf_printf(&msg, ";\r\n\t%s\r\n", date);
     smtpd_cleanup_content(s, id, &msg, msgid, sizeof(msgid));
-    if (queue_commit(r, id, s->sender, &addrs, &origs, msg.buf, msg.len) <
-        0) {
+    if (queue_commit(r, id, s->sender, &addrs, &origs, msg.buf, msg.len) < 0) {
         log_warn("queue commit %s", id);
-        maillog_printf(r->log, "cleanup", "warning: %s: queue file write "
-                       "error", id);
+        maillog_printf(r->log, "cleanup",
+                       "warning: %s: queue file write "
+                       "error",
+                       id);
         /* Nothing was acknowledged: a temporary failure, never a loss. */
         smtpd_reply(s, "451 4.3.0 Error: queue file write error");
     } else {
@@ -510,9 +508,8 @@ static void smtpd_command(struct smtpd_session *s, char *line)
         if (s->rcpts.n == 0) {
             if (s->rcpt_rejected) {
                 smtpd_reply(s, "554 5.5.1 Error: no valid recipients");
-                smtpd_noqueue_reject(s, "DATA",
-                                     "554 5.5.1 Error: no valid recipients",
-                                     NULL);
+                smtpd_noqueue_reject(
+                    s, "DATA", "554 5.5.1 Error: no valid recipients", NULL);
             } else {
                 smtpd_reply(s, "503 5.5.1 Error: need RCPT command");
             }
@@ -554,8 +551,7 @@ static void smtpd_on_write(struct bufferevent *bev, void *arg)
 {
     struct smtpd_session *s = arg;
 
-    if (s->quitting &&
-        evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+    if (s->quitting && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
         smtpd_session_free(s);
 }
 
@@ -597,8 +593,7 @@ static void smtpd_on_event(struct bufferevent *bev, short what, void *arg)
     (void)bev;
     if (what & BEV_EVENT_TIMEOUT) {
         maillog_printf(s->r->log, "smtpd", "timeout after %s from %s[%s]",
-                       s->in_data ? "DATA" : "END-OF-MESSAGE", s->name,
-                       s->ip);
+                       s->in_data ? "DATA" : "END-OF-MESSAGE", s->name, s->ip);
         smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded",
                     s->r->p.myhostname);
         s->quitting = 1;
@@ -629,8 +624,7 @@ void smtpd_accept(struct relay *r, int fd, const struct netaddr *peer)
     strlist_init(&s->rcpts);
     strbuf_init(&s->data);
     s->bev = bufferevent_socket_new(r->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    bufferevent_setcb(s->bev, smtpd_on_read, smtpd_on_write, smtpd_on_event,
-                      s);
+    bufferevent_setcb(s->bev, smtpd_on_read, smtpd_on_write, smtpd_on_event, s);
     bufferevent_set_timeouts(s->bev, &tv, &tv);
     bufferevent_enable(s->bev, EV_READ | EV_WRITE);
     s->next = r->sessions;

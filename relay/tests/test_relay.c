@@ -109,8 +109,7 @@ static const struct {
     /* relayhost overrides the next hop for relay and default classes. */
     {"pomme@mail.xxx.dyndns.com", "relay", "[127.168.2.253]", 1},
     {"contact@ladministrateur.com", "smtp", "[127.168.2.253]", 0},
-    {"nobody@hebergee.com", "error", "User unknown in virtual alias table",
-     1},
+    {"nobody@hebergee.com", "error", "User unknown in virtual alias table", 1},
     {"root@relais.hebergee.com", "local", "relais.hebergee.com", 1},
     /* relay_domains matches subdomains (parent_domain_matches_subdomains) */
     {"a@sub.mail.xxx.dyndns.com", "relay", "[127.168.2.253]", 1},
@@ -154,16 +153,15 @@ START_TEST(test_relay_control)
     struct netaddr na;
 
     ck_assert_msg(r != NULL, "%s", err);
-    ck_assert_int_eq(netaddr_parse(relay_control_cases[_i].client, 0, &na),
-                     0);
+    ck_assert_int_eq(netaddr_parse(relay_control_cases[_i].client, 0, &na), 0);
     memset(&ctx, 0, sizeof(ctx));
     ctx.client = &na;
     ctx.client_name = "unknown";
     ctx.helo = "test";
     ctx.sender = "monadresse@mondomaine.tld";
     ctx.rcpt = relay_control_cases[_i].rcpt;
-    ck_assert_int_eq(policy_eval(r, &r->p.smtpd_relay_restrictions, &ctx,
-                                 reply, sizeof(reply)) < 0
+    ck_assert_int_eq(policy_eval(r, &r->p.smtpd_relay_restrictions, &ctx, reply,
+                                 sizeof(reply)) < 0
                          ? -1
                          : 0,
                      relay_control_cases[_i].rc);
@@ -198,8 +196,7 @@ START_TEST(test_config_errors)
 
     ck_assert_ptr_null(r);
     ck_assert_msg(strstr(err, config_error_cases[_i].err) != NULL,
-                  "expected \"%s\" in \"%s\"", config_error_cases[_i].err,
-                  err);
+                  "expected \"%s\" in \"%s\"", config_error_cases[_i].err, err);
 }
 END_TEST
 
@@ -227,8 +224,8 @@ START_TEST(test_queue_commit_recover)
     strlist_push(&origs, "social@hebergee.com");
     queue_new_id(r, id, sizeof(id));
     const char *content = "Subject: x\r\n\r\nbody\r\n";
-    ck_assert_int_eq(queue_commit(r, id, "a@b.example", &rcpts, &origs,
-                                  content, strlen(content)),
+    ck_assert_int_eq(queue_commit(r, id, "a@b.example", &rcpts, &origs, content,
+                                  strlen(content)),
                      0);
     ck_assert_int_eq(relay_queue_count(r), 1);
     relay_free(r);

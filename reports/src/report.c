@@ -82,8 +82,8 @@ void report_xml_escape(FILE *fp, const char *s)
     }
 }
 
-int report_junit_write(FILE *fp, const char *suite,
-                       const struct report_case *c, size_t n)
+int report_junit_write(FILE *fp, const char *suite, const struct report_case *c,
+                       size_t n)
 {
     size_t passed, failed, skipped;
     double total = 0;
@@ -92,13 +92,15 @@ int report_junit_write(FILE *fp, const char *suite,
     for (size_t i = 0; i < n; i++)
         total += c[i].seconds;
     fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", fp);
-    fprintf(fp, "<testsuites tests=\"%zu\" failures=\"%zu\" errors=\"0\" "
-                "skipped=\"%zu\" time=\"%.3f\">\n",
+    fprintf(fp,
+            "<testsuites tests=\"%zu\" failures=\"%zu\" errors=\"0\" "
+            "skipped=\"%zu\" time=\"%.3f\">\n",
             n, failed, skipped, total);
     fputs("  <testsuite name=\"", fp);
     report_xml_escape(fp, suite);
-    fprintf(fp, "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" "
-                "skipped=\"%zu\" time=\"%.3f\">\n",
+    fprintf(fp,
+            "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" "
+            "skipped=\"%zu\" time=\"%.3f\">\n",
             n, failed, skipped, total);
     for (size_t i = 0; i < n; i++) {
         fputs("    <testcase name=\"", fp);

@@ -44,8 +44,8 @@ static char *golden(const char *name)
     size_t cap = 0;
     ssize_t n;
 
-    snprintf(path, sizeof(path), "%s/reports/tests/data/%s",
-             src ? src : ".", name);
+    snprintf(path, sizeof(path), "%s/reports/tests/data/%s", src ? src : ".",
+             name);
     fp = fopen(path, "r");
     ck_assert_msg(fp != NULL, "cannot open %s", path);
     n = getdelim(&buf, &cap, '\0', fp);

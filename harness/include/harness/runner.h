@@ -15,7 +15,7 @@ enum runner_status { RUNNER_PASSED, RUNNER_FAILED, RUNNER_SKIPPED };
 
 struct runner_result {
     enum runner_status status;
-    char message[2048];      /* "file:line: what went wrong" */
+    char message[2048];       /* "file:line: what went wrong" */
     struct strbuf transcript; /* every line sent and received, per step */
     double seconds;
 };

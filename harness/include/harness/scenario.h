@@ -12,12 +12,12 @@
 #include <stddef.h>
 
 enum scn_block_kind {
-    SCN_MAINCF,   /* [main.cf] */
-    SCN_FILE,     /* [file NAME] */
-    SCN_ZONE,     /* [zone ORIGIN] */
-    SCN_MX,       /* [mx IP] */
-    SCN_SESSION,  /* [session] / [session from IP] */
-    SCN_EXPECT,   /* [expect] */
+    SCN_MAINCF,  /* [main.cf] */
+    SCN_FILE,    /* [file NAME] */
+    SCN_ZONE,    /* [zone ORIGIN] */
+    SCN_MX,      /* [mx IP] */
+    SCN_SESSION, /* [session] / [session from IP] */
+    SCN_EXPECT,  /* [expect] */
 };
 
 /* One line of a session. */
@@ -38,20 +38,20 @@ enum scn_expect_kind {
 struct scn_expect {
     enum scn_expect_kind kind;
     int line;
-    char *host;    /* delivered to */
-    char *from;    /* NULL: any sender */
+    char *host; /* delivered to */
+    char *from; /* NULL: any sender */
     char **rcpts;
     size_t nrcpt;
     long count;
-    char *text;    /* log contains */
+    char *text; /* log contains */
 };
 
 struct scn_block {
     enum scn_block_kind kind;
-    int line;        /* the header's line */
-    char *arg;       /* file name, zone origin, mx address, session source */
-    char *text;      /* native body (main.cf, file, zone), as written */
-    int text_line;   /* line of the body's first line */
+    int line;      /* the header's line */
+    char *arg;     /* file name, zone origin, mx address, session source */
+    char *text;    /* native body (main.cf, file, zone), as written */
+    int text_line; /* line of the body's first line */
     /* [mx]: key = value settings */
     char *mx_name;
     char *mx_greeting;
@@ -66,9 +66,9 @@ struct scn_block {
 
 struct scenario {
     char *path;
-    char *name;        /* [scenario] name, or the file's base name */
-    char *seed;        /* [scenario] seed (informative) */
-    long timeout_ms;   /* [scenario] timeout, per wait (default 10 s) */
+    char *name;      /* [scenario] name, or the file's base name */
+    char *seed;      /* [scenario] seed (informative) */
+    long timeout_ms; /* [scenario] timeout, per wait (default 10 s) */
     struct scn_block *blocks;
     size_t nblocks;
 };

@@ -17,8 +17,7 @@ void config_free(struct config *cf);
 
 /* Load a main.cf-format file. Returns 0, or -1 with "file:line: what"
  * (or "file: strerror") in err. */
-int config_load(struct config *cf, const char *path, char *err,
-                size_t errlen);
+int config_load(struct config *cf, const char *path, char *err, size_t errlen);
 /* Parse main.cf text held in memory; name is used in messages. */
 int config_load_text(struct config *cf, const char *name, const char *text,
                      char *err, size_t errlen);
@@ -26,8 +25,7 @@ int config_load_text(struct config *cf, const char *name, const char *text,
 /* Set a value as if written in main.cf (overrides). */
 void config_set(struct config *cf, const char *name, const char *value);
 /* Set a default: used when the file does not set name. */
-void config_set_default(struct config *cf, const char *name,
-                        const char *value);
+void config_set_default(struct config *cf, const char *name, const char *value);
 
 /* 1 if the file (or config_set) gave name a value, 0 if only a default. */
 int config_is_set(const struct config *cf, const char *name);

@@ -31,11 +31,9 @@ struct dns_mx {
 typedef void dns_mx_fn(void *arg, enum dns_status st, const struct dns_mx *mx,
                        size_t n);
 /* addrs are IPv4/IPv6 literals as text. */
-typedef void dns_addr_fn(void *arg, enum dns_status st, char **addrs,
-                         size_t n);
+typedef void dns_addr_fn(void *arg, enum dns_status st, char **addrs, size_t n);
 /* texts: each TXT record's strings concatenated. */
-typedef void dns_txt_fn(void *arg, enum dns_status st, char **texts,
-                        size_t n);
+typedef void dns_txt_fn(void *arg, enum dns_status st, char **texts, size_t n);
 
 /* NULL on error with a message in err. */
 struct dns *dns_new(struct event_base *base, const char *servers, char *err,
@@ -45,9 +43,7 @@ void dns_free(struct dns *d);
 
 void dns_lookup_mx(struct dns *d, const char *name, dns_mx_fn *cb, void *arg);
 /* A records (IPv4 only for now). */
-void dns_lookup_a(struct dns *d, const char *name, dns_addr_fn *cb,
-                  void *arg);
-void dns_lookup_txt(struct dns *d, const char *name, dns_txt_fn *cb,
-                    void *arg);
+void dns_lookup_a(struct dns *d, const char *name, dns_addr_fn *cb, void *arg);
+void dns_lookup_txt(struct dns *d, const char *name, dns_txt_fn *cb, void *arg);
 
 #endif

@@ -28,8 +28,8 @@ const char *map_lookup(struct map *m, const char *key);
 /* A Postfix parameter that names several tables ("hash:a, texthash:b"):
  * first table with a value wins. */
 struct maplist;
-struct maplist *maplist_open(const char *specs, const char *base_dir,
-                             char *err, size_t errlen);
+struct maplist *maplist_open(const char *specs, const char *base_dir, char *err,
+                             size_t errlen);
 void maplist_free(struct maplist *ml);
 size_t maplist_count(const struct maplist *ml);
 const char *maplist_lookup(struct maplist *ml, const char *key);

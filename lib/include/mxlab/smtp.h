@@ -12,7 +12,7 @@
 #include "mxlab/xmem.h"
 
 /* RFC 5321 section 4.5.3.1: limits. */
-#define SMTP_LINE_MAX 1000  /* text line incl. CRLF */
+#define SMTP_LINE_MAX 1000 /* text line incl. CRLF */
 #define SMTP_PATH_MAX 256
 
 /* Reply code of a reply line ("250-..." / "250 ..." / "250"): 100..599, or
@@ -22,9 +22,9 @@ int smtp_reply_code(const char *line, int *last);
 
 enum smtp_path_status {
     SMTP_PATH_OK = 0,
-    SMTP_PATH_SYNTAX,     /* 501 5.1.7/5.1.3 Bad ... address syntax */
+    SMTP_PATH_SYNTAX, /* 501 5.1.7/5.1.3 Bad ... address syntax */
     SMTP_PATH_TOO_LONG,
-    SMTP_PATH_MISSING,    /* nothing after the colon */
+    SMTP_PATH_MISSING, /* nothing after the colon */
 };
 const char *smtp_path_strstatus(enum smtp_path_status st);
 

@@ -24,8 +24,8 @@ struct strbuf {
 };
 
 void strbuf_init(struct strbuf *sb);
-void strbuf_clear(struct strbuf *sb);   /* frees the storage */
-void strbuf_reset(struct strbuf *sb);   /* len = 0, storage kept */
+void strbuf_clear(struct strbuf *sb); /* frees the storage */
+void strbuf_reset(struct strbuf *sb); /* len = 0, storage kept */
 void strbuf_append(struct strbuf *sb, const void *data, size_t len);
 void strbuf_puts(struct strbuf *sb, const char *s);
 void strbuf_putc(struct strbuf *sb, char c);

@@ -18,8 +18,8 @@ struct report_case {
     const char *file;      /* scenario path */
     double seconds;
     enum report_status status;
-    const char *message;   /* one line: where and what failed, or why skipped */
-    const char *detail;    /* transcript and expectations (may be NULL) */
+    const char *message; /* one line: where and what failed, or why skipped */
+    const char *detail;  /* transcript and expectations (may be NULL) */
 };
 
 const char *report_strstatus(enum report_status st);
@@ -34,8 +34,8 @@ void report_summary_write(FILE *fp, const struct report_case *c, size_t n);
 
 /* JUnit XML in the common (Jenkins/Surefire) dialect. 0, or -1 with
  * errno. */
-int report_junit_write(FILE *fp, const char *suite,
-                       const struct report_case *c, size_t n);
+int report_junit_write(FILE *fp, const char *suite, const struct report_case *c,
+                       size_t n);
 
 /* XML-escape s into fp: & < > " ' and control bytes (as U+FFFD where XML
  * 1.0 forbids them). */
