@@ -84,8 +84,8 @@ static void fakemx_on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 
 struct fakemx_host *fakemx_add_host(struct fakemx *fm, const char *listen,
                                     const char *name,
-                                    const struct fakemx_behaviour *b,
-                                    char *err, size_t errlen)
+                                    const struct fakemx_behaviour *b, char *err,
+                                    size_t errlen)
 {
     struct netaddr na;
     struct fakemx_host *h;

@@ -3,8 +3,8 @@
  * the SHA-256 of the message data.
  */
 #include <openssl/sha.h>
-#include <string.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "fakemx_int.h"
 

@@ -18,14 +18,13 @@
 
 static void usage(FILE *fp)
 {
-    fprintf(fp,
-            "usage: mxlab-fakemx --listen IP:PORT [--listen ...] [--name "
-            "NAME]\n"
-            "                    [--max-conn-per-ip N] [--dump FILE] [-v]\n"
-            "\n"
-            "Fake upstream MX hosts: accept SMTP on each --listen address\n"
-            "and write every accepted message as a JSON line to FILE\n"
-            "(standard output by default).\n");
+    fprintf(fp, "usage: mxlab-fakemx --listen IP:PORT [--listen ...] [--name "
+                "NAME]\n"
+                "                    [--max-conn-per-ip N] [--dump FILE] [-v]\n"
+                "\n"
+                "Fake upstream MX hosts: accept SMTP on each --listen address\n"
+                "and write every accepted message as a JSON line to FILE\n"
+                "(standard output by default).\n");
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)

@@ -168,11 +168,9 @@ static void fakemx_command(struct fakemx_session *s, const char *line)
             if (v != NULL) {
                 size_t n = strcspn(v, " ");
                 snprintf(num, sizeof(num), "%.*s", (int)(n < 31 ? n : 31), v);
-                if (str_to_long(num, &size) == 0 &&
-                    size > FAKEMX_SIZE_LIMIT) {
-                    fakemx_reply(s,
-                                 "552 5.3.4 Message size exceeds fixed "
-                                 "limit");
+                if (str_to_long(num, &size) == 0 && size > FAKEMX_SIZE_LIMIT) {
+                    fakemx_reply(s, "552 5.3.4 Message size exceeds fixed "
+                                    "limit");
                     return;
                 }
             }
@@ -187,8 +185,7 @@ static void fakemx_command(struct fakemx_session *s, const char *line)
             fakemx_reply(s, "503 5.5.1 Error: need MAIL command");
             return;
         }
-        if (smtp_parse_path(arg, 0, addr, sizeof(addr), NULL) !=
-                SMTP_PATH_OK ||
+        if (smtp_parse_path(arg, 0, addr, sizeof(addr), NULL) != SMTP_PATH_OK ||
             addr[0] == '\0') {
             fakemx_reply(s, "501 5.1.3 Bad recipient address syntax");
             return;
@@ -285,8 +282,8 @@ void fakemx_session_start(struct fakemx_host *h, int fd,
     strlist_init(&s->rcpts);
     strbuf_init(&s->data);
     s->bev = bufferevent_socket_new(fm->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    bufferevent_setcb(s->bev, fakemx_on_read, fakemx_on_write,
-                      fakemx_on_event, s);
+    bufferevent_setcb(s->bev, fakemx_on_read, fakemx_on_write, fakemx_on_event,
+                      s);
     bufferevent_set_timeouts(s->bev, &idle, &idle);
     bufferevent_enable(s->bev, EV_READ | EV_WRITE);
     s->next = fm->sessions;

@@ -54,15 +54,14 @@ void fakemx_free(struct fakemx *fm);
  * behaviour (NULL: accept). Returns the host, or NULL with err set. */
 struct fakemx_host *fakemx_add_host(struct fakemx *fm, const char *listen,
                                     const char *name,
-                                    const struct fakemx_behaviour *b,
-                                    char *err, size_t errlen);
+                                    const struct fakemx_behaviour *b, char *err,
+                                    size_t errlen);
 /* Change a host's behaviour at run time (strings are copied). */
 void fakemx_host_set_behaviour(struct fakemx_host *h,
                                const struct fakemx_behaviour *b);
 
 /* Called after each message is accepted (250 sent). */
-void fakemx_on_delivery(struct fakemx *fm, fakemx_delivery_fn *fn,
-                        void *arg);
+void fakemx_on_delivery(struct fakemx *fm, fakemx_delivery_fn *fn, void *arg);
 
 size_t fakemx_message_count(const struct fakemx *fm);
 const struct fakemx_message *fakemx_message_at(const struct fakemx *fm,
