@@ -14,17 +14,17 @@
 #include "mxlab/strutil.h"
 #include "mxlab/xmem.h"
 
-#define ANSWER_HEADER_SIZE 12  /* RFC 1035 section 4.1.1 */
-#define ANSWER_UDP_MIN 512     /* RFC 1035 section 4.2.1 */
-#define ANSWER_EDNS_SIZE 1232  /* our EDNS payload (DNS flag day 2020) */
-#define ANSWER_CNAME_MAX 8     /* CNAME hops followed before stopping */
-#define ANSWER_BADVERS 16      /* RFC 6891 section 6.1.3 */
+#define ANSWER_HEADER_SIZE 12 /* RFC 1035 section 4.1.1 */
+#define ANSWER_UDP_MIN 512    /* RFC 1035 section 4.2.1 */
+#define ANSWER_EDNS_SIZE 1232 /* our EDNS payload (DNS flag day 2020) */
+#define ANSWER_CNAME_MAX 8    /* CNAME hops followed before stopping */
+#define ANSWER_BADVERS 16     /* RFC 6891 section 6.1.3 */
 
 /* A response with the header only (no question): for packets whose body
  * we cannot or need not read. ID, opcode and RD are copied (RFC 1035
  * section 4.1.1). The caller checked that query holds a header. */
-static void answer_header_only(const uint8_t *query, int rcode,
-                               uint8_t **resp, size_t *rlen)
+static void answer_header_only(const uint8_t *query, int rcode, uint8_t **resp,
+                               size_t *rlen)
 {
     uint8_t *r = xcalloc(1, ANSWER_HEADER_SIZE);
 
@@ -135,16 +135,15 @@ static void answer_drop(ldns_pkt *r, ldns_pkt_section section)
 
 /* r to wire form within limit bytes: if it does not fit, set TC and
  * send the question alone (RFC 2181 section 9). 0, or -1 on failure. */
-static int answer_wire(ldns_pkt *r, size_t limit, uint8_t **resp,
-                       size_t *rlen)
+static int answer_wire(ldns_pkt *r, size_t limit, uint8_t **resp, size_t *rlen)
 {
     for (int pass = 0; pass < 2; pass++) {
-        ldns_pkt_set_ancount(r, (uint16_t)ldns_rr_list_rr_count(
-                                    ldns_pkt_answer(r)));
-        ldns_pkt_set_nscount(r, (uint16_t)ldns_rr_list_rr_count(
-                                    ldns_pkt_authority(r)));
-        ldns_pkt_set_arcount(r, (uint16_t)ldns_rr_list_rr_count(
-                                    ldns_pkt_additional(r)));
+        ldns_pkt_set_ancount(
+            r, (uint16_t)ldns_rr_list_rr_count(ldns_pkt_answer(r)));
+        ldns_pkt_set_nscount(
+            r, (uint16_t)ldns_rr_list_rr_count(ldns_pkt_authority(r)));
+        ldns_pkt_set_arcount(
+            r, (uint16_t)ldns_rr_list_rr_count(ldns_pkt_additional(r)));
         if (ldns_pkt2wire(resp, r, rlen) != LDNS_STATUS_OK)
             return -1;
         if (*rlen <= limit)
@@ -231,8 +230,8 @@ wire:
 done:
     if (ret == 0) {
         log_debug("query %s type %d from %s: rcode %d, %zu bytes",
-                  name[0] ? name : "-", type, client[0] ? client : "-",
-                  rcode, *rlen);
+                  name[0] ? name : "-", type, client[0] ? client : "-", rcode,
+                  *rlen);
         fakedns_log_query(fd, client, name, type, rcode);
     }
     ldns_pkt_free(q);

@@ -68,7 +68,7 @@ int fakedns_answer_from(struct fakedns *fd, const char *client,
                         size_t *rlen);
 
 /* server.c */
-void fakedns_log_query(struct fakedns *fd, const char *client,
-                       const char *name, int type, int rcode);
+void fakedns_log_query(struct fakedns *fd, const char *client, const char *name,
+                       int type, int rcode);
 
 #endif

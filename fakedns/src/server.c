@@ -61,12 +61,12 @@ void fakedns_free(struct fakedns *fd)
     free(fd);
 }
 
-int fakedns_load_zone_text(struct fakedns *fd, const char *name,
-                           int first_line, const char *origin,
-                           const char *text, char *err, size_t errlen)
+int fakedns_load_zone_text(struct fakedns *fd, const char *name, int first_line,
+                           const char *origin, const char *text, char *err,
+                           size_t errlen)
 {
-    return fakedns_zone_load(fd, name, first_line, origin, text,
-                             strlen(text), err, errlen);
+    return fakedns_zone_load(fd, name, first_line, origin, text, strlen(text),
+                             err, errlen);
 }
 
 int fakedns_load_zone_file(struct fakedns *fd, const char *path,
@@ -111,8 +111,8 @@ static void server_on_read(evutil_socket_t sock, short what, void *arg)
         netaddr_str(&from, client, sizeof(client));
         if (fakedns_answer_from(l->fd, client, l->buf, (size_t)n, &resp,
                                 &rlen) < 0) {
-            log_debug("fakedns %s: %zd bytes from %s not answered", l->addr,
-                      n, client);
+            log_debug("fakedns %s: %zd bytes from %s not answered", l->addr, n,
+                      client);
             continue;
         }
         if (sendto(sock, resp, rlen, 0, (struct sockaddr *)&ss, sslen) < 0)
@@ -153,15 +153,15 @@ int fakedns_listen(struct fakedns *fd, const char *addr, char *err,
         free(l);
         return -1;
     }
-    fd->listeners = xrealloc(fd->listeners,
-                             (fd->nlisteners + 1) * sizeof(*fd->listeners));
+    fd->listeners =
+        xrealloc(fd->listeners, (fd->nlisteners + 1) * sizeof(*fd->listeners));
     fd->listeners[fd->nlisteners++] = l;
     log_info("fakedns: listening on %s (udp)", l->addr);
     return 0;
 }
 
-void fakedns_log_query(struct fakedns *fd, const char *client,
-                       const char *name, int type, int rcode)
+void fakedns_log_query(struct fakedns *fd, const char *client, const char *name,
+                       int type, int rcode)
 {
     struct fakedns_query *e;
 
@@ -188,8 +188,7 @@ size_t fakedns_query_count(const struct fakedns *fd)
     return fd->nlog;
 }
 
-const struct fakedns_query *fakedns_query_at(const struct fakedns *fd,
-                                             size_t i)
+const struct fakedns_query *fakedns_query_at(const struct fakedns *fd, size_t i)
 {
     return i < fd->nlog ? &fd->log[i] : NULL;
 }

@@ -16,8 +16,8 @@
 #include "mxlab/xmem.h"
 
 /* Without an origin ldns would silently make relative names relative to
- * the root; relative to this name instead, they can be found and reported
- * after parsing. */
+ * the root; made relative to this name instead, zone_scan can find and
+ * report them. */
 #define ZONE_NO_ORIGIN "no-origin.fakedns.invalid."
 
 /* TTL of records when the text has neither $TTL nor an explicit TTL. */
@@ -138,14 +138,81 @@ static ldns_rdf *zone_origin(const char *origin)
 {
     ldns_rdf *d = NULL;
     size_t len = strlen(origin);
-    char *s = (len > 0 && origin[len - 1] == '.')
-                  ? xstrdup(origin)
-                  : xasprintf("%s.", origin);
+    char *s = (len > 0 && origin[len - 1] == '.') ? xstrdup(origin)
+                                                  : xasprintf("%s.", origin);
 
     if (ldns_str2rdf_dname(&d, s) != LDNS_STATUS_OK)
         d = NULL;
     free(s);
     return d;
+}
+
+/* Owners seen by zone_scan, with the line each record ends on. */
+struct zone_owner {
+    ldns_rdf *name;
+    int line;
+};
+
+static void zone_owners_free(struct zone_owner *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ldns_rdf_deep_free(v[i].name);
+    free(v);
+}
+
+/* First pass, record by record: syntax errors and relative names without
+ * an origin, each with its line, and the owners for the later checks.
+ * This pass exists because ldns_zone_new_frm_fp_l() leaks the records it
+ * parsed before an error; the second pass (ldns's, for its TTL rules)
+ * then reads text known to be good. Returns 0 or -1 with err set. */
+static int zone_scan(FILE *fp, const char *name, int first_line,
+                     const ldns_rdf *origin, const ldns_rdf *noorigin,
+                     struct zone_owner **owners, size_t *nowners, char *err,
+                     size_t errlen)
+{
+    ldns_rdf *my_origin = ldns_rdf_clone(origin);
+    ldns_rdf *my_prev = ldns_rdf_clone(origin);
+    uint32_t ttl = ZONE_DEFAULT_TTL;
+    int line = 0, ret = -1;
+
+    while (!feof(fp)) {
+        ldns_rr *rr = NULL;
+        ldns_status st =
+            ldns_rr_new_frm_fp_l(&rr, fp, &ttl, &my_origin, &my_prev, &line);
+        int at = first_line + (line > 0 ? line - 1 : 0);
+        char *rel;
+
+        if (st == LDNS_STATUS_SYNTAX_EMPTY || st == LDNS_STATUS_SYNTAX_TTL ||
+            st == LDNS_STATUS_SYNTAX_ORIGIN)
+            continue;
+        if (st == LDNS_STATUS_SYNTAX_INCLUDE)
+            st = LDNS_STATUS_SYNTAX_INCLUDE_ERR_NOTIMPL;
+        if (st != LDNS_STATUS_OK) {
+            snprintf(err, errlen, "%s:%d: %s", name, at,
+                     ldns_get_errorstr_by_id(st));
+            goto done;
+        }
+        rel = noorigin != NULL ? zone_relative_name(rr, noorigin) : NULL;
+        if (rel != NULL) {
+            snprintf(err, errlen,
+                     "%s:%d: relative name \"%s\" but no origin (set "
+                     "$ORIGIN or give the zone's origin)",
+                     name, at, rel);
+            free(rel);
+            ldns_rr_free(rr);
+            goto done;
+        }
+        *owners = xrealloc(*owners, (*nowners + 1) * sizeof(**owners));
+        (*owners)[*nowners].name = ldns_rdf_clone(ldns_rr_owner(rr));
+        (*owners)[(*nowners)++].line = at;
+        ldns_rr_free(rr);
+    }
+    ret = 0;
+
+done:
+    ldns_rdf_deep_free(my_origin);
+    ldns_rdf_deep_free(my_prev);
+    return ret;
 }
 
 int fakedns_zone_load(struct fakedns *fd, const char *name, int first_line,
@@ -156,6 +223,8 @@ int fakedns_zone_load(struct fakedns *fd, const char *name, int first_line,
     ldns_zone *lz = NULL;
     ldns_rr_list *all = NULL;
     struct fakedns_zone *z = NULL;
+    struct zone_owner *owners = NULL;
+    size_t nowners = 0;
     ldns_rr *soa = NULL;
     char *buf = NULL, *s = NULL, *t = NULL;
     FILE *fp = NULL;
@@ -164,8 +233,8 @@ int fakedns_zone_load(struct fakedns *fd, const char *name, int first_line,
 
     if (origin != NULL && origin[0] != '\0') {
         if ((orig = zone_origin(origin)) == NULL) {
-            snprintf(err, errlen, "%s:%d: bad origin \"%s\"", name,
-                     first_line, origin);
+            snprintf(err, errlen, "%s:%d: bad origin \"%s\"", name, first_line,
+                     origin);
             goto done;
         }
     } else {
@@ -182,6 +251,10 @@ int fakedns_zone_load(struct fakedns *fd, const char *name, int first_line,
         snprintf(err, errlen, "%s: %s", name, strerror(errno));
         goto done;
     }
+    if (zone_scan(fp, name, first_line, orig, noorigin, &owners, &nowners, err,
+                  errlen) < 0)
+        goto done;
+    rewind(fp);
     st = ldns_zone_new_frm_fp_l(&lz, fp, orig, ZONE_DEFAULT_TTL,
                                 LDNS_RR_CLASS_IN, &line);
     if (st != LDNS_STATUS_OK) {
@@ -199,19 +272,6 @@ int fakedns_zone_load(struct fakedns *fd, const char *name, int first_line,
         ldns_rr_list_push_rr(
             all, ldns_rr_clone(ldns_rr_list_rr(ldns_zone_rrs(lz), i)));
 
-    if (noorigin != NULL) {
-        for (size_t i = 0; i < ldns_rr_list_rr_count(all); i++) {
-            s = zone_relative_name(ldns_rr_list_rr(all, i), noorigin);
-            if (s != NULL) {
-                snprintf(err, errlen,
-                         "%s: relative name \"%s\" but no origin (set "
-                         "$ORIGIN or give the zone's origin)",
-                         name, s);
-                goto done;
-            }
-        }
-    }
-
     z = xcalloc(1, sizeof(*z));
     if (ldns_zone_soa(lz) != NULL)
         z->apex = ldns_rdf_clone(ldns_rr_owner(ldns_zone_soa(lz)));
@@ -224,22 +284,19 @@ int fakedns_zone_load(struct fakedns *fd, const char *name, int first_line,
         goto done;
     }
 
-    for (size_t i = 0; i < ldns_rr_list_rr_count(all); i++) {
-        const ldns_rdf *owner = ldns_rr_owner(ldns_rr_list_rr(all, i));
-
-        if (!fakedns_dname_under(owner, z->apex)) {
-            s = zone_dname_str(owner);
+    for (size_t i = 0; i < nowners; i++) {
+        if (!fakedns_dname_under(owners[i].name, z->apex)) {
+            s = zone_dname_str(owners[i].name);
             t = zone_dname_str(z->apex);
-            snprintf(err, errlen, "%s: \"%s\" is outside the zone \"%s\"",
-                     name, s, t);
+            snprintf(err, errlen, "%s:%d: \"%s\" is outside the zone \"%s\"",
+                     name, owners[i].line, s, t);
             goto done;
         }
     }
     for (size_t i = 0; i < fd->nzones; i++) {
         if (zone_dname_eq(fd->zones[i]->apex, z->apex)) {
             t = zone_dname_str(z->apex);
-            snprintf(err, errlen, "%s: zone \"%s\" is already loaded", name,
-                     t);
+            snprintf(err, errlen, "%s: zone \"%s\" is already loaded", name, t);
             goto done;
         }
     }
@@ -266,6 +323,7 @@ done:
     free(buf);
     free(s);
     free(t);
+    zone_owners_free(owners, nowners);
     if (z != NULL) {
         ldns_rdf_deep_free(z->apex);
         free(z);
