@@ -35,9 +35,9 @@ int fakedns_load_zone_file(struct fakedns *fd, const char *path,
 /* The same for master-file text held in memory (a scenario block): name
  * and first_line make errors read "name:LINE: reason", where LINE is
  * first_line + the line's index in text (first_line is text's line 1). */
-int fakedns_load_zone_text(struct fakedns *fd, const char *name,
-                           int first_line, const char *origin,
-                           const char *text, char *err, size_t errlen);
+int fakedns_load_zone_text(struct fakedns *fd, const char *name, int first_line,
+                           const char *origin, const char *text, char *err,
+                           size_t errlen);
 
 /* Listen on UDP at "ip:port" (v4 or [v6]). Several calls allowed.
  * Returns 0, or -1 with a message in err. */
