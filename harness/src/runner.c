@@ -42,6 +42,11 @@ struct run {
     int maincf_header_lines;
     struct fakedns *dns;
     struct fakemx *mx;
+    struct run_mx {
+        const char *ip;
+        struct fakemx_host *host;
+    } * mxhosts;
+    size_t nmxhosts;
     struct relay *relay;
     /* step state */
     size_t step;
@@ -237,11 +242,18 @@ static int run_setup(struct run *r)
             beh.greeting_reply = b->mx_greeting;
             beh.max_conn_per_ip = (int)b->mx_max_conn_per_ip;
             snprintf(addr, sizeof(addr), "%s:%d", b->arg, r->mx_port);
-            if (fakemx_add_host(r->mx, addr, b->mx_name ? b->mx_name : b->arg,
-                                &beh, err, sizeof(err)) == NULL) {
+            struct fakemx_host *h =
+                fakemx_add_host(r->mx, addr, b->mx_name ? b->mx_name : b->arg,
+                                &beh, err, sizeof(err));
+            if (h == NULL) {
                 run_fail(r, b->line, "[mx %s]: %s", b->arg, err);
                 return -1;
             }
+            r->mxhosts =
+                xrealloc(r->mxhosts, (r->nmxhosts + 1) * sizeof(*r->mxhosts));
+            r->mxhosts[r->nmxhosts].ip = b->arg;
+            r->mxhosts[r->nmxhosts].host = h;
+            r->nmxhosts++;
             break;
         }
         default:
@@ -753,10 +765,89 @@ static void run_continue(struct run *r)
         run_expect_advance(r, evtimer_pending(r->deadline, NULL) ? 0 : 1);
 }
 
+/* [change mx IP]: the host's behaviour becomes what the block says. */
+static void run_change_mx(struct run *r, const struct scn_block *b)
+{
+    struct fakemx_behaviour beh;
+
+    memset(&beh, 0, sizeof(beh));
+    beh.greeting_reply = b->mx_greeting;
+    beh.max_conn_per_ip = (int)b->mx_max_conn_per_ip;
+    for (size_t i = 0; i < r->nmxhosts; i++)
+        if (strcmp(r->mxhosts[i].ip, b->arg) == 0)
+            fakemx_host_set_behaviour(r->mxhosts[i].host, &beh);
+    strbuf_printf(&r->res->transcript, "== [change mx %s] (line %d)\n", b->arg,
+                  b->line);
+}
+
+/* [admin]: run each "$ command" on the SUT; the "> pattern" lines after
+ * it must match lines of its output, in order (other lines may come
+ * between them). */
+static void run_admin(struct run *r, const struct scn_block *b)
+{
+    struct strbuf *t = &r->res->transcript;
+    struct strlist lines;
+    size_t next_line = 0;
+
+    strbuf_printf(t, "== [admin] (line %d)\n", b->line);
+    strlist_init(&lines);
+    for (size_t i = 0; i < b->nitems && !r->finished; i++) {
+        const struct scn_item *it = &b->items[i];
+        struct strbuf cmd, out, err;
+        char unknown[128];
+
+        if (it->kind == SCN_OUTPUT) {
+            size_t k;
+            for (k = next_line; k < lines.n; k++)
+                if (run_glob_match(r, it->text, lines.v[k]))
+                    break;
+            if (k == lines.n) {
+                run_fail(r, it->line,
+                         "no output line matches \"%s\" (see the "
+                         "transcript)",
+                         it->text);
+                break;
+            }
+            next_line = k + 1;
+            continue;
+        }
+        strbuf_init(&cmd);
+        strbuf_init(&out);
+        strbuf_init(&err);
+        if (run_substitute(r, it->text, &cmd, unknown, sizeof(unknown)) < 0) {
+            run_fail(r, it->line, "unknown variable {%s}", unknown);
+        } else {
+            int rc = relay_admin(r->relay, cmd.buf, &out, &err);
+            strbuf_printf(t, "$ %s\n%s%s", cmd.buf, out.buf ? out.buf : "",
+                          err.buf ? err.buf : "");
+            if (rc == 64)
+                run_fail(r, it->line, "%s", err.buf ? err.buf : "usage");
+            strlist_clear(&lines);
+            strbuf_append(&out, err.buf ? err.buf : "", err.len);
+            for (char *l = out.buf; l && *l;) {
+                char *nl = strchr(l, '\n');
+                if (nl)
+                    *nl = '\0';
+                strlist_push(&lines, l);
+                l = nl ? nl + 1 : NULL;
+            }
+            next_line = 0;
+        }
+        strbuf_clear(&cmd);
+        strbuf_clear(&out);
+        strbuf_clear(&err);
+    }
+    strlist_clear(&lines);
+}
+
 static void run_next_step(struct run *r)
 {
     while (!r->finished && r->step < r->s->nblocks) {
         const struct scn_block *b = &r->s->blocks[r->step];
+        if (b->kind == SCN_CHANGE_MX)
+            run_change_mx(r, b);
+        if (b->kind == SCN_ADMIN)
+            run_admin(r, b);
         if (b->kind == SCN_SESSION) {
             run_session_start(r, b);
             return;
@@ -816,6 +907,7 @@ enum runner_status runner_run(const struct scenario *s, const char *workdir,
     event_base_free(r.base);
     strlist_clear(&r.var_names);
     strlist_clear(&r.var_values);
+    free(r.mxhosts);
     free(r.workdir);
     free(r.confdir);
     free(r.maillog);

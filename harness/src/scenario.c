@@ -66,10 +66,11 @@ static int scn_open_block(struct scn_parser *p, int line, char *hdr)
     static const struct {
         const char *word;
         enum scn_block_kind kind;
-        int arg; /* 0 none, 1 required, 2 optional "from IP" */
+        int arg; /* 0 none, 1 required, 2 optional "from IP", 3 "mx IP" */
     } kinds[] = {{"main.cf", SCN_MAINCF, 0},  {"file", SCN_FILE, 1},
                  {"zone", SCN_ZONE, 1},       {"mx", SCN_MX, 1},
-                 {"session", SCN_SESSION, 2}, {"expect", SCN_EXPECT, 0}};
+                 {"session", SCN_SESSION, 2}, {"expect", SCN_EXPECT, 0},
+                 {"admin", SCN_ADMIN, 0},     {"change", SCN_CHANGE_MX, 3}};
     struct strlist w;
     int rc = 0;
 
@@ -90,7 +91,8 @@ static int scn_open_block(struct scn_parser *p, int line, char *hdr)
         rc = scn_error(p, line,
                        "unknown section [%s]; expected [scenario], "
                        "[main.cf], [file NAME], [zone ORIGIN], "
-                       "[mx IP], [session], [session from IP] or [expect]",
+                       "[mx IP], [session], [session from IP], [expect], "
+                       "[admin] or [change mx IP]",
                        hdr);
         goto done;
     }
@@ -127,6 +129,15 @@ static int scn_open_block(struct scn_parser *p, int line, char *hdr)
             }
         }
         b.arg = xstrdup(w.v[1]);
+    }
+    if (kinds[k].arg == 3) {
+        struct netaddr na;
+        if (w.n != 3 || strcmp(w.v[1], "mx") != 0 ||
+            netaddr_parse(w.v[2], 0, &na) < 0) {
+            rc = scn_error(p, line, "expected [change mx IP]");
+            goto done;
+        }
+        b.arg = xstrdup(w.v[2]);
     }
     if (kinds[k].arg == 2 && w.n != 1) {
         struct netaddr na;
@@ -196,6 +207,12 @@ static int scn_mx_line(struct scn_parser *p, struct scn_block *b, int line,
         free(b->mx_name);
         b->mx_name = xstrdup(val);
     } else if (strcmp(key, "greeting") == 0) {
+        if (*val == '\0') {
+            /* "greeting =" in [change mx]: back to the normal banner. */
+            free(b->mx_greeting);
+            b->mx_greeting = NULL;
+            return 0;
+        }
         if (smtp_reply_code(val, NULL) < 0)
             return scn_error(p, line,
                              "greeting: expected an SMTP reply such as "
@@ -239,6 +256,36 @@ static int scn_session_line(struct scn_parser *p, struct scn_block *b, int line,
     }
     /* One space after the marker is decoration; the rest is kept. */
     it.text = xstrdup(text[2] == ' ' ? text + 3 : text + 2);
+    b->items = xrealloc(b->items, (b->nitems + 1) * sizeof(*b->items));
+    b->items[b->nitems++] = it;
+    return 0;
+}
+
+static int scn_admin_line(struct scn_parser *p, struct scn_block *b, int line,
+                          const char *text)
+{
+    struct scn_item it;
+
+    memset(&it, 0, sizeof(it));
+    it.line = line;
+    if (text[0] == '$') {
+        it.kind = SCN_COMMAND;
+    } else if (text[0] == '>') {
+        if (b->nitems == 0)
+            return scn_error(p, line,
+                             "\"> output\" before any \"$ "
+                             "command\"");
+        it.kind = SCN_OUTPUT;
+    } else {
+        return scn_error(p, line,
+                         "expected \"$ command\" or \"> expected output\" "
+                         "in [admin]");
+    }
+    it.text = xstrdup(text[1] == ' ' ? text + 2 : text + 1);
+    if (it.kind == SCN_COMMAND && *str_trim(it.text) == '\0') {
+        free(it.text);
+        return scn_error(p, line, "\"$\" without a command");
+    }
     b->items = xrealloc(b->items, (b->nitems + 1) * sizeof(*b->items));
     b->items[b->nitems++] = it;
     return 0;
@@ -374,7 +421,10 @@ static int scn_line(struct scn_parser *p, int line, char *text)
         return 0;
     switch (b->kind) {
     case SCN_MX:
+    case SCN_CHANGE_MX:
         return scn_mx_line(p, b, line, t);
+    case SCN_ADMIN:
+        return scn_admin_line(p, b, line, t);
     case SCN_SESSION:
         return scn_session_line(p, b, line, t);
     case SCN_EXPECT:
@@ -417,9 +467,23 @@ struct scenario *scenario_parse(const char *path, const char *text, char *err,
         int sessions = 0;
         for (size_t i = 0; i < p.s->nblocks; i++) {
             struct scn_block *b = &p.s->blocks[i];
-            sessions += b->kind == SCN_SESSION || b->kind == SCN_EXPECT;
-            if (b->kind == SCN_SESSION && b->nitems == 0)
-                rc = scn_error(&p, b->line, "empty [session]");
+            sessions += b->kind == SCN_SESSION || b->kind == SCN_EXPECT ||
+                        b->kind == SCN_ADMIN;
+            if ((b->kind == SCN_SESSION || b->kind == SCN_ADMIN) &&
+                b->nitems == 0)
+                rc = scn_error(&p, b->line, "empty [%s]",
+                               b->kind == SCN_SESSION ? "session" : "admin");
+            if (b->kind == SCN_CHANGE_MX) {
+                size_t k;
+                for (k = 0; k < i; k++)
+                    if (p.s->blocks[k].kind == SCN_MX &&
+                        strcmp(p.s->blocks[k].arg, b->arg) == 0)
+                        break;
+                if (rc == 0 && k == i)
+                    rc = scn_error(&p, b->line,
+                                   "[change mx %s]: no [mx %s] before it",
+                                   b->arg, b->arg);
+            }
         }
         if (rc == 0 && sessions == 0)
             rc = scn_error(&p, line ? line : 1,

@@ -73,6 +73,35 @@ START_TEST(test_valid)
 }
 END_TEST
 
+START_TEST(test_admin_and_change)
+{
+    char err[512] = "";
+    struct scenario *s =
+        scenario_parse("a.scn",
+                       "[mx 127.27.48.4]\ngreeting = 421 busy %s\n"
+                       "[admin]\n$ mailq\n>             (host x refused*)\n"
+                       "$ postsuper -d {qid}\n"
+                       "[change mx 127.27.48.4]\ngreeting =\n",
+                       err, sizeof(err));
+
+    ck_assert_msg(s != NULL, "%s", err);
+    ck_assert_int_eq(s->nblocks, 3);
+    ck_assert_str_eq(s->blocks[0].mx_greeting, "421 busy %s");
+    ck_assert_int_eq(s->blocks[1].kind, SCN_ADMIN);
+    ck_assert_int_eq(s->blocks[1].nitems, 3);
+    ck_assert_int_eq(s->blocks[1].items[0].kind, SCN_COMMAND);
+    ck_assert_str_eq(s->blocks[1].items[0].text, "mailq");
+    ck_assert_int_eq(s->blocks[1].items[1].kind, SCN_OUTPUT);
+    /* Leading spaces after "> " are part of the pattern. */
+    ck_assert_str_eq(s->blocks[1].items[1].text,
+                     "            (host x refused*)");
+    ck_assert_int_eq(s->blocks[2].kind, SCN_CHANGE_MX);
+    ck_assert_str_eq(s->blocks[2].arg, "127.27.48.4");
+    ck_assert_ptr_null(s->blocks[2].mx_greeting);
+    scenario_free(s);
+}
+END_TEST
+
 START_TEST(test_default_name)
 {
     char err[512] = "";
@@ -118,6 +147,14 @@ static const struct {
     {"[expect]\nlog contains\n", "e.scn:2: log contains: text expected"},
     {"[expect]\nbounced a@b\n", "e.scn:2: unknown expectation"},
     {"[main.cf]\nmyhostname = x\n", "e.scn:2: no [session] or [expect]"},
+    {"[admin]\n> Mail queue is empty\n",
+     "e.scn:2: \"> output\" before any \"$ command\""},
+    {"[admin]\nmailq\n", "e.scn:2: expected \"$ command\""},
+    {"[admin]\n$\n", "e.scn:2: \"$\" without a command"},
+    {"[admin]\n", "e.scn:1: empty [admin]"},
+    {"[change 127.0.0.9]\n", "e.scn:1: expected [change mx IP]"},
+    {"[change mx 127.0.0.9]\n[admin]\n$ mailq\n",
+     "e.scn:1: [change mx 127.0.0.9]: no [mx 127.0.0.9] before it"},
 };
 
 START_TEST(test_errors)
@@ -151,6 +188,7 @@ int main(void)
 
     tcase_add_test(tc, test_valid);
     tcase_add_test(tc, test_default_name);
+    tcase_add_test(tc, test_admin_and_change);
     tcase_add_loop_test(tc, test_errors, 0, sizeof(errors) / sizeof(errors[0]));
     tcase_add_test(tc, test_missing_file);
     suite_add_tcase(s, tc);

@@ -168,8 +168,12 @@ static void qmgr_on_delivered(void *arg, struct smtpc_rcpt *rcpts, size_t n,
             qr->done = 1;
     }
     qmgr_job_free(j);
-    if (--m->in_delivery == 0)
-        qmgr_message_done(r, m);
+    if (--m->in_delivery == 0) {
+        if (m->deleted)
+            queue_delete(r, m); /* postsuper -d came during delivery */
+        else
+            qmgr_message_done(r, m);
+    }
     relay_changed(r);
     qmgr_schedule(r);
 }

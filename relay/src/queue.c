@@ -183,6 +183,41 @@ static void queue_unlink_msg(struct relay *r, struct queue_msg *m)
     }
 }
 
+void queue_delete(struct relay *r, struct queue_msg *m)
+{
+    char *path = queue_path(r, m->state, m->id);
+
+    unlink(path);
+    free(path);
+    if (m->in_delivery) {
+        m->deleted = 1;
+        return;
+    }
+    queue_unlink_msg(r, m);
+    queue_msg_free(m);
+}
+
+int queue_requeue(struct relay *r, struct queue_msg *m)
+{
+    char *from, *to;
+    int rc = 0;
+
+    if (m->in_delivery || m->state == QUEUE_ACTIVE) {
+        m->next_try = 0;
+        return 0;
+    }
+    from = queue_path(r, m->state, m->id);
+    to = queue_path(r, QUEUE_ACTIVE, m->id);
+    if (rename(from, to) < 0)
+        rc = -1;
+    else
+        m->state = QUEUE_ACTIVE;
+    m->next_try = 0;
+    free(from);
+    free(to);
+    return rc;
+}
+
 int queue_update(struct relay *r, struct queue_msg *m)
 {
     char *path = NULL, *data = NULL, *dir;

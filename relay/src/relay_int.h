@@ -86,6 +86,7 @@ struct queue_msg {
     time_t next_try; /* deferred: when to try again */
     long backoff;    /* last backoff used */
     int in_delivery; /* deliveries in progress for this message */
+    int deleted; /* postsuper -d while in delivery: drop at the end */
     struct queue_msg *next;
 };
 
@@ -173,6 +174,11 @@ int queue_update(struct relay *r, struct queue_msg *m);
 int queue_read_data(struct relay *r, const struct queue_msg *m, char **data,
                     size_t *len);
 int queue_recover(struct relay *r, char *err, size_t errlen);
+/* Remove a message's file and forget it (postsuper -d). A message in
+ * delivery is only marked; qmgr drops it when its deliveries report. */
+void queue_delete(struct relay *r, struct queue_msg *m);
+/* Make a deferred or held message active again (postsuper -r). */
+int queue_requeue(struct relay *r, struct queue_msg *m);
 void queue_free_all(struct relay *r);
 
 /* qmgr.c — scheduling deliveries. */

@@ -12,16 +12,24 @@
 #include <stddef.h>
 
 enum scn_block_kind {
-    SCN_MAINCF,  /* [main.cf] */
-    SCN_FILE,    /* [file NAME] */
-    SCN_ZONE,    /* [zone ORIGIN] */
-    SCN_MX,      /* [mx IP] */
-    SCN_SESSION, /* [session] / [session from IP] */
-    SCN_EXPECT,  /* [expect] */
+    SCN_MAINCF,    /* [main.cf] */
+    SCN_FILE,      /* [file NAME] */
+    SCN_ZONE,      /* [zone ORIGIN] */
+    SCN_MX,        /* [mx IP] */
+    SCN_SESSION,   /* [session] / [session from IP] */
+    SCN_EXPECT,    /* [expect] */
+    SCN_ADMIN,     /* [admin]: "$ command" and "> output pattern" lines */
+    SCN_CHANGE_MX, /* [change mx IP]: a new behaviour, keys as in [mx] */
 };
 
 /* One line of a session. */
-enum scn_item_kind { SCN_SEND, SCN_EXPECT_GLOB, SCN_EXPECT_REGEX };
+enum scn_item_kind {
+    SCN_SEND,
+    SCN_EXPECT_GLOB,
+    SCN_EXPECT_REGEX,
+    SCN_COMMAND, /* [admin] "$ mailq" */
+    SCN_OUTPUT,  /* [admin] "> pattern" */
+};
 struct scn_item {
     enum scn_item_kind kind;
     int line;
@@ -56,7 +64,7 @@ struct scn_block {
     char *mx_name;
     char *mx_greeting;
     long mx_max_conn_per_ip;
-    /* [session] */
+    /* [session], [admin] */
     struct scn_item *items;
     size_t nitems;
     /* [expect] */

@@ -10,6 +10,8 @@
 
 #include <stddef.h>
 
+struct strbuf;
+
 struct event_base;
 struct relay;
 
@@ -35,6 +37,20 @@ size_t relay_busy(const struct relay *r);
 size_t relay_active_deliveries(const struct relay *r);
 /* Schedule every deferred message for immediate delivery (postqueue -f). */
 void relay_flush(struct relay *r);
+
+/* Admin commands, Postfix's forms and outputs (postqueue(1),
+ * postsuper(1)). out receives what the command prints on stdout; the
+ * return value is the exit status. */
+/* mailq / postqueue -p: the queue listing. */
+int relay_mailq(struct relay *r, struct strbuf *out);
+/* postsuper -d ID|ALL and postsuper -r ID|ALL: count in *n. */
+int relay_postsuper_delete(struct relay *r, const char *id, size_t *n);
+int relay_postsuper_requeue(struct relay *r, const char *id, size_t *n);
+/* Run an admin command line ("mailq", "postqueue -p", "postqueue -f",
+ * "postsuper -d ID|ALL", "postsuper -r ID|ALL"): output to out (stdout)
+ * and err (stderr); returns the exit status, 64 for a usage error. */
+int relay_admin(struct relay *r, const char *cmdline, struct strbuf *out,
+                struct strbuf *err);
 
 /* Called whenever the queue or delivery state changes (a message queued,
  * delivered, deferred or removed), on the loop's thread. */
