@@ -86,7 +86,7 @@ struct queue_msg {
     time_t next_try; /* deferred: when to try again */
     long backoff;    /* last backoff used */
     int in_delivery; /* deliveries in progress for this message */
-    int deleted; /* postsuper -d while in delivery: drop at the end */
+    int deleted;     /* postsuper -d while in delivery: drop at the end */
     struct queue_msg *next;
 };
 
