@@ -12,22 +12,81 @@
 
 #include "mxlab/log.h"
 #include "mxlab/version.h"
+#include "mxlab/xmem.h"
 #include "relay/relay.h"
 
 static void usage(FILE *fp)
 {
     fprintf(fp,
             "usage: mxlab-relay -c CONFIG_DIR [-v]\n"
+            "       mxlab-relay -c CONFIG_DIR mailq | postqueue -p | "
+            "postqueue -f\n"
+            "       mxlab-relay -c CONFIG_DIR postsuper -d|-r ID|ALL\n"
             "\n"
             "Run mxlab's reference relay in the foreground: reads\n"
             "CONFIG_DIR/main.cf and CONFIG_DIR/master.cf (Postfix syntax),\n"
             "listens on master.cf's inet smtpd services, queues under\n"
             "queue_directory and logs to maillog_file (stderr if unset).\n"
             "\n"
+            "With a command, act on the queue as Postfix's mailq,\n"
+            "postqueue and postsuper do: through the running relay's\n"
+            "control socket, or on the queue files when it is stopped\n"
+            "(postqueue -f then fails: there is nobody to deliver).\n"
+            "\n"
             "  -c DIR       configuration directory (required)\n"
             "  -v           more diagnostics on stderr\n"
             "  --help       this text\n"
             "  --version    print the version\n");
+}
+
+/* mxlab-relay -c DIR COMMAND ARGS...: an admin command. */
+static int admin_command(const char *confdir, int argc, char **argv)
+{
+    struct event_base *base = event_base_new();
+    struct strbuf cmd, out, err;
+    struct relay *r;
+    char msg[1024];
+    int rc;
+
+    strbuf_init(&cmd);
+    strbuf_init(&out);
+    strbuf_init(&err);
+    for (int i = 0; i < argc; i++) {
+        if (i > 0)
+            strbuf_putc(&cmd, ' ');
+        strbuf_puts(&cmd, argv[i]);
+    }
+    r = relay_new(base, confdir, msg, sizeof(msg));
+    if (r == NULL) {
+        fprintf(stderr, "mxlab-relay: %s\n", msg);
+        rc = 1;
+        goto done;
+    }
+    rc = relay_control_call(r, cmd.buf, &out, &err);
+    if (rc < 0) {
+        /* Not running: work on the queue files, as Postfix allows. */
+        if (strcmp(cmd.buf, "postqueue -f") == 0) {
+            fprintf(stderr, "postqueue: fatal: Cannot flush mail queue - "
+                            "mail system is down\n");
+            rc = 1;
+        } else if (relay_load_queue(r, msg, sizeof(msg)) < 0) {
+            fprintf(stderr, "mxlab-relay: %s\n", msg);
+            rc = 1;
+        } else {
+            rc = relay_admin(r, cmd.buf, &out, &err);
+        }
+    }
+    fwrite(out.buf ? out.buf : "", 1, out.len, stdout);
+    fwrite(err.buf ? err.buf : "", 1, err.len, stderr);
+    if (rc == 64)
+        rc = 2;
+done:
+    relay_free(r);
+    event_base_free(base);
+    strbuf_clear(&cmd);
+    strbuf_clear(&out);
+    strbuf_clear(&err);
+    return rc;
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -50,7 +109,9 @@ int main(int argc, char **argv)
     char err[1024];
     int verbose = 0, c;
 
-    while ((c = getopt_long(argc, argv, "c:v", longopts, NULL)) != -1) {
+    /* '+': stop at the first non-option, so "postsuper -d ID" stays the
+     * command's own arguments. */
+    while ((c = getopt_long(argc, argv, "+c:v", longopts, NULL)) != -1) {
         switch (c) {
         case 'c':
             confdir = optarg;
@@ -69,10 +130,12 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (confdir == NULL || optind != argc) {
+    if (confdir == NULL) {
         usage(stderr);
         return 2;
     }
+    if (optind < argc)
+        return admin_command(confdir, argc - optind, argv + optind);
     log_init("mxlab-relay", verbose);
     signal(SIGPIPE, SIG_IGN);
     base = event_base_new();

@@ -94,6 +94,11 @@ size_t relay_active_deliveries(const struct relay *r)
     return r->ndeliveries;
 }
 
+int relay_load_queue(struct relay *r, char *err, size_t errlen)
+{
+    return queue_recover(r, err, errlen);
+}
+
 void relay_flush(struct relay *r)
 {
     qmgr_flush(r);
@@ -573,8 +578,8 @@ static void relay_on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 
 int relay_start(struct relay *r, char *err, size_t errlen)
 {
-    static const char *dirs[] = {"incoming", "active", "deferred", "hold",
-                                 "corrupt"};
+    static const char *dirs[] = {"incoming", "active",  "deferred",
+                                 "hold",     "corrupt", "public"};
     char derr[256];
 
     for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
@@ -623,6 +628,8 @@ int relay_start(struct relay *r, char *err, size_t errlen)
             return -1;
         }
     }
+    if (control_start(r, err, errlen) < 0)
+        return -1;
     maillog_printf(r->log, "master",
                    "daemon started -- version %s, "
                    "configuration %s",
@@ -639,6 +646,7 @@ void relay_free(struct relay *r)
         if (r->listeners[i].lev != NULL)
             evconnlistener_free(r->listeners[i].lev);
     free(r->listeners);
+    control_stop(r);
     smtpd_free_all(r);
     qmgr_free(r);
     queue_free_all(r);

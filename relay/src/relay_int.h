@@ -111,6 +111,8 @@ struct relay {
     struct event *qmgr_timer;
     int qmgr_pending; /* a scheduling pass is queued */
     unsigned long id_seq;
+    struct evconnlistener *control; /* admin commands while running */
+    char *control_path;
     relay_change_fn *change_fn;
     void *change_arg;
 };
@@ -186,6 +188,10 @@ void qmgr_init(struct relay *r);
 void qmgr_schedule(struct relay *r); /* run a pass soon */
 void qmgr_flush(struct relay *r);
 void qmgr_free(struct relay *r);
+
+/* control.c — the admin control socket. */
+int control_start(struct relay *r, char *err, size_t errlen);
+void control_stop(struct relay *r);
 
 /* smtpd.c */
 void smtpd_accept(struct relay *r, int fd, const struct netaddr *peer);

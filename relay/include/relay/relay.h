@@ -52,6 +52,15 @@ int relay_postsuper_requeue(struct relay *r, const char *id, size_t *n);
 int relay_admin(struct relay *r, const char *cmdline, struct strbuf *out,
                 struct strbuf *err);
 
+/* Read the queue files into r without starting anything (admin commands
+ * while the relay is stopped). 0, or -1 with err set. */
+int relay_load_queue(struct relay *r, char *err, size_t errlen);
+/* Ask a running relay, through its control socket under
+ * queue_directory/public, to run an admin command line. Returns the
+ * command's exit status, or -1 when no relay answers (not running). */
+int relay_control_call(struct relay *r, const char *cmdline, struct strbuf *out,
+                       struct strbuf *err);
+
 /* Called whenever the queue or delivery state changes (a message queued,
  * delivered, deferred or removed), on the loop's thread. */
 typedef void relay_change_fn(void *arg);
