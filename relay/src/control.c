@@ -23,9 +23,11 @@
 
 #define CONTROL_REQUEST_MAX 4096
 
+#define CONTROL_SOCKET "public/mxlab-admin" /* under queue_directory */
+
 static char *control_socket_path(const struct relay *r)
 {
-    return xasprintf("%s/public/mxlab-admin", r->p.queue_directory);
+    return xasprintf("%s/%s", r->p.queue_directory, CONTROL_SOCKET);
 }
 
 static void control_on_write(struct bufferevent *bev, void *arg)
@@ -89,22 +91,22 @@ static void control_on_accept(struct evconnlistener *lev, evutil_socket_t fd,
     bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
-int control_start(struct relay *r, char *err, size_t errlen)
+int relay_control_start(struct relay *r, char *err, size_t errlen)
 {
     struct sockaddr_un sun;
     char *path = control_socket_path(r);
     mode_t old;
     int fd;
 
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof(sun.sun_path)) {
-        snprintf(err, errlen,
-                 "control socket path too long (queue_directory): %s", path);
+    if (chdir(r->p.queue_directory) < 0) {
+        snprintf(err, errlen, "chdir %s: %s", r->p.queue_directory,
+                 strerror(errno));
         free(path);
         return -1;
     }
-    memcpy(sun.sun_path, path, strlen(path) + 1);
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    memcpy(sun.sun_path, CONTROL_SOCKET, sizeof(CONTROL_SOCKET));
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         snprintf(err, errlen, "control socket: %s", strerror(errno));
@@ -112,7 +114,7 @@ int control_start(struct relay *r, char *err, size_t errlen)
         return -1;
     }
     /* A socket left by a relay that died is stale: nobody listens. */
-    unlink(path);
+    unlink(CONTROL_SOCKET);
     old = umask(077);
     if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
         listen(fd, 16) < 0) {
@@ -175,9 +177,9 @@ int relay_control_call(struct relay *r, const char *cmdline, struct strbuf *out,
 
     memset(&sun, 0, sizeof(sun));
     sun.sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof(sun.sun_path))
-        goto done;
-    memcpy(sun.sun_path, path, strlen(path) + 1);
+    memcpy(sun.sun_path, CONTROL_SOCKET, sizeof(CONTROL_SOCKET));
+    if (chdir(r->p.queue_directory) < 0)
+        goto done; /* no queue: nothing runs there */
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         goto done;

@@ -153,6 +153,12 @@ int main(int argc, char **argv)
         event_base_free(base);
         return 1;
     }
+    if (relay_control_start(r, err, sizeof(err)) < 0) {
+        fprintf(stderr, "mxlab-relay: %s\n", err);
+        relay_free(r);
+        event_base_free(base);
+        return 1;
+    }
     sigterm = evsignal_new(base, SIGTERM, on_signal, base);
     sigint = evsignal_new(base, SIGINT, on_signal, base);
     event_add(sigterm, NULL);

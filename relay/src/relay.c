@@ -531,7 +531,11 @@ struct relay *relay_new(struct event_base *base, const char *config_dir,
     char cerr[512];
 
     r->base = base;
-    r->config_dir = xstrdup(config_dir);
+    /* Absolute, so that tables opened later (access maps at RCPT time)
+     * do not depend on the working directory. */
+    r->config_dir = realpath(config_dir, NULL);
+    if (r->config_dir == NULL)
+        r->config_dir = xstrdup(config_dir);
     r->cf = config_new();
     strlist_init(&r->p.mydestination);
     strlist_init(&r->p.relay_domains);
@@ -591,6 +595,12 @@ int relay_start(struct relay *r, char *err, size_t errlen)
         if (rc < 0)
             return -1;
     }
+    /* Absolute from here on: mxlab-relay works from queue_directory. */
+    char *absq = realpath(r->p.queue_directory, NULL);
+    if (absq != NULL) {
+        free(r->p.queue_directory);
+        r->p.queue_directory = absq;
+    }
     r->log = maillog_open(r->p.maillog_file[0] ? r->p.maillog_file : NULL,
                           r->p.myhostname, config_get(r->cf, "syslog_name"));
     if (r->log == NULL) {
@@ -628,8 +638,6 @@ int relay_start(struct relay *r, char *err, size_t errlen)
             return -1;
         }
     }
-    if (control_start(r, err, errlen) < 0)
-        return -1;
     maillog_printf(r->log, "master",
                    "daemon started -- version %s, "
                    "configuration %s",

@@ -190,7 +190,6 @@ void qmgr_flush(struct relay *r);
 void qmgr_free(struct relay *r);
 
 /* control.c — the admin control socket. */
-int control_start(struct relay *r, char *err, size_t errlen);
 void control_stop(struct relay *r);
 
 /* smtpd.c */

@@ -55,8 +55,15 @@ int relay_admin(struct relay *r, const char *cmdline, struct strbuf *out,
 /* Read the queue files into r without starting anything (admin commands
  * while the relay is stopped). 0, or -1 with err set. */
 int relay_load_queue(struct relay *r, char *err, size_t errlen);
+/* Listen for admin commands on queue_directory/public/mxlab-admin (what
+ * mxlab-relay does after relay_start()). Like Postfix's daemons, this
+ * makes queue_directory the process's working directory and binds a
+ * relative path, so a deep queue_directory is no problem. The harness
+ * does not need it: it calls relay_admin() directly. */
+int relay_control_start(struct relay *r, char *err, size_t errlen);
 /* Ask a running relay, through its control socket under
- * queue_directory/public, to run an admin command line. Returns the
+ * queue_directory/public, to run an admin command line (this changes the
+ * working directory to queue_directory). Returns the
  * command's exit status, or -1 when no relay answers (not running). */
 int relay_control_call(struct relay *r, const char *cmdline, struct strbuf *out,
                        struct strbuf *err);
