@@ -150,8 +150,10 @@ static int config_parse_line(struct config *cf, const char *file, int lineno,
     char where[512];
 
     if (eq == NULL) {
-        snprintf(err, errlen, "%s:%d: missing '=' after parameter name", file,
-                 lineno);
+        /* Postfix: missing '=' after attribute name: "..." */
+        snprintf(err, errlen,
+                 "%s:%d: missing '=' after attribute name: \"%.100s\"", file,
+                 lineno, str_trim(line));
         return -1;
     }
     *eq = '\0';

@@ -209,7 +209,12 @@ static const struct {
     const char *text, *err;
 } config_errors[] = {
     {"  continued = x\n", "main.cf:1: continuation line without"},
-    {"a = 1\nno equals sign here\n", "main.cf:2: missing '='"},
+    {"a = 1\nno equals sign here\n",
+     "main.cf:2: missing '=' after attribute name: \"no equals sign here\""},
+    /* Seed 000 as printed: the list lost its indentation. */
+    {"smtpd_recipient_restrictions =\nreject_invalid_hostname,\n",
+     "main.cf:2: missing '=' after attribute name: "
+     "\"reject_invalid_hostname,\""},
     {"= 3\n", "main.cf:1: missing parameter name"},
     {"bad-name = 3\n", "main.cf:1: bad parameter name \"bad-name\""},
 };

@@ -2,12 +2,16 @@
  * policy.c — smtpd restriction lists (postconf(5) smtpd_*_restrictions,
  * access(5)) with Postfix's reply codes and texts. Evaluated at RCPT time
  * (smtpd_delay_reject = yes). A restriction that mxlab does not know is a
- * server configuration error (451 4.3.5), as in Postfix.
+ * server configuration error (451 4.3.5), as in Postfix. DNS lists
+ * (reject_rbl_client, reject_rhsbl_sender) are looked up through c-ares
+ * while the session waits; their replies are default_rbl_reply's text.
  */
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "mxlab/dns.h"
 #include "mxlab/log.h"
 #include "mxlab/map.h"
 #include "mxlab/smtp.h"
@@ -116,71 +120,377 @@ static int policy_fqdn(const char *addr)
     return *addr == '\0' || (*d != '\0' && strchr(d, '.') != NULL);
 }
 
+/* Postfix's valid_hostname(): letters, digits, '-' and '_' in labels of
+ * at most 63, 255 in all; or an address literal "[1.2.3.4]". */
+static int policy_valid_hostname(const char *h)
+{
+    size_t len = strlen(h), label = 0;
+
+    if (h[0] == '[' && len > 2 && h[len - 1] == ']') {
+        struct netaddr na;
+        char *ip = xstrndup(h + 1, len - 2);
+        int ok = netaddr_parse(ip, 0, &na) == 0;
+        free(ip);
+        return ok;
+    }
+    if (len == 0 || len > 255 || h[0] == '.' || h[len - 1] == '.')
+        return 0;
+    for (const char *p = h; *p; p++) {
+        if (*p == '.') {
+            if (label == 0)
+                return 0;
+            label = 0;
+        } else if (str_isalnum((unsigned char)*p) || *p == '-' || *p == '_') {
+            if (++label > 63)
+                return 0;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* One restriction that needs no DNS. Returns POLICY_PERMIT, POLICY_REJECT,
+ * POLICY_DUNNO, or POLICY_ASYNC for the DNS-based ones (left to the
+ * caller). *used is set when the restriction consumed an argument. */
+enum { POLICY_ASYNC = 2 };
+
+static int policy_sync(struct relay *r, const char *name, const char *arg,
+                       const struct policy_ctx *ctx, char *reply, size_t len,
+                       int *used)
+{
+    *used = 0;
+    if (strcmp(name, "permit") == 0)
+        return POLICY_PERMIT;
+    if (strcmp(name, "reject") == 0 || strcmp(name, "defer") == 0) {
+        int defer = name[0] == 'd';
+        snprintf(reply, len,
+                 "%s <%s>: Recipient address rejected: Access denied",
+                 defer ? "450 4.7.1" : "554 5.7.1", ctx->rcpt);
+        return POLICY_REJECT;
+    }
+    if (strcmp(name, "permit_mynetworks") == 0)
+        return policy_mynetworks(r, ctx->client) ? POLICY_PERMIT : POLICY_DUNNO;
+    if (strcmp(name, "permit_sasl_authenticated") == 0)
+        return POLICY_DUNNO; /* no AUTH yet: never authenticated */
+    if (strcmp(name, "reject_unauth_destination") == 0 ||
+        strcmp(name, "defer_unauth_destination") == 0) {
+        if (rewrite_auth_destination(r, ctx->rcpt))
+            return POLICY_DUNNO;
+        snprintf(reply, len, "%s <%s>: Relay access denied",
+                 name[0] == 'd' ? "454 4.7.1" : "554 5.7.1", ctx->rcpt);
+        return POLICY_REJECT;
+    }
+    if (strcmp(name, "reject_non_fqdn_recipient") == 0) {
+        if (policy_fqdn(ctx->rcpt))
+            return POLICY_DUNNO;
+        snprintf(reply, len,
+                 "504 5.5.2 <%s>: Recipient address rejected: need "
+                 "fully-qualified address",
+                 ctx->rcpt);
+        return POLICY_REJECT;
+    }
+    if (strcmp(name, "reject_non_fqdn_sender") == 0) {
+        if (policy_fqdn(ctx->sender))
+            return POLICY_DUNNO;
+        snprintf(reply, len,
+                 "504 5.5.2 <%s>: Sender address rejected: need "
+                 "fully-qualified address",
+                 ctx->sender);
+        return POLICY_REJECT;
+    }
+    if (strcmp(name, "reject_invalid_helo_hostname") == 0 ||
+        strcmp(name, "reject_invalid_hostname") == 0) {
+        if (*ctx->helo == '\0' || policy_valid_hostname(ctx->helo))
+            return POLICY_DUNNO;
+        snprintf(reply, len,
+                 "501 5.5.2 <%s>: Helo command rejected: Invalid name",
+                 ctx->helo);
+        return POLICY_REJECT;
+    }
+    if (strcmp(name, "reject_unauth_pipelining") == 0) {
+        if (!ctx->pipelined)
+            return POLICY_DUNNO;
+        snprintf(reply, len,
+                 "503 5.5.0 <%s>: Recipient address rejected: Improper use "
+                 "of SMTP command pipelining",
+                 ctx->rcpt);
+        return POLICY_REJECT;
+    }
+    if (strcmp(name, "reject_unknown_sender_domain") == 0 ||
+        strcmp(name, "reject_unknown_recipient_domain") == 0)
+        return POLICY_ASYNC;
+    if (strcmp(name, "check_sender_access") == 0 ||
+        strcmp(name, "check_recipient_access") == 0) {
+        int sender = name[6] == 's';
+        const char *addr = sender ? ctx->sender : ctx->rcpt;
+        if (arg == NULL) {
+            log_warnx("%s: missing table argument", name);
+            snprintf(reply, len, "451 4.3.5 Server configuration error");
+            return POLICY_REJECT;
+        }
+        *used = 1;
+        if (*addr == '\0')
+            return POLICY_DUNNO;
+        return policy_check_addr_access(
+            r, arg, addr, sender ? "Sender address" : "Recipient address",
+            reply, len);
+    }
+    if (strcmp(name, "reject_rbl_client") == 0 ||
+        strcmp(name, "reject_rhsbl_sender") == 0) {
+        if (arg == NULL) {
+            log_warnx("%s: missing DNS list argument", name);
+            snprintf(reply, len, "451 4.3.5 Server configuration error");
+            return POLICY_REJECT;
+        }
+        *used = 1;
+        return POLICY_ASYNC;
+    }
+    log_warnx("unknown smtpd restriction: \"%s\"", name);
+    snprintf(reply, len, "451 4.3.5 Server configuration error");
+    return POLICY_REJECT;
+}
+
+/* An evaluation in progress: smtpd_relay_restrictions, then
+ * smtpd_recipient_restrictions (both must not reject), resumed after each
+ * DNS answer. */
+struct policy_check {
+    struct relay *r;
+    struct policy_ctx ctx; /* strings owned below */
+    char *client_ip, *client_name, *helo, *sender, *rcpt;
+    struct netaddr client;
+    const struct strlist *lists[2];
+    int list;
+    size_t i;
+    char query[600];  /* DNS name being looked up */
+    char what[600];   /* "Client host [ip]" / "Sender address [a]" */
+    char domain[256]; /* the DNS list */
+    char filter[64];  /* domain=127.0.0.2: only this answer counts */
+    char reply[1200];
+    policy_done_fn *done;
+    void *arg;
+    int cancelled;
+    int starting; /* inside policy_check_rcpt(): do not free yet */
+    int finished;
+};
+
+static void policy_step(struct policy_check *c);
+
+static void policy_free(struct policy_check *c)
+{
+    free(c->client_ip);
+    free(c->client_name);
+    free(c->helo);
+    free(c->sender);
+    free(c->rcpt);
+    free(c);
+}
+
+static void policy_finish(struct policy_check *c, int rc)
+{
+    if (!c->cancelled)
+        c->done(c->arg, rc, c->reply);
+    c->finished = 1;
+    if (!c->starting)
+        policy_free(c);
+}
+
+/* Postfix's default_rbl_reply: "$rbl_code Service unavailable;
+ * $rbl_class [$rbl_what] blocked using $rbl_domain${rbl_reason?;
+ * $rbl_reason}" with rbl_code 554. */
+static void policy_on_rbl_txt(void *arg, enum dns_status st, char **texts,
+                              size_t n)
+{
+    struct policy_check *c = arg;
+
+    snprintf(c->reply, sizeof(c->reply),
+             "554 5.7.1 Service unavailable; %s blocked using %s%s%s", c->what,
+             c->domain, st == DNS_OK && n > 0 ? "; " : "",
+             st == DNS_OK && n > 0 ? texts[0] : "");
+    policy_finish(c, POLICY_REJECT);
+}
+
+static void policy_on_rbl_a(void *arg, enum dns_status st, char **addrs,
+                            size_t n)
+{
+    struct policy_check *c = arg;
+    int listed = 0;
+
+    if (c->cancelled) {
+        policy_finish(c, POLICY_DUNNO);
+        return;
+    }
+    /* A DNS list that does not answer lists nobody (Postfix logs a
+     * warning and goes on): never a permanent reject on a failure. */
+    for (size_t i = 0; st == DNS_OK && i < n; i++)
+        if (c->filter[0] == '\0' || strcmp(addrs[i], c->filter) == 0)
+            listed = 1;
+    if (!listed) {
+        policy_step(c);
+        return;
+    }
+    dns_lookup_txt(c->r->dns, c->query, policy_on_rbl_txt, c);
+}
+
+/* reject_unknown_*_domain: a domain with neither MX nor A record is
+ * unknown. Postfix answers 450 for a temporary DNS failure too
+ * (unknown_address_reject_code, checked against Postfix 3.7). */
+static void policy_unknown_domain(struct policy_check *c)
+{
+    int sender = strcmp(c->what, "sender") == 0;
+    const char *addr = sender ? c->sender : c->rcpt;
+
+    snprintf(c->reply, sizeof(c->reply),
+             "450 %s <%s>: %s address rejected: Domain not found",
+             sender ? "4.1.8" : "4.1.2", addr, sender ? "Sender" : "Recipient");
+    policy_finish(c, POLICY_REJECT);
+}
+
+static void policy_on_domain_a(void *arg, enum dns_status st, char **addrs,
+                               size_t n)
+{
+    struct policy_check *c = arg;
+
+    (void)addrs;
+    if (c->cancelled)
+        policy_finish(c, POLICY_DUNNO);
+    else if (st == DNS_OK && n > 0)
+        policy_step(c);
+    else
+        policy_unknown_domain(c);
+}
+
+static void policy_on_domain_mx(void *arg, enum dns_status st,
+                                const struct dns_mx *mx, size_t n)
+{
+    struct policy_check *c = arg;
+
+    (void)mx;
+    if (c->cancelled)
+        policy_finish(c, POLICY_DUNNO);
+    else if (st == DNS_OK && n > 0)
+        policy_step(c);
+    else
+        dns_lookup_a(c->r->dns, c->query, policy_on_domain_a, c);
+}
+
+/* Start the DNS lookups of reject_rbl_client, reject_rhsbl_sender and
+ * reject_unknown_sender/recipient_domain. Returns 0 when a lookup is under
+ * way, 1 when there is nothing to look up (an IPv6 client, a null
+ * sender). */
+static int policy_start_dns(struct policy_check *c, const char *name,
+                            const char *arg)
+{
+    if (strncmp(name, "reject_unknown_", 15) == 0) {
+        int sender = strcmp(name, "reject_unknown_sender_domain") == 0;
+        const char *d = smtp_addr_domain(sender ? c->sender : c->rcpt);
+        if (*d == '\0' || d[0] == '[')
+            return 1; /* null sender, no domain, address literal */
+        snprintf(c->what, sizeof(c->what), "%s",
+                 sender ? "sender" : "recipient");
+        snprintf(c->query, sizeof(c->query), "%s", d);
+        dns_lookup_mx(c->r->dns, c->query, policy_on_domain_mx, c);
+        return 0;
+    }
+    const char *eq = strchr(arg, '=');
+    size_t dl = eq ? (size_t)(eq - arg) : strlen(arg);
+
+    snprintf(c->domain, sizeof(c->domain), "%.*s", (int)dl, arg);
+    snprintf(c->filter, sizeof(c->filter), "%s", eq ? eq + 1 : "");
+    if (strcmp(name, "reject_rbl_client") == 0) {
+        unsigned char a[4];
+        if (netaddr_family(&c->client) != AF_INET)
+            return 1;
+        memcpy(a, &((const struct sockaddr_in *)&c->client.ss)->sin_addr, 4);
+        snprintf(c->query, sizeof(c->query), "%u.%u.%u.%u.%s", a[3], a[2], a[1],
+                 a[0], c->domain);
+        snprintf(c->what, sizeof(c->what), "Client host [%s]", c->client_ip);
+    } else {
+        const char *d = smtp_addr_domain(c->sender);
+        if (*d == '\0')
+            return 1;
+        snprintf(c->query, sizeof(c->query), "%s.%s", d, c->domain);
+        snprintf(c->what, sizeof(c->what), "Sender address [%s]", c->sender);
+    }
+    dns_lookup_a(c->r->dns, c->query, policy_on_rbl_a, c);
+    return 0;
+}
+
+static void policy_step(struct policy_check *c)
+{
+    for (; c->list < 2; c->list++, c->i = 0) {
+        const struct strlist *l = c->lists[c->list];
+        while (c->i < l->n) {
+            const char *name = l->v[c->i];
+            const char *arg = c->i + 1 < l->n ? l->v[c->i + 1] : NULL;
+            int used, rc = policy_sync(c->r, name, arg, &c->ctx, c->reply,
+                                       sizeof(c->reply), &used);
+            c->i += 1 + used;
+            if (rc == POLICY_ASYNC) {
+                if (policy_start_dns(c, name, arg) == 0)
+                    return; /* resumed by the DNS callback */
+                continue;
+            }
+            if (rc == POLICY_REJECT) {
+                policy_finish(c, POLICY_REJECT);
+                return;
+            }
+            if (rc == POLICY_PERMIT)
+                break; /* this list says yes: on to the next list */
+        }
+    }
+    policy_finish(c, POLICY_DUNNO);
+}
+
+struct policy_check *policy_check_rcpt(struct relay *r,
+                                       const struct policy_ctx *ctx,
+                                       policy_done_fn *done, void *arg)
+{
+    struct policy_check *c = xcalloc(1, sizeof(*c));
+    char ip[64];
+
+    c->r = r;
+    c->client = *ctx->client;
+    c->client_ip = xstrdup(netaddr_ip(ctx->client, ip, sizeof(ip)));
+    c->client_name = xstrdup(ctx->client_name);
+    c->helo = xstrdup(ctx->helo);
+    c->sender = xstrdup(ctx->sender);
+    c->rcpt = xstrdup(ctx->rcpt);
+    c->ctx.client = &c->client;
+    c->ctx.client_name = c->client_name;
+    c->ctx.helo = c->helo;
+    c->ctx.sender = c->sender;
+    c->ctx.rcpt = c->rcpt;
+    c->ctx.pipelined = ctx->pipelined;
+    c->lists[0] = &r->p.smtpd_relay_restrictions;
+    c->lists[1] = &r->p.smtpd_recipient_restrictions;
+    c->done = done;
+    c->arg = arg;
+    c->starting = 1;
+    policy_step(c);
+    c->starting = 0;
+    if (c->finished) {
+        policy_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void policy_check_cancel(struct policy_check *c)
+{
+    if (c != NULL)
+        c->cancelled = 1;
+}
+
 int policy_eval(struct relay *r, const struct strlist *list,
                 const struct policy_ctx *ctx, char *reply, size_t len)
 {
     for (size_t i = 0; i < list->n; i++) {
-        const char *name = list->v[i];
         const char *arg = i + 1 < list->n ? list->v[i + 1] : NULL;
-        int rc = POLICY_DUNNO;
-
-        if (strcmp(name, "permit") == 0) {
-            return POLICY_PERMIT;
-        } else if (strcmp(name, "reject") == 0) {
-            snprintf(reply, len,
-                     "554 5.7.1 <%s>: Recipient address rejected: Access "
-                     "denied",
-                     ctx->rcpt);
-            return POLICY_REJECT;
-        } else if (strcmp(name, "defer") == 0) {
-            snprintf(reply, len,
-                     "450 4.7.1 <%s>: Recipient address rejected: Access "
-                     "denied",
-                     ctx->rcpt);
-            return POLICY_REJECT;
-        } else if (strcmp(name, "permit_mynetworks") == 0) {
-            if (policy_mynetworks(r, ctx->client))
-                return POLICY_PERMIT;
-        } else if (strcmp(name, "permit_sasl_authenticated") == 0) {
-            /* No AUTH yet: never authenticated. */
-        } else if (strcmp(name, "reject_unauth_destination") == 0 ||
-                   strcmp(name, "defer_unauth_destination") == 0) {
-            if (!rewrite_auth_destination(r, ctx->rcpt)) {
-                int defer = name[0] == 'd';
-                snprintf(reply, len, "%s <%s>: Relay access denied",
-                         defer ? "454 4.7.1" : "554 5.7.1", ctx->rcpt);
-                return POLICY_REJECT;
-            }
-        } else if (strcmp(name, "reject_non_fqdn_recipient") == 0) {
-            if (!policy_fqdn(ctx->rcpt)) {
-                snprintf(reply, len,
-                         "504 5.5.2 <%s>: Recipient address rejected: need "
-                         "fully-qualified address",
-                         ctx->rcpt);
-                return POLICY_REJECT;
-            }
-        } else if (strcmp(name, "reject_non_fqdn_sender") == 0) {
-            if (!policy_fqdn(ctx->sender)) {
-                snprintf(reply, len,
-                         "504 5.5.2 <%s>: Sender address rejected: need "
-                         "fully-qualified address",
-                         ctx->sender);
-                return POLICY_REJECT;
-            }
-        } else if (strcmp(name, "check_sender_access") == 0 && arg) {
-            i++;
-            if (*ctx->sender != '\0')
-                rc = policy_check_addr_access(r, arg, ctx->sender,
-                                              "Sender address", reply, len);
-        } else if (strcmp(name, "check_recipient_access") == 0 && arg) {
-            i++;
-            rc = policy_check_addr_access(r, arg, ctx->rcpt,
-                                          "Recipient address", reply, len);
-        } else {
-            log_warnx("unknown smtpd restriction: \"%s\"", name);
-            snprintf(reply, len, "451 4.3.5 Server configuration error");
-            return POLICY_REJECT;
-        }
+        int used, rc = policy_sync(r, list->v[i], arg, ctx, reply, len, &used);
+        i += (size_t)used;
+        if (rc == POLICY_ASYNC)
+            continue; /* DNS lists need policy_check_rcpt() */
         if (rc != POLICY_DUNNO)
             return rc;
     }

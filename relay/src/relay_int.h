@@ -130,6 +130,7 @@ struct policy_ctx {
     const char *helo;
     const char *sender;
     const char *rcpt;
+    int pipelined; /* the client sent commands ahead without ESMTP */
 };
 /* Evaluate a restriction list at RCPT time. Returns 0 to continue (DUNNO
  * or end of list), 1 for permit (OK), or -1 with a full reply such as
@@ -137,6 +138,17 @@ struct policy_ctx {
 int policy_eval(struct relay *r, const struct strlist *list,
                 const struct policy_ctx *ctx, char *reply, size_t len);
 int policy_mynetworks(struct relay *r, const struct netaddr *client);
+/* The RCPT decision: smtpd_relay_restrictions, then
+ * smtpd_recipient_restrictions, DNS lists included. done runs once, with
+ * rc -1 and the reply, or 0/1 to accept. Returns the check while it waits
+ * for DNS, or NULL when done has already run. */
+typedef void policy_done_fn(void *arg, int rc, const char *reply);
+struct policy_check;
+struct policy_check *policy_check_rcpt(struct relay *r,
+                                       const struct policy_ctx *ctx,
+                                       policy_done_fn *done, void *arg);
+/* The session went away: done will not be called. */
+void policy_check_cancel(struct policy_check *c);
 
 /* rewrite.c — address classes and routing (trivial-rewrite, cleanup). */
 enum rewrite_class {

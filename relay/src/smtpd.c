@@ -53,6 +53,10 @@ struct smtpd_session {
     int esmtp;
     int in_data;
     int quitting;
+    struct policy_check *pending; /* RCPT waiting for DNS lists */
+    char *pending_rcpt;
+    int rcpt_starting;
+    int sent_ahead;       /* more input was waiting behind this command */
     char *sender;         /* NULL: no transaction */
     struct strlist rcpts; /* accepted, as given */
     int rcpt_rejected;    /* some RCPT was refused in this transaction */
@@ -114,6 +118,8 @@ static void smtpd_session_free(struct smtpd_session *s)
     maillog_printf(r->log, "smtpd", "disconnect from %s[%s]%s", s->name, s->ip,
                    counts.buf ? counts.buf : "");
     strbuf_clear(&counts);
+    policy_check_cancel(s->pending);
+    free(s->pending_rcpt);
     for (struct smtpd_session **pp = &r->sessions; *pp; pp = &(*pp)->next)
         if (*pp == s) {
             *pp = s->next;
@@ -216,14 +222,54 @@ static int smtpd_mail(struct smtpd_session *s, const char *arg)
     return 1;
 }
 
+static void smtpd_process(struct smtpd_session *s);
+
+/* The RCPT decision is in: reply, count, and go on with the commands
+ * that waited. */
+static void smtpd_rcpt_done(void *arg, int rc, const char *why)
+{
+    struct smtpd_session *s = arg;
+    struct relay *r = s->r;
+    const char *addr = s->pending_rcpt;
+    char reply[1200];
+    struct strlist probe;
+
+    s->pending = NULL;
+    snprintf(reply, sizeof(reply), "%s", why);
+    if (rc >= 0) {
+        /* smtpd_reject_unlisted_recipient: a virtual alias domain address
+         * must have a mapping. */
+        strlist_init(&probe);
+        if (rewrite_virtual(r, addr, &probe) == 1) {
+            snprintf(reply, sizeof(reply),
+                     "550 5.1.1 <%s>: Recipient address rejected: User "
+                     "unknown in virtual alias table",
+                     addr);
+            rc = -1;
+        }
+        strlist_clear(&probe);
+    }
+    if (rc < 0) {
+        smtpd_noqueue_reject(s, "RCPT", reply, addr);
+        smtpd_reply(s, "%s", reply);
+        s->rcpt_rejected = 1;
+    } else {
+        strlist_push(&s->rcpts, addr);
+        smtpd_reply(s, "250 2.1.5 Ok");
+        s->count_ok[CMD_RCPT]++;
+    }
+    free(s->pending_rcpt);
+    s->pending_rcpt = NULL;
+    if (!s->rcpt_starting)
+        smtpd_process(s);
+}
+
 static int smtpd_rcpt(struct smtpd_session *s, const char *arg)
 {
     struct relay *r = s->r;
-    char addr[SMTP_PATH_MAX], reply[1200];
+    char addr[SMTP_PATH_MAX];
     const char *p = str_casestart(arg, "TO:");
     struct policy_ctx ctx;
-    struct strlist probe;
-    int rc;
 
     if (s->sender == NULL) {
         smtpd_reply(s, "503 5.5.1 Error: need MAIL command");
@@ -249,33 +295,14 @@ static int smtpd_rcpt(struct smtpd_session *s, const char *arg)
     ctx.helo = s->helo ? s->helo : "";
     ctx.sender = s->sender;
     ctx.rcpt = addr;
-    rc = policy_eval(r, &r->p.smtpd_relay_restrictions, &ctx, reply,
-                     sizeof(reply));
-    if (rc >= 0)
-        rc = policy_eval(r, &r->p.smtpd_recipient_restrictions, &ctx, reply,
-                         sizeof(reply));
-    if (rc >= 0) {
-        /* smtpd_reject_unlisted_recipient: a virtual alias domain address
-         * must have a mapping. */
-        strlist_init(&probe);
-        if (rewrite_virtual(r, addr, &probe) == 1) {
-            snprintf(reply, sizeof(reply),
-                     "550 5.1.1 <%s>: Recipient address rejected: User "
-                     "unknown in virtual alias table",
-                     addr);
-            rc = -1;
-        }
-        strlist_clear(&probe);
-    }
-    if (rc < 0) {
-        smtpd_noqueue_reject(s, "RCPT", reply, addr);
-        smtpd_reply(s, "%s", reply);
-        s->rcpt_rejected = 1;
-        return 0;
-    }
-    strlist_push(&s->rcpts, addr);
-    smtpd_reply(s, "250 2.1.5 Ok");
-    return 1;
+    ctx.pipelined = s->sent_ahead && !s->esmtp;
+    /* The decision may wait for DNS lists: commands that follow wait in
+     * the input buffer (pipelining keeps its order). */
+    s->pending_rcpt = xstrdup(addr);
+    s->rcpt_starting = 1;
+    s->pending = policy_check_rcpt(r, &ctx, smtpd_rcpt_done, s);
+    s->rcpt_starting = 0;
+    return 0; /* counted by smtpd_rcpt_done() */
 }
 
 /* RFC 5322 date as Postfix writes it: "Mon, 23 Nov 2026 07:00:00 +0000". */
@@ -555,14 +582,15 @@ static void smtpd_on_write(struct bufferevent *bev, void *arg)
         smtpd_session_free(s);
 }
 
-static void smtpd_on_read(struct bufferevent *bev, void *arg)
+/* Handle the complete lines in the input buffer, in order, until the
+ * session quits or a RCPT waits for DNS. */
+static void smtpd_process(struct smtpd_session *s)
 {
-    struct smtpd_session *s = arg;
-    struct evbuffer *in = bufferevent_get_input(bev);
+    struct evbuffer *in = bufferevent_get_input(s->bev);
     char *line;
     size_t len;
 
-    while (!s->quitting &&
+    while (!s->quitting && s->pending == NULL &&
            (line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) != NULL) {
         if (s->in_data) {
             smtpd_data_line(s, line, len);
@@ -572,18 +600,25 @@ static void smtpd_on_read(struct bufferevent *bev, void *arg)
         } else if (len > SMTPD_LINE_LIMIT) {
             smtpd_reply(s, "500 5.5.0 Error: line too long");
         } else {
+            s->sent_ahead = evbuffer_get_length(in) > 0;
             smtpd_command(s, line);
         }
         free(line);
     }
-    if (!s->quitting && !s->in_data &&
+    if (!s->quitting && !s->in_data && s->pending == NULL &&
         evbuffer_get_length(in) > SMTPD_LINE_LIMIT) {
         /* No end of line within the limit: drop what came so far. */
         evbuffer_drain(in, evbuffer_get_length(in));
         smtpd_reply(s, "500 5.5.0 Error: line too long");
     }
     if (s->quitting)
-        bufferevent_disable(bev, EV_READ);
+        bufferevent_disable(s->bev, EV_READ);
+}
+
+static void smtpd_on_read(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    smtpd_process(arg);
 }
 
 static void smtpd_on_event(struct bufferevent *bev, short what, void *arg)
