@@ -61,16 +61,58 @@ static void scn_close_block(struct scn_parser *p)
     strbuf_reset(&p->body);
 }
 
+/* "300s", "5m", "2h", "5d", "1w" (Postfix's time units; a bare number is
+ * seconds). */
+static int scn_duration(const char *text, long *seconds)
+{
+    char num[32];
+    size_t n = strspn(text, "0123456789");
+    long v, mult = 1;
+
+    if (n == 0 || n >= sizeof(num))
+        return -1;
+    memcpy(num, text, n);
+    num[n] = '\0';
+    if (str_to_long(num, &v) < 0)
+        return -1;
+    switch (text[n]) {
+    case '\0':
+    case 's':
+        break;
+    case 'm':
+        mult = 60;
+        break;
+    case 'h':
+        mult = 3600;
+        break;
+    case 'd':
+        mult = 86400;
+        break;
+    case 'w':
+        mult = 7 * 86400;
+        break;
+    default:
+        return -1;
+    }
+    if (text[n] != '\0' && text[n + 1] != '\0')
+        return -1;
+    *seconds = v * mult;
+    return 0;
+}
+
 static int scn_open_block(struct scn_parser *p, int line, char *hdr)
 {
     static const struct {
         const char *word;
         enum scn_block_kind kind;
-        int arg; /* 0 none, 1 required, 2 optional "from IP", 3 "mx IP" */
+        /* 0 none, 1 required, 2 optional "from IP", 3 "mx IP",
+         * 4 "passes DURATION" */
+        int arg;
     } kinds[] = {{"main.cf", SCN_MAINCF, 0},  {"file", SCN_FILE, 1},
                  {"zone", SCN_ZONE, 1},       {"mx", SCN_MX, 1},
                  {"session", SCN_SESSION, 2}, {"expect", SCN_EXPECT, 0},
-                 {"admin", SCN_ADMIN, 0},     {"change", SCN_CHANGE_MX, 3}};
+                 {"admin", SCN_ADMIN, 0},     {"change", SCN_CHANGE_MX, 3},
+                 {"time", SCN_TIME, 4}};
     struct strlist w;
     int rc = 0;
 
@@ -92,7 +134,7 @@ static int scn_open_block(struct scn_parser *p, int line, char *hdr)
                        "unknown section [%s]; expected [scenario], "
                        "[main.cf], [file NAME], [zone ORIGIN], "
                        "[mx IP], [session], [session from IP], [expect], "
-                       "[admin] or [change mx IP]",
+                       "[admin], [change mx IP] or [time passes DURATION]",
                        hdr);
         goto done;
     }
@@ -129,6 +171,15 @@ static int scn_open_block(struct scn_parser *p, int line, char *hdr)
             }
         }
         b.arg = xstrdup(w.v[1]);
+    }
+    if (kinds[k].arg == 4) {
+        if (w.n != 3 || strcmp(w.v[1], "passes") != 0 ||
+            scn_duration(w.v[2], &b.seconds) < 0) {
+            rc = scn_error(p, line,
+                           "expected [time passes DURATION] with a "
+                           "duration such as 300s, 5m, 2h, 5d or 1w");
+            goto done;
+        }
     }
     if (kinds[k].arg == 3) {
         struct netaddr na;

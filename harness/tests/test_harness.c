@@ -76,16 +76,18 @@ END_TEST
 START_TEST(test_admin_and_change)
 {
     char err[512] = "";
-    struct scenario *s =
-        scenario_parse("a.scn",
-                       "[mx 127.27.48.4]\ngreeting = 421 busy %s\n"
-                       "[admin]\n$ mailq\n>             (host x refused*)\n"
-                       "$ postsuper -d {qid}\n"
-                       "[change mx 127.27.48.4]\ngreeting =\n",
-                       err, sizeof(err));
+    struct scenario *s = scenario_parse(
+        "a.scn",
+        "[mx 127.27.48.4]\ngreeting = 421 busy %s\n"
+        "[admin]\n$ mailq\n>             (host x refused*)\n"
+        "$ postsuper -d {qid}\n"
+        "[change mx 127.27.48.4]\ngreeting =\n[time passes 5m]\n",
+        err, sizeof(err));
 
     ck_assert_msg(s != NULL, "%s", err);
-    ck_assert_int_eq(s->nblocks, 3);
+    ck_assert_int_eq(s->nblocks, 4);
+    ck_assert_int_eq(s->blocks[3].kind, SCN_TIME);
+    ck_assert_int_eq(s->blocks[3].seconds, 300);
     ck_assert_str_eq(s->blocks[0].mx_greeting, "421 busy %s");
     ck_assert_int_eq(s->blocks[1].kind, SCN_ADMIN);
     ck_assert_int_eq(s->blocks[1].nitems, 3);
@@ -153,6 +155,9 @@ static const struct {
     {"[admin]\n$\n", "e.scn:2: \"$\" without a command"},
     {"[admin]\n", "e.scn:1: empty [admin]"},
     {"[change 127.0.0.9]\n", "e.scn:1: expected [change mx IP]"},
+    {"[time passes soon]\n", "e.scn:1: expected [time passes DURATION]"},
+    {"[time passes 5x]\n", "e.scn:1: expected [time passes DURATION]"},
+    {"[time flies 5m]\n", "e.scn:1: expected [time passes DURATION]"},
     {"[change mx 127.0.0.9]\n[admin]\n$ mailq\n",
      "e.scn:1: [change mx 127.0.0.9]: no [mx 127.0.0.9] before it"},
 };

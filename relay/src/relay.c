@@ -99,6 +99,11 @@ int relay_load_queue(struct relay *r, char *err, size_t errlen)
     return queue_recover(r, err, errlen);
 }
 
+void relay_time_changed(struct relay *r)
+{
+    qmgr_time_changed(r);
+}
+
 void relay_flush(struct relay *r)
 {
     qmgr_flush(r);

@@ -109,7 +109,8 @@ struct relay {
     struct smtpc *clients; /* deliveries in progress */
     size_t ndeliveries;
     struct event *qmgr_timer;
-    int qmgr_pending; /* a scheduling pass is queued */
+    time_t qmgr_start; /* deferred-queue scans: every queue_run_delay */
+    int qmgr_pending;  /* a scheduling pass is queued */
     unsigned long id_seq;
     struct evconnlistener *control; /* admin commands while running */
     char *control_path;
@@ -199,6 +200,7 @@ void queue_free_all(struct relay *r);
 void qmgr_init(struct relay *r);
 void qmgr_schedule(struct relay *r); /* run a pass soon */
 void qmgr_flush(struct relay *r);
+void qmgr_time_changed(struct relay *r); /* the simulated clock moved */
 void qmgr_free(struct relay *r);
 
 /* control.c — the admin control socket. */

@@ -97,7 +97,7 @@ static void smtpc_try_next(struct smtpc *c);
 /* The one way a delivery ends: report, then free. */
 static void smtpc_finish(struct smtpc *c)
 {
-    gettimeofday(&c->res.t_done, NULL);
+    clock_now(&c->res.t_done);
     if (c->bev != NULL) {
         bufferevent_free(c->bev);
         c->bev = NULL;
@@ -231,7 +231,7 @@ static int smtpc_on_reply(struct smtpc *c, int code)
             smtpc_address_failed(c, cls == 5 ? 5 : 4, dsn, reason);
             return -1;
         }
-        gettimeofday(&c->res.t_conn, NULL);
+        clock_now(&c->res.t_conn);
         c->state = SMTPC_EHLO;
         smtpc_send(c, "EHLO %s", c->r->p.myhostname);
         return 0;
@@ -284,7 +284,7 @@ static int smtpc_on_reply(struct smtpc *c, int code)
     case SMTPC_DATA:
         if (code != 354)
             break;
-        gettimeofday(&c->res.t_data, NULL);
+        clock_now(&c->res.t_data);
         c->state = SMTPC_DOT;
         smtpc_send_data(c);
         return 0;
@@ -471,7 +471,7 @@ static void smtpc_resolve_next_mx(struct smtpc *c)
         return;
     }
     c->itarget = 0;
-    gettimeofday(&c->res.t_conn, NULL);
+    clock_now(&c->res.t_conn);
     smtpc_try_next(c);
 }
 
@@ -587,7 +587,7 @@ void smtpc_start(struct relay *r, const char *nexthop, const char *sender,
     c->done = done;
     c->arg = arg;
     strbuf_init(&c->reply);
-    gettimeofday(&c->res.t_start, NULL);
+    clock_now(&c->res.t_start);
     snprintf(c->res.relay_desc, sizeof(c->res.relay_desc), "none");
     if (smtpc_parse_nexthop(c, nexthop) < 0) {
         char reason[700];

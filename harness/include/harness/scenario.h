@@ -20,6 +20,7 @@ enum scn_block_kind {
     SCN_EXPECT,    /* [expect] */
     SCN_ADMIN,     /* [admin]: "$ command" and "> output pattern" lines */
     SCN_CHANGE_MX, /* [change mx IP]: a new behaviour, keys as in [mx] */
+    SCN_TIME,      /* [time passes DURATION]: the SUT's clock moves on */
 };
 
 /* One line of a session. */
@@ -60,6 +61,8 @@ struct scn_block {
     char *arg;     /* file name, zone origin, mx address, session source */
     char *text;    /* native body (main.cf, file, zone), as written */
     int text_line; /* line of the body's first line */
+    /* [time passes]: seconds */
+    long seconds;
     /* [mx]: key = value settings */
     char *mx_name;
     char *mx_greeting;

@@ -35,6 +35,8 @@ size_t relay_queue_count(const struct relay *r);
 size_t relay_busy(const struct relay *r);
 /* Deliveries (SMTP client sessions) in progress. */
 size_t relay_active_deliveries(const struct relay *r);
+/* The process clock (mxlab/clock.h) was advanced: run what is due. */
+void relay_time_changed(struct relay *r);
 /* Schedule every deferred message for immediate delivery (postqueue -f). */
 void relay_flush(struct relay *r);
 
