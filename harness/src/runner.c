@@ -641,7 +641,10 @@ static int run_check(struct run *r, const struct scn_expect *x, int final_try)
             if (netaddr_parse(m->host, 0, &na) < 0 ||
                 strcmp(netaddr_ip(&na, ip, sizeof(ip)), x->host) != 0)
                 continue;
-            if (x->from && str_casecmp(x->from, m->mail_from) != 0)
+            /* "from <>" names the null sender. */
+            if (x->from &&
+                str_casecmp(strcmp(x->from, "<>") == 0 ? "" : x->from,
+                            m->mail_from) != 0)
                 continue;
             size_t k;
             for (k = 0; k < x->nrcpt; k++)
@@ -914,6 +917,17 @@ enum runner_status runner_run(const struct scenario *s, const char *workdir,
         run_next_step(&r);
         if (!r.finished)
             event_base_dispatch(r.base);
+    }
+    /* What the fake MX hosts received stays with the work directory
+     * (kept when the scenario fails), one JSON object per message. */
+    if (r.mx != NULL && fakemx_message_count(r.mx) > 0) {
+        char *path = xasprintf("%s/fakemx.jsonl", workdir);
+        FILE *fp = fopen(path, "w");
+        for (size_t i = 0; fp && i < fakemx_message_count(r.mx); i++)
+            fakemx_message_write_json(fakemx_message_at(r.mx, i), fp);
+        if (fp != NULL)
+            fclose(fp);
+        free(path);
     }
     /* One teardown path, whatever happened. */
     run_session_close(&r);

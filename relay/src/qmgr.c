@@ -133,8 +133,10 @@ static void qmgr_log_rcpt(struct qmgr_job *j, struct smtpc_rcpt *rc,
 
 static void qmgr_job_free(struct qmgr_job *j)
 {
-    for (size_t i = 0; i < j->n; i++)
+    for (size_t i = 0; i < j->n; i++) {
         free(j->rcpts[i].reply);
+        free(j->rcpts[i].diag);
+    }
     free(j->rcpts);
     free(j->idx);
     free(j->data);
@@ -149,6 +151,41 @@ static void qmgr_message_done(struct relay *r, struct queue_msg *m)
 
     for (size_t i = 0; i < m->nrcpt; i++)
         remaining += !m->rcpts[i].done;
+    /* maximal_queue_lifetime (bounce_queue_lifetime for the null sender):
+     * what is still pending goes back to the sender. */
+    long lifetime =
+        m->sender[0] ? r->p.maximal_queue_lifetime : r->p.bounce_queue_lifetime;
+    if (remaining > 0 && now - m->arrival >= lifetime) {
+        maillog_printf(r->log, "qmgr",
+                       "%s: from=<%s>, status=expired, returned to sender",
+                       m->id, m->sender);
+        for (size_t i = 0; i < m->nrcpt; i++) {
+            struct queue_rcpt *qr = &m->rcpts[i];
+            if (qr->done)
+                continue;
+            bounce_add(m, qr, "4.4.7",
+                       qr->reason ? qr->reason
+                                  : "delivery temporarily suspended",
+                       NULL, NULL);
+            qr->done = 1;
+        }
+        remaining = 0;
+    }
+    /* The report is queued before the recipients are recorded as done:
+     * if it cannot be written, they stay pending (nothing is lost). */
+    if (m->nbounces > 0 && bounce_flush(r, m) < 0) {
+        log_warn("%s: cannot queue the non-delivery report", m->id);
+        for (size_t b = 0; b < m->nbounces; b++)
+            for (size_t i = 0; i < m->nrcpt; i++)
+                if (m->rcpts[i].done &&
+                    strcmp(m->rcpts[i].addr, m->bounces[b].addr) == 0) {
+                    m->rcpts[i].done = 0;
+                    free(m->rcpts[i].reason);
+                    m->rcpts[i].reason = xstrdup(m->bounces[b].reason);
+                    remaining++;
+                }
+        bounce_clear(m);
+    }
     if (remaining == 0) {
         char id[16];
         snprintf(id, sizeof(id), "%s", m->id);
@@ -175,15 +212,24 @@ static void qmgr_on_delivered(void *arg, struct smtpc_rcpt *rcpts, size_t n,
     struct relay *r = j->r;
     struct queue_msg *m = j->m;
 
+    char remote[256] = "";
+    /* Remote-MTA: the host of "host[ip]:port", when we got that far. */
+    if (strcmp(res->relay_desc, "none") != 0)
+        snprintf(remote, sizeof(remote), "%.*s",
+                 (int)strcspn(res->relay_desc, "["), res->relay_desc);
     for (size_t i = 0; i < n; i++) {
         struct queue_rcpt *qr = &m->rcpts[j->idx[i]];
         qmgr_log_rcpt(j, &rcpts[i], qr, res);
         free(qr->reason);
         qr->reason = NULL;
-        if (rcpts[i].status == 4)
+        if (rcpts[i].status == 4) {
             qr->reason = xstrdup(rcpts[i].reply ? rcpts[i].reply : "");
-        else
-            qr->done = 1;
+            continue;
+        }
+        if (rcpts[i].status == 5)
+            bounce_add(m, qr, rcpts[i].dsn, rcpts[i].reply, rcpts[i].diag,
+                       remote[0] ? remote : NULL);
+        qr->done = 1;
     }
     qmgr_job_free(j);
     if (--m->in_delivery == 0) {

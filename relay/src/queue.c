@@ -79,6 +79,7 @@ static void queue_serialize(const struct queue_msg *m, const char *data,
 
 static void queue_msg_free(struct queue_msg *m)
 {
+    bounce_clear(m);
     for (size_t i = 0; i < m->nrcpt; i++) {
         free(m->rcpts[i].addr);
         free(m->rcpts[i].orig);

@@ -53,6 +53,7 @@ static const struct {
     {"maximal_backoff_time", "4000s"},
     {"queue_run_delay", "300s"},
     {"maximal_queue_lifetime", "5d"},
+    {"bounce_queue_lifetime", "5d"},
     {"smtp_connect_timeout", "30s"},
     {"smtp_helo_timeout", "300s"},
     {"smtp_data_done_timeout", "600s"},
@@ -342,6 +343,10 @@ static int relay_load_params(struct relay *r, char *err, size_t errlen)
     p->maximal_queue_lifetime =
         config_get_time(cf, "maximal_queue_lifetime", 'd', err, errlen);
     if (p->maximal_queue_lifetime < 0)
+        bad = 1;
+    p->bounce_queue_lifetime =
+        config_get_time(cf, "bounce_queue_lifetime", 'd', err, errlen);
+    if (p->bounce_queue_lifetime < 0)
         bad = 1;
     p->smtp_connect_timeout =
         relay_time(r, "smtp_connect_timeout", &bad, err, errlen);

@@ -57,6 +57,7 @@ struct relay_params {
     long maximal_backoff_time;
     long queue_run_delay;
     long maximal_queue_lifetime;
+    long bounce_queue_lifetime;
     long smtp_connect_timeout;
     long smtp_helo_timeout;
     long smtp_data_done_timeout;
@@ -74,6 +75,15 @@ struct queue_rcpt {
     char *reason; /* last deferral reason, or NULL */
 };
 
+/* A recipient that failed for good, kept until the sender is told. */
+struct bounce_entry {
+    char *addr, *orig;
+    char dsn[16];
+    char *reason; /* the text Postfix logs: "host x said: ... (in ...)" */
+    char *diag;   /* the remote server's reply, or NULL */
+    char *remote; /* Remote-MTA host, or NULL */
+};
+
 struct queue_msg {
     char id[16];
     char *sender;
@@ -87,6 +97,8 @@ struct queue_msg {
     long backoff;    /* last backoff used */
     int in_delivery; /* deliveries in progress for this message */
     int deleted;     /* postsuper -d while in delivery: drop at the end */
+    struct bounce_entry *bounces; /* failed for good, sender not told */
+    size_t nbounces;
     struct queue_msg *next;
 };
 
@@ -206,6 +218,17 @@ void qmgr_free(struct relay *r);
 /* control.c — the admin control socket. */
 void control_stop(struct relay *r);
 
+/* bounce.c — RFC 3464 non-delivery reports, as Postfix's bounce(8)
+ * writes them. */
+void bounce_add(struct queue_msg *m, const struct queue_rcpt *qr,
+                const char *dsn, const char *reason, const char *diag,
+                const char *remote);
+/* Queue the report for m's bounced recipients to its sender (none for
+ * the null sender), then forget them. 0, or -1 with errno (the bounced
+ * recipients stay pending so that nothing is lost). */
+int bounce_flush(struct relay *r, struct queue_msg *m);
+void bounce_clear(struct queue_msg *m);
+
 /* smtpd.c */
 void smtpd_accept(struct relay *r, int fd, const struct netaddr *peer);
 void smtpd_free_all(struct relay *r);
@@ -217,6 +240,7 @@ struct smtpc_rcpt {
     int status;   /* 2, 4 or 5 (class of the final reply) */
     char dsn[16]; /* enhanced status code "2.0.0" */
     char *reply;  /* reason text for the log */
+    char *diag;   /* the server's own reply, when it gave one */
 };
 struct smtpc_result {
     char relay_desc[400]; /* "name[ip]:port" or "none" */

@@ -65,6 +65,7 @@ struct smtpc {
     char last_reason[1024];
     int last_class; /* 4 or 5: class of the last failure */
     char last_dsn[16];
+    char last_diag[1024]; /* the refusing server's reply, if any */
     int dns_pending;
     struct smtpc_result res;
     struct smtpc *next; /* on r->clients */
@@ -109,7 +110,7 @@ static void smtpc_finish(struct smtpc *c)
 
 /* Give every recipient still without a final result the same outcome. */
 static void smtpc_fail_rest(struct smtpc *c, int cls, const char *dsn,
-                            const char *reason)
+                            const char *reason, const char *diag)
 {
     for (size_t i = 0; i < c->n; i++) {
         if (c->rcpts[i].status != 0)
@@ -118,6 +119,8 @@ static void smtpc_fail_rest(struct smtpc *c, int cls, const char *dsn,
         snprintf(c->rcpts[i].dsn, sizeof(c->rcpts[i].dsn), "%s", dsn);
         free(c->rcpts[i].reply);
         c->rcpts[i].reply = xstrdup(reason);
+        free(c->rcpts[i].diag);
+        c->rcpts[i].diag = diag ? xstrdup(diag) : NULL;
     }
 }
 
@@ -228,6 +231,7 @@ static int smtpc_on_reply(struct smtpc *c, int code)
             snprintf(reason, sizeof(reason),
                      "host %s[%s] refused to talk to me: %s", t->host, t->ip,
                      reply);
+            snprintf(c->last_diag, sizeof(c->last_diag), "%s", reply);
             smtpc_address_failed(c, cls == 5 ? 5 : 4, dsn, reason);
             return -1;
         }
@@ -266,6 +270,7 @@ static int smtpc_on_reply(struct smtpc *c, int code)
             rc->status = cls == 5 ? 5 : 4;
             snprintf(rc->dsn, sizeof(rc->dsn), "%s", dsn);
             rc->reply = xstrdup(reason);
+            rc->diag = xstrdup(reply);
         }
         if (++c->ircpt < c->n) {
             smtpc_send_rcpt(c);
@@ -290,7 +295,7 @@ static int smtpc_on_reply(struct smtpc *c, int code)
         return 0;
     case SMTPC_DOT:
         if (cls == 2)
-            smtpc_fail_rest(c, 2, dsn, reply);
+            smtpc_fail_rest(c, 2, dsn, reply, reply);
         else
             break;
         c->state = SMTPC_QUIT;
@@ -306,7 +311,7 @@ static int smtpc_on_reply(struct smtpc *c, int code)
              "host %s[%s] said: %s (in reply to %s "
              "command)",
              t->host, t->ip, reply, smtpc_command_name(c->state));
-    smtpc_fail_rest(c, cls == 5 ? 5 : 4, dsn, reason);
+    smtpc_fail_rest(c, cls == 5 ? 5 : 4, dsn, reason, reply);
     c->state = SMTPC_QUIT;
     smtpc_send(c, "QUIT");
     smtpc_finish(c);
@@ -333,7 +338,7 @@ static void smtpc_on_read(struct bufferevent *bev, void *arg)
             if (c->state == SMTPC_GREETING) {
                 smtpc_address_failed(c, 4, "4.4.2", reason);
             } else {
-                smtpc_fail_rest(c, 4, "4.4.2", reason);
+                smtpc_fail_rest(c, 4, "4.4.2", reason, NULL);
                 smtpc_finish(c);
             }
             return;
@@ -386,7 +391,7 @@ static void smtpc_on_event(struct bufferevent *bev, short what, void *arg)
         smtpc_address_failed(c, 4, "4.4.2", reason);
         return;
     }
-    smtpc_fail_rest(c, 4, "4.4.2", reason);
+    smtpc_fail_rest(c, 4, "4.4.2", reason, NULL);
     smtpc_finish(c);
 }
 
@@ -402,6 +407,7 @@ static void smtpc_connect(struct smtpc *c)
         return;
     }
     c->state = SMTPC_CONNECT;
+    c->last_diag[0] = '\0'; /* a reply belongs to one address */
     c->bev = bufferevent_socket_new(c->r->base, -1, BEV_OPT_CLOSE_ON_FREE);
     bufferevent_setcb(c->bev, smtpc_on_read, NULL, smtpc_on_event, c);
     tv.tv_sec = c->r->p.smtp_connect_timeout;
@@ -429,7 +435,8 @@ static void smtpc_try_next(struct smtpc *c)
         snprintf(c->last_reason, sizeof(c->last_reason),
                  "no usable address for %s", c->host);
     smtpc_fail_rest(c, c->last_class ? c->last_class : 4,
-                    c->last_dsn[0] ? c->last_dsn : "4.4.1", c->last_reason);
+                    c->last_dsn[0] ? c->last_dsn : "4.4.1", c->last_reason,
+                    c->last_diag[0] ? c->last_diag : NULL);
     smtpc_finish(c);
 }
 
@@ -493,7 +500,7 @@ static void smtpc_on_mx(void *arg, enum dns_status st, const struct dns_mx *mx,
                  "Host or domain name not found. Name service error for "
                  "name=%s type=MX: Host not found, try again",
                  c->host);
-        smtpc_fail_rest(c, 4, "4.4.3", reason);
+        smtpc_fail_rest(c, 4, "4.4.3", reason, NULL);
         smtpc_finish(c);
         return;
     }
@@ -510,7 +517,7 @@ static void smtpc_on_mx(void *arg, enum dns_status st, const struct dns_mx *mx,
         /* RFC 7505: a null MX says the domain accepts no mail. */
         snprintf(reason, sizeof(reason),
                  "Domain %s does not accept mail (nullMX)", c->host);
-        smtpc_fail_rest(c, 5, "5.1.0", reason);
+        smtpc_fail_rest(c, 5, "5.1.0", reason, NULL);
         smtpc_finish(c);
         return;
     }
@@ -593,7 +600,7 @@ void smtpc_start(struct relay *r, const char *nexthop, const char *sender,
         char reason[700];
         snprintf(reason, sizeof(reason), "bad next-hop destination \"%s\"",
                  nexthop);
-        smtpc_fail_rest(c, 4, "4.3.5", reason);
+        smtpc_fail_rest(c, 4, "4.3.5", reason, NULL);
         smtpc_finish(c);
         return;
     }
