@@ -61,43 +61,11 @@ static void scn_close_block(struct scn_parser *p)
     strbuf_reset(&p->body);
 }
 
-/* "300s", "5m", "2h", "5d", "1w" (Postfix's time units; a bare number is
- * seconds). */
+/* "300s", "5m", "2h", "5d", "1w": Postfix's time units; a bare number is
+ * seconds. */
 static int scn_duration(const char *text, long *seconds)
 {
-    char num[32];
-    size_t n = strspn(text, "0123456789");
-    long v, mult = 1;
-
-    if (n == 0 || n >= sizeof(num))
-        return -1;
-    memcpy(num, text, n);
-    num[n] = '\0';
-    if (str_to_long(num, &v) < 0)
-        return -1;
-    switch (text[n]) {
-    case '\0':
-    case 's':
-        break;
-    case 'm':
-        mult = 60;
-        break;
-    case 'h':
-        mult = 3600;
-        break;
-    case 'd':
-        mult = 86400;
-        break;
-    case 'w':
-        mult = 7 * 86400;
-        break;
-    default:
-        return -1;
-    }
-    if (text[n] != '\0' && text[n + 1] != '\0')
-        return -1;
-    *seconds = v * mult;
-    return 0;
+    return str_to_seconds(text, 's', seconds);
 }
 
 static int scn_open_block(struct scn_parser *p, int line, char *hdr)

@@ -176,65 +176,32 @@ static int config_parse_line(struct config *cf, const char *file, int lineno,
     return 0;
 }
 
+struct config_loader {
+    struct config *cf;
+    const char *name;
+    char *err;
+    size_t errlen;
+};
+
+static int config_load_one(void *arg, char *line, int lineno)
+{
+    struct config_loader *l = arg;
+
+    return config_parse_line(l->cf, l->name, lineno, line, l->err, l->errlen);
+}
+
 int config_load_text(struct config *cf, const char *name, const char *text,
                      char *err, size_t errlen)
 {
-    struct strbuf logical;
-    int lineno = 0, start_line = 0, rc = 0;
-    const char *p = text;
+    struct config_loader l = {cf, name, err, errlen};
+    int orphan = 0, rc;
 
-    strbuf_init(&logical);
-    while (*p != '\0' && rc == 0) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        char *line = xstrndup(p, len);
-        size_t ll = strlen(line);
-
-        lineno++;
-        p = nl ? nl + 1 : p + len;
-        if (ll > 0 && line[ll - 1] == '\r')
-            line[--ll] = '\0';
-        if (ll != len) {
-            snprintf(err, errlen, "%s:%d: NUL byte in line", name, lineno);
-            free(line);
-            rc = -1;
-            break;
-        }
-        char *t = line;
-        while (str_isspace((unsigned char)*t))
-            t++;
-        if (*t == '#' || *t == '\0') {
-            /* Comments and blank lines end nothing in Postfix: a
-             * continuation may follow a comment line. */
-            free(line);
-            continue;
-        }
-        if (str_isspace((unsigned char)line[0])) {
-            if (logical.len == 0) {
-                snprintf(err, errlen,
-                         "%s:%d: continuation line without a parameter "
-                         "before it",
-                         name, lineno);
-                rc = -1;
-            } else {
-                strbuf_putc(&logical, ' ');
-                strbuf_puts(&logical, t);
-            }
-            free(line);
-            continue;
-        }
-        if (logical.len > 0)
-            rc = config_parse_line(cf, name, start_line, logical.buf, err,
-                                   errlen);
-        strbuf_reset(&logical);
-        strbuf_puts(&logical, line);
-        start_line = lineno;
-        free(line);
-    }
-    if (rc == 0 && logical.len > 0)
-        rc = config_parse_line(cf, name, start_line, logical.buf, err, errlen);
-    strbuf_clear(&logical);
-    return rc;
+    rc = str_logical_lines(text, config_load_one, &l, &orphan);
+    if (rc == -2)
+        snprintf(err, errlen,
+                 "%s:%d: continuation line without a parameter before it", name,
+                 orphan);
+    return rc == 0 ? 0 : -1;
 }
 
 int config_load(struct config *cf, const char *path, char *err, size_t errlen)
@@ -397,43 +364,13 @@ long config_get_long(struct config *cf, const char *name, char *err,
 long config_get_time(struct config *cf, const char *name, char default_unit,
                      char *err, size_t errlen)
 {
-    const char *v = config_get(cf, name);
-    char num[32];
-    size_t i = 0;
-    long n, mult;
-    char unit;
+    long v;
 
-    while (str_isdigit((unsigned char)v[i]) && i < sizeof(num) - 1) {
-        num[i] = v[i];
-        i++;
+    if (str_to_seconds(config_get(cf, name), default_unit, &v) < 0) {
+        config_bad_value(cf, name, "time", err, errlen);
+        return -1;
     }
-    num[i] = '\0';
-    unit = v[i] ? v[i] : default_unit;
-    if (i == 0 || (v[i] && v[i + 1]) || str_to_long(num, &n) < 0)
-        goto bad;
-    switch (unit) {
-    case 's':
-        mult = 1;
-        break;
-    case 'm':
-        mult = 60;
-        break;
-    case 'h':
-        mult = 3600;
-        break;
-    case 'd':
-        mult = 86400;
-        break;
-    case 'w':
-        mult = 7 * 86400;
-        break;
-    default:
-        goto bad;
-    }
-    return n * mult;
-bad:
-    config_bad_value(cf, name, "time", err, errlen);
-    return -1;
+    return v;
 }
 
 static int config_cmp_name(const void *a, const void *b)

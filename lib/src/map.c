@@ -135,45 +135,31 @@ static int map_parse_entry(struct map *m, char *text, const char *file,
     return map_add_entry(m, key, str_trim(p), file, lineno, err, errlen);
 }
 
+struct map_loader {
+    struct map *m;
+    const char *file;
+    char *err;
+    size_t errlen;
+};
+
+static int map_load_one(void *arg, char *line, int lineno)
+{
+    struct map_loader *l = arg;
+
+    return map_parse_entry(l->m, line, l->file, lineno, l->err, l->errlen);
+}
+
 static int map_load_text(struct map *m, const char *file, const char *text,
                          char *err, size_t errlen)
 {
-    struct strbuf logical;
-    int lineno = 0, start_line = 0, rc = 0;
-    const char *p = text;
+    struct map_loader l = {m, file, err, errlen};
+    int orphan = 0, rc = str_logical_lines(text, map_load_one, &l, &orphan);
 
-    strbuf_init(&logical);
-    while (*p != '\0' && rc == 0) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        char *line = xstrndup(p, len);
-        char *t = line;
-
-        lineno++;
-        p = nl ? nl + 1 : p + len;
-        while (str_isspace((unsigned char)*t))
-            t++;
-        if (*t == '#' || *t == '\0') {
-            free(line);
-            continue;
-        }
-        if (str_isspace((unsigned char)line[0]) && logical.len > 0) {
-            strbuf_putc(&logical, ' ');
-            strbuf_puts(&logical, str_trim(t));
-            free(line);
-            continue;
-        }
-        if (logical.len > 0)
-            rc = map_parse_entry(m, logical.buf, file, start_line, err, errlen);
-        strbuf_reset(&logical);
-        strbuf_puts(&logical, t);
-        start_line = lineno;
-        free(line);
-    }
-    if (rc == 0 && logical.len > 0)
-        rc = map_parse_entry(m, logical.buf, file, start_line, err, errlen);
-    strbuf_clear(&logical);
-    return rc;
+    if (rc == -2)
+        snprintf(err, errlen,
+                 "%s:%d: continuation line without a key before it", file,
+                 orphan);
+    return rc == 0 ? 0 : -1;
 }
 
 /* inline:{ key=value, { key = value with spaces } } */

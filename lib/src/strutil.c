@@ -104,6 +104,88 @@ int str_to_long(const char *s, long *out)
     return 0;
 }
 
+int str_to_seconds(const char *s, char default_unit, long *out)
+{
+    char num[32];
+    size_t n = 0;
+    long v, mult;
+    char unit;
+
+    while (str_isdigit((unsigned char)s[n]) && n < sizeof(num) - 1) {
+        num[n] = s[n];
+        n++;
+    }
+    num[n] = '\0';
+    unit = s[n] ? s[n] : default_unit;
+    if (n == 0 || (s[n] && s[n + 1]) || str_to_long(num, &v) < 0)
+        return -1;
+    switch (unit) {
+    case 's':
+        mult = 1;
+        break;
+    case 'm':
+        mult = 60;
+        break;
+    case 'h':
+        mult = 3600;
+        break;
+    case 'd':
+        mult = 86400;
+        break;
+    case 'w':
+        mult = 7 * 86400;
+        break;
+    default:
+        return -1;
+    }
+    *out = v * mult;
+    return 0;
+}
+
+int str_logical_lines(const char *text, str_logical_fn *fn, void *arg,
+                      int *orphan)
+{
+    struct strbuf logical;
+    int lineno = 0, start = 0, rc = 0;
+    const char *p = text;
+
+    strbuf_init(&logical);
+    while (*p != '\0' && rc == 0) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        char *line = xstrndup(p, len);
+        char *t = line;
+
+        lineno++;
+        p = nl ? nl + 1 : p + len;
+        while (str_isspace((unsigned char)*t))
+            t++;
+        if (*t == '#' || *t == '\0') {
+            /* Comments and blank lines end nothing, as in Postfix. */
+        } else if (str_isspace((unsigned char)line[0])) {
+            if (logical.len == 0) {
+                if (orphan != NULL)
+                    *orphan = lineno;
+                rc = -2;
+            } else {
+                strbuf_putc(&logical, ' ');
+                strbuf_puts(&logical, str_trim(t));
+            }
+        } else {
+            if (logical.len > 0)
+                rc = fn(arg, str_trim(logical.buf), start);
+            strbuf_reset(&logical);
+            strbuf_puts(&logical, str_trim(t));
+            start = lineno;
+        }
+        free(line);
+    }
+    if (rc == 0 && logical.len > 0)
+        rc = fn(arg, str_trim(logical.buf), start);
+    strbuf_clear(&logical);
+    return rc;
+}
+
 int str_glob(const char *p, const char *s)
 {
     const char *star_p = NULL, *star_s = NULL;

@@ -283,6 +283,15 @@ START_TEST(test_map_errors)
 
     ck_assert_ptr_null(map_open(spec, NULL, err, sizeof(err)));
     ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "got \"%s\"", err);
+    unlink(path);
+    free(path);
+    free(spec);
+    free(want);
+    path = write_temp("  indented first\nok value\n");
+    spec = xasprintf("hash:%s", path);
+    want = xasprintf("%s:1: continuation line without a key", path);
+    ck_assert_ptr_null(map_open(spec, NULL, err, sizeof(err)));
+    ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "got \"%s\"", err);
     ck_assert_ptr_null(map_open("nosuchtype:/x", NULL, err, sizeof(err)));
     ck_assert_ptr_nonnull(strstr(err, "unsupported lookup table type"));
     ck_assert_ptr_null(map_open("hash:/nonexistent/x", NULL, err, sizeof(err)));

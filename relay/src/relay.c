@@ -479,58 +479,48 @@ static int relay_master_entry(struct relay *r, const char *text,
     return rc;
 }
 
-/* master.cf: '#' comments; lines starting with white space continue the
- * previous entry. */
+struct relay_master_loader {
+    struct relay *r;
+    const char *path;
+    char *err;
+    size_t errlen;
+};
+
+static int relay_master_one(void *arg, char *line, int lineno)
+{
+    struct relay_master_loader *l = arg;
+    char where[600];
+
+    snprintf(where, sizeof(where), "%s:%d", l->path, lineno);
+    return relay_master_entry(l->r, line, where, l->err, l->errlen);
+}
+
+/* master.cf, in Postfix's logical lines ('#' comments, continuation lines
+ * start with white space). */
 static int relay_load_master(struct relay *r, char *err, size_t errlen)
 {
     char *path = xasprintf("%s/master.cf", r->config_dir);
-    char *text = NULL, where[600];
-    struct strbuf logical;
-    int lineno = 0, start = 0, rc = 0;
+    struct relay_master_loader l = {r, path, err, errlen};
+    char *text = NULL;
+    int orphan = 0, rc = 0;
 
-    strbuf_init(&logical);
     if (fs_read_file(path, &text, NULL) < 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         rc = -1;
-        goto done;
-    }
-    for (char *line = text; line != NULL && rc == 0;) {
-        char *nl = strchr(line, '\n');
-        char *t = line;
-        if (nl != NULL)
-            *nl = '\0';
-        lineno++;
-        while (str_isspace((unsigned char)*t))
-            t++;
-        if (*t != '#' && *t != '\0') {
-            if (str_isspace((unsigned char)line[0]) && logical.len > 0) {
-                strbuf_putc(&logical, ' ');
-                strbuf_puts(&logical, t);
-            } else {
-                if (logical.len > 0) {
-                    snprintf(where, sizeof(where), "%s:%d", path, start);
-                    rc = relay_master_entry(r, logical.buf, where, err, errlen);
-                }
-                strbuf_reset(&logical);
-                strbuf_puts(&logical, t);
-                start = lineno;
-            }
+    } else {
+        rc = str_logical_lines(text, relay_master_one, &l, &orphan);
+        if (rc == -2)
+            snprintf(err, errlen,
+                     "%s:%d: continuation line without a service before it",
+                     path, orphan);
+        if (rc == 0 && r->nlisteners == 0) {
+            snprintf(err, errlen, "%s: no inet smtpd service", path);
+            rc = -1;
         }
-        line = nl ? nl + 1 : NULL;
     }
-    if (rc == 0 && logical.len > 0) {
-        snprintf(where, sizeof(where), "%s:%d", path, start);
-        rc = relay_master_entry(r, logical.buf, where, err, errlen);
-    }
-    if (rc == 0 && r->nlisteners == 0) {
-        snprintf(err, errlen, "%s: no inet smtpd service", path);
-        rc = -1;
-    }
-done:
-    strbuf_clear(&logical);
     free(text);
     free(path);
-    return rc;
+    return rc == 0 ? 0 : -1;
 }
 
 struct relay *relay_new(struct event_base *base, const char *config_dir,
