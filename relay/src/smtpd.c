@@ -59,7 +59,6 @@ struct smtpd_session {
     int sent_ahead;       /* more input was waiting behind this command */
     char *sender;         /* NULL: no transaction */
     struct strlist rcpts; /* accepted, as given */
-    int rcpt_rejected;    /* some RCPT was refused in this transaction */
     struct strbuf data;
     int data_too_big;
     int count_ok[CMD_COUNT];
@@ -86,7 +85,6 @@ static void smtpd_reset(struct smtpd_session *s)
     free(s->sender);
     s->sender = NULL;
     strlist_clear(&s->rcpts);
-    s->rcpt_rejected = 0;
     strbuf_reset(&s->data);
     s->data_too_big = 0;
     s->in_data = 0;
@@ -252,7 +250,6 @@ static void smtpd_rcpt_done(void *arg, int rc, const char *why)
     if (rc < 0) {
         smtpd_noqueue_reject(s, "RCPT", reply, addr);
         smtpd_reply(s, "%s", reply);
-        s->rcpt_rejected = 1;
     } else {
         strlist_push(&s->rcpts, addr);
         smtpd_reply(s, "250 2.1.5 Ok");
@@ -533,13 +530,12 @@ static void smtpd_command(struct smtpd_session *s, char *line)
         break;
     case CMD_DATA:
         if (s->rcpts.n == 0) {
-            if (s->rcpt_rejected) {
+            /* Postfix 3.7: 554 inside a transaction (even with no RCPT
+             * tried), 503 outside one; no NOQUEUE line either way. */
+            if (s->sender != NULL)
                 smtpd_reply(s, "554 5.5.1 Error: no valid recipients");
-                smtpd_noqueue_reject(
-                    s, "DATA", "554 5.5.1 Error: no valid recipients", NULL);
-            } else {
+            else
                 smtpd_reply(s, "503 5.5.1 Error: need RCPT command");
-            }
             break;
         }
         s->in_data = 1;
