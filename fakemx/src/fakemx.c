@@ -1,8 +1,9 @@
 /*
  * fakemx.c — fake upstream MX hosts: listeners, per-host behaviour,
  * per-client connection counts, and the recordings of accepted messages.
- * The SMTP conversation itself is in session.c. Ownership: fakemx owns
- * hosts, sessions and messages; fakemx_free() is the one teardown path.
+ * The SMTP conversation itself is in session.c, the JSON form of a
+ * recording in json.c. Ownership: fakemx owns hosts, sessions and
+ * messages; fakemx_free() is the one teardown path for all of them.
  */
 #include <event2/listener.h>
 #include <stdio.h>
@@ -11,6 +12,8 @@
 #include <unistd.h>
 
 #include "fakemx_int.h"
+#include "mxlab/clock.h"
+#include "mxlab/log.h"
 #include "mxlab/xmem.h"
 
 struct fakemx *fakemx_new(struct event_base *base)
@@ -30,12 +33,40 @@ static void fakemx_behaviour_clear(struct fakemx_behaviour *b)
 static void fakemx_behaviour_copy(struct fakemx_behaviour *dst,
                                   const struct fakemx_behaviour *src)
 {
+    char *greeting = NULL;
+
+    /* Copy before clearing: src may share strings with dst. */
+    if (src != NULL && src->greeting_reply != NULL)
+        greeting = xstrdup(src->greeting_reply);
     fakemx_behaviour_clear(dst);
     if (src == NULL)
         return;
     *dst = *src;
-    dst->greeting_reply =
-        src->greeting_reply ? xstrdup(src->greeting_reply) : NULL;
+    dst->greeting_reply = greeting;
+}
+
+static void fakemx_host_free(struct fakemx_host *h)
+{
+    if (h->lev != NULL)
+        evconnlistener_free(h->lev);
+    fakemx_behaviour_clear(&h->beh);
+    free(h->name);
+    free(h->listen);
+    free(h);
+}
+
+static void fakemx_message_free(struct fakemx_message *m)
+{
+    free((char *)m->host);
+    free((char *)m->host_name);
+    free((char *)m->client_ip);
+    free((char *)m->helo);
+    free((char *)m->mail_from);
+    for (size_t k = 0; k < m->nrcpt; k++)
+        free(m->rcpts[k]);
+    free(m->rcpts);
+    free((char *)m->data);
+    free(m);
 }
 
 void fakemx_free(struct fakemx *fm)
@@ -47,25 +78,10 @@ void fakemx_free(struct fakemx *fm)
     while (fm->hosts != NULL) {
         struct fakemx_host *h = fm->hosts;
         fm->hosts = h->next;
-        evconnlistener_free(h->lev);
-        fakemx_behaviour_clear(&h->beh);
-        free(h->name);
-        free(h->listen);
-        free(h);
+        fakemx_host_free(h);
     }
-    for (size_t i = 0; i < fm->nmsgs; i++) {
-        struct fakemx_message *m = fm->msgs[i];
-        free((char *)m->host);
-        free((char *)m->host_name);
-        free((char *)m->client_ip);
-        free((char *)m->helo);
-        free((char *)m->mail_from);
-        for (size_t k = 0; k < m->nrcpt; k++)
-            free(m->rcpts[k]);
-        free(m->rcpts);
-        free((char *)m->data);
-        free(m);
-    }
+    for (size_t i = 0; i < fm->nmsgs; i++)
+        fakemx_message_free(fm->msgs[i]);
     free(fm->msgs);
     free(fm);
 }
@@ -82,26 +98,44 @@ static void fakemx_on_accept(struct evconnlistener *lev, evutil_socket_t fd,
     fakemx_session_start(h, fd, &peer);
 }
 
+/* accept() failed (EMFILE and the like): say so and keep listening. */
+static void fakemx_on_accept_error(struct evconnlistener *lev, void *arg)
+{
+    struct fakemx_host *h = arg;
+
+    (void)lev;
+    log_warn("%s: accept", h->listen);
+}
+
 struct fakemx_host *fakemx_add_host(struct fakemx *fm, const char *listen,
                                     const char *name,
                                     const struct fakemx_behaviour *b, char *err,
                                     size_t errlen)
 {
+    struct fakemx_host *h = NULL, **tail;
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof(ss);
     struct netaddr na;
-    struct fakemx_host *h;
     char buf[80];
-    int fd;
+    int fd = -1;
 
-    if (netaddr_parse(listen, 25, &na) < 0) {
+    if (listen == NULL || netaddr_parse(listen, 25, &na) < 0) {
         snprintf(err, errlen, "bad listen address \"%s\" (ip:port expected)",
-                 listen);
-        return NULL;
+                 listen ? listen : "");
+        goto fail;
     }
     fd = netaddr_listen_tcp(&na, 128);
     if (fd < 0) {
         snprintf(err, errlen, "listen on %s: %s", listen, strerror(errno));
-        return NULL;
+        goto fail;
     }
+    /* Port 0 asks the kernel for a free port: record the one we got. */
+    if (getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0) {
+        snprintf(err, errlen, "listen on %s: getsockname: %s", listen,
+                 strerror(errno));
+        goto fail;
+    }
+    netaddr_from_sa(&na, (struct sockaddr *)&ss, sslen);
     h = xcalloc(1, sizeof(*h));
     h->fm = fm;
     h->addr = na;
@@ -109,19 +143,30 @@ struct fakemx_host *fakemx_add_host(struct fakemx *fm, const char *listen,
     h->name = xstrdup(name ? name : "fakemx");
     fakemx_behaviour_copy(&h->beh, b);
     h->lev = evconnlistener_new(fm->base, fakemx_on_accept, h,
-                                LEV_OPT_CLOSE_ON_FREE, -1, fd);
+                                LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+                                -1, fd);
     if (h->lev == NULL) {
-        close(fd);
         snprintf(err, errlen, "listen on %s: libevent failure", listen);
-        fakemx_behaviour_clear(&h->beh);
-        free(h->listen);
-        free(h->name);
-        free(h);
-        return NULL;
+        goto fail;
     }
-    h->next = fm->hosts;
-    fm->hosts = h;
+    evconnlistener_set_error_cb(h->lev, fakemx_on_accept_error);
+    for (tail = &fm->hosts; *tail != NULL; tail = &(*tail)->next)
+        ;
+    *tail = h;
+    log_info("%s: listening as %s", h->listen, h->name);
     return h;
+
+fail:
+    if (h != NULL)
+        fakemx_host_free(h);
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+const char *fakemx_host_listen(const struct fakemx_host *h)
+{
+    return h->listen;
 }
 
 void fakemx_host_set_behaviour(struct fakemx_host *h,
@@ -157,7 +202,7 @@ int fakemx_host_clients(const struct fakemx_host *h, const char *ip)
     int n = 0;
 
     for (const struct fakemx_session *s = h->fm->sessions; s; s = s->next)
-        if (s->host == h && strcmp(s->client_ip, ip) == 0)
+        if (s->host == h && !s->closing && strcmp(s->client_ip, ip) == 0)
             n++;
     return n;
 }
@@ -166,6 +211,7 @@ void fakemx_record(struct fakemx_session *s)
 {
     struct fakemx *fm = s->host->fm;
     struct fakemx_message *m = xcalloc(1, sizeof(*m));
+    char *data;
 
     m->host = xstrdup(s->host->listen);
     m->host_name = xstrdup(s->host->name);
@@ -176,11 +222,14 @@ void fakemx_record(struct fakemx_session *s)
     m->rcpts = xcalloc(s->rcpts.n ? s->rcpts.n : 1, sizeof(*m->rcpts));
     for (size_t i = 0; i < s->rcpts.n; i++)
         m->rcpts[i] = xstrdup(s->rcpts.v[i]);
+    /* The data may hold NUL bytes: copy by length, keep a terminator. */
+    data = xmalloc(s->data.len + 1);
+    if (s->data.len > 0)
+        memcpy(data, s->data.buf, s->data.len);
+    data[s->data.len] = '\0';
+    m->data = data;
     m->data_len = s->data.len;
-    m->data = xmalloc(s->data.len + 1);
-    memcpy((char *)m->data, s->data.buf ? s->data.buf : "", s->data.len);
-    ((char *)m->data)[s->data.len] = '\0';
-    gettimeofday(&m->received, NULL);
+    clock_now(&m->received);
     fm->msgs = xrealloc(fm->msgs, (fm->nmsgs + 1) * sizeof(*fm->msgs));
     fm->msgs[fm->nmsgs++] = m;
     if (fm->delivery_fn != NULL)

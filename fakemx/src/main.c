@@ -1,7 +1,9 @@
 /*
- * main.c — mxlab-fakemx: fake upstream MX hosts from the command line;
- * every accepted message is written as one JSON line (--dump FILE, or
- * standard output). SIGTERM/SIGINT end it cleanly.
+ * main.c — mxlab-fakemx: fake upstream MX hosts from the command line, one
+ * per --listen address; every accepted message is appended as one JSON
+ * line to --dump FILE (standard output by default) and flushed before the
+ * next event. SIGTERM/SIGINT end it cleanly (exit 0). Exit 2: bad usage;
+ * exit 1: a listen address or the dump file cannot be opened.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -16,30 +18,42 @@
 #include "mxlab/strutil.h"
 #include "mxlab/version.h"
 
+#define MAIN_MAX_LISTEN 64
+
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: mxlab-fakemx --listen IP:PORT [--listen ...] [--name "
-                "NAME]\n"
-                "                    [--max-conn-per-ip N] [--dump FILE] [-v]\n"
-                "\n"
-                "Fake upstream MX hosts: accept SMTP on each --listen address\n"
-                "and write every accepted message as a JSON line to FILE\n"
-                "(standard output by default).\n");
+    fprintf(
+        fp,
+        "usage: mxlab-fakemx --listen IP:PORT [--listen ...] [--name NAME]\n"
+        "                    [--max-conn-per-ip N] [--dump FILE] [-v]\n"
+        "       mxlab-fakemx --help | --version\n"
+        "\n"
+        "Fake upstream MX hosts: accept SMTP on each --listen address\n"
+        "(banner name NAME, default \"fakemx\") and append every accepted\n"
+        "message as one JSON line to FILE (standard output by default):\n"
+        "  {\"host\",\"name\",\"client_ip\",\"helo\",\"mail_from\","
+        "\"rcpt_to\",\"size\",\"sha256\",\"data\"}\n"
+        "  --max-conn-per-ip N  refuse (421) more than N concurrent\n"
+        "                       connections from one client address\n"
+        "  -v                   log to standard error (-vv: commands)\n");
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
+static void main_on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)sig;
     (void)what;
     event_base_loopbreak(arg);
 }
 
-static void on_delivery(void *arg, const struct fakemx_message *m)
+static void main_on_delivery(void *arg, const struct fakemx_message *m)
 {
     FILE *fp = arg;
 
     fakemx_message_write_json(m, fp);
-    fflush(fp);
+    if (fflush(fp) == EOF || ferror(fp)) {
+        log_warn("cannot write the message dump");
+        clearerr(fp);
+    }
 }
 
 int main(int argc, char **argv)
@@ -49,26 +63,28 @@ int main(int argc, char **argv)
         {"name", required_argument, NULL, 'n'},
         {"max-conn-per-ip", required_argument, NULL, 'm'},
         {"dump", required_argument, NULL, 'd'},
+        {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
-    const char *listens[64], *name = NULL, *dump = NULL;
+    const char *listens[MAIN_MAX_LISTEN], *name = NULL, *dump = NULL;
     size_t nlisten = 0;
     struct fakemx_behaviour beh;
-    struct event_base *base;
-    struct event *sigterm, *sigint;
-    struct fakemx *fm;
+    struct event_base *base = NULL;
+    struct event *sigterm = NULL, *sigint = NULL;
+    struct fakemx *fm = NULL;
     FILE *out = stdout;
     char err[512];
     long v;
-    int c, verbose = 0;
+    int c, verbose = 0, rc = 1;
 
     memset(&beh, 0, sizeof(beh));
-    while ((c = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hv", longopts, NULL)) != -1) {
         switch (c) {
         case 'l':
-            if (nlisten == sizeof(listens) / sizeof(listens[0])) {
-                fprintf(stderr, "mxlab-fakemx: too many --listen\n");
+            if (nlisten == MAIN_MAX_LISTEN) {
+                fprintf(stderr, "mxlab-fakemx: more than %d --listen\n",
+                        MAIN_MAX_LISTEN);
                 return 2;
             }
             listens[nlisten++] = optarg;
@@ -78,8 +94,10 @@ int main(int argc, char **argv)
             break;
         case 'm':
             if (str_to_long(optarg, &v) < 0 || v > 100000) {
-                fprintf(stderr, "mxlab-fakemx: --max-conn-per-ip: a number "
-                                "expected\n");
+                fprintf(stderr,
+                        "mxlab-fakemx: --max-conn-per-ip: \"%s\": a number "
+                        "from 0 to 100000 expected\n",
+                        optarg);
                 return 2;
             }
             beh.max_conn_per_ip = (int)v;
@@ -101,7 +119,14 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (nlisten == 0 || optind != argc) {
+    if (optind != argc) {
+        fprintf(stderr, "mxlab-fakemx: unexpected argument \"%s\"\n",
+                argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    if (nlisten == 0) {
+        fprintf(stderr, "mxlab-fakemx: at least one --listen is needed\n");
         usage(stderr);
         return 2;
     }
@@ -111,28 +136,43 @@ int main(int argc, char **argv)
         fprintf(stderr, "mxlab-fakemx: %s: %s\n", dump, strerror(errno));
         return 1;
     }
-    base = event_base_new();
+    if ((base = event_base_new()) == NULL) {
+        fprintf(stderr, "mxlab-fakemx: cannot create an event loop\n");
+        goto done;
+    }
     fm = fakemx_new(base);
-    fakemx_on_delivery(fm, on_delivery, out);
+    fakemx_on_delivery(fm, main_on_delivery, out);
     for (size_t i = 0; i < nlisten; i++) {
         if (fakemx_add_host(fm, listens[i], name, &beh, err, sizeof(err)) ==
             NULL) {
             fprintf(stderr, "mxlab-fakemx: %s\n", err);
-            fakemx_free(fm);
-            event_base_free(base);
-            return 1;
+            goto done;
         }
     }
-    sigterm = evsignal_new(base, SIGTERM, on_signal, base);
-    sigint = evsignal_new(base, SIGINT, on_signal, base);
-    event_add(sigterm, NULL);
-    event_add(sigint, NULL);
-    event_base_dispatch(base);
-    event_free(sigterm);
-    event_free(sigint);
+    sigterm = evsignal_new(base, SIGTERM, main_on_signal, base);
+    sigint = evsignal_new(base, SIGINT, main_on_signal, base);
+    if (sigterm == NULL || sigint == NULL || event_add(sigterm, NULL) < 0 ||
+        event_add(sigint, NULL) < 0) {
+        fprintf(stderr, "mxlab-fakemx: cannot watch signals\n");
+        goto done;
+    }
+    if (event_base_dispatch(base) < 0) {
+        fprintf(stderr, "mxlab-fakemx: event loop failure\n");
+        goto done;
+    }
+    rc = 0;
+
+done:
+    if (sigterm != NULL)
+        event_free(sigterm);
+    if (sigint != NULL)
+        event_free(sigint);
     fakemx_free(fm);
-    event_base_free(base);
-    if (out != stdout)
-        fclose(out);
-    return 0;
+    if (base != NULL)
+        event_base_free(base);
+    if (out != stdout && fclose(out) == EOF) {
+        fprintf(stderr, "mxlab-fakemx: %s: %s\n", dump, strerror(errno));
+        rc = 1;
+    }
+    return rc;
 }

@@ -56,11 +56,16 @@ struct fakemx_host *fakemx_add_host(struct fakemx *fm, const char *listen,
                                     const char *name,
                                     const struct fakemx_behaviour *b, char *err,
                                     size_t errlen);
+/* The host's listen address as "ip:port" with the port actually bound
+ * (so "127.0.0.1:0" asks for any free port). Borrowed until fakemx_free(). */
+const char *fakemx_host_listen(const struct fakemx_host *h);
 /* Change a host's behaviour at run time (strings are copied). */
 void fakemx_host_set_behaviour(struct fakemx_host *h,
                                const struct fakemx_behaviour *b);
 
-/* Called after each message is accepted (250 sent). */
+/* Called after each message is accepted (250 queued for sending) and
+ * recorded, so fakemx_message_count() already includes it. fn must not
+ * call fakemx_free(). */
 void fakemx_on_delivery(struct fakemx *fm, fakemx_delivery_fn *fn, void *arg);
 
 size_t fakemx_message_count(const struct fakemx *fm);
