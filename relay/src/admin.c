@@ -4,7 +4,8 @@
  * queue. The listing follows Postfix 3.7's showq output byte for byte:
  *   "%-11s%c%7ld %s  %s" (ID, status '*' active / '!' hold / ' ', size,
  *   arrival as "Mon Nov 23 08:11:31", sender), each deferral reason in
- *   parentheses indented 12 columns above the recipients it applies to,
+ *   parentheses right-aligned to column 77 (not indented when longer)
+ *   above the recipients it applies to,
  *   recipients at column 42, a blank line, and "-- N Kbytes in N
  *   Request(s)." or "Mail queue is empty".
  */
@@ -43,8 +44,12 @@ int relay_mailq(struct relay *r, struct strbuf *out)
             const char *reason = m->rcpts[i].reason;
             if (shown[i] || m->rcpts[i].done)
                 continue;
-            if (reason != NULL)
-                strbuf_printf(out, "%12s(%s)\n", "", reason);
+            /* Postfix right-aligns "(reason)" to end at column 77; a
+             * longer one starts at column 1 (as seed 000 shows it). */
+            if (reason != NULL) {
+                int pad = 77 - (int)strlen(reason) - 2;
+                strbuf_printf(out, "%*s(%s)\n", pad > 0 ? pad : 0, "", reason);
+            }
             for (size_t k = i; k < m->nrcpt; k++) {
                 const char *rk = m->rcpts[k].reason;
                 if (shown[k] || m->rcpts[k].done)
