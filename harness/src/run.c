@@ -27,6 +27,7 @@
 #include "mxlab/strutil.h"
 #include "mxlab/xmem.h"
 #include "reports/report.h"
+#include "sut_postfix.h"
 
 #define RUN_WORKER_LIMIT_MS 120000 /* a whole scenario, hard cap */
 
@@ -52,8 +53,9 @@ static void run_usage(FILE *fp)
             "Run scenario files (PATH may be a directory: every *.scn below\n"
             "it) against the system under test and report.\n"
             "\n"
-            "  --sut relay     the embedded reference relay (default; the\n"
-            "                  only SUT so far)\n"
+            "  --sut relay     the embedded reference relay (default)\n"
+            "  --sut postfix   a private Postfix built from each scenario\n"
+            "                  (needs root and Debian's postfix)\n"
             "  --report DIR    write junit.xml and per-scenario work\n"
             "                  directories there (default: report)\n"
             "  --jobs N        scenarios run in parallel (default: 2)\n"
@@ -130,6 +132,8 @@ static char *run_dir_name(const char *path)
 }
 
 /* The worker: parse, run, write the result files, exit. */
+static enum runner_sut run_sut = RUNNER_SUT_RELAY;
+
 static _Noreturn void run_worker(struct run_case *c)
 {
     struct runner_result res;
@@ -144,11 +148,17 @@ static _Noreturn void run_worker(struct run_case *c)
     fs_rm_rf(c->workdir);
     fs_mkdir_p(c->workdir, 0755);
     s = scenario_load(c->path, err, sizeof(err));
-    if (s == NULL) {
+    if (s != NULL && run_sut == RUNNER_SUT_POSTFIX &&
+        !pfsut_available(err, sizeof(err))) {
+        res.status = RUNNER_SKIPPED;
+        snprintf(res.message, sizeof(res.message), "%s", err);
+        scenario_free(s);
+        s = NULL;
+    } else if (s == NULL) {
         res.status = RUNNER_FAILED;
         snprintf(res.message, sizeof(res.message), "%s", err);
-    } else {
-        runner_run(s, c->workdir, &res);
+    } else if (s != NULL) {
+        runner_run(s, c->workdir, run_sut, &res);
         scenario_free(s);
     }
     path = xasprintf("%s/transcript", c->workdir);
@@ -268,10 +278,17 @@ int run_main(int argc, char **argv)
             return 2;
         }
     }
-    if (strcmp(sut, "relay") != 0) {
+    char why[256] = "";
+    if (strcmp(sut, "relay") == 0) {
+        run_sut = RUNNER_SUT_RELAY;
+    } else if (strcmp(sut, "postfix") == 0) {
+        run_sut = RUNNER_SUT_POSTFIX;
+        if (!pfsut_available(why, sizeof(why)))
+            fprintf(stderr, "mxlab run: %s: every scenario is skipped\n", why);
+    } else {
         fprintf(stderr,
-                "mxlab run: --sut %s: only the embedded reference relay "
-                "(--sut relay) is implemented so far\n",
+                "mxlab run: --sut %s: relay or postfix expected "
+                "(smtp://HOST:PORT is still to come)\n",
                 sut);
         return 2;
     }

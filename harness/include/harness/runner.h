@@ -13,6 +13,9 @@
 
 enum runner_status { RUNNER_PASSED, RUNNER_FAILED, RUNNER_SKIPPED };
 
+/* The system under test: mxlab's embedded relay, or a private Postfix. */
+enum runner_sut { RUNNER_SUT_RELAY, RUNNER_SUT_POSTFIX };
+
 struct runner_result {
     enum runner_status status;
     char message[2048];       /* "file:line: what went wrong" */
@@ -23,6 +26,6 @@ struct runner_result {
 /* Run s with scratch files under workdir (created). Fills res (caller
  * clears res->transcript with strbuf_clear). Returns res->status. */
 enum runner_status runner_run(const struct scenario *s, const char *workdir,
-                              struct runner_result *res);
+                              enum runner_sut sut, struct runner_result *res);
 
 #endif

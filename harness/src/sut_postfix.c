@@ -1,0 +1,366 @@
+/*
+ * sut_postfix.c — the private Postfix SUT. See sut_postfix.h.
+ * master.cf comes from Postfix's master.cf.proto with chroot off and the
+ * public "smtp inet" service replaced by 127.0.0.1:<port>. Commands run
+ * with "-c DIR", so no Postfix command ever reads /etc/postfix.
+ */
+#include "sut_postfix.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mxlab/clock.h"
+#include "mxlab/fsutil.h"
+#include "mxlab/netaddr.h"
+#include "mxlab/strutil.h"
+
+#define PFSUT_PROTO "/etc/postfix/master.cf.proto"
+#define PFSUT_START_MS 20000
+
+struct pfsut {
+    char *confdir;
+    pid_t pid; /* unshare ... postfix start-fg */
+};
+
+int pfsut_available(char *err, size_t errlen)
+{
+    if (geteuid() != 0) {
+        snprintf(err, errlen,
+                 "--sut postfix needs root (a private mount "
+                 "namespace for its resolv.conf)");
+        return 0;
+    }
+    if (access("/usr/sbin/postfix", X_OK) < 0 ||
+        access(PFSUT_PROTO, R_OK) < 0) {
+        snprintf(err, errlen,
+                 "--sut postfix needs Debian's postfix package "
+                 "(ci/bootstrap installs it)");
+        return 0;
+    }
+    return 1;
+}
+
+/* Run argv, capture stdout and stderr (each up to 1 MiB); exit status or
+ * -1. Used for Postfix's short-lived commands. */
+static int pfsut_run(char *const argv[], struct strbuf *out, struct strbuf *err)
+{
+    int po[2], pe[2], status;
+    pid_t pid;
+
+    if (pipe(po) < 0)
+        return -1;
+    if (pipe(pe) < 0) {
+        close(po[0]);
+        close(po[1]);
+        return -1;
+    }
+    pid = fork();
+    if (pid == 0) {
+        dup2(po[1], 1);
+        dup2(pe[1], 2);
+        close(po[0]);
+        close(pe[0]);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(po[1]);
+    close(pe[1]);
+    struct pollfd fds[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
+    int open_fds = 2;
+    long long deadline = clock_mono_ms() + 20000;
+    while (open_fds > 0 && clock_mono_ms() < deadline) {
+        if (poll(fds, 2, 1000) <= 0)
+            continue;
+        for (int i = 0; i < 2; i++) {
+            char buf[4096];
+            if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP)))
+                continue;
+            ssize_t n = read(fds[i].fd, buf, sizeof(buf));
+            if (n <= 0) {
+                close(fds[i].fd);
+                fds[i].fd = -1;
+                open_fds--;
+            } else if ((i == 0 ? out : err) != NULL) {
+                strbuf_append(i == 0 ? out : err, buf, (size_t)n);
+            }
+        }
+    }
+    for (int i = 0; i < 2; i++)
+        if (fds[i].fd >= 0)
+            close(fds[i].fd);
+    if (pid < 0)
+        return -1;
+    if (open_fds > 0)
+        kill(pid, SIGKILL);
+    if (waitpid(pid, &status, 0) < 0)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int pfsut_write_master(const char *confdir, int port, char *err,
+                              size_t errlen)
+{
+    char *proto = NULL, *path = xasprintf("%s/master.cf", confdir);
+    struct strbuf out;
+    int rc = -1;
+
+    strbuf_init(&out);
+    if (fs_read_file(PFSUT_PROTO, &proto, NULL) < 0) {
+        snprintf(err, errlen, "%s: %s", PFSUT_PROTO, strerror(errno));
+        goto done;
+    }
+    for (char *line = proto; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        struct strlist f;
+        strlist_init(&f);
+        strlist_split(&f, line);
+        if (line[0] != '#' && !str_isspace((unsigned char)line[0]) &&
+            f.n >= 8) {
+            if (strcmp(f.v[0], "smtp") == 0 && strcmp(f.v[1], "inet") == 0) {
+                strlist_clear(&f);
+                line = nl ? nl + 1 : NULL;
+                continue; /* the public port 25 service: ours instead */
+            }
+            /* Column 5 (chroot) off: the queue is not set up for it. */
+            strbuf_printf(&out, "%s %s %s %s n", f.v[0], f.v[1], f.v[2],
+                          f.v[3]);
+            for (size_t i = 5; i < f.n; i++)
+                strbuf_printf(&out, " %s", f.v[i]);
+            strbuf_putc(&out, '\n');
+        } else {
+            strbuf_puts(&out, line);
+            strbuf_putc(&out, '\n');
+        }
+        strlist_clear(&f);
+        line = nl ? nl + 1 : NULL;
+    }
+    strbuf_printf(&out, "127.0.0.1:%d inet n - n - - smtpd\n", port);
+    if (fs_write_atomic(path, out.buf, out.len) < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        goto done;
+    }
+    rc = 0;
+done:
+    strbuf_clear(&out);
+    free(proto);
+    free(path);
+    return rc;
+}
+
+struct pfsut *pfsut_start(const char *confdir, const char *workdir,
+                          const char *dns_ip, int smtp_port,
+                          const char *const *maps, size_t nmaps, char *err,
+                          size_t errlen)
+{
+    struct pfsut *p = xcalloc(1, sizeof(*p));
+    char *resolv = xasprintf("%s/resolv.conf", workdir);
+    char *data = xasprintf("%s/data", workdir);
+    char *text =
+        xasprintf("nameserver %s\noptions attempts:2 timeout:1\n", dns_ip);
+    char *script = NULL, *log = xasprintf("%s/postfix.stderr", workdir);
+    struct passwd *pw = getpwnam("postfix");
+    struct netaddr sut;
+    int ok = 0;
+
+    p->confdir = xstrdup(confdir);
+    p->pid = -1;
+    /* Postfix's unprivileged processes walk these directories. */
+    chmod(workdir, 0755);
+    chmod(confdir, 0755);
+    fs_mkdir_p(data, 0755);
+    {
+        /* postfix start creates the queue's subdirectories, not the
+         * queue_directory itself. */
+        char *queue = xasprintf("%s/queue", workdir);
+        fs_mkdir_p(queue, 0755);
+        free(queue);
+    }
+    if (pw != NULL && chown(data, pw->pw_uid, pw->pw_gid) < 0) {
+        snprintf(err, errlen, "chown %s: %s", data, strerror(errno));
+        goto done;
+    }
+    if (fs_write_atomic(resolv, text, strlen(text)) < 0 ||
+        pfsut_write_master(confdir, smtp_port, err, errlen) < 0)
+        goto done;
+    chmod(resolv, 0644);
+    for (size_t i = 0; i < nmaps; i++) {
+        char *file = xasprintf("%s/%s", confdir, maps[i]);
+        char *argv[] = {"/usr/sbin/postmap", "-c", p->confdir, file, NULL};
+        struct strbuf e;
+        strbuf_init(&e);
+        int rc = pfsut_run(argv, NULL, &e);
+        free(file);
+        if (rc != 0) {
+            snprintf(err, errlen, "postmap %s: %s", maps[i],
+                     e.buf ? e.buf : "failed");
+            strbuf_clear(&e);
+            goto done;
+        }
+        strbuf_clear(&e);
+    }
+    script = xasprintf("mount --bind '%s' /etc/resolv.conf && exec "
+                       "/usr/sbin/postfix -c '%s' start-fg",
+                       resolv, confdir);
+    p->pid = fork();
+    if (p->pid == 0) {
+        /* If the worker dies, so does this Postfix. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execl("/usr/bin/unshare", "unshare", "-m", "/bin/sh", "-c", script,
+              (char *)NULL);
+        _exit(127);
+    }
+    if (p->pid < 0) {
+        snprintf(err, errlen, "fork: %s", strerror(errno));
+        goto done;
+    }
+    /* Ready when it answers on its port: a bounded wait on that. */
+    netaddr_parse("127.0.0.1", smtp_port, &sut);
+    for (long long end = clock_mono_ms() + PFSUT_START_MS;
+         clock_mono_ms() < end;) {
+        int status, fd = netaddr_connect_tcp(&sut, NULL);
+        if (fd >= 0) {
+            struct pollfd pf = {fd, POLLOUT, 0};
+            int so = 0;
+            socklen_t sl = sizeof(so);
+            if (poll(&pf, 1, 200) == 1 &&
+                getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &sl) == 0 &&
+                so == 0) {
+                close(fd);
+                ok = 1;
+                break;
+            }
+            close(fd);
+        }
+        if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+            char *why = NULL;
+            fs_read_file(log, &why, NULL);
+            snprintf(err, errlen, "postfix did not start: %s",
+                     why && *why ? why : "(no message)");
+            free(why);
+            p->pid = -1;
+            goto done;
+        }
+        struct pollfd none = {-1, 0, 0};
+        poll(&none, 0, 50); /* between two bounded connection attempts */
+    }
+    if (!ok)
+        snprintf(err, errlen, "postfix did not answer on 127.0.0.1:%d",
+                 smtp_port);
+done:
+    free(resolv);
+    free(data);
+    free(text);
+    free(script);
+    free(log);
+    if (!ok) {
+        pfsut_stop(p);
+        return NULL;
+    }
+    return p;
+}
+
+void pfsut_stop(struct pfsut *p)
+{
+    if (p == NULL)
+        return;
+    if (p->pid > 0) {
+        char *argv[] = {"/usr/sbin/postfix", "-c", p->confdir, "stop", NULL};
+        int status;
+        pfsut_run(argv, NULL, NULL);
+        for (long long end = clock_mono_ms() + 10000; clock_mono_ms() < end;) {
+            if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+                p->pid = -1;
+                break;
+            }
+            struct pollfd none = {-1, 0, 0};
+            poll(&none, 0, 20);
+        }
+        if (p->pid > 0) {
+            kill(p->pid, SIGKILL);
+            waitpid(p->pid, &status, 0);
+        }
+    }
+    free(p->confdir);
+    free(p);
+}
+
+int pfsut_admin(struct pfsut *p, const char *cmdline, struct strbuf *out,
+                struct strbuf *err)
+{
+    struct strlist w;
+    char *argv[8];
+    int rc = 64;
+
+    strlist_init(&w);
+    strlist_split(&w, cmdline);
+    if (w.n == 1 && strcmp(w.v[0], "mailq") == 0) {
+        argv[0] = "/usr/sbin/postqueue";
+        argv[1] = "-c";
+        argv[2] = p->confdir;
+        argv[3] = "-p";
+        argv[4] = NULL;
+        rc = pfsut_run(argv, out, err);
+    } else if ((w.n == 2 && strcmp(w.v[0], "postqueue") == 0 &&
+                (strcmp(w.v[1], "-p") == 0 || strcmp(w.v[1], "-f") == 0)) ||
+               (w.n == 3 && strcmp(w.v[0], "postsuper") == 0 &&
+                (strcmp(w.v[1], "-d") == 0 || strcmp(w.v[1], "-r") == 0))) {
+        char *cmd = xasprintf("/usr/sbin/%s", w.v[0]);
+        argv[0] = cmd;
+        argv[1] = "-c";
+        argv[2] = p->confdir;
+        argv[3] = w.v[1];
+        argv[4] = w.n == 3 ? w.v[2] : NULL;
+        argv[5] = NULL;
+        rc = pfsut_run(argv, out, err);
+        free(cmd);
+    } else {
+        strbuf_printf(err,
+                      "%s: not one of mailq, postqueue -p|-f, "
+                      "postsuper -d|-r\n",
+                      cmdline);
+    }
+    strlist_clear(&w);
+    return rc;
+}
+
+int pfsut_queue(struct pfsut *p, size_t *total, size_t *busy)
+{
+    char *argv[] = {"/usr/sbin/postqueue", "-c", p->confdir, "-j", NULL};
+    struct strbuf out;
+    int rc;
+
+    strbuf_init(&out);
+    rc = pfsut_run(argv, &out, NULL);
+    *total = *busy = 0;
+    for (char *l = out.buf; rc == 0 && l && *l;) {
+        char *nl = strchr(l, '\n');
+        if (nl)
+            *nl = '\0';
+        if (*l == '{') {
+            (*total)++;
+            if (strstr(l, "\"queue_name\": \"deferred\"") == NULL &&
+                strstr(l, "\"queue_name\": \"hold\"") == NULL)
+                (*busy)++;
+        }
+        l = nl ? nl + 1 : NULL;
+    }
+    strbuf_clear(&out);
+    return rc == 0 ? 0 : -1;
+}
