@@ -53,6 +53,7 @@ struct run {
     enum runner_sut sut;
     struct pfsut *pf; /* --sut postfix */
     char dns_ip[64];
+    char *queuedir; /* Postfix: a short private directory */
     /* step state */
     size_t step;
     int finished;
@@ -142,11 +143,11 @@ static int run_write_config(struct run *r, const struct scn_block *maincf)
         strbuf_puts(&sb, maincf->text);
     strbuf_printf(&sb,
                   "# isolation, set by the harness\n"
-                  "queue_directory = %s/queue\n"
+                  "queue_directory = %s\n"
                   "data_directory = %s/data\n"
                   "maillog_file = %s\n"
                   "smtp_tcp_port = %d\n",
-                  r->workdir, r->workdir, r->maillog, r->mx_port);
+                  r->queuedir, r->workdir, r->maillog, r->mx_port);
     if (r->sut == RUNNER_SUT_RELAY)
         strbuf_printf(&sb, "mxlab_dns_servers = %s:%d\n", r->dns_ip,
                       r->dns_port);
@@ -292,6 +293,20 @@ static int run_setup(struct run *r)
     if (fakedns_listen(r->dns, addr, err, sizeof(err)) < 0) {
         run_fail(r, 1, "fakedns: %s", err);
         return -1;
+    }
+    if (r->sut == RUNNER_SUT_POSTFIX) {
+        /* Postfix's commands reach $queue_directory/public/postlog by
+         * absolute path, within sun_path's 108 bytes: a short private
+         * directory, removed after the run. */
+        char tmpl[] = "/tmp/mxlab-pf.XXXXXX";
+        if (mkdtemp(tmpl) == NULL) {
+            run_fail(r, 1, "mkdtemp: %s", strerror(errno));
+            return -1;
+        }
+        chmod(tmpl, 0755);
+        r->queuedir = xstrdup(tmpl);
+    } else {
+        r->queuedir = xasprintf("%s/queue", r->workdir);
     }
     if (run_write_config(r, maincf) < 0)
         return -1;
@@ -1006,6 +1021,9 @@ enum runner_status runner_run(const struct scenario *s, const char *workdir,
     event_free(r.recheck);
     relay_free(r.relay);
     pfsut_stop(r.pf);
+    if (r.sut == RUNNER_SUT_POSTFIX && r.queuedir != NULL)
+        fs_rm_rf(r.queuedir);
+    free(r.queuedir);
     fakemx_free(r.mx);
     fakedns_free(r.dns);
     event_base_free(r.base);

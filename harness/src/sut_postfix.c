@@ -180,13 +180,8 @@ struct pfsut *pfsut_start(const char *confdir, const char *workdir,
     chmod(workdir, 0755);
     chmod(confdir, 0755);
     fs_mkdir_p(data, 0755);
-    {
-        /* postfix start creates the queue's subdirectories, not the
-         * queue_directory itself. */
-        char *queue = xasprintf("%s/queue", workdir);
-        fs_mkdir_p(queue, 0755);
-        free(queue);
-    }
+    /* postfix start makes the queue's subdirectories; the runner made
+     * queue_directory itself. */
     if (pw != NULL && chown(data, pw->pw_uid, pw->pw_gid) < 0) {
         snprintf(err, errlen, "chown %s: %s", data, strerror(errno));
         goto done;
