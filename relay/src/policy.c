@@ -155,18 +155,41 @@ static int policy_valid_hostname(const char *h)
  * caller). *used is set when the restriction consumed an argument. */
 enum { POLICY_ASYNC = 2 };
 
+/* Which list a restriction sits in decides what "reject" names. */
+enum policy_stage { STAGE_CLIENT, STAGE_HELO, STAGE_SENDER, STAGE_RCPT };
+
 static int policy_sync(struct relay *r, const char *name, const char *arg,
-                       const struct policy_ctx *ctx, char *reply, size_t len,
-                       int *used)
+                       const struct policy_ctx *ctx, enum policy_stage stage,
+                       char *reply, size_t len, int *used)
 {
     *used = 0;
     if (strcmp(name, "permit") == 0)
         return POLICY_PERMIT;
     if (strcmp(name, "reject") == 0 || strcmp(name, "defer") == 0) {
-        int defer = name[0] == 'd';
-        snprintf(reply, len,
-                 "%s <%s>: Recipient address rejected: Access denied",
-                 defer ? "450 4.7.1" : "554 5.7.1", ctx->rcpt);
+        const char *code = name[0] == 'd' ? "450 4.7.1" : "554 5.7.1";
+        char ip[64];
+        switch (stage) {
+        case STAGE_CLIENT:
+            snprintf(reply, len,
+                     "%s <%s[%s]>: Client host rejected: Access denied", code,
+                     ctx->client_name, netaddr_ip(ctx->client, ip, sizeof(ip)));
+            break;
+        case STAGE_HELO:
+            snprintf(reply, len,
+                     "%s <%s>: Helo command rejected: Access denied", code,
+                     ctx->helo);
+            break;
+        case STAGE_SENDER:
+            snprintf(reply, len,
+                     "%s <%s>: Sender address rejected: Access denied", code,
+                     ctx->sender);
+            break;
+        case STAGE_RCPT:
+            snprintf(reply, len,
+                     "%s <%s>: Recipient address rejected: Access denied", code,
+                     ctx->rcpt);
+            break;
+        }
         return POLICY_REJECT;
     }
     if (strcmp(name, "permit_mynetworks") == 0)
@@ -259,7 +282,7 @@ struct policy_check {
     struct policy_ctx ctx; /* strings owned below */
     char *client_ip, *client_name, *helo, *sender, *rcpt;
     struct netaddr client;
-    const struct strlist *lists[2];
+    const struct strlist *lists[5];
     int list;
     size_t i;
     char query[600];  /* DNS name being looked up */
@@ -418,13 +441,16 @@ static int policy_start_dns(struct policy_check *c, const char *name,
 
 static void policy_step(struct policy_check *c)
 {
-    for (; c->list < 2; c->list++, c->i = 0) {
+    for (; c->list < 5; c->list++, c->i = 0) {
         const struct strlist *l = c->lists[c->list];
         while (c->i < l->n) {
             const char *name = l->v[c->i];
             const char *arg = c->i + 1 < l->n ? l->v[c->i + 1] : NULL;
-            int used, rc = policy_sync(c->r, name, arg, &c->ctx, c->reply,
-                                       sizeof(c->reply), &used);
+            static const enum policy_stage stages[5] = {
+                STAGE_CLIENT, STAGE_HELO, STAGE_SENDER, STAGE_RCPT, STAGE_RCPT};
+            int used,
+                rc = policy_sync(c->r, name, arg, &c->ctx, stages[c->list],
+                                 c->reply, sizeof(c->reply), &used);
             c->i += 1 + used;
             if (rc == POLICY_ASYNC) {
                 if (policy_start_dns(c, name, arg) == 0)
@@ -462,8 +488,13 @@ struct policy_check *policy_check_rcpt(struct relay *r,
     c->ctx.sender = c->sender;
     c->ctx.rcpt = c->rcpt;
     c->ctx.pipelined = ctx->pipelined;
-    c->lists[0] = &r->p.smtpd_relay_restrictions;
-    c->lists[1] = &r->p.smtpd_recipient_restrictions;
+    /* smtpd_delay_reject = yes: every list is applied at RCPT TO, in
+     * Postfix's order. */
+    c->lists[0] = &r->p.smtpd_client_restrictions;
+    c->lists[1] = &r->p.smtpd_helo_restrictions;
+    c->lists[2] = &r->p.smtpd_sender_restrictions;
+    c->lists[3] = &r->p.smtpd_relay_restrictions;
+    c->lists[4] = &r->p.smtpd_recipient_restrictions;
     c->done = done;
     c->arg = arg;
     c->starting = 1;
@@ -487,7 +518,8 @@ int policy_eval(struct relay *r, const struct strlist *list,
 {
     for (size_t i = 0; i < list->n; i++) {
         const char *arg = i + 1 < list->n ? list->v[i + 1] : NULL;
-        int used, rc = policy_sync(r, list->v[i], arg, ctx, reply, len, &used);
+        int used, rc = policy_sync(r, list->v[i], arg, ctx, STAGE_RCPT, reply,
+                                   len, &used);
         i += (size_t)used;
         if (rc == POLICY_ASYNC)
             continue; /* DNS lists need policy_check_rcpt() */

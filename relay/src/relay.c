@@ -62,6 +62,9 @@ static const struct {
     {"virtual_alias_expansion_limit", "1000"},
     {"inet_interfaces", "all"},
     {"mxlab_dns_servers", ""},
+    {"smtpd_client_restrictions", ""},
+    {"smtpd_helo_restrictions", ""},
+    {"smtpd_sender_restrictions", ""},
 };
 
 void relay_changed(struct relay *r)
@@ -306,6 +309,12 @@ static int relay_load_params(struct relay *r, char *err, size_t errlen)
     strlist_split(&p->relay_domains, config_get(cf, "relay_domains"));
     strlist_split(&p->virtual_alias_domains,
                   config_get(cf, "virtual_alias_domains"));
+    strlist_split(&p->smtpd_client_restrictions,
+                  config_get(cf, "smtpd_client_restrictions"));
+    strlist_split(&p->smtpd_helo_restrictions,
+                  config_get(cf, "smtpd_helo_restrictions"));
+    strlist_split(&p->smtpd_sender_restrictions,
+                  config_get(cf, "smtpd_sender_restrictions"));
     strlist_split(&p->smtpd_relay_restrictions,
                   config_get(cf, "smtpd_relay_restrictions"));
     strlist_split(&p->smtpd_recipient_restrictions,
@@ -373,6 +382,9 @@ static void relay_free_params(struct relay_params *p)
     strlist_clear(&p->mydestination);
     strlist_clear(&p->relay_domains);
     strlist_clear(&p->virtual_alias_domains);
+    strlist_clear(&p->smtpd_client_restrictions);
+    strlist_clear(&p->smtpd_helo_restrictions);
+    strlist_clear(&p->smtpd_sender_restrictions);
     strlist_clear(&p->smtpd_relay_restrictions);
     strlist_clear(&p->smtpd_recipient_restrictions);
     free(p->mynetworks);
@@ -540,6 +552,9 @@ struct relay *relay_new(struct event_base *base, const char *config_dir,
     strlist_init(&r->p.mydestination);
     strlist_init(&r->p.relay_domains);
     strlist_init(&r->p.virtual_alias_domains);
+    strlist_init(&r->p.smtpd_client_restrictions);
+    strlist_init(&r->p.smtpd_helo_restrictions);
+    strlist_init(&r->p.smtpd_sender_restrictions);
     strlist_init(&r->p.smtpd_relay_restrictions);
     strlist_init(&r->p.smtpd_recipient_restrictions);
     for (size_t i = 0; i < sizeof(relay_defaults) / sizeof(relay_defaults[0]);

@@ -43,6 +43,9 @@ struct relay_params {
     struct strlist mydestination;
     struct strlist relay_domains;
     struct strlist virtual_alias_domains;
+    struct strlist smtpd_client_restrictions;
+    struct strlist smtpd_helo_restrictions;
+    struct strlist smtpd_sender_restrictions;
     struct strlist smtpd_relay_restrictions;
     struct strlist smtpd_recipient_restrictions;
     struct cidr *mynetworks;
@@ -151,10 +154,10 @@ struct policy_ctx {
 int policy_eval(struct relay *r, const struct strlist *list,
                 const struct policy_ctx *ctx, char *reply, size_t len);
 int policy_mynetworks(struct relay *r, const struct netaddr *client);
-/* The RCPT decision: smtpd_relay_restrictions, then
- * smtpd_recipient_restrictions, DNS lists included. done runs once, with
- * rc -1 and the reply, or 0/1 to accept. Returns the check while it waits
- * for DNS, or NULL when done has already run. */
+/* The RCPT decision (smtpd_delay_reject = yes): smtpd_client, helo,
+ * sender, relay, then recipient restrictions, DNS lists included. done runs
+ * once, with rc -1 and the reply, or 0/1 to accept. Returns the check while it
+ * waits for DNS, or NULL when done has already run. */
 typedef void policy_done_fn(void *arg, int rc, const char *reply);
 struct policy_check;
 struct policy_check *policy_check_rcpt(struct relay *r,
