@@ -71,22 +71,28 @@ int relay_mailq(struct relay *r, struct strbuf *out)
     return 0;
 }
 
-/* Apply fn to the message named id, or to all of them for "ALL". */
+/* Apply fn to the message named id, or to all of them for "ALL". The
+ * messages are chosen first: fn may add messages (requeue) or remove
+ * them. */
 static int relay_each(struct relay *r, const char *id, size_t *n,
                       int (*fn)(struct relay *, struct queue_msg *))
 {
-    struct queue_msg *m = r->queue, *next;
+    struct queue_msg **chosen = NULL;
+    size_t k = 0;
 
     *n = 0;
-    for (; m != NULL; m = next) {
-        next = m->next;
+    for (struct queue_msg *m = r->queue; m != NULL; m = m->next) {
         if (m->deleted)
             continue;
         if (strcmp(id, "ALL") != 0 && strcmp(id, m->id) != 0)
             continue;
-        if (fn(r, m) == 0)
-            (*n)++;
+        chosen = xrealloc(chosen, (k + 1) * sizeof(*chosen));
+        chosen[k++] = m;
     }
+    for (size_t i = 0; i < k; i++)
+        if (fn(r, chosen[i]) == 0)
+            (*n)++;
+    free(chosen);
     return 0;
 }
 
@@ -112,6 +118,9 @@ int relay_postsuper_delete(struct relay *r, const char *id, size_t *n)
 int relay_postsuper_requeue(struct relay *r, const char *id, size_t *n)
 {
     relay_each(r, id, n, relay_requeue_one);
+    if (*n > 0)
+        maillog_printf(r->log, "postsuper", "Requeued: %zu message%s", *n,
+                       *n == 1 ? "" : "s");
     qmgr_schedule(r);
     relay_changed(r);
     return 0;

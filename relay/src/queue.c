@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -198,24 +199,67 @@ void queue_delete(struct relay *r, struct queue_msg *m)
     queue_msg_free(m);
 }
 
+/* The Message-ID header's value, or "<>", from a message's headers. */
+static void queue_message_id(const char *data, size_t len, char *out,
+                             size_t outlen)
+{
+    const char *p = data, *end = data + len;
+
+    snprintf(out, outlen, "<>");
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        if (l == 0 || (l == 1 && p[0] == '\r'))
+            break; /* end of the headers */
+        if (l > 11 && strncasecmp(p, "message-id:", 11) == 0) {
+            const char *v = p + 11;
+            size_t vl = l - 11;
+            while (vl > 0 && (*v == ' ' || *v == '\t'))
+                v++, vl--;
+            while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == ' '))
+                vl--;
+            snprintf(out, outlen, "%.*s", (int)vl, v);
+            return;
+        }
+        p += l + (nl ? 1 : 0);
+    }
+}
+
 int queue_requeue(struct relay *r, struct queue_msg *m)
 {
-    char *from, *to;
-    int rc = 0;
+    struct strlist rcpts, origs;
+    char id[16], msgid[1000];
+    char *data = NULL;
+    size_t len = 0;
+    int rc = -1;
 
-    if (m->in_delivery || m->state == QUEUE_ACTIVE) {
-        m->next_try = 0;
-        return 0;
+    if (m->in_delivery)
+        return -1; /* Postfix would requeue it after this attempt */
+    if (queue_read_data(r, m, &data, &len) < 0)
+        return -1;
+    strlist_init(&rcpts);
+    strlist_init(&origs);
+    for (size_t i = 0; i < m->nrcpt; i++) {
+        if (m->rcpts[i].done)
+            continue;
+        strlist_push(&rcpts, m->rcpts[i].addr);
+        strlist_push(&origs, m->rcpts[i].orig);
     }
-    from = queue_path(r, m->state, m->id);
-    to = queue_path(r, QUEUE_ACTIVE, m->id);
-    if (rename(from, to) < 0)
-        rc = -1;
-    else
-        m->state = QUEUE_ACTIVE;
-    m->next_try = 0;
-    free(from);
-    free(to);
+    /* As postsuper -r: the message goes through pickup and cleanup again,
+     * under a new queue ID (so routing changes apply to it). */
+    queue_new_id(r, id, sizeof(id));
+    if (rcpts.n > 0 &&
+        queue_commit(r, id, m->sender, &rcpts, &origs, data, len) == 0) {
+        queue_message_id(data, len, msgid, sizeof(msgid));
+        maillog_printf(r->log, "pickup", "%s: uid=%ld from=<%s> orig_id=%s", id,
+                       (long)getuid(), m->sender, m->id);
+        maillog_printf(r->log, "cleanup", "%s: message-id=%s", id, msgid);
+        queue_delete(r, m);
+        rc = 0;
+    }
+    strlist_clear(&rcpts);
+    strlist_clear(&origs);
+    free(data);
     return rc;
 }
 

@@ -207,7 +207,9 @@ int queue_recover(struct relay *r, char *err, size_t errlen);
 /* Remove a message's file and forget it (postsuper -d). A message in
  * delivery is only marked; qmgr drops it when its deliveries report. */
 void queue_delete(struct relay *r, struct queue_msg *m);
-/* Make a deferred or held message active again (postsuper -r). */
+/* postsuper -r: the message is queued again under a new ID (logged as
+ * Postfix's pickup does) and the old one removed. -1 if it is being
+ * delivered or cannot be read. */
 int queue_requeue(struct relay *r, struct queue_msg *m);
 void queue_free_all(struct relay *r);
 
