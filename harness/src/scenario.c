@@ -432,7 +432,10 @@ static int scn_line(struct scn_parser *p, int line, char *text)
         return scn_meta_line(p, line, text);
     }
     if (scn_is_native(b->kind)) {
-        strbuf_puts(&p->body, text);
+        /* A scenario comment inside a zone (whose own comments start with
+         * ';') becomes a blank line: line numbers stay right. */
+        if (!(b->kind == SCN_ZONE && *t == '#'))
+            strbuf_puts(&p->body, text);
         strbuf_putc(&p->body, '\n');
         return 0;
     }

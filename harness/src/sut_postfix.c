@@ -6,6 +6,8 @@
  */
 #include "sut_postfix.h"
 
+#include "command.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -48,63 +50,6 @@ int pfsut_available(char *err, size_t errlen)
         return 0;
     }
     return 1;
-}
-
-/* Run argv, capture stdout and stderr (each up to 1 MiB); exit status or
- * -1. Used for Postfix's short-lived commands. */
-static int pfsut_run(char *const argv[], struct strbuf *out, struct strbuf *err)
-{
-    int po[2], pe[2], status;
-    pid_t pid;
-
-    if (pipe(po) < 0)
-        return -1;
-    if (pipe(pe) < 0) {
-        close(po[0]);
-        close(po[1]);
-        return -1;
-    }
-    pid = fork();
-    if (pid == 0) {
-        dup2(po[1], 1);
-        dup2(pe[1], 2);
-        close(po[0]);
-        close(pe[0]);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(po[1]);
-    close(pe[1]);
-    struct pollfd fds[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
-    int open_fds = 2;
-    long long deadline = clock_mono_ms() + 20000;
-    while (open_fds > 0 && clock_mono_ms() < deadline) {
-        if (poll(fds, 2, 1000) <= 0)
-            continue;
-        for (int i = 0; i < 2; i++) {
-            char buf[4096];
-            if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP)))
-                continue;
-            ssize_t n = read(fds[i].fd, buf, sizeof(buf));
-            if (n <= 0) {
-                close(fds[i].fd);
-                fds[i].fd = -1;
-                open_fds--;
-            } else if ((i == 0 ? out : err) != NULL) {
-                strbuf_append(i == 0 ? out : err, buf, (size_t)n);
-            }
-        }
-    }
-    for (int i = 0; i < 2; i++)
-        if (fds[i].fd >= 0)
-            close(fds[i].fd);
-    if (pid < 0)
-        return -1;
-    if (open_fds > 0)
-        kill(pid, SIGKILL);
-    if (waitpid(pid, &status, 0) < 0)
-        return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 static int pfsut_write_master(const char *confdir, int port, char *err,
@@ -195,7 +140,7 @@ struct pfsut *pfsut_start(const char *confdir, const char *workdir,
         char *argv[] = {"/usr/sbin/postmap", "-c", p->confdir, file, NULL};
         struct strbuf e;
         strbuf_init(&e);
-        int rc = pfsut_run(argv, NULL, &e);
+        int rc = command_run(argv, NULL, &e);
         free(file);
         if (rc != 0) {
             snprintf(err, errlen, "postmap %s: %s", maps[i],
@@ -278,7 +223,7 @@ void pfsut_stop(struct pfsut *p)
     if (p->pid > 0) {
         char *argv[] = {"/usr/sbin/postfix", "-c", p->confdir, "stop", NULL};
         int status;
-        pfsut_run(argv, NULL, NULL);
+        command_run(argv, NULL, NULL);
         for (long long end = clock_mono_ms() + 10000; clock_mono_ms() < end;) {
             if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
                 p->pid = -1;
@@ -311,7 +256,7 @@ int pfsut_admin(struct pfsut *p, const char *cmdline, struct strbuf *out,
         argv[2] = p->confdir;
         argv[3] = "-p";
         argv[4] = NULL;
-        rc = pfsut_run(argv, out, err);
+        rc = command_run(argv, out, err);
     } else if ((w.n == 2 && strcmp(w.v[0], "postqueue") == 0 &&
                 (strcmp(w.v[1], "-p") == 0 || strcmp(w.v[1], "-f") == 0)) ||
                (w.n == 3 && strcmp(w.v[0], "postsuper") == 0 &&
@@ -323,7 +268,7 @@ int pfsut_admin(struct pfsut *p, const char *cmdline, struct strbuf *out,
         argv[3] = w.v[1];
         argv[4] = w.n == 3 ? w.v[2] : NULL;
         argv[5] = NULL;
-        rc = pfsut_run(argv, out, err);
+        rc = command_run(argv, out, err);
         free(cmd);
     } else {
         strbuf_printf(err,
@@ -342,7 +287,7 @@ int pfsut_queue(struct pfsut *p, size_t *total, size_t *busy)
     int rc;
 
     strbuf_init(&out);
-    rc = pfsut_run(argv, &out, NULL);
+    rc = command_run(argv, &out, NULL);
     *total = *busy = 0;
     for (char *l = out.buf; rc == 0 && l && *l;) {
         char *nl = strchr(l, '\n');
