@@ -113,6 +113,39 @@ static int policy_check_addr_access(struct relay *r, const char *table,
     return rc;
 }
 
+/* check_client_access: the client's name, then its address and the
+ * address's shorter prefixes (1.2.3.4, 1.2.3, 1.2, 1), as access(5) says
+ * for host names and addresses. */
+static int policy_check_client_access(struct relay *r, const char *table,
+                                      const struct policy_ctx *ctx, char *reply,
+                                      size_t len)
+{
+    char err[512], ip[64], who[400];
+    struct map *m = map_open(table, r->config_dir, err, sizeof(err));
+    const char *v = NULL;
+    int rc;
+
+    if (m == NULL) {
+        log_warnx("%s", err);
+        snprintf(reply, len, "451 4.3.5 Server configuration error");
+        return POLICY_REJECT;
+    }
+    netaddr_ip(ctx->client, ip, sizeof(ip));
+    if (strcmp(ctx->client_name, "unknown") != 0)
+        v = map_lookup(m, ctx->client_name);
+    for (char *dot = ip + strlen(ip); v == NULL && dot != NULL;) {
+        *dot = '\0';
+        v = map_lookup(m, ip);
+        dot = strrchr(ip, '.');
+    }
+    netaddr_ip(ctx->client, ip, sizeof(ip));
+    snprintf(who, sizeof(who), "%s[%s]", ctx->client_name, ip);
+    rc = v ? policy_access_action(v, who, "Client host", reply, len)
+           : POLICY_DUNNO;
+    map_free(m);
+    return rc;
+}
+
 static int policy_fqdn(const char *addr)
 {
     const char *d = smtp_addr_domain(addr);
@@ -243,6 +276,15 @@ static int policy_sync(struct relay *r, const char *name, const char *arg,
     if (strcmp(name, "reject_unknown_sender_domain") == 0 ||
         strcmp(name, "reject_unknown_recipient_domain") == 0)
         return POLICY_ASYNC;
+    if (strcmp(name, "check_client_access") == 0) {
+        if (arg == NULL) {
+            log_warnx("%s: missing table argument", name);
+            snprintf(reply, len, "451 4.3.5 Server configuration error");
+            return POLICY_REJECT;
+        }
+        *used = 1;
+        return policy_check_client_access(r, arg, ctx, reply, len);
+    }
     if (strcmp(name, "check_sender_access") == 0 ||
         strcmp(name, "check_recipient_access") == 0) {
         int sender = name[6] == 's';
