@@ -86,13 +86,11 @@ static int policy_check_addr_access(struct relay *r, const char *table,
                                     const char *addr, const char *what,
                                     char *reply, size_t len)
 {
-    char err[512];
-    struct map *m = map_open(table, r->config_dir, err, sizeof(err));
+    struct map *m = relay_table(r, table);
     const char *v = NULL, *domain = smtp_addr_domain(addr);
     int rc;
 
     if (m == NULL) {
-        log_warnx("%s", err);
         snprintf(reply, len, "451 4.3.5 Server configuration error");
         return POLICY_REJECT;
     }
@@ -109,7 +107,6 @@ static int policy_check_addr_access(struct relay *r, const char *table,
         free(user);
     }
     rc = v ? policy_access_action(v, addr, what, reply, len) : POLICY_DUNNO;
-    map_free(m);
     return rc;
 }
 
@@ -120,13 +117,12 @@ static int policy_check_client_access(struct relay *r, const char *table,
                                       const struct policy_ctx *ctx, char *reply,
                                       size_t len)
 {
-    char err[512], ip[64], who[400];
-    struct map *m = map_open(table, r->config_dir, err, sizeof(err));
+    char ip[64], who[400];
+    struct map *m = relay_table(r, table);
     const char *v = NULL;
     int rc;
 
     if (m == NULL) {
-        log_warnx("%s", err);
         snprintf(reply, len, "451 4.3.5 Server configuration error");
         return POLICY_REJECT;
     }
@@ -142,7 +138,6 @@ static int policy_check_client_access(struct relay *r, const char *table,
     snprintf(who, sizeof(who), "%s[%s]", ctx->client_name, ip);
     rc = v ? policy_access_action(v, who, "Client host", reply, len)
            : POLICY_DUNNO;
-    map_free(m);
     return rc;
 }
 
@@ -553,20 +548,4 @@ void policy_check_cancel(struct policy_check *c)
 {
     if (c != NULL)
         c->cancelled = 1;
-}
-
-int policy_eval(struct relay *r, const struct strlist *list,
-                const struct policy_ctx *ctx, char *reply, size_t len)
-{
-    for (size_t i = 0; i < list->n; i++) {
-        const char *arg = i + 1 < list->n ? list->v[i + 1] : NULL;
-        int used, rc = policy_sync(r, list->v[i], arg, ctx, STAGE_RCPT, reply,
-                                   len, &used);
-        i += (size_t)used;
-        if (rc == POLICY_ASYNC)
-            continue; /* DNS lists need policy_check_rcpt() */
-        if (rc != POLICY_DUNNO)
-            return rc;
-    }
-    return POLICY_DUNNO;
 }

@@ -84,6 +84,23 @@ size_t relay_queue_count(const struct relay *r)
     return r->queue_count;
 }
 
+struct map *relay_table(struct relay *r, const char *spec)
+{
+    char err[512];
+    struct relay_table *t;
+
+    for (size_t i = 0; i < r->ntables; i++)
+        if (strcmp(r->tables[i].spec, spec) == 0)
+            return r->tables[i].map;
+    r->tables = xrealloc(r->tables, (r->ntables + 1) * sizeof(*r->tables));
+    t = &r->tables[r->ntables++];
+    t->spec = xstrdup(spec);
+    t->map = map_open(spec, r->config_dir, err, sizeof(err));
+    if (t->map == NULL)
+        log_warnx("%s", err);
+    return t->map;
+}
+
 size_t relay_busy(const struct relay *r)
 {
     size_t n = 0;
@@ -676,6 +693,11 @@ void relay_free(struct relay *r)
     dns_free(r->dns);
     maillog_free(r->log);
     maplist_free(r->virtual_alias_maps);
+    for (size_t i = 0; i < r->ntables; i++) {
+        free(r->tables[i].spec);
+        map_free(r->tables[i].map);
+    }
+    free(r->tables);
     maplist_free(r->transport_maps);
     relay_free_params(&r->p);
     config_free(r->cf);

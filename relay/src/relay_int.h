@@ -113,6 +113,14 @@ struct relay {
     struct config *cf;
     struct relay_params p;
     struct maplist *virtual_alias_maps;
+    /* Tables named in restriction and domain lists, opened on first use
+     * and kept, as Postfix's daemons keep theirs (a failed open is kept
+     * too, as NULL, so that it is reported once). */
+    struct relay_table {
+        char *spec;
+        struct map *map;
+    } * tables;
+    size_t ntables;
     struct maplist *transport_maps;
     struct maillog *log;
     struct dns *dns;
@@ -126,7 +134,6 @@ struct relay {
     struct event *qmgr_timer;
     time_t qmgr_start; /* deferred-queue scans: every queue_run_delay */
     int qmgr_pending;  /* a scheduling pass is queued */
-    unsigned long id_seq;
     struct evconnlistener *control; /* admin commands while running */
     char *control_path;
     relay_change_fn *change_fn;
@@ -135,6 +142,9 @@ struct relay {
 
 /* relay.c */
 void relay_changed(struct relay *r);
+/* The table named spec ("hash:/etc/postfix/whitelist"), opened once; NULL
+ * if it cannot be opened (warned about the first time). Owned by r. */
+struct map *relay_table(struct relay *r, const char *spec);
 /* 1 if addr is one of this host's interface addresses
  * (permit_inet_interfaces). */
 int relay_is_inet_interface(const struct relay *r, const struct netaddr *a);
@@ -148,11 +158,6 @@ struct policy_ctx {
     const char *rcpt;
     int pipelined; /* the client sent commands ahead without ESMTP */
 };
-/* Evaluate a restriction list at RCPT time. Returns 0 to continue (DUNNO
- * or end of list), 1 for permit (OK), or -1 with a full reply such as
- * "554 5.7.1 <a@b>: Relay access denied" in reply. */
-int policy_eval(struct relay *r, const struct strlist *list,
-                const struct policy_ctx *ctx, char *reply, size_t len);
 int policy_mynetworks(struct relay *r, const struct netaddr *client);
 /* The RCPT decision (smtpd_delay_reject = yes): smtpd_client, helo,
  * sender, relay, then recipient restrictions, DNS lists included. done runs
@@ -249,7 +254,7 @@ struct smtpc_rcpt {
 };
 struct smtpc_result {
     char relay_desc[400]; /* "name[ip]:port" or "none" */
-    struct timeval t_start, t_conn, t_data, t_done;
+    struct timeval t_start, t_conn, t_done;
 };
 typedef void smtpc_done_fn(void *arg, struct smtpc_rcpt *rcpts, size_t n,
                            const struct smtpc_result *res);

@@ -31,17 +31,12 @@ static int rewrite_domain_match(struct relay *r, const struct strlist *list,
             pat++;
         }
         if (strchr(pat, ':') != NULL && pat[0] != '[') {
-            char err[256];
-            struct map *m = map_open(pat, r->config_dir, err, sizeof(err));
-            if (m != NULL) {
-                const char *d = domain;
-                while (d != NULL && !hit) {
-                    hit = map_lookup(m, d) != NULL;
-                    d = parent_style ? strchr(d + 1, '.') : NULL;
-                    if (d != NULL)
-                        d++;
-                }
-                map_free(m);
+            struct map *m = relay_table(r, pat);
+            for (const char *d = domain; m != NULL && d != NULL && !hit;) {
+                hit = map_lookup(m, d) != NULL;
+                d = parent_style ? strchr(d + 1, '.') : NULL;
+                if (d != NULL)
+                    d++;
             }
         } else if (*pat == '.') {
             size_t dl = strlen(domain), pl = strlen(pat);

@@ -289,7 +289,6 @@ static int smtpc_on_reply(struct smtpc *c, int code)
     case SMTPC_DATA:
         if (code != 354)
             break;
-        clock_now(&c->res.t_data);
         c->state = SMTPC_DOT;
         smtpc_send_data(c);
         return 0;
