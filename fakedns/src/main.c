@@ -13,6 +13,7 @@
 
 #include "fakedns/fakedns.h"
 #include "mxlab/log.h"
+#include "mxlab/loop.h"
 #include "mxlab/strutil.h"
 #include "mxlab/version.h"
 #include "mxlab/xmem.h"
@@ -44,13 +45,6 @@ static void usage(FILE *fp)
             "  --version           print the version\n");
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
-{
-    (void)sig;
-    (void)what;
-    event_base_loopbreak(arg);
-}
-
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -65,7 +59,6 @@ int main(int argc, char **argv)
     size_t nzones = 0;
     const char *origin = NULL;
     struct event_base *base = NULL;
-    struct event *sigterm = NULL, *sigint = NULL;
     struct fakedns *fd = NULL;
     char err[1024];
     int verbose = 0, c, ret = 1;
@@ -139,26 +132,13 @@ int main(int argc, char **argv)
             goto done;
         }
     }
-    sigterm = evsignal_new(base, SIGTERM, on_signal, base);
-    sigint = evsignal_new(base, SIGINT, on_signal, base);
-    if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) < 0 ||
-        evsignal_add(sigint, NULL) < 0) {
-        log_warnx("cannot install signal handlers");
-        goto done;
-    }
     log_info("ready");
-    if (event_base_dispatch(base) < 0) {
-        log_warnx("event loop failed");
+    if (loop_run_until_signal(base) < 0)
         goto done;
-    }
     log_info("stopping");
     ret = 0;
 
 done:
-    if (sigterm != NULL)
-        event_free(sigterm);
-    if (sigint != NULL)
-        event_free(sigint);
     fakedns_free(fd);
     if (base != NULL)
         event_base_free(base);

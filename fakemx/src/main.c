@@ -15,6 +15,7 @@
 
 #include "fakemx/fakemx.h"
 #include "mxlab/log.h"
+#include "mxlab/loop.h"
 #include "mxlab/strutil.h"
 #include "mxlab/version.h"
 
@@ -36,13 +37,6 @@ static void usage(FILE *fp)
         "  --max-conn-per-ip N  refuse (421) more than N concurrent\n"
         "                       connections from one client address\n"
         "  -v                   log to standard error (-vv: commands)\n");
-}
-
-static void main_on_signal(evutil_socket_t sig, short what, void *arg)
-{
-    (void)sig;
-    (void)what;
-    event_base_loopbreak(arg);
 }
 
 static void main_on_delivery(void *arg, const struct fakemx_message *m)
@@ -71,7 +65,6 @@ int main(int argc, char **argv)
     size_t nlisten = 0;
     struct fakemx_behaviour beh;
     struct event_base *base = NULL;
-    struct event *sigterm = NULL, *sigint = NULL;
     struct fakemx *fm = NULL;
     FILE *out = stdout;
     char err[512];
@@ -149,24 +142,11 @@ int main(int argc, char **argv)
             goto done;
         }
     }
-    sigterm = evsignal_new(base, SIGTERM, main_on_signal, base);
-    sigint = evsignal_new(base, SIGINT, main_on_signal, base);
-    if (sigterm == NULL || sigint == NULL || event_add(sigterm, NULL) < 0 ||
-        event_add(sigint, NULL) < 0) {
-        fprintf(stderr, "mxlab-fakemx: cannot watch signals\n");
+    if (loop_run_until_signal(base) < 0)
         goto done;
-    }
-    if (event_base_dispatch(base) < 0) {
-        fprintf(stderr, "mxlab-fakemx: event loop failure\n");
-        goto done;
-    }
     rc = 0;
 
 done:
-    if (sigterm != NULL)
-        event_free(sigterm);
-    if (sigint != NULL)
-        event_free(sigint);
     fakemx_free(fm);
     if (base != NULL)
         event_base_free(base);

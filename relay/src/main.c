@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "mxlab/log.h"
+#include "mxlab/loop.h"
 #include "mxlab/version.h"
 #include "mxlab/xmem.h"
 #include "relay/relay.h"
@@ -89,13 +90,6 @@ done:
     return rc;
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
-{
-    (void)sig;
-    (void)what;
-    event_base_loopbreak(arg);
-}
-
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -104,7 +98,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0}};
     const char *confdir = NULL;
     struct event_base *base;
-    struct event *sigterm, *sigint;
+    int rc;
     struct relay *r;
     char err[1024];
     int verbose = 0, c;
@@ -159,14 +153,8 @@ int main(int argc, char **argv)
         event_base_free(base);
         return 1;
     }
-    sigterm = evsignal_new(base, SIGTERM, on_signal, base);
-    sigint = evsignal_new(base, SIGINT, on_signal, base);
-    event_add(sigterm, NULL);
-    event_add(sigint, NULL);
-    event_base_dispatch(base);
-    event_free(sigterm);
-    event_free(sigint);
+    rc = loop_run_until_signal(base) < 0 ? 1 : 0;
     relay_free(r);
     event_base_free(base);
-    return 0;
+    return rc;
 }
