@@ -53,7 +53,7 @@ int fs_fsync_dir(const char *dir)
     return rc;
 }
 
-static int fs_write_all(int fd, const void *data, size_t len)
+int fs_write_all(int fd, const void *data, size_t len)
 {
     const char *p = data;
 

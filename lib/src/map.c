@@ -3,7 +3,9 @@
  * hash:/btree:/texthash: read "key value" lines (postmap(1) format: '#'
  * comments, continuation lines start with white space, first entry of a
  * duplicate key wins, as postmap keeps it with a warning). Keys are
- * lowercased unless the table is cidr:.
+ * lowercased unless the table is cidr:. Alias tables (MAP_ALIASES) read
+ * aliases(5) "name: value" lines, as postalias(1) does. unix:passwd.byname
+ * reads a passwd(5) file (map_set_passwd_file), user name -> the line.
  */
 #include "mxlab/map.h"
 
@@ -14,6 +16,7 @@
 #include <string.h>
 
 #include "mxlab/fsutil.h"
+#include "mxlab/log.h"
 #include "mxlab/netaddr.h"
 #include "mxlab/strutil.h"
 #include "mxlab/xmem.h"
@@ -32,6 +35,7 @@ struct map_cidr_entry {
 
 struct map {
     enum map_kind kind;
+    int flags;
     char *spec;
     /* MAP_DICT: open addressing, power-of-two size. */
     struct map_slot *slots;
@@ -116,14 +120,46 @@ static int map_add_entry(struct map *m, char *key, const char *value,
     return 0;
 }
 
+static char *map_passwd_path;
+
+void map_set_passwd_file(const char *path)
+{
+    free(map_passwd_path);
+    map_passwd_path = path ? xstrdup(path) : NULL;
+}
+
 /* Split "key value" (key ends at the first white space, or for cidr at
- * the first white space after the network). */
+ * the first white space after the network); aliases(5): "name: value",
+ * the name possibly in double quotes. */
 static int map_parse_entry(struct map *m, char *text, const char *file,
                            int lineno, char *err, size_t errlen)
 {
     char *p = str_trim(text);
     char *key = p;
 
+    if (m->flags & MAP_ALIASES) {
+        char *colon;
+        if (*p == '"' && (colon = strchr(p + 1, '"')) != NULL) {
+            key = p + 1;
+            *colon = '\0';
+            colon = strchr(colon + 1, ':');
+        } else {
+            colon = strchr(p, ':');
+        }
+        if (colon == NULL) {
+            snprintf(err, errlen, "%s:%d: need name:value pair", file, lineno);
+            return -1;
+        }
+        *colon = '\0';
+        key = str_trim(key);
+        if (*key == '\0') {
+            snprintf(err, errlen, "%s:%d: missing name before ':'", file,
+                     lineno);
+            return -1;
+        }
+        return map_add_entry(m, key, str_trim(colon + 1), file, lineno, err,
+                             errlen);
+    }
     while (*p && !str_isspace((unsigned char)*p))
         p++;
     if (*p == '\0') {
@@ -214,10 +250,53 @@ static int map_load_inline(struct map *m, const char *body, char *err,
     return rc;
 }
 
+/* passwd(5): "name:pw:uid:gid:gecos:home:shell" -> the whole line. */
+static int map_load_passwd(struct map *m, const char *path, char *err,
+                           size_t errlen)
+{
+    char *text, *line, *next;
+    size_t len;
+    int lineno = 0;
+
+    if (fs_read_file(path, &text, &len) < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    for (line = text; line != NULL && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next != NULL)
+            *next++ = '\0';
+        lineno++;
+        char *colon = strchr(line, ':');
+        if (colon == NULL || colon == line) {
+            if (*line != '\0' && *line != '#')
+                log_warnx("%s:%d: not a passwd(5) entry", path, lineno);
+            continue;
+        }
+        char *key = xstrndup(line, (size_t)(colon - line));
+        map_dict_add(m, key, line);
+        free(key);
+    }
+    free(text);
+    return 0;
+}
+
 struct map *map_open(const char *spec, const char *base_dir, char *err,
                      size_t errlen)
 {
-    struct map *m = xcalloc(1, sizeof(*m));
+    return map_open_flags(spec, base_dir, 0, err, errlen);
+}
+
+struct map *map_open_flags(const char *spec, const char *base_dir, int flags,
+                           char *err, size_t errlen)
+{
+    struct map *m;
+
+    /* proxymap(8) only changes who opens the table. */
+    if (strncmp(spec, "proxy:", 6) == 0)
+        spec += 6;
+    m = xcalloc(1, sizeof(*m));
+    m->flags = flags;
     const char *colon = strchr(spec, ':');
     char *type, *path = NULL, *text = NULL;
     size_t len;
@@ -239,6 +318,23 @@ struct map *map_open(const char *spec, const char *base_dir, char *err,
             name[0] == '{' && name[strlen(name) - 1] == '}' ? name + 1 : name);
         if (name[0] == '{')
             m->static_value[strlen(m->static_value) - 1] = '\0';
+        rc = 0;
+    } else if (strcmp(type, "unix") == 0) {
+        m->kind = MAP_DICT;
+        if (strcmp(name, "passwd.byname") != 0)
+            snprintf(err, errlen,
+                     "%s: unsupported unix: table (only "
+                     "passwd.byname)",
+                     spec);
+        else
+            rc = map_load_passwd(
+                m, map_passwd_path ? map_passwd_path : "/etc/passwd", err,
+                errlen);
+    } else if (strcmp(type, "nis") == 0) {
+        /* No NIS in the lab: the table is there and empty, as Postfix's
+         * default alias_maps "hash:/etc/aliases, nis:mail.aliases" is read
+         * on hosts without NIS. */
+        m->kind = MAP_DICT;
         rc = 0;
     } else if (strcmp(type, "inline") == 0) {
         m->kind = MAP_DICT;
@@ -328,13 +424,19 @@ struct maplist {
 struct maplist *maplist_open(const char *specs, const char *base_dir, char *err,
                              size_t errlen)
 {
+    return maplist_open_flags(specs, base_dir, 0, err, errlen);
+}
+
+struct maplist *maplist_open_flags(const char *specs, const char *base_dir,
+                                   int flags, char *err, size_t errlen)
+{
     struct maplist *ml = xcalloc(1, sizeof(*ml));
     struct strlist l;
 
     strlist_init(&l);
     strlist_split(&l, specs);
     for (size_t i = 0; i < l.n; i++) {
-        struct map *m = map_open(l.v[i], base_dir, err, errlen);
+        struct map *m = map_open_flags(l.v[i], base_dir, flags, err, errlen);
         if (m == NULL) {
             strlist_clear(&l);
             maplist_free(ml);

@@ -329,6 +329,59 @@ START_TEST(test_map_inline_cidr)
 }
 END_TEST
 
+START_TEST(test_map_aliases_passwd)
+{
+    char err[256] = "";
+    /* Seed 001's /etc/aliases entry, a list continued on the next line. */
+    char *path = write_temp("# /etc/aliases\n"
+                            "Valentin.Roussellet: louen\n"
+                            "liste: louen,\n"
+                            "  ext@remote.example\n"
+                            "\"quoted name\": root\n");
+    char *spec = xasprintf("hash:%s", path);
+    struct map *m = map_open_flags(spec, NULL, MAP_ALIASES, err, sizeof(err));
+
+    ck_assert_msg(m != NULL, "%s", err);
+    ck_assert_str_eq(map_lookup(m, "valentin.roussellet"), "louen");
+    ck_assert_str_eq(map_lookup(m, "liste"), "louen, ext@remote.example");
+    ck_assert_str_eq(map_lookup(m, "quoted name"), "root");
+    map_free(m);
+    unlink(path);
+    free(path);
+    free(spec);
+
+    path = write_temp("louen value without colon\n");
+    spec = xasprintf("texthash:%s", path);
+    char *want = xasprintf("%s:1: need name:value pair", path);
+    ck_assert_ptr_null(
+        map_open_flags(spec, NULL, MAP_ALIASES, err, sizeof(err)));
+    ck_assert_str_eq(err, want);
+    unlink(path);
+    free(path);
+    free(spec);
+    free(want);
+
+    path = write_temp("root:x:0:0:root:/root:/bin/sh\n"
+                      "louen:x:60001:60001::/home/louen:/bin/sh\n");
+    map_set_passwd_file(path);
+    m = map_open("proxy:unix:passwd.byname", NULL, err, sizeof(err));
+    ck_assert_msg(m != NULL, "%s", err);
+    ck_assert_str_eq(map_lookup(m, "LOUEN"),
+                     "louen:x:60001:60001::/home/louen:/bin/sh");
+    ck_assert_ptr_null(map_lookup(m, "valentin"));
+    map_free(m);
+    map_set_passwd_file(NULL);
+    unlink(path);
+    free(path);
+    m = map_open("nis:mail.aliases", NULL, err, sizeof(err));
+    ck_assert_msg(m != NULL, "%s", err);
+    ck_assert_ptr_null(map_lookup(m, "root"));
+    map_free(m);
+    ck_assert_ptr_null(map_open("unix:group.byname", NULL, err, sizeof(err)));
+    ck_assert_ptr_nonnull(strstr(err, "only passwd.byname"));
+}
+END_TEST
+
 START_TEST(test_strlist_split)
 {
     struct strlist l;
@@ -386,6 +439,7 @@ static Suite *lib_suite(void)
     tcase_add_test(tc, test_map_hash);
     tcase_add_test(tc, test_map_errors);
     tcase_add_test(tc, test_map_inline_cidr);
+    tcase_add_test(tc, test_map_aliases_passwd);
     tcase_add_test(tc, test_strlist_split);
     tcase_add_test(tc, test_fs_write_atomic);
     suite_add_tcase(s, tc);

@@ -14,6 +14,8 @@ int fs_fsync_dir(const char *dir);
 /* Write data to path via a temporary name in the same directory, fsync the
  * file, rename, fsync the directory. On failure nothing is left behind. */
 int fs_write_atomic(const char *path, const void *data, size_t len);
+/* write(2) all of data, again after EINTR and short writes. */
+int fs_write_all(int fd, const void *data, size_t len);
 /* Read a whole file; caller frees *out (NUL-terminated). */
 int fs_read_file(const char *path, char **out, size_t *len);
 /* Remove a directory tree (used for scratch directories only). */

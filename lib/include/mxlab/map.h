@@ -18,6 +18,15 @@ struct netaddr;
  * NULL). Returns NULL with "file:line: what" in err on error. */
 struct map *map_open(const char *spec, const char *base_dir, char *err,
                      size_t errlen);
+/* The same with flags: MAP_ALIASES reads hash:/texthash: files in
+ * aliases(5) format ("name: value, value"). Every form also accepts
+ * "proxy:" before the type, "unix:passwd.byname" (the passwd(5) file set
+ * with map_set_passwd_file, /etc/passwd by default: user -> its line) and
+ * "nis:NAME" (always empty: the lab has no NIS). */
+#define MAP_ALIASES 1
+struct map *map_open_flags(const char *spec, const char *base_dir, int flags,
+                           char *err, size_t errlen);
+void map_set_passwd_file(const char *path);
 void map_free(struct map *m);
 const char *map_spec(const struct map *m);
 
@@ -30,6 +39,8 @@ const char *map_lookup(struct map *m, const char *key);
 struct maplist;
 struct maplist *maplist_open(const char *specs, const char *base_dir, char *err,
                              size_t errlen);
+struct maplist *maplist_open_flags(const char *specs, const char *base_dir,
+                                   int flags, char *err, size_t errlen);
 void maplist_free(struct maplist *ml);
 size_t maplist_count(const struct maplist *ml);
 const char *maplist_lookup(struct maplist *ml, const char *key);
