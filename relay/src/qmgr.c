@@ -101,8 +101,8 @@ static void qmgr_fmt_delay(char *buf, size_t len, double d)
         snprintf(buf, len, "%.0f", d);
 }
 
-static void qmgr_log_rcpt(struct qmgr_job *j, struct smtpc_rcpt *rc,
-                          const struct queue_rcpt *qr,
+static void qmgr_log_rcpt(struct qmgr_job *j, const struct smtpc_rcpt *rc,
+                          const char *to, const struct queue_rcpt *qr,
                           const struct smtpc_result *res)
 {
     static const char *status[] = {"", "", "sent", "", "deferred", "bounced"};
@@ -119,7 +119,7 @@ static void qmgr_log_rcpt(struct qmgr_job *j, struct smtpc_rcpt *rc,
     qmgr_fmt_delay(d, sizeof(d),
                    res->t_conn.tv_sec ? qmgr_secs(&res->t_conn, &res->t_done)
                                       : 0);
-    if (str_casecmp(qr->orig, qr->addr) != 0)
+    if (str_casecmp(qr->orig, to) != 0)
         snprintf(orig, sizeof(orig), ", orig_to=<%s>", qr->orig);
     /* Postfix names the process "service/command" when they differ. */
     const char *t = j->route.transport;
@@ -127,7 +127,7 @@ static void qmgr_log_rcpt(struct qmgr_job *j, struct smtpc_rcpt *rc,
     maillog_printf(j->r->log, service,
                    "%s: to=<%s>%s, relay=%s, delay=%s, delays=%s/%s/%s/%s, "
                    "dsn=%s, status=%s (%s)",
-                   j->m->id, qr->addr, orig, res->relay_desc, delay, a, b, c, d,
+                   j->m->id, to, orig, res->relay_desc, delay, a, b, c, d,
                    rc->dsn, status[rc->status], rc->reply ? rc->reply : "");
 }
 
@@ -219,7 +219,8 @@ static void qmgr_on_delivered(void *arg, struct smtpc_rcpt *rcpts, size_t n,
                  (int)strcspn(res->relay_desc, "["), res->relay_desc);
     for (size_t i = 0; i < n; i++) {
         struct queue_rcpt *qr = &m->rcpts[j->idx[i]];
-        qmgr_log_rcpt(j, &rcpts[i], qr, res);
+        if (!rcpts[i].logged)
+            qmgr_log_rcpt(j, &rcpts[i], qr->addr, qr, res);
         free(qr->reason);
         qr->reason = NULL;
         if (rcpts[i].status == 4) {
@@ -260,6 +261,21 @@ static void qmgr_local_outcome(struct qmgr_job *j, int status, const char *dsn,
     qmgr_on_delivered(j, j->rcpts, j->n, &res);
 }
 
+/* local(8) logs each piece of an alias expansion on its own line. */
+struct qmgr_local_log {
+    struct qmgr_job *j;
+    struct smtpc_result res;
+};
+
+static void qmgr_local_log(void *arg, size_t i, const char *to,
+                           const struct smtpc_rcpt *piece)
+{
+    struct qmgr_local_log *ll = arg;
+
+    clock_now(&ll->res.t_done);
+    qmgr_log_rcpt(ll->j, piece, to, &ll->j->m->rcpts[ll->j->idx[i]], &ll->res);
+}
+
 static void qmgr_start_job(struct qmgr_job *j)
 {
     const char *t = j->route.transport;
@@ -271,8 +287,18 @@ static void qmgr_start_job(struct qmgr_job *j)
         qmgr_local_outcome(j, 5, "5.0.0", j->route.nexthop);
     } else if (strcmp(t, "discard") == 0) {
         qmgr_local_outcome(j, 2, "2.0.0", j->route.nexthop);
+    } else if (strcmp(t, "local") == 0) {
+        struct qmgr_local_log ll;
+        memset(&ll, 0, sizeof(ll));
+        ll.j = j;
+        snprintf(ll.res.relay_desc, sizeof(ll.res.relay_desc), "local");
+        clock_now(&ll.res.t_start);
+        local_deliver(j->r, j->m, j->rcpts, j->idx, j->n, j->data, j->len,
+                      qmgr_local_log, &ll);
+        clock_now(&ll.res.t_done);
+        qmgr_on_delivered(j, j->rcpts, j->n, &ll.res);
     } else {
-        /* local(8) and other transports are not part of mxlab-relay yet. */
+        /* Other transports (pipe, virtual, lmtp) are not in mxlab-relay. */
         qmgr_local_outcome(j, 4, "4.3.0", "mail transport unavailable");
     }
 }

@@ -200,8 +200,7 @@ void queue_delete(struct relay *r, struct queue_msg *m)
 }
 
 /* The Message-ID header's value, or "<>", from a message's headers. */
-static void queue_message_id(const char *data, size_t len, char *out,
-                             size_t outlen)
+void queue_message_id(const char *data, size_t len, char *out, size_t outlen)
 {
     const char *p = data, *end = data + len;
 

@@ -12,8 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "mxlab/clock.h"
 #include "mxlab/config.h"
 #include "mxlab/dns.h"
 #include "mxlab/fsutil.h"
@@ -62,6 +64,14 @@ static const struct {
     {"virtual_alias_expansion_limit", "1000"},
     {"inet_interfaces", "all"},
     {"mxlab_dns_servers", ""},
+    {"alias_maps", "hash:/etc/aliases, nis:mail.aliases"},
+    {"alias_database", "hash:/etc/aliases"},
+    {"local_recipient_maps", "proxy:unix:passwd.byname $alias_maps"},
+    {"mail_spool_directory", "/var/mail"},
+    {"home_mailbox", ""},
+    /* mxlab: the passwd(5) file that unix:passwd.byname reads, so a lab
+     * can have local users without touching the host's. */
+    {"mxlab_passwd_file", "/etc/passwd"},
     {"smtpd_client_restrictions", ""},
     {"smtpd_helo_restrictions", ""},
     {"smtpd_sender_restrictions", ""},
@@ -95,10 +105,24 @@ struct map *relay_table(struct relay *r, const char *spec)
     r->tables = xrealloc(r->tables, (r->ntables + 1) * sizeof(*r->tables));
     t = &r->tables[r->ntables++];
     t->spec = xstrdup(spec);
-    t->map = map_open(spec, r->config_dir, err, sizeof(err));
+    /* The tables of alias_maps are in aliases(5) format wherever they are
+     * named (local_recipient_maps includes them). */
+    t->map = map_open_flags(
+        spec, r->config_dir,
+        strlist_contains_case(&r->p.alias_maps, spec) ? MAP_ALIASES : 0, err,
+        sizeof(err));
     if (t->map == NULL)
         log_warnx("%s", err);
     return t->map;
+}
+
+void relay_date(char *buf, size_t len)
+{
+    time_t now = clock_time();
+    struct tm tm;
+
+    localtime_r(&now, &tm);
+    strftime(buf, len, "%a, %d %b %Y %H:%M:%S %z (%Z)", &tm);
 }
 
 size_t relay_busy(const struct relay *r)
@@ -322,6 +346,21 @@ static int relay_load_params(struct relay *r, char *err, size_t errlen)
     p->default_transport = xstrdup(config_get(cf, "default_transport"));
     p->relay_transport = xstrdup(config_get(cf, "relay_transport"));
     p->mxlab_dns_servers = xstrdup(config_get(cf, "mxlab_dns_servers"));
+    p->myorigin = xstrdup(config_get(cf, "myorigin"));
+    p->home_mailbox = xstrdup(config_get(cf, "home_mailbox"));
+    p->mail_spool_directory = xstrdup(config_get(cf, "mail_spool_directory"));
+    strlist_split(&p->alias_maps, config_get(cf, "alias_maps"));
+    strlist_split(&p->local_recipient_maps,
+                  config_get(cf, "local_recipient_maps"));
+    strlist_split(&p->relay_recipient_maps,
+                  config_get(cf, "relay_recipient_maps"));
+    {
+        const char *pw = config_get(cf, "mxlab_passwd_file");
+        char *abs =
+            pw[0] == '/' ? xstrdup(pw) : xasprintf("%s/%s", r->config_dir, pw);
+        map_set_passwd_file(abs);
+        free(abs);
+    }
     strlist_split(&p->mydestination, config_get(cf, "mydestination"));
     strlist_split(&p->relay_domains, config_get(cf, "relay_domains"));
     strlist_split(&p->virtual_alias_domains,
@@ -396,6 +435,12 @@ static void relay_free_params(struct relay_params *p)
     free(p->default_transport);
     free(p->relay_transport);
     free(p->mxlab_dns_servers);
+    free(p->myorigin);
+    free(p->home_mailbox);
+    free(p->mail_spool_directory);
+    strlist_clear(&p->alias_maps);
+    strlist_clear(&p->local_recipient_maps);
+    strlist_clear(&p->relay_recipient_maps);
     strlist_clear(&p->mydestination);
     strlist_clear(&p->relay_domains);
     strlist_clear(&p->virtual_alias_domains);
@@ -567,6 +612,11 @@ struct relay *relay_new(struct event_base *base, const char *config_dir,
         r->config_dir = xstrdup(config_dir);
     r->cf = config_new();
     strlist_init(&r->p.mydestination);
+    strlist_init(&r->p.alias_maps);
+    strlist_init(&r->p.local_recipient_maps);
+    strlist_init(&r->p.relay_recipient_maps);
+    strlist_init(&r->passwd_tables);
+    strlist_push(&r->passwd_tables, "unix:passwd.byname");
     strlist_init(&r->p.relay_domains);
     strlist_init(&r->p.virtual_alias_domains);
     strlist_init(&r->p.smtpd_client_restrictions);
@@ -698,6 +748,7 @@ void relay_free(struct relay *r)
         map_free(r->tables[i].map);
     }
     free(r->tables);
+    strlist_clear(&r->passwd_tables);
     maplist_free(r->transport_maps);
     relay_free_params(&r->p);
     config_free(r->cf);

@@ -23,6 +23,7 @@ struct evconnlistener;
 struct event;
 struct smtpd_session;
 struct smtpc;
+struct smtpc_rcpt;
 
 /* One SMTP listener from master.cf. */
 struct relay_listener {
@@ -40,6 +41,12 @@ struct relay_params {
     char *default_transport;
     char *relay_transport;
     char *mxlab_dns_servers;
+    char *myorigin;
+    char *home_mailbox;
+    char *mail_spool_directory;
+    struct strlist alias_maps;
+    struct strlist local_recipient_maps;
+    struct strlist relay_recipient_maps;
     struct strlist mydestination;
     struct strlist relay_domains;
     struct strlist virtual_alias_domains;
@@ -122,6 +129,7 @@ struct relay {
     } * tables;
     size_t ntables;
     struct maplist *transport_maps;
+    struct strlist passwd_tables; /* "unix:passwd.byname" */
     struct maillog *log;
     struct dns *dns;
     struct relay_listener *listeners;
@@ -142,6 +150,9 @@ struct relay {
 
 /* relay.c */
 void relay_changed(struct relay *r);
+/* Now on the relay's clock, as Postfix writes dates in headers:
+ * "Mon, 23 Nov 2026 08:59:46 +0000 (UTC)". */
+void relay_date(char *buf, size_t len);
 /* The table named spec ("hash:/etc/postfix/whitelist"), opened once; NULL
  * if it cannot be opened (warned about the first time). Owned by r. */
 struct map *relay_table(struct relay *r, const char *spec);
@@ -206,6 +217,8 @@ int queue_commit(struct relay *r, const char *id, const char *sender,
 /* Rewrite the envelope after a delivery attempt (done recipients and
  * reasons), or remove the files when every recipient is done. */
 int queue_update(struct relay *r, struct queue_msg *m);
+/* The Message-ID header's value in a queued message, "" if none. */
+void queue_message_id(const char *data, size_t len, char *out, size_t outlen);
 int queue_read_data(struct relay *r, const struct queue_msg *m, char **data,
                     size_t *len);
 int queue_recover(struct relay *r, char *err, size_t errlen);
@@ -239,6 +252,18 @@ void bounce_add(struct queue_msg *m, const struct queue_rcpt *qr,
 int bounce_flush(struct relay *r, struct queue_msg *m);
 void bounce_clear(struct queue_msg *m);
 
+/* local.c — local(8): aliases (expanded recursively in local domains,
+ * the rest forwarded as one new message), then the users' Maildirs or
+ * mboxes. Each piece is logged through log (to= the expanded address);
+ * rcpts[i] (idx[i]: its index in m->rcpts) gets the combined outcome and
+ * logged = 1. */
+typedef void local_log_fn(void *arg, size_t i, const char *to,
+                          const struct smtpc_rcpt *piece);
+void local_deliver(struct relay *r, const struct queue_msg *m,
+                   struct smtpc_rcpt *rcpts, const size_t *idx, size_t n,
+                   const char *data, size_t len, local_log_fn *log,
+                   void *log_arg);
+
 /* smtpd.c */
 void smtpd_accept(struct relay *r, int fd, const struct netaddr *peer);
 void smtpd_free_all(struct relay *r);
@@ -251,6 +276,7 @@ struct smtpc_rcpt {
     char dsn[16]; /* enhanced status code "2.0.0" */
     char *reply;  /* reason text for the log */
     char *diag;   /* the server's own reply, when it gave one */
+    int logged;   /* the transport logged it already (local) */
 };
 struct smtpc_result {
     char relay_desc[400]; /* "name[ip]:port" or "none" */
@@ -259,6 +285,7 @@ struct smtpc_result {
 typedef void smtpc_done_fn(void *arg, struct smtpc_rcpt *rcpts, size_t n,
                            const struct smtpc_result *res);
 struct smtpc;
+struct smtpc_rcpt;
 void smtpc_start(struct relay *r, const char *nexthop, const char *sender,
                  struct smtpc_rcpt *rcpts, size_t n, const char *data,
                  size_t len, smtpc_done_fn *done, void *arg);

@@ -19,6 +19,7 @@
 #include "mxlab/clock.h"
 #include "mxlab/log.h"
 #include "mxlab/maillog.h"
+#include "mxlab/map.h"
 #include "mxlab/smtp.h"
 #include "mxlab/xmem.h"
 #include "relay_int.h"
@@ -222,6 +223,50 @@ static int smtpd_mail(struct smtpd_session *s, const char *arg)
 
 static void smtpd_process(struct smtpd_session *s);
 
+/* smtpd_reject_unlisted_recipient for the local and relay classes: the
+ * address, the local part (local class only) or "@domain" must be in one
+ * of the tables; an empty parameter accepts everyone. -1 with the reply. */
+static int smtpd_rcpt_maps(struct relay *r, const char *addr, char *reply,
+                           size_t len)
+{
+    enum rewrite_class cls = rewrite_class(r, addr);
+    const struct strlist *tables =
+        cls == REWRITE_CLASS_LOCAL   ? &r->p.local_recipient_maps
+        : cls == REWRITE_CLASS_RELAY ? &r->p.relay_recipient_maps
+                                     : NULL;
+    const char *at = strrchr(addr, '@');
+    char *keys[3];
+    int nkeys = 0, found = 0;
+
+    if (tables == NULL || tables->n == 0)
+        return 0;
+    keys[nkeys++] = xstrdup(addr);
+    if (cls == REWRITE_CLASS_LOCAL)
+        keys[nkeys++] =
+            at ? xstrndup(addr, (size_t)(at - addr)) : xstrdup(addr);
+    if (at != NULL)
+        keys[nkeys++] = xstrdup(at);
+    for (size_t i = 0; i < tables->n && found == 0; i++) {
+        struct map *m = relay_table(r, tables->v[i]);
+        if (m == NULL) {
+            found = -1;
+            break;
+        }
+        for (int k = 0; k < nkeys && !found; k++)
+            found = map_lookup(m, keys[k]) != NULL;
+    }
+    for (int k = 0; k < nkeys; k++)
+        free(keys[k]);
+    if (found < 0)
+        snprintf(reply, len, "451 4.3.0 <%s>: Temporary lookup failure", addr);
+    else if (found == 0)
+        snprintf(reply, len,
+                 "550 5.1.1 <%s>: Recipient address rejected: User unknown "
+                 "in %s recipient table",
+                 addr, cls == REWRITE_CLASS_LOCAL ? "local" : "relay");
+    return found == 1 ? 0 : -1;
+}
+
 /* The RCPT decision is in: reply, count, and go on with the commands
  * that waited. */
 static void smtpd_rcpt_done(void *arg, int rc, const char *why)
@@ -238,12 +283,18 @@ static void smtpd_rcpt_done(void *arg, int rc, const char *why)
         /* smtpd_reject_unlisted_recipient: a virtual alias domain address
          * must have a mapping. */
         strlist_init(&probe);
-        if (rewrite_virtual(r, addr, &probe) == 1) {
+        int vrc = rewrite_virtual(r, addr, &probe);
+        if (vrc == 1) {
             snprintf(reply, sizeof(reply),
                      "550 5.1.1 <%s>: Recipient address rejected: User "
                      "unknown in virtual alias table",
                      addr);
             rc = -1;
+        } else if (vrc == 0 && probe.n == 1 &&
+                   str_casecmp(probe.v[0], addr) == 0) {
+            /* Not aliased away: the class's recipient table must know it
+             * (local_recipient_maps, relay_recipient_maps). */
+            rc = smtpd_rcpt_maps(r, addr, reply, sizeof(reply)) < 0 ? -1 : rc;
         }
         strlist_clear(&probe);
     }
@@ -303,15 +354,6 @@ static int smtpd_rcpt(struct smtpd_session *s, const char *arg)
 }
 
 /* RFC 5322 date as Postfix writes it: "Mon, 23 Nov 2026 07:00:00 +0000". */
-static void smtpd_date(char *buf, size_t len)
-{
-    time_t now = clock_time();
-    struct tm tm;
-
-    localtime_r(&now, &tm);
-    strftime(buf, len, "%a, %d %b %Y %H:%M:%S %z (%Z)", &tm);
-}
-
 /* RFC 5322 section 2.2: a header field name is printable ASCII but ':'. */
 static size_t smtpd_header_name_len(const char *line, size_t len)
 {
@@ -383,7 +425,7 @@ static void smtpd_cleanup_content(struct smtpd_session *s, const char *id,
             strbuf_printf(msg, "Message-Id: %s\r\n", msgid);
         }
         if (!seen_date) {
-            smtpd_date(date, sizeof(date));
+            relay_date(date, sizeof(date));
             strbuf_printf(msg, "Date: %s\r\n", date);
         }
         if (!seen_from)
@@ -427,7 +469,7 @@ static void smtpd_finish_data(struct smtpd_session *s)
         strlist_clear(&exp);
     }
     queue_new_id(r, id, sizeof(id));
-    smtpd_date(date, sizeof(date));
+    relay_date(date, sizeof(date));
     strbuf_init(&msg);
     strbuf_printf(&msg,
                   "Received: from %s (%s [%s])\r\n\tby %s (Postfix) with %s "

@@ -288,12 +288,105 @@ START_TEST(test_table_cache)
 }
 END_TEST
 
+/* local(8) pieces as the log would show them: "to status dsn (text)". */
+static void local_log_collect(void *arg, size_t i, const char *to,
+                              const struct smtpc_rcpt *piece)
+{
+    struct strlist *lines = arg;
+    char *line = xasprintf("%zu %s %d %s (%s)", i, to, piece->status,
+                           piece->dsn, piece->reply ? piece->reply : "");
+    strlist_push(lines, line);
+    free(line);
+}
+
+START_TEST(test_local_delivery)
+{
+    char err[512];
+    char *main_cf =
+        xasprintf("myhostname = mx.lab.example\n"
+                  "mydestination = $myhostname\n"
+                  "myorigin = $myhostname\n"
+                  "alias_maps = texthash:$config_directory/aliases\n"
+                  "mxlab_passwd_file = passwd\n"
+                  "mail_spool_directory = %s/spool\n",
+                  tmpdir);
+    write_file("aliases", "prog: |/usr/bin/procmail\n"
+                          "list: louen, karim\n");
+    write_file("passwd", "louen:x:60001:60001::/nonexistent:/bin/sh\n"
+                         "karim:x:60002:60002::/nonexistent:/bin/sh\n");
+    struct relay *r = make_relay(main_cf, master_ok, err, sizeof(err));
+    ck_assert_msg(r != NULL, "%s", err);
+
+    struct queue_rcpt qr[] = {
+        {"list@mx.lab.example", "list@mx.lab.example", 0, NULL},
+        {"prog@mx.lab.example", "prog@mx.lab.example", 0, NULL},
+        {"nobody-here@mx.lab.example", "nobody-here@mx.lab.example", 0, NULL},
+        {"seen@mx.lab.example", "seen@mx.lab.example", 0, NULL},
+    };
+    struct queue_msg m;
+    memset(&m, 0, sizeof(m));
+    snprintf(m.id, sizeof(m.id), "0123456789");
+    m.sender = "sender@remote.example";
+    m.rcpts = qr;
+    m.nrcpt = 4;
+    struct smtpc_rcpt rc[4];
+    size_t idx[4] = {0, 1, 2, 3};
+    memset(rc, 0, sizeof(rc));
+    for (size_t i = 0; i < 4; i++)
+        rc[i].addr = qr[i].addr;
+    /* mbox quoting of a body line starting with "From ", and a message
+     * that has been here before (Delivered-To). */
+    const char *data = "Delivered-To: seen@mx.lab.example\r\n"
+                       "Subject: x\r\n\r\nFrom here on\r\nbody\r\n";
+    struct strlist log;
+    strlist_init(&log);
+    local_deliver(r, &m, rc, idx, 4, data, strlen(data), local_log_collect,
+                  &log);
+    ck_assert_int_eq(log.n, 5);
+    ck_assert_str_eq(log.v[0], "0 louen@mx.lab.example 2 2.0.0 (delivered to "
+                               "mailbox)");
+    ck_assert_str_eq(log.v[1], "0 karim@mx.lab.example 2 2.0.0 (delivered to "
+                               "mailbox)");
+    ck_assert_str_eq(log.v[2],
+                     "1 prog@mx.lab.example 5 5.3.0 (alias destination "
+                     "\"|/usr/bin/procmail\" is a command or file, which "
+                     "mxlab-relay does not deliver to)");
+    ck_assert_str_eq(log.v[3], "2 nobody-here@mx.lab.example 5 5.1.1 (unknown "
+                               "user: \"nobody-here\")");
+    ck_assert_str_eq(log.v[4], "3 seen@mx.lab.example 5 5.4.6 (mail "
+                               "forwarding loop for seen@mx.lab.example)");
+    ck_assert_int_eq(rc[0].status, 2);
+    ck_assert_int_eq(rc[1].status, 5);
+    ck_assert_int_eq(rc[3].status, 5);
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_int_eq(rc[i].logged, 1);
+        free(rc[i].reply);
+    }
+    char *path = xasprintf("%s/spool/louen", tmpdir), *text;
+    ck_assert_int_eq(fs_read_file(path, &text, NULL), 0);
+    ck_assert_msg(strncmp(text, "From sender@remote.example  ", 28) == 0, "%s",
+                  text);
+    ck_assert_ptr_nonnull(strstr(text,
+                                 "\nReturn-Path: <sender@remote.example>\n"
+                                 "X-Original-To: list@mx.lab.example\n"
+                                 "Delivered-To: louen@mx.lab.example\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\n\n>From here on\nbody\n\n"));
+    ck_assert_ptr_null(strchr(text, '\r'));
+    free(text);
+    free(path);
+    strlist_clear(&log);
+    relay_free(r);
+    free(main_cf);
+}
+END_TEST
+
 static Suite *relay_suite(void)
 {
     Suite *s = suite_create("relay");
     TCase *tc = tcase_create("core");
 
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_local_delivery);
     tcase_add_loop_test(tc, test_virtual, 0,
                         sizeof(virtual_cases) / sizeof(virtual_cases[0]));
     tcase_add_loop_test(tc, test_route, 0,
