@@ -333,6 +333,28 @@ static int scn_expect_line(struct scn_parser *p, struct scn_block *b, int line,
         }
         x.kind = SCN_X_LOG_CONTAINS;
         x.text = xstrdup(t);
+    } else if (w.n >= 1 && strcmp(w.v[0], "mailbox") == 0) {
+        if (w.n == 4 && strcmp(w.v[2], "messages") == 0 &&
+            str_to_long(w.v[3], &x.count) == 0) {
+            x.kind = SCN_X_MAILBOX_COUNT;
+        } else if (w.n >= 4 && strcmp(w.v[2], "contains") == 0) {
+            const char *t = strstr(text, "contains") + 8;
+            while (*t == ' ' || *t == '\t')
+                t++;
+            x.kind = SCN_X_MAILBOX_HAS;
+            x.text = xstrdup(t);
+        } else {
+            rc = scn_error(p, line,
+                           "expected \"mailbox USER messages N\" or "
+                           "\"mailbox USER contains TEXT\"");
+            goto done;
+        }
+        if (strchr(w.v[1], '/') != NULL || w.v[1][0] == '.') {
+            rc = scn_error(p, line, "mailbox: \"%s\" is not a user name",
+                           w.v[1]);
+            goto done;
+        }
+        x.mailbox = xstrdup(w.v[1]);
     } else if (w.n == 2 && strcmp(w.v[0], "queue") == 0 &&
                strcmp(w.v[1], "empty") == 0) {
         x.kind = SCN_X_QUEUE_EMPTY;
@@ -385,8 +407,9 @@ static int scn_expect_line(struct scn_parser *p, struct scn_block *b, int line,
         rc = scn_error(p, line,
                        "unknown expectation; expected \"delivered to IP "
                        "[from ADDR] rcpt ADDR...\", \"not delivered rcpt "
-                       "ADDR...\", \"deliveries N\", \"queue empty\" or "
-                       "\"log contains TEXT\"");
+                       "ADDR...\", \"deliveries N\", \"queue empty\", "
+                       "\"log contains TEXT\" or \"mailbox USER messages "
+                       "N|contains TEXT\"");
         goto done;
     }
     b->expects = xrealloc(b->expects, (b->nexpects + 1) * sizeof(*b->expects));
@@ -396,6 +419,7 @@ done:
     free(x.host);
     free(x.from);
     free(x.text);
+    free(x.mailbox);
     for (size_t k = 0; k < x.nrcpt; k++)
         free(x.rcpts[k]);
     free(x.rcpts);
@@ -564,6 +588,7 @@ void scenario_free(struct scenario *s)
             free(x->host);
             free(x->from);
             free(x->text);
+            free(x->mailbox);
             for (size_t j = 0; j < x->nrcpt; j++)
                 free(x->rcpts[j]);
             free(x->rcpts);

@@ -137,22 +137,28 @@ struct pfsut *pfsut_start(const char *confdir, const char *workdir,
     chmod(resolv, 0644);
     for (size_t i = 0; i < nmaps; i++) {
         char *file = xasprintf("%s/%s", confdir, maps[i]);
-        char *argv[] = {"/usr/sbin/postmap", "-c", p->confdir, file, NULL};
+        /* aliases(5) files are built by postalias, the rest by postmap. */
+        int alias = strcmp(maps[i], "aliases") == 0;
+        char *argv[] = {alias ? "/usr/sbin/postalias" : "/usr/sbin/postmap",
+                        "-c", p->confdir, file, NULL};
         struct strbuf e;
         strbuf_init(&e);
         int rc = command_run(argv, NULL, &e);
         free(file);
         if (rc != 0) {
-            snprintf(err, errlen, "postmap %s: %s", maps[i],
+            snprintf(err, errlen, "%s %s: %s", argv[0], maps[i],
                      e.buf ? e.buf : "failed");
             strbuf_clear(&e);
             goto done;
         }
         strbuf_clear(&e);
     }
-    script = xasprintf("mount --bind '%s' /etc/resolv.conf && exec "
+    /* Its own resolver and its own users (the runner's passwd file: the
+     * host's plus the scenario's), both only inside its namespace. */
+    script = xasprintf("mount --bind '%s' /etc/resolv.conf && "
+                       "mount --bind '%s/passwd' /etc/passwd && exec "
                        "/usr/sbin/postfix -c '%s' start-fg",
-                       resolv, confdir);
+                       resolv, confdir, confdir);
     p->pid = fork();
     if (p->pid == 0) {
         /* If the worker dies, so does this Postfix. */

@@ -43,6 +43,8 @@ enum scn_expect_kind {
     SCN_X_QUEUE_EMPTY,   /* queue empty */
     SCN_X_DELIVERIES,    /* deliveries N */
     SCN_X_LOG_CONTAINS,  /* log contains TEXT */
+    SCN_X_MAILBOX_COUNT, /* mailbox USER messages N */
+    SCN_X_MAILBOX_HAS,   /* mailbox USER contains TEXT */
 };
 struct scn_expect {
     enum scn_expect_kind kind;
@@ -52,7 +54,8 @@ struct scn_expect {
     char **rcpts;
     size_t nrcpt;
     long count;
-    char *text; /* log contains */
+    char *text;    /* log contains, mailbox contains */
+    char *mailbox; /* local user */
 };
 
 struct scn_block {
