@@ -4,14 +4,24 @@
  */
 #include "command.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "mxlab/clock.h"
 
 int command_run(char *const argv[], struct strbuf *out, struct strbuf *err)
+{
+    return command_run_input(argv, NULL, out, err);
+}
+
+int command_run_input(char *const argv[], const char *input, struct strbuf *out,
+                      struct strbuf *err)
 {
     int po[2], pe[2], status;
     pid_t pid;
@@ -25,6 +35,13 @@ int command_run(char *const argv[], struct strbuf *out, struct strbuf *err)
     }
     pid = fork();
     if (pid == 0) {
+        int in = open(input ? input : "/dev/null", O_RDONLY | O_CLOEXEC);
+        if (in < 0) {
+            dprintf(pe[1], "%s: %s\n", input ? input : "/dev/null",
+                    strerror(errno));
+            _exit(127);
+        }
+        dup2(in, 0);
         dup2(po[1], 1);
         dup2(pe[1], 2);
         close(po[0]);

@@ -1021,6 +1021,50 @@ static int run_pflogsumm(struct run *r, const char *cmdline, struct strbuf *out,
     return rc;
 }
 
+/* "$ NAME [ARGS]", or "$ more /var/log/maillog | NAME [ARGS]" as the
+ * documents write it (cat works too), where NAME is one of the scenario's
+ * [file NAME] blocks: the file is run as a script (its #! line) with the
+ * SUT's mail log on standard input — seed 000's Perl script that lists
+ * the refused senders. Returns -2 if cmdline is not such a command. */
+static int run_script(struct run *r, const char *cmdline, struct strbuf *out,
+                      struct strbuf *err)
+{
+    struct strlist w;
+    size_t first = 0;
+    const char *name = NULL;
+    int rc = -2;
+
+    strlist_init(&w);
+    strlist_split(&w, cmdline);
+    if (w.n >= 4 &&
+        (strcmp(w.v[0], "more") == 0 || strcmp(w.v[0], "cat") == 0) &&
+        strcmp(w.v[2], "|") == 0 && strncmp(w.v[1], "/var/log/mail", 13) == 0)
+        first = 3;
+    for (size_t i = 0; first < w.n && i < r->s->nblocks && name == NULL; i++)
+        if (r->s->blocks[i].kind == SCN_FILE &&
+            strcmp(r->s->blocks[i].arg, w.v[first]) == 0)
+            name = r->s->blocks[i].arg;
+    if (name != NULL) {
+        char *path = xasprintf("%s/%s", r->confdir, name);
+        char **argv = xcalloc(w.n - first + 1, sizeof(*argv));
+        argv[0] = path;
+        for (size_t i = first + 1; i < w.n; i++)
+            argv[i - first] = w.v[i];
+        if (chmod(path, 0755) < 0) {
+            strbuf_printf(err, "%s: %s\n", path, strerror(errno));
+            rc = 1;
+        } else {
+            rc = command_run_input(argv, r->maillog, out, err);
+            if (rc < 0 || rc == 127)
+                strbuf_printf(err, "%s: cannot run it as a script\n", name);
+        }
+        free(argv);
+        free(path);
+    }
+    strlist_clear(&w);
+    return rc;
+}
+
 /* [admin]: run each "$ command" on the SUT; the "> pattern" lines after
  * it must match lines of its output, in order (other lines may come
  * between them). */
@@ -1058,7 +1102,9 @@ static void run_admin(struct run *r, const struct scn_block *b)
         if (run_substitute(r, it->text, &cmd, unknown, sizeof(unknown)) < 0) {
             run_fail(r, it->line, "unknown variable {%s}", unknown);
         } else {
-            int rc = str_casestart(cmd.buf, "pflogsumm") != NULL
+            int rc = run_script(r, cmd.buf, &out, &err);
+            if (rc == -2)
+                rc = str_casestart(cmd.buf, "pflogsumm") != NULL
                          ? run_pflogsumm(r, cmd.buf, &out, &err)
                      : r->pf ? pfsut_admin(r->pf, cmd.buf, &out, &err)
                              : relay_admin(r->relay, cmd.buf, &out, &err);
