@@ -31,6 +31,7 @@
 #include "mxlab/smtp.h"
 #include "mxlab/strutil.h"
 #include "relay/relay.h"
+#include "reports/logsum.h"
 #include "sut_postfix.h"
 
 #define RUNNER_DNS_IP "127.0.0.53"
@@ -812,6 +813,62 @@ static void run_mailbox(struct run *r, const char *user, struct strlist *msgs)
     free(path);
 }
 
+static int run_pflogsumm(struct run *r, const char *cmdline, struct strbuf *out,
+                         struct strbuf *err);
+
+/* The SUT's log totals (logsum.h) and, for "as pflogsumm", pflogsumm's
+ * reading of the same log with seed 003's options. Differences go to
+ * why; 1 if none. */
+static int run_log_totals(struct run *r, const struct scn_expect *x,
+                          struct strbuf *why)
+{
+    struct logsum mine, want;
+    char *log = NULL;
+    int same = 1;
+
+    if (fs_read_file(r->maillog, &log, NULL) < 0) {
+        strbuf_printf(why, "cannot read the log %s", r->maillog);
+        return 0;
+    }
+    logsum_read(log, &mine);
+    free(log);
+    if (x->kind == SCN_X_LOG_PFLOGSUMM) {
+        struct strbuf out, err;
+        strbuf_init(&out);
+        strbuf_init(&err);
+        int rc = run_pflogsumm(r,
+                               "pflogsumm -h 0 -u 0 --bounce_detail=0 "
+                               "--deferral_detail=0 --reject_detail=0 "
+                               "--no_no_msg_size --smtpd_warning_detail=0",
+                               &out, &err);
+        if (rc != 0 || logsum_parse_pflogsumm(out.buf, &want) < 0) {
+            strbuf_printf(why, "pflogsumm gave no totals (exit %d): %s", rc,
+                          err.buf ? err.buf : "");
+            same = 0;
+        } else {
+            logsum_round_like_pflogsumm(&mine);
+            for (int k = 0; k < LOGSUM_NKEYS; k++)
+                if (mine.v[k] != want.v[k]) {
+                    strbuf_printf(why, "%s%s: mxlab counts %ld, pflogsumm %ld",
+                                  same ? "" : "; ", logsum_name(k), mine.v[k],
+                                  want.v[k]);
+                    same = 0;
+                }
+        }
+        strbuf_clear(&out);
+        strbuf_clear(&err);
+        return same;
+    }
+    for (size_t i = 0; i < x->nkeys; i++)
+        if (mine.v[x->keys[i]] != x->values[i]) {
+            strbuf_printf(why, "%slog totals: %s is %ld, expected %ld",
+                          same ? "" : "; ", logsum_name(x->keys[i]),
+                          mine.v[x->keys[i]], x->values[i]);
+            same = 0;
+        }
+    return same;
+}
+
 /* 1: satisfied, 0: not yet (wait), -1: failed (reported). */
 static int run_check(struct run *r, const struct scn_expect *x, int final_try)
 {
@@ -863,6 +920,21 @@ static int run_check(struct run *r, const struct scn_expect *x, int final_try)
         if ((long)n < x->count && !final_try)
             return 0;
         break;
+    case SCN_X_LOG_TOTALS:
+    case SCN_X_LOG_PFLOGSUMM: {
+        int ok;
+        if (!run_relay_idle(r) && !final_try)
+            return 0;
+        strbuf_init(&why);
+        ok = run_log_totals(r, x, &why);
+        if (ok || !final_try) {
+            strbuf_clear(&why);
+            return ok;
+        }
+        run_fail(r, x->line, "%s", why.buf);
+        strbuf_clear(&why);
+        return -1;
+    }
     case SCN_X_MAILBOX_COUNT:
     case SCN_X_MAILBOX_HAS: {
         struct strlist msgs;

@@ -17,6 +17,7 @@
 #include "mxlab/smtp.h"
 #include "mxlab/strutil.h"
 #include "mxlab/xmem.h"
+#include "reports/logsum.h"
 
 struct scn_parser {
     struct scenario *s;
@@ -333,6 +334,46 @@ static int scn_expect_line(struct scn_parser *p, struct scn_block *b, int line,
         }
         x.kind = SCN_X_LOG_CONTAINS;
         x.text = xstrdup(t);
+    } else if (w.n >= 2 && strcmp(w.v[0], "log") == 0 &&
+               strcmp(w.v[1], "totals") == 0) {
+        if (w.n == 4 && strcmp(w.v[2], "as") == 0 &&
+            strcmp(w.v[3], "pflogsumm") == 0) {
+            x.kind = SCN_X_LOG_PFLOGSUMM;
+        } else if (w.n < 4 || w.n % 2 != 0) {
+            rc = scn_error(p, line,
+                           "expected \"log totals as pflogsumm\" or \"log "
+                           "totals NAME N [NAME N]...\"");
+            goto done;
+        } else {
+            x.kind = SCN_X_LOG_TOTALS;
+            for (i = 2; i + 1 < w.n; i += 2) {
+                int k = logsum_key(w.v[i]);
+                long v;
+                if (k < 0) {
+                    rc = scn_error(p, line,
+                                   "log totals: unknown counter \"%s\"; "
+                                   "expected received, delivered, "
+                                   "forwarded, deferred, deferrals, bounced, "
+                                   "rejected, reject-warnings, held, "
+                                   "discarded, bytes-received, "
+                                   "bytes-delivered, senders, "
+                                   "sending-domains, recipients or "
+                                   "recipient-domains",
+                                   w.v[i]);
+                    goto done;
+                }
+                if (str_to_long(w.v[i + 1], &v) < 0) {
+                    rc = scn_error(p, line, "log totals: %s: expected a number",
+                                   w.v[i]);
+                    goto done;
+                }
+                x.keys = xrealloc(x.keys, (x.nkeys + 1) * sizeof(*x.keys));
+                x.values =
+                    xrealloc(x.values, (x.nkeys + 1) * sizeof(*x.values));
+                x.keys[x.nkeys] = k;
+                x.values[x.nkeys++] = v;
+            }
+        }
     } else if (w.n >= 1 && strcmp(w.v[0], "mailbox") == 0) {
         if (w.n == 4 && strcmp(w.v[2], "messages") == 0 &&
             str_to_long(w.v[3], &x.count) == 0) {
@@ -408,8 +449,8 @@ static int scn_expect_line(struct scn_parser *p, struct scn_block *b, int line,
                        "unknown expectation; expected \"delivered to IP "
                        "[from ADDR] rcpt ADDR...\", \"not delivered rcpt "
                        "ADDR...\", \"deliveries N\", \"queue empty\", "
-                       "\"log contains TEXT\" or \"mailbox USER messages "
-                       "N|contains TEXT\"");
+                       "\"log contains TEXT\", \"log totals ...\" or "
+                       "\"mailbox USER messages N|contains TEXT\"");
         goto done;
     }
     b->expects = xrealloc(b->expects, (b->nexpects + 1) * sizeof(*b->expects));
@@ -420,6 +461,8 @@ done:
     free(x.from);
     free(x.text);
     free(x.mailbox);
+    free(x.keys);
+    free(x.values);
     for (size_t k = 0; k < x.nrcpt; k++)
         free(x.rcpts[k]);
     free(x.rcpts);
@@ -589,6 +632,8 @@ void scenario_free(struct scenario *s)
             free(x->from);
             free(x->text);
             free(x->mailbox);
+            free(x->keys);
+            free(x->values);
             for (size_t j = 0; j < x->nrcpt; j++)
                 free(x->rcpts[j]);
             free(x->rcpts);

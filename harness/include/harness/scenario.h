@@ -45,6 +45,8 @@ enum scn_expect_kind {
     SCN_X_LOG_CONTAINS,  /* log contains TEXT */
     SCN_X_MAILBOX_COUNT, /* mailbox USER messages N */
     SCN_X_MAILBOX_HAS,   /* mailbox USER contains TEXT */
+    SCN_X_LOG_TOTALS,    /* log totals KEY N [KEY N]... */
+    SCN_X_LOG_PFLOGSUMM, /* log totals as pflogsumm */
 };
 struct scn_expect {
     enum scn_expect_kind kind;
@@ -56,6 +58,10 @@ struct scn_expect {
     long count;
     char *text;    /* log contains, mailbox contains */
     char *mailbox; /* local user */
+    /* log totals: the counters named (logsum.h keys), in order */
+    int *keys;
+    long *values;
+    size_t nkeys;
 };
 
 struct scn_block {
