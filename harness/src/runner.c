@@ -714,6 +714,16 @@ static int run_message_has(const struct fakemx_message *m, const char *rcpt)
     return 0;
 }
 
+/* 1 if m was received by the [mx] host at ip (any host if ip is NULL). */
+static int run_message_at(const struct fakemx_message *m, const char *ip)
+{
+    char buf[64];
+    struct netaddr na;
+
+    return ip == NULL || (netaddr_parse(m->host, 0, &na) == 0 &&
+                          strcmp(netaddr_ip(&na, buf, sizeof(buf)), ip) == 0);
+}
+
 static void run_describe_deliveries(struct run *r, struct strbuf *sb)
 {
     size_t n = fakemx_message_count(r->mx);
@@ -879,10 +889,7 @@ static int run_check(struct run *r, const struct scn_expect *x, int final_try)
     case SCN_X_DELIVERED:
         for (size_t i = 0; i < n; i++) {
             const struct fakemx_message *m = fakemx_message_at(r->mx, i);
-            char ip[64];
-            struct netaddr na;
-            if (netaddr_parse(m->host, 0, &na) < 0 ||
-                strcmp(netaddr_ip(&na, ip, sizeof(ip)), x->host) != 0)
+            if (!run_message_at(m, x->host))
                 continue;
             /* "from <>" names the null sender. */
             if (x->from &&
@@ -902,7 +909,8 @@ static int run_check(struct run *r, const struct scn_expect *x, int final_try)
             return 0;
         for (size_t i = 0; i < n; i++)
             for (size_t k = 0; k < x->nrcpt; k++)
-                if (run_message_has(fakemx_message_at(r->mx, i), x->rcpts[k])) {
+                if (run_message_at(fakemx_message_at(r->mx, i), x->host) &&
+                    run_message_has(fakemx_message_at(r->mx, i), x->rcpts[k])) {
                     run_fail(r, x->line, "<%s> was delivered (to %s)",
                              x->rcpts[k], fakemx_message_at(r->mx, i)->host);
                     return -1;
@@ -978,7 +986,8 @@ static int run_check(struct run *r, const struct scn_expect *x, int final_try)
         strbuf_printf(&why, "no message to %s", x->host);
         if (x->from)
             strbuf_printf(&why, " from <%s>", x->from);
-        strbuf_puts(&why, " with rcpt");
+        if (x->nrcpt > 0)
+            strbuf_puts(&why, " with rcpt");
         for (size_t k = 0; k < x->nrcpt; k++)
             strbuf_printf(&why, " <%s>", x->rcpts[k]);
         strbuf_puts(&why, "; ");

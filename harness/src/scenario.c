@@ -410,7 +410,7 @@ static int scn_expect_line(struct scn_parser *p, struct scn_block *b, int line,
         if (strcmp(w.v[0], "not") == 0) {
             if (w.n < 2 || strcmp(w.v[1], "delivered") != 0) {
                 rc = scn_error(p, line,
-                               "expected \"not delivered rcpt "
+                               "expected \"not delivered [to IP] rcpt "
                                "ADDR...\"");
                 goto done;
             }
@@ -420,7 +420,8 @@ static int scn_expect_line(struct scn_parser *p, struct scn_block *b, int line,
             x.kind = SCN_X_DELIVERED;
             i = 1;
         }
-        if (x.kind == SCN_X_DELIVERED) {
+        if (x.kind == SCN_X_DELIVERED ||
+            (i < w.n && strcmp(w.v[i], "to") == 0)) {
             struct netaddr na;
             if (i + 1 >= w.n || strcmp(w.v[i], "to") != 0 ||
                 netaddr_parse(w.v[i + 1], 0, &na) < 0) {
@@ -436,6 +437,9 @@ static int scn_expect_line(struct scn_parser *p, struct scn_block *b, int line,
             x.from = xstrdup(w.v[i + 1]);
             i += 2;
         }
+        /* "delivered to IP [from ADDR]" alone: any such message. */
+        if (x.kind == SCN_X_DELIVERED && i == w.n)
+            goto add;
         if (i >= w.n || strcmp(w.v[i], "rcpt") != 0 || i + 1 >= w.n) {
             rc = scn_error(p, line, "\"rcpt ADDR...\" expected");
             goto done;
@@ -447,12 +451,13 @@ static int scn_expect_line(struct scn_parser *p, struct scn_block *b, int line,
     } else {
         rc = scn_error(p, line,
                        "unknown expectation; expected \"delivered to IP "
-                       "[from ADDR] rcpt ADDR...\", \"not delivered rcpt "
-                       "ADDR...\", \"deliveries N\", \"queue empty\", "
+                       "[from ADDR] [rcpt ADDR...]\", \"not delivered [to IP] "
+                       "rcpt ADDR...\", \"deliveries N\", \"queue empty\", "
                        "\"log contains TEXT\", \"log totals ...\" or "
                        "\"mailbox USER messages N|contains TEXT\"");
         goto done;
     }
+add:
     b->expects = xrealloc(b->expects, (b->nexpects + 1) * sizeof(*b->expects));
     b->expects[b->nexpects++] = x;
     memset(&x, 0, sizeof(x));

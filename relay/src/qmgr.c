@@ -281,7 +281,8 @@ static void qmgr_start_job(struct qmgr_job *j)
     const char *t = j->route.transport;
 
     if (strcmp(t, "smtp") == 0 || strcmp(t, "relay") == 0) {
-        smtpc_start(j->r, j->route.nexthop, j->m->sender, j->rcpts, j->n,
+        smtpc_start(j->r, strcmp(t, "relay") == 0 ? "relay/smtp" : "smtp",
+                    j->m->id, j->route.nexthop, j->m->sender, j->rcpts, j->n,
                     j->data, j->len, qmgr_on_delivered, j);
     } else if (strcmp(t, "error") == 0) {
         qmgr_local_outcome(j, 5, "5.0.0", j->route.nexthop);

@@ -286,7 +286,10 @@ typedef void smtpc_done_fn(void *arg, struct smtpc_rcpt *rcpts, size_t n,
                            const struct smtpc_result *res);
 struct smtpc;
 struct smtpc_rcpt;
-void smtpc_start(struct relay *r, const char *nexthop, const char *sender,
+/* service and qid name the log lines of failed addresses when another
+ * address is tried next. */
+void smtpc_start(struct relay *r, const char *service, const char *qid,
+                 const char *nexthop, const char *sender,
                  struct smtpc_rcpt *rcpts, size_t n, const char *data,
                  size_t len, smtpc_done_fn *done, void *arg);
 /* Teardown: drop every delivery in progress without reporting. */

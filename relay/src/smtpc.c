@@ -17,6 +17,7 @@
 #include "mxlab/clock.h"
 #include "mxlab/dns.h"
 #include "mxlab/log.h"
+#include "mxlab/maillog.h"
 #include "mxlab/smtp.h"
 #include "mxlab/xmem.h"
 #include "relay_int.h"
@@ -42,6 +43,8 @@ struct smtpc_target {
 
 struct smtpc {
     struct relay *r;
+    char service[32]; /* for the log: "smtp", "relay/smtp" */
+    char qid[16];
     char host[256]; /* next-hop host (without brackets/port) */
     int port;
     int bracketed;
@@ -207,6 +210,16 @@ static void smtpc_address_failed(struct smtpc *c, int cls, const char *dsn,
     snprintf(c->last_reason, sizeof(c->last_reason), "%s", reason);
     snprintf(c->last_dsn, sizeof(c->last_dsn), "%s", dsn);
     c->last_class = cls;
+    /* As Postfix's smtp(8): when another address is left to try, the
+     * failure is logged on its own (a refused connect without the queue
+     * ID, a refusing server with it); the last one goes into the
+     * recipients' status lines. */
+    if (c->itarget + 1 < c->ntargets) {
+        if (strncmp(reason, "connect to ", 11) == 0)
+            maillog_printf(c->r->log, c->service, "%s", reason);
+        else
+            maillog_printf(c->r->log, c->service, "%s: %s", c->qid, reason);
+    }
     if (c->bev != NULL) {
         bufferevent_free(c->bev);
         c->bev = NULL;
@@ -574,7 +587,8 @@ static int smtpc_parse_nexthop(struct smtpc *c, const char *nexthop)
     return c->host[0] ? 0 : -1;
 }
 
-void smtpc_start(struct relay *r, const char *nexthop, const char *sender,
+void smtpc_start(struct relay *r, const char *service, const char *qid,
+                 const char *nexthop, const char *sender,
                  struct smtpc_rcpt *rcpts, size_t n, const char *data,
                  size_t len, smtpc_done_fn *done, void *arg)
 {
@@ -582,6 +596,8 @@ void smtpc_start(struct relay *r, const char *nexthop, const char *sender,
     struct netaddr na;
 
     c->r = r;
+    snprintf(c->service, sizeof(c->service), "%s", service);
+    snprintf(c->qid, sizeof(c->qid), "%s", qid);
     c->next = r->clients;
     r->clients = c;
     r->ndeliveries++;
