@@ -98,7 +98,6 @@ static int relay_each(struct relay *r, const char *id, size_t *n,
 
 static int relay_delete_one(struct relay *r, struct queue_msg *m)
 {
-    maillog_printf(r->log, "postsuper", "%s: removed", m->id);
     queue_delete(r, m);
     return 0;
 }
@@ -108,9 +107,21 @@ static int relay_requeue_one(struct relay *r, struct queue_msg *m)
     return queue_requeue(r, m);
 }
 
-int relay_postsuper_delete(struct relay *r, const char *id, size_t *n)
+/* As Postfix 3.7's postsuper: a message named by its ID is reported
+ * ("ID: removed") in the log and on standard error (msg); with ALL only
+ * the count is. */
+int relay_postsuper_delete(struct relay *r, const char *id, size_t *n,
+                           struct strbuf *msg)
 {
     relay_each(r, id, n, relay_delete_one);
+    if (*n > 0 && strcmp(id, "ALL") != 0) {
+        maillog_printf(r->log, "postsuper", "%s: removed", id);
+        if (msg != NULL)
+            strbuf_printf(msg, "postsuper: %s: removed\n", id);
+    }
+    if (*n > 0)
+        maillog_printf(r->log, "postsuper", "Deleted: %zu message%s", *n,
+                       *n == 1 ? "" : "s");
     relay_changed(r);
     return 0;
 }
@@ -148,7 +159,7 @@ int relay_admin(struct relay *r, const char *cmdline, struct strbuf *out,
                (strcmp(w.v[1], "-d") == 0 || strcmp(w.v[1], "-r") == 0)) {
         int del = w.v[1][1] == 'd';
         if (del)
-            relay_postsuper_delete(r, w.v[2], &n);
+            relay_postsuper_delete(r, w.v[2], &n, err);
         else
             relay_postsuper_requeue(r, w.v[2], &n);
         if (n > 0)
