@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "harness/diff.h"
 #include "harness/run.h"
 #include "mxlab/log.h"
 #include "mxlab/version.h"
@@ -18,6 +19,8 @@ static void usage(FILE *fp)
                 "\n"
                 "commands:\n"
                 "  run PATH...   run scenarios (mxlab run --help)\n"
+                "  diff PATH...  run them on the relay and on Postfix and\n"
+                "                compare (mxlab diff --help)\n"
                 "\n"
                 "  --help        this text\n"
                 "  --version     print the version\n");
@@ -41,6 +44,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "run") == 0)
         return run_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "diff") == 0)
+        return diff_main(argc - 1, argv + 1);
     fprintf(stderr, "mxlab: unknown command \"%s\"\n", argv[1]);
     usage(stderr);
     return 2;

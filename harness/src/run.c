@@ -6,7 +6,6 @@
  */
 #include "harness/run.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <getopt.h>
@@ -66,11 +65,6 @@ static void run_usage(FILE *fp)
             "skipped\";\nexits 0 only if none failed.\n");
 }
 
-static int run_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void run_collect(const char *path, struct strlist *out, int top)
 {
     struct stat st;
@@ -86,16 +80,9 @@ static void run_collect(const char *path, struct strlist *out, int top)
             strlist_push(out, path);
         return;
     }
-    DIR *d = opendir(path);
-    struct dirent *de;
     struct strlist names;
     strlist_init(&names);
-    while (d != NULL && (de = readdir(d)) != NULL)
-        if (de->d_name[0] != '.')
-            strlist_push(&names, de->d_name);
-    if (d != NULL)
-        closedir(d);
-    qsort(names.v, names.n, sizeof(*names.v), run_cmp);
+    fs_list_dir(path, &names);
     for (size_t i = 0; i < names.n; i++) {
         char *sub = xasprintf("%s/%s", path, names.v[i]);
         run_collect(sub, out, 0);
@@ -145,6 +132,7 @@ static _Noreturn void run_worker(struct run_case *c)
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     memset(&res, 0, sizeof(res));
     strbuf_init(&res.transcript);
+    strbuf_init(&res.observations);
     fs_rm_rf(c->workdir);
     fs_mkdir_p(c->workdir, 0755);
     s = scenario_load(c->path, err, sizeof(err));
@@ -165,6 +153,13 @@ static _Noreturn void run_worker(struct run_case *c)
     fs_write_atomic(path, res.transcript.buf ? res.transcript.buf : "",
                     res.transcript.len);
     free(path);
+    path = xasprintf("%s/scenario", c->workdir);
+    fs_write_atomic(path, c->path, strlen(c->path));
+    free(path);
+    path = xasprintf("%s/observations", c->workdir);
+    fs_write_atomic(path, res.observations.buf ? res.observations.buf : "",
+                    res.observations.len);
+    free(path);
     path = xasprintf("%s/result", c->workdir);
     fp = fopen(path, "w");
     if (fp != NULL) {
@@ -177,6 +172,7 @@ static _Noreturn void run_worker(struct run_case *c)
     }
     free(path);
     strbuf_clear(&res.transcript);
+    strbuf_clear(&res.observations);
     _exit(0);
 }
 
@@ -249,7 +245,7 @@ int run_main(int argc, char **argv)
     size_t n = 0, next = 0, running = 0, finished = 0;
     sigset_t set, old;
 
-    optind = 1;
+    optind = 0; /* GNU getopt: full reinitialisation (diff runs run twice) */
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (opt) {
         case 's':

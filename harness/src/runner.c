@@ -52,6 +52,7 @@ struct run {
         struct fakemx_host *host;
     } * mxhosts;
     size_t nmxhosts;
+    size_t observed;     /* fakemx messages already in the observations */
     struct relay *relay; /* --sut relay */
     enum runner_sut sut;
     struct pfsut *pf; /* --sut postfix */
@@ -549,6 +550,60 @@ static void run_session_close(struct run *r)
     }
 }
 
+static size_t run_queue_count(struct run *r);
+
+/* mxlab diff's observations (runner.h). */
+static void run_observe_reply(struct run *r, int line, const char *reply)
+{
+    int code = atoi(reply);
+    const char *e = reply + 3;
+    size_t n;
+
+    while (*e == ' ' || *e == '-')
+        e++;
+    n = strspn(e, "0123456789.");
+    /* An enhanced status code is "class.subject.detail" (RFC 3463). */
+    if (n < 5 || (e[0] != '2' && e[0] != '4' && e[0] != '5') || e[1] != '.')
+        n = 0;
+    strbuf_printf(&r->res->observations, "%d reply %d%s%.*s\n", line, code,
+                  n ? " " : "", (int)n, e);
+}
+
+static int run_cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The messages that arrived since the last look, sorted, and the queue. */
+static void run_observe_state(struct run *r, int line)
+{
+    size_t n = fakemx_message_count(r->mx);
+    struct strlist got;
+
+    strlist_init(&got);
+    for (; r->observed < n; r->observed++) {
+        const struct fakemx_message *m = fakemx_message_at(r->mx, r->observed);
+        struct netaddr na;
+        char ip[64] = "?";
+        struct strbuf one;
+        if (netaddr_parse(m->host, 0, &na) == 0)
+            netaddr_ip(&na, ip, sizeof(ip));
+        strbuf_init(&one);
+        strbuf_printf(&one, "%s <%s>", ip, m->mail_from);
+        for (size_t k = 0; k < m->nrcpt; k++)
+            strbuf_printf(&one, " <%s>", m->rcpts[k]);
+        strlist_push(&got, one.buf);
+        strbuf_clear(&one);
+    }
+    qsort(got.v, got.n, sizeof(*got.v), run_cmp_str);
+    for (size_t i = 0; i < got.n; i++)
+        strbuf_printf(&r->res->observations, "%d delivered %s\n", line,
+                      got.v[i]);
+    strbuf_printf(&r->res->observations, "%d queue %zu\n", line,
+                  run_queue_count(r));
+    strlist_clear(&got);
+}
+
 static void run_session_advance(struct run *r)
 {
     const struct scn_block *b = &r->s->blocks[r->step];
@@ -609,6 +664,7 @@ static void run_session_advance(struct run *r)
             free(line);
             continue;
         }
+        run_observe_reply(r, it->line, line);
         int ok = it->kind == SCN_EXPECT_REGEX
                      ? run_regex_match(it->text, line)
                      : run_glob_match(r, it->text, line);
@@ -1040,6 +1096,7 @@ static void run_expect_advance(struct run *r, int final_try)
         r->xi++;
     }
     if (!r->finished) {
+        run_observe_state(r, b->line);
         r->step++;
         run_next_step(r);
     }
@@ -1231,8 +1288,10 @@ static void run_next_step(struct run *r)
             run_time_passes(r, b);
         if (b->kind == SCN_CHANGE_MX)
             run_change_mx(r, b);
-        if (b->kind == SCN_ADMIN)
+        if (b->kind == SCN_ADMIN) {
             run_admin(r, b);
+            run_observe_state(r, b->line);
+        }
         if (b->kind == SCN_SESSION) {
             run_session_start(r, b);
             return;
@@ -1263,6 +1322,7 @@ enum runner_status runner_run(const struct scenario *s, const char *workdir,
 
     memset(res, 0, sizeof(*res));
     strbuf_init(&res->transcript);
+    strbuf_init(&res->observations);
     /* The embedded relay reads the process clock: simulated, so that
      * hours of retries pass in a [time passes] step. Each scenario runs
      * in its own worker process. */

@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/diff.h"
 #include "harness/scenario.h"
+#include "mxlab/fsutil.h"
+#include "mxlab/xmem.h"
 
 static const char *valid =
     "# a comment before the first section\n"
@@ -196,6 +199,105 @@ START_TEST(test_missing_file)
 }
 END_TEST
 
+/* Write a run's files for diff_scenario. */
+static void diff_fixture(const char *root, const char *sut, const char *status,
+                         const char *obs)
+{
+    char *dir = xasprintf("%s/%s/work/seeds-x", root, sut);
+    char *p;
+
+    ck_assert_int_eq(fs_mkdir_p(dir, 0755), 0);
+    p = xasprintf("%s/result", dir);
+    char *res = xasprintf("%s\n0.1\n%s\n", status,
+                          strcmp(status, "skipped") == 0 ? "needs root" : "");
+    ck_assert_int_eq(fs_write_atomic(p, res, strlen(res)), 0);
+    free(res);
+    free(p);
+    p = xasprintf("%s/observations", dir);
+    ck_assert_int_eq(fs_write_atomic(p, obs, strlen(obs)), 0);
+    free(p);
+    p = xasprintf("%s/scenario", dir);
+    char *scn = xasprintf("%s/scn/x.scn", root);
+    ck_assert_int_eq(fs_write_atomic(p, scn, strlen(scn)), 0);
+    free(scn);
+    free(p);
+    free(dir);
+}
+
+static char *diff_run(const char *root, int *unexplained)
+{
+    char *buf = NULL, *r = xasprintf("%s/relay", root),
+         *pf = xasprintf("%s/postfix", root);
+    size_t len = 0;
+    FILE *fp = open_memstream(&buf, &len);
+
+    *unexplained = diff_scenario(r, pf, "seeds-x", fp);
+    fclose(fp);
+    free(r);
+    free(pf);
+    return buf;
+}
+
+START_TEST(test_diff)
+{
+    char root[] = "/tmp/mxlab-diff-XXXXXX";
+    char *out, *allow;
+    int n;
+
+    ck_assert_ptr_nonnull(mkdtemp(root));
+    allow = xasprintf("%s/scn", root);
+    ck_assert_int_eq(fs_mkdir_p(allow, 0755), 0);
+    free(allow);
+    /* Same observations in another order: the same. */
+    diff_fixture(root, "relay", "passed",
+                 "12 reply 250 2.1.5\n40 delivered 127.0.0.9 <a> <b>\n"
+                 "40 queue 0\n");
+    diff_fixture(root, "postfix", "passed",
+                 "40 queue 0\n12 reply 250 2.1.5\n"
+                 "40 delivered 127.0.0.9 <a> <b>\n");
+    out = diff_run(root, &n);
+    ck_assert_int_eq(n, 0);
+    ck_assert_str_eq(out, "SAME  x\n");
+    free(out);
+    /* A different reply and a different delivery are both reported. */
+    diff_fixture(root, "postfix", "passed", "12 reply 454 4.7.1\n40 queue 0\n");
+    out = diff_run(root, &n);
+    ck_assert_int_eq(n, 3);
+    ck_assert_msg(strstr(out, "DIFF  x\n") == out, "%s", out);
+    ck_assert_ptr_nonnull(
+        strstr(out, "x.scn:12 reply: relay only: 250 2.1.5\n"));
+    ck_assert_ptr_nonnull(
+        strstr(out, "x.scn:12 reply: postfix only: 454 4.7.1\n"));
+    ck_assert_ptr_nonnull(
+        strstr(out, "x.scn:40 delivered: relay only: 127.0.0.9 <a> <b>\n"));
+    free(out);
+    /* diff-allow.txt explains some of them. */
+    allow = xasprintf("%s/scn/diff-allow.txt", root);
+    const char *text = "# comment\nx 1? reply replies differ on purpose\n"
+                       "y * delivered another scenario\n";
+    ck_assert_int_eq(fs_write_atomic(allow, text, strlen(text)), 0);
+    out = diff_run(root, &n);
+    ck_assert_int_eq(n, 1);
+    ck_assert_ptr_null(strstr(out, "reply:"));
+    ck_assert_ptr_nonnull(strstr(out, "x.scn:40 delivered: relay only"));
+    free(out);
+    /* Verdicts differ; a skipped side is not compared. */
+    diff_fixture(root, "postfix", "failed", "12 reply 250 2.1.5\n");
+    out = diff_run(root, &n);
+    ck_assert_int_gt(n, 0);
+    ck_assert_ptr_nonnull(
+        strstr(out, "DIFF  x: verdict: relay passed, postfix failed\n"));
+    free(out);
+    diff_fixture(root, "postfix", "skipped", "");
+    out = diff_run(root, &n);
+    ck_assert_int_eq(n, 0);
+    ck_assert_str_eq(out, "SKIP  x: not compared (needs root)\n");
+    free(out);
+    free(allow);
+    fs_rm_rf(root);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("harness");
@@ -208,6 +310,7 @@ int main(void)
     tcase_add_test(tc, test_admin_and_change);
     tcase_add_loop_test(tc, test_errors, 0, sizeof(errors) / sizeof(errors[0]));
     tcase_add_test(tc, test_missing_file);
+    tcase_add_test(tc, test_diff);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mxlab/strutil.h"
 #include "mxlab/xmem.h"
 
 int fs_mkdir_p(const char *path, mode_t mode)
@@ -156,4 +157,25 @@ int fs_rm_rf(const char *path)
     }
     closedir(d);
     return rmdir(path);
+}
+
+static int fs_cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int fs_list_dir(const char *dir, struct strlist *out)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    size_t first = out->n;
+
+    if (d == NULL)
+        return -1;
+    while ((de = readdir(d)) != NULL)
+        if (de->d_name[0] != '.')
+            strlist_push(out, de->d_name);
+    closedir(d);
+    qsort(out->v + first, out->n - first, sizeof(*out->v), fs_cmp_names);
+    return 0;
 }

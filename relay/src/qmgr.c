@@ -350,9 +350,18 @@ static void qmgr_start_message(struct relay *r, struct queue_msg *m)
         }
         j->rcpts = xrealloc(j->rcpts, (j->n + 1) * sizeof(*j->rcpts));
         j->idx = xrealloc(j->idx, (j->n + 1) * sizeof(*j->idx));
-        memset(&j->rcpts[j->n], 0, sizeof(j->rcpts[0]));
-        j->rcpts[j->n].addr = m->rcpts[i].addr;
-        j->idx[j->n] = i;
+        /* In address order, as Postfix's qmgr sorts a message's
+         * recipients (qmgr_message_sort): the RCPT commands come in that
+         * order. */
+        size_t at = j->n;
+        while (at > 0 && strcmp(j->rcpts[at - 1].addr, m->rcpts[i].addr) > 0) {
+            j->rcpts[at] = j->rcpts[at - 1];
+            j->idx[at] = j->idx[at - 1];
+            at--;
+        }
+        memset(&j->rcpts[at], 0, sizeof(j->rcpts[0]));
+        j->rcpts[at].addr = m->rcpts[i].addr;
+        j->idx[at] = i;
         j->n++;
     }
     free(data);

@@ -20,11 +20,18 @@ struct runner_result {
     enum runner_status status;
     char message[2048];       /* "file:line: what went wrong" */
     struct strbuf transcript; /* every line sent and received, per step */
+    /* What mxlab diff compares between systems under test, one line per
+     * observation, "LINE KIND VALUE": "12 reply 250 2.1.5" (the reply to
+     * the S: at line 12), "40 delivered 127.0.8.1 <from> <rcpt>..." (the
+     * messages that arrived during the [expect] of line 40, sorted),
+     * "40 queue 0" (messages queued when that step ended). */
+    struct strbuf observations;
     double seconds;
 };
 
 /* Run s with scratch files under workdir (created). Fills res (caller
- * clears res->transcript with strbuf_clear). Returns res->status. */
+ * clears res->transcript and res->observations with strbuf_clear).
+ * Returns res->status. */
 enum runner_status runner_run(const struct scenario *s, const char *workdir,
                               enum runner_sut sut, struct runner_result *res);
 

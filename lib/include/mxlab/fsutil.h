@@ -18,6 +18,10 @@ int fs_write_atomic(const char *path, const void *data, size_t len);
 int fs_write_all(int fd, const void *data, size_t len);
 /* Read a whole file; caller frees *out (NUL-terminated). */
 int fs_read_file(const char *path, char **out, size_t *len);
+/* Append the names in dir (not those starting with '.'), sorted, to
+ * out. -1 with errno if dir cannot be read. */
+struct strlist;
+int fs_list_dir(const char *dir, struct strlist *out);
 /* Remove a directory tree (used for scratch directories only). */
 int fs_rm_rf(const char *path);
 
