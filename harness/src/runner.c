@@ -26,6 +26,7 @@
 #include "fakedns/fakedns.h"
 #include "fakemx/fakemx.h"
 #include "mxlab/clock.h"
+#include "mxlab/config.h"
 #include "mxlab/fsutil.h"
 #include "mxlab/netaddr.h"
 #include "mxlab/smtp.h"
@@ -62,6 +63,7 @@ struct run {
     size_t step;
     int finished;
     struct event *deadline;
+    struct event *time_timer; /* Postfix: [time passes] on scaled timers */
     struct event *recheck;
     /* session */
     struct bufferevent *bev;
@@ -130,6 +132,59 @@ static int run_write(struct run *r, const char *name, const char *text)
     return rc;
 }
 
+static long run_time_scale(const struct run *r)
+{
+    return r->s->postfix_time_scale > 0 ? r->s->postfix_time_scale : 60;
+}
+
+/* Postfix's clock cannot be moved: when the scenario lets time pass, its
+ * queue timers are divided by the time scale (whole seconds, at least 1),
+ * and [time passes D] waits D / scale. The values are the scenario's, or
+ * Postfix 3.7's defaults. Appended to sb (main.cf: the last setting wins). */
+static int run_compress_timers(struct run *r, struct strbuf *sb)
+{
+    static const struct {
+        const char *name, *def;
+    } timers[] = {
+        {"minimal_backoff_time", "300s"}, {"maximal_backoff_time", "4000s"},
+        {"queue_run_delay", "300s"},      {"maximal_queue_lifetime", "5d"},
+        {"bounce_queue_lifetime", "5d"},  {"delay_warning_time", "0h"},
+    };
+    struct config *cf = config_new();
+    char err[512];
+    int rc = 0, any = 0;
+
+    for (size_t i = 0; i < r->s->nblocks; i++)
+        any |= r->s->blocks[i].kind == SCN_TIME;
+    if (!any) {
+        config_free(cf);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++)
+        config_set_default(cf, timers[i].name, timers[i].def);
+    if (config_load_text(cf, "main.cf", sb->buf ? sb->buf : "", err,
+                         sizeof(err)) < 0) {
+        config_free(cf);
+        return 0; /* Postfix itself will say what is wrong */
+    }
+    strbuf_printf(sb, "# Postfix's timers divided by %ld for [time passes]\n",
+                  run_time_scale(r));
+    for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]) && rc == 0; i++) {
+        long v;
+        if (str_to_seconds(config_get(cf, timers[i].name), 's', &v) < 0) {
+            run_fail(r, 1, "%s: bad time value \"%s\"", timers[i].name,
+                     config_get(cf, timers[i].name));
+            rc = -1;
+        } else if (v > 0) {
+            long scaled = (v + run_time_scale(r) / 2) / run_time_scale(r);
+            strbuf_printf(sb, "%s = %lds\n", timers[i].name,
+                          scaled < 1 ? 1 : scaled);
+        }
+    }
+    config_free(cf);
+    return rc;
+}
+
 /* main.cf: a harness header, the scenario's lines, then the settings that
  * isolate this run (they come last so that they win, as in Postfix). */
 static int run_write_config(struct run *r, const struct scn_block *maincf)
@@ -169,6 +224,10 @@ static int run_write_config(struct run *r, const struct scn_block *maincf)
                       "inet_interfaces = 127.0.0.1\n"
                       "inet_protocols = ipv4\n",
                       r->workdir);
+    if (r->sut == RUNNER_SUT_POSTFIX && run_compress_timers(r, &sb) < 0) {
+        strbuf_clear(&sb);
+        return -1;
+    }
     rc = run_write(r, "main.cf", sb.buf);
     strbuf_reset(&sb);
     strbuf_printf(&sb, "%s:%d inet n - n - - smtpd\n", RUNNER_SUT_IP,
@@ -1280,10 +1339,39 @@ static void run_time_passes(struct run *r, const struct scn_block *b)
                   b->seconds, b->line);
 }
 
+/* On Postfix, whose clock cannot be moved, the timers were divided by the
+ * time scale (run_compress_timers): the same share of real time passes. */
+static void run_time_passes_postfix(struct run *r, const struct scn_block *b)
+{
+    double secs = (double)b->seconds / (double)run_time_scale(r);
+    struct timeval tv = {(time_t)secs,
+                         (suseconds_t)((secs - (double)(time_t)secs) * 1e6)};
+
+    strbuf_printf(&r->res->transcript,
+                  "== [time passes %lds] (line %d): %.3fs on Postfix's "
+                  "timers, divided by %ld\n",
+                  b->seconds, b->line, secs, run_time_scale(r));
+    evtimer_add(r->time_timer, &tv);
+}
+
+static void run_on_time_passed(evutil_socket_t fd, short what, void *arg)
+{
+    struct run *r = arg;
+
+    (void)fd;
+    (void)what;
+    r->step++;
+    run_next_step(r);
+}
+
 static void run_next_step(struct run *r)
 {
     while (!r->finished && r->step < r->s->nblocks) {
         const struct scn_block *b = &r->s->blocks[r->step];
+        if (b->kind == SCN_TIME && r->sut == RUNNER_SUT_POSTFIX) {
+            run_time_passes_postfix(r, b);
+            return;
+        }
         if (b->kind == SCN_TIME)
             run_time_passes(r, b);
         if (b->kind == SCN_CHANGE_MX)
@@ -1331,20 +1419,6 @@ enum runner_status runner_run(const struct scenario *s, const char *workdir,
     r.s = s;
     r.res = res;
     r.sut = sut;
-    if (sut == RUNNER_SUT_POSTFIX) {
-        for (size_t i = 0; i < s->nblocks; i++) {
-            if (s->blocks[i].kind != SCN_TIME)
-                continue;
-            /* Postfix's clock cannot be moved; compressing its timers
-             * consistently is still to come. */
-            res->status = RUNNER_SKIPPED;
-            snprintf(res->message, sizeof(res->message),
-                     "%s:%d: [time passes] needs the reference relay's "
-                     "simulated clock",
-                     s->path, s->blocks[i].line);
-            return res->status;
-        }
-    }
     r.base = event_base_new();
     r.workdir = xstrdup(workdir);
     r.confdir = xasprintf("%s/config", workdir);
@@ -1352,6 +1426,7 @@ enum runner_status runner_run(const struct scenario *s, const char *workdir,
     strlist_init(&r.var_names);
     strlist_init(&r.var_values);
     r.deadline = evtimer_new(r.base, run_on_deadline, &r);
+    r.time_timer = evtimer_new(r.base, run_on_time_passed, &r);
     /* Re-look at waiting expectations now and then as well as on every
      * lab event: a bounded re-check of a real condition, not a sleep. */
     r.recheck = event_new(r.base, -1, EV_PERSIST, run_on_recheck, &r);
@@ -1375,6 +1450,7 @@ enum runner_status runner_run(const struct scenario *s, const char *workdir,
     /* One teardown path, whatever happened. */
     run_session_close(&r);
     event_free(r.deadline);
+    event_free(r.time_timer);
     event_free(r.recheck);
     relay_free(r.relay);
     pfsut_stop(r.pf);

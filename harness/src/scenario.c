@@ -203,10 +203,17 @@ static int scn_meta_line(struct scn_parser *p, int line, char *text)
                              "timeout: expected a duration like 10s "
                              "or 500ms");
         p->s->timeout_ms = ms ? v : v * 1000;
+    } else if (strcmp(key, "postfix_time_scale") == 0) {
+        long v;
+        if (str_to_long(val, &v) < 0 || v < 1 || v > 1000000)
+            return scn_error(p, line,
+                             "postfix_time_scale: expected a number from 1 "
+                             "to 1000000");
+        p->s->postfix_time_scale = v;
     } else if (strcmp(key, "description") != 0) {
         return scn_error(p, line,
                          "unknown key \"%s\" in [scenario]; expected name, "
-                         "seed, description or timeout",
+                         "seed, description, timeout or postfix_time_scale",
                          key);
     }
     return 0;

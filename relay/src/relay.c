@@ -48,6 +48,7 @@ static const struct {
     {"relay_transport", "relay"},
     {"local_transport", "local:$myhostname"},
     {"strict_rfc821_envelopes", "no"},
+    {"smtp_skip_5xx_greeting", "yes"},
     {"smtp_tcp_port", "smtp"},
     {"message_size_limit", "10240000"},
     {"smtpd_recipient_limit", "1000"},
@@ -377,6 +378,8 @@ static int relay_load_params(struct relay *r, char *err, size_t errlen)
                   config_get(cf, "smtpd_recipient_restrictions"));
     p->strict_rfc821_envelopes =
         config_get_bool(cf, "strict_rfc821_envelopes") == 1;
+    p->smtp_skip_5xx_greeting =
+        config_get_bool(cf, "smtp_skip_5xx_greeting") != 0;
     port = config_get(cf, "smtp_tcp_port");
     if (strcmp(port, "smtp") == 0) {
         p->smtp_tcp_port = 25;

@@ -60,6 +60,7 @@ struct relay_params {
     struct netaddr *inet_addrs; /* this host's interface addresses */
     size_t ninet_addrs;
     int strict_rfc821_envelopes;
+    int smtp_skip_5xx_greeting;
     int smtp_tcp_port;
     long message_size_limit;
     long smtpd_recipient_limit;

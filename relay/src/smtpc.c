@@ -245,6 +245,12 @@ static int smtpc_on_reply(struct smtpc *c, int code)
                      "host %s[%s] refused to talk to me: %s", t->host, t->ip,
                      reply);
             snprintf(c->last_diag, sizeof(c->last_diag), "%s", reply);
+            /* smtp_skip_5xx_greeting: a 5xx greeting only means "not this
+             * server": try the next one, and defer if it was the last. */
+            if (cls == 5 && c->r->p.smtp_skip_5xx_greeting) {
+                cls = 4;
+                dsn[0] = '4';
+            }
             smtpc_address_failed(c, cls == 5 ? 5 : 4, dsn, reason);
             return -1;
         }

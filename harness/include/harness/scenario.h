@@ -89,6 +89,9 @@ struct scenario {
     char *name;      /* [scenario] name, or the file's base name */
     char *seed;      /* [scenario] seed (informative) */
     long timeout_ms; /* [scenario] timeout, per wait (default 10 s) */
+    /* [scenario] postfix_time_scale: on Postfix, durations are divided by
+     * this (0: the default, 60) */
+    long postfix_time_scale;
     struct scn_block *blocks;
     size_t nblocks;
 };
