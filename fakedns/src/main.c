@@ -1,8 +1,10 @@
 /*
- * main.c — mxlab-fakedns: serve master-file zones over UDP in the
- * foreground until SIGTERM or SIGINT (exit 0). Exit 1 when a zone does
- * not load or an address cannot be bound ("file:line: reason" on
- * stderr), 2 on bad usage.
+ * main.c — mxlab-fakedns: serve master-file zones over UDP and TCP in
+ * the foreground until SIGTERM or SIGINT (exit 0). SIGHUP reloads every
+ * zone file, all or nothing: a file that no longer loads is reported
+ * ("file:line: reason") and the zones already served stay. Exit 1 when a
+ * zone does not load at start or an address cannot be bound, 2 on bad
+ * usage.
  */
 #include <event2/event.h>
 #include <getopt.h>
@@ -24,6 +26,44 @@ struct main_zone {
     const char *origin;
 };
 
+/* What SIGHUP needs: the server and the zones to read again. */
+struct main_reload {
+    struct fakedns *fd;
+    const struct main_zone *zones;
+    size_t nzones;
+};
+
+/* Load every zone into fd; 0, or -1 with the message in err. */
+static int main_load(struct fakedns *fd, const struct main_zone *zones,
+                     size_t nzones, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < nzones; i++) {
+        if (fakedns_load_zone_file(fd, zones[i].path, zones[i].origin, err,
+                                   errlen) < 0)
+            return -1;
+        log_info("loaded zone %s", zones[i].path);
+    }
+    return 0;
+}
+
+/* SIGHUP: load into a scratch server, then swap the zones in. */
+static void main_on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    struct main_reload *r = arg;
+    struct fakedns *tmp = fakedns_new(NULL);
+    char err[1024];
+
+    (void)sig;
+    (void)what;
+    if (main_load(tmp, r->zones, r->nzones, err, sizeof(err)) < 0) {
+        log_warnx("reload refused, zones unchanged: %s", err);
+    } else {
+        fakedns_take_zones(r->fd, tmp);
+        log_info("reloaded %zu zone file(s)", r->nzones);
+    }
+    fakedns_free(tmp);
+}
+
 static void usage(FILE *fp)
 {
     fprintf(fp,
@@ -31,10 +71,11 @@ static void usage(FILE *fp)
             "                     --zone FILE [--zone FILE ...]\n"
             "                     [--origin NAME] [-v]\n"
             "\n"
-            "Serve zones in RFC 1035 master-file syntax over UDP as an\n"
-            "authoritative server, until SIGTERM or SIGINT.\n"
+            "Serve zones in RFC 1035 master-file syntax over UDP and TCP as\n"
+            "an authoritative server, until SIGTERM or SIGINT; SIGHUP\n"
+            "reloads the zone files.\n"
             "\n"
-            "  --listen ADDR:PORT  UDP address (\"127.0.0.53:5353\",\n"
+            "  --listen ADDR:PORT  UDP and TCP address (\"127.0.0.53:5353\",\n"
             "                      \"[::1]:5353\"); repeatable\n"
             "  --zone FILE         zone file; repeatable\n"
             "  --origin NAME       origin of the --zone files after it (or,\n"
@@ -60,6 +101,8 @@ int main(int argc, char **argv)
     const char *origin = NULL;
     struct event_base *base = NULL;
     struct fakedns *fd = NULL;
+    struct event *hup = NULL;
+    struct main_reload reload;
     char err[1024];
     int verbose = 0, c, ret = 1;
 
@@ -118,19 +161,23 @@ int main(int argc, char **argv)
         goto done;
     }
     fd = fakedns_new(base);
-    for (size_t i = 0; i < nzones; i++) {
-        if (fakedns_load_zone_file(fd, zones[i].path, zones[i].origin, err,
-                                   sizeof(err)) < 0) {
-            fprintf(stderr, "%s\n", err);
-            goto done;
-        }
-        log_info("loaded zone %s", zones[i].path);
+    if (main_load(fd, zones, nzones, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s\n", err);
+        goto done;
     }
     for (size_t i = 0; i < listen.n; i++) {
         if (fakedns_listen(fd, listen.v[i], err, sizeof(err)) < 0) {
             log_warnx("%s", err);
             goto done;
         }
+    }
+    reload.fd = fd;
+    reload.zones = zones;
+    reload.nzones = nzones;
+    hup = evsignal_new(base, SIGHUP, main_on_hup, &reload);
+    if (hup == NULL || event_add(hup, NULL) < 0) {
+        log_warnx("cannot watch SIGHUP");
+        goto done;
     }
     log_info("ready");
     if (loop_run_until_signal(base) < 0)
@@ -139,6 +186,8 @@ int main(int argc, char **argv)
     ret = 0;
 
 done:
+    if (hup != NULL)
+        event_free(hup);
     fakedns_free(fd);
     if (base != NULL)
         event_base_free(base);

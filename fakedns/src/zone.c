@@ -4,8 +4,12 @@
  * checked (relative names need an origin, records must lie at or below the
  * apex, one zone per apex) and searched. A zone without an SOA gets a
  * synthesised one so negative answers can carry it (RFC 2308 section 3).
+ * Before ldns reads the text, our directives are taken out of it (see
+ * fakedns.h): $FAULT lines become fault rules, $LISTED lines DNSBL/RHSBL
+ * records (RFC 5782) with the test points of section 5.
  * Names compare case-insensitively (RFC 4343); the zone owns its records.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,6 +219,456 @@ done:
     return ret;
 }
 
+/* What the directives of one zone text gave ($FAULT, $LISTED). */
+struct zone_directives {
+    struct fakedns_fault *faults;
+    size_t nfaults;
+    ldns_rr_list *rrs;       /* $LISTED records, owned */
+    ldns_rdf *listed_origin; /* the origin of the first $LISTED, owned */
+    int kinds;               /* ZONE_LISTED_* seen */
+};
+
+#define ZONE_LISTED_V4 1
+#define ZONE_LISTED_V6 2
+#define ZONE_LISTED_NAME 4
+#define ZONE_LISTED_CODE "127.0.0.2" /* RFC 5782 section 2.1 */
+#define ZONE_TOKENS_MAX 32
+
+static void zone_directives_clear(struct zone_directives *d)
+{
+    free(d->faults);
+    ldns_rr_list_deep_free(d->rrs);
+    ldns_rdf_deep_free(d->listed_origin);
+}
+
+/* Split a directive line in place into blank-separated tokens; a token
+ * in double quotes may hold blanks and the escapes \" \\ \DDD (RFC 1035
+ * section 5.1) and is unescaped, its length in lens. Returns the count,
+ * or -1 on an unterminated quote. */
+static int zone_tokens(char *line, char **tok, size_t *lens, int *quoted,
+                       int max)
+{
+    char *p = line;
+    int n = 0;
+
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\r')
+            p++;
+        if (*p == '\0' || *p == ';' || n == max)
+            return n;
+        quoted[n] = *p == '"';
+        if (quoted[n]) {
+            char *o = ++p;
+            tok[n] = o;
+            while (*p != '"') {
+                if (*p == '\0')
+                    return -1;
+                if (*p == '\\' && str_isdigit((unsigned char)p[1]) &&
+                    str_isdigit((unsigned char)p[2]) &&
+                    str_isdigit((unsigned char)p[3])) {
+                    *o++ = (char)((p[1] - '0') * 100 + (p[2] - '0') * 10 +
+                                  (p[3] - '0'));
+                    p += 4;
+                } else {
+                    if (*p == '\\' && p[1] != '\0')
+                        p++;
+                    *o++ = *p++;
+                }
+            }
+            lens[n] = (size_t)(o - tok[n]);
+            p++;
+            if (*p != '\0')
+                *p++ = '\0';
+            *o = '\0';
+        } else {
+            tok[n] = p;
+            while (*p != '\0' && *p != ' ' && *p != '\t' && *p != '\r')
+                p++;
+            lens[n] = (size_t)(p - tok[n]);
+            if (*p != '\0')
+                *p++ = '\0';
+        }
+        n++;
+    }
+}
+
+/* An absolute name from directive text: "@" is the origin, "x." is
+ * absolute, "x" is relative to origin. Caller frees; NULL when relative
+ * without an origin. */
+static char *zone_abs_name(const char *tok, const char *origin)
+{
+    size_t len = strlen(tok);
+
+    if (strcmp(tok, "@") == 0)
+        return origin != NULL ? xstrdup(origin) : NULL;
+    if (len > 0 && tok[len - 1] == '.')
+        return xstrdup(tok);
+    if (origin == NULL)
+        return NULL;
+    return strcmp(origin, ".") == 0 ? xasprintf("%s.", tok)
+                                    : xasprintf("%s.%s", tok, origin);
+}
+
+/* Add one record from presentation text to d and its owner to owners. */
+static int zone_listed_rr(struct zone_directives *d, const char *text, int line,
+                          struct zone_owner **owners, size_t *nowners)
+{
+    ldns_rr *rr = NULL;
+
+    if (ldns_rr_new_frm_str(&rr, text, 0, NULL, NULL) != LDNS_STATUS_OK)
+        return -1;
+    *owners = xrealloc(*owners, (*nowners + 1) * sizeof(**owners));
+    (*owners)[*nowners].name = ldns_rdf_clone(ldns_rr_owner(rr));
+    (*owners)[(*nowners)++].line = line;
+    ldns_rr_list_push_rr(d->rrs, rr);
+    return 0;
+}
+
+/* 1 if d already has a record at owner (presentation text). */
+static int zone_listed_has(const struct zone_directives *d, const char *owner)
+{
+    ldns_rdf *o = ldns_dname_new_frm_str(owner);
+    int found = 0;
+
+    for (size_t i = 0; o != NULL && i < ldns_rr_list_rr_count(d->rrs); i++)
+        if (ldns_dname_compare(ldns_rr_owner(ldns_rr_list_rr(d->rrs, i)), o) ==
+            0)
+            found = 1;
+    ldns_rdf_deep_free(o);
+    return found;
+}
+
+/* The A record (code) and, with a reason, the TXT record at owner; the
+ * reason cut into strings of at most 255 bytes (RFC 1035 section
+ * 3.3.14), quotes, backslashes and unprintables escaped. */
+static int zone_listed_entry(struct zone_directives *d, const char *owner,
+                             uint32_t ttl, const char *code, const char *reason,
+                             size_t rlen, int line, struct zone_owner **owners,
+                             size_t *nowners)
+{
+    struct strbuf sb;
+    int ret;
+
+    strbuf_init(&sb);
+    strbuf_printf(&sb, "%s %u IN A %s", owner, ttl, code);
+    ret = zone_listed_rr(d, sb.buf, line, owners, nowners);
+    if (ret == 0 && reason != NULL) {
+        strbuf_reset(&sb);
+        strbuf_printf(&sb, "%s %u IN TXT", owner, ttl);
+        for (size_t i = 0; i < rlen || i == 0; i++) {
+            unsigned char c = i < rlen ? (unsigned char)reason[i] : 0;
+
+            if (i % 255 == 0)
+                strbuf_puts(&sb, i == 0 ? " \"" : "\" \"");
+            if (i >= rlen)
+                break;
+            if (c == '"' || c == '\\')
+                strbuf_printf(&sb, "\\%c", c);
+            else if (c < 0x20 || c > 0x7e)
+                strbuf_printf(&sb, "\\%03u", c);
+            else
+                strbuf_putc(&sb, (char)c);
+        }
+        strbuf_putc(&sb, '"');
+        ret = zone_listed_rr(d, sb.buf, line, owners, nowners);
+    }
+    strbuf_clear(&sb);
+    return ret;
+}
+
+/* The owners for an address network under origin: the address reversed
+ * by octets (IPv4, RFC 5782 section 2.1) or nibbles (IPv6, section 2.4),
+ * a wildcard for the part the prefix leaves open, the last partial unit
+ * expanded. */
+static int zone_listed_net(struct zone_directives *d, const uint8_t *a, int v6,
+                           int bits, const char *origin, uint32_t ttl,
+                           const char *code, const char *reason, size_t rlen,
+                           int line, struct zone_owner **owners,
+                           size_t *nowners)
+{
+    int unit = v6 ? 4 : 8, nunits = v6 ? 32 : 4;
+    int full = bits / unit, rest = bits % unit;
+    unsigned first = 0, span = 1;
+    int ret = 0;
+
+    if (rest != 0) {
+        unsigned mask = ((1u << rest) - 1) << (unit - rest);
+        unsigned u = v6 ? (full % 2 == 0 ? a[full / 2] >> 4 : a[full / 2] & 15)
+                        : a[full];
+        first = u & mask;
+        span = 1u << (unit - rest);
+    }
+    for (unsigned v = first; v < first + span && ret == 0; v++) {
+        int n = full + (rest != 0);
+        struct strbuf sb;
+
+        strbuf_init(&sb);
+        if (n < nunits)
+            strbuf_puts(&sb, "*.");
+        for (int i = n - 1; i >= 0; i--) {
+            unsigned u = i == full ? v
+                         : v6 ? (i % 2 == 0 ? a[i / 2] >> 4 : a[i / 2] & 15)
+                              : a[i];
+            strbuf_printf(&sb, v6 ? "%x." : "%u.", u);
+        }
+        strbuf_puts(&sb, strcmp(origin, ".") == 0 ? "" : origin);
+        ret = zone_listed_entry(d, sb.buf, ttl, code, reason, rlen, line,
+                                owners, nowners);
+        strbuf_clear(&sb);
+    }
+    return ret;
+}
+
+/* One $LISTED line (tokens after the keyword). */
+static int zone_listed(struct zone_directives *d, char **tok, size_t *lens,
+                       const int *quoted, int n, const char *origin,
+                       uint32_t ttl, int line, struct zone_owner **owners,
+                       size_t *nowners, char *why, size_t whylen)
+{
+    const char *code = ZONE_LISTED_CODE, *reason = NULL;
+    size_t rlen = 0;
+    struct in_addr check;
+    uint8_t addr[16];
+    char *slash, *owner;
+    long bits;
+    int i = 1, v6, numeric, ret;
+
+    if (n < 1 || quoted[0]) {
+        snprintf(why, whylen, "$LISTED needs an address, network or domain");
+        return -1;
+    }
+    if (origin == NULL) {
+        snprintf(why, whylen,
+                 "$LISTED but no origin (set $ORIGIN or give "
+                 "the zone's origin)");
+        return -1;
+    }
+    if (i < n && !quoted[i]) {
+        code = tok[i++];
+        if (inet_pton(AF_INET, code, &check) != 1) {
+            snprintf(why, whylen,
+                     "bad return code \"%s\" (an IPv4 address "
+                     "such as 127.0.0.2)",
+                     code);
+            return -1;
+        }
+    }
+    if (i < n && quoted[i]) {
+        reason = tok[i];
+        rlen = lens[i++];
+    }
+    if (i < n) {
+        snprintf(why, whylen, "unexpected \"%s\" after $LISTED %s", tok[i],
+                 tok[0]);
+        return -1;
+    }
+    if (d->listed_origin == NULL)
+        d->listed_origin = ldns_dname_new_frm_str(origin);
+    slash = strchr(tok[0], '/');
+    if (slash != NULL)
+        *slash = '\0';
+    v6 = strchr(tok[0], ':') != NULL;
+    /* Digits and dots only: meant as an IPv4 address, never a domain. */
+    numeric = strspn(tok[0], "0123456789.") == strlen(tok[0]);
+    if (inet_pton(v6 ? AF_INET6 : AF_INET, tok[0], addr) == 1) {
+        bits = v6 ? 128 : 32;
+        if (slash != NULL && (str_to_long(slash + 1, &bits) < 0 ||
+                              bits > (v6 ? 128 : 32) || bits < (v6 ? 16 : 8))) {
+            snprintf(why, whylen, "bad prefix length \"/%s\" (%d to %d)",
+                     slash + 1, v6 ? 16 : 8, v6 ? 128 : 32);
+            return -1;
+        }
+        d->kinds |= v6 ? ZONE_LISTED_V6 : ZONE_LISTED_V4;
+        ret = zone_listed_net(d, addr, v6, (int)bits, origin, ttl, code, reason,
+                              rlen, line, owners, nowners);
+    } else if (slash != NULL || v6 || numeric) {
+        snprintf(why, whylen, "bad address \"%s\"", tok[0]);
+        return -1;
+    } else {
+        /* RHSBL: the domain itself under the zone (RFC 5782 2.2). */
+        size_t len = strlen(tok[0]);
+        if (len > 0 && tok[0][len - 1] == '.')
+            tok[0][len - 1] = '\0';
+        d->kinds |= ZONE_LISTED_NAME;
+        owner = zone_abs_name(tok[0], origin);
+        ret = zone_listed_entry(d, owner, ttl, code, reason, rlen, line, owners,
+                                nowners);
+        free(owner);
+    }
+    if (ret < 0)
+        snprintf(why, whylen, "cannot list \"%s\"", tok[0]);
+    return ret;
+}
+
+/* RFC 5782 section 5: the test points of the kinds listed, unless the
+ * author listed them already. */
+static int zone_listed_test_points(struct zone_directives *d, uint32_t ttl,
+                                   int line, struct zone_owner **owners,
+                                   size_t *nowners)
+{
+    static const char *const names[] = {
+        "2.0.0.127",
+        "2.0.0.0.0.0.f.7.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0",
+        "test"};
+    static const int kinds[] = {ZONE_LISTED_V4, ZONE_LISTED_V6,
+                                ZONE_LISTED_NAME};
+    static const char reason[] = "RFC 5782 test point";
+    char *origin = ldns_rdf2str(d->listed_origin);
+    int ret = 0;
+
+    for (size_t i = 0; i < 3 && ret == 0 && origin != NULL; i++) {
+        char *owner;
+
+        if ((d->kinds & kinds[i]) == 0)
+            continue;
+        owner = zone_abs_name(names[i], origin);
+        if (!zone_listed_has(d, owner))
+            ret = zone_listed_entry(d, owner, ttl, ZONE_LISTED_CODE, reason,
+                                    sizeof(reason) - 1, line, owners, nowners);
+        free(owner);
+    }
+    free(origin);
+    return ret;
+}
+
+/* One $FAULT line (tokens after the keyword). */
+static int zone_fault(struct zone_directives *d, char **tok, int n,
+                      const char *origin, char *why, size_t whylen)
+{
+    struct fakedns_fault f;
+    struct strbuf spec;
+    char *name;
+    int i = 1, ret = -1;
+
+    memset(&f, 0, sizeof(f));
+    strbuf_init(&spec);
+    if (n < 2) {
+        snprintf(why, whylen, "$FAULT needs a name and a fault");
+        goto done;
+    }
+    if ((name = zone_abs_name(tok[0], origin)) == NULL) {
+        snprintf(why, whylen, "relative name \"%s\" but no origin", tok[0]);
+        goto done;
+    }
+    if (fakedns_fault_set_name(&f, name) < 0) {
+        snprintf(why, whylen, "bad name \"%s\"", tok[0]);
+        free(name);
+        goto done;
+    }
+    free(name);
+    if (strcmp(tok[1], "*") == 0 || str_casecmp(tok[1], "ANY") == 0)
+        i = 2;
+    else if ((f.type = ldns_get_rr_type_by_name(tok[1])) != 0)
+        i = 2;
+    for (; i < n; i++) {
+        strbuf_puts(&spec, tok[i]);
+        strbuf_putc(&spec, ' ');
+    }
+    if (fakedns_fault_parse(&f, spec.buf ? spec.buf : "", why, whylen) < 0)
+        goto done;
+    f.from_zone = 1;
+    d->faults = xrealloc(d->faults, (d->nfaults + 1) * sizeof(*d->faults));
+    d->faults[d->nfaults++] = f;
+    ret = 0;
+
+done:
+    strbuf_clear(&spec);
+    return ret;
+}
+
+/* Take the $FAULT and $LISTED lines out of buf (each becomes a comment,
+ * so ldns's line numbers stay right), following $ORIGIN and $TTL to
+ * resolve them, and collect what they say into d. Lines inside
+ * parentheses are never directives. Returns 0 or -1 with err set. */
+static int zone_directives(char *buf, size_t len, const char *name,
+                           int first_line, const char *origin,
+                           struct zone_directives *d,
+                           struct zone_owner **owners, size_t *nowners,
+                           char *err, size_t errlen)
+{
+    char *cur = origin != NULL ? xstrdup(origin) : NULL;
+    uint32_t ttl = ZONE_DEFAULT_TTL;
+    size_t off = 0;
+    int depth = 0, lineno = 0, last = first_line, ret = -1;
+
+    d->rrs = ldns_rr_list_new();
+    while (off < len) {
+        char *line = buf + off, *nl = memchr(line, '\n', len - off);
+        size_t ll = nl != NULL ? (size_t)(nl - line) : len - off;
+        int at = first_line + lineno++;
+
+        off += ll + 1;
+        if (depth == 0 && ll > 0 && line[0] == '$') {
+            char *copy = xstrndup(line, ll), *tok[ZONE_TOKENS_MAX], why[300];
+            size_t lens[ZONE_TOKENS_MAX];
+            int quoted[ZONE_TOKENS_MAX];
+            int n = zone_tokens(copy, tok, lens, quoted, ZONE_TOKENS_MAX), rc;
+            long v;
+
+            rc = 0;
+            why[0] = '\0';
+            if (n < 0) {
+                snprintf(why, sizeof(why), "unterminated quote");
+                rc = -1;
+            } else if (str_casecmp(tok[0], "$ORIGIN") == 0 && n >= 2) {
+                char *o = zone_abs_name(tok[1], cur);
+                if (o != NULL) {
+                    free(cur);
+                    cur = o;
+                }
+            } else if (str_casecmp(tok[0], "$TTL") == 0 && n >= 2) {
+                if (str_to_seconds(tok[1], 's', &v) == 0 && v <= 2147483647L)
+                    ttl = (uint32_t)v;
+            } else if (str_casecmp(tok[0], "$FAULT") == 0) {
+                rc = zone_fault(d, tok + 1, n - 1, cur, why, sizeof(why));
+                memset(line, ' ', ll);
+                line[0] = ';';
+            } else if (str_casecmp(tok[0], "$LISTED") == 0) {
+                rc = zone_listed(d, tok + 1, lens + 1, quoted + 1, n - 1, cur,
+                                 ttl, at, owners, nowners, why, sizeof(why));
+                last = at;
+                memset(line, ' ', ll);
+                line[0] = ';';
+            }
+            free(copy);
+            if (rc < 0) {
+                snprintf(err, errlen, "%s:%d: %s", name, at, why);
+                goto done;
+            }
+            continue;
+        }
+        /* Follow parentheses outside quotes and comments (RFC 1035
+         * section 5.1) so a continued record is never a directive. */
+        for (size_t i = 0, q = 0; i < ll; i++) {
+            if (q) {
+                if (line[i] == '\\')
+                    i++;
+                else if (line[i] == '"')
+                    q = 0;
+            } else if (line[i] == '"') {
+                q = 1;
+            } else if (line[i] == ';') {
+                break;
+            } else if (line[i] == '(') {
+                depth++;
+            } else if (line[i] == ')' && depth > 0) {
+                depth--;
+            }
+        }
+    }
+    if (d->kinds != 0 &&
+        zone_listed_test_points(d, ttl, last, owners, nowners) < 0) {
+        snprintf(err, errlen, "%s:%d: cannot add the RFC 5782 test points",
+                 name, last);
+        goto done;
+    }
+    ret = 0;
+
+done:
+    free(cur);
+    return ret;
+}
+
 int fakedns_zone_load(struct fakedns *fd, const char *name, int first_line,
                       const char *origin, const char *text, size_t len,
                       char *err, size_t errlen)
@@ -226,11 +680,13 @@ int fakedns_zone_load(struct fakedns *fd, const char *name, int first_line,
     struct zone_owner *owners = NULL;
     size_t nowners = 0;
     ldns_rr *soa = NULL;
-    char *buf = NULL, *s = NULL, *t = NULL;
+    struct zone_directives dir;
+    char *buf = NULL, *s = NULL, *t = NULL, *otext = NULL;
     FILE *fp = NULL;
     ldns_status st;
     int line = 0, ret = -1;
 
+    memset(&dir, 0, sizeof(dir));
     if (origin != NULL && origin[0] != '\0') {
         if ((orig = zone_origin(origin)) == NULL) {
             snprintf(err, errlen, "%s:%d: bad origin \"%s\"", name, first_line,
@@ -247,6 +703,11 @@ int fakedns_zone_load(struct fakedns *fd, const char *name, int first_line,
     memcpy(buf, text, len);
     if (len == 0 || buf[len - 1] != '\n')
         buf[len++] = '\n';
+    if (noorigin == NULL)
+        otext = ldns_rdf2str(orig);
+    if (zone_directives(buf, len, name, first_line, otext, &dir, &owners,
+                        &nowners, err, errlen) < 0)
+        goto done;
     if ((fp = fmemopen(buf, len, "r")) == NULL) {
         snprintf(err, errlen, "%s: %s", name, strerror(errno));
         goto done;
@@ -271,12 +732,16 @@ int fakedns_zone_load(struct fakedns *fd, const char *name, int first_line,
     for (size_t i = 0; i < ldns_rr_list_rr_count(ldns_zone_rrs(lz)); i++)
         ldns_rr_list_push_rr(
             all, ldns_rr_clone(ldns_rr_list_rr(ldns_zone_rrs(lz), i)));
+    for (size_t i = 0; i < ldns_rr_list_rr_count(dir.rrs); i++)
+        ldns_rr_list_push_rr(all, ldns_rr_clone(ldns_rr_list_rr(dir.rrs, i)));
 
     z = xcalloc(1, sizeof(*z));
     if (ldns_zone_soa(lz) != NULL)
         z->apex = ldns_rdf_clone(ldns_rr_owner(ldns_zone_soa(lz)));
     else if (noorigin == NULL)
         z->apex = ldns_rdf_clone(orig);
+    else if (dir.listed_origin != NULL)
+        z->apex = ldns_rdf_clone(dir.listed_origin);
     else if (ldns_rr_list_rr_count(all) > 0)
         z->apex = zone_common_apex(all);
     else {
@@ -315,6 +780,10 @@ int fakedns_zone_load(struct fakedns *fd, const char *name, int first_line,
     fd->zones = xrealloc(fd->zones, (fd->nzones + 1) * sizeof(*fd->zones));
     fd->zones[fd->nzones++] = z;
     z = NULL;
+    for (size_t i = 0; i < dir.nfaults; i++)
+        fakedns_fault_add(fd, &dir.faults[i]);
+    /* Cached answers (REFUSED, NXDOMAIN...) may no longer hold. */
+    fakedns_cache_flush(&fd->cache);
     ret = 0;
 
 done:
@@ -323,6 +792,8 @@ done:
     free(buf);
     free(s);
     free(t);
+    free(otext);
+    zone_directives_clear(&dir);
     zone_owners_free(owners, nowners);
     if (z != NULL) {
         ldns_rdf_deep_free(z->apex);

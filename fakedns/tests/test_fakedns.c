@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "fakedns/fakedns.h"
+#include "test_fakedns.h"
 
 /* The zone of the tests; the MX pair at one preference as in the seeds. */
 static const char minet_zone[] =
@@ -459,6 +460,598 @@ START_TEST(test_load_file)
 }
 END_TEST
 
+/* Records the issue names: the null MX (RFC 7505), a DKIM key longer
+ * than 255 bytes as several strings, an SPF TXT. */
+START_TEST(test_record_types)
+{
+    struct fakedns *fd = fakedns_new(NULL);
+    char err[512], text[2048], key[301];
+    ldns_pkt *r;
+    const ldns_rr *rr;
+
+    memset(key, 'K', 300);
+    key[300] = '\0';
+    snprintf(text, sizeof(text),
+             "@ MX 0 .\n"
+             "sel._domainkey TXT ( \"v=DKIM1; k=rsa; p=%.*s\"\n"
+             "                     \"%s\" )\n"
+             "@ TXT \"v=spf1 ip4:192.0.2.0/24 -all\"\n"
+             "h AAAA 2001:db8::1\n"
+             "1.2.0.192.in-addr PTR h\n",
+             200, key, key + 200);
+    ck_assert_msg(fakedns_load_zone_text(fd, "t", 1, "null.test.", text, err,
+                                         sizeof(err)) == 0,
+                  "%s", err);
+    r = test_ask(fd, "null.test.", LDNS_RR_TYPE_MX, 0);
+    ck_assert_uint_eq(ldns_rr_list_rr_count(ldns_pkt_answer(r)), 1);
+    ck_assert(
+        test_rr_contains(ldns_rr_list_rr(ldns_pkt_answer(r), 0), "MX\t0 ."));
+    ldns_pkt_free(r);
+    r = test_ask(fd, "sel._domainkey.null.test.", LDNS_RR_TYPE_TXT, 1232);
+    rr = ldns_rr_list_rr(ldns_pkt_answer(r), 0);
+    ck_assert_ptr_nonnull(rr);
+    ck_assert_uint_eq(ldns_rr_rd_count(rr), 2);
+    ck_assert_uint_eq(ldns_rdf_size(ldns_rr_rdf(rr, 0)), 1 + 18 + 200);
+    ck_assert_uint_eq(ldns_rdf_size(ldns_rr_rdf(rr, 1)), 1 + 100);
+    ldns_pkt_free(r);
+    r = test_ask(fd, "h.null.test.", LDNS_RR_TYPE_AAAA, 0);
+    ck_assert(test_rr_contains(ldns_rr_list_rr(ldns_pkt_answer(r), 0),
+                               "2001:db8::1"));
+    ldns_pkt_free(r);
+    r = test_ask(fd, "1.2.0.192.in-addr.null.test.", LDNS_RR_TYPE_PTR, 0);
+    ck_assert(test_rr_contains(ldns_rr_list_rr(ldns_pkt_answer(r), 0),
+                               "PTR\th.null.test."));
+    ldns_pkt_free(r);
+    fakedns_free(fd);
+}
+END_TEST
+
+/* The answer cache: a repeated question is answered the same, with this
+ * query's ID and case; loading a zone invalidates it. */
+START_TEST(test_cache)
+{
+    struct fakedns *fd = test_server();
+    char err[512], *owner;
+    ldns_pkt *r;
+
+    for (int i = 0; i < 3; i++) {
+        r = test_ask(fd, i == 2 ? "mX1.MINET.net." : "mx1.minet.net.",
+                     LDNS_RR_TYPE_A, i == 1 ? 1232 : 0);
+        ck_assert_uint_eq(ldns_rr_list_rr_count(ldns_pkt_answer(r)), 1);
+        ck_assert(ldns_pkt_edns(r) == (i == 1));
+        owner = ldns_rdf2str(
+            ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_question(r), 0)));
+        ck_assert_str_eq(owner, i == 2 ? "mX1.MINET.net." : "mx1.minet.net.");
+        free(owner);
+        ldns_pkt_free(r);
+    }
+    r = test_ask(fd, "new.example.com.", LDNS_RR_TYPE_A, 0);
+    ck_assert_int_eq(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
+    ldns_pkt_free(r);
+    ck_assert_msg(fakedns_load_zone_text(fd, "t", 1, "example.com.",
+                                         "new A 192.0.2.77\n", err,
+                                         sizeof(err)) == 0,
+                  "%s", err);
+    r = test_ask(fd, "new.example.com.", LDNS_RR_TYPE_A, 0);
+    ck_assert_int_eq(ldns_pkt_get_rcode(r), 0);
+    ck_assert(
+        test_rr_contains(ldns_rr_list_rr(ldns_pkt_answer(r), 0), "192.0.2.77"));
+    ldns_pkt_free(r);
+    ck_assert_uint_eq(fakedns_query_count(fd), 5);
+    ck_assert_str_eq(fakedns_query_at(fd, 2)->name, "mx1.minet.net.");
+    fakedns_query_log_clear(fd);
+    ck_assert_uint_eq(fakedns_query_count(fd), 0);
+    fakedns_free(fd);
+}
+END_TEST
+
+/* Ask once; the raw answer (NULL for none). */
+static uint8_t *test_raw_ask(struct fakedns *fd, const char *name,
+                             ldns_rr_type type, size_t *rlen)
+{
+    size_t qlen;
+    uint8_t *query = test_query(name, type, 0, &qlen), *resp = NULL;
+
+    if (fakedns_answer(fd, query, qlen, &resp, rlen) < 0)
+        resp = NULL;
+    free(query);
+    return resp;
+}
+
+/* Each fault kind through fakedns_answer: the spec, the query, and
+ * what comes back (rcode, TC, answers; -1: no answer; -2: unparsable). */
+static const struct {
+    const char *spec;
+    int rcode, tc;
+    size_t nanswers, nauth;
+    enum fakedns_fault_kind logged;
+} fault_cases[] = {
+    {"servfail", 2, 0, 0, 0, FAKEDNS_FAULT_SERVFAIL},
+    {"refused", 5, 0, 0, 0, FAKEDNS_FAULT_REFUSED},
+    {"nxdomain", 3, 0, 0, 1, FAKEDNS_FAULT_NXDOMAIN},
+    {"truncate", 0, 1, 0, 0, FAKEDNS_FAULT_TRUNCATE},
+    {"delay=50", 0, 0, 1, 0, FAKEDNS_FAULT_DELAY},
+    {"servfail delay=20", 2, 0, 0, 0, FAKEDNS_FAULT_SERVFAIL},
+    {"timeout", -1, 0, 0, 0, FAKEDNS_FAULT_TIMEOUT},
+    {"malformed", -2, 0, 0, 0, FAKEDNS_FAULT_MALFORMED},
+    {"truncate tcp", 0, 0, 1, 0, FAKEDNS_FAULT_NONE}, /* UDP untouched */
+};
+
+START_TEST(test_fault_kinds)
+{
+    struct fakedns *fd = test_server();
+    char err[256];
+    uint8_t *resp;
+    size_t rlen;
+    ldns_pkt *r = NULL;
+
+    ck_assert_msg(fakedns_set_fault(fd, "mx1.minet.net", LDNS_RR_TYPE_A,
+                                    fault_cases[_i].spec, err,
+                                    sizeof(err)) == 0,
+                  "%s", err);
+    resp = test_raw_ask(fd, "mx1.minet.net.", LDNS_RR_TYPE_A, &rlen);
+    ck_assert_uint_eq(fakedns_query_count(fd), 1);
+    ck_assert_int_eq(fakedns_query_at(fd, 0)->fault, fault_cases[_i].logged);
+    if (fault_cases[_i].rcode == -1) {
+        ck_assert_ptr_null(resp);
+        ck_assert_int_eq(fakedns_query_at(fd, 0)->rcode, -1);
+    } else if (fault_cases[_i].rcode == -2) {
+        ck_assert_ptr_nonnull(resp);
+        ck_assert_int_ne(ldns_wire2pkt(&r, resp, rlen), LDNS_STATUS_OK);
+    } else {
+        ck_assert_ptr_nonnull(resp);
+        ck_assert_int_eq(ldns_wire2pkt(&r, resp, rlen), LDNS_STATUS_OK);
+        ck_assert_int_eq(ldns_pkt_get_rcode(r), fault_cases[_i].rcode);
+        ck_assert_int_eq(ldns_pkt_tc(r), fault_cases[_i].tc);
+        ck_assert_int_eq(ldns_pkt_qdcount(r), 1);
+        ck_assert_uint_eq(ldns_rr_list_rr_count(ldns_pkt_answer(r)),
+                          fault_cases[_i].nanswers);
+        ck_assert_uint_eq(ldns_rr_list_rr_count(ldns_pkt_authority(r)),
+                          fault_cases[_i].nauth);
+    }
+    ldns_pkt_free(r);
+    free(resp);
+    /* Other types and names are untouched. */
+    r = test_ask(fd, "mx1.minet.net.", LDNS_RR_TYPE_MX, 0);
+    ck_assert_int_eq(ldns_pkt_get_rcode(r), 0);
+    ldns_pkt_free(r);
+    r = test_ask(fd, "mx2.minet.net.", LDNS_RR_TYPE_A, 0);
+    ck_assert_uint_eq(ldns_rr_list_rr_count(ldns_pkt_answer(r)), 1);
+    ldns_pkt_free(r);
+    /* Cleared: the true answer again. */
+    fakedns_clear_faults(fd, "mx1.minet.net.", 0);
+    r = test_ask(fd, "mx1.minet.net.", LDNS_RR_TYPE_A, 0);
+    ck_assert_int_eq(ldns_pkt_get_rcode(r), 0);
+    ck_assert_uint_eq(ldns_rr_list_rr_count(ldns_pkt_answer(r)), 1);
+    ldns_pkt_free(r);
+    fakedns_free(fd);
+}
+END_TEST
+
+/* Which of 8 successive queries a spec faults ('x') or not ('.'). */
+static const struct {
+    const char *spec;
+    const char *want;
+} which_cases[] = {
+    {"servfail", "xxxxxxxx"},
+    {"servfail nth=3", "..x....."},
+    {"servfail count=2", "xx......"},
+    {"servfail pattern=x.", "x.x.x.x."},
+    {"servfail pattern=..x", "..x..x.."},
+    {"servfail pattern=xx.......", "xx......"},
+    {"servfail percent=0 seed=1", "........"},
+    {"servfail percent=100 seed=1", "xxxxxxxx"},
+};
+
+static void test_which(struct fakedns *fd, const char *name, char *got,
+                       size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        ldns_pkt *r = test_ask(fd, name, LDNS_RR_TYPE_A, 0);
+
+        got[i] = ldns_pkt_get_rcode(r) == LDNS_RCODE_SERVFAIL ? 'x' : '.';
+        ldns_pkt_free(r);
+    }
+    got[n] = '\0';
+}
+
+START_TEST(test_fault_which)
+{
+    struct fakedns *fd = test_server();
+    char err[256], got[9];
+
+    ck_assert_msg(fakedns_set_fault(fd, "mx1.minet.net.", 0,
+                                    which_cases[_i].spec, err,
+                                    sizeof(err)) == 0,
+                  "%s", err);
+    test_which(fd, "mx1.minet.net.", got, 8);
+    ck_assert_str_eq(got, which_cases[_i].want);
+    fakedns_free(fd);
+}
+END_TEST
+
+/* A seeded PRNG: the same seed, the same faults, in any run. */
+START_TEST(test_fault_seed)
+{
+    char a[41], b[41], c[41], err[256];
+
+    for (int k = 0; k < 3; k++) {
+        struct fakedns *fd = test_server();
+        ck_assert(fakedns_set_fault(fd, "mx1.minet.net.", 0,
+                                    k == 2 ? "servfail percent=50 seed=8"
+                                           : "servfail percent=50 seed=7",
+                                    err, sizeof(err)) == 0);
+        test_which(fd, "mx1.minet.net.", k == 0 ? a : k == 1 ? b : c, 40);
+        fakedns_free(fd);
+    }
+    ck_assert_str_eq(a, b);
+    ck_assert_str_ne(a, c);
+    ck_assert_ptr_nonnull(strchr(a, 'x'));
+    ck_assert_ptr_nonnull(strchr(a, '.'));
+}
+END_TEST
+
+/* Faults written in the zone, a wildcard fault, runtime ones first. */
+START_TEST(test_fault_zone)
+{
+    struct fakedns *fd = fakedns_new(NULL);
+    char err[512];
+    ldns_pkt *r;
+
+    ck_assert_msg(fakedns_load_zone_text(fd, "f", 1, "f.test.",
+                                         "$TTL 60\n"
+                                         "$FAULT www A servfail\n"
+                                         "$FAULT *.deep nxdomain\n"
+                                         "$FAULT @ MX refused nth=2\n"
+                                         "@ MX 10 www\n"
+                                         "www A 192.0.2.1\n"
+                                         "a.deep A 192.0.2.2\n",
+                                         err, sizeof(err)) == 0,
+                  "%s", err);
+    r = test_ask(fd, "WWW.f.test.", LDNS_RR_TYPE_A, 0);
+    ck_assert_int_eq(ldns_pkt_get_rcode(r), LDNS_RCODE_SERVFAIL);
+    ldns_pkt_free(r);
+    r = test_ask(fd, "www.f.test.", LDNS_RR_TYPE_AAAA, 0);
+    ck_assert_int_eq(ldns_pkt_get_rcode(r), 0);
+    ldns_pkt_free(r);
+    r = test_ask(fd, "a.deep.f.test.", LDNS_RR_TYPE_A, 0);
+    ck_assert_int_eq(ldns_pkt_get_rcode(r), LDNS_RCODE_NXDOMAIN);
+    ck_assert_uint_eq(ldns_rr_list_rr_count(ldns_pkt_authority(r)), 1);
+    ldns_pkt_free(r);
+    r = test_ask(fd, "deep.f.test.", LDNS_RR_TYPE_A, 0);
+    ck_assert_int_eq(ldns_pkt_get_rcode(r), 0); /* not below itself */
+    ldns_pkt_free(r);
+    for (int i = 1; i <= 3; i++) {
+        r = test_ask(fd, "f.test.", LDNS_RR_TYPE_MX, 0);
+        ck_assert_int_eq(ldns_pkt_get_rcode(r),
+                         i == 2 ? LDNS_RCODE_REFUSED : 0);
+        ldns_pkt_free(r);
+    }
+    /* A runtime fault wins over the zone's; clearing leaves the zone's. */
+    ck_assert(fakedns_set_fault(fd, "www.f.test", 0, "refused", err,
+                                sizeof(err)) == 0);
+    r = test_ask(fd, "www.f.test.", LDNS_RR_TYPE_A, 0);
+    ck_assert_int_eq(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
+    ldns_pkt_free(r);
+    fakedns_clear_faults(fd, NULL, 0);
+    r = test_ask(fd, "www.f.test.", LDNS_RR_TYPE_A, 0);
+    ck_assert_int_eq(ldns_pkt_get_rcode(r), LDNS_RCODE_SERVFAIL);
+    ldns_pkt_free(r);
+    fakedns_free(fd);
+}
+END_TEST
+
+/* Bad specs and directives: refused with the reason (and file:line). */
+static const struct {
+    const char *text;
+    const char *err;
+} directive_errors[] = {
+    {"$FAULT www A\n", "z:1: no fault kind"},
+    {"$FAULT www\n", "z:1: $FAULT needs a name and a fault"},
+    {"@ A 192.0.2.1\n$FAULT www A crash\n", "z:2: unknown fault \"crash\""},
+    {"$FAULT www delay=x\n", "z:1: bad value in \"delay=x\""},
+    {"$FAULT www servfail nth=2 count=3\n", "z:1: nth, count, pattern"},
+    {"$FAULT www servfail percent=5\n", "z:1: percent= needs seed="},
+    {"$FAULT www servfail pattern=xyz\n", "z:1: bad pattern \"xyz\""},
+    {"$FAULT www servfail refused\n", "z:1: two fault kinds"},
+    {"\n\n$LISTED 192.0.2.300\n", "z:3: bad address \"192.0.2.300\""},
+    {"$LISTED 192.0.2.0/33\n", "z:1: bad prefix length"},
+    {"$LISTED 10.0.0.0/4\n", "z:1: bad prefix length"},
+    {"$LISTED 192.0.2.1 127.0.0.x\n", "z:1: bad return code"},
+    {"$LISTED 192.0.2.1 \"a\" extra\n", "z:1: unexpected \"extra\""},
+    {"$LISTED \"x\n", "z:1: unterminated quote"},
+    {"$LISTED\n", "z:1: $LISTED needs an address"},
+};
+
+START_TEST(test_directive_errors)
+{
+    struct fakedns *fd = fakedns_new(NULL);
+    char err[512] = "";
+
+    ck_assert_int_eq(fakedns_load_zone_text(fd, "z", 1, "d.test.",
+                                            directive_errors[_i].text, err,
+                                            sizeof(err)),
+                     -1);
+    ck_assert_msg(strncmp(err, directive_errors[_i].err,
+                          strlen(directive_errors[_i].err)) == 0,
+                  "got \"%s\", want \"%s...\"", err, directive_errors[_i].err);
+    ck_assert_int_eq(fakedns_set_fault(fd, "x.test", 0, "", err, sizeof(err)),
+                     -1);
+    ck_assert_int_eq(
+        fakedns_set_fault(fd, "bad..name", 0, "servfail", err, sizeof(err)),
+        -1);
+    fakedns_free(fd);
+}
+END_TEST
+
+/* DNSBL and RHSBL lists: each case asks a name of the list below and
+ * wants an A record (or NULL: NXDOMAIN with an SOA) and a TXT text (or
+ * NULL: none). */
+static const char dnsbl_zone[] =
+    "$ORIGIN bl.test.\n"
+    "$TTL 120\n"
+    "$LISTED 192.0.2.0/24 127.0.0.3 \"net \\\"192.0.2.0/24\\\"\"\n"
+    "$LISTED 198.51.100.7\n"
+    "$LISTED 203.0.113.0/25 127.0.0.4 \"half\"\n"
+    "$LISTED 2001:db8::/32 127.0.0.5 \"v6\"\n"
+    "$LISTED 2001:db9::1 127.0.0.6\n"
+    "$LISTED spam.example 127.0.0.7 \"domain\"\n"
+    "$LISTED *.wild.example. 127.0.0.8\n";
+
+static const struct {
+    const char *name;
+    const char *a, *txt;
+} dnsbl_cases[] = {
+    {"7.2.0.192.bl.test.", "127.0.0.3", "net \\\"192.0.2.0/24\\\""},
+    {"7.100.51.198.bl.test.", "127.0.0.2", NULL},
+    {"8.100.51.198.bl.test.", NULL, NULL},
+    {"127.113.0.203.bl.test.", "127.0.0.4", "half"},
+    {"128.113.0.203.bl.test.", NULL, NULL},
+    {"1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.bl."
+     "test.",
+     "127.0.0.5", "v6"},
+    {"1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.9.b.d.0.1.0.0.2.bl."
+     "test.",
+     "127.0.0.6", NULL},
+    {"2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.9.b.d.0.1.0.0.2.bl."
+     "test.",
+     NULL, NULL},
+    {"spam.example.bl.test.", "127.0.0.7", "domain"},
+    {"x.spam.example.bl.test.", NULL, NULL},
+    {"a.b.wild.example.bl.test.", "127.0.0.8", NULL},
+    /* RFC 5782 section 5 test points. */
+    {"2.0.0.127.bl.test.", "127.0.0.2", "RFC 5782 test point"},
+    {"1.0.0.127.bl.test.", NULL, NULL},
+    {"2.0.0.0.0.0.f.7.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.bl."
+     "test.",
+     "127.0.0.2", NULL},
+    {"test.bl.test.", "127.0.0.2", NULL},
+    {"invalid.bl.test.", NULL, NULL},
+};
+
+START_TEST(test_dnsbl)
+{
+    struct fakedns *fd = fakedns_new(NULL);
+    char err[512];
+    ldns_pkt *r;
+
+    ck_assert_msg(fakedns_load_zone_text(fd, "bl", 1, NULL, dnsbl_zone, err,
+                                         sizeof(err)) == 0,
+                  "%s", err);
+    r = test_ask(fd, dnsbl_cases[_i].name, LDNS_RR_TYPE_A, 0);
+    if (dnsbl_cases[_i].a == NULL) {
+        ck_assert_int_eq(ldns_pkt_get_rcode(r), LDNS_RCODE_NXDOMAIN);
+        ck_assert_uint_eq(ldns_rr_list_rr_count(ldns_pkt_authority(r)), 1);
+        ck_assert(test_rr_contains(ldns_rr_list_rr(ldns_pkt_authority(r), 0),
+                                   "bl.test.\t"));
+    } else {
+        ck_assert_int_eq(ldns_pkt_get_rcode(r), 0);
+        ck_assert(ldns_pkt_aa(r));
+        ck_assert_uint_eq(ldns_rr_list_rr_count(ldns_pkt_answer(r)), 1);
+        ck_assert_msg(test_rr_contains(ldns_rr_list_rr(ldns_pkt_answer(r), 0),
+                                       dnsbl_cases[_i].a),
+                      "%s: no %s", dnsbl_cases[_i].name, dnsbl_cases[_i].a);
+        ck_assert(test_rr_contains(ldns_rr_list_rr(ldns_pkt_answer(r), 0),
+                                   "\t120\t"));
+    }
+    ldns_pkt_free(r);
+    if (dnsbl_cases[_i].a != NULL) {
+        r = test_ask(fd, dnsbl_cases[_i].name, LDNS_RR_TYPE_TXT, 0);
+        ck_assert_uint_eq(ldns_rr_list_rr_count(ldns_pkt_answer(r)),
+                          dnsbl_cases[_i].txt != NULL ||
+                                  strstr(dnsbl_cases[_i].name, "127.") ||
+                                  strstr(dnsbl_cases[_i].name, "f.f.f.f") ||
+                                  strncmp(dnsbl_cases[_i].name, "test.", 5) == 0
+                              ? 1
+                              : 0);
+        if (dnsbl_cases[_i].txt != NULL)
+            ck_assert_msg(
+                test_rr_contains(ldns_rr_list_rr(ldns_pkt_answer(r), 0),
+                                 dnsbl_cases[_i].txt),
+                "%s: TXT lacks %s", dnsbl_cases[_i].name, dnsbl_cases[_i].txt);
+        ldns_pkt_free(r);
+    }
+    fakedns_free(fd);
+}
+END_TEST
+
+/* A reason longer than a TXT string: cut into 255-byte strings. */
+START_TEST(test_dnsbl_long_reason)
+{
+    struct fakedns *fd = fakedns_new(NULL);
+    char text[1024], err[512];
+    ldns_pkt *r;
+    const ldns_rr *rr;
+
+    snprintf(text, sizeof(text), "$LISTED 192.0.2.1 127.0.0.2 \"%0600d\"\n", 0);
+    ck_assert_msg(fakedns_load_zone_text(fd, "bl", 1, "long.test", text, err,
+                                         sizeof(err)) == 0,
+                  "%s", err);
+    r = test_ask(fd, "1.2.0.192.long.test.", LDNS_RR_TYPE_TXT, 4096);
+    rr = ldns_rr_list_rr(ldns_pkt_answer(r), 0);
+    ck_assert_ptr_nonnull(rr);
+    ck_assert_uint_eq(ldns_rr_rd_count(rr), 3);
+    ck_assert_uint_eq(ldns_rdf_size(ldns_rr_rdf(rr, 0)), 256);
+    ck_assert_uint_eq(ldns_rdf_size(ldns_rr_rdf(rr, 2)), 1 + 600 - 510);
+    ldns_pkt_free(r);
+    fakedns_free(fd);
+}
+END_TEST
+
+/* Hand-made hostile packets: never a crash, the RFC's rcode. */
+static const struct {
+    const char *what;
+    const char *bytes;
+    size_t len;
+    int rcode; /* -1: no answer */
+} hostile_cases[] = {
+    {"compression loop in the question",
+     RAW("\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+         "\xc0\x0c\x00\x01\x00\x01"),
+     1},
+    {"pointer past the end",
+     RAW("\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+         "\xc0\xff\x00\x01\x00\x01"),
+     1},
+    {"label past the end",
+     RAW("\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+         "\x3f\x61\x62"),
+     1},
+    {"class CHAOS",
+     RAW("\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+         "\x05minet\x03net\x00\x00\x10\x00\x03"),
+     5},
+    {"unknown class",
+     RAW("\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+         "\x05minet\x03net\x00\x00\x01\x12\x34"),
+     5},
+    {"AXFR over UDP",
+     RAW("\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+         "\x05minet\x03net\x00\x00\xfc\x00\x01"),
+     5},
+    {"opcode 15", RAW("\x12\x34\x79\x00\x00\x01\x00\x00\x00\x00\x00\x00"), 4},
+    {"QDCOUNT 65535",
+     RAW("\x12\x34\x01\x00\xff\xff\x00\x00\x00\x00\x00\x00"
+         "\x05minet\x03net\x00\x00\x01\x00\x01"),
+     1},
+    {"ARCOUNT without records",
+     RAW("\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x05"
+         "\x05minet\x03net\x00\x00\x01\x00\x01"),
+     1},
+    {"OPT with a bad RDLEN",
+     RAW("\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x01"
+         "\x05minet\x03net\x00\x00\x01\x00\x01"
+         "\x00\x00\x29\x10\x00\x00\x00\x00\x00\x00\x09"),
+     1},
+    {"trailing garbage",
+     RAW("\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+         "\x05minet\x03net\x00\x00\x01\x00\x01\xde\xad"),
+     0},
+};
+
+START_TEST(test_hostile)
+{
+    struct fakedns *fd = test_server();
+    uint8_t *resp = NULL;
+    size_t rlen = 0;
+    int ret = fakedns_answer(fd, (const uint8_t *)hostile_cases[_i].bytes,
+                             hostile_cases[_i].len, &resp, &rlen);
+
+    if (hostile_cases[_i].rcode < 0) {
+        ck_assert_int_eq(ret, -1);
+    } else {
+        ck_assert_int_eq(ret, 0);
+        ck_assert_uint_ge(rlen, 12);
+        ck_assert_msg((resp[3] & 0x0f) == hostile_cases[_i].rcode,
+                      "%s: rcode %d", hostile_cases[_i].what, resp[3] & 0x0f);
+    }
+    free(resp);
+    fakedns_free(fd);
+}
+END_TEST
+
+/* Random damage to good queries (a fixed seed): every outcome is an
+ * answer with our ID and QR set, or none; never a crash (the sanitizer
+ * build checks the memory side). */
+START_TEST(test_mutations)
+{
+    struct fakedns *fd = test_server();
+    uint64_t x = 88172645463325252ULL;
+    char err[128];
+
+    ck_assert(fakedns_set_fault(fd, "mx2.minet.net", 0, "malformed", err,
+                                sizeof(err)) == 0);
+    for (int i = 0; i < 20000; i++) {
+        size_t qlen;
+        uint8_t *q = test_query(i % 3 == 0   ? "mx2.minet.net."
+                                : i % 3 == 1 ? "www.minet.net."
+                                             : "x.wild.minet.net.",
+                                (ldns_rr_type)(i % 2 ? 1 : 15),
+                                i % 4 == 0 ? 1232 : 0, &qlen);
+        uint8_t *resp = NULL;
+        size_t rlen = 0;
+        int flips;
+
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        flips = (int)(x % 4);
+        for (int k = 0; k < flips; k++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            q[x % qlen] = (uint8_t)(x >> 32);
+        }
+        if (x % 5 == 0)
+            qlen = (size_t)(x >> 20) % qlen;
+        if (fakedns_answer(fd, q, qlen, &resp, &rlen) == 0) {
+            ck_assert_uint_ge(rlen, 12);
+            ck_assert_int_eq(resp[0], q[0]);
+            ck_assert_int_ne(resp[2] & 0x80, 0);
+        }
+        free(resp);
+        free(q);
+    }
+    fakedns_free(fd);
+}
+END_TEST
+
+/* Reload: zones and zone faults replaced, runtime faults kept. */
+START_TEST(test_take_zones)
+{
+    struct fakedns *fd = test_server(), *next = fakedns_new(NULL);
+    char err[256];
+    ldns_pkt *r;
+
+    ck_assert(fakedns_set_fault(fd, "x.minet.net.", 0, "refused", err,
+                                sizeof(err)) == 0);
+    ck_assert(fakedns_load_zone_text(next, "n", 1, "minet.net.",
+                                     "mx1 A 192.0.2.111\n"
+                                     "$FAULT mx2 servfail\n",
+                                     err, sizeof(err)) == 0);
+    r = test_ask(fd, "mx1.minet.net.", LDNS_RR_TYPE_A, 0);
+    ck_assert(
+        test_rr_contains(ldns_rr_list_rr(ldns_pkt_answer(r), 0), "192.0.2.1"));
+    ldns_pkt_free(r);
+    fakedns_take_zones(fd, next);
+    fakedns_free(next);
+    r = test_ask(fd, "mx1.minet.net.", LDNS_RR_TYPE_A, 0);
+    ck_assert(test_rr_contains(ldns_rr_list_rr(ldns_pkt_answer(r), 0),
+                               "192.0.2.111"));
+    ldns_pkt_free(r);
+    r = test_ask(fd, "mx2.minet.net.", LDNS_RR_TYPE_A, 0);
+    ck_assert_int_eq(ldns_pkt_get_rcode(r), LDNS_RCODE_SERVFAIL);
+    ldns_pkt_free(r);
+    r = test_ask(fd, "x.minet.net.", LDNS_RR_TYPE_A, 0);
+    ck_assert_int_eq(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
+    ldns_pkt_free(r);
+    r = test_ask(fd, "example.org.", LDNS_RR_TYPE_A, 0);
+    ck_assert_int_eq(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
+    ldns_pkt_free(r);
+    fakedns_free(fd);
+}
+END_TEST
+
 static Suite *fakedns_suite(void)
 {
     Suite *s = suite_create("fakedns");
@@ -475,7 +1068,25 @@ static Suite *fakedns_suite(void)
                         sizeof(load_cases) / sizeof(load_cases[0]));
     tcase_add_test(tc, test_origin_from_text);
     tcase_add_test(tc, test_load_file);
+    tcase_add_test(tc, test_record_types);
+    tcase_add_test(tc, test_cache);
+    tcase_add_loop_test(tc, test_fault_kinds, 0,
+                        sizeof(fault_cases) / sizeof(fault_cases[0]));
+    tcase_add_loop_test(tc, test_fault_which, 0,
+                        sizeof(which_cases) / sizeof(which_cases[0]));
+    tcase_add_test(tc, test_fault_seed);
+    tcase_add_test(tc, test_fault_zone);
+    tcase_add_loop_test(tc, test_directive_errors, 0,
+                        sizeof(directive_errors) / sizeof(directive_errors[0]));
+    tcase_add_loop_test(tc, test_dnsbl, 0,
+                        sizeof(dnsbl_cases) / sizeof(dnsbl_cases[0]));
+    tcase_add_test(tc, test_dnsbl_long_reason);
+    tcase_add_loop_test(tc, test_hostile, 0,
+                        sizeof(hostile_cases) / sizeof(hostile_cases[0]));
+    tcase_add_test(tc, test_mutations);
+    tcase_add_test(tc, test_take_zones);
     suite_add_tcase(s, tc);
+    suite_add_tcase(s, test_net_tcase());
     return s;
 }
 
