@@ -12,6 +12,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <ldns/ldns.h>
 #include <netinet/in.h>
 #include <regex.h>
 #include <stdarg.h>
@@ -1043,6 +1044,37 @@ static int run_check(struct run *r, const struct scn_expect *x, int final_try)
         if ((long)n < x->count && !final_try)
             return 0;
         break;
+    case SCN_X_DNS_QUERIES: {
+        long count = 0;
+        for (size_t i = 0; i < fakedns_query_count(r->dns); i++) {
+            const struct fakedns_query *q = fakedns_query_at(r->dns, i);
+            size_t nl = strlen(q->name);
+            /* the log keeps the name as asked, maybe with its final dot */
+            if ((strcmp(q->name, x->mailbox) == 0 ||
+                 (nl == strlen(x->mailbox) + 1 && q->name[nl - 1] == '.' &&
+                  strncmp(q->name, x->mailbox, nl - 1) == 0)) &&
+                (x->dns_type == 0 || q->type == x->dns_type))
+                count++;
+        }
+        if (x->count < 0 ? count > 0 : count == x->count)
+            return 1;
+        if (!final_try &&
+            (x->count < 0 || count < x->count || !run_relay_idle(r)))
+            return 0;
+        strbuf_init(&why);
+        if (x->count < 0)
+            strbuf_printf(&why, "fakedns was never asked for %s", x->mailbox);
+        else
+            strbuf_printf(&why,
+                          "fakedns was asked for %s %ld time%s, "
+                          "expected %ld",
+                          x->mailbox, count, count == 1 ? "" : "s", x->count);
+        if (x->dns_type != 0)
+            strbuf_printf(&why, " (type %d)", x->dns_type);
+        run_fail(r, x->line, "%s", why.buf);
+        strbuf_clear(&why);
+        return -1;
+    }
     case SCN_X_LOG_TOTALS:
     case SCN_X_LOG_PFLOGSUMM: {
         int ok;
@@ -1364,6 +1396,58 @@ static void run_on_time_passed(evutil_socket_t fd, short what, void *arg)
     run_next_step(r);
 }
 
+/* [change dns]: faults set or cleared in the running fakedns. */
+static void run_change_dns(struct run *r, const struct scn_block *b)
+{
+    strbuf_printf(&r->res->transcript, "== [change dns] (line %d)\n", b->line);
+    for (size_t i = 0; i < b->nitems && !r->finished; i++) {
+        const struct scn_item *it = &b->items[i];
+        struct strlist w;
+        char err[512] = "", *name;
+        int type = 0;
+        size_t k = 2;
+
+        strlist_init(&w);
+        strlist_split(&w, it->text);
+        if (strcmp(w.v[0], "clear") == 0 && strcmp(w.v[1], "all") == 0) {
+            fakedns_clear_faults(r->dns, NULL, 0);
+        } else {
+            name = str_lower(xstrdup(w.v[1]));
+            if (name[strlen(name) - 1] != '.') {
+                char *abs = xasprintf("%s.", name);
+                free(name);
+                name = abs;
+            }
+            if (w.n > 2) {
+                ldns_rr_type t = ldns_get_rr_type_by_name(w.v[2]);
+                if (strcmp(w.v[2], "*") == 0 || str_casecmp(w.v[2], "ANY") == 0)
+                    k = 3;
+                else if (t != 0 && (strcmp(w.v[0], "clear") == 0 || w.n > 3)) {
+                    type = (int)t;
+                    k = 3;
+                }
+            }
+            if (strcmp(w.v[0], "clear") == 0) {
+                fakedns_clear_faults(r->dns, name, type);
+            } else {
+                /* The spec: the rest of the line after NAME [TYPE]. */
+                const char *spec = it->text;
+                for (size_t f = 0; f < k; f++) {
+                    spec += strspn(spec, " \t");
+                    spec += strcspn(spec, " \t");
+                }
+                spec += strspn(spec, " \t");
+                if (fakedns_set_fault(r->dns, name, type, spec, err,
+                                      sizeof(err)) < 0)
+                    run_fail(r, it->line, "[change dns]: %s", err);
+            }
+            free(name);
+        }
+        strbuf_printf(&r->res->transcript, "%s\n", it->text);
+        strlist_clear(&w);
+    }
+}
+
 static void run_next_step(struct run *r)
 {
     while (!r->finished && r->step < r->s->nblocks) {
@@ -1376,6 +1460,8 @@ static void run_next_step(struct run *r)
             run_time_passes(r, b);
         if (b->kind == SCN_CHANGE_MX)
             run_change_mx(r, b);
+        if (b->kind == SCN_CHANGE_DNS)
+            run_change_dns(r, b);
         if (b->kind == SCN_ADMIN) {
             run_admin(r, b);
             run_observe_state(r, b->line);

@@ -6,6 +6,7 @@
 #include "harness/scenario.h"
 
 #include <errno.h>
+#include <ldns/ldns.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -103,7 +104,8 @@ static int scn_open_block(struct scn_parser *p, int line, char *hdr)
                        "unknown section [%s]; expected [scenario], "
                        "[main.cf], [file NAME], [zone ORIGIN], "
                        "[mx IP], [session], [session from IP], [expect], "
-                       "[admin], [change mx IP] or [time passes DURATION]",
+                       "[admin], [change mx IP], [change dns] or [time passes "
+                       "DURATION]",
                        hdr);
         goto done;
     }
@@ -150,11 +152,13 @@ static int scn_open_block(struct scn_parser *p, int line, char *hdr)
             goto done;
         }
     }
-    if (kinds[k].arg == 3) {
+    if (kinds[k].arg == 3 && w.n == 2 && strcmp(w.v[1], "dns") == 0) {
+        b.kind = SCN_CHANGE_DNS;
+    } else if (kinds[k].arg == 3) {
         struct netaddr na;
         if (w.n != 3 || strcmp(w.v[1], "mx") != 0 ||
             netaddr_parse(w.v[2], 0, &na) < 0) {
-            rc = scn_error(p, line, "expected [change mx IP]");
+            rc = scn_error(p, line, "expected [change mx IP] or [change dns]");
             goto done;
         }
         b.arg = xstrdup(w.v[2]);
@@ -318,6 +322,42 @@ static int scn_admin_line(struct scn_parser *p, struct scn_block *b, int line,
     return 0;
 }
 
+/* [change dns]: "fault NAME [TYPE] SPEC..." or "clear NAME [TYPE]" or
+ * "clear all"; checked again by fakedns when the step runs. */
+static int scn_dns_line(struct scn_parser *p, struct scn_block *b, int line,
+                        const char *text)
+{
+    struct strlist w;
+    struct scn_item it;
+    int ok;
+
+    strlist_init(&w);
+    strlist_split(&w, text);
+    ok = (w.n >= 3 && strcmp(w.v[0], "fault") == 0) ||
+         (w.n >= 2 && w.n <= 3 && strcmp(w.v[0], "clear") == 0);
+    strlist_clear(&w);
+    if (!ok)
+        return scn_error(p, line,
+                         "expected \"fault NAME [TYPE] SPEC\", \"clear "
+                         "NAME [TYPE]\" or \"clear all\" in [change dns]");
+    memset(&it, 0, sizeof(it));
+    it.kind = SCN_COMMAND;
+    it.line = line;
+    it.text = xstrdup(text);
+    b->items = xrealloc(b->items, (b->nitems + 1) * sizeof(*b->items));
+    b->items[b->nitems++] = it;
+    return 0;
+}
+
+/* "A", "MX"... as ldns names them; 0 for "*" or "ANY", -1 if unknown. */
+static int scn_rr_type(const char *name)
+{
+    if (strcmp(name, "*") == 0 || str_casecmp(name, "ANY") == 0)
+        return 0;
+    ldns_rr_type t = ldns_get_rr_type_by_name(name);
+    return t == 0 ? -1 : (int)t;
+}
+
 static int scn_expect_line(struct scn_parser *p, struct scn_block *b, int line,
                            const char *text)
 {
@@ -379,6 +419,33 @@ static int scn_expect_line(struct scn_parser *p, struct scn_block *b, int line,
                     xrealloc(x.values, (x.nkeys + 1) * sizeof(*x.values));
                 x.keys[x.nkeys] = k;
                 x.values[x.nkeys++] = v;
+            }
+        }
+    } else if (w.n >= 3 && strcmp(w.v[0], "dns") == 0 &&
+               strcmp(w.v[1], "queried") == 0) {
+        /* dns queried NAME [TYPE] [N times] */
+        size_t k = 3;
+        x.kind = SCN_X_DNS_QUERIES;
+        x.mailbox = str_lower(xstrdup(w.v[2]));
+        if (x.mailbox[strlen(x.mailbox) - 1] == '.')
+            x.mailbox[strlen(x.mailbox) - 1] = '\0';
+        x.count = -1;
+        if (k < w.n && !(k + 1 < w.n && strcmp(w.v[k + 1], "times") == 0)) {
+            x.dns_type = scn_rr_type(w.v[k]);
+            if (x.dns_type < 0) {
+                rc = scn_error(p, line, "dns queried: unknown type \"%s\"",
+                               w.v[k]);
+                goto done;
+            }
+            k++;
+        }
+        if (k < w.n) {
+            if (k + 2 != w.n || strcmp(w.v[k + 1], "times") != 0 ||
+                str_to_long(w.v[k], &x.count) < 0) {
+                rc = scn_error(p, line,
+                               "expected \"dns queried NAME [TYPE] [N "
+                               "times]\"");
+                goto done;
             }
         }
     } else if (w.n >= 1 && strcmp(w.v[0], "mailbox") == 0) {
@@ -526,6 +593,8 @@ static int scn_line(struct scn_parser *p, int line, char *text)
         return scn_mx_line(p, b, line, t);
     case SCN_ADMIN:
         return scn_admin_line(p, b, line, t);
+    case SCN_CHANGE_DNS:
+        return scn_dns_line(p, b, line, t);
     case SCN_SESSION:
         return scn_session_line(p, b, line, t);
     case SCN_EXPECT:

@@ -157,6 +157,14 @@ static const struct {
      "e.scn:2: log totals: unknown counter \"spams\"; expected received,"},
     {"[expect]\nlog totals received lots\n",
      "e.scn:2: log totals: received: expected a number"},
+    {"[change dns]\nbreak example.org\n",
+     "e.scn:2: expected \"fault NAME [TYPE] SPEC\", \"clear NAME [TYPE]\" or "
+     "\"clear all\" in [change dns]"},
+    {"[change nothing]\n", "e.scn:1: expected [change mx IP] or [change dns]"},
+    {"[expect]\ndns queried example.org QQQ\n",
+     "e.scn:2: dns queried: unknown type \"QQQ\""},
+    {"[expect]\ndns queried example.org MX 3 time\n",
+     "e.scn:2: expected \"dns queried NAME [TYPE] [N times]\""},
     {"[expect]\nmailbox louen has mail\n",
      "e.scn:2: expected \"mailbox USER messages N\" or \"mailbox USER "
      "contains TEXT\""},

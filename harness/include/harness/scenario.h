@@ -12,15 +12,16 @@
 #include <stddef.h>
 
 enum scn_block_kind {
-    SCN_MAINCF,    /* [main.cf] */
-    SCN_FILE,      /* [file NAME] */
-    SCN_ZONE,      /* [zone ORIGIN] */
-    SCN_MX,        /* [mx IP] */
-    SCN_SESSION,   /* [session] / [session from IP] */
-    SCN_EXPECT,    /* [expect] */
-    SCN_ADMIN,     /* [admin]: "$ command" and "> output pattern" lines */
-    SCN_CHANGE_MX, /* [change mx IP]: a new behaviour, keys as in [mx] */
-    SCN_TIME,      /* [time passes DURATION]: the SUT's clock moves on */
+    SCN_MAINCF,     /* [main.cf] */
+    SCN_FILE,       /* [file NAME] */
+    SCN_ZONE,       /* [zone ORIGIN] */
+    SCN_MX,         /* [mx IP] */
+    SCN_SESSION,    /* [session] / [session from IP] */
+    SCN_EXPECT,     /* [expect] */
+    SCN_ADMIN,      /* [admin]: "$ command" and "> output pattern" lines */
+    SCN_CHANGE_MX,  /* [change mx IP]: a new behaviour, keys as in [mx] */
+    SCN_CHANGE_DNS, /* [change dns]: "fault NAME TYPE SPEC", "clear ..." */
+    SCN_TIME,       /* [time passes DURATION]: the SUT's clock moves on */
 };
 
 /* One line of a session. */
@@ -47,6 +48,7 @@ enum scn_expect_kind {
     SCN_X_MAILBOX_HAS,   /* mailbox USER contains TEXT */
     SCN_X_LOG_TOTALS,    /* log totals KEY N [KEY N]... */
     SCN_X_LOG_PFLOGSUMM, /* log totals as pflogsumm */
+    SCN_X_DNS_QUERIES,   /* dns queried NAME [TYPE] [N times] */
 };
 struct scn_expect {
     enum scn_expect_kind kind;
@@ -58,6 +60,8 @@ struct scn_expect {
     long count;
     char *text;    /* log contains, mailbox contains */
     char *mailbox; /* local user */
+    /* dns queried: name in mailbox, type (0: any) in count's sibling */
+    int dns_type;
     /* log totals: the counters named (logsum.h keys), in order */
     int *keys;
     long *values;
