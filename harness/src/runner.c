@@ -1044,6 +1044,29 @@ static int run_check(struct run *r, const struct scn_expect *x, int final_try)
         if ((long)n < x->count && !final_try)
             return 0;
         break;
+    case SCN_X_DATA_HAS:
+    case SCN_X_DATA_LACKS: {
+        /* A line of some delivered message's content (headers included). */
+        int found = 0;
+        if (x->kind == SCN_X_DATA_LACKS && !run_relay_idle(r) && !final_try)
+            return 0;
+        for (size_t i = 0; i < n && !found; i++) {
+            const struct fakemx_message *m = fakemx_message_at(r->mx, i);
+            char *text = xstrndup(m->data, m->data_len);
+            for (char *c = text; *c; c++)
+                if (*c == '\r')
+                    *c = ' ';
+            found = run_text_has_line(text, x->text);
+            free(text);
+        }
+        if (found == (x->kind == SCN_X_DATA_HAS))
+            return 1;
+        if (!final_try && x->kind == SCN_X_DATA_HAS)
+            return 0;
+        run_fail(r, x->line, "%s delivered message has a line with \"%s\"",
+                 found ? "a" : "no", x->text);
+        return -1;
+    }
     case SCN_X_DNS_QUERIES: {
         long count = 0;
         for (size_t i = 0; i < fakedns_query_count(r->dns); i++) {

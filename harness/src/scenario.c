@@ -421,6 +421,24 @@ static int scn_expect_line(struct scn_parser *p, struct scn_block *b, int line,
                 x.values[x.nkeys++] = v;
             }
         }
+    } else if (w.n >= 3 && strcmp(w.v[0], "delivered") == 0 &&
+               strcmp(w.v[1], "data") == 0) {
+        const char *t = strstr(text, "data") + 4;
+        t += strspn(t, " \t");
+        if (strncmp(t, "contains", 8) == 0)
+            x.kind = SCN_X_DATA_HAS;
+        else if (strncmp(t, "lacks", 5) == 0)
+            x.kind = SCN_X_DATA_LACKS;
+        t += strcspn(t, " \t");
+        t += strspn(t, " \t");
+        if ((x.kind != SCN_X_DATA_HAS && x.kind != SCN_X_DATA_LACKS) ||
+            *t == '\0') {
+            rc = scn_error(p, line,
+                           "expected \"delivered data contains TEXT\" or "
+                           "\"delivered data lacks TEXT\"");
+            goto done;
+        }
+        x.text = xstrdup(t);
     } else if (w.n >= 3 && strcmp(w.v[0], "dns") == 0 &&
                strcmp(w.v[1], "queried") == 0) {
         /* dns queried NAME [TYPE] [N times] */

@@ -161,6 +161,9 @@ static const struct {
      "e.scn:2: expected \"fault NAME [TYPE] SPEC\", \"clear NAME [TYPE]\" or "
      "\"clear all\" in [change dns]"},
     {"[change nothing]\n", "e.scn:1: expected [change mx IP] or [change dns]"},
+    {"[expect]\ndelivered data has x\n",
+     "e.scn:2: expected \"delivered data contains TEXT\" or \"delivered data "
+     "lacks TEXT\""},
     {"[expect]\ndns queried example.org QQQ\n",
      "e.scn:2: dns queried: unknown type \"QQQ\""},
     {"[expect]\ndns queried example.org MX 3 time\n",

@@ -49,6 +49,8 @@ enum scn_expect_kind {
     SCN_X_LOG_TOTALS,    /* log totals KEY N [KEY N]... */
     SCN_X_LOG_PFLOGSUMM, /* log totals as pflogsumm */
     SCN_X_DNS_QUERIES,   /* dns queried NAME [TYPE] [N times] */
+    SCN_X_DATA_HAS,      /* delivered data contains TEXT */
+    SCN_X_DATA_LACKS,    /* delivered data lacks TEXT */
 };
 struct scn_expect {
     enum scn_expect_kind kind;
