@@ -655,7 +655,8 @@ static void run_observe_state(struct run *r, int line)
         strlist_push(&got, one.buf);
         strbuf_clear(&one);
     }
-    qsort(got.v, got.n, sizeof(*got.v), run_cmp_str);
+    if (got.n > 1)
+        qsort(got.v, got.n, sizeof(*got.v), run_cmp_str);
     for (size_t i = 0; i < got.n; i++)
         strbuf_printf(&r->res->observations, "%d delivered %s\n", line,
                       got.v[i]);

@@ -176,6 +176,7 @@ int fs_list_dir(const char *dir, struct strlist *out)
         if (de->d_name[0] != '.')
             strlist_push(out, de->d_name);
     closedir(d);
-    qsort(out->v + first, out->n - first, sizeof(*out->v), fs_cmp_names);
+    if (out->n - first > 1)
+        qsort(out->v + first, out->n - first, sizeof(*out->v), fs_cmp_names);
     return 0;
 }

@@ -1,17 +1,26 @@
 /*
- * queue.c — the durable queue under queue_directory (OpenSMTPD queue_fs
- * habit): a message is written to a temporary name, fsynced, renamed into
- * active/ and the directory fsynced before smtpd answers 250. Envelope
- * updates rewrite the file the same way; a message whose recipients are
- * all done is unlinked. Recovery at start reads active/, deferred/,
- * incoming/ and hold/; a file that does not parse goes to corrupt/.
+ * queue.c — the durable queue under queue_directory.
+ *
+ * New messages from smtpd are committed in groups (queue_commit_async):
+ * each is written straight to active/ID, and once per event-loop turn one
+ * syncfs(2) makes every file written since durable (data, inode and
+ * directory entry, then one flush of the disk's cache) before smtpd
+ * answers 250 to all of them. A file cut short by a crash is recognised
+ * by its data length and removed at recovery: it was never acknowledged.
+ * Other writers (bounces, forwards, envelope updates) write a temporary
+ * name, fsync, rename and fsync the directory (fs_write_atomic). A
+ * message whose recipients are all done is unlinked. Recovery at start
+ * reads incoming/, active/, deferred/ and hold/; a file that does not
+ * parse goes to corrupt/.
  *
  * File format (text envelope, then the message):
  *   mxlab-queue 1 \n arrival EPOCH \n sender ADDR \n
- *   rcpt DONE ADDR<TAB>ORIG \n [reason TEXT \n] ... data \n <message>
+ *   rcpt DONE ADDR<TAB>ORIG \n [reason TEXT \n] ... data LEN \n <message>
  */
 #include <dirent.h>
 #include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +83,7 @@ static void queue_serialize(const struct queue_msg *m, const char *data,
         if (m->rcpts[i].reason != NULL)
             strbuf_printf(out, "reason %s\n", m->rcpts[i].reason);
     }
-    strbuf_puts(out, "data\n");
+    strbuf_printf(out, "data %zu\n", len);
     strbuf_append(out, data, len);
 }
 
@@ -104,27 +113,25 @@ static void queue_add_rcpt(struct queue_msg *m, const char *addr,
 
 static void queue_link(struct relay *r, struct queue_msg *m)
 {
-    struct queue_msg **pp = &r->queue;
-
     /* Keep arrival order: the queue manager serves oldest first. */
-    while (*pp != NULL)
-        pp = &(*pp)->next;
-    *pp = m;
+    m->next = NULL;
+    if (r->queue == NULL)
+        r->queue = m;
+    else
+        r->queue_tail->next = m;
+    r->queue_tail = m;
     r->queue_count++;
 }
 
-int queue_commit(struct relay *r, const char *id, const char *sender,
-                 const struct strlist *rcpts, const struct strlist *origs,
-                 const char *data, size_t len)
+static struct queue_msg *queue_new_msg(const char *id, const char *sender,
+                                       const struct strlist *rcpts,
+                                       const struct strlist *origs, size_t len)
 {
     struct queue_msg *m = xcalloc(1, sizeof(*m));
-    struct strbuf sb;
-    char *path;
-    int rc;
+    struct timeval now;
 
     snprintf(m->id, sizeof(m->id), "%s", id);
     m->sender = xstrdup(sender);
-    struct timeval now;
     clock_now(&now);
     m->arrival = now.tv_sec;
     m->arrival_usec = (long)now.tv_usec;
@@ -132,6 +139,18 @@ int queue_commit(struct relay *r, const char *id, const char *sender,
     m->state = QUEUE_ACTIVE;
     for (size_t i = 0; i < rcpts->n; i++)
         queue_add_rcpt(m, rcpts->v[i], origs->v[i], 0);
+    return m;
+}
+
+int queue_commit(struct relay *r, const char *id, const char *sender,
+                 const struct strlist *rcpts, const struct strlist *origs,
+                 const char *data, size_t len)
+{
+    struct queue_msg *m = queue_new_msg(id, sender, rcpts, origs, len);
+    struct strbuf sb;
+    char *path;
+    int rc;
+
     strbuf_init(&sb);
     queue_serialize(m, data, len, &sb);
     path = queue_path(r, QUEUE_ACTIVE, m->id);
@@ -148,6 +167,130 @@ int queue_commit(struct relay *r, const char *id, const char *sender,
     return 0;
 }
 
+/* A message written, waiting for the group's syncfs. */
+struct queue_pending {
+    struct queue_msg *m;
+    queue_commit_fn *fn; /* NULL once the session has gone */
+    void *arg;
+};
+
+/* The group's turn: one syncfs for every file written since the last,
+ * then each message joins the queue and its session gets the answer. */
+static void queue_on_commit(evutil_socket_t fd, short what, void *arg)
+{
+    struct relay *r = arg;
+    struct queue_pending *batch = r->pending;
+    size_t n = r->npending;
+    int rc = 0, saved = 0;
+
+    (void)fd;
+    (void)what;
+    r->pending = NULL;
+    r->npending = r->cpending = 0;
+    if (syncfs(r->queue_dirfd) < 0) {
+        saved = errno;
+        rc = -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0) {
+            queue_link(r, batch[i].m);
+        } else {
+            char *path = queue_path(r, QUEUE_ACTIVE, batch[i].m->id);
+            unlink(path);
+            free(path);
+            queue_msg_free(batch[i].m);
+        }
+        if (batch[i].fn != NULL) {
+            errno = saved;
+            batch[i].fn(batch[i].arg, rc);
+        }
+    }
+    free(batch);
+    if (rc == 0 && n > 0) {
+        relay_changed(r);
+        qmgr_schedule(r);
+    }
+}
+
+int queue_commit_async(struct relay *r, const char *id, const char *sender,
+                       const struct strlist *rcpts, const struct strlist *origs,
+                       const char *data, size_t len, queue_commit_fn *fn,
+                       void *arg)
+{
+    struct queue_msg *m;
+    struct strbuf sb;
+    char *path;
+    int fd, rc = -1, saved = 0;
+
+    if (r->queue_dirfd < 0 || r->commit_ev == NULL)
+        return queue_commit(r, id, sender, rcpts, origs, data, len) < 0 ? -1
+                                                                        : 1;
+    m = queue_new_msg(id, sender, rcpts, origs, len);
+    strbuf_init(&sb);
+    queue_serialize(m, data, len, &sb);
+    path = queue_path(r, QUEUE_ACTIVE, m->id);
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0 && fs_write_all(fd, sb.buf, sb.len) == 0)
+        rc = 0;
+    saved = errno;
+    if (fd >= 0 && close(fd) < 0 && rc == 0) {
+        saved = errno;
+        rc = -1;
+    }
+    if (rc < 0) {
+        if (fd >= 0)
+            unlink(path);
+        queue_msg_free(m);
+    } else {
+        if (r->npending == r->cpending) {
+            r->cpending = r->cpending ? 2 * r->cpending : 16;
+            r->pending =
+                xrealloc(r->pending, r->cpending * sizeof(*r->pending));
+        }
+        r->pending[r->npending].m = m;
+        r->pending[r->npending].fn = fn;
+        r->pending[r->npending].arg = arg;
+        r->npending++;
+        /* After the other sessions that are ready in this turn. */
+        event_active(r->commit_ev, EV_TIMEOUT, 0);
+    }
+    free(path);
+    strbuf_clear(&sb);
+    errno = saved;
+    return rc;
+}
+
+void queue_commit_cancel(struct relay *r, void *arg)
+{
+    for (size_t i = 0; i < r->npending; i++)
+        if (r->pending[i].arg == arg)
+            r->pending[i].fn = NULL;
+}
+
+int queue_open(struct relay *r)
+{
+    r->queue_dirfd =
+        open(r->p.queue_directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (r->queue_dirfd < 0)
+        return -1;
+    r->commit_ev = event_new(r->base, -1, 0, queue_on_commit, r);
+    return 0;
+}
+
+void queue_close(struct relay *r)
+{
+    /* Messages written but not yet synced: sync them now (nothing the
+     * relay may have answered for is left behind). */
+    if (r->npending > 0 && r->commit_ev != NULL)
+        queue_on_commit(-1, 0, r);
+    if (r->commit_ev != NULL)
+        event_free(r->commit_ev);
+    r->commit_ev = NULL;
+    if (r->queue_dirfd >= 0)
+        close(r->queue_dirfd);
+    r->queue_dirfd = -1;
+}
+
 int queue_read_data(struct relay *r, const struct queue_msg *m, char **data,
                     size_t *len)
 {
@@ -159,13 +302,14 @@ int queue_read_data(struct relay *r, const struct queue_msg *m, char **data,
     free(path);
     if (rc < 0)
         return -1;
-    p = strstr(text, "\ndata\n");
+    p = strstr(text, "\ndata ");
+    p = p ? strchr(p + 1, '\n') : NULL;
     if (p == NULL) {
         free(text);
         errno = EINVAL;
         return -1;
     }
-    p += 6;
+    p++;
     *len = tlen - (size_t)(p - text);
     *data = xmalloc(*len + 1);
     memcpy(*data, p, *len);
@@ -176,9 +320,14 @@ int queue_read_data(struct relay *r, const struct queue_msg *m, char **data,
 
 static void queue_unlink_msg(struct relay *r, struct queue_msg *m)
 {
-    for (struct queue_msg **pp = &r->queue; *pp != NULL; pp = &(*pp)->next) {
+    struct queue_msg *prev = NULL;
+
+    for (struct queue_msg **pp = &r->queue; *pp != NULL;
+         prev = *pp, pp = &(*pp)->next) {
         if (*pp == m) {
             *pp = m->next;
+            if (r->queue_tail == m)
+                r->queue_tail = prev;
             r->queue_count--;
             return;
         }
@@ -264,7 +413,7 @@ int queue_requeue(struct relay *r, struct queue_msg *m)
 
 int queue_update(struct relay *r, struct queue_msg *m)
 {
-    char *path = NULL, *data = NULL, *dir;
+    char *path = NULL, *data = NULL;
     int all_done = 1, rc = -1, old_state = m->state;
     size_t len = 0;
     struct strbuf sb;
@@ -272,14 +421,10 @@ int queue_update(struct relay *r, struct queue_msg *m)
     for (size_t i = 0; i < m->nrcpt; i++)
         all_done &= m->rcpts[i].done;
     if (all_done) {
+        /* Not synced: should a crash undo the unlink, the message is
+         * delivered again (a duplicate, never a loss), as with Postfix. */
         path = queue_path(r, old_state, m->id);
         rc = unlink(path);
-        if (rc == 0) {
-            dir = xasprintf("%s/%s", r->p.queue_directory,
-                            queue_state_dir(old_state));
-            fs_fsync_dir(dir);
-            free(dir);
-        }
         free(path);
         queue_unlink_msg(r, m);
         queue_msg_free(m);
@@ -305,7 +450,8 @@ int queue_update(struct relay *r, struct queue_msg *m)
 
 /* Parse one queue file; NULL if it is not a complete queue file. */
 static struct queue_msg *queue_parse(const char *id, int state,
-                                     const char *text, size_t len)
+                                     const char *text, size_t len,
+                                     int *incomplete)
 {
     struct queue_msg *m = xcalloc(1, sizeof(*m));
     const char *p = text, *end = text + len;
@@ -342,7 +488,19 @@ static struct queue_msg *queue_parse(const char *id, int state,
         } else if (strncmp(line, "reason ", 7) == 0 && m->nrcpt > 0) {
             free(m->rcpts[m->nrcpt - 1].reason);
             m->rcpts[m->nrcpt - 1].reason = xstrdup(line + 7);
-        } else if (strcmp(line, "data") == 0) {
+        } else if (strncmp(line, "data ", 5) == 0) {
+            char *e;
+            unsigned long long want = strtoull(line + 5, &e, 10);
+            if (*e != '\0' || e == line + 5) {
+                free(line);
+                goto bad;
+            }
+            if (want != (unsigned long long)(end - p)) {
+                /* Cut short (or grown): a write that did not finish. */
+                *incomplete = 1;
+                free(line);
+                goto bad;
+            }
             have_data = 1;
         } else {
             free(line);
@@ -388,9 +546,17 @@ static int queue_recover_dir(struct relay *r, const char *sub, int state)
             free(path);
             continue;
         }
-        m = queue_parse(de->d_name, state, text, len);
+        int incomplete = 0;
+        m = queue_parse(de->d_name, state, text, len, &incomplete);
         free(text);
-        if (m == NULL) {
+        if (m == NULL && incomplete) {
+            /* Written before a crash, never synced, so never answered
+             * with 250: the client still has it. */
+            maillog_printf(r->log, "qmgr",
+                           "warning: %s: removing incomplete queue file",
+                           de->d_name);
+            unlink(path);
+        } else if (m == NULL) {
             char *to =
                 xasprintf("%s/corrupt/%s", r->p.queue_directory, de->d_name);
             maillog_printf(r->log, "qmgr",

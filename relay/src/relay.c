@@ -614,6 +614,7 @@ struct relay *relay_new(struct event_base *base, const char *config_dir,
     if (r->config_dir == NULL)
         r->config_dir = xstrdup(config_dir);
     r->cf = config_new();
+    r->queue_dirfd = -1;
     strlist_init(&r->p.mydestination);
     strlist_init(&r->p.alias_maps);
     strlist_init(&r->p.local_recipient_maps);
@@ -693,6 +694,11 @@ int relay_start(struct relay *r, char *err, size_t errlen)
                  strerror(errno));
         return -1;
     }
+    if (queue_open(r) < 0) {
+        snprintf(err, errlen, "queue_directory %s: %s", r->p.queue_directory,
+                 strerror(errno));
+        return -1;
+    }
     r->dns = dns_new(r->base,
                      r->p.mxlab_dns_servers[0] ? r->p.mxlab_dns_servers : NULL,
                      derr, sizeof(derr));
@@ -741,6 +747,7 @@ void relay_free(struct relay *r)
     free(r->listeners);
     control_stop(r);
     smtpd_free_all(r);
+    queue_close(r);
     qmgr_free(r);
     queue_free_all(r);
     dns_free(r->dns);

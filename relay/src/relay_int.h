@@ -137,7 +137,13 @@ struct relay {
     size_t nlisteners;
     struct smtpd_session *sessions;
     struct queue_msg *queue; /* all queued messages */
+    struct queue_msg *queue_tail;
     size_t queue_count;
+    /* Group commit: messages written, waiting for one syncfs. */
+    struct queue_pending *pending;
+    size_t npending, cpending;
+    struct event *commit_ev;
+    int queue_dirfd;       /* -1 until queue_open() */
     struct smtpc *clients; /* deliveries in progress */
     size_t ndeliveries;
     struct event *qmgr_timer;
@@ -218,6 +224,24 @@ int queue_commit(struct relay *r, const char *id, const char *sender,
 /* Rewrite the envelope after a delivery attempt (done recipients and
  * reasons), or remove the files when every recipient is done. */
 int queue_update(struct relay *r, struct queue_msg *m);
+/* The same as queue_commit for smtpd, in a group: the file is written now
+ * and made durable with the other messages of this event-loop turn by one
+ * syncfs; then the message joins r->queue and fn(arg, 0) runs (or
+ * fn(arg, -1) with errno, the file removed). Returns 0 when fn will be
+ * called, -1 with errno if the file could not be written (fn is not
+ * called), 1 if the queue is not open and the message was committed
+ * synchronously (fn is not called either). */
+typedef void queue_commit_fn(void *arg, int rc);
+int queue_commit_async(struct relay *r, const char *id, const char *sender,
+                       const struct strlist *rcpts, const struct strlist *origs,
+                       const char *data, size_t len, queue_commit_fn *fn,
+                       void *arg);
+/* arg (a session) has gone: its messages are still committed, silently. */
+void queue_commit_cancel(struct relay *r, void *arg);
+/* Open queue_directory for group commits; queue_close syncs what is
+ * pending and closes. */
+int queue_open(struct relay *r);
+void queue_close(struct relay *r);
 /* The Message-ID header's value in a queued message, "" if none. */
 void queue_message_id(const char *data, size_t len, char *out, size_t outlen);
 int queue_read_data(struct relay *r, const struct queue_msg *m, char **data,

@@ -57,6 +57,9 @@ struct smtpd_session {
     struct policy_check *pending; /* RCPT waiting for DNS lists */
     char *pending_rcpt;
     int rcpt_starting;
+    int committing;     /* the message waits for its group commit */
+    char commit_id[16]; /* its queue ID and Message-ID, for the log */
+    char *commit_msgid;
     int sent_ahead;       /* more input was waiting behind this command */
     char *sender;         /* NULL: no transaction */
     struct strlist rcpts; /* accepted, as given */
@@ -118,6 +121,8 @@ static void smtpd_session_free(struct smtpd_session *s)
                    counts.buf ? counts.buf : "");
     strbuf_clear(&counts);
     policy_check_cancel(s->pending);
+    queue_commit_cancel(r, s);
+    free(s->commit_msgid);
     free(s->pending_rcpt);
     for (struct smtpd_session **pp = &r->sessions; *pp; pp = &(*pp)->next)
         if (*pp == s) {
@@ -437,6 +442,35 @@ static void smtpd_cleanup_content(struct smtpd_session *s, const char *id,
     strbuf_append(msg, hdr_end, (size_t)(end - hdr_end));
 }
 
+static void smtpd_process(struct smtpd_session *s);
+
+/* The message is durable (rc 0) or could not be written (-1): answer,
+ * then go on with the commands that waited. */
+static void smtpd_committed(void *arg, int rc)
+{
+    struct smtpd_session *s = arg;
+    struct relay *r = s->r;
+    const char *id = s->commit_id;
+
+    if (rc < 0) {
+        log_warn("queue commit %s", id);
+        maillog_printf(r->log, "cleanup", "warning: %s: queue file write error",
+                       id);
+        /* Nothing was acknowledged: a temporary failure, never a loss. */
+        smtpd_reply(s, "451 4.3.0 Error: queue file write error");
+    } else {
+        maillog_printf(r->log, "smtpd", "%s: client=%s[%s]", id, s->name,
+                       s->ip);
+        maillog_printf(r->log, "cleanup", "%s: message-id=%s", id,
+                       s->commit_msgid ? s->commit_msgid : "");
+        smtpd_reply(s, "250 2.0.0 Ok: queued as %s", id);
+    }
+    if (s->committing) {
+        s->committing = 0;
+        smtpd_process(s);
+    }
+}
+
 /* cleanup(8): expand recipients, add the Received header, commit. */
 static void smtpd_finish_data(struct smtpd_session *s)
 {
@@ -481,26 +515,25 @@ static void smtpd_finish_data(struct smtpd_session *s)
     else
         strbuf_printf(&msg, ";\r\n\t%s\r\n", date);
     smtpd_cleanup_content(s, id, &msg, msgid, sizeof(msgid));
-    if (queue_commit(r, id, s->sender, &addrs, &origs, msg.buf, msg.len) < 0) {
-        log_warn("queue commit %s", id);
-        maillog_printf(r->log, "cleanup",
-                       "warning: %s: queue file write "
-                       "error",
-                       id);
-        /* Nothing was acknowledged: a temporary failure, never a loss. */
-        smtpd_reply(s, "451 4.3.0 Error: queue file write error");
-    } else {
-        maillog_printf(r->log, "smtpd", "%s: client=%s[%s]", id, s->name,
-                       s->ip);
-        maillog_printf(r->log, "cleanup", "%s: message-id=%s", id, msgid);
-        smtpd_reply(s, "250 2.0.0 Ok: queued as %s", id);
-        relay_changed(r);
-        qmgr_schedule(r);
-    }
+    snprintf(s->commit_id, sizeof(s->commit_id), "%s", id);
+    free(s->commit_msgid);
+    s->commit_msgid = xstrdup(msgid);
+    int rc = queue_commit_async(r, id, s->sender, &addrs, &origs, msg.buf,
+                                msg.len, smtpd_committed, s);
     strbuf_clear(&msg);
     strlist_clear(&addrs);
     strlist_clear(&origs);
     smtpd_reset(s);
+    if (rc == 0) {
+        /* The reply waits for the group's sync; so do later commands. */
+        s->committing = 1;
+        return;
+    }
+    smtpd_committed(s, rc < 0 ? -1 : 0);
+    if (rc > 0) {
+        relay_changed(r);
+        qmgr_schedule(r);
+    }
 }
 
 static void smtpd_data_line(struct smtpd_session *s, const char *line,
@@ -628,7 +661,7 @@ static void smtpd_process(struct smtpd_session *s)
     char *line;
     size_t len;
 
-    while (!s->quitting && s->pending == NULL &&
+    while (!s->quitting && s->pending == NULL && !s->committing &&
            (line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) != NULL) {
         if (s->in_data) {
             smtpd_data_line(s, line, len);
@@ -643,7 +676,7 @@ static void smtpd_process(struct smtpd_session *s)
         }
         free(line);
     }
-    if (!s->quitting && !s->in_data && s->pending == NULL &&
+    if (!s->quitting && !s->in_data && s->pending == NULL && !s->committing &&
         evbuffer_get_length(in) > SMTPD_LINE_LIMIT) {
         /* No end of line within the limit: drop what came so far. */
         evbuffer_drain(in, evbuffer_get_length(in));

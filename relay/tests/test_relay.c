@@ -246,6 +246,12 @@ START_TEST(test_queue_commit_recover)
     /* A half-written file and a corrupt one beside the good one. */
     write_file("queue/active/ABCDEF.tmp123", "mxlab-queue 1\narr");
     write_file("queue/active/0000000BAD", "not a queue file\n");
+    /* Written by a group commit, cut short by a crash before its sync:
+     * never acknowledged, so removed, not kept as corrupt. */
+    write_file("queue/active/00000000CC", "mxlab-queue 1\narrival 1.0\n"
+                                          "sender a@b.example\n"
+                                          "rcpt 0 x@y.example\tx@y.example\n"
+                                          "data 100\nSubject: cut");
     r = make_relay(main_cf, master_ok, err, sizeof(err));
     ck_assert_msg(r != NULL, "%s", err);
     ck_assert_int_eq(queue_recover(r, err, sizeof(err)), 0);
@@ -256,6 +262,12 @@ START_TEST(test_queue_commit_recover)
     ck_assert_int_eq(queue_read_data(r, r->queue, &data, &len), 0);
     ck_assert_int_eq(len, strlen(content));
     free(data);
+    char *cut = xasprintf("%s/queue/active/00000000CC", tmpdir);
+    char *cut2 = xasprintf("%s/queue/corrupt/00000000CC", tmpdir);
+    ck_assert_int_eq(access(cut, F_OK), -1);
+    ck_assert_int_eq(access(cut2, F_OK), -1);
+    free(cut);
+    free(cut2);
     char *tmp = xasprintf("%s/queue/active/ABCDEF.tmp123", tmpdir);
     char *bad = xasprintf("%s/queue/corrupt/0000000BAD", tmpdir);
     ck_assert_int_eq(access(tmp, F_OK), -1);
