@@ -60,6 +60,7 @@ void qmgr_time_changed(struct relay *r)
 void qmgr_free(struct relay *r)
 {
     smtpc_cancel_all(r);
+    smtpc_close_cached(r);
     if (r->qmgr_timer != NULL)
         event_free(r->qmgr_timer);
     r->qmgr_timer = NULL;
@@ -124,10 +125,13 @@ static void qmgr_log_rcpt(struct qmgr_job *j, const struct smtpc_rcpt *rc,
     /* Postfix names the process "service/command" when they differ. */
     const char *t = j->route.transport;
     const char *service = strcmp(t, "relay") == 0 ? "relay/smtp" : t;
+    char use[32] = "";
+    if (res->conn_use > 1)
+        snprintf(use, sizeof(use), ", conn_use=%d", res->conn_use);
     maillog_printf(j->r->log, service,
-                   "%s: to=<%s>%s, relay=%s, delay=%s, delays=%s/%s/%s/%s, "
+                   "%s: to=<%s>%s, relay=%s%s, delay=%s, delays=%s/%s/%s/%s, "
                    "dsn=%s, status=%s (%s)",
-                   j->m->id, to, orig, res->relay_desc, delay, a, b, c, d,
+                   j->m->id, to, orig, res->relay_desc, use, delay, a, b, c, d,
                    rc->dsn, status[rc->status], rc->reply ? rc->reply : "");
 }
 

@@ -60,6 +60,8 @@ static const struct {
     {"smtp_connect_timeout", "30s"},
     {"smtp_helo_timeout", "300s"},
     {"smtp_data_done_timeout", "600s"},
+    {"smtp_connection_cache_on_demand", "yes"},
+    {"smtp_connection_cache_time_limit", "2s"},
     {"smtpd_timeout", "300s"},
     {"virtual_alias_recursion_limit", "1000"},
     {"virtual_alias_expansion_limit", "1000"},
@@ -418,6 +420,11 @@ static int relay_load_params(struct relay *r, char *err, size_t errlen)
         bad = 1;
     p->smtp_connect_timeout =
         relay_time(r, "smtp_connect_timeout", &bad, err, errlen);
+    p->smtp_connection_cache_time_limit =
+        config_get_bool(cf, "smtp_connection_cache_on_demand") == 0
+            ? 0
+            : relay_time(r, "smtp_connection_cache_time_limit", &bad, err,
+                         errlen);
     p->smtp_helo_timeout =
         relay_time(r, "smtp_helo_timeout", &bad, err, errlen);
     p->smtp_data_done_timeout =

@@ -23,6 +23,7 @@ struct evconnlistener;
 struct event;
 struct smtpd_session;
 struct smtpc;
+struct smtpc_conn;
 struct smtpc_rcpt;
 
 /* One SMTP listener from master.cf. */
@@ -72,6 +73,7 @@ struct relay_params {
     long smtp_connect_timeout;
     long smtp_helo_timeout;
     long smtp_data_done_timeout;
+    long smtp_connection_cache_time_limit; /* 0: no connection cache */
     long smtpd_timeout;
     long virtual_alias_recursion_limit;
     long virtual_alias_expansion_limit;
@@ -143,8 +145,9 @@ struct relay {
     struct queue_pending *pending;
     size_t npending, cpending;
     struct event *commit_ev;
-    int queue_dirfd;       /* -1 until queue_open() */
-    struct smtpc *clients; /* deliveries in progress */
+    int queue_dirfd;               /* -1 until queue_open() */
+    struct smtpc *clients;         /* deliveries in progress */
+    struct smtpc_conn *conn_cache; /* idle connections kept for reuse */
     size_t ndeliveries;
     struct event *qmgr_timer;
     time_t qmgr_start; /* deferred-queue scans: every queue_run_delay */
@@ -305,11 +308,13 @@ struct smtpc_rcpt {
 };
 struct smtpc_result {
     char relay_desc[400]; /* "name[ip]:port" or "none" */
+    int conn_use;         /* 2 and up: a cached connection's Nth use */
     struct timeval t_start, t_conn, t_done;
 };
 typedef void smtpc_done_fn(void *arg, struct smtpc_rcpt *rcpts, size_t n,
                            const struct smtpc_result *res);
 struct smtpc;
+struct smtpc_conn;
 struct smtpc_rcpt;
 /* service and qid name the log lines of failed addresses when another
  * address is tried next. */
@@ -317,6 +322,8 @@ void smtpc_start(struct relay *r, const char *service, const char *qid,
                  const char *nexthop, const char *sender,
                  struct smtpc_rcpt *rcpts, size_t n, const char *data,
                  size_t len, smtpc_done_fn *done, void *arg);
+/* Close the idle cached connections (with QUIT). */
+void smtpc_close_cached(struct relay *r);
 /* Teardown: drop every delivery in progress without reporting. */
 void smtpc_cancel_all(struct relay *r);
 

@@ -43,7 +43,8 @@ struct smtpc_target {
 
 struct smtpc {
     struct relay *r;
-    char service[32]; /* for the log: "smtp", "relay/smtp" */
+    char nexthop[512]; /* as the queue manager gave it: the cache key */
+    char service[32];  /* for the log: "smtp", "relay/smtp" */
     char qid[16];
     char host[256]; /* next-hop host (without brackets/port) */
     int port;
@@ -97,6 +98,124 @@ static void smtpc_free(struct smtpc *c)
 }
 
 static void smtpc_try_next(struct smtpc *c);
+
+/* An idle connection after a delivered message, kept for the next
+ * delivery to the same next hop (smtp_connection_cache_on_demand), at
+ * most smtp_connection_cache_time_limit, then closed with QUIT. */
+struct smtpc_conn {
+    struct relay *r;
+    char nexthop[512];
+    int port;
+    struct smtpc_target target;
+    struct bufferevent *bev;
+    struct event *idle;
+    int uses;
+    struct smtpc_conn *next;
+};
+
+static void smtpc_conn_drop(struct smtpc_conn *k, int say_quit)
+{
+    for (struct smtpc_conn **pp = &k->r->conn_cache; *pp != NULL;
+         pp = &(*pp)->next)
+        if (*pp == k) {
+            *pp = k->next;
+            break;
+        }
+    if (say_quit)
+        evbuffer_add_printf(bufferevent_get_output(k->bev), "QUIT\r\n");
+    bufferevent_free(k->bev);
+    event_free(k->idle);
+    free(k);
+}
+
+static void smtpc_conn_on_idle(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    smtpc_conn_drop(arg, 1);
+}
+
+/* Anything from an idle server (a 421 timeout notice, a close) ends it. */
+static void smtpc_conn_on_read(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    smtpc_conn_drop(arg, 0);
+}
+
+static void smtpc_conn_on_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    (void)what;
+    smtpc_conn_drop(arg, 0);
+}
+
+static void smtpc_conn_park(struct smtpc *c)
+{
+    struct smtpc_conn *k = xcalloc(1, sizeof(*k));
+    struct timeval tv = {c->r->p.smtp_connection_cache_time_limit, 0};
+
+    k->r = c->r;
+    snprintf(k->nexthop, sizeof(k->nexthop), "%s", c->nexthop);
+    k->port = c->port;
+    k->target = c->targets[c->itarget];
+    k->bev = c->bev;
+    k->uses = c->res.conn_use > 0 ? c->res.conn_use : 1;
+    c->bev = NULL;
+    bufferevent_setcb(k->bev, smtpc_conn_on_read, NULL, smtpc_conn_on_event, k);
+    bufferevent_set_timeouts(k->bev, NULL, NULL);
+    k->idle = evtimer_new(k->r->base, smtpc_conn_on_idle, k);
+    evtimer_add(k->idle, &tv);
+    k->next = k->r->conn_cache;
+    k->r->conn_cache = k;
+}
+
+void smtpc_close_cached(struct relay *r)
+{
+    while (r->conn_cache != NULL)
+        smtpc_conn_drop(r->conn_cache, 1);
+}
+
+static void smtpc_on_read(struct bufferevent *bev, void *arg);
+static void smtpc_on_event(struct bufferevent *bev, short what, void *arg);
+static void smtpc_send(struct smtpc *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Take a cached connection to c's next hop, if there is one: the
+ * transaction starts at MAIL FROM. */
+static int smtpc_reuse(struct smtpc *c)
+{
+    struct smtpc_conn *k;
+    struct timeval tv = {c->r->p.smtp_helo_timeout, 0};
+
+    for (k = c->r->conn_cache; k != NULL; k = k->next)
+        if (strcmp(k->nexthop, c->nexthop) == 0 && k->port == c->port)
+            break;
+    if (k == NULL)
+        return 0;
+    c->targets = xcalloc(1, sizeof(*c->targets));
+    c->targets[0] = k->target;
+    c->ntargets = 1;
+    c->itarget = 0;
+    c->bev = k->bev;
+    c->res.conn_use = k->uses + 1;
+    for (struct smtpc_conn **pp = &c->r->conn_cache; *pp != NULL;
+         pp = &(*pp)->next)
+        if (*pp == k) {
+            *pp = k->next;
+            break;
+        }
+    event_free(k->idle);
+    free(k);
+    snprintf(c->res.relay_desc, sizeof(c->res.relay_desc), "%s[%s]:%d",
+             c->targets[0].host, c->targets[0].ip, c->port);
+    clock_now(&c->res.t_conn);
+    bufferevent_setcb(c->bev, smtpc_on_read, NULL, smtpc_on_event, c);
+    bufferevent_set_timeouts(c->bev, &tv, &tv);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    c->state = SMTPC_MAIL;
+    smtpc_send(c, "MAIL FROM:<%s>", c->sender);
+    return 1;
+}
 
 /* The one way a delivery ends: report, then free. */
 static void smtpc_finish(struct smtpc *c)
@@ -316,8 +435,12 @@ static int smtpc_on_reply(struct smtpc *c, int code)
             smtpc_fail_rest(c, 2, dsn, reply, reply);
         else
             break;
-        c->state = SMTPC_QUIT;
-        smtpc_send(c, "QUIT");
+        if (c->r->p.smtp_connection_cache_time_limit > 0) {
+            smtpc_conn_park(c);
+        } else {
+            c->state = SMTPC_QUIT;
+            smtpc_send(c, "QUIT");
+        }
         smtpc_finish(c);
         return -1;
     default:
@@ -625,6 +748,9 @@ void smtpc_start(struct relay *r, const char *service, const char *qid,
         smtpc_finish(c);
         return;
     }
+    snprintf(c->nexthop, sizeof(c->nexthop), "%s", nexthop);
+    if (smtpc_reuse(c))
+        return;
     if (netaddr_parse(c->host, c->port, &na) == 0) {
         smtpc_add_target(c, c->host, c->host);
         smtpc_try_next(c);
