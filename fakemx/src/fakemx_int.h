@@ -1,8 +1,10 @@
 /*
  * fakemx_int.h — fakemx's internal objects, shared by fakemx.c (hosts,
- * recordings), session.c (the SMTP server) and json.c. Ownership: a
- * struct fakemx owns its hosts, sessions and recorded messages; a session
- * is freed only by fakemx_session_free() (its one teardown path).
+ * recordings, greylist and rate state), behaviour.c (the behaviour text
+ * format), session.c (the SMTP server), tls.c (the certificate) and
+ * json.c. Ownership: a struct fakemx owns its hosts, sessions and
+ * recordings; a session is freed only by fakemx_session_free() (its one
+ * teardown path).
  */
 #ifndef FAKEMX_INT_H
 #define FAKEMX_INT_H
@@ -16,29 +18,115 @@
 
 struct evconnlistener;
 struct bufferevent;
+struct event;
+typedef struct ssl_ctx_st SSL_CTX;
+
+/* RFC 1870: the SIZE we advertise and enforce by default. */
+#define FAKEMX_SIZE_LIMIT 10240000L
+/* RFC 5321 section 4.5.3.1.4/4.5.3.1.6: a command line, CRLF included. */
+#define FAKEMX_LINE_LIMIT 1000
+/* A DATA line without LF is consumed in pieces once this much is buffered,
+ * so a client cannot make us buffer beyond SIZE. */
+#define FAKEMX_DATA_CHUNK 65536
+/* Bytes asked of one read(). */
+#define FAKEMX_READ_SIZE 16384
+/* DATA buffer allocated at DATA (it grows beyond as needed). */
+#define FAKEMX_DATA_RESERVE 8192
+/* Idle timeout (Postfix's smtpd_timeout default). */
+#define FAKEMX_IDLE_TIMEOUT 300
+
+/* Sliding-window event times (ms on the mxlab clock) of one client IP. */
+struct fakemx_window {
+    long long *t;
+    size_t n, cap;
+};
+
+struct fakemx_client {
+    char ip[64];
+    struct fakemx_window conns, msgs;
+    struct fakemx_client *next;
+};
+
+#define FAKEMX_GREY_BUCKETS 1024
+
+struct fakemx_grey {
+    char *key; /* ip NUL sender NUL recipient */
+    size_t keylen;
+    long long first_ms;
+    int passed;
+    struct fakemx_grey *next;
+};
 
 struct fakemx_host {
     struct fakemx *fm;
     struct netaddr addr;
     char *listen; /* "ip:port", the bound port (also when 0 was asked) */
     char *name;
-    struct fakemx_behaviour beh; /* strings owned */
-    struct evconnlistener *lev;
+    struct fakemx_behaviour beh; /* everything owned */
+    struct evconnlistener *lev;  /* NULL while down = refuse */
+    unsigned long nconn;         /* connections accepted, for CONNECT #N */
+    struct fakemx_client *clients;
+    struct fakemx_grey *grey[FAKEMX_GREY_BUCKETS];
     struct fakemx_host *next;
+};
+
+/* Storage for a session record's strings, never moved. */
+struct fakemx_chunk {
+    struct fakemx_chunk *next;
+    size_t size, used;
+    char mem[];
+};
+
+/* A record's first chunk fits a short session; later ones are larger. */
+#define FAKEMX_CHUNK_FIRST 512
+#define FAKEMX_CHUNK_SIZE 4000
+
+/* The session record with its growth bookkeeping. */
+struct fakemx_srec {
+    struct fakemx_session_record pub;
+    size_t cap;
+    struct fakemx_chunk *chunks;
 };
 
 struct fakemx_session {
     struct fakemx_host *host;
+    /* Plain text: the socket with our own events. Under TLS: a
+     * bufferevent (bev) that owns the socket. Either way the session's
+     * own buffers: input from ibuf.buf + ioff, replies to obuf (sent from
+     * ooff); both keep their storage from one command to the next. */
+    int fd;
+    struct event *rev, *wev;
     struct bufferevent *bev;
+    struct strbuf ibuf, obuf;
+    size_t ioff, ooff;
+    struct fakemx_srec *rec;
     char client_ip[64];
     char *helo;
     char *mail_from; /* NULL: no transaction */
+    char *mail_params;
+    struct timeval mail_time;
+    size_t reply_first;
     struct strlist rcpts;
+    struct strlist rcpt_params;
+    unsigned long count[FAKEMX_CMD_COUNT]; /* commands seen, per kind */
     int in_data;
-    int data_too_big;       /* over FAKEMX_SIZE_LIMIT: discard, 552 at "." */
-    int data_mid_line;      /* the head of a long DATA line was consumed */
+    int data_too_big;       /* over SIZE: discard, 552 at "." */
+    int data_mid_line;      /* not at the start of a DATA line */
+    long long data_raw;     /* DATA bytes received, for drop = data */
     int skipping_long_line; /* command state: drop bytes up to the next LF */
     int closing;            /* last reply queued; freed once it is written */
+    int dead;               /* the connection failed or ended: free it */
+    int hung;               /* never answer again */
+    int tls;                /* TLS is on */
+    int tls_starting;       /* 220 for STARTTLS queued: handshake next */
+    unsigned long conn_ord; /* this connection's number on its host */
+    /* A command held by a tarpit: what it was, and when it is due. */
+    struct event *wait_ev;
+    int waiting;
+    enum fakemx_cmd wait_cmd;
+    unsigned long wait_ord;
+    char *wait_line;
+    long long wait_due_ms;
     struct strbuf data;
     struct fakemx_session *next;
 };
@@ -48,21 +136,18 @@ struct fakemx {
     struct fakemx_host *hosts; /* in the order added */
     struct fakemx_session *sessions;
     struct fakemx_message **msgs;
-    size_t nmsgs;
+    size_t nmsgs, msgcap;
+    struct fakemx_srec **srecs;
+    size_t nsrecs, sreccap;
     size_t nconnections;
+    SSL_CTX *ssl_ctx;            /* made when the first host wants STARTTLS */
+    char rbuf[FAKEMX_READ_SIZE]; /* every plain read lands here first */
     fakemx_delivery_fn *delivery_fn;
     void *delivery_arg;
+    fakemx_session_fn *session_fn;
+    void *session_arg;
+    int freeing; /* in fakemx_free(): no more callbacks */
 };
-
-/* RFC 1870: the SIZE we advertise and enforce. */
-#define FAKEMX_SIZE_LIMIT 10240000L
-/* RFC 5321 section 4.5.3.1.4/4.5.3.1.6: a command line, CRLF included. */
-#define FAKEMX_LINE_LIMIT 1000
-/* A DATA line without LF is consumed in pieces once this much is buffered,
- * so a client cannot make us buffer beyond SIZE. */
-#define FAKEMX_DATA_CHUNK 65536
-/* Idle timeout (Postfix's smtpd_timeout default). */
-#define FAKEMX_IDLE_TIMEOUT 300
 
 /* Start the SMTP conversation on an accepted, non-blocking socket. */
 void fakemx_session_start(struct fakemx_host *h, int fd,
@@ -71,8 +156,39 @@ void fakemx_session_start(struct fakemx_host *h, int fd,
 void fakemx_session_free(struct fakemx_session *s);
 /* Open sessions of host h from client ip that are not closing. */
 int fakemx_host_clients(const struct fakemx_host *h, const char *ip);
-/* Record the session's current transaction as an accepted message, then
- * run the delivery callback. */
+/* Record the session's current transaction as an accepted message (the
+ * session's data buffer is handed over). */
 void fakemx_record(struct fakemx_session *s);
+/* Run the delivery callback for the message just recorded, once its 250
+ * is recorded too. */
+void fakemx_record_notify(struct fakemx *fm);
+/* A new session record (connected now). */
+struct fakemx_srec *fakemx_srec_new(struct fakemx_host *h, const char *ip);
+/* Append a reply (lines separated by CRLF or LF, no final line end; CRs
+ * are dropped) to the record. */
+void fakemx_srec_reply(struct fakemx_srec *r, const char *text, size_t len);
+/* A copy of text (CRs dropped) owned by the record. */
+char *fakemx_srec_strdup(struct fakemx_srec *r, const char *text, size_t len);
+/* The current time on the mxlab clock, in ms. */
+long long fakemx_now_ms(void);
+/* Rate window: 1 if one more event is within r for ip (and count it),
+ * 0 if over the limit. */
+int fakemx_rate_take(struct fakemx_host *h, const char *ip, int msgs,
+                     const struct fakemx_rate *r);
+/* Greylisting verdict for a triplet: 0 accept, else the seconds still to
+ * wait (at least 1). */
+long fakemx_greylist_check(struct fakemx_host *h, const char *ip,
+                           const char *from, const char *rcpt);
+/* The process-wide server SSL_CTX with a fresh self-signed certificate for
+ * CN name; NULL (logged) on failure. */
+SSL_CTX *fakemx_tls_ctx_new(const char *name);
+void fakemx_tls_ctx_free(SSL_CTX *ctx);
+/* Header summary, in one pass over the header section of data: the first
+ * Subject, From, To and Message-ID, unfolded, trimmed, at most 998 bytes
+ * each ("" when absent). */
+#define FAKEMX_NHEADERS 4
+#define FAKEMX_HEADER_MAX 999
+void fakemx_header_summary(const char *data, size_t len,
+                           char out[FAKEMX_NHEADERS][FAKEMX_HEADER_MAX]);
 
 #endif

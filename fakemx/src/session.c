@@ -1,19 +1,26 @@
 /*
  * session.c — the fake MX's SMTP server side (RFC 5321 section 4):
  * ESMTP with PIPELINING (replies in order, RFC 2920), SIZE (RFC 1870),
- * 8BITMIME (RFC 6152) and ENHANCEDSTATUSCODES (RFC 2034), dot-unstuffing
- * (RFC 5321 section 4.5.2), and hardening: overlong command lines, NUL
+ * 8BITMIME (RFC 6152), ENHANCEDSTATUSCODES (RFC 2034) and STARTTLS
+ * (RFC 3207), dot-unstuffing (RFC 5321 section 4.5.2), and the behaviour
+ * engine: forced replies, tarpits, hangs and drops per command, rate
+ * windows, greylisting. Hardening: overlong command lines, bare LF, NUL
  * bytes, bare CR, commands out of order and oversized DATA get a reply,
- * never a crash. Reply texts are Postfix's smtpd's.
+ * never a crash. Reply texts are Postfix's smtpd's. Every reply is also
+ * appended to the session record.
  */
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fakemx_int.h"
+#include "mxlab/clock.h"
 #include "mxlab/log.h"
 #include "mxlab/smtp.h"
 
@@ -21,18 +28,41 @@
  * never hand out the same one. */
 static unsigned long fakemx_queue_seq;
 
+static void fakemx_process(struct fakemx_session *s);
+
+static const char *fakemx_name(const struct fakemx_session *s)
+{
+    return s->host->beh.name ? s->host->beh.name : s->host->name;
+}
+
+static long fakemx_size_limit(const struct fakemx_session *s)
+{
+    return s->host->beh.size > 0 ? s->host->beh.size : FAKEMX_SIZE_LIMIT;
+}
+
+/* Queue a reply (lines separated by CRLF, no final CRLF) and record it. */
+static void fakemx_send(struct fakemx_session *s, const char *text, size_t len)
+{
+    strbuf_append(&s->obuf, text, len);
+    strbuf_append(&s->obuf, "\r\n", 2);
+    fakemx_srec_reply(s->rec, text, len);
+}
+
 static void fakemx_reply(struct fakemx_session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void fakemx_reply(struct fakemx_session *s, const char *fmt, ...)
 {
-    struct evbuffer *out = bufferevent_get_output(s->bev);
+    char buf[1024];
     va_list ap;
+    int n;
 
     va_start(ap, fmt);
-    evbuffer_add_vprintf(out, fmt, ap);
+    n = vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    evbuffer_add(out, "\r\n", 2);
+    if (n < 0)
+        n = 0;
+    fakemx_send(s, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
 /* Send a reply given as text, with "%s" replaced by the client IP. The
@@ -40,27 +70,63 @@ static void fakemx_reply(struct fakemx_session *s, const char *fmt, ...)
  * in it starts a new reply line (CRLF on the wire); CRs are dropped. */
 static void fakemx_reply_template(struct fakemx_session *s, const char *text)
 {
-    struct evbuffer *out = bufferevent_get_output(s->bev);
+    struct strbuf sb;
 
+    strbuf_init(&sb);
     for (const char *p = text; *p != '\0'; p++) {
         if (p[0] == '%' && p[1] == 's') {
-            evbuffer_add(out, s->client_ip, strlen(s->client_ip));
+            strbuf_puts(&sb, s->client_ip);
             p++;
         } else if (*p == '\n') {
-            evbuffer_add(out, "\r\n", 2);
+            strbuf_append(&sb, "\r\n", 2);
         } else if (*p != '\r') {
-            evbuffer_add(out, p, 1);
+            strbuf_putc(&sb, *p);
         }
     }
-    evbuffer_add(out, "\r\n", 2);
+    fakemx_send(s, sb.buf ? sb.buf : "", sb.len);
+    strbuf_clear(&sb);
 }
 
-/* Stop reading; the session is freed by fakemx_on_write once the reply
- * just queued has been written (or by fakemx_on_event on error). */
+/* Reading stops while a command is held, and for good when closing. */
+static void fakemx_read_stop(struct fakemx_session *s)
+{
+    if (s->bev != NULL)
+        bufferevent_disable(s->bev, EV_READ);
+    else
+        event_del(s->rev);
+}
+
+static void fakemx_read_start(struct fakemx_session *s)
+{
+    struct timeval idle = {FAKEMX_IDLE_TIMEOUT, 0};
+
+    if (s->bev != NULL)
+        bufferevent_enable(s->bev, EV_READ);
+    else
+        event_add(s->rev, &idle);
+}
+
+/* Stop reading; the session is freed once the replies queued so far are
+ * written (fakemx_settle), or on a write error. Also a "drop": then this
+ * command gets no reply, the earlier ones still go out. */
 static void fakemx_close_after_reply(struct fakemx_session *s)
 {
     s->closing = 1;
-    bufferevent_disable(s->bev, EV_READ);
+    fakemx_read_stop(s);
+}
+
+/* Never answer again; keep reading (and discarding) to notice the client
+ * going away, with no idle timeout. */
+static void fakemx_hang(struct fakemx_session *s)
+{
+    s->hung = 1;
+    if (s->bev != NULL) {
+        bufferevent_set_timeouts(s->bev, NULL, NULL);
+        bufferevent_enable(s->bev, EV_READ);
+    } else {
+        event_del(s->rev);
+        event_add(s->rev, NULL);
+    }
 }
 
 /* Forget the mail transaction (RFC 5321 section 4.1.1.5). */
@@ -68,11 +134,15 @@ static void fakemx_reset(struct fakemx_session *s)
 {
     free(s->mail_from);
     s->mail_from = NULL;
+    free(s->mail_params);
+    s->mail_params = NULL;
     strlist_clear(&s->rcpts);
+    strlist_clear(&s->rcpt_params);
     strbuf_reset(&s->data);
     s->in_data = 0;
     s->data_too_big = 0;
     s->data_mid_line = 0;
+    s->data_raw = 0;
 }
 
 void fakemx_session_free(struct fakemx_session *s)
@@ -85,11 +155,81 @@ void fakemx_session_free(struct fakemx_session *s)
             break;
         }
     log_debug("%s: disconnect from %s", s->host->listen, s->client_ip);
-    bufferevent_free(s->bev);
+    clock_now(&s->rec->pub.closed);
+    if (s->bev != NULL) {
+        /* TLS: the bufferevent owns the socket and the buffers. */
+        bufferevent_free(s->bev);
+    } else {
+        event_free(s->rev);
+        event_free(s->wev);
+        close(s->fd);
+    }
+    strbuf_clear(&s->ibuf);
+    strbuf_clear(&s->obuf);
+    if (s->wait_ev != NULL)
+        event_free(s->wait_ev);
+    free(s->wait_line);
     fakemx_reset(s);
     strbuf_clear(&s->data);
     free(s->helo);
+    if (fm->session_fn != NULL && !fm->freeing)
+        fm->session_fn(fm->session_arg, &s->rec->pub);
     free(s);
+}
+
+/* Reply bytes not yet handed to the kernel (or, under TLS, to SSL). */
+static size_t fakemx_pending(const struct fakemx_session *s)
+{
+    size_t n = s->obuf.len - s->ooff;
+
+    if (s->bev != NULL)
+        n += evbuffer_get_length(bufferevent_get_output(s->bev));
+    return n;
+}
+
+/* Write what is queued now. Plain text: straight to the socket from the
+ * session's own buffer, which keeps its storage; only what the kernel
+ * does not take waits for EV_WRITE. So a reply costs one write and no
+ * allocation or epoll_ctl (the benchmark's hot path). Under TLS: to the
+ * bufferevent, which writes by itself. */
+static void fakemx_flush(struct fakemx_session *s)
+{
+    struct timeval idle = {FAKEMX_IDLE_TIMEOUT, 0};
+
+    while (!s->dead && s->ooff < s->obuf.len) {
+        ssize_t n;
+        if (s->bev != NULL) {
+            bufferevent_write(s->bev, s->obuf.buf + s->ooff,
+                              s->obuf.len - s->ooff);
+            s->ooff = s->obuf.len;
+            break;
+        }
+        n = write(s->fd, s->obuf.buf + s->ooff, s->obuf.len - s->ooff);
+        if (n > 0) {
+            s->ooff += (size_t)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && errno == EAGAIN) {
+            if (!event_pending(s->wev, EV_WRITE, NULL))
+                event_add(s->wev, &idle);
+            return;
+        } else {
+            s->dead = 1; /* EPIPE, ECONNRESET: the client has gone */
+        }
+    }
+    s->obuf.len = s->ooff = 0;
+}
+
+/* After an event: write, then free a session that is dead, or closing
+ * with all written. Returns 1 if s is gone. */
+static int fakemx_settle(struct fakemx_session *s)
+{
+    fakemx_flush(s);
+    if (s->dead || (s->closing && fakemx_pending(s) == 0)) {
+        fakemx_session_free(s);
+        return 1;
+    }
+    return 0;
 }
 
 /* ---- DATA ---- */
@@ -101,7 +241,7 @@ static void fakemx_data_append(struct fakemx_session *s, const char *p,
         return;
     /* RFC 1870 section 6: over the limit we keep reading up to the final
      * "." and reject the message there (552). */
-    if (s->data.len + len > (size_t)FAKEMX_SIZE_LIMIT) {
+    if (s->data.len + len > (size_t)fakemx_size_limit(s)) {
         s->data_too_big = 1;
         strbuf_clear(&s->data);
         return;
@@ -118,55 +258,34 @@ static void fakemx_end_of_data(struct fakemx_session *s)
         fakemx_reply(s, "552 5.3.4 Error: message file too big");
     } else {
         snprintf(id, sizeof(id), "FM%08lX", ++fakemx_queue_seq);
-        fakemx_reply(s, "250 2.0.0 Ok: queued as %s", id);
         log_info("%s: %s: from=<%s>, nrcpt=%zu, size=%zu, client=%s",
                  s->host->listen, id, s->mail_from, s->rcpts.n, s->data.len,
                  s->client_ip);
         fakemx_record(s);
+        fakemx_reply(s, "250 2.0.0 Ok: queued as %s", id);
+        fakemx_record_notify(s->host->fm);
     }
     fakemx_reset(s);
 }
 
-/* One complete DATA line without its line end. */
-static void fakemx_data_line(struct fakemx_session *s, const char *line,
-                             size_t len)
-{
-    if (s->data_mid_line) {
-        /* The tail of a long line whose head is already stored. */
-        s->data_mid_line = 0;
-    } else if (len == 1 && line[0] == '.') {
-        fakemx_end_of_data(s);
-        return;
-    } else if (len > 0 && line[0] == '.') {
-        /* RFC 5321 section 4.5.2: drop the stuffed leading dot. */
-        line++;
-        len--;
-    }
-    fakemx_data_append(s, line, len);
-    fakemx_data_append(s, "\r\n", 2);
-}
-
-/* A long DATA line with no LF yet: store what we have but the last byte
- * (it may be the CR of the CRLF still to come). */
-static void fakemx_data_partial(struct fakemx_session *s, struct evbuffer *in)
-{
-    size_t n = evbuffer_get_length(in) - 1;
-    unsigned char *p = evbuffer_pullup(in, (ev_ssize_t)n);
-    size_t skip = 0;
-
-    if (!s->data_mid_line && n > 0 && p[0] == '.')
-        skip = 1; /* stuffed dot, as in fakemx_data_line */
-    fakemx_data_append(s, (const char *)p + skip, n - skip);
-    evbuffer_drain(in, n);
-    s->data_mid_line = 1;
-}
-
 /* ---- commands ---- */
+
+/* RFC 3207 section 4: with "tls_required", no mail before STARTTLS. */
+static int fakemx_need_tls(struct fakemx_session *s)
+{
+    if (s->host->beh.tls_required && !s->tls) {
+        fakemx_reply(s, "530 5.7.0 Must issue a STARTTLS command first");
+        return 1;
+    }
+    return 0;
+}
 
 /* HELO and EHLO (RFC 5321 section 4.1.1.1). */
 static void fakemx_hello(struct fakemx_session *s, const char *arg, int ehlo)
 {
     struct fakemx_host *h = s->host;
+    char buf[512];
+    int n;
 
     if (*arg == '\0') {
         fakemx_reply(s, "501 Syntax: %s hostname", ehlo ? "EHLO" : "HELO");
@@ -176,15 +295,19 @@ static void fakemx_hello(struct fakemx_session *s, const char *arg, int ehlo)
     fakemx_reset(s);
     free(s->helo);
     s->helo = xstrdup(arg);
+    s->rec->pub.helo = fakemx_srec_strdup(s->rec, arg, strlen(arg));
     if (!ehlo) {
-        fakemx_reply(s, "250 %s", h->name);
+        fakemx_reply(s, "250 %s", fakemx_name(s));
         return;
     }
-    fakemx_reply(s, "250-%s", h->name);
-    fakemx_reply(s, "250-PIPELINING");
-    fakemx_reply(s, "250-SIZE %ld", FAKEMX_SIZE_LIMIT);
-    fakemx_reply(s, "250-8BITMIME");
-    fakemx_reply(s, "250 ENHANCEDSTATUSCODES");
+    n = snprintf(buf, sizeof(buf),
+                 "250-%s\r\n250-PIPELINING\r\n250-SIZE %ld\r\n250-8BITMIME\r\n"
+                 "%s250 ENHANCEDSTATUSCODES",
+                 fakemx_name(s), fakemx_size_limit(s),
+                 h->beh.starttls && !s->tls && h->fm->ssl_ctx != NULL
+                     ? "250-STARTTLS\r\n"
+                     : "");
+    fakemx_send(s, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
 static void fakemx_cmd_ehlo(struct fakemx_session *s, const char *arg)
@@ -197,8 +320,8 @@ static void fakemx_cmd_helo(struct fakemx_session *s, const char *arg)
     fakemx_hello(s, arg, 0);
 }
 
-/* 1 if the MAIL parameters carry a SIZE= beyond our limit (RFC 1870). */
-static int fakemx_size_exceeded(const char *params)
+/* 1 if the MAIL parameters carry a SIZE= beyond limit (RFC 1870). */
+static int fakemx_size_exceeded(const char *params, long limit)
 {
     const char *p = params;
     char num[32];
@@ -213,7 +336,7 @@ static int fakemx_size_exceeded(const char *params)
                 return 1; /* more digits than any long */
             memcpy(num, v, vlen);
             num[vlen] = '\0';
-            if (str_to_long(num, &size) == 0 && size > FAKEMX_SIZE_LIMIT)
+            if (str_to_long(num, &size) == 0 && size > limit)
                 return 1;
         }
         p += n;
@@ -225,9 +348,12 @@ static int fakemx_size_exceeded(const char *params)
 
 static void fakemx_cmd_mail(struct fakemx_session *s, const char *arg)
 {
+    const struct fakemx_behaviour *b = &s->host->beh;
     char addr[SMTP_PATH_MAX];
     const char *path, *params = "";
 
+    if (fakemx_need_tls(s))
+        return;
     if (s->mail_from != NULL) {
         fakemx_reply(s, "503 5.5.1 Error: nested MAIL command");
         return;
@@ -240,19 +366,34 @@ static void fakemx_cmd_mail(struct fakemx_session *s, const char *arg)
         fakemx_reply(s, "501 5.1.7 Bad sender address syntax");
         return;
     }
-    if (fakemx_size_exceeded(params)) {
+    if (fakemx_size_exceeded(params, fakemx_size_limit(s))) {
         fakemx_reply(s, "552 5.3.4 Message size exceeds fixed limit");
         return;
     }
+    /* Postfix's smtpd_client_message_rate_limit counts MAIL commands. */
+    if (!fakemx_rate_take(s->host, s->client_ip, 1, &b->msg_rate)) {
+        if (b->msg_rate.reply != NULL)
+            fakemx_reply_template(s, b->msg_rate.reply);
+        else
+            fakemx_reply(s, "450 4.7.1 Error: too much mail from %s",
+                         s->client_ip);
+        return;
+    }
     s->mail_from = xstrdup(addr);
+    s->mail_params = xstrdup(params);
+    clock_now(&s->mail_time);
+    s->reply_first = s->rec->pub.nreplies;
     fakemx_reply(s, "250 2.1.0 Ok");
 }
 
 static void fakemx_cmd_rcpt(struct fakemx_session *s, const char *arg)
 {
     char addr[SMTP_PATH_MAX];
-    const char *path;
+    const char *path, *params = "";
+    long wait;
 
+    if (fakemx_need_tls(s))
+        return;
     if (s->mail_from == NULL) {
         fakemx_reply(s, "503 5.5.1 Error: need MAIL command");
         return;
@@ -261,17 +402,29 @@ static void fakemx_cmd_rcpt(struct fakemx_session *s, const char *arg)
         fakemx_reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
         return;
     }
-    if (smtp_parse_path(path, 0, addr, sizeof(addr), NULL) != SMTP_PATH_OK ||
+    if (smtp_parse_path(path, 0, addr, sizeof(addr), &params) != SMTP_PATH_OK ||
         addr[0] == '\0') {
         fakemx_reply(s, "501 5.1.3 Bad recipient address syntax");
         return;
     }
+    if (s->host->beh.greylist &&
+        (wait = fakemx_greylist_check(s->host, s->client_ip, s->mail_from,
+                                      addr)) > 0) {
+        fakemx_reply(s,
+                     "450 4.2.0 <%s>: Recipient address rejected: "
+                     "Greylisted, retry in %ld seconds",
+                     addr, wait);
+        return;
+    }
     strlist_push(&s->rcpts, addr);
+    strlist_push(&s->rcpt_params, params);
     fakemx_reply(s, "250 2.1.5 Ok");
 }
 
 static void fakemx_cmd_data(struct fakemx_session *s, const char *arg)
 {
+    if (fakemx_need_tls(s))
+        return;
     /* Postfix's order and texts: without a transaction it asks for RCPT;
      * with MAIL but no accepted recipient (all rejected while pipelining)
      * it is no protocol error but "no valid recipients". */
@@ -285,7 +438,14 @@ static void fakemx_cmd_data(struct fakemx_session *s, const char *arg)
         s->in_data = 1;
         s->data_too_big = 0;
         s->data_mid_line = 0;
+        s->data_raw = 0;
         strbuf_reset(&s->data);
+        /* One allocation up front rather than a chain of reallocs. */
+        if (s->data.cap < FAKEMX_DATA_RESERVE) {
+            s->data.buf = xrealloc(s->data.buf, FAKEMX_DATA_RESERVE);
+            s->data.cap = FAKEMX_DATA_RESERVE;
+            s->data.buf[0] = '\0';
+        }
         fakemx_reply(s, "354 End data with <CR><LF>.<CR><LF>");
     }
 }
@@ -313,112 +473,602 @@ static void fakemx_cmd_quit(struct fakemx_session *s, const char *arg)
     fakemx_close_after_reply(s);
 }
 
-static const struct fakemx_cmd {
-    const char *verb;
-    void (*fn)(struct fakemx_session *, const char *);
-} fakemx_cmds[] = {
-    {"EHLO", fakemx_cmd_ehlo}, {"HELO", fakemx_cmd_helo},
-    {"MAIL", fakemx_cmd_mail}, {"RCPT", fakemx_cmd_rcpt},
-    {"DATA", fakemx_cmd_data}, {"RSET", fakemx_cmd_rset},
-    {"NOOP", fakemx_cmd_noop}, {"QUIT", fakemx_cmd_quit},
-};
-
-/* One command line, NUL-free, without its line end; modified in place. */
-static void fakemx_command(struct fakemx_session *s, char *line)
+/* RFC 3207 section 4: 220, then the handshake once the 220 is written
+ * (fakemx_on_write). Anything pipelined after STARTTLS is discarded
+ * (section 5, the plaintext injection attack). */
+static void fakemx_cmd_starttls(struct fakemx_session *s, const char *arg)
 {
-    char *arg, *end;
-    size_t vlen;
+    if (!s->host->beh.starttls || s->host->fm->ssl_ctx == NULL) {
+        fakemx_reply(s, "502 5.5.1 Error: command not implemented");
+    } else if (s->tls) {
+        fakemx_reply(s, "554 5.5.1 Error: TLS already active");
+    } else if (*arg != '\0') {
+        fakemx_reply(s, "501 5.5.4 Syntax: STARTTLS");
+    } else {
+        fakemx_reply(s, "220 2.0.0 Ready to start TLS");
+        s->tls_starting = 1;
+        fakemx_read_stop(s);
+    }
+}
 
-    log_debug("%s: %s: < %s", s->host->listen, s->client_ip, line);
-    while (*line == ' ')
-        line++;
-    end = line + strlen(line);
-    while (end > line && (end[-1] == ' ' || end[-1] == '\t'))
-        *--end = '\0';
-    if (*line == '\0') {
-        fakemx_reply(s, "500 5.5.2 Error: bad syntax");
+static void fakemx_cmd_other(struct fakemx_session *s, const char *arg)
+{
+    (void)arg;
+    fakemx_reply(s, "502 5.5.2 Error: command not recognized");
+}
+
+/* The greeting (RFC 5321 section 4.2, 3.1): a forced greeting, the
+ * concurrency limit and the connection rate come first. */
+static void fakemx_cmd_connect(struct fakemx_session *s, const char *arg)
+{
+    struct fakemx_host *h = s->host;
+    const struct fakemx_behaviour *b = &h->beh;
+
+    (void)arg;
+    if (b->greeting_reply != NULL) {
+        fakemx_reply_template(s, b->greeting_reply);
+        fakemx_close_after_reply(s);
         return;
     }
-    vlen = strcspn(line, " ");
-    arg = line + vlen;
-    while (*arg == ' ')
-        arg++;
-    for (size_t i = 0; i < sizeof(fakemx_cmds) / sizeof(fakemx_cmds[0]); i++) {
-        if (vlen == 4 && str_ncasecmp(line, fakemx_cmds[i].verb, 4) == 0) {
-            fakemx_cmds[i].fn(s, arg);
+    /* This session is already in the list: it counts itself. */
+    if (b->max_conn_per_ip > 0 &&
+        fakemx_host_clients(h, s->client_ip) > b->max_conn_per_ip) {
+        if (b->max_conn_reply != NULL)
+            fakemx_reply_template(s, b->max_conn_reply);
+        else
+            fakemx_reply(s, "421 4.7.0 %s Error: too many connections from %s",
+                         fakemx_name(s), s->client_ip);
+        fakemx_close_after_reply(s);
+        return;
+    }
+    if (!fakemx_rate_take(h, s->client_ip, 0, &b->conn_rate)) {
+        if (b->conn_rate.reply != NULL)
+            fakemx_reply_template(s, b->conn_rate.reply);
+        else
+            fakemx_reply(s, "421 4.7.0 %s Error: too many connections from %s",
+                         fakemx_name(s), s->client_ip);
+        fakemx_close_after_reply(s);
+        return;
+    }
+    fakemx_reply(s, "220 %s ESMTP fakemx", fakemx_name(s));
+}
+
+static void fakemx_cmd_dot(struct fakemx_session *s, const char *arg)
+{
+    (void)arg;
+    fakemx_end_of_data(s);
+}
+
+typedef void fakemx_cmd_fn(struct fakemx_session *, const char *);
+
+static const struct fakemx_verb {
+    const char *verb;
+    enum fakemx_cmd cmd;
+    fakemx_cmd_fn *fn;
+} fakemx_verbs[] = {
+    {"EHLO", FAKEMX_CMD_EHLO, fakemx_cmd_ehlo},
+    {"HELO", FAKEMX_CMD_EHLO, fakemx_cmd_helo},
+    {"MAIL", FAKEMX_CMD_MAIL, fakemx_cmd_mail},
+    {"RCPT", FAKEMX_CMD_RCPT, fakemx_cmd_rcpt},
+    {"DATA", FAKEMX_CMD_DATA, fakemx_cmd_data},
+    {"RSET", FAKEMX_CMD_RSET, fakemx_cmd_rset},
+    {"NOOP", FAKEMX_CMD_NOOP, fakemx_cmd_noop},
+    {"QUIT", FAKEMX_CMD_QUIT, fakemx_cmd_quit},
+    {"STARTTLS", FAKEMX_CMD_STARTTLS, fakemx_cmd_starttls},
+};
+
+/* What a "match" selector looks at, lowercased: the address of MAIL and
+ * RCPT, the client IP of CONNECT, else the argument. */
+static void fakemx_match_subject(const struct fakemx_session *s,
+                                 enum fakemx_cmd cmd, const char *arg,
+                                 char *out, size_t outlen)
+{
+    const char *path = NULL;
+
+    if (cmd == FAKEMX_CMD_CONNECT)
+        arg = s->client_ip;
+    else if (cmd == FAKEMX_CMD_MAIL)
+        path = str_casestart(arg, "FROM:");
+    else if (cmd == FAKEMX_CMD_RCPT)
+        path = str_casestart(arg, "TO:");
+    if (path == NULL ||
+        smtp_parse_path(path, 0, out, outlen, NULL) != SMTP_PATH_OK)
+        snprintf(out, outlen, "%s", arg ? arg : "");
+    str_lower(out);
+}
+
+static int fakemx_rule_fires(const struct fakemx_rule *r, unsigned long ord,
+                             const char *subject)
+{
+    switch (r->when) {
+    case FAKEMX_WHEN_NTH:
+        return ord == (unsigned long)r->n;
+    case FAKEMX_WHEN_EVERY:
+        return ord % (unsigned long)r->n == 0;
+    case FAKEMX_WHEN_MATCH:
+        return str_glob(r->pattern, subject);
+    default:
+        return 1;
+    }
+}
+
+/* Hold command cmd (line: its text, NULL for CONNECT and DOT) for
+ * delay_ms: a timer on the wall clock, fakemx_time_changed() on a
+ * simulated one. Reading stops meanwhile, so replies stay in order. */
+static void fakemx_wait(struct fakemx_session *s, enum fakemx_cmd cmd,
+                        const char *line, unsigned long ord, long delay_ms)
+{
+    s->waiting = 1;
+    s->wait_cmd = cmd;
+    s->wait_ord = ord;
+    s->wait_line = line ? xstrdup(line) : NULL;
+    s->wait_due_ms = fakemx_now_ms() + delay_ms;
+    fakemx_read_stop(s);
+    if (!clock_is_simulated()) {
+        struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
+        evtimer_add(s->wait_ev, &tv);
+    }
+}
+
+/* Run one command through the behaviour rules, then (unless a rule took
+ * it) its handler. line is the command line (NULL for CONNECT and DOT);
+ * resumed: it comes back from a tarpit, already counted. */
+static void fakemx_do(struct fakemx_session *s, enum fakemx_cmd cmd, char *line,
+                      int resumed)
+{
+    const struct fakemx_behaviour *b = &s->host->beh;
+    const struct fakemx_rule *forced = NULL;
+    fakemx_cmd_fn *fn = NULL;
+    const char *arg = "";
+    char subject[SMTP_PATH_MAX + 64];
+    unsigned long ord;
+    long delay = 0;
+    int drop_after = 0, have_subject = 0;
+
+    subject[0] = '\0';
+    if (cmd == FAKEMX_CMD_CONNECT) {
+        fn = fakemx_cmd_connect;
+    } else if (cmd == FAKEMX_CMD_DOT) {
+        fn = fakemx_cmd_dot;
+    } else {
+        char *p = line, *end;
+        size_t vlen;
+        log_debug("%s: %s: < %s", s->host->listen, s->client_ip, line);
+        while (*p == ' ')
+            p++;
+        end = p + strlen(p);
+        while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+            *--end = '\0';
+        if (*p == '\0') {
+            fakemx_reply(s, "500 5.5.2 Error: bad syntax");
             return;
         }
+        line = p;
+        vlen = strcspn(line, " ");
+        arg = line + vlen;
+        while (*arg == ' ')
+            arg++;
+        cmd = FAKEMX_CMD_OTHER;
+        fn = fakemx_cmd_other;
+        for (size_t i = 0; i < sizeof(fakemx_verbs) / sizeof(fakemx_verbs[0]);
+             i++) {
+            if (vlen == strlen(fakemx_verbs[i].verb) &&
+                str_ncasecmp(line, fakemx_verbs[i].verb, vlen) == 0) {
+                cmd = fakemx_verbs[i].cmd;
+                fn = fakemx_verbs[i].fn;
+                break;
+            }
+        }
     }
-    fakemx_reply(s, "502 5.5.2 Error: command not recognized");
+    if (resumed)
+        ord = s->wait_ord;
+    else if (cmd == FAKEMX_CMD_CONNECT)
+        ord = s->conn_ord;
+    else
+        ord = ++s->count[cmd];
+    for (size_t i = 0; i < b->nrules; i++) {
+        const struct fakemx_rule *r = &b->rules[i];
+        if (r->cmd != cmd)
+            continue;
+        if (r->when == FAKEMX_WHEN_MATCH && !have_subject) {
+            fakemx_match_subject(s, cmd, arg, subject, sizeof(subject));
+            have_subject = 1;
+        }
+        if (!fakemx_rule_fires(r, ord, subject))
+            continue;
+        switch (r->action) {
+        case FAKEMX_ACT_HANG:
+            fakemx_hang(s);
+            return;
+        case FAKEMX_ACT_DROP_ON:
+            fakemx_close_after_reply(s);
+            return;
+        case FAKEMX_ACT_TARPIT:
+            if (!resumed && r->delay_ms > delay)
+                delay = r->delay_ms;
+            break;
+        case FAKEMX_ACT_REPLY:
+            if (forced == NULL)
+                forced = r;
+            break;
+        case FAKEMX_ACT_DROP_AFTER:
+            drop_after = 1;
+            break;
+        }
+    }
+    if (delay > 0) {
+        fakemx_wait(s, cmd, line, ord, delay);
+        return;
+    }
+    if (forced != NULL) {
+        int code = smtp_reply_code(forced->reply, NULL);
+        fakemx_reply_template(s, forced->reply);
+        /* RFC 5321 section 3.8: 421 closes; a refused greeting too. A
+         * refused "." rejects the message. */
+        if (code == 421 || cmd == FAKEMX_CMD_CONNECT)
+            fakemx_close_after_reply(s);
+        else if (cmd == FAKEMX_CMD_DOT)
+            fakemx_reset(s);
+    } else {
+        fn(s, arg);
+    }
+    if (drop_after && !s->closing)
+        fakemx_close_after_reply(s);
 }
 
 /* ---- I/O ---- */
 
-/* Answer every complete line in the input, in order (RFC 2920: a client
- * may send MAIL, RCPT..., DATA in one write). */
-static void fakemx_on_read(struct bufferevent *bev, void *arg)
+/* DATA bytes from p[pos..n): lines to the buffer, the final "." to
+ * fakemx_do. Only CRLF ends a line (RFC 5321 section 2.3.8): a bare LF or
+ * CR is data, so "\n.\n" cannot end the message (SMTP smuggling). Returns
+ * the new pos. */
+static size_t fakemx_data_scan(struct fakemx_session *s, const char *p,
+                               size_t n, size_t pos)
 {
-    struct fakemx_session *s = arg;
-    struct evbuffer *in = bufferevent_get_input(bev);
-    char *line;
-    size_t len;
+    long drop = s->host->beh.drop_data_bytes;
 
-    while (!s->closing) {
-        line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF);
-        if (line == NULL)
+    while (pos < n && s->in_data) {
+        const char *lf = memchr(p + pos, '\n', n - pos);
+        const char *line = p + pos;
+        size_t len, end;
+        int crlf;
+
+        if (lf == NULL) {
+            /* A long line with no LF yet: store what we have but the last
+             * byte (it may be the CR of the CRLF still to come). */
+            size_t avail = n - pos, skip = 0;
+            if (avail < FAKEMX_DATA_CHUNK &&
+                (drop <= 0 || s->data_raw + (long long)avail < drop))
+                break;
+            if (!s->data_mid_line && line[0] == '.')
+                skip = 1; /* stuffed dot */
+            fakemx_data_append(s, line + skip, avail - 1 - skip);
+            s->data_mid_line = 1;
+            s->data_raw += (long long)avail - 1;
+            pos += avail - 1;
+            if (drop > 0 && s->data_raw + 1 >= drop)
+                fakemx_close_after_reply(s);
             break;
+        }
+        end = (size_t)(lf - p) + 1;
+        len = end - pos;
+        crlf = len >= 2 && line[len - 2] == '\r';
+        s->data_raw += (long long)len;
+        pos = end;
+        if (!s->data_mid_line && crlf && len == 3 && line[0] == '.') {
+            s->in_data = 0;
+            fakemx_do(s, FAKEMX_CMD_DOT, NULL, 0);
+            break;
+        }
+        if (!s->data_mid_line && line[0] == '.') {
+            /* RFC 5321 section 4.5.2: drop the stuffed leading dot. */
+            line++;
+            len--;
+        }
+        fakemx_data_append(s, line, len);
+        s->data_mid_line = !crlf;
+        if (drop > 0 && s->data_raw >= drop) {
+            fakemx_close_after_reply(s);
+            break;
+        }
+    }
+    return pos;
+}
+
+/* Answer every complete command line in p[0..n), in order (RFC 2920: a
+ * client may send MAIL, RCPT..., DATA in one write), until something
+ * holds the session (tarpit, hang, STARTTLS, close). Returns the bytes
+ * used. */
+static size_t fakemx_scan(struct fakemx_session *s, const char *p, size_t n)
+{
+    size_t pos = 0;
+
+    while (pos < n && !s->closing && !s->waiting && !s->hung &&
+           !s->tls_starting) {
+        const char *lf;
+        size_t end, len;
+        char line[FAKEMX_LINE_LIMIT];
+
         if (s->in_data) {
-            fakemx_data_line(s, line, len);
-        } else if (s->skipping_long_line) {
+            size_t before = pos;
+            pos = fakemx_data_scan(s, p, n, pos);
+            if (pos == before && s->in_data)
+                break;
+            continue;
+        }
+        if ((lf = memchr(p + pos, '\n', n - pos)) == NULL)
+            break;
+        end = (size_t)(lf - p);
+        len = end - pos;
+        if (s->skipping_long_line) {
             /* The tail of an overlong command line: one reply for all. */
             s->skipping_long_line = 0;
             fakemx_reply(s, "500 5.5.0 Error: line too long");
-        } else if (len + 2 > FAKEMX_LINE_LIMIT) {
+        } else if (len == 0 || p[end - 1] != '\r') {
+            /* RFC 5321 section 2.3.8: only CRLF ends a command. Postfix
+             * with smtpd_forbid_bare_newline = yes. */
+            fakemx_reply(s, "521 5.5.2 %s Error: bare <LF> received",
+                         fakemx_name(s));
+            fakemx_close_after_reply(s);
+        } else if (len + 1 > FAKEMX_LINE_LIMIT) {
             fakemx_reply(s, "500 5.5.0 Error: line too long");
-        } else if (memchr(line, '\0', len) != NULL) {
+        } else if (memchr(p + pos, '\0', len - 1) != NULL) {
             fakemx_reply(s, "500 5.5.2 Error: bad syntax");
         } else {
-            fakemx_command(s, line);
+            memcpy(line, p + pos, len - 1);
+            line[len - 1] = '\0';
+            fakemx_do(s, FAKEMX_CMD_OTHER, line, 0);
         }
-        free(line);
+        pos = end + 1;
     }
-    if (s->closing)
-        return;
-    /* No line end yet. An overlong command line is dropped as it comes;
-     * a long DATA line is stored in pieces (only SIZE limits DATA). */
-    len = evbuffer_get_length(in);
-    if (s->in_data) {
-        if (len >= FAKEMX_DATA_CHUNK)
-            fakemx_data_partial(s, in);
-    } else if (len > FAKEMX_LINE_LIMIT) {
-        evbuffer_drain(in, len);
-        s->skipping_long_line = 1;
-    }
+    return pos;
 }
 
-static void fakemx_on_write(struct bufferevent *bev, void *arg)
+/* n input bytes were left unused: 1 if they are to wait for more input,
+ * 0 if they are to be dropped. */
+static int fakemx_keep_rest(struct fakemx_session *s, size_t n)
+{
+    /* RFC 3207 section 5: plain text pipelined after STARTTLS is dropped;
+     * nothing more is read once closing or hung. */
+    if (n == 0 || s->hung || s->tls_starting || s->closing)
+        return 0;
+    if (!s->in_data && !s->waiting && n > FAKEMX_LINE_LIMIT) {
+        /* An overlong command line is dropped as it comes. */
+        s->skipping_long_line = 1;
+        return 0;
+    }
+    return 1;
+}
+
+/* Work on the input kept in ibuf. */
+static void fakemx_process(struct fakemx_session *s)
+{
+    size_t n = s->ibuf.len - s->ioff;
+
+    if (n > 0 && !s->hung && !s->closing && !s->waiting)
+        s->ioff += fakemx_scan(s, s->ibuf.buf + s->ioff, n);
+    if (!fakemx_keep_rest(s, s->ibuf.len - s->ioff))
+        s->ibuf.len = s->ioff = 0;
+}
+
+/* Work on n new bytes at p (not in ibuf); ibuf keeps what waits for
+ * more. */
+static void fakemx_process_bytes(struct fakemx_session *s, const char *p,
+                                 size_t n)
+{
+    size_t used = 0;
+
+    if (!s->hung && !s->closing && !s->waiting)
+        used = fakemx_scan(s, p, n);
+    if (fakemx_keep_rest(s, n - used))
+        strbuf_append(&s->ibuf, p + used, n - used);
+}
+
+/* Room for want more input bytes at the end of ibuf: unread bytes move
+ * to the front, storage grows only when that is not enough. */
+static char *fakemx_input_room(struct fakemx_session *s, size_t want)
+{
+    struct strbuf *b = &s->ibuf;
+
+    if (s->ioff > 0 && b->cap - b->len < want + 1) {
+        memmove(b->buf, b->buf + s->ioff, b->len - s->ioff);
+        b->len -= s->ioff;
+        s->ioff = 0;
+    }
+    if (b->cap - b->len < want + 1) {
+        size_t cap = b->len + want + 1;
+        if (cap < 2 * b->cap)
+            cap = 2 * b->cap;
+        b->buf = xrealloc(b->buf, cap);
+        b->cap = cap;
+    }
+    return b->buf + b->len;
+}
+
+static void fakemx_tls_begin(struct fakemx_session *s);
+
+/* The reply queue is empty: STARTTLS can start. */
+static void fakemx_drained(struct fakemx_session *s)
+{
+    if (s->tls_starting && !s->closing && fakemx_pending(s) == 0)
+        fakemx_tls_begin(s);
+}
+
+/* Idle for FAKEMX_IDLE_TIMEOUT: say so as Postfix does, then close once
+ * it is written. */
+static void fakemx_idle(struct fakemx_session *s)
+{
+    if (s->closing) {
+        s->dead = 1;
+        return;
+    }
+    fakemx_reply(s, "421 4.4.2 %s Error: timeout exceeded", fakemx_name(s));
+    fakemx_close_after_reply(s);
+}
+
+/* Plain text: one read per readiness, into our input buffer (no
+ * FIONREAD), then every complete command. */
+static void fakemx_on_readable(evutil_socket_t fd, short what, void *arg)
+{
+    struct fakemx_session *s = arg;
+    char *room;
+    ssize_t n;
+
+    if (what & EV_TIMEOUT) {
+        fakemx_idle(s);
+        fakemx_settle(s);
+        return;
+    }
+    /* Usually every line read is complete: then the bytes are used where
+     * they were read, in the buffer all sessions share, and only an
+     * incomplete rest is copied to the session. */
+    if (s->ibuf.len > s->ioff)
+        room = fakemx_input_room(s, FAKEMX_READ_SIZE);
+    else
+        room = s->host->fm->rbuf;
+    n = read(fd, room, FAKEMX_READ_SIZE);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {
+        /* EOF or error: a transaction not ended by "." is not recorded. */
+        s->dead = 1;
+        fakemx_settle(s);
+        return;
+    }
+    if (room == s->host->fm->rbuf) {
+        fakemx_process_bytes(s, room, (size_t)n);
+    } else {
+        s->ibuf.len += (size_t)n;
+        s->ibuf.buf[s->ibuf.len] = '\0';
+        fakemx_process(s);
+    }
+    if (!fakemx_settle(s))
+        fakemx_drained(s);
+}
+
+static void fakemx_on_writable(evutil_socket_t fd, short what, void *arg)
 {
     struct fakemx_session *s = arg;
 
-    if (s->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-        fakemx_session_free(s);
+    (void)fd;
+    if (what & EV_TIMEOUT) {
+        s->dead = 1;
+        fakemx_settle(s);
+        return;
+    }
+    fakemx_flush(s);
+    if (!s->dead && s->ooff < s->obuf.len)
+        return; /* fakemx_flush waits for EV_WRITE again */
+    if (fakemx_settle(s))
+        return;
+    fakemx_drained(s);
 }
 
-static void fakemx_on_event(struct bufferevent *bev, short what, void *arg)
+/* A tarpit has run out: run the held command, then go on reading. */
+static void fakemx_on_wait(evutil_socket_t fd, short what, void *arg)
+{
+    struct fakemx_session *s = arg;
+    char *line = s->wait_line;
+
+    (void)fd;
+    (void)what;
+    if (!s->waiting)
+        return;
+    s->waiting = 0;
+    s->wait_line = NULL;
+    fakemx_do(s, s->wait_cmd, line, 1);
+    free(line);
+    if (!s->closing && !s->waiting && !s->hung && !s->tls_starting) {
+        fakemx_read_start(s);
+        fakemx_process(s);
+    }
+    if (fakemx_settle(s))
+        return;
+    fakemx_drained(s);
+}
+
+/* ---- under TLS: a bufferevent ---- */
+
+static void fakemx_on_bev_read(struct bufferevent *bev, void *arg)
+{
+    struct fakemx_session *s = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    size_t n = evbuffer_get_length(in);
+
+    /* All of it: the callback comes again only when more arrives. */
+    evbuffer_remove(in, fakemx_input_room(s, n), n);
+    s->ibuf.len += n;
+    s->ibuf.buf[s->ibuf.len] = '\0';
+    fakemx_process(s);
+    fakemx_settle(s);
+}
+
+static void fakemx_on_bev_write(struct bufferevent *bev, void *arg)
 {
     struct fakemx_session *s = arg;
 
     (void)bev;
-    /* Idle: say so as Postfix does, then close once it is written. */
-    if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
-        !s->closing) {
-        fakemx_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->host->name);
-        fakemx_close_after_reply(s);
+    fakemx_settle(s);
+}
+
+static void fakemx_on_bev_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct fakemx_session *s = arg;
+
+    if (what & BEV_EVENT_CONNECTED) {
+        /* The TLS handshake is done. */
+        SSL *ssl = bufferevent_openssl_get_ssl(bev);
+        if (ssl != NULL) {
+            const char *v = SSL_get_version(ssl);
+            s->rec->pub.tls_version = fakemx_srec_strdup(s->rec, v, strlen(v));
+            log_debug("%s: %s: %s established", s->host->listen, s->client_ip,
+                      s->rec->pub.tls_version);
+        }
         return;
     }
-    /* EOF, error, write timeout: a transaction not ended by "." is not
-     * recorded. */
-    fakemx_session_free(s);
+    if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING))
+        fakemx_idle(s);
+    else
+        s->dead = 1; /* EOF, error (handshake too), write timeout */
+    fakemx_settle(s);
+}
+
+/* The 220 for STARTTLS is written: the socket goes on under TLS, in a
+ * bufferevent that owns it from now on. RFC 3207 section 4.2: the client
+ * must say EHLO again; the transaction is forgotten. */
+static void fakemx_tls_begin(struct fakemx_session *s)
+{
+    struct timeval idle = {FAKEMX_IDLE_TIMEOUT, 0};
+    SSL *ssl = SSL_new(s->host->fm->ssl_ctx);
+    struct bufferevent *tb = NULL;
+
+    s->tls_starting = 0;
+    if (ssl != NULL)
+        tb = bufferevent_openssl_socket_new(s->host->fm->base, s->fd, ssl,
+                                            BUFFEREVENT_SSL_ACCEPTING,
+                                            BEV_OPT_CLOSE_ON_FREE);
+    if (tb == NULL) {
+        log_warnx("%s: cannot start TLS with %s", s->host->listen,
+                  s->client_ip);
+        if (ssl != NULL)
+            SSL_free(ssl);
+        s->dead = 1;
+        fakemx_settle(s);
+        return;
+    }
+    event_free(s->rev);
+    event_free(s->wev);
+    s->rev = s->wev = NULL;
+    s->fd = -1;
+    s->bev = tb;
+    s->tls = 1;
+    fakemx_reset(s);
+    free(s->helo);
+    s->helo = NULL;
+    bufferevent_setcb(tb, fakemx_on_bev_read, fakemx_on_bev_write,
+                      fakemx_on_bev_event, s);
+    bufferevent_set_timeouts(tb, &idle, &idle);
+    bufferevent_enable(tb, EV_READ | EV_WRITE);
 }
 
 void fakemx_session_start(struct fakemx_host *h, int fd,
@@ -429,37 +1079,41 @@ void fakemx_session_start(struct fakemx_host *h, int fd,
     struct timeval idle = {FAKEMX_IDLE_TIMEOUT, 0};
 
     s->host = h;
+    s->fd = fd;
+    s->conn_ord = h->nconn;
     netaddr_ip(peer, s->client_ip, sizeof(s->client_ip));
     strlist_init(&s->rcpts);
+    strlist_init(&s->rcpt_params);
     strbuf_init(&s->data);
-    s->bev = bufferevent_socket_new(fm->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    if (s->bev == NULL) {
+    strbuf_init(&s->ibuf);
+    strbuf_init(&s->obuf);
+    s->rev =
+        event_new(fm->base, fd, EV_READ | EV_PERSIST, fakemx_on_readable, s);
+    s->wev = event_new(fm->base, fd, EV_WRITE, fakemx_on_writable, s);
+    s->wait_ev = evtimer_new(fm->base, fakemx_on_wait, s);
+    if (s->rev == NULL || s->wev == NULL || s->wait_ev == NULL ||
+        event_add(s->rev, &idle) < 0) {
         log_warnx("%s: cannot set up a connection from %s", h->listen,
                   s->client_ip);
+        if (s->rev != NULL)
+            event_free(s->rev);
+        if (s->wev != NULL)
+            event_free(s->wev);
+        if (s->wait_ev != NULL)
+            event_free(s->wait_ev);
         evutil_closesocket(fd);
-        strbuf_clear(&s->data);
         free(s);
         return;
     }
-    bufferevent_setcb(s->bev, fakemx_on_read, fakemx_on_write, fakemx_on_event,
-                      s);
-    bufferevent_set_timeouts(s->bev, &idle, &idle);
-    bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+    s->rec = fakemx_srec_new(h, s->client_ip);
     s->next = fm->sessions;
     fm->sessions = s;
     log_debug("%s: connect from %s", h->listen, s->client_ip);
-    if (h->beh.greeting_reply != NULL) {
-        fakemx_reply_template(s, h->beh.greeting_reply);
-        fakemx_close_after_reply(s);
+    /* A black hole accepts and never says a word. */
+    if (h->beh.down == FAKEMX_DOWN_BLACKHOLE) {
+        fakemx_hang(s);
         return;
     }
-    /* This session is already in the list: it counts itself. */
-    if (h->beh.max_conn_per_ip > 0 &&
-        fakemx_host_clients(h, s->client_ip) > h->beh.max_conn_per_ip) {
-        fakemx_reply(s, "421 4.7.0 %s Error: too many connections from %s",
-                     h->name, s->client_ip);
-        fakemx_close_after_reply(s);
-        return;
-    }
-    fakemx_reply(s, "220 %s ESMTP fakemx", h->name);
+    fakemx_do(s, FAKEMX_CMD_CONNECT, NULL, 0);
+    fakemx_settle(s);
 }

@@ -8,8 +8,10 @@
 #include <check.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include <unistd.h>
 
 #include "fakemx/fakemx.h"
+#include "mxlab/clock.h"
 #include "mxlab/netaddr.h"
 #include "mxlab/smtp.h"
 #include "mxlab/strutil.h"
@@ -37,6 +40,7 @@ struct client {
     struct strbuf in; /* everything received */
     size_t used;      /* bytes of in already handed out as replies */
     int eof;
+    int tls_up;
 };
 
 static void client_on_read(struct bufferevent *bev, void *arg)
@@ -504,7 +508,7 @@ START_TEST(test_session)
     struct client *c;
 
     if (tc->greeting_reply != NULL) {
-        struct fakemx_behaviour b = {tc->greeting_reply, 0};
+        struct fakemx_behaviour b = {.greeting_reply = tc->greeting_reply};
         fakemx_host_set_behaviour(host, &b);
     }
     c = client_connect();
@@ -561,7 +565,7 @@ END_TEST
 
 START_TEST(test_max_conn_per_ip)
 {
-    struct fakemx_behaviour b = {NULL, 1};
+    struct fakemx_behaviour b = {.max_conn_per_ip = 1};
     struct client *a, *x, *other, *again;
 
     fakemx_host_set_behaviour(host, &b);
@@ -742,7 +746,7 @@ END_TEST
 
 START_TEST(test_set_behaviour)
 {
-    struct fakemx_behaviour b = {"421 4.3.2 %s down", 0};
+    struct fakemx_behaviour b = {.greeting_reply = "421 4.3.2 %s down"};
     struct client *c;
 
     fakemx_host_set_behaviour(host, &b);
@@ -788,6 +792,786 @@ static char *json_of(const struct fakemx_message *m)
     return buf;
 }
 
+/* ---- the behaviour engine ---- */
+
+/* Parse text as a behaviour and give it to the host. */
+static void set_beh(const char *text)
+{
+    struct fakemx_behaviour b;
+    char err[512];
+
+    memset(&b, 0, sizeof(b));
+    ck_assert_msg(fakemx_behaviour_parse(&b, "t", 1, text, err, sizeof(err)) ==
+                      0,
+                  "%s", err);
+    ck_assert_int_eq(fakemx_host_set_behaviour(host, &b), 0);
+    fakemx_behaviour_clear(&b);
+}
+
+static const struct parse_case {
+    const char *text;
+    const char *err; /* NULL: valid; else a substring of the error */
+} parse_cases[] = {
+    {"# comment\n\nname = mx1.example\n", NULL},
+    {"greeting = 421 4.7.0 mx Error: too many connections from %s", NULL},
+    {"greeting =", NULL},
+    {"max_conn_per_ip = 3", NULL},
+    {"max_conn_per_ip = 2 421 smtp4-g19.free.fr Error: too many "
+     "connections from %s",
+     NULL},
+    {"rate = 10 connections per 1m", NULL},
+    {"rate = 5 messages per 1h 450 4.7.1 slow down", NULL},
+    {"rate = off", NULL},
+    {"greylist = 300s,4h", NULL},
+    {"greylist = 5m", NULL},
+    {"greylist = off", NULL},
+    {"reply = RCPT #3 452 4.5.3 Too many recipients", NULL},
+    {"reply = CONNECT every 5 421 4.7.0 busy", NULL},
+    {"reply = RCPT match unknown-* 550 5.1.1 User unknown", NULL},
+    {"reply = MAIL match x@spam.example 550 5.7.1 No", NULL},
+    {"reply = DOT 554 5.7.1 Rejected\\n(multi-line)", NULL},
+    {"tarpit = RCPT 30s\ntarpit = banner 500ms\ntarpit = MAIL #2 1m", NULL},
+    {"hang = DATA", NULL},
+    {"drop = banner\ndrop = after MAIL\ndrop = on RCPT #2\ndrop = data 100",
+     NULL},
+    {"down = refuse\ndown = blackhole\ndown = no", NULL},
+    {"starttls = yes\ntls_required = yes\nsize = 1000", NULL},
+    {"x", "t:1: expected key = value"},
+    {"\n# c\nbogus = 1", "t:3: unknown key \"bogus\""},
+    {"greeting = hello", "t:1: greeting: expected an SMTP reply"},
+    {"max_conn_per_ip = many", "t:1: max_conn_per_ip"},
+    {"rate = 5 cats per 1m", "t:1: rate: expected"},
+    {"rate = 5 messages per soon", "t:1: rate: bad duration"},
+    {"greylist = 10m,5m", "MAX must be greater"},
+    {"greylist = 3x", "greylist: expected"},
+    {"reply = RCPT 250 fine", "only 4xx and 5xx"},
+    {"reply = FOO 550 no", "expected a command"},
+    {"reply = RCPT #0 550 no", "expected #N"},
+    {"reply = RCPT match", "match: expected a pattern"},
+    {"reply = RCPT", "expected CODE TEXT"},
+    {"tarpit = RCPT", "tarpit: expected a duration"},
+    {"hang = RCPT now", "unexpected \"now\""},
+    {"drop = sometimes", "drop: expected"},
+    {"drop = data x", "drop = data BYTES"},
+    {"down = maybe", "down: expected"},
+    {"starttls = perhaps", "starttls: expected yes or no"},
+    {"size = 0", "size: expected"},
+};
+
+START_TEST(test_parse)
+{
+    const struct parse_case *tc = &parse_cases[_i];
+    struct fakemx_behaviour b;
+    char err[512] = "";
+    int rc;
+
+    memset(&b, 0, sizeof(b));
+    rc = fakemx_behaviour_parse(&b, "t", 1, tc->text, err, sizeof(err));
+    if (tc->err == NULL)
+        ck_assert_msg(rc == 0, "%s: %s", tc->text, err);
+    else
+        ck_assert_msg(rc < 0 && strstr(err, tc->err) != NULL,
+                      "%s: got \"%s\", expected \"%s\"", tc->text, err,
+                      tc->err);
+    fakemx_behaviour_clear(&b);
+}
+END_TEST
+
+START_TEST(test_parse_fields)
+{
+    struct fakemx_behaviour b, c;
+    char err[512];
+
+    memset(&b, 0, sizeof(b));
+    memset(&c, 0, sizeof(c));
+    ck_assert_int_eq(
+        fakemx_behaviour_parse(
+            &b, "f", 10,
+            "name = mx9\ngreeting = 421 4.3.2 %s x\\ny\nmax_conn_per_ip = 4\n"
+            "rate = 3 messages per 2m\ngreylist = 5m,4h\n"
+            "reply = RCPT #3 452 4.5.3 Too many\ntarpit = MAIL 250ms\n"
+            "drop = on QUIT\ndrop = data 7\ndown = blackhole\nsize = 99\n",
+            err, sizeof(err)),
+        0);
+    ck_assert_str_eq(b.name, "mx9");
+    ck_assert_str_eq(b.greeting_reply, "421 4.3.2 %s x\ny");
+    ck_assert_int_eq(b.max_conn_per_ip, 4);
+    ck_assert_int_eq(b.msg_rate.count, 3);
+    ck_assert_int_eq(b.msg_rate.window_ms, 120000);
+    ck_assert(b.greylist && b.greylist_min == 300 && b.greylist_max == 14400);
+    ck_assert_uint_eq(b.nrules, 3);
+    ck_assert(b.rules[0].action == FAKEMX_ACT_REPLY &&
+              b.rules[0].cmd == FAKEMX_CMD_RCPT &&
+              b.rules[0].when == FAKEMX_WHEN_NTH && b.rules[0].n == 3);
+    ck_assert_str_eq(b.rules[0].reply, "452 4.5.3 Too many");
+    ck_assert(b.rules[1].action == FAKEMX_ACT_TARPIT &&
+              b.rules[1].delay_ms == 250);
+    ck_assert(b.rules[2].action == FAKEMX_ACT_DROP_ON &&
+              b.rules[2].cmd == FAKEMX_CMD_QUIT);
+    ck_assert_int_eq(b.drop_data_bytes, 7);
+    ck_assert(b.down == FAKEMX_DOWN_BLACKHOLE);
+    ck_assert_int_eq(b.size, 99);
+    /* A deep copy survives the original. */
+    fakemx_behaviour_copy(&c, &b);
+    fakemx_behaviour_clear(&b);
+    ck_assert_str_eq(c.rules[0].reply, "452 4.5.3 Too many");
+    /* Errors carry the line: first_line + index. */
+    ck_assert_int_eq(fakemx_behaviour_parse(&c, "f", 10, "size = 1\n\nbad", err,
+                                            sizeof(err)),
+                     -1);
+    ck_assert_str_eq(err, "f:12: expected key = value");
+    ck_assert_int_eq(
+        fakemx_behaviour_parse_line(&c, "  # only a comment", err, sizeof(err)),
+        0);
+    fakemx_behaviour_clear(&c);
+}
+END_TEST
+
+START_TEST(test_reply_nth_rcpt)
+{
+    struct client *c;
+
+    set_beh("reply = RCPT #3 452 4.5.3 Too many recipients");
+    c = client_connect();
+    client_expect(c, "220 *");
+    client_puts(c, "MAIL FROM:<a@x.test>\r\nRCPT TO:<1@y.test>\r\n"
+                   "RCPT TO:<2@y.test>\r\nRCPT TO:<3@y.test>\r\n"
+                   "RCPT TO:<4@y.test>\r\nDATA\r\nx\r\n.\r\n");
+    client_expect(c, "250 2.1.0 Ok\n250 2.1.5 Ok\n250 2.1.5 Ok\n"
+                     "452 4.5.3 Too many recipients\n250 2.1.5 Ok\n" GO_AHEAD
+                     "\n" QUEUED);
+    ck_assert_uint_eq(fakemx_message_at(fm, 0)->nrcpt, 3);
+    ck_assert_str_eq(fakemx_message_at(fm, 0)->rcpts[2], "4@y.test");
+    /* Per session: the next session counts from 1 again. */
+    client_puts(c, "MAIL FROM:<a@x.test>\r\nRCPT TO:<5@y.test>\r\n");
+    client_expect(c, "250 *\n250 2.1.5 Ok");
+    client_free(c);
+    c = client_connect();
+    client_expect(c, "220 *");
+    client_puts(c, "MAIL FROM:<a@x.test>\r\nRCPT TO:<1@y.test>\r\n"
+                   "RCPT TO:<2@y.test>\r\nRCPT TO:<3@y.test>\r\n");
+    client_expect(c, "250 *\n250 *\n250 *\n452 4.5.3 *");
+    client_free(c);
+}
+END_TEST
+
+START_TEST(test_reply_every_connect)
+{
+    set_beh("reply = CONNECT every 3 421 4.7.0 busy %s\n"
+            "reply = EHLO #1 550 5.7.1 no hello");
+    for (int i = 1; i <= 6; i++) {
+        struct client *c = client_connect();
+        if (i % 3 == 0) {
+            client_expect(c, "421 4.7.0 busy " T_CLIENT);
+            ck_assert(pump(cond_eof, c));
+        } else {
+            client_expect(c, "220 " T_NAME " ESMTP fakemx");
+            client_puts(c, "EHLO a\r\nEHLO b\r\n");
+            client_expect(c, "550 5.7.1 no hello\n" EHLO_REPLY);
+        }
+        client_free(c);
+    }
+}
+END_TEST
+
+START_TEST(test_reply_match)
+{
+    struct client *c;
+
+    set_beh("reply = RCPT match unknown-* 550 5.1.1 User unknown\n"
+            "reply = MAIL match x@SPAM.example 550 5.7.1 No\n"
+            "reply = DOT #2 554 5.7.1 Second message refused");
+    c = client_connect();
+    client_expect(c, "220 *");
+    client_puts(c, "MAIL FROM:<X@spam.example>\r\nMAIL FROM:<ok@x.test>\r\n"
+                   "RCPT TO:<Unknown-1@y.test>\r\nRCPT TO:<known@y.test>\r\n"
+                   "DATA\r\n1\r\n.\r\n");
+    client_expect(c, "550 5.7.1 No\n250 2.1.0 Ok\n550 5.1.1 User unknown\n"
+                     "250 2.1.5 Ok\n" GO_AHEAD "\n" QUEUED);
+    /* A refused "." ends the transaction without a message. */
+    client_puts(c, "MAIL FROM:<ok@x.test>\r\nRCPT TO:<known@y.test>\r\n"
+                   "DATA\r\n2\r\n.\r\nRCPT TO:<known@y.test>\r\n");
+    client_expect(c, "250 *\n250 *\n" GO_AHEAD
+                     "\n554 5.7.1 Second message refused\n"
+                     "503 5.5.1 Error: need MAIL command");
+    ck_assert_uint_eq(fakemx_message_count(fm), 1);
+    client_free(c);
+}
+END_TEST
+
+START_TEST(test_max_conn_reply)
+{
+    struct client *a, *b;
+
+    set_beh("max_conn_per_ip = 1 421 smtp4-g19.free.fr Error: too many "
+            "connections from %s");
+    a = client_connect();
+    client_expect(a, "220 *");
+    b = client_connect();
+    client_expect(b, "421 smtp4-g19.free.fr Error: too many connections "
+                     "from " T_CLIENT);
+    ck_assert(pump(cond_eof, b));
+    client_free(a);
+    client_free(b);
+}
+END_TEST
+
+static void advance(long sec)
+{
+    struct timeval tv = {sec, 0};
+
+    clock_advance(&tv);
+    fakemx_time_changed(fm);
+}
+
+START_TEST(test_greylist)
+{
+    struct client *c;
+
+    clock_simulate(1700000000);
+    set_beh("greylist = 300s,4h");
+    c = client_connect();
+    client_expect(c, "220 *");
+    client_puts(c, "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n");
+    client_expect(c, "250 *\n450 4.2.0 <b@y.test>: Recipient address "
+                     "rejected: Greylisted, retry in 300 seconds");
+    advance(100);
+    client_puts(c, "RCPT TO:<B@y.test>\r\nRCPT TO:<c@y.test>\r\n");
+    client_expect(c, "450 4.2.0 * retry in 200 seconds\n"
+                     "450 4.2.0 <c@y.test>:* retry in 300 seconds");
+    advance(200);
+    client_puts(c, "RCPT TO:<b@y.test>\r\n");
+    client_expect(c, "250 2.1.5 Ok");
+    /* Passed triplets stay passed; c@ retried after 4h is too late and
+     * starts over. */
+    advance(4 * 3600);
+    client_puts(c, "RCPT TO:<b@y.test>\r\nRCPT TO:<c@y.test>\r\n");
+    client_expect(c, "250 2.1.5 Ok\n450 4.2.0 * retry in 300 seconds");
+    advance(300);
+    client_puts(c, "RCPT TO:<c@y.test>\r\n");
+    client_expect(c, "250 2.1.5 Ok");
+    client_free(c);
+    /* Another client IP is another triplet. */
+    c = client_connect_from("127.0.0.78");
+    client_expect(c, "220 *");
+    client_puts(c, "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n");
+    client_expect(c, "250 *\n450 4.2.0 *");
+    client_free(c);
+}
+END_TEST
+
+static struct client *connect_quit(const char *expect)
+{
+    struct client *c = client_connect();
+
+    client_expect(c, expect);
+    if (expect[0] == '2') {
+        client_puts(c, "QUIT\r\n");
+        client_expect(c, "221 *");
+    }
+    ck_assert(pump(cond_eof, c));
+    return c;
+}
+
+START_TEST(test_rate_connections)
+{
+    clock_simulate(1700000000);
+    set_beh("rate = 2 connections per 60s");
+    client_free(connect_quit("220 *"));
+    advance(30);
+    client_free(connect_quit("220 *"));
+    client_free(connect_quit("421 4.7.0 " T_NAME
+                             " Error: too many connections from " T_CLIENT));
+    advance(30); /* the first has left the window */
+    client_free(connect_quit("220 *"));
+    client_free(connect_quit("421 *"));
+    /* Behaviour changes at run time: the limit off, then a custom text. */
+    set_beh("");
+    client_free(connect_quit("220 *"));
+    set_beh("rate = 1 connections per 1h 421 4.7.0 slow down %s");
+    client_free(connect_quit("421 4.7.0 slow down " T_CLIENT));
+}
+END_TEST
+
+START_TEST(test_rate_messages)
+{
+    struct client *c;
+
+    clock_simulate(1700000000);
+    set_beh("rate = 2 messages per 1m");
+    c = client_connect();
+    client_expect(c, "220 *");
+    client_puts(c, "MAIL FROM:<a@x.test>\r\nRSET\r\nMAIL FROM:<a@x.test>\r\n"
+                   "RSET\r\nMAIL FROM:<a@x.test>\r\n");
+    client_expect(c, "250 *\n250 *\n250 *\n250 *\n"
+                     "450 4.7.1 Error: too much mail from " T_CLIENT);
+    advance(60);
+    client_puts(c, "MAIL FROM:<a@x.test>\r\n");
+    client_expect(c, "250 2.1.0 Ok");
+    client_free(c);
+}
+END_TEST
+
+static int cond_waiting(void *arg)
+{
+    return fakemx_waiting_count(fm) == *(size_t *)arg;
+}
+
+/* Let the loop run what is ready, without waiting. */
+static void spin(void)
+{
+    for (int i = 0; i < 20; i++)
+        event_base_loop(base, EVLOOP_NONBLOCK);
+}
+
+START_TEST(test_tarpit_simulated)
+{
+    struct client *c;
+    size_t one = 1, zero = 0;
+
+    clock_simulate(1700000000);
+    set_beh("tarpit = MAIL 30s\ntarpit = CONNECT 10s");
+    c = client_connect();
+    ck_assert(pump(cond_waiting, &one));
+    spin();
+    ck_assert_uint_eq(c->in.len, 0);
+    advance(10);
+    client_expect(c, "220 *");
+    /* Pipelined commands after the held one wait their turn. */
+    client_puts(c, "MAIL FROM:<a@x.test>\r\nNOOP\r\n");
+    ck_assert(pump(cond_waiting, &one));
+    advance(29);
+    spin();
+    ck_assert_uint_eq(c->used, c->in.len);
+    advance(1);
+    client_expect(c, "250 2.1.0 Ok\n250 2.0.0 Ok");
+    ck_assert(pump(cond_waiting, &zero));
+    client_free(c);
+}
+END_TEST
+
+START_TEST(test_tarpit_wall)
+{
+    struct client *c;
+    long long t0;
+
+    set_beh("tarpit = RCPT 150ms");
+    c = client_connect();
+    client_expect(c, "220 *");
+    t0 = clock_mono_ms();
+    client_puts(c, "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n");
+    client_expect(c, "250 2.1.0 Ok\n250 2.1.5 Ok");
+    ck_assert_int_ge(clock_mono_ms() - t0, 150);
+    client_free(c);
+}
+END_TEST
+
+START_TEST(test_hang)
+{
+    struct client *c;
+    size_t one = 1;
+
+    set_beh("hang = RCPT");
+    c = client_connect();
+    client_expect(c, "220 *");
+    client_puts(c, "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nNOOP\r\n");
+    client_expect(c, "250 2.1.0 Ok");
+    ck_assert(pump(cond_waiting, &one));
+    spin();
+    ck_assert_uint_eq(c->used, c->in.len);
+    ck_assert(!c->eof);
+    client_free(c);
+}
+END_TEST
+
+static const struct drop_case {
+    const char *beh;
+    const char *send;
+    const char *expect; /* replies before the close */
+} drop_cases[] = {
+    {"drop = banner", "", "220 *"},
+    {"drop = after MAIL", "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n",
+     "250 2.1.0 Ok"},
+    {"drop = on RCPT #2",
+     "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nRCPT TO:<c@y.test>\r\n"
+     "NOOP\r\n",
+     "250 *\n250 *"},
+    {"drop = data 100",
+     "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n"
+     "0123456789012345678901234567890123456789\r\n"
+     "0123456789012345678901234567890123456789\r\n"
+     "0123456789012345678901234567890123456789\r\n.\r\n",
+     "250 *\n250 *\n" GO_AHEAD},
+    {"reply = RCPT 421 4.3.2 shutting down",
+     "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nNOOP\r\n",
+     "250 *\n421 4.3.2 shutting down"},
+};
+
+START_TEST(test_drop)
+{
+    const struct drop_case *tc = &drop_cases[_i];
+    struct client *c;
+
+    set_beh(tc->beh);
+    c = client_connect();
+    if (strncmp(tc->beh, "drop = banner", 13) != 0)
+        client_expect(c, "220 *");
+    client_puts(c, tc->send);
+    client_expect(c, tc->expect);
+    ck_assert_msg(pump(cond_eof, c), "%s: no close", tc->beh);
+    ck_assert_msg(c->used == c->in.len, "%s: more after the close: %s", tc->beh,
+                  c->in.buf + c->used);
+    ck_assert_uint_eq(fakemx_message_count(fm), 0);
+    client_free(c);
+}
+END_TEST
+
+START_TEST(test_down)
+{
+    struct client *c;
+    size_t one = 1;
+
+    set_beh("down = refuse");
+    c = client_connect();
+    ck_assert(pump(cond_eof, c));
+    ck_assert_uint_eq(c->in.len, 0);
+    client_free(c);
+    ck_assert_uint_eq(fakemx_connection_count(fm), 0);
+    /* Up again on the same address and port. */
+    set_beh("");
+    c = client_connect();
+    client_expect(c, "220 " T_NAME " ESMTP fakemx");
+    client_free(c);
+    /* A black hole: the connect succeeds, nothing is ever said. */
+    set_beh("down = blackhole");
+    c = client_connect();
+    ck_assert(pump(cond_waiting, &one));
+    client_puts(c, "EHLO x\r\n");
+    spin();
+    ck_assert_uint_eq(c->in.len, 0);
+    ck_assert(!c->eof);
+    client_free(c);
+}
+END_TEST
+
+START_TEST(test_hardening)
+{
+    struct client *c;
+    const struct fakemx_message *m;
+
+    set_beh("size = 100");
+    c = client_connect();
+    client_expect(c, "220 *");
+    client_puts(c, "EHLO c\r\nMAIL FROM:<a@x.test> SIZE=101\r\n"
+                   "RCPT TO:<b@y.test>\r\nDATA\r\n");
+    client_expect(c, "250-" T_NAME "\n250-PIPELINING\n250-SIZE 100\n"
+                     "250-8BITMIME\n250 ENHANCEDSTATUSCODES\n"
+                     "552 5.3.4 Message size exceeds fixed limit\n"
+                     "503 5.5.1 Error: need MAIL command\n"
+                     "503 5.5.1 Error: need RCPT command");
+    /* Over SIZE in DATA: 552 at the end, the session goes on. */
+    client_puts(c, "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n");
+    client_expect(c, "250 *\n250 *\n" GO_AHEAD);
+    send_body(c, 1000);
+    client_expect(c, "552 5.3.4 Error: message file too big");
+    /* Only CRLF ends a line in DATA: "\n.\n" is data (no smuggling). */
+    client_puts(c, "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n"
+                   "a\n.\nMAIL FROM:<evil@x.test>\r\nb\r.\r\n.\r\n");
+    client_expect(c, "250 *\n250 *\n" GO_AHEAD "\n" QUEUED);
+    m = fakemx_message_at(fm, 0);
+    ck_assert_str_eq(m->data, "a\n.\nMAIL FROM:<evil@x.test>\r\nb\r.\r\n");
+    /* A bare LF ending a command: Postfix's 521, then the close. */
+    client_puts(c, "NOOP\nNOOP\r\n");
+    client_expect(c, "521 5.5.2 " T_NAME " Error: bare <LF> received");
+    ck_assert(pump(cond_eof, c));
+    ck_assert_uint_eq(c->used, c->in.len);
+    client_free(c);
+}
+END_TEST
+
+/* ---- STARTTLS ---- */
+
+static void client_on_tls_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct client *c = arg;
+
+    (void)bev;
+    if (what & BEV_EVENT_CONNECTED)
+        c->tls_up = 1;
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+        c->eof = 1;
+}
+
+static int cond_tls(void *arg)
+{
+    struct client *c = arg;
+
+    return c->tls_up || c->eof;
+}
+
+/* After the 220 to STARTTLS: the client side of the handshake. */
+static void client_start_tls(struct client *c, SSL_CTX *ctx)
+{
+    SSL *ssl = SSL_new(ctx);
+
+    ck_assert_ptr_nonnull(ssl);
+    c->bev = bufferevent_openssl_filter_new(
+        base, c->bev, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+    ck_assert_ptr_nonnull(c->bev);
+    bufferevent_setcb(c->bev, client_on_read, NULL, client_on_tls_event, c);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    ck_assert(pump(cond_tls, c));
+    ck_assert(c->tls_up);
+}
+
+START_TEST(test_starttls)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    const struct fakemx_message *m;
+    const struct fakemx_session_record *sr;
+    struct client *c;
+
+    ck_assert_ptr_nonnull(ctx);
+    set_beh("starttls = yes\ntls_required = yes");
+    c = client_connect();
+    client_expect(c, "220 *");
+    client_puts(c, "EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n"
+                   "DATA\r\n");
+    client_expect(c, "250-" T_NAME "\n250-PIPELINING\n250-SIZE 10240000\n"
+                     "250-8BITMIME\n250-STARTTLS\n250 ENHANCEDSTATUSCODES\n"
+                     "530 5.7.0 Must issue a STARTTLS command first\n"
+                     "530 5.7.0 *\n530 5.7.0 *");
+    /* Plain text pipelined after STARTTLS is dropped (RFC 3207 sec. 5). */
+    client_puts(c, "STARTTLS\r\nNOOP\r\n");
+    client_expect(c, "220 2.0.0 Ready to start TLS");
+    client_start_tls(c, ctx);
+    client_puts(c, "EHLO c\r\nSTARTTLS\r\nMAIL FROM:<a@x.test>\r\n"
+                   "RCPT TO:<b@y.test>\r\nDATA\r\nhi\r\n.\r\n");
+    client_expect(c, EHLO_REPLY "\n554 5.5.1 Error: TLS already active\n"
+                                "250 *\n250 *\n" GO_AHEAD "\n" QUEUED);
+    m = fakemx_message_at(fm, 0);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_msg(strncmp(m->tls_version, "TLSv1.", 6) == 0, "%s",
+                  m->tls_version);
+    sr = fakemx_session_at(fm, 0);
+    ck_assert_str_eq(sr->tls_version, m->tls_version);
+    /* The NOOP sent in plain text got no reply. */
+    for (size_t i = 0; i < sr->nreplies; i++)
+        ck_assert_str_ne(sr->replies[i], "250 2.0.0 Ok");
+    client_puts(c, "QUIT\r\n");
+    client_expect(c, "221 2.0.0 Bye");
+    ck_assert(pump(cond_eof, c));
+    client_free(c);
+    SSL_CTX_free(ctx);
+}
+END_TEST
+
+START_TEST(test_starttls_not_offered)
+{
+    struct client *c = client_connect();
+
+    client_expect(c, "220 *");
+    client_puts(c, "STARTTLS\r\n");
+    client_expect(c, "502 5.5.1 Error: command not implemented");
+    client_free(c);
+}
+END_TEST
+
+/* ---- recording ---- */
+
+START_TEST(test_recording)
+{
+    const struct fakemx_message *m;
+    const struct fakemx_session_record *sr;
+    char dir[] = "/tmp/fakemx-test-XXXXXX", err[256], *js, *path;
+    struct client *c;
+    size_t nfiles = 0;
+    FILE *ls;
+    char buf[512];
+
+    clock_simulate(1700000000);
+    c = client_connect();
+    client_expect(c, "220 *");
+    client_puts(c, "EHLO rec.test\r\nMAIL FROM:<a@x.test> SIZE=300 "
+                   "BODY=8BITMIME\r\nRCPT TO:<b@y.test> NOTIFY=NEVER\r\n"
+                   "RCPT TO:<>\r\nRCPT TO:<c@y.test>\r\nDATA\r\n"
+                   "Subject: hello\r\n  world\r\nFrom: A <a@x.test>\r\n"
+                   "to: b@y.test\r\nMessage-ID: <1@x.test>\r\n\r\n"
+                   "Subject: not a header\r\n.\r\nQUIT\r\n");
+    client_expect(c, EHLO_REPLY "\n250 *\n250 *\n501 *\n250 *\n" GO_AHEAD
+                                "\n" QUEUED "\n221 *");
+    ck_assert(pump(cond_eof, c));
+    client_free(c);
+    m = fakemx_message_at(fm, 0);
+    ck_assert_str_eq(m->mail_params, "SIZE=300 BODY=8BITMIME");
+    ck_assert_uint_eq(m->nrcpt, 2);
+    ck_assert_str_eq(m->rcpt_params[0], "NOTIFY=NEVER");
+    ck_assert_str_eq(m->rcpt_params[1], "");
+    ck_assert_str_eq(m->subject, "hello  world");
+    ck_assert_str_eq(m->header_from, "A <a@x.test>");
+    ck_assert_str_eq(m->header_to, "b@y.test");
+    ck_assert_str_eq(m->message_id, "<1@x.test>");
+    ck_assert_str_eq(m->tls_version, "");
+    ck_assert_uint_eq(strlen(m->sha256), 64);
+    ck_assert_int_eq(m->received.tv_sec, 1700000000);
+    ck_assert_int_eq(m->connected.tv_sec, 1700000000);
+    sr = m->session;
+    ck_assert_ptr_eq(sr, fakemx_session_at(fm, 0));
+    ck_assert_uint_eq(fakemx_session_count(fm), 1);
+    ck_assert_str_eq(sr->helo, "rec.test");
+    ck_assert_str_eq(sr->client_ip, T_CLIENT);
+    ck_assert_uint_eq(sr->nmessages, 1);
+    ck_assert_uint_eq(sr->nreplies, 9);
+    ck_assert_str_eq(sr->replies[1], EHLO_REPLY);
+    ck_assert_str_eq(sr->replies[4], "501 5.1.3 Bad recipient address syntax");
+    ck_assert_str_eq(sr->replies[8], "221 2.0.0 Bye");
+    ck_assert(sr->closed.tv_sec != 0);
+    ck_assert_uint_eq(m->reply_first, 2);
+    ck_assert_uint_eq(m->reply_count, 6);
+    js = json_of(m);
+    ck_assert_msg(strstr(js, "\"mail_params\":\"SIZE=300 BODY=8BITMIME\","
+                             "\"rcpt_params\":[\"NOTIFY=NEVER\",\"\"],"
+                             "\"tls\":\"\",\"subject\":\"hello  world\"") &&
+                      strstr(js, "\"received\":1700000000.000000,"
+                                 "\"session\":1,\"replies\":[\"250 2.1.0 "
+                                 "Ok\",\"250 2.1.5 Ok\",\"501 5.1.3 Bad") &&
+                      strstr(js, m->sha256),
+                  "%s", js);
+    free(js);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_msg(fakemx_message_write_maildir(m, dir, err, sizeof(err)) == 0,
+                  "%s", err);
+    ck_assert_msg(fakemx_message_write_maildir(m, dir, err, sizeof(err)) == 0,
+                  "%s", err);
+    path = xasprintf("ls %s/new && cat %s/new/*", dir, dir);
+    ls = popen(path, "r");
+    while (fgets(buf, sizeof(buf), ls) != NULL)
+        if (strstr(buf, ".M") != NULL && strstr(buf, "P") != NULL)
+            nfiles++;
+    pclose(ls);
+    free(path);
+    ck_assert_uint_eq(nfiles, 2);
+    path = xasprintf("grep -c '^Return-Path: <a@x.test>$' %s/new/* | "
+                     "grep -c ':1$' | grep -qx 2 && ! grep -l $'\\r' "
+                     "%s/new/* && rm -rf %s",
+                     dir, dir, dir);
+    ck_assert_int_eq(system(path), 0);
+    free(path);
+}
+END_TEST
+
+static void on_session_end(void *arg, const struct fakemx_session_record *r)
+{
+    char **js = arg;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&buf, &len);
+
+    ck_assert_ptr_nonnull(fp);
+    fakemx_session_write_json(r, fp);
+    fclose(fp);
+    free(*js);
+    *js = buf;
+}
+
+static int cond_str(void *arg)
+{
+    return *(char **)arg != NULL;
+}
+
+START_TEST(test_session_end)
+{
+    char *js = NULL;
+    struct client *c;
+
+    clock_simulate(1700000000);
+    fakemx_on_session_end(fm, on_session_end, &js);
+    set_beh("max_conn_per_ip = 0\nname = mx.session.test");
+    c = client_connect();
+    client_expect(c, "220 mx.session.test ESMTP fakemx");
+    client_puts(c, "HELO s.test\r\nNOOP\r\nQUIT\r\n");
+    client_expect(c, "250 mx.session.test\n250 2.0.0 Ok\n221 2.0.0 Bye");
+    ck_assert(pump(cond_str, &js));
+    ck_assert_msg(strstr(js, "{\"session\":1,\"host\":\"") == js &&
+                      strstr(js, "\"name\":\"mx.session.test\",\"client_ip\":"
+                                 "\"" T_CLIENT "\",\"helo\":\"s.test\","
+                                 "\"tls\":\"\",\"messages\":0,"
+                                 "\"connected\":1700000000.000000,"
+                                 "\"closed\":1700000000.000000,\"replies\":"
+                                 "[\"220 mx.session.test ESMTP fakemx\","
+                                 "\"250 mx.session.test\",\"250 2.0.0 Ok\","
+                                 "\"221 2.0.0 Bye\"]}\n") != NULL,
+                  "%s", js);
+    free(js);
+    client_free(c);
+}
+END_TEST
+
+/* ---- robustness: deterministic garbage ---- */
+
+/* Pseudo-random sessions made of SMTP fragments, CR, LF, NUL, dots and
+ * long runs (a fixed LCG: the same bytes on every run). The server must
+ * not crash (the sanitizer build checks memory), and still greet the next
+ * client. */
+START_TEST(test_random_input)
+{
+    static const char *const frag[] = {"MAIL FROM:<a@x.test>",
+                                       "RCPT TO:<b@y.test>",
+                                       "DATA",
+                                       ".",
+                                       "\r\n",
+                                       "\r\n",
+                                       "\r\n",
+                                       "\n",
+                                       "\r",
+                                       "EHLO h",
+                                       "RSET",
+                                       "NOOP",
+                                       ".\r\n",
+                                       "..",
+                                       "STARTTLS",
+                                       "MAIL FROM:<a@x.test> SIZE=999999999",
+                                       "RCPT TO:<unknown-1@y.test>",
+                                       "Subject: x",
+                                       " ",
+                                       "\t",
+                                       "QUIT"};
+    unsigned long long seed = 0x9e3779b97f4a7c15ULL * (unsigned)(_i + 1);
+    struct client *c, *next;
+
+    set_beh("reply = RCPT every 3 452 4.5.3 Too many\n"
+            "reply = RCPT match unknown-* 550 5.1.1 No\nsize = 3000\n"
+            "reply = DOT #2 554 5.7.1 no\ndrop = data 20000");
+    c = client_connect();
+    client_expect(c, "220 *");
+    for (int i = 0; i < 400 && !c->eof; i++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        unsigned r = (unsigned)(seed >> 33);
+        if (r % 50 == 0) {
+            char nul[3] = {'a', '\0', 'b'};
+            client_send(c, nul, sizeof(nul));
+        } else if (r % 97 == 0) {
+            char *big = xmalloc(4000);
+            memset(big, 'z', 4000);
+            client_send(c, big, 4000);
+            free(big);
+        } else {
+            const char *f = frag[r % (sizeof(frag) / sizeof(frag[0]))];
+            /* Bare LF ends the session at once: keep it rare. */
+            if (strcmp(f, "\n") == 0 && r % 7 != 0)
+                f = "\r\n";
+            client_puts(c, f);
+        }
+        if (i % 40 == 0)
+            spin(); /* any interleaving must be safe */
+    }
+    client_free(c);
+    next = client_connect();
+    client_expect(next, "220 *");
+    client_free(next);
+}
+END_TEST
+
 START_TEST(test_json)
 {
     char *rcpts[] = {"a@b", "c\\d"};
@@ -812,7 +1596,11 @@ START_TEST(test_json)
             "\"127.0.0.2\",\"helo\":\"h\\\"q\",\"mail_from\":\"\",\"rcpt_to\":"
             "[\"a@b\",\"c\\\\d\"],\"size\":3,\"sha256\":"
             "\"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-            "\",\"data\":\"abc\"}\n");
+            "\",\"data\":\"abc\",\"mail_params\":\"\",\"rcpt_params\":[],"
+            "\"tls\":\"\",\"subject\":\"\",\"header_from\":\"\","
+            "\"header_to\":\"\",\"message_id\":\"\",\"connected\":0.000000,"
+            "\"mail_time\":0.000000,\"received\":0.000000,\"session\":0,"
+            "\"replies\":[]}\n");
     free(js);
 
     /* Control bytes escaped, valid UTF-8 kept, other high bytes escaped;
@@ -823,7 +1611,7 @@ START_TEST(test_json)
     ck_assert_msg(strstr(js,
                          "\"data\":\"\\u0001\\t\\r\\n\\u007f/\xc3\xa9 "
                          "\\u00e9 \\u00ed\\u00a0\\u0080 \xe2\x82\xac "
-                         "\xf0\x9f\x98\x80 \\u00f0\\u009f\\u0098\"}\n") != NULL,
+                         "\xf0\x9f\x98\x80 \\u00f0\\u009f\\u0098\",") != NULL,
                   "%s", js);
     free(js);
     m.data = "";
@@ -832,7 +1620,7 @@ START_TEST(test_json)
     js = json_of(&m);
     ck_assert_ptr_nonnull(strstr(
         js, "\"rcpt_to\":[],\"size\":0,\"sha256\":\"e3b0c44298fc1c149afbf4c8996"
-            "fb92427ae41e4649b934ca495991b7852b855\",\"data\":\"\"}\n"));
+            "fb92427ae41e4649b934ca495991b7852b855\",\"data\":\"\","));
     free(js);
 }
 END_TEST
@@ -854,6 +1642,33 @@ static Suite *fakemx_suite(void)
     tcase_add_test(tc, test_queue_ids_differ);
     tcase_add_test(tc, test_set_behaviour);
     tcase_add_test(tc, test_add_host_errors);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("behaviour");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, test_parse, 0,
+                        sizeof(parse_cases) / sizeof(parse_cases[0]));
+    tcase_add_test(tc, test_parse_fields);
+    tcase_add_test(tc, test_reply_nth_rcpt);
+    tcase_add_test(tc, test_reply_every_connect);
+    tcase_add_test(tc, test_reply_match);
+    tcase_add_test(tc, test_max_conn_reply);
+    tcase_add_test(tc, test_greylist);
+    tcase_add_test(tc, test_rate_connections);
+    tcase_add_test(tc, test_rate_messages);
+    tcase_add_test(tc, test_tarpit_simulated);
+    tcase_add_test(tc, test_tarpit_wall);
+    tcase_add_test(tc, test_hang);
+    tcase_add_loop_test(tc, test_drop, 0,
+                        sizeof(drop_cases) / sizeof(drop_cases[0]));
+    tcase_add_test(tc, test_down);
+    tcase_add_test(tc, test_hardening);
+    tcase_add_test(tc, test_starttls);
+    tcase_add_test(tc, test_starttls_not_offered);
+    tcase_add_test(tc, test_recording);
+    tcase_add_test(tc, test_session_end);
+    tcase_add_loop_test(tc, test_random_input, 0, 8);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("json");
