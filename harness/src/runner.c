@@ -378,14 +378,10 @@ static int run_setup(struct run *r)
             }
             break;
         case SCN_MX: {
-            struct fakemx_behaviour beh;
-            memset(&beh, 0, sizeof(beh));
-            beh.greeting_reply = b->mx_greeting;
-            beh.max_conn_per_ip = (int)b->mx_max_conn_per_ip;
             snprintf(addr, sizeof(addr), "%s:%d", b->arg, r->mx_port);
             struct fakemx_host *h =
-                fakemx_add_host(r->mx, addr, b->mx_name ? b->mx_name : b->arg,
-                                &beh, err, sizeof(err));
+                fakemx_add_host(r->mx, addr, b->mx.name ? b->mx.name : b->arg,
+                                &b->mx, err, sizeof(err));
             if (h == NULL) {
                 run_fail(r, b->line, "[mx %s]: %s", b->arg, err);
                 return -1;
@@ -1237,14 +1233,10 @@ static void run_continue(struct run *r)
 /* [change mx IP]: the host's behaviour becomes what the block says. */
 static void run_change_mx(struct run *r, const struct scn_block *b)
 {
-    struct fakemx_behaviour beh;
-
-    memset(&beh, 0, sizeof(beh));
-    beh.greeting_reply = b->mx_greeting;
-    beh.max_conn_per_ip = (int)b->mx_max_conn_per_ip;
     for (size_t i = 0; i < r->nmxhosts; i++)
-        if (strcmp(r->mxhosts[i].ip, b->arg) == 0)
-            fakemx_host_set_behaviour(r->mxhosts[i].host, &beh);
+        if (strcmp(r->mxhosts[i].ip, b->arg) == 0 &&
+            fakemx_host_set_behaviour(r->mxhosts[i].host, &b->mx) < 0)
+            run_fail(r, b->line, "[change mx %s]: cannot listen again", b->arg);
     strbuf_printf(&r->res->transcript, "== [change mx %s] (line %d)\n", b->arg,
                   b->line);
 }
@@ -1391,6 +1383,7 @@ static void run_time_passes(struct run *r, const struct scn_block *b)
 
     clock_advance(&tv);
     relay_time_changed(r->relay);
+    fakemx_time_changed(r->mx);
     strbuf_printf(&r->res->transcript, "== [time passes %lds] (line %d)\n",
                   b->seconds, b->line);
 }

@@ -223,42 +223,14 @@ static int scn_meta_line(struct scn_parser *p, int line, char *text)
     return 0;
 }
 
+/* [mx IP] and [change mx IP] lines are fakemx's behaviour format. */
 static int scn_mx_line(struct scn_parser *p, struct scn_block *b, int line,
                        char *text)
 {
-    char *eq = strchr(text, '=');
-    char *key, *val;
+    char err[512];
 
-    if (eq == NULL)
-        return scn_error(p, line, "expected key = value in [mx]");
-    *eq = '\0';
-    key = str_trim(text);
-    val = str_trim(eq + 1);
-    if (strcmp(key, "name") == 0) {
-        free(b->mx_name);
-        b->mx_name = xstrdup(val);
-    } else if (strcmp(key, "greeting") == 0) {
-        if (*val == '\0') {
-            /* "greeting =" in [change mx]: back to the normal banner. */
-            free(b->mx_greeting);
-            b->mx_greeting = NULL;
-            return 0;
-        }
-        if (smtp_reply_code(val, NULL) < 0)
-            return scn_error(p, line,
-                             "greeting: expected an SMTP reply such as "
-                             "\"421 4.7.0 mx Error: too many connections\"");
-        free(b->mx_greeting);
-        b->mx_greeting = xstrdup(val);
-    } else if (strcmp(key, "max_conn_per_ip") == 0) {
-        if (str_to_long(val, &b->mx_max_conn_per_ip) < 0)
-            return scn_error(p, line, "max_conn_per_ip: expected a number");
-    } else {
-        return scn_error(p, line,
-                         "unknown key \"%s\" in [mx]; expected name, "
-                         "greeting or max_conn_per_ip",
-                         key);
-    }
+    if (fakemx_behaviour_parse_line(&b->mx, text, err, sizeof(err)) < 0)
+        return scn_error(p, line, "%s", err);
     return 0;
 }
 
@@ -720,8 +692,7 @@ void scenario_free(struct scenario *s)
         struct scn_block *b = &s->blocks[i];
         free(b->arg);
         free(b->text);
-        free(b->mx_name);
-        free(b->mx_greeting);
+        fakemx_behaviour_clear(&b->mx);
         for (size_t k = 0; k < b->nitems; k++)
             free(b->items[k].text);
         free(b->items);

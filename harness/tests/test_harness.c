@@ -60,8 +60,8 @@ START_TEST(test_valid)
                      "virtual_alias_maps = hash:$config_directory/virtual\n");
     ck_assert_str_eq(s->blocks[1].arg, "virtual");
     ck_assert_str_eq(s->blocks[2].arg, "example.com.");
-    ck_assert_str_eq(s->blocks[3].mx_name, "windows.mail.xxx.dyndns.com");
-    ck_assert_int_eq(s->blocks[3].mx_max_conn_per_ip, 2);
+    ck_assert_str_eq(s->blocks[3].mx.name, "windows.mail.xxx.dyndns.com");
+    ck_assert_int_eq(s->blocks[3].mx.max_conn_per_ip, 2);
     ck_assert_str_eq(s->blocks[4].arg, "127.1.2.3");
     ck_assert_int_eq(s->blocks[4].nitems, 4);
     ck_assert_int_eq(s->blocks[4].items[1].kind, SCN_SEND);
@@ -91,7 +91,7 @@ START_TEST(test_admin_and_change)
     ck_assert_int_eq(s->nblocks, 4);
     ck_assert_int_eq(s->blocks[3].kind, SCN_TIME);
     ck_assert_int_eq(s->blocks[3].seconds, 300);
-    ck_assert_str_eq(s->blocks[0].mx_greeting, "421 busy %s");
+    ck_assert_str_eq(s->blocks[0].mx.greeting_reply, "421 busy %s");
     ck_assert_int_eq(s->blocks[1].kind, SCN_ADMIN);
     ck_assert_int_eq(s->blocks[1].nitems, 3);
     ck_assert_int_eq(s->blocks[1].items[0].kind, SCN_COMMAND);
@@ -102,7 +102,7 @@ START_TEST(test_admin_and_change)
                      "            (host x refused*)");
     ck_assert_int_eq(s->blocks[2].kind, SCN_CHANGE_MX);
     ck_assert_str_eq(s->blocks[2].arg, "127.27.48.4");
-    ck_assert_ptr_null(s->blocks[2].mx_greeting);
+    ck_assert_ptr_null(s->blocks[2].mx.greeting_reply);
     scenario_free(s);
 }
 END_TEST

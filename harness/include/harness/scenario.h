@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+#include "fakemx/fakemx.h"
+
 enum scn_block_kind {
     SCN_MAINCF,     /* [main.cf] */
     SCN_FILE,       /* [file NAME] */
@@ -79,9 +81,8 @@ struct scn_block {
     /* [time passes]: seconds */
     long seconds;
     /* [mx]: key = value settings */
-    char *mx_name;
-    char *mx_greeting;
-    long mx_max_conn_per_ip;
+    /* [mx IP], [change mx IP]: the behaviour (fakemx's text format) */
+    struct fakemx_behaviour mx;
     /* [session], [admin] */
     struct scn_item *items;
     size_t nitems;
