@@ -46,7 +46,8 @@ struct run_case {
 static void run_usage(FILE *fp)
 {
     fprintf(fp,
-            "usage: mxlab run [--sut relay] [--report DIR] [--jobs N]\n"
+            "usage: mxlab run [--sut relay|postfix|smtp://HOST:PORT]\n"
+            "                 [--report DIR] [--jobs N]\n"
             "                 [--filter GLOB] [--keep] PATH...\n"
             "\n"
             "Run scenario files (PATH may be a directory: every *.scn below\n"
@@ -55,6 +56,9 @@ static void run_usage(FILE *fp)
             "  --sut relay     the embedded reference relay (default)\n"
             "  --sut postfix   a private Postfix built from each scenario\n"
             "                  (needs root and Debian's postfix)\n"
+            "  --sut smtp://HOST:PORT  a server already running: black-box\n"
+            "                  scenarios (sessions only) run, the others\n"
+            "                  are skipped with the reason\n"
             "  --report DIR    write junit.xml and per-scenario work\n"
             "                  directories there (default: report)\n"
             "  --jobs N        scenarios run in parallel (default: 2)\n"
@@ -281,10 +285,16 @@ int run_main(int argc, char **argv)
         run_sut = RUNNER_SUT_POSTFIX;
         if (!pfsut_available(why, sizeof(why)))
             fprintf(stderr, "mxlab run: %s: every scenario is skipped\n", why);
+    } else if (str_casestart(sut, "smtp://") != NULL) {
+        run_sut = RUNNER_SUT_REMOTE;
+        if (runner_set_remote(sut, why, sizeof(why)) < 0) {
+            fprintf(stderr, "mxlab run: --sut %s\n", why);
+            return 2;
+        }
     } else {
         fprintf(stderr,
-                "mxlab run: --sut %s: relay or postfix expected "
-                "(smtp://HOST:PORT is still to come)\n",
+                "mxlab run: --sut %s: relay, postfix or smtp://HOST:PORT "
+                "expected\n",
                 sut);
         return 2;
     }

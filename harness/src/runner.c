@@ -13,6 +13,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <ldns/ldns.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <regex.h>
 #include <stdarg.h>
@@ -323,11 +324,73 @@ static void run_on_delivery(void *arg, const struct fakemx_message *m)
     run_continue(r);
 }
 
+/* The remote SUT of this process (run.c sets it once, before workers). */
+static struct netaddr run_remote;
+static char run_remote_url[300];
+
+int runner_set_remote(const char *url, char *err, size_t errlen)
+{
+    const char *hp = str_casestart(url, "smtp://");
+    char host[256];
+    const char *colon, *end;
+    long port;
+    struct addrinfo hints, *ai = NULL;
+
+    if (hp == NULL) {
+        snprintf(err, errlen, "%s: expected smtp://HOST:PORT", url);
+        return -1;
+    }
+    if (*hp == '[') {
+        end = strchr(hp, ']');
+        colon = end ? end + 1 : NULL;
+        hp++;
+    } else {
+        colon = strrchr(hp, ':');
+        end = colon;
+    }
+    if (end == NULL || colon == NULL || *colon != ':' ||
+        (size_t)(end - hp) >= sizeof(host) || end == hp ||
+        str_to_long(colon + 1, &port) < 0 || port < 1 || port > 65535) {
+        snprintf(err, errlen, "%s: expected smtp://HOST:PORT", url);
+        return -1;
+    }
+    memcpy(host, hp, (size_t)(end - hp));
+    host[end - hp] = '\0';
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    int rc = getaddrinfo(host, NULL, &hints, &ai);
+    if (rc != 0 || ai == NULL) {
+        snprintf(err, errlen, "%s: %s", host, gai_strerror(rc));
+        return -1;
+    }
+    netaddr_from_sa(&run_remote, ai->ai_addr, ai->ai_addrlen);
+    freeaddrinfo(ai);
+    netaddr_set_port(&run_remote, (int)port);
+    snprintf(run_remote_url, sizeof(run_remote_url), "%s", url);
+    return 0;
+}
+
+/* Against a server we do not run, only sessions make sense: NULL if s is
+ * black-box, else the first block that needs the lab's own SUT. */
+static const struct scn_block *run_needs_own_sut(const struct scenario *s)
+{
+    for (size_t i = 0; i < s->nblocks; i++)
+        if (s->blocks[i].kind != SCN_SESSION)
+            return &s->blocks[i];
+    return NULL;
+}
+
 static int run_setup(struct run *r)
 {
     const struct scn_block *maincf = NULL;
     char err[1024], addr[128];
 
+    if (r->sut == RUNNER_SUT_REMOTE) {
+        /* Nothing of ours to start: the lab's servers exist, silent. */
+        r->dns = fakedns_new(r->base);
+        r->mx = fakemx_new(r->base);
+        return 0;
+    }
     r->sut_port = run_free_port(SOCK_STREAM);
     r->mx_port = run_free_port(SOCK_STREAM);
     if (r->sut == RUNNER_SUT_RELAY) {
@@ -717,7 +780,8 @@ static void run_session_advance(struct run *r)
         /* An "S: 250 ..." line matches a whole reply: continuation lines
          * are skipped unless the scenario lists them ("S: 250-..."). */
         int pattern_continues = strlen(it->text) > 3 && it->text[3] == '-';
-        if (code >= 0 && !last && !pattern_continues) {
+        if (code >= 0 && !last && !pattern_continues &&
+            it->kind != SCN_EXPECT_REGEX) {
             free(line);
             continue;
         }
@@ -725,6 +789,13 @@ static void run_session_advance(struct run *r)
         int ok = it->kind == SCN_EXPECT_REGEX
                      ? run_regex_match(it->text, line)
                      : run_glob_match(r, it->text, line);
+        /* An "S~" regex looks for its line within the reply: other
+         * continuation lines before it are skipped (EHLO's extensions
+         * come in any order). */
+        if (!ok && it->kind == SCN_EXPECT_REGEX && code >= 0 && !last) {
+            free(line);
+            continue;
+        }
         if (!ok) {
             run_fail(r, it->line, "expected \"%s\", got \"%s\"", it->text,
                      line);
@@ -777,14 +848,20 @@ static void run_session_start(struct run *r, const struct scn_block *b)
     struct netaddr dst, src;
     int fd;
 
-    netaddr_parse(RUNNER_SUT_IP, r->sut_port, &dst);
+    if (r->sut == RUNNER_SUT_REMOTE)
+        dst = run_remote;
+    else
+        netaddr_parse(RUNNER_SUT_IP, r->sut_port, &dst);
     if (netaddr_parse(b->arg ? b->arg : RUNNER_SUT_IP, 0, &src) < 0) {
         run_fail(r, b->line, "bad source address \"%s\"", b->arg);
         return;
     }
     strbuf_printf(&r->res->transcript, "== [session from %s] (line %d)\n",
                   b->arg ? b->arg : RUNNER_SUT_IP, b->line);
-    fd = netaddr_connect_tcp(&dst, &src);
+    /* A remote SUT sees the session from wherever this host routes to
+     * it, unless the scenario names a source address. */
+    fd = netaddr_connect_tcp(
+        &dst, r->sut == RUNNER_SUT_REMOTE && b->arg == NULL ? NULL : &src);
     if (fd < 0) {
         run_fail(r, b->line, "connect from %s: %s",
                  b->arg ? b->arg : RUNNER_SUT_IP, strerror(errno));
@@ -807,6 +884,8 @@ static int run_relay_idle(struct run *r)
 
     if (r->pf != NULL)
         return pfsut_queue(r->pf, &total, &busy) == 0 && busy == 0;
+    if (r->relay == NULL)
+        return 1; /* a remote SUT: nothing we can see */
     return relay_busy(r->relay) == 0;
 }
 
@@ -816,6 +895,8 @@ static size_t run_queue_count(struct run *r)
 
     if (r->pf != NULL)
         return pfsut_queue(r->pf, &total, &busy) == 0 ? total : (size_t)-1;
+    if (r->relay == NULL)
+        return 0;
     return relay_queue_count(r->relay);
 }
 
@@ -1528,6 +1609,18 @@ enum runner_status runner_run(const struct scenario *s, const char *workdir,
     r.s = s;
     r.res = res;
     r.sut = sut;
+    if (sut == RUNNER_SUT_REMOTE) {
+        const struct scn_block *b = run_needs_own_sut(s);
+        if (b != NULL) {
+            res->status = RUNNER_SKIPPED;
+            snprintf(res->message, sizeof(res->message),
+                     "%s:%d: needs its own system under test (this block "
+                     "configures or inspects it); %s runs black-box "
+                     "scenarios only",
+                     s->path, b->line, run_remote_url);
+            return res->status;
+        }
+    }
     r.base = event_base_new();
     r.workdir = xstrdup(workdir);
     r.confdir = xasprintf("%s/config", workdir);

@@ -13,8 +13,14 @@
 
 enum runner_status { RUNNER_PASSED, RUNNER_FAILED, RUNNER_SKIPPED };
 
-/* The system under test: mxlab's embedded relay, or a private Postfix. */
-enum runner_sut { RUNNER_SUT_RELAY, RUNNER_SUT_POSTFIX };
+/* The system under test: mxlab's embedded relay, a private Postfix, or a
+ * server already running at smtp://HOST:PORT (black-box scenarios only:
+ * sessions, nothing that needs the SUT's configuration, queue or log). */
+enum runner_sut { RUNNER_SUT_RELAY, RUNNER_SUT_POSTFIX, RUNNER_SUT_REMOTE };
+
+/* For RUNNER_SUT_REMOTE: "smtp://HOST:PORT" (HOST a name or an address,
+ * [v6] in brackets). 0, or -1 with the reason in err. */
+int runner_set_remote(const char *url, char *err, size_t errlen);
 
 struct runner_result {
     enum runner_status status;
