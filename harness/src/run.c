@@ -41,6 +41,7 @@ struct run_case {
     struct report_case rc;
     char *message;
     char *detail;
+    char *steps;
 };
 
 static void run_usage(FILE *fp)
@@ -137,6 +138,7 @@ static _Noreturn void run_worker(struct run_case *c)
     memset(&res, 0, sizeof(res));
     strbuf_init(&res.transcript);
     strbuf_init(&res.observations);
+    strbuf_init(&res.steps);
     fs_rm_rf(c->workdir);
     fs_mkdir_p(c->workdir, 0755);
     s = scenario_load(c->path, err, sizeof(err));
@@ -164,6 +166,9 @@ static _Noreturn void run_worker(struct run_case *c)
     fs_write_atomic(path, res.observations.buf ? res.observations.buf : "",
                     res.observations.len);
     free(path);
+    path = xasprintf("%s/steps", c->workdir);
+    fs_write_atomic(path, res.steps.buf ? res.steps.buf : "", res.steps.len);
+    free(path);
     path = xasprintf("%s/result", c->workdir);
     fp = fopen(path, "w");
     if (fp != NULL) {
@@ -177,6 +182,7 @@ static _Noreturn void run_worker(struct run_case *c)
     free(path);
     strbuf_clear(&res.transcript);
     strbuf_clear(&res.observations);
+    strbuf_clear(&res.steps);
     _exit(0);
 }
 
@@ -219,12 +225,17 @@ static void run_read_result(struct run_case *c, int exit_status)
     if (fs_read_file(path, &text, NULL) == 0)
         c->detail = text;
     free(path);
+    path = xasprintf("%s/steps", c->workdir);
+    if (fs_read_file(path, &text, NULL) == 0)
+        c->steps = text;
+    free(path);
     c->rc.name = c->name;
     c->rc.classname = c->classname;
     c->rc.file = c->path;
     c->rc.seconds = secs;
     c->rc.message = c->message && *c->message ? c->message : NULL;
     c->rc.detail = c->detail;
+    c->rc.steps = c->steps;
     c->done = 1;
 }
 
@@ -422,6 +433,13 @@ int run_main(int argc, char **argv)
     }
     if (fp != NULL)
         fclose(fp);
+    char *results = xasprintf("%s/results.json", absreport);
+    fp = fopen(results, "w");
+    if (fp == NULL || report_results_json_write(fp, rcs, n) < 0)
+        fprintf(stderr, "mxlab run: %s: %s\n", results, strerror(errno));
+    if (fp != NULL)
+        fclose(fp);
+    free(results);
     fprintf(stdout, "report: %s\n", junit);
     size_t passed, failed, skipped;
     report_count(rcs, n, &passed, &failed, &skipped);
@@ -444,6 +462,7 @@ done:
         free(cases[i].workdir);
         free(cases[i].message);
         free(cases[i].detail);
+        free(cases[i].steps);
     }
     free(absreport);
     free(rcs);

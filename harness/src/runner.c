@@ -56,6 +56,7 @@ struct run {
     } * mxhosts;
     size_t nmxhosts;
     size_t observed;     /* fakemx messages already in the observations */
+    long long step_t0;   /* when the current step began (monotonic ms) */
     struct relay *relay; /* --sut relay */
     enum runner_sut sut;
     struct pfsut *pf; /* --sut postfix */
@@ -671,6 +672,40 @@ static void run_session_close(struct run *r)
 
 static size_t run_queue_count(struct run *r);
 
+static const char *run_block_kind(enum scn_block_kind k)
+{
+    switch (k) {
+    case SCN_SESSION:
+        return "session";
+    case SCN_EXPECT:
+        return "expect";
+    case SCN_ADMIN:
+        return "admin";
+    case SCN_CHANGE_MX:
+        return "change-mx";
+    case SCN_CHANGE_DNS:
+        return "change-dns";
+    case SCN_TIME:
+        return "time-passes";
+    default:
+        return "setup";
+    }
+}
+
+/* The current step is over: its timing goes to the results, and the
+ * next one starts. */
+static void run_step_next(struct run *r)
+{
+    long long now = clock_mono_ms();
+    const struct scn_block *b = &r->s->blocks[r->step];
+
+    if (strcmp(run_block_kind(b->kind), "setup") != 0)
+        strbuf_printf(&r->res->steps, "%d %s %lld\n", b->line,
+                      run_block_kind(b->kind), now - r->step_t0);
+    r->step++;
+    r->step_t0 = now;
+}
+
 /* mxlab diff's observations (runner.h). */
 static void run_observe_reply(struct run *r, int line, const char *reply)
 {
@@ -807,7 +842,7 @@ static void run_session_advance(struct run *r)
     }
     if (!r->finished && r->item >= b->nitems) {
         run_session_close(r);
-        r->step++;
+        run_step_next(r);
         run_next_step(r);
     }
 }
@@ -1289,7 +1324,7 @@ static void run_expect_advance(struct run *r, int final_try)
     }
     if (!r->finished) {
         run_observe_state(r, b->line);
-        r->step++;
+        run_step_next(r);
         run_next_step(r);
     }
 }
@@ -1496,7 +1531,7 @@ static void run_on_time_passed(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    r->step++;
+    run_step_next(r);
     run_next_step(r);
 }
 
@@ -1582,7 +1617,7 @@ static void run_next_step(struct run *r)
             run_expect_advance(r, 0);
             return;
         }
-        r->step++;
+        run_step_next(r);
     }
     if (!r->finished && r->step >= r->s->nblocks) {
         r->finished = 1;
@@ -1601,6 +1636,7 @@ enum runner_status runner_run(const struct scenario *s, const char *workdir,
     memset(res, 0, sizeof(*res));
     strbuf_init(&res->transcript);
     strbuf_init(&res->observations);
+    strbuf_init(&res->steps);
     /* The embedded relay reads the process clock: simulated, so that
      * hours of retries pass in a [time passes] step. Each scenario runs
      * in its own worker process. */
@@ -1633,6 +1669,7 @@ enum runner_status runner_run(const struct scenario *s, const char *workdir,
      * lab event: a bounded re-check of a real condition, not a sleep. */
     r.recheck = event_new(r.base, -1, EV_PERSIST, run_on_recheck, &r);
     evtimer_add(r.recheck, &recheck);
+    r.step_t0 = clock_mono_ms();
     if (run_setup(&r) == 0) {
         run_next_step(&r);
         if (!r.finished)

@@ -133,3 +133,67 @@ int report_junit_write(FILE *fp, const char *suite, const struct report_case *c,
     fputs("  </testsuite>\n</testsuites>\n", fp);
     return ferror(fp) ? -1 : 0;
 }
+
+/* A JSON string: quotes, backslash and control bytes escaped; other bytes
+ * as they are (the texts are UTF-8 or ASCII). */
+static void report_json_string(FILE *fp, const char *s)
+{
+    fputc('"', fp);
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p;
+         p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(fp, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", fp);
+        else if (*p == '\t')
+            fputs("\\t", fp);
+        else if (*p < 0x20 || *p == 0x7f)
+            fprintf(fp, "\\u%04x", *p);
+        else
+            fputc(*p, fp);
+    }
+    fputc('"', fp);
+}
+
+int report_results_json_write(FILE *fp, const struct report_case *c, size_t n)
+{
+    size_t passed, failed, skipped;
+
+    report_count(c, n, &passed, &failed, &skipped);
+    fputs("{\"scenarios\":[", fp);
+    for (size_t i = 0; i < n; i++) {
+        fputs(i ? ",\n{" : "\n{", fp);
+        fputs("\"name\":", fp);
+        report_json_string(fp, c[i].name);
+        fputs(",\"class\":", fp);
+        report_json_string(fp, c[i].classname);
+        fputs(",\"file\":", fp);
+        report_json_string(fp, c[i].file);
+        fprintf(fp, ",\"status\":\"%s\",\"seconds\":%.3f,\"message\":",
+                c[i].status == REPORT_PASSED   ? "passed"
+                : c[i].status == REPORT_FAILED ? "failed"
+                                               : "skipped",
+                c[i].seconds);
+        report_json_string(fp, c[i].message);
+        fputs(",\"steps\":[", fp);
+        int first = 1;
+        for (const char *l = c[i].steps; l && *l;) {
+            int line;
+            char kind[32];
+            long long ms;
+            if (sscanf(l, "%d %31s %lld", &line, kind, &ms) == 3) {
+                fprintf(fp, "%s{\"line\":%d,\"kind\":", first ? "" : ",", line);
+                report_json_string(fp, kind);
+                fprintf(fp, ",\"ms\":%lld}", ms);
+                first = 0;
+            }
+            l = strchr(l, '\n');
+            if (l)
+                l++;
+        }
+        fputs("]}", fp);
+    }
+    fprintf(fp, "\n],\"passed\":%zu,\"failed\":%zu,\"skipped\":%zu}\n", passed,
+            failed, skipped);
+    return ferror(fp) ? -1 : 0;
+}

@@ -15,13 +15,14 @@
 
 static const struct report_case cases[] = {
     {"000-ovh-relay", "seeds", "scenarios/seeds/000-ovh-relay.scn", 0.5,
-     REPORT_PASSED, NULL, "C: helo test\nS: 250 relais"},
+     REPORT_PASSED, NULL, "C: helo test\nS: 250 relais",
+     "44 session 12\n63 expect 250\n"},
     {"broken <one>", "self-tests", "x.scn", 1.25, REPORT_FAILED,
      "x.scn:12: expected \"250 *\", got \"454 4.7.1 <a@b>: Relay access "
      "denied\"",
-     "C: RCPT TO:<a@b>\nS: 454 4.7.1 & \"quoted\" \x01"},
+     "C: RCPT TO:<a@b>\nS: 454 4.7.1 & \"quoted\" \x01", NULL},
     {"postfix-only", "seeds", "y.scn", 0, REPORT_SKIPPED,
-     "needs root for --sut postfix", NULL},
+     "needs root for --sut postfix", NULL, NULL},
 };
 
 static char *render(int junit)
@@ -30,7 +31,9 @@ static char *render(int junit)
     size_t len = 0;
     FILE *fp = open_memstream(&buf, &len);
 
-    if (junit)
+    if (junit == 2)
+        ck_assert_int_eq(report_results_json_write(fp, cases, 3), 0);
+    else if (junit)
         ck_assert_int_eq(report_junit_write(fp, "mxlab", cases, 3), 0);
     else
         report_summary_write(fp, cases, 3);
@@ -70,6 +73,16 @@ END_TEST
 START_TEST(test_summary_golden)
 {
     char *got = render(0), *want = golden("summary.txt.ref");
+
+    ck_assert_str_eq(got, want);
+    free(got);
+    free(want);
+}
+END_TEST
+
+START_TEST(test_results_json_golden)
+{
+    char *got = render(2), *want = golden("results.json.ref");
 
     ck_assert_str_eq(got, want);
     free(got);
@@ -163,6 +176,7 @@ int main(void)
 
     tcase_add_test(tc, test_junit_golden);
     tcase_add_test(tc, test_summary_golden);
+    tcase_add_test(tc, test_results_json_golden);
     tcase_add_loop_test(tc, test_logsum_vs_pflogsumm, 0,
                         sizeof(logs) / sizeof(logs[0]));
     tcase_add_test(tc, test_logsum_figures);

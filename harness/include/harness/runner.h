@@ -32,6 +32,9 @@ struct runner_result {
      * messages that arrived during the [expect] of line 40, sorted),
      * "40 queue 0" (messages queued when that step ended). */
     struct strbuf observations;
+    /* Each step that ended: "LINE KIND MILLISECONDS" (kind: session,
+     * expect, admin, change-mx, change-dns, time-passes, setup). */
+    struct strbuf steps;
     double seconds;
 };
 

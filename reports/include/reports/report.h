@@ -20,6 +20,7 @@ struct report_case {
     enum report_status status;
     const char *message; /* one line: where and what failed, or why skipped */
     const char *detail;  /* transcript and expectations (may be NULL) */
+    const char *steps;   /* "LINE KIND MILLISECONDS" lines (may be NULL) */
 };
 
 const char *report_strstatus(enum report_status st);
@@ -36,6 +37,11 @@ void report_summary_write(FILE *fp, const struct report_case *c, size_t n);
  * errno. */
 int report_junit_write(FILE *fp, const char *suite, const struct report_case *c,
                        size_t n);
+
+/* results.json: {"scenarios":[{"name","class","file","status","seconds",
+ * "message","steps":[{"line","kind","ms"}]}], "passed","failed",
+ * "skipped"}. 0, or -1 with errno. */
+int report_results_json_write(FILE *fp, const struct report_case *c, size_t n);
 
 /* XML-escape s into fp: & < > " ' and control bytes (as U+FFFD where XML
  * 1.0 forbids them). */
