@@ -770,6 +770,16 @@ static void run_session_advance(struct run *r)
     in = bufferevent_get_input(r->bev);
     while (!r->finished && r->item < b->nitems) {
         const struct scn_item *it = &b->items[r->item];
+        if (it->kind == SCN_SEND_RAW && !r->need_banner) {
+            struct strbuf raw;
+            strbuf_init(&raw);
+            scenario_unescape(it->text, &raw);
+            strbuf_printf(t, "C= %s\n", it->text);
+            bufferevent_write(r->bev, raw.buf ? raw.buf : "", raw.len);
+            strbuf_clear(&raw);
+            r->item++;
+            continue;
+        }
         if (it->kind == SCN_SEND && !r->need_banner) {
             struct strbuf line;
             char unknown[128];
@@ -904,7 +914,8 @@ static void run_session_start(struct run *r, const struct scn_block *b)
     }
     r->item = 0;
     /* A transcript that starts by sending expects the greeting first. */
-    r->need_banner = b->items[0].kind == SCN_SEND;
+    r->need_banner =
+        b->items[0].kind == SCN_SEND || b->items[0].kind == SCN_SEND_RAW;
     r->bev = bufferevent_socket_new(r->base, fd, BEV_OPT_CLOSE_ON_FREE);
     bufferevent_setcb(r->bev, run_on_read, NULL, run_on_event, r);
     bufferevent_enable(r->bev, EV_READ | EV_WRITE);

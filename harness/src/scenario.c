@@ -234,6 +234,50 @@ static int scn_mx_line(struct scn_parser *p, struct scn_block *b, int line,
     return 0;
 }
 
+int scenario_unescape(const char *text, struct strbuf *out)
+{
+    for (const char *p = text; *p; p++) {
+        if (*p != '\\') {
+            strbuf_putc(out, *p);
+            continue;
+        }
+        switch (*++p) {
+        case 'r':
+            strbuf_putc(out, '\r');
+            break;
+        case 'n':
+            strbuf_putc(out, '\n');
+            break;
+        case 't':
+            strbuf_putc(out, '\t');
+            break;
+        case '0':
+            strbuf_putc(out, '\0');
+            break;
+        case '\\':
+            strbuf_putc(out, '\\');
+            break;
+        case 'x': {
+            char hex[3] = {0, 0, 0};
+            char *end;
+            if (p[1] == '\0' || p[2] == '\0')
+                return -1;
+            hex[0] = p[1];
+            hex[1] = p[2];
+            long v = strtol(hex, &end, 16);
+            if (*end != '\0')
+                return -1;
+            strbuf_putc(out, (char)v);
+            p += 2;
+            break;
+        }
+        default:
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int scn_session_line(struct scn_parser *p, struct scn_block *b, int line,
                             const char *text)
 {
@@ -243,6 +287,17 @@ static int scn_session_line(struct scn_parser *p, struct scn_block *b, int line,
     it.line = line;
     if (strncmp(text, "C:", 2) == 0) {
         it.kind = SCN_SEND;
+    } else if (strncmp(text, "C=", 2) == 0) {
+        struct strbuf probe;
+        strbuf_init(&probe);
+        int bad =
+            scenario_unescape(text[2] == ' ' ? text + 3 : text + 2, &probe) < 0;
+        strbuf_clear(&probe);
+        if (bad)
+            return scn_error(p, line,
+                             "C=: bad escape; expected \\r, \\n, \\t, "
+                             "\\0, \\\\ or \\xHH");
+        it.kind = SCN_SEND_RAW;
     } else if (strncmp(text, "S:", 2) == 0) {
         it.kind = SCN_EXPECT_GLOB;
     } else if (strncmp(text, "S~", 2) == 0) {
@@ -254,8 +309,9 @@ static int scn_session_line(struct scn_parser *p, struct scn_block *b, int line,
         it.kind = SCN_EXPECT_REGEX;
     } else {
         return scn_error(p, line,
-                         "expected \"C: line to send\", \"S: expected "
-                         "reply\" or \"S~ regex\" in [session]");
+                         "expected \"C: line to send\", \"C= raw bytes\", "
+                         "\"S: expected reply\" or \"S~ regex\" in "
+                         "[session]");
     }
     /* One space after the marker is decoration; the rest is kept. */
     it.text = xstrdup(text[2] == ' ' ? text + 3 : text + 2);

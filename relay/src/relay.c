@@ -49,6 +49,8 @@ static const struct {
     {"local_transport", "local:$myhostname"},
     {"strict_rfc821_envelopes", "no"},
     {"smtp_skip_5xx_greeting", "yes"},
+    {"allow_untrusted_routing", "no"},
+    {"disable_vrfy_command", "no"},
     {"smtp_tcp_port", "smtp"},
     {"message_size_limit", "10240000"},
     {"smtpd_recipient_limit", "1000"},
@@ -380,6 +382,9 @@ static int relay_load_params(struct relay *r, char *err, size_t errlen)
                   config_get(cf, "smtpd_recipient_restrictions"));
     p->strict_rfc821_envelopes =
         config_get_bool(cf, "strict_rfc821_envelopes") == 1;
+    p->disable_vrfy_command = config_get_bool(cf, "disable_vrfy_command") == 1;
+    p->allow_untrusted_routing =
+        config_get_bool(cf, "allow_untrusted_routing") == 1;
     p->smtp_skip_5xx_greeting =
         config_get_bool(cf, "smtp_skip_5xx_greeting") != 0;
     port = config_get(cf, "smtp_tcp_port");

@@ -62,6 +62,8 @@ struct relay_params {
     size_t ninet_addrs;
     int strict_rfc821_envelopes;
     int smtp_skip_5xx_greeting;
+    int allow_untrusted_routing;
+    int disable_vrfy_command;
     int smtp_tcp_port;
     long message_size_limit;
     long smtpd_recipient_limit;

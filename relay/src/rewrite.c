@@ -73,7 +73,16 @@ enum rewrite_class rewrite_class(struct relay *r, const char *addr)
 
 int rewrite_auth_destination(struct relay *r, const char *addr)
 {
-    return rewrite_class(r, addr) != REWRITE_CLASS_DEFAULT;
+    enum rewrite_class cls = rewrite_class(r, addr);
+    const char *at = strrchr(addr, '@');
+
+    /* allow_untrusted_routing = no: sender-specified routing
+     * (user%site@relay.domain, site!user@relay.domain) through a relay
+     * domain is not an authorised destination. */
+    if (cls == REWRITE_CLASS_RELAY && !r->p.allow_untrusted_routing &&
+        at != NULL && strcspn(addr, "%!@") < (size_t)(at - addr))
+        return 0;
+    return cls != REWRITE_CLASS_DEFAULT;
 }
 
 /* virtual(5) lookup order: user@domain, user (local domains only),

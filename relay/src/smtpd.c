@@ -57,7 +57,11 @@ struct smtpd_session {
     struct policy_check *pending; /* RCPT waiting for DNS lists */
     char *pending_rcpt;
     int rcpt_starting;
-    int committing;     /* the message waits for its group commit */
+    int committing; /* the message waits for its group commit */
+    int discarding; /* the rest of an overlong command line */
+    /* The transaction's queue ID, given at its first accepted RCPT as
+     * Postfix's cleanup does ("" before): later refusals name it. */
+    char qid[16];
     char commit_id[16]; /* its queue ID and Message-ID, for the log */
     char *commit_msgid;
     int sent_ahead;       /* more input was waiting behind this command */
@@ -86,6 +90,7 @@ static void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 
 static void smtpd_reset(struct smtpd_session *s)
 {
+    s->qid[0] = '\0';
     free(s->sender);
     s->sender = NULL;
     strlist_clear(&s->rcpts);
@@ -148,8 +153,10 @@ static void smtpd_noqueue_reject(struct smtpd_session *s, const char *cmd,
     struct strbuf sb;
 
     strbuf_init(&sb);
-    strbuf_printf(&sb, "NOQUEUE: reject: %s from %s[%s]: %s; from=<%s>", cmd,
-                  s->name, s->ip, reply, s->sender ? s->sender : "");
+    strbuf_printf(&sb, "%s: reject: %s from %s[%s]: %s;",
+                  s->qid[0] ? s->qid : "NOQUEUE", cmd, s->name, s->ip, reply);
+    if (s->sender != NULL)
+        strbuf_printf(&sb, " from=<%s>", s->sender);
     if (rcpt != NULL)
         strbuf_printf(&sb, " to=<%s>", rcpt);
     strbuf_printf(&sb, " proto=%s", s->esmtp ? "ESMTP" : "SMTP");
@@ -157,6 +164,57 @@ static void smtpd_noqueue_reject(struct smtpd_session *s, const char *cmd,
         strbuf_printf(&sb, " helo=<%s>", s->helo);
     maillog_printf(s->r->log, "smtpd", "%s", sb.buf);
     strbuf_clear(&sb);
+}
+
+static int smtpd_rcpt_maps(struct relay *r, const char *addr, char *reply,
+                           size_t len);
+
+/* VRFY (disable_vrfy_command = no, Postfix's default): an address the
+ * recipient tables refuse gets the RCPT refusal; any other gets
+ * "252 2.0.0 ARG" (neither confirmed nor denied, RFC 5321 section 3.5.3). */
+static int smtpd_vrfy(struct smtpd_session *s, const char *arg)
+{
+    struct relay *r = s->r;
+    char addr[SMTP_PATH_MAX], reply[1200];
+    struct strlist probe;
+    int rc = 0;
+
+    if (r->p.disable_vrfy_command) {
+        smtpd_reply(s, "502 5.5.1 VRFY command is disabled");
+        return 0;
+    }
+    if (*arg == '\0') {
+        smtpd_reply(s, "501 5.5.4 Syntax: VRFY address [SMTPUTF8]");
+        return 0;
+    }
+    if (smtp_parse_path(arg, 0, addr, sizeof(addr), NULL) != SMTP_PATH_OK ||
+        addr[0] == '\0') {
+        smtpd_reply(s, "501 5.1.3 Bad recipient address syntax");
+        return 0;
+    }
+    /* A bare name is qualified with $myorigin, as trivial-rewrite does. */
+    char *full = strchr(addr, '@') ? xstrdup(addr)
+                                   : xasprintf("%s@%s", addr, r->p.myorigin);
+    strlist_init(&probe);
+    int vrc = rewrite_virtual(r, full, &probe);
+    if (vrc == 1) {
+        snprintf(reply, sizeof(reply),
+                 "550 5.1.1 <%s>: Recipient address rejected: User unknown "
+                 "in virtual alias table",
+                 addr);
+        rc = -1;
+    } else if (vrc == 0 && probe.n == 1 && str_casecmp(probe.v[0], full) == 0) {
+        rc = smtpd_rcpt_maps(r, full, reply, sizeof(reply));
+    }
+    strlist_clear(&probe);
+    free(full);
+    if (rc < 0) {
+        smtpd_noqueue_reject(s, "VRFY", reply, addr);
+        smtpd_reply(s, "%s", reply);
+        return 0;
+    }
+    smtpd_reply(s, "252 2.0.0 %s", arg);
+    return 1;
 }
 
 static int smtpd_helo(struct smtpd_session *s, const char *arg, int esmtp)
@@ -179,6 +237,8 @@ static int smtpd_helo(struct smtpd_session *s, const char *arg, int esmtp)
     smtpd_reply(s, "250-%s", r->p.myhostname);
     smtpd_reply(s, "250-PIPELINING");
     smtpd_reply(s, "250-SIZE %ld", r->p.message_size_limit);
+    if (!r->p.disable_vrfy_command)
+        smtpd_reply(s, "250-VRFY");
     smtpd_reply(s, "250-ENHANCEDSTATUSCODES");
     smtpd_reply(s, "250 8BITMIME");
     return 1;
@@ -310,6 +370,11 @@ static void smtpd_rcpt_done(void *arg, int rc, const char *why)
         strlist_push(&s->rcpts, addr);
         smtpd_reply(s, "250 2.1.5 Ok");
         s->count_ok[CMD_RCPT]++;
+        if (s->qid[0] == '\0') {
+            queue_new_id(r, s->qid, sizeof(s->qid));
+            maillog_printf(r->log, "smtpd", "%s: client=%s[%s]", s->qid,
+                           s->name, s->ip);
+        }
     }
     free(s->pending_rcpt);
     s->pending_rcpt = NULL;
@@ -459,8 +524,6 @@ static void smtpd_committed(void *arg, int rc)
         /* Nothing was acknowledged: a temporary failure, never a loss. */
         smtpd_reply(s, "451 4.3.0 Error: queue file write error");
     } else {
-        maillog_printf(r->log, "smtpd", "%s: client=%s[%s]", id, s->name,
-                       s->ip);
         maillog_printf(r->log, "cleanup", "%s: message-id=%s", id,
                        s->commit_msgid ? s->commit_msgid : "");
         smtpd_reply(s, "250 2.0.0 Ok: queued as %s", id);
@@ -502,7 +565,10 @@ static void smtpd_finish_data(struct smtpd_session *s)
         }
         strlist_clear(&exp);
     }
-    queue_new_id(r, id, sizeof(id));
+    /* The ID given at the first accepted RCPT (DATA needs one). */
+    if (s->qid[0] == '\0')
+        queue_new_id(r, s->qid, sizeof(s->qid));
+    snprintf(id, sizeof(id), "%s", s->qid);
     relay_date(date, sizeof(date));
     strbuf_init(&msg);
     strbuf_printf(&msg,
@@ -633,13 +699,13 @@ static void smtpd_command(struct smtpd_session *s, char *line)
         ok = 1;
         break;
     case CMD_VRFY:
-        smtpd_reply(s, "502 5.5.1 VRFY command is disabled");
+        ok = smtpd_vrfy(s, arg);
         break;
     default:
         if (line[0] == '\0')
             smtpd_reply(s, "500 5.5.2 Error: bad syntax");
         else
-            smtpd_reply(s, "502 5.5.2 Error: command not recognized");
+            smtpd_reply(s, "500 5.5.2 Error: command not recognized");
         break;
     }
     s->count_ok[cmd] += ok;
@@ -655,6 +721,49 @@ static void smtpd_on_write(struct bufferevent *bev, void *arg)
 
 /* Handle the complete lines in the input buffer, in order, until the
  * session quits or a RCPT waits for DNS. */
+/* The next line as Postfix's smtpd reads a command: at most
+ * line_length_limit bytes (the rest of a longer line is read and thrown
+ * away), and only up to a NUL byte (NOOP<NUL>x is NOOP; NO<NUL>OP is NO).
+ * Message lines are taken whole. NULL until a line is in. */
+static char *smtpd_next_line(struct smtpd_session *s, struct evbuffer *in,
+                             size_t *len)
+{
+    for (;;) {
+        char *line;
+        if (s->in_data)
+            return evbuffer_readln(in, len, EVBUFFER_EOL_CRLF);
+        struct evbuffer_ptr eol =
+            evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_CRLF);
+        if (eol.pos < 0) {
+            if (s->discarding) {
+                evbuffer_drain(in, evbuffer_get_length(in));
+                return NULL;
+            }
+            if (evbuffer_get_length(in) < SMTPD_LINE_LIMIT)
+                return NULL;
+            /* A command longer than the limit, its end not here yet. */
+            line = xmalloc(SMTPD_LINE_LIMIT + 1);
+            evbuffer_remove(in, line, SMTPD_LINE_LIMIT);
+            line[SMTPD_LINE_LIMIT] = '\0';
+            s->discarding = 1;
+            *len = strlen(line);
+            return line;
+        }
+        line = evbuffer_readln(in, len, EVBUFFER_EOL_CRLF);
+        if (line == NULL)
+            return NULL;
+        if (s->discarding) {
+            s->discarding = 0;
+            free(line);
+            continue;
+        }
+        if (*len > SMTPD_LINE_LIMIT)
+            line[SMTPD_LINE_LIMIT] = '\0';
+        *len = strlen(line);
+        return line;
+    }
+}
+
 static void smtpd_process(struct smtpd_session *s)
 {
     struct evbuffer *in = bufferevent_get_input(s->bev);
@@ -662,25 +771,14 @@ static void smtpd_process(struct smtpd_session *s)
     size_t len;
 
     while (!s->quitting && s->pending == NULL && !s->committing &&
-           (line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) != NULL) {
+           (line = smtpd_next_line(s, in, &len)) != NULL) {
         if (s->in_data) {
             smtpd_data_line(s, line, len);
-        } else if (len != strlen(line)) {
-            /* A NUL byte in a command: Postfix refuses the line. */
-            smtpd_reply(s, "500 5.5.2 Error: bad syntax");
-        } else if (len > SMTPD_LINE_LIMIT) {
-            smtpd_reply(s, "500 5.5.0 Error: line too long");
         } else {
             s->sent_ahead = evbuffer_get_length(in) > 0;
             smtpd_command(s, line);
         }
         free(line);
-    }
-    if (!s->quitting && !s->in_data && s->pending == NULL && !s->committing &&
-        evbuffer_get_length(in) > SMTPD_LINE_LIMIT) {
-        /* No end of line within the limit: drop what came so far. */
-        evbuffer_drain(in, evbuffer_get_length(in));
-        smtpd_reply(s, "500 5.5.0 Error: line too long");
     }
     if (s->quitting)
         bufferevent_disable(s->bev, EV_READ);

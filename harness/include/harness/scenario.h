@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "fakemx/fakemx.h"
+#include "mxlab/xmem.h"
 
 enum scn_block_kind {
     SCN_MAINCF,     /* [main.cf] */
@@ -29,6 +30,7 @@ enum scn_block_kind {
 /* One line of a session. */
 enum scn_item_kind {
     SCN_SEND,
+    SCN_SEND_RAW, /* "C= bytes": escapes decoded, no CRLF added */
     SCN_EXPECT_GLOB,
     SCN_EXPECT_REGEX,
     SCN_COMMAND, /* [admin] "$ mailq" */
@@ -109,5 +111,9 @@ struct scenario *scenario_load(const char *path, char *err, size_t errlen);
 struct scenario *scenario_parse(const char *path, const char *text, char *err,
                                 size_t errlen);
 void scenario_free(struct scenario *s);
+
+/* Decode the escapes of a "C=" line into out: \r \n \t \0 \\ and \xHH.
+ * 0, or -1 at the first bad escape. */
+int scenario_unescape(const char *text, struct strbuf *out);
 
 #endif
