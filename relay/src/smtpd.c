@@ -169,6 +169,31 @@ static void smtpd_noqueue_reject(struct smtpd_session *s, const char *cmd,
 static int smtpd_rcpt_maps(struct relay *r, const char *addr, char *reply,
                            size_t len);
 
+/* smtpd_reject_unlisted_recipient: an address in a virtual alias domain
+ * must have a mapping; one not aliased away must be known to its class's
+ * recipient table (local_recipient_maps, relay_recipient_maps). -1 with
+ * the refusal (naming shown, the address as the client gave it). */
+static int smtpd_rcpt_unlisted(struct relay *r, const char *addr,
+                               const char *shown, char *reply, size_t len)
+{
+    struct strlist probe;
+    int rc = 0;
+
+    strlist_init(&probe);
+    int vrc = rewrite_virtual(r, addr, &probe);
+    if (vrc == 1) {
+        snprintf(reply, len,
+                 "550 5.1.1 <%s>: Recipient address rejected: User unknown "
+                 "in virtual alias table",
+                 shown);
+        rc = -1;
+    } else if (vrc == 0 && probe.n == 1 && str_casecmp(probe.v[0], addr) == 0) {
+        rc = smtpd_rcpt_maps(r, addr, reply, len);
+    }
+    strlist_clear(&probe);
+    return rc;
+}
+
 /* VRFY (disable_vrfy_command = no, Postfix's default): an address the
  * recipient tables refuse gets the RCPT refusal; any other gets
  * "252 2.0.0 ARG" (neither confirmed nor denied, RFC 5321 section 3.5.3). */
@@ -176,8 +201,7 @@ static int smtpd_vrfy(struct smtpd_session *s, const char *arg)
 {
     struct relay *r = s->r;
     char addr[SMTP_PATH_MAX], reply[1200];
-    struct strlist probe;
-    int rc = 0;
+    int rc;
 
     if (r->p.disable_vrfy_command) {
         smtpd_reply(s, "502 5.5.1 VRFY command is disabled");
@@ -195,18 +219,7 @@ static int smtpd_vrfy(struct smtpd_session *s, const char *arg)
     /* A bare name is qualified with $myorigin, as trivial-rewrite does. */
     char *full = strchr(addr, '@') ? xstrdup(addr)
                                    : xasprintf("%s@%s", addr, r->p.myorigin);
-    strlist_init(&probe);
-    int vrc = rewrite_virtual(r, full, &probe);
-    if (vrc == 1) {
-        snprintf(reply, sizeof(reply),
-                 "550 5.1.1 <%s>: Recipient address rejected: User unknown "
-                 "in virtual alias table",
-                 addr);
-        rc = -1;
-    } else if (vrc == 0 && probe.n == 1 && str_casecmp(probe.v[0], full) == 0) {
-        rc = smtpd_rcpt_maps(r, full, reply, sizeof(reply));
-    }
-    strlist_clear(&probe);
+    rc = smtpd_rcpt_unlisted(r, full, addr, reply, sizeof(reply));
     free(full);
     if (rc < 0) {
         smtpd_noqueue_reject(s, "VRFY", reply, addr);
@@ -340,28 +353,12 @@ static void smtpd_rcpt_done(void *arg, int rc, const char *why)
     struct relay *r = s->r;
     const char *addr = s->pending_rcpt;
     char reply[1200];
-    struct strlist probe;
 
     s->pending = NULL;
     snprintf(reply, sizeof(reply), "%s", why);
     if (rc >= 0) {
-        /* smtpd_reject_unlisted_recipient: a virtual alias domain address
-         * must have a mapping. */
-        strlist_init(&probe);
-        int vrc = rewrite_virtual(r, addr, &probe);
-        if (vrc == 1) {
-            snprintf(reply, sizeof(reply),
-                     "550 5.1.1 <%s>: Recipient address rejected: User "
-                     "unknown in virtual alias table",
-                     addr);
+        if (smtpd_rcpt_unlisted(r, addr, addr, reply, sizeof(reply)) < 0)
             rc = -1;
-        } else if (vrc == 0 && probe.n == 1 &&
-                   str_casecmp(probe.v[0], addr) == 0) {
-            /* Not aliased away: the class's recipient table must know it
-             * (local_recipient_maps, relay_recipient_maps). */
-            rc = smtpd_rcpt_maps(r, addr, reply, sizeof(reply)) < 0 ? -1 : rc;
-        }
-        strlist_clear(&probe);
     }
     if (rc < 0) {
         smtpd_noqueue_reject(s, "RCPT", reply, addr);
