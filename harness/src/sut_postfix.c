@@ -263,23 +263,23 @@ int pfsut_admin(struct pfsut *p, const char *cmdline, struct strbuf *out,
         argv[3] = "-p";
         argv[4] = NULL;
         rc = command_run(argv, out, err);
-    } else if ((w.n == 2 && strcmp(w.v[0], "postqueue") == 0 &&
-                (strcmp(w.v[1], "-p") == 0 || strcmp(w.v[1], "-f") == 0)) ||
-               (w.n == 3 && strcmp(w.v[0], "postsuper") == 0 &&
-                (strcmp(w.v[1], "-d") == 0 || strcmp(w.v[1], "-r") == 0))) {
+    } else if (w.n >= 2 && w.n <= 5 &&
+               (strcmp(w.v[0], "postqueue") == 0 ||
+                strcmp(w.v[0], "postsuper") == 0 ||
+                strcmp(w.v[0], "postcat") == 0)) {
+        /* Postfix's own command, on this instance's configuration. */
         char *cmd = xasprintf("/usr/sbin/%s", w.v[0]);
         argv[0] = cmd;
         argv[1] = "-c";
         argv[2] = p->confdir;
-        argv[3] = w.v[1];
-        argv[4] = w.n == 3 ? w.v[2] : NULL;
-        argv[5] = NULL;
+        for (size_t i = 1; i < w.n; i++)
+            argv[2 + i] = w.v[i];
+        argv[2 + w.n] = NULL;
         rc = command_run(argv, out, err);
         free(cmd);
     } else {
         strbuf_printf(err,
-                      "%s: not one of mailq, postqueue -p|-f, "
-                      "postsuper -d|-r\n",
+                      "%s: not one of mailq, postqueue, postsuper, postcat\n",
                       cmdline);
     }
     strlist_clear(&w);

@@ -1,10 +1,11 @@
 /*
  * admin.c — the admin commands, with Postfix's forms and output
  * (postqueue(1) -p/-f, postsuper(1) -d/-r, mailq), on the relay's own
- * queue. The listing follows Postfix 3.7's showq output byte for byte:
- *   "%-11s%c%7ld %s  %s" (ID, status '*' active / '!' hold / ' ', size,
+ * queue. The listing follows Postfix 3.7's showq output byte for byte
+ * (checked with its 11-character queue IDs, which the relay's IDs have
+ * too): "%-10s%c%8ld %s  %s" (ID, status '*' active / '!' hold / ' ', size,
  *   arrival as "Mon Nov 23 08:11:31", sender), each deferral reason in
- *   parentheses right-aligned to column 77 (not indented when longer)
+ *   parentheses after 76 - length spaces (none when longer)
  *   above the recipients it applies to,
  *   recipients at column 42, a blank line, and "-- N Kbytes in N
  *   Request(s)." or "Mail queue is empty".
@@ -15,6 +16,8 @@
 #include <time.h>
 
 #include "mxlab/maillog.h"
+#include "mxlab/smtp.h"
+#include "mxlab/strutil.h"
 #include "mxlab/xmem.h"
 #include "relay_int.h"
 
@@ -36,7 +39,7 @@ int relay_mailq(struct relay *r, struct strbuf *out)
             continue;
         localtime_r(&m->arrival, &tm);
         strftime(when, sizeof(when), "%a %b %e %H:%M:%S", &tm);
-        strbuf_printf(out, "%-11s%c%7zu %s  %s\n", m->id, status, m->size, when,
+        strbuf_printf(out, "%-10s%c%8zu %s  %s\n", m->id, status, m->size, when,
                       m->sender[0] ? m->sender : "MAILER-DAEMON");
         /* Recipients grouped under their reason, in first-seen order. */
         int *shown = xcalloc(m->nrcpt ? m->nrcpt : 1, sizeof(*shown));
@@ -44,10 +47,10 @@ int relay_mailq(struct relay *r, struct strbuf *out)
             const char *reason = m->rcpts[i].reason;
             if (shown[i] || m->rcpts[i].done)
                 continue;
-            /* Postfix right-aligns "(reason)" to end at column 77; a
-             * longer one starts at column 1 (as seed 000 shows it). */
+            /* Postfix pads "(reason)" with 76 - length spaces; a longer
+             * one starts at column 1 (as seed 000 shows it). */
             if (reason != NULL) {
-                int pad = 77 - (int)strlen(reason) - 2;
+                int pad = 76 - (int)strlen(reason);
                 strbuf_printf(out, "%*s(%s)\n", pad > 0 ? pad : 0, "", reason);
             }
             for (size_t k = i; k < m->nrcpt; k++) {
@@ -71,11 +74,22 @@ int relay_mailq(struct relay *r, struct strbuf *out)
     return 0;
 }
 
-/* Apply fn to the message named id, or to all of them for "ALL". The
- * messages are chosen first: fn may add messages (requeue) or remove
- * them. */
-static int relay_each(struct relay *r, const char *id, size_t *n,
-                      int (*fn)(struct relay *, struct queue_msg *))
+/* The queue a message is in, as Postfix names them. */
+static const char *relay_queue_name(const struct queue_msg *m)
+{
+    if (m->state == QUEUE_HOLD)
+        return "hold";
+    if (m->state == QUEUE_DEFERRED && !m->in_delivery)
+        return "deferred";
+    return "active";
+}
+
+/* Apply fn to the message named id, or to all of them for "ALL", within
+ * the named queue if queue is not NULL. The messages are chosen first:
+ * fn may add messages (requeue) or remove them. */
+static int relay_each_in(struct relay *r, const char *id, const char *queue,
+                         size_t *n,
+                         int (*fn)(struct relay *, struct queue_msg *))
 {
     struct queue_msg **chosen = NULL;
     size_t k = 0;
@@ -85,6 +99,8 @@ static int relay_each(struct relay *r, const char *id, size_t *n,
         if (m->deleted)
             continue;
         if (strcmp(id, "ALL") != 0 && strcmp(id, m->id) != 0)
+            continue;
+        if (queue != NULL && strcmp(queue, relay_queue_name(m)) != 0)
             continue;
         chosen = xrealloc(chosen, (k + 1) * sizeof(*chosen));
         chosen[k++] = m;
@@ -110,10 +126,10 @@ static int relay_requeue_one(struct relay *r, struct queue_msg *m)
 /* As Postfix 3.7's postsuper: a message named by its ID is reported
  * ("ID: removed") in the log and on standard error (msg); with ALL only
  * the count is. */
-int relay_postsuper_delete(struct relay *r, const char *id, size_t *n,
-                           struct strbuf *msg)
+int relay_postsuper_delete(struct relay *r, const char *id, const char *queue,
+                           size_t *n, struct strbuf *msg)
 {
-    relay_each(r, id, n, relay_delete_one);
+    relay_each_in(r, id, queue, n, relay_delete_one);
     if (*n > 0 && strcmp(id, "ALL") != 0) {
         maillog_printf(r->log, "postsuper", "%s: removed", id);
         if (msg != NULL)
@@ -126,14 +142,173 @@ int relay_postsuper_delete(struct relay *r, const char *id, size_t *n,
     return 0;
 }
 
-int relay_postsuper_requeue(struct relay *r, const char *id, size_t *n)
+int relay_postsuper_requeue(struct relay *r, const char *id, const char *queue,
+                            size_t *n)
 {
-    relay_each(r, id, n, relay_requeue_one);
+    relay_each_in(r, id, queue, n, relay_requeue_one);
     if (*n > 0)
         maillog_printf(r->log, "postsuper", "Requeued: %zu message%s", *n,
                        *n == 1 ? "" : "s");
     qmgr_schedule(r);
     relay_changed(r);
+    return 0;
+}
+
+static int relay_hold_one(struct relay *r, struct queue_msg *m)
+{
+    return queue_hold(r, m, 1);
+}
+
+static int relay_release_one(struct relay *r, struct queue_msg *m)
+{
+    return queue_hold(r, m, 0);
+}
+
+/* postsuper -h / -H ID|ALL [queue]: as Postfix 3.7, a named message is
+ * reported on its own, and the count always ("Placed on hold: 0
+ * messages" included), on standard error and in the log. */
+static void relay_postsuper_hold(struct relay *r, const char *id,
+                                 const char *queue, int hold,
+                                 struct strbuf *err)
+{
+    size_t n = 0;
+
+    relay_each_in(r, id, queue, &n, hold ? relay_hold_one : relay_release_one);
+    if (n > 0 && strcmp(id, "ALL") != 0) {
+        maillog_printf(r->log, "postsuper", "%s: %s", id,
+                       hold ? "placed on hold" : "released from hold");
+        strbuf_printf(err, "postsuper: %s: %s\n", id,
+                      hold ? "placed on hold" : "released from hold");
+    }
+    maillog_printf(r->log, "postsuper", "%s: %zu message%s",
+                   hold ? "Placed on hold" : "Released from hold", n,
+                   n == 1 ? "" : "s");
+    strbuf_printf(err, "postsuper: %s: %zu message%s\n",
+                  hold ? "Placed on hold" : "Released from hold", n,
+                  n == 1 ? "" : "s");
+    qmgr_schedule(r);
+    relay_changed(r);
+}
+
+static void relay_json_string(struct strbuf *out, const char *s)
+{
+    strbuf_putc(out, '"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            strbuf_printf(out, "\\%c", *p);
+        else if (*p < 0x20)
+            strbuf_printf(out, "\\u%04x", *p);
+        else
+            strbuf_putc(out, (char)*p);
+    }
+    strbuf_putc(out, '"');
+}
+
+/* postqueue -j: one JSON object per message, Postfix 3.7's keys. */
+static int relay_queue_json(struct relay *r, struct strbuf *out)
+{
+    for (const struct queue_msg *m = r->queue; m != NULL; m = m->next) {
+        if (m->deleted)
+            continue;
+        strbuf_printf(out,
+                      "{\"queue_name\": \"%s\", \"queue_id\": \"%s\", "
+                      "\"arrival_time\": %lld, \"message_size\": %zu, "
+                      "\"forced_expire\": false, \"sender\": ",
+                      relay_queue_name(m), m->id, (long long)m->arrival,
+                      m->size);
+        relay_json_string(out, m->sender);
+        strbuf_puts(out, ", \"recipients\": [");
+        int first = 1;
+        for (size_t i = 0; i < m->nrcpt; i++) {
+            if (m->rcpts[i].done)
+                continue;
+            strbuf_puts(out, first ? "{\"address\": " : ", {\"address\": ");
+            relay_json_string(out, m->rcpts[i].addr);
+            if (m->rcpts[i].reason != NULL) {
+                strbuf_puts(out, ", \"delay_reason\": ");
+                relay_json_string(out, m->rcpts[i].reason);
+            }
+            strbuf_putc(out, '}');
+            first = 0;
+        }
+        strbuf_puts(out, "]}\n");
+    }
+    return 0;
+}
+
+/* postcat -q ID: the envelope and the content, in postcat's layout (the
+ * records the relay keeps: arrival, sender, each pending recipient with
+ * its original address). */
+static int relay_postcat(struct relay *r, const char *id, struct strbuf *out,
+                         struct strbuf *err)
+{
+    const struct queue_msg *m;
+    char *data = NULL, when[64];
+    size_t len = 0;
+    struct tm tm;
+
+    for (m = r->queue; m != NULL; m = m->next)
+        if (!m->deleted && strcmp(m->id, id) == 0)
+            break;
+    if (m == NULL || queue_read_data(r, m, &data, &len) < 0) {
+        strbuf_printf(err,
+                      "postcat: fatal: open queue file %s: No such "
+                      "file or directory\n",
+                      id);
+        return 1;
+    }
+    const char *q = m->state == QUEUE_HOLD       ? "hold"
+                    : m->state == QUEUE_DEFERRED ? "deferred"
+                                                 : "active";
+    localtime_r(&m->arrival, &tm);
+    strftime(when, sizeof(when), "%a %b %e %H:%M:%S %Y", &tm);
+    strbuf_printf(out, "*** ENVELOPE RECORDS %s/%s ***\n", q, m->id);
+    strbuf_printf(out, "message_arrival_time: %s\n", when);
+    strbuf_printf(out, "sender: %s\n", m->sender);
+    for (size_t i = 0; i < m->nrcpt; i++) {
+        if (m->rcpts[i].done)
+            continue;
+        strbuf_printf(out, "original_recipient: %s\nrecipient: %s\n",
+                      m->rcpts[i].orig, m->rcpts[i].addr);
+    }
+    strbuf_printf(out, "*** MESSAGE CONTENTS %s/%s ***\n", q, m->id);
+    for (const char *p = data, *end = data + len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        strbuf_append(out, p, n > 0 && p[n - 1] == '\r' ? n - 1 : n);
+        strbuf_putc(out, '\n');
+        p = nl ? nl + 1 : end;
+    }
+    strbuf_printf(out, "*** HEADER EXTRACTED %s/%s ***\n", q, m->id);
+    strbuf_printf(out, "*** MESSAGE FILE END %s/%s ***\n", q, m->id);
+    free(data);
+    return 0;
+}
+
+/* postqueue -s SITE: deliver now what waits for SITE, when SITE is one
+ * of fast_flush_domains (default $relay_domains), else Postfix's fatal
+ * error. */
+static int relay_flush_site(struct relay *r, const char *site,
+                            struct strbuf *err)
+{
+    if (!rewrite_domain_listed(r, &r->p.fast_flush_domains, site)) {
+        strbuf_printf(err,
+                      "postqueue: fatal: Flush service is not configured for "
+                      "destination \"%s\"\n",
+                      site);
+        return 1;
+    }
+    for (struct queue_msg *m = r->queue; m != NULL; m = m->next) {
+        if (m->state != QUEUE_DEFERRED || m->deleted)
+            continue;
+        for (size_t i = 0; i < m->nrcpt; i++)
+            if (!m->rcpts[i].done &&
+                str_casecmp(smtp_addr_domain(m->rcpts[i].addr), site) == 0) {
+                m->next_try = 0;
+                break;
+            }
+    }
+    qmgr_schedule(r);
     return 0;
 }
 
@@ -155,21 +330,37 @@ int relay_admin(struct relay *r, const char *cmdline, struct strbuf *out,
                strcmp(w.v[1], "-f") == 0) {
         relay_flush(r);
         rc = 0;
-    } else if (w.n == 3 && strcmp(w.v[0], "postsuper") == 0 &&
+    } else if (w.n == 2 && strcmp(w.v[0], "postqueue") == 0 &&
+               strcmp(w.v[1], "-j") == 0) {
+        rc = relay_queue_json(r, out);
+    } else if (w.n == 3 && strcmp(w.v[0], "postqueue") == 0 &&
+               strcmp(w.v[1], "-s") == 0) {
+        rc = relay_flush_site(r, w.v[2], err);
+    } else if (w.n == 3 && strcmp(w.v[0], "postcat") == 0 &&
+               strcmp(w.v[1], "-q") == 0) {
+        rc = relay_postcat(r, w.v[2], out, err);
+    } else if ((w.n == 3 || w.n == 4) && strcmp(w.v[0], "postsuper") == 0 &&
+               (strcmp(w.v[1], "-h") == 0 || strcmp(w.v[1], "-H") == 0)) {
+        relay_postsuper_hold(r, w.v[2], w.n == 4 ? w.v[3] : NULL,
+                             w.v[1][1] == 'h', err);
+        rc = 0;
+    } else if ((w.n == 3 || w.n == 4) && strcmp(w.v[0], "postsuper") == 0 &&
                (strcmp(w.v[1], "-d") == 0 || strcmp(w.v[1], "-r") == 0)) {
         int del = w.v[1][1] == 'd';
+        const char *queue = w.n == 4 ? w.v[3] : NULL;
         if (del)
-            relay_postsuper_delete(r, w.v[2], &n, err);
+            relay_postsuper_delete(r, w.v[2], queue, &n, err);
         else
-            relay_postsuper_requeue(r, w.v[2], &n);
+            relay_postsuper_requeue(r, w.v[2], queue, &n);
         if (n > 0)
             strbuf_printf(err, "postsuper: %s: %zu message%s\n",
                           del ? "Deleted" : "Requeued", n, n == 1 ? "" : "s");
         rc = 0;
     } else {
         strbuf_printf(err,
-                      "%s: usage: mailq | postqueue -p | postqueue -f | "
-                      "postsuper -d ID|ALL | postsuper -r ID|ALL\n",
+                      "%s: usage: mailq | postqueue -p|-j|-f | postqueue -s "
+                      "SITE | postsuper -d|-r|-h|-H ID|ALL [QUEUE] | postcat "
+                      "-q ID\n",
                       w.n ? w.v[0] : "admin");
     }
     strlist_clear(&w);

@@ -20,9 +20,10 @@ static void usage(FILE *fp)
 {
     fprintf(fp,
             "usage: mxlab-relay -c CONFIG_DIR [-v]\n"
-            "       mxlab-relay -c CONFIG_DIR mailq | postqueue -p | "
-            "postqueue -f\n"
-            "       mxlab-relay -c CONFIG_DIR postsuper -d|-r ID|ALL\n"
+            "       mxlab-relay -c CONFIG_DIR mailq | postqueue -p|-j|-f |\n"
+            "                   postqueue -s SITE | postcat -q ID\n"
+            "       mxlab-relay -c CONFIG_DIR postsuper -d|-r|-h|-H ID|ALL "
+            "[QUEUE]\n"
             "\n"
             "Run mxlab's reference relay in the foreground: reads\n"
             "CONFIG_DIR/main.cf and CONFIG_DIR/master.cf (Postfix syntax),\n"

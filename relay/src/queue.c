@@ -69,7 +69,7 @@ void queue_new_id(struct relay *r, char *id, size_t len)
     if (t <= last)
         t = last + 1;
     last = t;
-    snprintf(id, len, "%010llX", t & 0xFFFFFFFFFFULL);
+    snprintf(id, len, "%011llX", t & 0xFFFFFFFFFFFULL);
 }
 
 static void queue_serialize(const struct queue_msg *m, const char *data,
@@ -332,6 +332,31 @@ static void queue_unlink_msg(struct relay *r, struct queue_msg *m)
             return;
         }
     }
+}
+
+int queue_hold(struct relay *r, struct queue_msg *m, int hold)
+{
+    int to = hold ? QUEUE_HOLD : QUEUE_DEFERRED;
+    char *from, *dest, *dir;
+    int rc;
+
+    if (m->in_delivery ||
+        (hold ? m->state == QUEUE_HOLD : m->state != QUEUE_HOLD))
+        return -1;
+    from = queue_path(r, m->state, m->id);
+    dest = queue_path(r, to, m->id);
+    rc = rename(from, dest);
+    if (rc == 0) {
+        dir = xasprintf("%s/%s", r->p.queue_directory, queue_state_dir(to));
+        fs_fsync_dir(dir);
+        free(dir);
+        m->state = to;
+        if (!hold)
+            m->next_try = 0; /* released: due at the next scan */
+    }
+    free(from);
+    free(dest);
+    return rc;
 }
 
 void queue_delete(struct relay *r, struct queue_msg *m)

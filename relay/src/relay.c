@@ -50,6 +50,7 @@ static const struct {
     {"strict_rfc821_envelopes", "no"},
     {"smtp_skip_5xx_greeting", "yes"},
     {"allow_untrusted_routing", "no"},
+    {"fast_flush_domains", "$relay_domains"},
     {"disable_vrfy_command", "no"},
     {"smtp_tcp_port", "smtp"},
     {"message_size_limit", "10240000"},
@@ -368,6 +369,7 @@ static int relay_load_params(struct relay *r, char *err, size_t errlen)
     }
     strlist_split(&p->mydestination, config_get(cf, "mydestination"));
     strlist_split(&p->relay_domains, config_get(cf, "relay_domains"));
+    strlist_split(&p->fast_flush_domains, config_get(cf, "fast_flush_domains"));
     strlist_split(&p->virtual_alias_domains,
                   config_get(cf, "virtual_alias_domains"));
     strlist_split(&p->smtpd_client_restrictions,
@@ -458,6 +460,7 @@ static void relay_free_params(struct relay_params *p)
     strlist_clear(&p->relay_recipient_maps);
     strlist_clear(&p->mydestination);
     strlist_clear(&p->relay_domains);
+    strlist_clear(&p->fast_flush_domains);
     strlist_clear(&p->virtual_alias_domains);
     strlist_clear(&p->smtpd_client_restrictions);
     strlist_clear(&p->smtpd_helo_restrictions);
@@ -634,6 +637,7 @@ struct relay *relay_new(struct event_base *base, const char *config_dir,
     strlist_init(&r->passwd_tables);
     strlist_push(&r->passwd_tables, "unix:passwd.byname");
     strlist_init(&r->p.relay_domains);
+    strlist_init(&r->p.fast_flush_domains);
     strlist_init(&r->p.virtual_alias_domains);
     strlist_init(&r->p.smtpd_client_restrictions);
     strlist_init(&r->p.smtpd_helo_restrictions);

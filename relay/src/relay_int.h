@@ -50,6 +50,7 @@ struct relay_params {
     struct strlist relay_recipient_maps;
     struct strlist mydestination;
     struct strlist relay_domains;
+    struct strlist fast_flush_domains;
     struct strlist virtual_alias_domains;
     struct strlist smtpd_client_restrictions;
     struct strlist smtpd_helo_restrictions;
@@ -202,6 +203,10 @@ enum rewrite_class {
     REWRITE_CLASS_DEFAULT,
 };
 enum rewrite_class rewrite_class(struct relay *r, const char *addr);
+/* 1 if domain is in a Postfix domain list whose names also match their
+ * subdomains (parent_domain_matches_subdomains: fast_flush_domains...). */
+int rewrite_domain_listed(struct relay *r, const struct strlist *list,
+                          const char *domain);
 /* 1 if the domain is one this relay accepts mail for from anyone
  * (mydestination, virtual_alias_domains, relay_domains). */
 int rewrite_auth_destination(struct relay *r, const char *addr);
@@ -255,6 +260,10 @@ int queue_recover(struct relay *r, char *err, size_t errlen);
 /* Remove a message's file and forget it (postsuper -d). A message in
  * delivery is only marked; qmgr drops it when its deliveries report. */
 void queue_delete(struct relay *r, struct queue_msg *m);
+/* postsuper -h (hold 1): into hold/, out of the queue manager's sight;
+ * -H (hold 0): back to deferred/, due now. 0, or -1 if m is not in the
+ * state to move (already held, not held, being delivered). */
+int queue_hold(struct relay *r, struct queue_msg *m, int hold);
 /* postsuper -r: the message is queued again under a new ID (logged as
  * Postfix's pickup does) and the old one removed. -1 if it is being
  * delivered or cannot be read. */

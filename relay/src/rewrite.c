@@ -53,6 +53,12 @@ static int rewrite_domain_match(struct relay *r, const struct strlist *list,
     return 0;
 }
 
+int rewrite_domain_listed(struct relay *r, const struct strlist *list,
+                          const char *domain)
+{
+    return rewrite_domain_match(r, list, domain, 1);
+}
+
 static int rewrite_is_local_domain(struct relay *r, const char *domain)
 {
     return rewrite_domain_match(r, &r->p.mydestination, domain, 0);

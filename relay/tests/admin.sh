@@ -56,10 +56,10 @@ id=$(send a@example.org)
 [ -n "$id" ] || fail "no queue ID"
 wait_log "$id: to=<a@example.org>, relay=none, .*status=deferred (connect to 127.0.2.77\[127.0.2.77\]:$dead: Connection refused)"
 admin mailq
-grep -q "^$id .* sender@example.net$" "$dir/out" || fail "mailq: $(cat "$dir/out")"
-# Right-aligned to end at column 77, as Postfix prints it.
+grep -q "^$id.* sender@example.net$" "$dir/out" || fail "mailq: $(cat "$dir/out")"
+# After 76 - length spaces, as Postfix's showq prints it.
 reason="connect to 127.0.2.77[127.0.2.77]:$dead: Connection refused"
-line=$(printf '%*s(%s)' $((77 - ${#reason} - 2)) '' "$reason")
+line=$(printf '%*s(%s)' $((76 - ${#reason})) '' "$reason")
 grep -qxF -- "$line" "$dir/out" || fail "mailq reason: $(cat "$dir/out")"
 grep -qx -- "-- 0 Kbytes in 1 Request." "$dir/out" || fail "mailq footer: $(cat "$dir/out")"
 admin postsuper -d ALL

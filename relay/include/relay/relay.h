@@ -45,12 +45,14 @@ void relay_flush(struct relay *r);
  * return value is the exit status. */
 /* mailq / postqueue -p: the queue listing. */
 int relay_mailq(struct relay *r, struct strbuf *out);
-/* postsuper -d ID|ALL and postsuper -r ID|ALL: count in *n; for -d ID,
+/* postsuper -d ID|ALL and postsuper -r ID|ALL, within queue ("hold",
+ * "deferred", "active"; NULL: all): count in *n; for -d ID,
  * "postsuper: ID: removed" is appended to msg (may be NULL), as Postfix
  * prints it on stderr. */
-int relay_postsuper_delete(struct relay *r, const char *id, size_t *n,
-                           struct strbuf *msg);
-int relay_postsuper_requeue(struct relay *r, const char *id, size_t *n);
+int relay_postsuper_delete(struct relay *r, const char *id, const char *queue,
+                           size_t *n, struct strbuf *msg);
+int relay_postsuper_requeue(struct relay *r, const char *id, const char *queue,
+                            size_t *n);
 /* Run an admin command line ("mailq", "postqueue -p", "postqueue -f",
  * "postsuper -d ID|ALL", "postsuper -r ID|ALL"): output to out (stdout)
  * and err (stderr); returns the exit status, 64 for a usage error. */
