@@ -377,6 +377,30 @@ static void qmgr_start_message(struct relay *r, struct queue_msg *m)
     free(jobs);
 }
 
+/* 1 if a next hop of m's pending recipients already has as many
+ * deliveries in progress as its transport's
+ * destination_concurrency_limit allows: m waits (in arrival order). */
+static int qmgr_destination_full(struct relay *r, const struct queue_msg *m)
+{
+    for (size_t i = 0; i < m->nrcpt; i++) {
+        struct rewrite_route route;
+        long limit;
+
+        if (m->rcpts[i].done)
+            continue;
+        rewrite_resolve(r, m->rcpts[i].addr, &route);
+        if (strcmp(route.transport, "smtp") == 0)
+            limit = r->p.smtp_destination_concurrency_limit;
+        else if (strcmp(route.transport, "relay") == 0)
+            limit = r->p.relay_destination_concurrency_limit;
+        else
+            continue;
+        if (limit > 0 && (long)smtpc_count_nexthop(r, route.nexthop) >= limit)
+            return 1;
+    }
+    return 0;
+}
+
 static void qmgr_on_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct relay *r = arg;
@@ -400,6 +424,8 @@ static void qmgr_on_timer(evutil_socket_t fd, short what, void *arg)
     for (size_t i = 0; i < nready; i++) {
         if (r->ndeliveries >= QMGR_MAX_DELIVERIES)
             break; /* the next completion schedules another pass */
+        if (qmgr_destination_full(r, ready[i]))
+            continue; /* a completion there schedules another pass */
         qmgr_start_message(r, ready[i]);
     }
     free(ready);

@@ -55,6 +55,11 @@ static const struct {
     {"smtp_tcp_port", "smtp"},
     {"message_size_limit", "10240000"},
     {"smtpd_recipient_limit", "1000"},
+    {"default_destination_concurrency_limit", "20"},
+    {"smtp_destination_concurrency_limit",
+     "$default_destination_concurrency_limit"},
+    {"relay_destination_concurrency_limit",
+     "$default_destination_concurrency_limit"},
     {"minimal_backoff_time", "300s"},
     {"maximal_backoff_time", "4000s"},
     {"queue_run_delay", "300s"},
@@ -410,6 +415,10 @@ static int relay_load_params(struct relay *r, char *err, size_t errlen)
         relay_long(r, "smtpd_recipient_limit", &bad, err, errlen);
     p->virtual_alias_recursion_limit =
         relay_long(r, "virtual_alias_recursion_limit", &bad, err, errlen);
+    p->smtp_destination_concurrency_limit =
+        relay_long(r, "smtp_destination_concurrency_limit", &bad, err, errlen);
+    p->relay_destination_concurrency_limit =
+        relay_long(r, "relay_destination_concurrency_limit", &bad, err, errlen);
     p->virtual_alias_expansion_limit =
         relay_long(r, "virtual_alias_expansion_limit", &bad, err, errlen);
     p->minimal_backoff_time =

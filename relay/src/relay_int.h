@@ -68,6 +68,8 @@ struct relay_params {
     int smtp_tcp_port;
     long message_size_limit;
     long smtpd_recipient_limit;
+    long smtp_destination_concurrency_limit; /* 0: no limit */
+    long relay_destination_concurrency_limit;
     long minimal_backoff_time;
     long maximal_backoff_time;
     long queue_run_delay;
@@ -333,6 +335,8 @@ void smtpc_start(struct relay *r, const char *service, const char *qid,
                  const char *nexthop, const char *sender,
                  struct smtpc_rcpt *rcpts, size_t n, const char *data,
                  size_t len, smtpc_done_fn *done, void *arg);
+/* Deliveries in progress to nexthop (the destination concurrency). */
+size_t smtpc_count_nexthop(const struct relay *r, const char *nexthop);
 /* Close the idle cached connections (with QUIT). */
 void smtpc_close_cached(struct relay *r);
 /* Teardown: drop every delivery in progress without reporting. */

@@ -169,6 +169,15 @@ static void smtpc_conn_park(struct smtpc *c)
     k->r->conn_cache = k;
 }
 
+size_t smtpc_count_nexthop(const struct relay *r, const char *nexthop)
+{
+    size_t n = 0;
+
+    for (const struct smtpc *c = r->clients; c != NULL; c = c->next)
+        n += strcmp(c->nexthop, nexthop) == 0;
+    return n;
+}
+
 void smtpc_close_cached(struct relay *r)
 {
     while (r->conn_cache != NULL)
