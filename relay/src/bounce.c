@@ -2,10 +2,12 @@
  * bounce.c — non-delivery reports (RFC 3464 multipart/report), laid out
  * as Postfix 3.7's bounce(8) writes them (checked against a private
  * Postfix): the notification text with each recipient's reason wrapped
- * at 76 columns, the message/delivery-status part, and the returned
+ * at 79 columns, the message/delivery-status part, and the returned
  * message with its Return-Path. The report is queued durably like any
  * message, from the null sender; a message from the null sender gets no
- * report (notify_classes leaves out double bounces by default).
+ * report (notify_classes leaves out double bounces by default). Delay
+ * warnings (delay_warning_time) share the layout: Action: delayed,
+ * Will-Retry-Until, and the returned headers only.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,7 +20,7 @@
 #include "mxlab/xmem.h"
 #include "relay_int.h"
 
-#define BOUNCE_WRAP 76
+#define BOUNCE_WRAP 79 /* bounce(8): line_wrap(..., 79, 4, ...) */
 
 void bounce_add(struct queue_msg *m, const struct queue_rcpt *qr,
                 const char *dsn, const char *reason, const char *diag,
@@ -51,7 +53,7 @@ void bounce_clear(struct queue_msg *m)
     m->nbounces = 0;
 }
 
-/* "<rcpt>: reason", folded at 76 columns with a 4-space indent. */
+/* "<rcpt>: reason", folded at 79 columns with a 4-space indent. */
 static void bounce_wrap(struct strbuf *out, const char *text)
 {
     size_t col = 0;
@@ -83,28 +85,27 @@ static void bounce_date(time_t t, char *buf, size_t len)
     strftime(buf, len, "%a, %d %b %Y %H:%M:%S %z (%Z)", &tm);
 }
 
-int bounce_flush(struct relay *r, struct queue_msg *m)
+/* One report to m's sender: the failed recipients (delayed 0, from
+ * m->bounces) or the ones still being retried (delayed 1), laid out as
+ * Postfix's bounce(8) writes them. The report is queued; 0, or -1. */
+static int bounce_report(struct relay *r, struct queue_msg *m, int delayed)
 {
     struct strbuf msg;
-    struct strlist rcpt, orig;
+    struct strlist to, to_orig;
     char id[16], now_date[80], arrival[80], stamp[32], boundary[200];
+    char until[80];
     char *data = NULL;
     size_t len = 0;
     time_t now = clock_time();
     struct tm tm;
     int rc = -1;
 
-    if (m->nbounces == 0)
-        return 0;
-    if (m->sender[0] == '\0') {
-        bounce_clear(m); /* no report about a report */
-        return 0;
-    }
     if (queue_read_data(r, m, &data, &len) < 0)
         return -1;
     queue_new_id(r, id, sizeof(id));
     bounce_date(now, now_date, sizeof(now_date));
     bounce_date(m->arrival, arrival, sizeof(arrival));
+    bounce_date(m->arrival + r->p.maximal_queue_lifetime, until, sizeof(until));
     localtime_r(&now, &tm);
     strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
     snprintf(boundary, sizeof(boundary), "%s.%lld/%s", m->id, (long long)now,
@@ -114,7 +115,7 @@ int bounce_flush(struct relay *r, struct queue_msg *m)
                   "Received: by %s (Postfix)\r\n\tid %s; %s\r\n"
                   "Date: %s\r\n"
                   "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n"
-                  "Subject: Undelivered Mail Returned to Sender\r\n"
+                  "Subject: %s\r\n"
                   "To: %s\r\n"
                   "Auto-Submitted: auto-replied\r\n"
                   "MIME-Version: 1.0\r\n"
@@ -127,6 +128,8 @@ int bounce_flush(struct relay *r, struct queue_msg *m)
                   "This is a MIME-encapsulated message.\r\n"
                   "\r\n",
                   r->p.myhostname, id, now_date, now_date, r->p.myhostname,
+                  delayed ? "Delayed Mail (still being retried)"
+                          : "Undelivered Mail Returned to Sender",
                   m->sender, boundary, stamp, id, r->p.myhostname);
     strbuf_printf(&msg,
                   "--%s\r\n"
@@ -135,26 +138,56 @@ int bounce_flush(struct relay *r, struct queue_msg *m)
                   "Content-Transfer-Encoding: 8bit\r\n"
                   "\r\n"
                   "This is the mail system at host %s.\r\n"
-                  "\r\n"
-                  "I'm sorry to have to inform you that your message could "
-                  "not\r\n"
-                  "be delivered to one or more recipients. It's attached "
-                  "below.\r\n"
-                  "\r\n"
-                  "For further assistance, please send mail to "
-                  "postmaster.\r\n"
-                  "\r\n"
-                  "If you do so, please include this problem report. You "
-                  "can\r\n"
-                  "delete your own text from the attached returned "
-                  "message.\r\n"
-                  "\r\n"
-                  "                   The mail system\r\n"
                   "\r\n",
                   boundary, r->p.myhostname);
-    for (size_t i = 0; i < m->nbounces; i++) {
-        char *line =
-            xasprintf("<%s>: %s", m->bounces[i].addr, m->bounces[i].reason);
+    if (delayed)
+        strbuf_printf(
+            &msg,
+            "################################################################"
+            "####\r\n"
+            "# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR "
+            "MESSAGE. #\r\n"
+            "################################################################"
+            "####\r\n"
+            "\r\n"
+            "Your message could not be delivered for more than %ld hour(s)."
+            "\r\n"
+            "It will be retried until it is %ld day(s) old.\r\n"
+            "\r\n",
+            r->p.delay_warning_time / 3600,
+            r->p.maximal_queue_lifetime / 86400);
+    else
+        strbuf_puts(&msg,
+                    "I'm sorry to have to inform you that your message could "
+                    "not\r\n"
+                    "be delivered to one or more recipients. It's attached "
+                    "below.\r\n"
+                    "\r\n");
+    strbuf_puts(&msg, "For further assistance, please send mail to "
+                      "postmaster.\r\n"
+                      "\r\n"
+                      "If you do so, please include this problem report. You "
+                      "can\r\n"
+                      "delete your own text from the attached returned "
+                      "message.\r\n"
+                      "\r\n"
+                      "                   The mail system\r\n"
+                      "\r\n");
+    /* The recipients the report is about: addr, orig, dsn, reason, diag,
+     * remote — from the bounce list, or the pending ones. */
+    size_t n = delayed ? m->nrcpt : m->nbounces;
+    for (size_t i = 0; i < n; i++) {
+        const char *addr, *reason;
+        if (delayed) {
+            if (m->rcpts[i].done || m->rcpts[i].reason == NULL)
+                continue;
+            addr = m->rcpts[i].addr;
+            reason = m->rcpts[i].reason;
+        } else {
+            addr = m->bounces[i].addr;
+            reason = m->bounces[i].reason;
+        }
+        char *line = xasprintf("<%s>: %s", addr, reason);
         bounce_wrap(&msg, line);
         strbuf_puts(&msg, "\r\n");
         free(line);
@@ -170,50 +203,104 @@ int bounce_flush(struct relay *r, struct queue_msg *m)
                   "Arrival-Date: %s\r\n"
                   "\r\n",
                   boundary, r->p.myhostname, m->id, m->sender, arrival);
-    for (size_t i = 0; i < m->nbounces; i++) {
-        const struct bounce_entry *b = &m->bounces[i];
+    for (size_t i = 0; i < n; i++) {
+        const char *addr, *orig, *dsn, *reason, *diag;
+        char remote[256] = "";
+        if (delayed) {
+            const struct queue_rcpt *q = &m->rcpts[i];
+            if (q->done || q->reason == NULL)
+                continue;
+            addr = q->addr;
+            orig = q->orig;
+            dsn = q->dsn[0] ? q->dsn : "4.0.0";
+            reason = q->reason;
+            diag = q->diag;
+            /* "host NAME[ip] said: ..." names the remote MTA. */
+            if (diag != NULL && strncmp(reason, "host ", 5) == 0)
+                snprintf(remote, sizeof(remote), "%.*s",
+                         (int)strcspn(reason + 5, "["), reason + 5);
+        } else {
+            const struct bounce_entry *b = &m->bounces[i];
+            addr = b->addr;
+            orig = b->orig;
+            dsn = b->dsn;
+            reason = b->reason;
+            diag = b->diag;
+            if (b->remote != NULL)
+                snprintf(remote, sizeof(remote), "%s", b->remote);
+        }
         strbuf_printf(&msg,
                       "Final-Recipient: rfc822; %s\r\n"
                       "Original-Recipient: rfc822;%s\r\n"
-                      "Action: failed\r\n"
+                      "Action: %s\r\n"
                       "Status: %s\r\n",
-                      b->addr, b->orig, b->dsn);
-        if (b->remote != NULL)
-            strbuf_printf(&msg, "Remote-MTA: dns; %s\r\n", b->remote);
-        if (b->diag != NULL)
-            strbuf_printf(&msg, "Diagnostic-Code: smtp; %s\r\n", b->diag);
+                      addr, orig, delayed ? "delayed" : "failed", dsn);
+        if (remote[0] != '\0')
+            strbuf_printf(&msg, "Remote-MTA: dns; %s\r\n", remote);
+        if (diag != NULL)
+            strbuf_printf(&msg, "Diagnostic-Code: smtp; %s\r\n", diag);
         else
-            strbuf_printf(&msg, "Diagnostic-Code: X-Postfix; %s\r\n",
-                          b->reason);
+            strbuf_printf(&msg, "Diagnostic-Code: X-Postfix; %s\r\n", reason);
+        if (delayed)
+            strbuf_printf(&msg, "Will-Retry-Until: %s\r\n", until);
         strbuf_puts(&msg, "\r\n");
     }
-    strbuf_printf(&msg,
-                  "--%s\r\n"
-                  "Content-Description: Undelivered Message\r\n"
-                  "Content-Type: message/rfc822\r\n"
-                  "Content-Transfer-Encoding: 8bit\r\n"
-                  "\r\n"
-                  "Return-Path: <%s>\r\n",
-                  boundary, m->sender);
-    strbuf_append(&msg, data, len);
-    strbuf_printf(&msg, "\r\n--%s--\r\n", boundary);
-    strlist_init(&rcpt);
-    strlist_init(&orig);
-    strlist_push(&rcpt, m->sender);
-    strlist_push(&orig, m->sender);
-    if (queue_commit(r, id, "", &rcpt, &orig, msg.buf, msg.len) == 0) {
+    strbuf_printf(
+        &msg,
+        "--%s\r\n"
+        "Content-Description: %s\r\n"
+        "Content-Type: %s\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n"
+        "\r\n"
+        "Return-Path: <%s>\r\n",
+        boundary,
+        delayed ? "Undelivered Message Headers" : "Undelivered Message",
+        delayed ? "text/rfc822-headers" : "message/rfc822", m->sender);
+    if (delayed) {
+        /* The headers only: up to the empty line. */
+        const char *end = strstr(data, "\r\n\r\n");
+        size_t hl = end ? (size_t)(end - data) + 2 : len;
+        strbuf_append(&msg, data, hl);
+        strbuf_printf(&msg, "\r\n--%s--\r\n", boundary);
+    } else {
+        strbuf_append(&msg, data, len);
+        strbuf_printf(&msg, "\r\n--%s--\r\n", boundary);
+    }
+    strlist_init(&to);
+    strlist_init(&to_orig);
+    strlist_push(&to, m->sender);
+    strlist_push(&to_orig, m->sender);
+    if (queue_commit(r, id, "", &to, &to_orig, msg.buf, msg.len) == 0) {
         char msgid[200];
         snprintf(msgid, sizeof(msgid), "<%s.%s@%s>", stamp, id,
                  r->p.myhostname);
         maillog_printf(r->log, "cleanup", "%s: message-id=%s", id, msgid);
-        maillog_printf(r->log, "bounce",
-                       "%s: sender non-delivery notification: %s", m->id, id);
-        bounce_clear(m);
+        maillog_printf(r->log, "bounce", "%s: sender %s notification: %s",
+                       m->id, delayed ? "delay" : "non-delivery", id);
         rc = 0;
     }
-    strlist_clear(&rcpt);
-    strlist_clear(&orig);
+    strlist_clear(&to);
+    strlist_clear(&to_orig);
     strbuf_clear(&msg);
     free(data);
     return rc;
+}
+
+int bounce_flush(struct relay *r, struct queue_msg *m)
+{
+    if (m->nbounces == 0)
+        return 0;
+    if (m->sender[0] == '\0') {
+        bounce_clear(m); /* no report about a report */
+        return 0;
+    }
+    if (bounce_report(r, m, 0) < 0)
+        return -1;
+    bounce_clear(m);
+    return 0;
+}
+
+int bounce_delay_warn(struct relay *r, struct queue_msg *m)
+{
+    return bounce_report(r, m, 1);
 }

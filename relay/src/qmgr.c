@@ -198,6 +198,14 @@ static void qmgr_message_done(struct relay *r, struct queue_msg *m)
         maillog_printf(r->log, "qmgr", "%s: removed", id);
         return;
     }
+    /* delay_warning_time: once, to the sender, while retries go on. */
+    if (r->p.delay_warning_time > 0 && !m->warned && m->sender[0] != '\0' &&
+        now - m->arrival >= r->p.delay_warning_time) {
+        if (bounce_delay_warn(r, m) == 0)
+            m->warned = 1;
+        else
+            log_warn("%s: cannot queue the delay warning", m->id);
+    }
     long backoff = (long)(now - m->arrival);
     if (backoff < r->p.minimal_backoff_time)
         backoff = r->p.minimal_backoff_time;
@@ -227,8 +235,14 @@ static void qmgr_on_delivered(void *arg, struct smtpc_rcpt *rcpts, size_t n,
             qmgr_log_rcpt(j, &rcpts[i], qr->addr, qr, res);
         free(qr->reason);
         qr->reason = NULL;
+        free(qr->diag);
+        qr->diag = NULL;
+        qr->dsn[0] = '\0';
         if (rcpts[i].status == 4) {
             qr->reason = xstrdup(rcpts[i].reply ? rcpts[i].reply : "");
+            snprintf(qr->dsn, sizeof(qr->dsn), "%s", rcpts[i].dsn);
+            if (rcpts[i].diag != NULL)
+                qr->diag = xstrdup(rcpts[i].diag);
             continue;
         }
         if (rcpts[i].status == 5)

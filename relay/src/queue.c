@@ -15,7 +15,8 @@
  *
  * File format (text envelope, then the message):
  *   mxlab-queue 1 \n arrival EPOCH \n sender ADDR \n
- *   rcpt DONE ADDR<TAB>ORIG \n [reason TEXT \n] ... data LEN \n <message>
+ *   [warned \n] rcpt DONE ADDR<TAB>ORIG \n [reason TEXT \n] [dsn CODE \n]
+ *   [diag TEXT \n] ... data LEN \n <message>
  */
 #include <dirent.h>
 #include <errno.h>
@@ -77,11 +78,17 @@ static void queue_serialize(const struct queue_msg *m, const char *data,
 {
     strbuf_printf(out, "mxlab-queue 1\narrival %lld.%06ld\nsender %s\n",
                   (long long)m->arrival, m->arrival_usec, m->sender);
+    if (m->warned)
+        strbuf_puts(out, "warned\n");
     for (size_t i = 0; i < m->nrcpt; i++) {
         strbuf_printf(out, "rcpt %d %s\t%s\n", m->rcpts[i].done,
                       m->rcpts[i].addr, m->rcpts[i].orig);
         if (m->rcpts[i].reason != NULL)
             strbuf_printf(out, "reason %s\n", m->rcpts[i].reason);
+        if (m->rcpts[i].dsn[0] != '\0')
+            strbuf_printf(out, "dsn %s\n", m->rcpts[i].dsn);
+        if (m->rcpts[i].diag != NULL)
+            strbuf_printf(out, "diag %s\n", m->rcpts[i].diag);
     }
     strbuf_printf(out, "data %zu\n", len);
     strbuf_append(out, data, len);
@@ -94,6 +101,7 @@ static void queue_msg_free(struct queue_msg *m)
         free(m->rcpts[i].addr);
         free(m->rcpts[i].orig);
         free(m->rcpts[i].reason);
+        free(m->rcpts[i].diag);
     }
     free(m->rcpts);
     free(m->sender);
@@ -108,6 +116,8 @@ static void queue_add_rcpt(struct queue_msg *m, const char *addr,
     m->rcpts[m->nrcpt].orig = xstrdup(orig);
     m->rcpts[m->nrcpt].done = done;
     m->rcpts[m->nrcpt].reason = NULL;
+    m->rcpts[m->nrcpt].dsn[0] = '\0';
+    m->rcpts[m->nrcpt].diag = NULL;
     m->nrcpt++;
 }
 
@@ -513,6 +523,14 @@ static struct queue_msg *queue_parse(const char *id, int state,
         } else if (strncmp(line, "reason ", 7) == 0 && m->nrcpt > 0) {
             free(m->rcpts[m->nrcpt - 1].reason);
             m->rcpts[m->nrcpt - 1].reason = xstrdup(line + 7);
+        } else if (strncmp(line, "dsn ", 4) == 0 && m->nrcpt > 0) {
+            snprintf(m->rcpts[m->nrcpt - 1].dsn,
+                     sizeof(m->rcpts[m->nrcpt - 1].dsn), "%s", line + 4);
+        } else if (strncmp(line, "diag ", 5) == 0 && m->nrcpt > 0) {
+            free(m->rcpts[m->nrcpt - 1].diag);
+            m->rcpts[m->nrcpt - 1].diag = xstrdup(line + 5);
+        } else if (strcmp(line, "warned") == 0) {
+            m->warned = 1;
         } else if (strncmp(line, "data ", 5) == 0) {
             char *e;
             unsigned long long want = strtoull(line + 5, &e, 10);

@@ -65,6 +65,7 @@ static const struct {
     {"queue_run_delay", "300s"},
     {"maximal_queue_lifetime", "5d"},
     {"bounce_queue_lifetime", "5d"},
+    {"delay_warning_time", "0h"},
     {"smtp_connect_timeout", "30s"},
     {"smtp_helo_timeout", "300s"},
     {"smtp_data_done_timeout", "600s"},
@@ -433,6 +434,10 @@ static int relay_load_params(struct relay *r, char *err, size_t errlen)
     p->bounce_queue_lifetime =
         config_get_time(cf, "bounce_queue_lifetime", 'd', err, errlen);
     if (p->bounce_queue_lifetime < 0)
+        bad = 1;
+    p->delay_warning_time =
+        config_get_time(cf, "delay_warning_time", 'h', err, errlen);
+    if (p->delay_warning_time < 0)
         bad = 1;
     p->smtp_connect_timeout =
         relay_time(r, "smtp_connect_timeout", &bad, err, errlen);

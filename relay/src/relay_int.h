@@ -75,6 +75,7 @@ struct relay_params {
     long queue_run_delay;
     long maximal_queue_lifetime;
     long bounce_queue_lifetime;
+    long delay_warning_time; /* 0: no delay warnings */
     long smtp_connect_timeout;
     long smtp_helo_timeout;
     long smtp_data_done_timeout;
@@ -91,6 +92,8 @@ struct queue_rcpt {
     char *orig;
     int done;     /* delivered or bounced: never tried again */
     char *reason; /* last deferral reason, or NULL */
+    char dsn[16]; /* its enhanced status code ("4.3.2"), or "" */
+    char *diag;   /* the remote server's reply then, or NULL */
 };
 
 /* A recipient that failed for good, kept until the sender is told. */
@@ -115,6 +118,7 @@ struct queue_msg {
     long backoff;    /* last backoff used */
     int in_delivery; /* deliveries in progress for this message */
     int deleted;     /* postsuper -d while in delivery: drop at the end */
+    int warned;      /* the delay warning went to the sender */
     struct bounce_entry *bounces; /* failed for good, sender not told */
     size_t nbounces;
     struct queue_msg *next;
@@ -292,6 +296,10 @@ void bounce_add(struct queue_msg *m, const struct queue_rcpt *qr,
  * recipients stay pending so that nothing is lost). */
 int bounce_flush(struct relay *r, struct queue_msg *m);
 void bounce_clear(struct queue_msg *m);
+/* delay_warning_time: tell the sender that m's pending recipients are
+ * still being retried (Postfix's "Delayed Mail (still being retried)").
+ * 0, or -1 with errno. */
+int bounce_delay_warn(struct relay *r, struct queue_msg *m);
 
 /* local.c — local(8): aliases (expanded recursively in local domains,
  * the rest forwarded as one new message), then the users' Maildirs or

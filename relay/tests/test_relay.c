@@ -330,10 +330,11 @@ START_TEST(test_local_delivery)
     ck_assert_msg(r != NULL, "%s", err);
 
     struct queue_rcpt qr[] = {
-        {"list@mx.lab.example", "list@mx.lab.example", 0, NULL},
-        {"prog@mx.lab.example", "prog@mx.lab.example", 0, NULL},
-        {"nobody-here@mx.lab.example", "nobody-here@mx.lab.example", 0, NULL},
-        {"seen@mx.lab.example", "seen@mx.lab.example", 0, NULL},
+        {"list@mx.lab.example", "list@mx.lab.example", 0, NULL, "", NULL},
+        {"prog@mx.lab.example", "prog@mx.lab.example", 0, NULL, "", NULL},
+        {"nobody-here@mx.lab.example", "nobody-here@mx.lab.example", 0, NULL,
+         "", NULL},
+        {"seen@mx.lab.example", "seen@mx.lab.example", 0, NULL, "", NULL},
     };
     struct queue_msg m;
     memset(&m, 0, sizeof(m));
