@@ -1474,6 +1474,18 @@ static void run_admin(struct run *r, const struct scn_block *b)
         if (run_substitute(r, it->text, &cmd, unknown, sizeof(unknown)) < 0) {
             run_fail(r, it->line, "unknown variable {%s}", unknown);
         } else {
+            /* "$config_directory" names the SUT's configuration directory,
+             * as in the documents' "postmap /etc/postfix/virtual". */
+            for (char *at;
+                 cmd.buf && (at = strstr(cmd.buf, "$config_directory"));) {
+                struct strbuf sub;
+                strbuf_init(&sub);
+                strbuf_append(&sub, cmd.buf, (size_t)(at - cmd.buf));
+                strbuf_puts(&sub, r->confdir);
+                strbuf_puts(&sub, at + strlen("$config_directory"));
+                strbuf_clear(&cmd);
+                cmd = sub;
+            }
             int rc = run_script(r, cmd.buf, &out, &err);
             if (rc == -2)
                 rc = str_casestart(cmd.buf, "pflogsumm") != NULL

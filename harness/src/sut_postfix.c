@@ -266,7 +266,10 @@ int pfsut_admin(struct pfsut *p, const char *cmdline, struct strbuf *out,
     } else if (w.n >= 2 && w.n <= 5 &&
                (strcmp(w.v[0], "postqueue") == 0 ||
                 strcmp(w.v[0], "postsuper") == 0 ||
-                strcmp(w.v[0], "postcat") == 0)) {
+                strcmp(w.v[0], "postcat") == 0 ||
+                strcmp(w.v[0], "postconf") == 0 ||
+                strcmp(w.v[0], "postmap") == 0 ||
+                strcmp(w.v[0], "postalias") == 0)) {
         /* Postfix's own command, on this instance's configuration. */
         char *cmd = xasprintf("/usr/sbin/%s", w.v[0]);
         argv[0] = cmd;
@@ -279,7 +282,8 @@ int pfsut_admin(struct pfsut *p, const char *cmdline, struct strbuf *out,
         free(cmd);
     } else {
         strbuf_printf(err,
-                      "%s: not one of mailq, postqueue, postsuper, postcat\n",
+                      "%s: not one of mailq, postqueue, postsuper, postcat, "
+                      "postconf, postmap, postalias\n",
                       cmdline);
     }
     strlist_clear(&w);

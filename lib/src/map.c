@@ -475,3 +475,32 @@ const char *maplist_lookup(struct maplist *ml, const char *key)
     }
     return NULL;
 }
+
+static int map_cmp_slot(const void *a, const void *b)
+{
+    return strcmp((*(const struct map_slot *const *)a)->key,
+                  (*(const struct map_slot *const *)b)->key);
+}
+
+void map_each(const struct map *m, map_each_fn *fn, void *arg)
+{
+    if (m->kind == MAP_CIDR) {
+        for (size_t i = 0; i < m->ncidr; i++) {
+            char net[128];
+            cidr_str(&m->cidrs[i].net, net, sizeof(net));
+            fn(arg, net, m->cidrs[i].value);
+        }
+        return;
+    }
+    if (m->kind != MAP_DICT || m->count == 0)
+        return;
+    const struct map_slot **v = xcalloc(m->count, sizeof(*v));
+    size_t n = 0;
+    for (size_t i = 0; i < m->nslots; i++)
+        if (m->slots[i].key != NULL)
+            v[n++] = &m->slots[i];
+    qsort(v, n, sizeof(*v), map_cmp_slot);
+    for (size_t i = 0; i < n; i++)
+        fn(arg, v[i]->key, v[i]->value);
+    free(v);
+}

@@ -302,3 +302,13 @@ int cidr_match(const struct cidr *c, const struct netaddr *na)
     unsigned char mask = (unsigned char)(0xff << (8 - rest));
     return (a[full] & mask) == c->addr[full];
 }
+
+const char *cidr_str(const struct cidr *c, char *buf, size_t len)
+{
+    char ip[INET6_ADDRSTRLEN];
+
+    if (inet_ntop(c->family, c->addr, ip, sizeof(ip)) == NULL)
+        snprintf(ip, sizeof(ip), "?");
+    snprintf(buf, len, "%s/%d", ip, c->bits);
+    return buf;
+}

@@ -329,6 +329,11 @@ START_TEST(test_map_inline_cidr)
 }
 END_TEST
 
+static void dump_entry(void *arg, const char *key, const char *value)
+{
+    strbuf_printf(arg, "%s=%s;", key, value);
+}
+
 START_TEST(test_map_aliases_passwd)
 {
     char err[256] = "";
@@ -373,6 +378,13 @@ START_TEST(test_map_aliases_passwd)
     map_set_passwd_file(NULL);
     unlink(path);
     free(path);
+    m = map_open("inline:{ b=2, a=1 }", NULL, err, sizeof(err));
+    struct strbuf dump;
+    strbuf_init(&dump);
+    map_each(m, dump_entry, &dump);
+    ck_assert_str_eq(dump.buf, "a=1;b=2;");
+    strbuf_clear(&dump);
+    map_free(m);
     m = map_open("nis:mail.aliases", NULL, err, sizeof(err));
     ck_assert_msg(m != NULL, "%s", err);
     ck_assert_ptr_null(map_lookup(m, "root"));

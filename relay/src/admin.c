@@ -15,7 +15,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "mxlab/config.h"
 #include "mxlab/maillog.h"
+#include "mxlab/map.h"
 #include "mxlab/smtp.h"
 #include "mxlab/strutil.h"
 #include "mxlab/xmem.h"
@@ -312,6 +314,93 @@ static int relay_flush_site(struct relay *r, const char *site,
     return 0;
 }
 
+static void relay_postconf_line(void *arg, const char *name, const char *raw)
+{
+    strbuf_printf(arg, "%s = %s\n", name, raw);
+}
+
+/* postconf -n | -d NAME... | NAME...: main.cf's settings, the relay's
+ * defaults, or a parameter's value as written (else its default). */
+static int relay_postconf(struct relay *r, const struct strlist *w,
+                          struct strbuf *out, struct strbuf *err)
+{
+    size_t i = 1;
+    int defaults = 0;
+
+    if (w->n == 2 && strcmp(w->v[1], "-n") == 0) {
+        config_each_set(r->cf, relay_postconf_line, out);
+        return 0;
+    }
+    if (i < w->n && strcmp(w->v[i], "-d") == 0) {
+        defaults = 1;
+        i++;
+    }
+    for (; i < w->n; i++) {
+        const char *v = defaults ? relay_default(w->v[i])
+                        : config_is_set(r->cf, w->v[i])
+                            ? config_raw(r->cf, w->v[i])
+                            : relay_default(w->v[i]);
+        if (v == NULL)
+            strbuf_printf(err, "postconf: warning: %s: unknown parameter\n",
+                          w->v[i]);
+        else
+            strbuf_printf(out, "%s = %s\n", w->v[i], v);
+    }
+    return 0;
+}
+
+static void relay_postmap_line(void *arg, const char *key, const char *value)
+{
+    strbuf_printf(arg, "%s\t%s\n", key, value);
+}
+
+/* postmap/postalias [-q KEY | -s] TABLE: a query, a dump, or (without
+ * an option) a check of the file: mxlab reads the text form directly,
+ * so "building" a table is reading it. A table without "type:" is
+ * hash:. Relative names are taken from the config directory. */
+static int relay_postmap(struct relay *r, const struct strlist *w,
+                         struct strbuf *out, struct strbuf *err)
+{
+    const char *prog = w->v[0], *key = NULL, *table;
+    int dump = 0, alias = strcmp(prog, "postalias") == 0;
+    char merr[600];
+    char *spec;
+    struct map *m;
+    int rc = 0;
+
+    if (w->n == 4 && strcmp(w->v[1], "-q") == 0) {
+        key = w->v[2];
+        table = w->v[3];
+    } else if (w->n == 3 && strcmp(w->v[1], "-s") == 0) {
+        dump = 1;
+        table = w->v[2];
+    } else if (w->n == 2 && w->v[1][0] != '-') {
+        table = w->v[1];
+    } else {
+        strbuf_printf(err, "usage: %s [-q KEY | -s] [type:]FILE\n", prog);
+        return 64;
+    }
+    spec = strchr(table, ':') ? xstrdup(table) : xasprintf("hash:%s", table);
+    m = map_open_flags(spec, r->config_dir, alias ? MAP_ALIASES : 0, merr,
+                       sizeof(merr));
+    if (m == NULL) {
+        strbuf_printf(err, "%s: fatal: %s\n", prog, merr);
+        free(spec);
+        return 1;
+    }
+    if (key != NULL) {
+        const char *v = map_lookup(m, key);
+        if (v != NULL)
+            strbuf_printf(out, "%s\n", v);
+        rc = v != NULL ? 0 : 1;
+    } else if (dump) {
+        map_each(m, relay_postmap_line, out);
+    }
+    map_free(m);
+    free(spec);
+    return rc;
+}
+
 int relay_admin(struct relay *r, const char *cmdline, struct strbuf *out,
                 struct strbuf *err)
 {
@@ -330,6 +419,23 @@ int relay_admin(struct relay *r, const char *cmdline, struct strbuf *out,
                strcmp(w.v[1], "-f") == 0) {
         relay_flush(r);
         rc = 0;
+    } else if (w.n >= 2 && strcmp(w.v[0], "postconf") == 0) {
+        rc = relay_postconf(r, &w, out, err);
+    } else if (w.n >= 2 && (strcmp(w.v[0], "postmap") == 0 ||
+                            strcmp(w.v[0], "postalias") == 0)) {
+        rc = relay_postmap(r, &w, out, err);
+    } else if (w.n == 1 && strcmp(w.v[0], "newaliases") == 0) {
+        /* Every table of alias_database, checked. */
+        rc = 0;
+        for (size_t i = 0; i < r->p.alias_maps.n && rc == 0; i++) {
+            struct strlist one;
+            strlist_init(&one);
+            strlist_push(&one, "postalias");
+            strlist_push(&one, r->p.alias_maps.v[i]);
+            if (strncmp(r->p.alias_maps.v[i], "nis:", 4) != 0)
+                rc = relay_postmap(r, &one, out, err);
+            strlist_clear(&one);
+        }
     } else if (w.n == 2 && strcmp(w.v[0], "postqueue") == 0 &&
                strcmp(w.v[1], "-j") == 0) {
         rc = relay_queue_json(r, out);
@@ -360,7 +466,8 @@ int relay_admin(struct relay *r, const char *cmdline, struct strbuf *out,
         strbuf_printf(err,
                       "%s: usage: mailq | postqueue -p|-j|-f | postqueue -s "
                       "SITE | postsuper -d|-r|-h|-H ID|ALL [QUEUE] | postcat "
-                      "-q ID\n",
+                      "-q ID | postconf -n|[-d] NAME... | postmap|postalias "
+                      "[-q KEY|-s] TABLE | newaliases\n",
                       w.n ? w.v[0] : "admin");
     }
     strlist_clear(&w);

@@ -89,6 +89,15 @@ static const struct {
     {"smtpd_sender_restrictions", ""},
 };
 
+const char *relay_default(const char *name)
+{
+    for (size_t i = 0; i < sizeof(relay_defaults) / sizeof(relay_defaults[0]);
+         i++)
+        if (strcmp(relay_defaults[i].name, name) == 0)
+            return relay_defaults[i].value;
+    return NULL;
+}
+
 void relay_changed(struct relay *r)
 {
     if (r->change_fn != NULL)

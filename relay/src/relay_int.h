@@ -169,6 +169,8 @@ struct relay {
 
 /* relay.c */
 void relay_changed(struct relay *r);
+/* The relay's default for a Postfix parameter it implements, or NULL. */
+const char *relay_default(const char *name);
 /* Now on the relay's clock, as Postfix writes dates in headers:
  * "Mon, 23 Nov 2026 08:59:46 +0000 (UTC)". */
 void relay_date(char *buf, size_t len);

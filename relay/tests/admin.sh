@@ -12,8 +12,13 @@ cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$dir"; }
 trap cleanup EXIT
 fail() { echo "admin.sh: $*" >&2; exit 1; }
 
-port=$((20000 + RANDOM % 20000))
-dead=$((20000 + RANDOM % 20000))
+# Ports the kernel has free now (a random pick could be some other
+# test's ephemeral port); "dead" is free and stays unused.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+port=$(free_port)
+dead=$(free_port)
 cat >"$dir/main.cf" <<CF
 compatibility_level = 3.6
 myhostname = relay.example.net

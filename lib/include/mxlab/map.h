@@ -34,6 +34,10 @@ const char *map_spec(const struct map *m);
  * tables the key is an IP address. */
 const char *map_lookup(struct map *m, const char *key);
 
+/* Every entry (dict tables: keys in byte order; cidr: in file order). */
+typedef void map_each_fn(void *arg, const char *key, const char *value);
+void map_each(const struct map *m, map_each_fn *fn, void *arg);
+
 /* A Postfix parameter that names several tables ("hash:a, texthash:b"):
  * first table with a value wins. */
 struct maplist;

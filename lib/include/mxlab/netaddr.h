@@ -51,5 +51,7 @@ struct cidr {
 int cidr_parse(const char *s, struct cidr *out);
 /* 1 if the address falls within the network (v4-mapped v6 compares as v4). */
 int cidr_match(const struct cidr *c, const struct netaddr *na);
+/* "10.0.0.0/8" or "2002:8ac3:8000::/35" into buf. */
+const char *cidr_str(const struct cidr *c, char *buf, size_t len);
 
 #endif
