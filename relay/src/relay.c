@@ -4,6 +4,7 @@
  * (inet smtpd services), opens tables, log and DNS, starts listeners and
  * the queue manager. Teardown is relay_free(), the one path.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -638,6 +639,71 @@ static int relay_load_master(struct relay *r, char *err, size_t errlen)
     return rc == 0 ? 0 : -1;
 }
 
+#include "postfix_params.h"
+
+static int relay_cmp_param(const void *key, const void *elem)
+{
+    return strcmp(key, *(const char *const *)elem);
+}
+
+struct relay_unused {
+    struct config *cf;
+    struct strbuf all; /* every value, for $name references */
+};
+
+static void relay_collect_value(void *arg, const char *name, const char *raw)
+{
+    struct relay_unused *u = arg;
+
+    (void)name;
+    strbuf_puts(&u->all, raw);
+    strbuf_putc(&u->all, '\n');
+}
+
+/* A reference to name ($name, ${name}, $(name)) in text. */
+static int relay_referenced(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (const char *p = strchr(text, '$'); p != NULL; p = strchr(p + 1, '$')) {
+        const char *q = p + 1;
+        if (*q == '{' || *q == '(')
+            q++;
+        if (strncmp(q, name, n) == 0 &&
+            !(isalnum((unsigned char)q[n]) || q[n] == '_'))
+            return 1;
+    }
+    return 0;
+}
+
+static void relay_check_name(void *arg, const char *name, const char *raw)
+{
+    struct relay_unused *u = arg;
+    const char *where = config_where(u->cf, name);
+
+    if (where == NULL || strncmp(name, "mxlab_", 6) == 0)
+        return;
+    if (bsearch(name, postfix_params,
+                sizeof(postfix_params) / sizeof(postfix_params[0]),
+                sizeof(postfix_params[0]), relay_cmp_param) != NULL)
+        return;
+    if (relay_referenced(u->all.buf ? u->all.buf : "", name))
+        return; /* a user-defined parameter, used as $name */
+    log_warnx("%s: unused parameter: %s=%s", where, name, raw);
+}
+
+/* As postconf(1) warns: a main.cf name that neither Postfix nor mxlab
+ * knows, and that no other setting uses as $name, is most likely a typo. */
+static void relay_warn_unused(struct config *cf)
+{
+    struct relay_unused u = {cf, {0}};
+
+    strbuf_init(&u.all);
+    config_each_set(cf, relay_collect_value, &u);
+    config_each_set(cf, relay_check_name, &u);
+    strbuf_clear(&u.all);
+}
+
 struct relay *relay_new(struct event_base *base, const char *config_dir,
                         char *err, size_t errlen)
 {
@@ -679,6 +745,7 @@ struct relay *relay_new(struct event_base *base, const char *config_dir,
         goto fail;
     }
     relay_compat_defaults(r->cf);
+    relay_warn_unused(r->cf);
     if (relay_load_params(r, err, errlen) < 0 ||
         relay_open_maps(r, "virtual_alias_maps", &r->virtual_alias_maps, err,
                         errlen) < 0 ||
