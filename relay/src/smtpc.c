@@ -43,6 +43,8 @@ struct smtpc_target {
 
 struct smtpc {
     struct relay *r;
+    int pipelining;    /* the server offered PIPELINING (RFC 2920) */
+    int piped;         /* MAIL, RCPTs and DATA went out together */
     char nexthop[512]; /* as the queue manager gave it: the cache key */
     char service[32];  /* for the log: "smtp", "relay/smtp" */
     char qid[16];
@@ -110,6 +112,7 @@ struct smtpc_conn {
     struct bufferevent *bev;
     struct event *idle;
     int uses;
+    int pipelining;
     struct smtpc_conn *next;
 };
 
@@ -160,6 +163,7 @@ static void smtpc_conn_park(struct smtpc *c)
     k->target = c->targets[c->itarget];
     k->bev = c->bev;
     k->uses = c->res.conn_use > 0 ? c->res.conn_use : 1;
+    k->pipelining = c->pipelining;
     c->bev = NULL;
     bufferevent_setcb(k->bev, smtpc_conn_on_read, NULL, smtpc_conn_on_event, k);
     bufferevent_set_timeouts(k->bev, NULL, NULL);
@@ -189,6 +193,32 @@ static void smtpc_on_event(struct bufferevent *bev, short what, void *arg);
 static void smtpc_send(struct smtpc *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* 1 if an EHLO reply (its lines joined by spaces) lists the keyword. */
+static int smtpc_offers(const char *reply, const char *kw)
+{
+    size_t n = strlen(kw);
+
+    for (const char *p = reply; (p = strcasestr(p, kw)) != NULL; p += n)
+        if ((p == reply || p[-1] == ' ' || p[-1] == '-') &&
+            (p[n] == '\0' || p[n] == ' '))
+            return 1;
+    return 0;
+}
+
+/* MAIL FROM, and with PIPELINING the RCPTs and DATA in the same write
+ * (RFC 2920); the replies are then read in order. */
+static void smtpc_start_transaction(struct smtpc *c)
+{
+    c->state = SMTPC_MAIL;
+    c->piped = c->pipelining;
+    smtpc_send(c, "MAIL FROM:<%s>", c->sender);
+    if (c->piped) {
+        for (size_t i = 0; i < c->n; i++)
+            smtpc_send(c, "RCPT TO:<%s>", c->rcpts[i].addr);
+        smtpc_send(c, "DATA");
+    }
+}
+
 /* Take a cached connection to c's next hop, if there is one: the
  * transaction starts at MAIL FROM. */
 static int smtpc_reuse(struct smtpc *c)
@@ -207,6 +237,7 @@ static int smtpc_reuse(struct smtpc *c)
     c->itarget = 0;
     c->bev = k->bev;
     c->res.conn_use = k->uses + 1;
+    c->pipelining = k->pipelining;
     for (struct smtpc_conn **pp = &c->r->conn_cache; *pp != NULL;
          pp = &(*pp)->next)
         if (*pp == k) {
@@ -221,8 +252,7 @@ static int smtpc_reuse(struct smtpc *c)
     bufferevent_setcb(c->bev, smtpc_on_read, NULL, smtpc_on_event, c);
     bufferevent_set_timeouts(c->bev, &tv, &tv);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-    c->state = SMTPC_MAIL;
-    smtpc_send(c, "MAIL FROM:<%s>", c->sender);
+    smtpc_start_transaction(c);
     return 1;
 }
 
@@ -392,19 +422,20 @@ static int smtpc_on_reply(struct smtpc *c, int code)
             smtpc_send(c, "HELO %s", c->r->p.myhostname);
             return 0;
         }
+        c->pipelining = smtpc_offers(reply, "PIPELINING");
         /* FALLTHROUGH */
     case SMTPC_HELO:
         if (cls != 2)
             break;
-        c->state = SMTPC_MAIL;
-        smtpc_send(c, "MAIL FROM:<%s>", c->sender);
+        smtpc_start_transaction(c);
         return 0;
     case SMTPC_MAIL:
         if (cls != 2)
             break;
         c->state = SMTPC_RCPT;
         c->ircpt = 0;
-        smtpc_send_rcpt(c);
+        if (!c->piped)
+            smtpc_send_rcpt(c);
         return 0;
     case SMTPC_RCPT: {
         struct smtpc_rcpt *rc = &c->rcpts[c->ircpt];
@@ -420,17 +451,20 @@ static int smtpc_on_reply(struct smtpc *c, int code)
             rc->diag = xstrdup(reply);
         }
         if (++c->ircpt < c->n) {
-            smtpc_send_rcpt(c);
+            if (!c->piped)
+                smtpc_send_rcpt(c);
             return 0;
         }
         if (c->naccepted == 0) {
+            /* A pipelined DATA gets its refusal after we have gone. */
             c->state = SMTPC_QUIT;
             smtpc_send(c, "QUIT");
             smtpc_finish(c);
             return -1;
         }
         c->state = SMTPC_DATA;
-        smtpc_send(c, "DATA");
+        if (!c->piped)
+            smtpc_send(c, "DATA");
         return 0;
     }
     case SMTPC_DATA:
