@@ -6,10 +6,16 @@
  * lowercased unless the table is cidr:. Alias tables (MAP_ALIASES) read
  * aliases(5) "name: value" lines, as postalias(1) does. unix:passwd.byname
  * reads a passwd(5) file (map_set_passwd_file), user name -> the line.
+ * regexp: (and pcre:, read as POSIX extended expressions) follow
+ * regexp_table(5): "[!]/pattern/flags result" tried in order, $1..$9 in
+ * results, "if /pattern/" ... "endif" blocks, case-insensitive unless
+ * the i flag is given, on the case-folded key.
  */
 #include "mxlab/map.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <regex.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +27,7 @@
 #include "mxlab/strutil.h"
 #include "mxlab/xmem.h"
 
-enum map_kind { MAP_DICT, MAP_CIDR, MAP_STATIC };
+enum map_kind { MAP_DICT, MAP_CIDR, MAP_STATIC, MAP_REGEXP };
 
 struct map_slot {
     char *key;
@@ -31,6 +37,16 @@ struct map_slot {
 struct map_cidr_entry {
     struct cidr net;
     char *value;
+};
+
+/* regexp_table(5): a rule, "if /re/" (skip to its endif when the
+ * pattern does not match), or "endif". */
+struct map_re_entry {
+    enum { MAP_RE_RULE, MAP_RE_IF, MAP_RE_ENDIF } type;
+    regex_t re;
+    int negate;
+    char *value;  /* rules */
+    size_t endif; /* ifs: index of the matching endif */
 };
 
 struct map {
@@ -46,6 +62,12 @@ struct map {
     size_t ncidr;
     /* MAP_STATIC */
     char *static_value;
+    /* MAP_REGEXP */
+    struct map_re_entry *res;
+    size_t nre;
+    size_t *open_ifs; /* while loading: indexes of unclosed ifs */
+    size_t nopen;
+    char *result; /* the last lookup's result, $N expanded */
 };
 
 static uint32_t map_hash(const char *s)
@@ -128,6 +150,135 @@ void map_set_passwd_file(const char *path)
     map_passwd_path = path ? xstrdup(path) : NULL;
 }
 
+/* "[!]/pattern/flags": compile into e; *rest points after the flags. */
+static int map_regexp_pattern(struct map_re_entry *e, char *p, char **rest,
+                              const char *file, int lineno, char *err,
+                              size_t errlen)
+{
+    int cflags = REG_EXTENDED | REG_ICASE;
+    char delim, *end;
+
+    if (*p == '!') {
+        e->negate = 1;
+        p++;
+    }
+    delim = *p;
+    if (delim == '\0' || isalnum((unsigned char)delim) ||
+        isspace((unsigned char)delim)) {
+        snprintf(err, errlen, "%s:%d: expected /pattern/", file, lineno);
+        return -1;
+    }
+    end = p + 1;
+    while (*end && *end != delim) {
+        if (*end == '\\' && end[1] != '\0')
+            end++;
+        end++;
+    }
+    if (*end != delim) {
+        snprintf(err, errlen, "%s:%d: missing closing %c", file, lineno, delim);
+        return -1;
+    }
+    *end++ = '\0';
+    for (; *end && !isspace((unsigned char)*end); end++) {
+        if (*end == 'i')
+            cflags ^= REG_ICASE;
+        else if (*end == 'x')
+            cflags ^= REG_EXTENDED;
+        else if (*end != 'm') {
+            snprintf(err, errlen, "%s:%d: unknown regexp flag '%c'", file,
+                     lineno, *end);
+            return -1;
+        }
+    }
+    int rc = regcomp(&e->re, p + 1, cflags);
+    if (rc != 0) {
+        char msg[200];
+        regerror(rc, &e->re, msg, sizeof(msg));
+        snprintf(err, errlen, "%s:%d: bad regular expression: %s", file, lineno,
+                 msg);
+        return -1;
+    }
+    *rest = end;
+    return 0;
+}
+
+static int map_parse_regexp(struct map *m, char *p, const char *file,
+                            int lineno, char *err, size_t errlen)
+{
+    struct map_re_entry e;
+    char *rest;
+
+    memset(&e, 0, sizeof(e));
+    if (strncmp(p, "endif", 5) == 0 &&
+        (p[5] == '\0' || isspace((unsigned char)p[5]))) {
+        if (m->nopen == 0) {
+            snprintf(err, errlen, "%s:%d: endif without if", file, lineno);
+            return -1;
+        }
+        e.type = MAP_RE_ENDIF;
+        m->res[m->open_ifs[--m->nopen]].endif = m->nre;
+    } else {
+        int is_if = strncmp(p, "if", 2) == 0 && isspace((unsigned char)p[2]);
+        if (is_if)
+            p = str_trim(p + 2);
+        if (map_regexp_pattern(&e, p, &rest, file, lineno, err, errlen) < 0)
+            return -1;
+        rest = str_trim(rest);
+        if (is_if) {
+            e.type = MAP_RE_IF;
+            m->open_ifs =
+                xrealloc(m->open_ifs, (m->nopen + 1) * sizeof(*m->open_ifs));
+            m->open_ifs[m->nopen++] = m->nre;
+        } else if (*rest == '\0') {
+            regfree(&e.re);
+            snprintf(err, errlen, "%s:%d: no result after the pattern", file,
+                     lineno);
+            return -1;
+        } else {
+            e.type = MAP_RE_RULE;
+            e.value = xstrdup(rest);
+        }
+    }
+    m->res = xrealloc(m->res, (m->nre + 1) * sizeof(*m->res));
+    m->res[m->nre++] = e;
+    return 0;
+}
+
+/* The result of rule e for key: $1..$9 (and ${1}) are the groups. */
+static const char *map_regexp_result(struct map *m,
+                                     const struct map_re_entry *e,
+                                     const char *key, const regmatch_t *g)
+{
+    struct strbuf out;
+
+    strbuf_init(&out);
+    for (const char *p = e->value; *p; p++) {
+        int n = -1;
+        if (p[0] == '$' && p[1] >= '1' && p[1] <= '9') {
+            n = p[1] - '0';
+            p++;
+        } else if (p[0] == '$' && p[1] == '{' && p[2] >= '1' && p[2] <= '9' &&
+                   p[3] == '}') {
+            n = p[2] - '0';
+            p += 3;
+        } else if (p[0] == '$' && p[1] == '$') {
+            strbuf_putc(&out, '$');
+            p++;
+            continue;
+        }
+        if (n < 0)
+            strbuf_putc(&out, *p);
+        else if (g[n].rm_so >= 0)
+            strbuf_append(&out, key + g[n].rm_so,
+                          (size_t)(g[n].rm_eo - g[n].rm_so));
+    }
+    free(m->result);
+    m->result = strbuf_detach(&out);
+    if (m->result == NULL)
+        m->result = xstrdup("");
+    return m->result;
+}
+
 /* Split "key value" (key ends at the first white space, or for cidr at
  * the first white space after the network); aliases(5): "name: value",
  * the name possibly in double quotes. */
@@ -137,6 +288,8 @@ static int map_parse_entry(struct map *m, char *text, const char *file,
     char *p = str_trim(text);
     char *key = p;
 
+    if (m->kind == MAP_REGEXP)
+        return map_parse_regexp(m, p, file, lineno, err, errlen);
     if (m->flags & MAP_ALIASES) {
         char *colon;
         if (*p == '"' && (colon = strchr(p + 1, '"')) != NULL) {
@@ -306,7 +459,7 @@ struct map *map_open_flags(const char *spec, const char *base_dir, int flags,
     if (colon == NULL) {
         snprintf(err, errlen,
                  "%s: expected type:name (hash:, texthash:, cidr:, "
-                 "inline:, static:)",
+                 "regexp:, pcre:, inline:, static:)",
                  spec);
         goto done;
     }
@@ -340,8 +493,13 @@ struct map *map_open_flags(const char *spec, const char *base_dir, int flags,
         m->kind = MAP_DICT;
         rc = map_load_inline(m, name, err, errlen);
     } else if (strcmp(type, "hash") == 0 || strcmp(type, "btree") == 0 ||
-               strcmp(type, "texthash") == 0 || strcmp(type, "cidr") == 0) {
-        m->kind = strcmp(type, "cidr") == 0 ? MAP_CIDR : MAP_DICT;
+               strcmp(type, "texthash") == 0 || strcmp(type, "cidr") == 0 ||
+               strcmp(type, "regexp") == 0 || strcmp(type, "pcre") == 0) {
+        /* pcre: read as POSIX extended expressions: the common subset. */
+        m->kind = strcmp(type, "cidr") == 0     ? MAP_CIDR
+                  : strcmp(type, "regexp") == 0 ? MAP_REGEXP
+                  : strcmp(type, "pcre") == 0   ? MAP_REGEXP
+                                                : MAP_DICT;
         if (name[0] != '/' && base_dir != NULL)
             path = xasprintf("%s/%s", base_dir, name);
         else
@@ -352,6 +510,10 @@ struct map *map_open_flags(const char *spec, const char *base_dir, int flags,
             snprintf(err, errlen, "%s: NUL byte in table", path);
         } else {
             rc = map_load_text(m, path, text, err, errlen);
+            if (rc == 0 && m->nopen > 0) {
+                snprintf(err, errlen, "%s: \"if\" without endif", path);
+                rc = -1;
+            }
         }
     } else {
         snprintf(err, errlen, "%s: unsupported lookup table type \"%s\"", spec,
@@ -381,8 +543,21 @@ void map_free(struct map *m)
         free(m->cidrs[i].value);
     free(m->cidrs);
     free(m->static_value);
+    for (size_t i = 0; i < m->nre; i++) {
+        if (m->res[i].type != MAP_RE_ENDIF)
+            regfree(&m->res[i].re);
+        free(m->res[i].value);
+    }
+    free(m->res);
+    free(m->open_ifs);
+    free(m->result);
     free(m->spec);
     free(m);
+}
+
+int map_whole_keys(const struct map *m)
+{
+    return m->kind == MAP_REGEXP || m->kind == MAP_CIDR;
 }
 
 const char *map_spec(const struct map *m)
@@ -395,6 +570,35 @@ const char *map_lookup(struct map *m, const char *key)
     switch (m->kind) {
     case MAP_STATIC:
         return m->static_value;
+    case MAP_REGEXP: {
+        /* The key is case-folded first, as Postfix's access and address
+         * lookups open their tables (DICT_FLAG_FOLD_FIX): "$1" of
+         * Joe@SPAM.example is "joe". */
+        char *k = str_lower(xstrdup(key));
+        const char *v = NULL;
+        for (size_t i = 0; i < m->nre && v == NULL; i++) {
+            const struct map_re_entry *e = &m->res[i];
+            regmatch_t g[10];
+            if (e->type == MAP_RE_ENDIF)
+                continue;
+            int hit = regexec(&e->re, k, 10, g, 0) == 0;
+            if (e->negate)
+                hit = !hit;
+            if (e->type == MAP_RE_IF) {
+                if (!hit)
+                    i = e->endif; /* skip the block */
+                continue;
+            }
+            if (hit) {
+                if (e->negate)
+                    for (int j = 0; j < 10; j++)
+                        g[j].rm_so = g[j].rm_eo = -1;
+                v = map_regexp_result(m, e, k, g);
+            }
+        }
+        free(k);
+        return v;
+    }
     case MAP_CIDR: {
         struct netaddr na;
         if (netaddr_parse(key, 0, &na) < 0)

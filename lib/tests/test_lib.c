@@ -394,6 +394,61 @@ START_TEST(test_map_aliases_passwd)
 }
 END_TEST
 
+START_TEST(test_map_regexp)
+{
+    char err[256] = "";
+    char *path = write_temp("# regexp_table(5)\n"
+                            "/^(.*)@spam\\.example$/ REJECT spam from $1\n"
+                            "if /@example\\.org$/\n"
+                            "/^postmaster@/ OK\n"
+                            "!/^abuse@/ DUNNO\n"
+                            "endif\n"
+                            "/^casesensitive@/i FOUND\n"
+                            "/^abuse@example\\.org$/ REJECT\n");
+    char *spec = xasprintf("regexp:%s", path);
+    struct map *m = map_open(spec, NULL, err, sizeof(err));
+
+    ck_assert_msg(m != NULL, "%s", err);
+    ck_assert_str_eq(map_lookup(m, "Joe@SPAM.example"), "REJECT spam from joe");
+    ck_assert_str_eq(map_lookup(m, "postmaster@example.org"), "OK");
+    ck_assert_str_eq(map_lookup(m, "joe@example.org"), "DUNNO");
+    ck_assert_str_eq(map_lookup(m, "abuse@example.org"), "REJECT");
+    ck_assert_ptr_null(map_lookup(m, "postmaster@example.net"));
+    /* Keys are folded: a case-sensitive lowercase pattern still matches. */
+    ck_assert_str_eq(map_lookup(m, "CaseSensitive@x"), "FOUND");
+    map_free(m);
+    unlink(path);
+    free(path);
+    free(spec);
+
+    static const struct {
+        const char *text, *want;
+    } bad[] = {
+        {"/unclosed REJECT\n", ":1: missing closing /"},
+        {"/a/ REJECT\n/b/\n", ":2: no result after the pattern"},
+        {"endif\n", ":1: endif without if"},
+        {"/(/ REJECT\n", ":1: bad regular expression"},
+        {"/a/q REJECT\n", ":1: unknown regexp flag 'q'"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        path = write_temp(bad[i].text);
+        spec = xasprintf("pcre:%s", path);
+        ck_assert_ptr_null(map_open(spec, NULL, err, sizeof(err)));
+        ck_assert_msg(strstr(err, bad[i].want) != NULL, "%s", err);
+        unlink(path);
+        free(path);
+        free(spec);
+    }
+    path = write_temp("if /a/\n/b/ X\n");
+    spec = xasprintf("regexp:%s", path);
+    ck_assert_ptr_null(map_open(spec, NULL, err, sizeof(err)));
+    ck_assert_ptr_nonnull(strstr(err, "without endif"));
+    unlink(path);
+    free(path);
+    free(spec);
+}
+END_TEST
+
 START_TEST(test_strlist_split)
 {
     struct strlist l;
@@ -452,6 +507,7 @@ static Suite *lib_suite(void)
     tcase_add_test(tc, test_map_errors);
     tcase_add_test(tc, test_map_inline_cidr);
     tcase_add_test(tc, test_map_aliases_passwd);
+    tcase_add_test(tc, test_map_regexp);
     tcase_add_test(tc, test_strlist_split);
     tcase_add_test(tc, test_fs_write_atomic);
     suite_add_tcase(s, tc);

@@ -95,6 +95,8 @@ static int policy_check_addr_access(struct relay *r, const char *table,
         return POLICY_REJECT;
     }
     v = map_lookup(m, addr);
+    if (map_whole_keys(m))
+        domain = ""; /* the whole address only */
     for (const char *d = domain; v == NULL && d != NULL && *d;) {
         v = map_lookup(m, d);
         d = strchr(d, '.');
@@ -132,7 +134,7 @@ static int policy_check_client_access(struct relay *r, const char *table,
     for (char *dot = ip + strlen(ip); v == NULL && dot != NULL;) {
         *dot = '\0';
         v = map_lookup(m, ip);
-        dot = strrchr(ip, '.');
+        dot = map_whole_keys(m) ? NULL : strrchr(ip, '.');
     }
     netaddr_ip(ctx->client, ip, sizeof(ip));
     snprintf(who, sizeof(who), "%s[%s]", ctx->client_name, ip);

@@ -2,7 +2,9 @@
  * map.h — Postfix lookup tables in their text formats.
  * Types: "hash:" and "btree:" (read from the source text FILE, not FILE.db:
  * mxlab needs no postmap step), "texthash:", "inline:{ k=v, { k = v w } }",
- * "cidr:" (network → value, first match wins), "static:value".
+ * "cidr:" (network → value, first match wins), "static:value",
+ * "regexp:" and "pcre:" (regexp_table(5); results valid until the next
+ * lookup in the same table).
  * Keys are matched case-insensitively (lowercased), as Postfix's tables are
  * built by postmap.
  */
@@ -29,6 +31,10 @@ struct map *map_open_flags(const char *spec, const char *base_dir, int flags,
 void map_set_passwd_file(const char *path);
 void map_free(struct map *m);
 const char *map_spec(const struct map *m);
+/* 1 for tables of patterns (regexp:, pcre:, cidr:): access(5) queries them
+ * with the whole string only, never with parent domains, address
+ * prefixes or the user@ part. */
+int map_whole_keys(const struct map *m);
 
 /* Value for key, or NULL; borrowed until the map is freed. For cidr:
  * tables the key is an IP address. */
