@@ -383,6 +383,8 @@ int run_main(int argc, char **argv)
         while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
             for (size_t i = 0; i < n; i++) {
                 if (cases[i].pid == pid && !cases[i].done) {
+                    if (run_sut == RUNNER_SUT_POSTFIX)
+                        pfsut_reap_orphan(cases[i].workdir);
                     run_read_result(&cases[i], status);
                     running--;
                     finished++;
@@ -416,6 +418,9 @@ int run_main(int argc, char **argv)
                 kill(cases[i].pid, SIGKILL);
         while (waitpid(-1, NULL, 0) > 0)
             ;
+        if (run_sut == RUNNER_SUT_POSTFIX)
+            for (size_t i = 0; i < next; i++)
+                pfsut_reap_orphan(cases[i].workdir);
         fprintf(stderr, "mxlab run: interrupted; workers stopped\n");
         exit_code = 130;
         goto done;

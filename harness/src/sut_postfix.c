@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -313,4 +314,62 @@ int pfsut_queue(struct pfsut *p, size_t *total, size_t *busy)
     }
     strbuf_clear(&out);
     return rc == 0 ? 0 : -1;
+}
+
+/* Read "queue_directory = X" from a generated main.cf. */
+static char *pfsut_queue_dir(const char *confdir)
+{
+    char *path = xasprintf("%s/main.cf", confdir), *text = NULL, *q = NULL;
+
+    if (fs_read_file(path, &text, NULL) == 0) {
+        for (char *line = text; line && *line && q == NULL;) {
+            char *nl = strchr(line, '\n');
+            if (nl)
+                *nl = '\0';
+            if (strncmp(line, "queue_directory = ", 18) == 0)
+                q = xstrdup(line + 18);
+            line = nl ? nl + 1 : NULL;
+        }
+    }
+    free(text);
+    free(path);
+    return q;
+}
+
+void pfsut_reap_orphan(const char *workdir)
+{
+    char *confdir = xasprintf("%s/config", workdir);
+    char *q = pfsut_queue_dir(confdir);
+    char *pidfile, *text = NULL, *cwd, link[PATH_MAX];
+    long pid;
+
+    free(confdir);
+    /* Only our own private queues: a mkdtemp directory under /tmp. */
+    if (q == NULL || strncmp(q, "/tmp/mxlab-pf.", 14) != 0) {
+        free(q);
+        return;
+    }
+    pidfile = xasprintf("%s/pid/master.pid", q);
+    if (fs_read_file(pidfile, &text, NULL) == 0 &&
+        str_to_long(str_trim(text), &pid) == 0 && pid > 1) {
+        /* The pid is that master only if it still works in this queue. */
+        cwd = xasprintf("/proc/%ld/cwd", pid);
+        ssize_t n = readlink(cwd, link, sizeof(link) - 1);
+        if (n > 0) {
+            link[n] = '\0';
+            if (strcmp(link, q) == 0) {
+                kill((pid_t)pid, SIGTERM);
+                for (int i = 0; i < 100 && kill((pid_t)pid, 0) == 0; i++) {
+                    struct pollfd none = {-1, 0, 0};
+                    poll(&none, 0, 20);
+                }
+                kill((pid_t)pid, SIGKILL);
+            }
+        }
+        free(cwd);
+    }
+    free(text);
+    free(pidfile);
+    fs_rm_rf(q);
+    free(q);
 }

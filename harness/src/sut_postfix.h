@@ -22,6 +22,10 @@ struct pfsut *pfsut_start(const char *confdir, const char *workdir,
                           const char *dns_ip, int smtp_port,
                           const char *const *maps, size_t nmaps, char *err,
                           size_t errlen);
+/* After a worker has ended, however it ended: if the Postfix it ran from
+ * WORKDIR/config is still alive (the worker was killed before it could
+ * stop it), stop it, and remove its private queue. */
+void pfsut_reap_orphan(const char *workdir);
 /* Stop Postfix and reap it; NULL is a no-op. */
 void pfsut_stop(struct pfsut *p);
 /* mailq, postqueue -p|-f, postsuper -d|-r: Postfix's own commands. */
