@@ -17,81 +17,11 @@
 #include "fakemx_int.h"
 #include "mxlab/fsutil.h"
 
-/* Length of the valid UTF-8 sequence at p (RFC 3629 section 4), or 0. */
-static size_t fakemx_json_utf8_len(const unsigned char *p, size_t n)
-{
-    unsigned char lo = 0x80, hi = 0xbf;
-    size_t len;
-
-    if (p[0] >= 0xc2 && p[0] <= 0xdf)
-        len = 2;
-    else if (p[0] >= 0xe0 && p[0] <= 0xef)
-        len = 3;
-    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-        len = 4;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    /* Overlong forms, UTF-16 surrogates and code points past U+10FFFF. */
-    if (p[0] == 0xe0)
-        lo = 0xa0;
-    else if (p[0] == 0xed)
-        hi = 0x9f;
-    else if (p[0] == 0xf0)
-        lo = 0x90;
-    else if (p[0] == 0xf4)
-        hi = 0x8f;
-    if (p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (p[i] < 0x80 || p[i] > 0xbf)
-            return 0;
-    return len;
-}
-
-static void fakemx_json_string(struct strbuf *sb, const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t run = 0; /* start of the pending run of bytes copied as they are */
-
-    strbuf_putc(sb, '"');
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = p[i];
-        size_t u;
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-            continue; /* the common case: part of the run */
-        if (c >= 0x80 && (u = fakemx_json_utf8_len(p + i, len - i)) > 0) {
-            i += u - 1; /* valid UTF-8 passes through */
-            continue;
-        }
-        strbuf_append(sb, p + run, i - run);
-        run = i + 1;
-        if (c == '"' || c == '\\') {
-            char esc[2] = {'\\', (char)c};
-            strbuf_append(sb, esc, 2);
-        } else if (c == '\n') {
-            strbuf_append(sb, "\\n", 2);
-        } else if (c == '\r') {
-            strbuf_append(sb, "\\r", 2);
-        } else if (c == '\t') {
-            strbuf_append(sb, "\\t", 2);
-        } else {
-            /* Other control bytes, DEL, bytes not in valid UTF-8. */
-            char hex[7];
-            snprintf(hex, sizeof(hex), "\\u%04x", c);
-            strbuf_append(sb, hex, 6);
-        }
-    }
-    strbuf_append(sb, p + run, len - run);
-    strbuf_putc(sb, '"');
-}
-
 static void fakemx_json_field(struct strbuf *sb, const char *key,
                               const char *value)
 {
     strbuf_printf(sb, ",\"%s\":", key);
-    fakemx_json_string(sb, value ? value : "", value ? strlen(value) : 0);
+    strbuf_put_json(sb, value ? value : "", value ? strlen(value) : 0);
 }
 
 static void fakemx_json_time(struct strbuf *sb, const char *key,
@@ -108,7 +38,7 @@ static void fakemx_json_array(struct strbuf *sb, const char *key,
     for (size_t i = 0; v != NULL && i < n; i++) {
         if (i > 0)
             strbuf_putc(sb, ',');
-        fakemx_json_string(sb, v[i], strlen(v[i]));
+        strbuf_put_json(sb, v[i], strlen(v[i]));
     }
     strbuf_putc(sb, ']');
 }
@@ -126,8 +56,7 @@ void fakemx_message_write_json(const struct fakemx_message *m, FILE *fp)
     sb.buf = xmalloc(sb.cap);
     sb.buf[0] = '\0';
     strbuf_puts(&sb, "{\"host\":");
-    fakemx_json_string(&sb, m->host ? m->host : "",
-                       m->host ? strlen(m->host) : 0);
+    strbuf_put_json(&sb, m->host ? m->host : "", m->host ? strlen(m->host) : 0);
     fakemx_json_field(&sb, "name", m->host_name);
     fakemx_json_field(&sb, "client_ip", m->client_ip);
     fakemx_json_field(&sb, "helo", m->helo);
@@ -143,7 +72,7 @@ void fakemx_message_write_json(const struct fakemx_message *m, FILE *fp)
             strbuf_printf(&sb, "%02x", digest[i]);
     }
     strbuf_puts(&sb, "\",\"data\":");
-    fakemx_json_string(&sb, m->data ? m->data : "", m->data_len);
+    strbuf_put_json(&sb, m->data ? m->data : "", m->data_len);
     /* Since issue 4, after the original keys. */
     fakemx_json_field(&sb, "mail_params", m->mail_params);
     fakemx_json_array(&sb, "rcpt_params", m->rcpt_params,

@@ -148,3 +148,73 @@ char *strbuf_detach(struct strbuf *sb)
     strbuf_init(sb);
     return p;
 }
+
+/* Length of the valid UTF-8 sequence at p (RFC 3629 section 4), or 0. */
+static size_t strbuf_utf8_len(const unsigned char *p, size_t n)
+{
+    unsigned char lo = 0x80, hi = 0xbf;
+    size_t len;
+
+    if (p[0] >= 0xc2 && p[0] <= 0xdf)
+        len = 2;
+    else if (p[0] >= 0xe0 && p[0] <= 0xef)
+        len = 3;
+    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+        len = 4;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    /* Overlong forms, UTF-16 surrogates and code points past U+10FFFF. */
+    if (p[0] == 0xe0)
+        lo = 0xa0;
+    else if (p[0] == 0xed)
+        hi = 0x9f;
+    else if (p[0] == 0xf0)
+        lo = 0x90;
+    else if (p[0] == 0xf4)
+        hi = 0x8f;
+    if (p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (p[i] < 0x80 || p[i] > 0xbf)
+            return 0;
+    return len;
+}
+
+void strbuf_put_json(struct strbuf *sb, const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t run = 0; /* start of the pending run of bytes copied as they are */
+
+    strbuf_putc(sb, '"');
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = p[i];
+        size_t u;
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+            continue; /* the common case: part of the run */
+        if (c >= 0x80 && (u = strbuf_utf8_len(p + i, len - i)) > 0) {
+            i += u - 1; /* valid UTF-8 passes through */
+            continue;
+        }
+        strbuf_append(sb, p + run, i - run);
+        run = i + 1;
+        if (c == '"' || c == '\\') {
+            char esc[2] = {'\\', (char)c};
+            strbuf_append(sb, esc, 2);
+        } else if (c == '\n') {
+            strbuf_append(sb, "\\n", 2);
+        } else if (c == '\r') {
+            strbuf_append(sb, "\\r", 2);
+        } else if (c == '\t') {
+            strbuf_append(sb, "\\t", 2);
+        } else {
+            /* Other control bytes, DEL, bytes not in valid UTF-8. */
+            char hex[7];
+            snprintf(hex, sizeof(hex), "\\u%04x", c);
+            strbuf_append(sb, hex, 6);
+        }
+    }
+    strbuf_append(sb, p + run, len - run);
+    strbuf_putc(sb, '"');
+}

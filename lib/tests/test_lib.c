@@ -449,6 +449,19 @@ START_TEST(test_map_regexp)
 }
 END_TEST
 
+START_TEST(test_strbuf_put_json)
+{
+    struct strbuf sb;
+    /* quote, backslash, CR LF TAB, a NUL, valid UTF-8 (é), a lone 0xff */
+    const char in[] = "a\"b\\c\r\n\t\0\xc3\xa9\xff";
+
+    strbuf_init(&sb);
+    strbuf_put_json(&sb, in, sizeof(in) - 1);
+    ck_assert_str_eq(sb.buf, "\"a\\\"b\\\\c\\r\\n\\t\\u0000\xc3\xa9\\u00ff\"");
+    strbuf_clear(&sb);
+}
+END_TEST
+
 START_TEST(test_strlist_split)
 {
     struct strlist l;
@@ -508,6 +521,7 @@ static Suite *lib_suite(void)
     tcase_add_test(tc, test_map_inline_cidr);
     tcase_add_test(tc, test_map_aliases_passwd);
     tcase_add_test(tc, test_map_regexp);
+    tcase_add_test(tc, test_strbuf_put_json);
     tcase_add_test(tc, test_strlist_split);
     tcase_add_test(tc, test_fs_write_atomic);
     suite_add_tcase(s, tc);

@@ -192,20 +192,6 @@ static void relay_postsuper_hold(struct relay *r, const char *id,
     relay_changed(r);
 }
 
-static void relay_json_string(struct strbuf *out, const char *s)
-{
-    strbuf_putc(out, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            strbuf_printf(out, "\\%c", *p);
-        else if (*p < 0x20)
-            strbuf_printf(out, "\\u%04x", *p);
-        else
-            strbuf_putc(out, (char)*p);
-    }
-    strbuf_putc(out, '"');
-}
-
 /* postqueue -j: one JSON object per message, Postfix 3.7's keys. */
 static int relay_queue_json(struct relay *r, struct strbuf *out)
 {
@@ -218,17 +204,18 @@ static int relay_queue_json(struct relay *r, struct strbuf *out)
                       "\"forced_expire\": false, \"sender\": ",
                       relay_queue_name(m), m->id, (long long)m->arrival,
                       m->size);
-        relay_json_string(out, m->sender);
+        strbuf_put_json(out, m->sender, strlen(m->sender));
         strbuf_puts(out, ", \"recipients\": [");
         int first = 1;
         for (size_t i = 0; i < m->nrcpt; i++) {
             if (m->rcpts[i].done)
                 continue;
             strbuf_puts(out, first ? "{\"address\": " : ", {\"address\": ");
-            relay_json_string(out, m->rcpts[i].addr);
+            strbuf_put_json(out, m->rcpts[i].addr, strlen(m->rcpts[i].addr));
             if (m->rcpts[i].reason != NULL) {
                 strbuf_puts(out, ", \"delay_reason\": ");
-                relay_json_string(out, m->rcpts[i].reason);
+                strbuf_put_json(out, m->rcpts[i].reason,
+                                strlen(m->rcpts[i].reason));
             }
             strbuf_putc(out, '}');
             first = 0;

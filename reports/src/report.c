@@ -8,6 +8,8 @@
 
 #include <string.h>
 
+#include "mxlab/xmem.h"
+
 const char *report_strstatus(enum report_status st)
 {
     switch (st) {
@@ -134,25 +136,14 @@ int report_junit_write(FILE *fp, const char *suite, const struct report_case *c,
     return ferror(fp) ? -1 : 0;
 }
 
-/* A JSON string: quotes, backslash and control bytes escaped; other bytes
- * as they are (the texts are UTF-8 or ASCII). */
 static void report_json_string(FILE *fp, const char *s)
 {
-    fputc('"', fp);
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p;
-         p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(fp, "\\%c", *p);
-        else if (*p == '\n')
-            fputs("\\n", fp);
-        else if (*p == '\t')
-            fputs("\\t", fp);
-        else if (*p < 0x20 || *p == 0x7f)
-            fprintf(fp, "\\u%04x", *p);
-        else
-            fputc(*p, fp);
-    }
-    fputc('"', fp);
+    struct strbuf sb;
+
+    strbuf_init(&sb);
+    strbuf_put_json(&sb, s ? s : "", s ? strlen(s) : 0);
+    fwrite(sb.buf, 1, sb.len, fp);
+    strbuf_clear(&sb);
 }
 
 int report_results_json_write(FILE *fp, const struct report_case *c, size_t n)

@@ -33,6 +33,10 @@ void strbuf_printf(struct strbuf *sb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void strbuf_vprintf(struct strbuf *sb, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
+/* Append s[0..len) as a JSON string in quotes: valid UTF-8 as it is,
+ * '"', '\\', \n, \r, \t escaped, other control bytes, DEL and bytes
+ * that are not valid UTF-8 as \u00XX. */
+void strbuf_put_json(struct strbuf *sb, const char *s, size_t len);
 /* Hand the storage to the caller (who frees it) and reset sb. */
 char *strbuf_detach(struct strbuf *sb);
 
