@@ -126,6 +126,16 @@ static char *run_dir_name(const char *path)
 /* The worker: parse, run, write the result files, exit. */
 static enum runner_sut run_sut = RUNNER_SUT_RELAY;
 
+/* WORKDIR/NAME := what sb holds (for the parent and for mxlab diff). */
+static void run_save(const char *workdir, const char *name,
+                     const struct strbuf *sb)
+{
+    char *path = xasprintf("%s/%s", workdir, name);
+
+    fs_write_atomic(path, sb->buf ? sb->buf : "", sb->len);
+    free(path);
+}
+
 static _Noreturn void run_worker(struct run_case *c)
 {
     struct runner_result res;
@@ -155,19 +165,11 @@ static _Noreturn void run_worker(struct run_case *c)
         runner_run(s, c->workdir, run_sut, &res);
         scenario_free(s);
     }
-    path = xasprintf("%s/transcript", c->workdir);
-    fs_write_atomic(path, res.transcript.buf ? res.transcript.buf : "",
-                    res.transcript.len);
-    free(path);
+    run_save(c->workdir, "transcript", &res.transcript);
+    run_save(c->workdir, "observations", &res.observations);
+    run_save(c->workdir, "steps", &res.steps);
     path = xasprintf("%s/scenario", c->workdir);
     fs_write_atomic(path, c->path, strlen(c->path));
-    free(path);
-    path = xasprintf("%s/observations", c->workdir);
-    fs_write_atomic(path, res.observations.buf ? res.observations.buf : "",
-                    res.observations.len);
-    free(path);
-    path = xasprintf("%s/steps", c->workdir);
-    fs_write_atomic(path, res.steps.buf ? res.steps.buf : "", res.steps.len);
     free(path);
     path = xasprintf("%s/result", c->workdir);
     fp = fopen(path, "w");

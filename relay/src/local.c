@@ -160,7 +160,13 @@ static int local_maildir(struct relay *r, const char *dir, const char *text,
                  strerror(errno));
         unlink(tmp);
     } else {
-        rc = 0;
+        /* Durable in new/ before the queue forgets the message. */
+        char *newdir = xasprintf("%s/new", dir);
+        rc = fs_fsync_dir(newdir) < 0 ? -1 : 0;
+        if (rc < 0)
+            snprintf(why, whylen, "sync maildir %s: %s", newdir,
+                     strerror(errno));
+        free(newdir);
     }
     if (fd >= 0)
         close(fd);

@@ -396,6 +396,15 @@ static void qmgr_start_message(struct relay *r, struct queue_msg *m)
  * destination_concurrency_limit allows: m waits (in arrival order). */
 static int qmgr_destination_full(struct relay *r, const struct queue_msg *m)
 {
+    long least = r->p.smtp_destination_concurrency_limit;
+
+    if (least <= 0 || (r->p.relay_destination_concurrency_limit > 0 &&
+                       r->p.relay_destination_concurrency_limit < least))
+        least = r->p.relay_destination_concurrency_limit;
+    /* Fewer deliveries in all than the smallest limit: none can be full,
+     * and no route needs resolving twice. */
+    if (least <= 0 || (long)r->ndeliveries < least)
+        return 0;
     for (size_t i = 0; i < m->nrcpt; i++) {
         struct rewrite_route route;
         long limit;
