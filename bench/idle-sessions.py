@@ -3,13 +3,15 @@
 (issue 6 target: at most 64 KiB). Opens N sessions that said EHLO and
 stay idle, and reports the relay's RSS growth per session.
 usage: idle-sessions.py BIN_DIR [N]"""
-import os, resource, socket, subprocess, sys, tempfile, time
+import os, resource, socket, subprocess, sys, tempfile
+
+from lab import free_port, wait_listening
 
 BIN = os.path.abspath(sys.argv[1])
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
 resource.setrlimit(resource.RLIMIT_NOFILE, (N + 256, N + 256))
 work = tempfile.mkdtemp(prefix="mxlab-idle-")
-s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+port = free_port()
 os.makedirs(work + "/queue")
 open(work + "/main.cf", "w").write(
     "myhostname = idle.example\nmydestination =\nqueue_directory = %s/queue\n"
@@ -19,15 +21,7 @@ relay = subprocess.Popen([BIN + "/mxlab-relay", "-c", work],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 socks = []
 try:
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                sys.exit("idle-sessions: the relay does not listen")
-            time.sleep(0.02)
+    wait_listening(port, "idle-sessions")
 
     def rss():
         for line in open("/proc/%d/status" % relay.pid):

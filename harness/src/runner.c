@@ -67,6 +67,8 @@ struct run {
     int finished;
     struct event *deadline;
     struct event *time_timer; /* Postfix: [time passes] on scaled timers */
+    time_t time_target;       /* relay: where [time passes] ends */
+    long time_steps;          /* relay: the moments stepped through */
     struct event *recheck;
     /* session */
     struct bufferevent *bev;
@@ -80,6 +82,7 @@ struct run {
 
 static void run_next_step(struct run *r);
 static void run_continue(struct run *r);
+static void run_time_step(struct run *r);
 
 static void run_fail(struct run *r, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -1355,6 +1358,8 @@ static void run_continue(struct run *r)
     const struct scn_block *b = &r->s->blocks[r->step];
     if (b->kind == SCN_EXPECT)
         run_expect_advance(r, evtimer_pending(r->deadline, NULL) ? 0 : 1);
+    if (b->kind == SCN_TIME && r->sut != RUNNER_SUT_POSTFIX)
+        run_time_step(r);
 }
 
 /* [change mx IP]: the host's behaviour becomes what the block says. */
@@ -1514,17 +1519,54 @@ static void run_admin(struct run *r, const struct scn_block *b)
     strlist_clear(&lines);
 }
 
-/* [time passes D]: the relay runs on the simulated clock; move it on and
- * let the relay do what has come due (retries, expiry). */
+/* The relay acts at most this many times within one [time passes]
+ * (five days of retries every 300 s are 1440). */
+#define RUNNER_MAX_TIME_STEPS 100000
+
+/* [time passes D] on the relay, whose clock the lab drives: time goes on
+ * from one moment at which the relay has work (a retry, a deferred-queue
+ * scan that finds mail due) to the next, the relay doing it before the
+ * clock moves again, as it would in real time; then to the end of D.
+ * Resumed by run_continue while the relay is busy. */
+static void run_time_step(struct run *r)
+{
+    const struct scn_block *b = &r->s->blocks[r->step];
+
+    while (!r->finished) {
+        if (!run_relay_idle(r))
+            return; /* the relay's changes bring us back */
+        time_t now = clock_time();
+        time_t next = r->relay ? relay_next_event(r->relay) : 0;
+        time_t to = next > now && next < r->time_target ? next : r->time_target;
+        if (to > now) {
+            struct timeval tv = {to - now, 0};
+            clock_advance(&tv);
+            if (r->relay != NULL)
+                relay_time_changed(r->relay);
+            fakemx_time_changed(r->mx);
+        }
+        if (to >= r->time_target) {
+            run_step_next(r);
+            run_next_step(r);
+            return;
+        }
+        if (++r->time_steps > RUNNER_MAX_TIME_STEPS) {
+            run_fail(r, b->line,
+                     "[time passes]: the relay had work at more than %d "
+                     "moments",
+                     RUNNER_MAX_TIME_STEPS);
+            return;
+        }
+    }
+}
+
 static void run_time_passes(struct run *r, const struct scn_block *b)
 {
-    struct timeval tv = {b->seconds, 0};
-
-    clock_advance(&tv);
-    relay_time_changed(r->relay);
-    fakemx_time_changed(r->mx);
     strbuf_printf(&r->res->transcript, "== [time passes %lds] (line %d)\n",
                   b->seconds, b->line);
+    r->time_target = clock_time() + b->seconds;
+    r->time_steps = 0;
+    run_time_step(r);
 }
 
 /* On Postfix, whose clock cannot be moved, the timers were divided by the
@@ -1618,8 +1660,10 @@ static void run_next_step(struct run *r)
             run_time_passes_postfix(r, b);
             return;
         }
-        if (b->kind == SCN_TIME)
+        if (b->kind == SCN_TIME) {
             run_time_passes(r, b);
+            return;
+        }
         if (b->kind == SCN_CHANGE_MX)
             run_change_mx(r, b);
         if (b->kind == SCN_CHANGE_DNS)

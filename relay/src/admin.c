@@ -23,56 +23,85 @@
 #include "mxlab/xmem.h"
 #include "relay_int.h"
 
+/* fn(arg, m) for every message, as showq lists them: the active queue
+ * in arrival order, then deferred/ and hold/ oldest first (read from the
+ * files: fn must not change the queue). Stops at a non-zero return. */
+static int relay_each_msg(struct relay *r, queue_each_fn *fn, void *arg)
+{
+    int rc = 0;
+
+    for (struct queue_msg *m = r->queue; m != NULL && rc == 0; m = m->next)
+        if (!m->deleted)
+            rc = fn(arg, m);
+    for (int state = QUEUE_DEFERRED; state <= QUEUE_HOLD && rc == 0; state++)
+        rc = queue_each_on_disk(r, state, fn, arg);
+    return rc;
+}
+
+struct relay_listing {
+    struct strbuf *out;
+    size_t total, count;
+};
+
+static int relay_mailq_one(void *arg, struct queue_msg *m)
+{
+    struct relay_listing *l = arg;
+    struct strbuf *out = l->out;
+    char when[32];
+    struct tm tm;
+    char status = m->state == QUEUE_HOLD ? '!' : m->in_delivery ? '*' : ' ';
+
+    localtime_r(&m->arrival, &tm);
+    strftime(when, sizeof(when), "%a %b %e %H:%M:%S", &tm);
+    strbuf_printf(out, "%-10s%c%8zu %s  %s\n", m->id, status, m->size, when,
+                  m->sender[0] ? m->sender : "MAILER-DAEMON");
+    /* Recipients grouped under their reason, in first-seen order. */
+    int *shown = xcalloc(m->nrcpt ? m->nrcpt : 1, sizeof(*shown));
+    for (size_t i = 0; i < m->nrcpt; i++) {
+        const char *reason = m->rcpts[i].reason;
+        if (shown[i] || m->rcpts[i].done)
+            continue;
+        /* Postfix pads "(reason)" with 76 - length spaces; a longer
+         * one starts at column 1 (as seed 000 shows it). */
+        if (reason != NULL) {
+            int pad = 76 - (int)strlen(reason);
+            strbuf_printf(out, "%*s(%s)\n", pad > 0 ? pad : 0, "", reason);
+        }
+        for (size_t k = i; k < m->nrcpt; k++) {
+            const char *rk = m->rcpts[k].reason;
+            if (shown[k] || m->rcpts[k].done)
+                continue;
+            if ((reason == NULL) != (rk == NULL) ||
+                (reason && strcmp(reason, rk) != 0))
+                continue;
+            strbuf_printf(out, "%41s%s\n", "", m->rcpts[k].addr);
+            shown[k] = 1;
+        }
+    }
+    free(shown);
+    strbuf_putc(out, '\n');
+    l->total += m->size;
+    l->count++;
+    return 0;
+}
+
 int relay_mailq(struct relay *r, struct strbuf *out)
 {
-    size_t total = 0, count = 0;
+    struct strbuf body;
+    struct relay_listing l = {&body, 0, 0};
 
-    if (r->queue == NULL) {
+    strbuf_init(&body);
+    relay_each_msg(r, relay_mailq_one, &l);
+    if (l.count == 0) {
         strbuf_puts(out, "Mail queue is empty\n");
-        return 0;
+    } else {
+        strbuf_puts(out, "-Queue ID-  --Size-- ----Arrival Time---- "
+                         "-Sender/Recipient-------\n");
+        strbuf_append(out, body.buf, body.len);
+        strbuf_printf(out, "-- %zu Kbytes in %zu Request%s.\n", l.total / 1024,
+                      l.count, l.count == 1 ? "" : "s");
     }
-    strbuf_puts(out, "-Queue ID-  --Size-- ----Arrival Time---- "
-                     "-Sender/Recipient-------\n");
-    for (const struct queue_msg *m = r->queue; m != NULL; m = m->next) {
-        char when[32];
-        struct tm tm;
-        char status = m->state == QUEUE_HOLD ? '!' : m->in_delivery ? '*' : ' ';
-        if (m->deleted)
-            continue;
-        localtime_r(&m->arrival, &tm);
-        strftime(when, sizeof(when), "%a %b %e %H:%M:%S", &tm);
-        strbuf_printf(out, "%-10s%c%8zu %s  %s\n", m->id, status, m->size, when,
-                      m->sender[0] ? m->sender : "MAILER-DAEMON");
-        /* Recipients grouped under their reason, in first-seen order. */
-        int *shown = xcalloc(m->nrcpt ? m->nrcpt : 1, sizeof(*shown));
-        for (size_t i = 0; i < m->nrcpt; i++) {
-            const char *reason = m->rcpts[i].reason;
-            if (shown[i] || m->rcpts[i].done)
-                continue;
-            /* Postfix pads "(reason)" with 76 - length spaces; a longer
-             * one starts at column 1 (as seed 000 shows it). */
-            if (reason != NULL) {
-                int pad = 76 - (int)strlen(reason);
-                strbuf_printf(out, "%*s(%s)\n", pad > 0 ? pad : 0, "", reason);
-            }
-            for (size_t k = i; k < m->nrcpt; k++) {
-                const char *rk = m->rcpts[k].reason;
-                if (shown[k] || m->rcpts[k].done)
-                    continue;
-                if ((reason == NULL) != (rk == NULL) ||
-                    (reason && strcmp(reason, rk) != 0))
-                    continue;
-                strbuf_printf(out, "%41s%s\n", "", m->rcpts[k].addr);
-                shown[k] = 1;
-            }
-        }
-        free(shown);
-        strbuf_putc(out, '\n');
-        total += m->size;
-        count++;
-    }
-    strbuf_printf(out, "-- %zu Kbytes in %zu Request%s.\n", total / 1024, count,
-                  count == 1 ? "" : "s");
+    strbuf_clear(&body);
     return 0;
 }
 
@@ -81,36 +110,71 @@ static const char *relay_queue_name(const struct queue_msg *m)
 {
     if (m->state == QUEUE_HOLD)
         return "hold";
-    if (m->state == QUEUE_DEFERRED && !m->in_delivery)
+    if (m->state == QUEUE_DEFERRED)
         return "deferred";
     return "active";
 }
 
+/* An admin action on the messages named by id ("ALL": every one) within
+ * queue (NULL: any). */
+struct relay_each {
+    struct relay *r;
+    const char *id, *queue;
+    int (*fn)(struct relay *, struct queue_msg *);
+    size_t n;
+};
+
+static int relay_each_wants(const struct relay_each *e,
+                            const struct queue_msg *m)
+{
+    if (m->deleted)
+        return 0;
+    if (strcmp(e->id, "ALL") != 0 && strcmp(e->id, m->id) != 0)
+        return 0;
+    return e->queue == NULL || strcmp(e->queue, relay_queue_name(m)) == 0;
+}
+
+static int relay_each_disk(void *arg, struct queue_msg *m)
+{
+    struct relay_each *e = arg;
+
+    if (relay_each_wants(e, m) && e->fn(e->r, m) == 0)
+        e->n++;
+    return 0;
+}
+
 /* Apply fn to the message named id, or to all of them for "ALL", within
- * the named queue if queue is not NULL. The messages are chosen first:
- * fn may add messages (requeue) or remove them. */
+ * the named queue if queue is not NULL. The active queue's messages are
+ * chosen first: fn may add messages (requeue) or remove them. */
 static int relay_each_in(struct relay *r, const char *id, const char *queue,
                          size_t *n,
                          int (*fn)(struct relay *, struct queue_msg *))
 {
+    struct relay_each e = {r, id, queue, fn, 0};
     struct queue_msg **chosen = NULL;
     size_t k = 0;
 
-    *n = 0;
     for (struct queue_msg *m = r->queue; m != NULL; m = m->next) {
-        if (m->deleted)
-            continue;
-        if (strcmp(id, "ALL") != 0 && strcmp(id, m->id) != 0)
-            continue;
-        if (queue != NULL && strcmp(queue, relay_queue_name(m)) != 0)
+        if (!relay_each_wants(&e, m))
             continue;
         chosen = xrealloc(chosen, (k + 1) * sizeof(*chosen));
         chosen[k++] = m;
     }
     for (size_t i = 0; i < k; i++)
         if (fn(r, chosen[i]) == 0)
-            (*n)++;
+            e.n++;
     free(chosen);
+    if (strcmp(id, "ALL") != 0) {
+        struct queue_msg *m = k == 0 ? queue_find_on_disk(r, id) : NULL;
+        if (m != NULL) {
+            relay_each_disk(&e, m);
+            queue_msg_free(m);
+        }
+    } else {
+        for (int state = QUEUE_DEFERRED; state <= QUEUE_HOLD; state++)
+            queue_each_on_disk(r, state, relay_each_disk, &e);
+    }
+    *n = e.n;
     return 0;
 }
 
@@ -193,35 +257,32 @@ static void relay_postsuper_hold(struct relay *r, const char *id,
 }
 
 /* postqueue -j: one JSON object per message, Postfix 3.7's keys. */
-static int relay_queue_json(struct relay *r, struct strbuf *out)
+static int relay_json_one(void *arg, struct queue_msg *m)
 {
-    for (const struct queue_msg *m = r->queue; m != NULL; m = m->next) {
-        if (m->deleted)
+    struct strbuf *out = arg;
+    int first = 1;
+
+    strbuf_printf(out,
+                  "{\"queue_name\": \"%s\", \"queue_id\": \"%s\", "
+                  "\"arrival_time\": %lld, \"message_size\": %zu, "
+                  "\"forced_expire\": false, \"sender\": ",
+                  relay_queue_name(m), m->id, (long long)m->arrival, m->size);
+    strbuf_put_json(out, m->sender, strlen(m->sender));
+    strbuf_puts(out, ", \"recipients\": [");
+    for (size_t i = 0; i < m->nrcpt; i++) {
+        if (m->rcpts[i].done)
             continue;
-        strbuf_printf(out,
-                      "{\"queue_name\": \"%s\", \"queue_id\": \"%s\", "
-                      "\"arrival_time\": %lld, \"message_size\": %zu, "
-                      "\"forced_expire\": false, \"sender\": ",
-                      relay_queue_name(m), m->id, (long long)m->arrival,
-                      m->size);
-        strbuf_put_json(out, m->sender, strlen(m->sender));
-        strbuf_puts(out, ", \"recipients\": [");
-        int first = 1;
-        for (size_t i = 0; i < m->nrcpt; i++) {
-            if (m->rcpts[i].done)
-                continue;
-            strbuf_puts(out, first ? "{\"address\": " : ", {\"address\": ");
-            strbuf_put_json(out, m->rcpts[i].addr, strlen(m->rcpts[i].addr));
-            if (m->rcpts[i].reason != NULL) {
-                strbuf_puts(out, ", \"delay_reason\": ");
-                strbuf_put_json(out, m->rcpts[i].reason,
-                                strlen(m->rcpts[i].reason));
-            }
-            strbuf_putc(out, '}');
-            first = 0;
+        strbuf_puts(out, first ? "{\"address\": " : ", {\"address\": ");
+        strbuf_put_json(out, m->rcpts[i].addr, strlen(m->rcpts[i].addr));
+        if (m->rcpts[i].reason != NULL) {
+            strbuf_puts(out, ", \"delay_reason\": ");
+            strbuf_put_json(out, m->rcpts[i].reason,
+                            strlen(m->rcpts[i].reason));
         }
-        strbuf_puts(out, "]}\n");
+        strbuf_putc(out, '}');
+        first = 0;
     }
+    strbuf_puts(out, "]}\n");
     return 0;
 }
 
@@ -231,7 +292,7 @@ static int relay_queue_json(struct relay *r, struct strbuf *out)
 static int relay_postcat(struct relay *r, const char *id, struct strbuf *out,
                          struct strbuf *err)
 {
-    const struct queue_msg *m;
+    struct queue_msg *m, *loaded = NULL;
     char *data = NULL, when[64];
     size_t len = 0;
     struct tm tm;
@@ -239,11 +300,15 @@ static int relay_postcat(struct relay *r, const char *id, struct strbuf *out,
     for (m = r->queue; m != NULL; m = m->next)
         if (!m->deleted && strcmp(m->id, id) == 0)
             break;
+    if (m == NULL)
+        m = loaded = queue_find_on_disk(r, id);
     if (m == NULL || queue_read_data(r, m, &data, &len) < 0) {
         strbuf_printf(err,
                       "postcat: fatal: open queue file %s: No such "
                       "file or directory\n",
                       id);
+        if (loaded != NULL)
+            queue_msg_free(loaded);
         return 1;
     }
     const char *q = m->state == QUEUE_HOLD       ? "hold"
@@ -271,6 +336,26 @@ static int relay_postcat(struct relay *r, const char *id, struct strbuf *out,
     strbuf_printf(out, "*** HEADER EXTRACTED %s/%s ***\n", q, m->id);
     strbuf_printf(out, "*** MESSAGE FILE END %s/%s ***\n", q, m->id);
     free(data);
+    if (loaded != NULL)
+        queue_msg_free(loaded);
+    return 0;
+}
+
+struct relay_site {
+    struct relay *r;
+    const char *site;
+};
+
+static int relay_flush_site_one(void *arg, struct queue_msg *m)
+{
+    struct relay_site *rs = arg;
+
+    for (size_t i = 0; i < m->nrcpt; i++)
+        if (!m->rcpts[i].done &&
+            str_casecmp(smtp_addr_domain(m->rcpts[i].addr), rs->site) == 0) {
+            queue_make_due(rs->r, m); /* a file just gone: nothing to do */
+            break;
+        }
     return 0;
 }
 
@@ -287,16 +372,8 @@ static int relay_flush_site(struct relay *r, const char *site,
                       site);
         return 1;
     }
-    for (struct queue_msg *m = r->queue; m != NULL; m = m->next) {
-        if (m->state != QUEUE_DEFERRED || m->deleted)
-            continue;
-        for (size_t i = 0; i < m->nrcpt; i++)
-            if (!m->rcpts[i].done &&
-                str_casecmp(smtp_addr_domain(m->rcpts[i].addr), site) == 0) {
-                m->next_try = 0;
-                break;
-            }
-    }
+    struct relay_site rs = {r, site};
+    queue_each_on_disk(r, QUEUE_DEFERRED, relay_flush_site_one, &rs);
     qmgr_schedule(r);
     return 0;
 }
@@ -425,7 +502,7 @@ int relay_admin(struct relay *r, const char *cmdline, struct strbuf *out,
         }
     } else if (w.n == 2 && strcmp(w.v[0], "postqueue") == 0 &&
                strcmp(w.v[1], "-j") == 0) {
-        rc = relay_queue_json(r, out);
+        rc = relay_each_msg(r, relay_json_one, out);
     } else if (w.n == 3 && strcmp(w.v[0], "postqueue") == 0 &&
                strcmp(w.v[1], "-s") == 0) {
         rc = relay_flush_site(r, w.v[2], err);

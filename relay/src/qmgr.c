@@ -38,18 +38,22 @@ void qmgr_init(struct relay *r)
 {
     r->qmgr_timer = evtimer_new(r->base, qmgr_on_timer, r);
     r->qmgr_start = clock_time();
+    r->scan_slot = -1; /* the first pass scans deferred/ */
 }
 
-/* Postfix's qmgr scans the deferred queue every queue_run_delay: a
- * message whose backoff has run out goes back at the next scan. */
-static time_t qmgr_due(const struct relay *r, const struct queue_msg *m)
+/* Postfix's qmgr scans the deferred queue every queue_run_delay from its
+ * start: a message whose backoff has run out goes back at the next scan.
+ * The number of the scan period now is in. */
+static long qmgr_slot(const struct relay *r, time_t now)
 {
     long qrd = r->p.queue_run_delay > 0 ? r->p.queue_run_delay : 1;
-    time_t since = m->next_try - r->qmgr_start;
 
-    if (m->next_try == 0 || since <= 0)
-        return m->next_try;
-    return r->qmgr_start + ((since + qrd - 1) / qrd) * qrd;
+    return now <= r->qmgr_start ? 0 : (long)(now - r->qmgr_start) / qrd;
+}
+
+int qmgr_scan_due(const struct relay *r)
+{
+    return r->scan_wanted || qmgr_slot(r, clock_time()) > r->scan_slot;
 }
 
 void qmgr_time_changed(struct relay *r)
@@ -77,8 +81,8 @@ void qmgr_schedule(struct relay *r)
 void qmgr_flush(struct relay *r)
 {
     for (struct queue_msg *m = r->queue; m != NULL; m = m->next)
-        if (m->state == QUEUE_DEFERRED)
-            m->next_try = 0;
+        m->next_try = 0;
+    queue_make_all_due(r);
     qmgr_schedule(r);
 }
 
@@ -211,10 +215,13 @@ static void qmgr_message_done(struct relay *r, struct queue_msg *m)
         backoff = r->p.minimal_backoff_time;
     if (backoff > r->p.maximal_backoff_time)
         backoff = r->p.maximal_backoff_time;
-    m->backoff = backoff;
     m->next_try = now + backoff;
+    /* Into deferred/ and out of memory; if the file cannot be written, m
+     * stays in the active queue and is tried again then. */
+    char id[16];
+    snprintf(id, sizeof(id), "%s", m->id);
     if (queue_update(r, m) < 0)
-        log_warn("%s: update queue file", m->id);
+        log_warn("%s: update queue file", id);
 }
 
 static void qmgr_on_delivered(void *arg, struct smtpc_rcpt *rcpts, size_t n,
@@ -424,21 +431,54 @@ static int qmgr_destination_full(struct relay *r, const struct queue_msg *m)
     return 0;
 }
 
+time_t qmgr_next_event(struct relay *r)
+{
+    time_t now = clock_time(), next = 0, first;
+    long qrd = r->p.queue_run_delay > 0 ? r->p.queue_run_delay : 1;
+
+    for (const struct queue_msg *m = r->queue; m != NULL; m = m->next)
+        if (!m->in_delivery && m->next_try > now &&
+            (next == 0 || m->next_try < next))
+            next = m->next_try;
+    if (queue_deferred_first(r, &first) > 0) {
+        /* The first scan after now that finds it due. */
+        long slot = qmgr_slot(r, now) + 1;
+        if (first > r->qmgr_start + (time_t)slot * qrd)
+            slot = (long)((first - r->qmgr_start + qrd - 1) / qrd);
+        time_t scan = r->qmgr_start + (time_t)slot * qrd;
+        if (next == 0 || scan < next)
+            next = scan;
+    }
+    return next;
+}
+
 static void qmgr_on_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct relay *r = arg;
     struct queue_msg **ready = NULL;
     size_t nready = 0;
     time_t now = clock_time(), next = 0;
+    long slot = qmgr_slot(r, now);
+    int scanned = 0;
+    long qrd = r->p.queue_run_delay > 0 ? r->p.queue_run_delay : 1;
 
     (void)fd;
     (void)what;
+    if (qmgr_scan_due(r)) {
+        /* Files due by the start of this scan period (the scan Postfix
+         * would have made then), while the active queue has room. */
+        time_t cutoff = r->qmgr_start + (time_t)slot * qrd;
+        r->scan_slot = slot;
+        r->scan_wanted = queue_scan_deferred(
+            r, cutoff, (size_t)r->p.qmgr_message_active_limit);
+        scanned = 1;
+    }
     for (struct queue_msg *m = r->queue; m != NULL; m = m->next) {
-        if (m->in_delivery || m->state == QUEUE_HOLD)
+        if (m->in_delivery)
             continue;
-        if (m->state == QUEUE_DEFERRED && qmgr_due(r, m) > now) {
-            if (next == 0 || qmgr_due(r, m) < next)
-                next = qmgr_due(r, m);
+        if (m->next_try > now) {
+            if (next == 0 || m->next_try < next)
+                next = m->next_try;
             continue;
         }
         ready = xrealloc(ready, (nready + 1) * sizeof(*ready));
@@ -452,9 +492,16 @@ static void qmgr_on_timer(evutil_socket_t fd, short what, void *arg)
         qmgr_start_message(r, ready[i]);
     }
     free(ready);
+    if (scanned)
+        relay_changed(r); /* the harness's "idle" may have changed */
+    if (r->deferred_left > 0) {
+        time_t scan = r->qmgr_start + (time_t)(slot + 1) * qrd;
+        if (next == 0 || scan < next)
+            next = scan;
+    }
     /* On a simulated clock the harness says when time passes. */
     if (next != 0 && !clock_is_simulated()) {
-        struct timeval tv = {next - now, 0};
+        struct timeval tv = {next > now ? next - now : 0, 0};
         if (!evtimer_pending(r->qmgr_timer, NULL))
             evtimer_add(r->qmgr_timer, &tv);
     }

@@ -13,6 +13,13 @@
  * reads incoming/, active/, deferred/ and hold/; a file that does not
  * parse goes to corrupt/.
  *
+ * Only active/ is held in memory (r->queue). As in Postfix, a deferred
+ * message is a file in deferred/ whose mtime is its next delivery time:
+ * the queue manager scans the directory every queue_run_delay and moves
+ * the files whose time has come back to active/ (queue_scan_deferred),
+ * so a queue of 100k deferred messages costs disk, not memory. hold/ is
+ * only read by admin commands.
+ *
  * File format (text envelope, then the message):
  *   mxlab-queue 1 \n arrival EPOCH \n sender ADDR \n
  *   [warned \n] rcpt DONE ADDR<TAB>ORIG \n [reason TEXT \n] [dsn CODE \n]
@@ -55,6 +62,14 @@ static char *queue_path(struct relay *r, int state, const char *id)
                      id);
 }
 
+/* The file at path is due at when (its mtime; 0: at the next scan). */
+static int queue_set_due(const char *path, time_t when)
+{
+    struct timespec ts[2] = {{when, 0}, {when, 0}};
+
+    return utimensat(AT_FDCWD, path, ts, 0);
+}
+
 /* Postfix-style short queue ID: the arrival time in microseconds as hex,
  * bumped to stay unique within the process. */
 void queue_new_id(struct relay *r, char *id, size_t len)
@@ -94,7 +109,7 @@ static void queue_serialize(const struct queue_msg *m, const char *data,
     strbuf_append(out, data, len);
 }
 
-static void queue_msg_free(struct queue_msg *m)
+void queue_msg_free(struct queue_msg *m)
 {
     bounce_clear(m);
     for (size_t i = 0; i < m->nrcpt; i++) {
@@ -177,6 +192,8 @@ int queue_commit(struct relay *r, const char *id, const char *sender,
     return 0;
 }
 
+static void queue_deferring_commit(struct relay *r, int rc);
+
 /* A message written, waiting for the group's syncfs. */
 struct queue_pending {
     struct queue_msg *m;
@@ -200,6 +217,11 @@ static void queue_on_commit(evutil_socket_t fd, short what, void *arg)
     if (syncfs(r->queue_dirfd) < 0) {
         saved = errno;
         rc = -1;
+    }
+    if (r->ndeferring > 0) {
+        queue_deferring_commit(r, rc);
+        relay_changed(r);
+        qmgr_schedule(r);
     }
     for (size_t i = 0; i < n; i++) {
         if (rc == 0) {
@@ -291,7 +313,7 @@ void queue_close(struct relay *r)
 {
     /* Messages written but not yet synced: sync them now (nothing the
      * relay may have answered for is left behind). */
-    if (r->npending > 0 && r->commit_ev != NULL)
+    if ((r->npending > 0 || r->ndeferring > 0) && r->commit_ev != NULL)
         queue_on_commit(-1, 0, r);
     if (r->commit_ev != NULL)
         event_free(r->commit_ev);
@@ -360,9 +382,17 @@ int queue_hold(struct relay *r, struct queue_msg *m, int hold)
         dir = xasprintf("%s/%s", r->p.queue_directory, queue_state_dir(to));
         fs_fsync_dir(dir);
         free(dir);
-        m->state = to;
-        if (!hold)
-            m->next_try = 0; /* released: due at the next scan */
+        if (!hold) {
+            /* Released: due at the next scan, which comes now. */
+            queue_set_due(dest, 0);
+            r->scan_wanted = 1;
+        }
+        if (m->ondisk) {
+            m->state = to;
+        } else {
+            queue_unlink_msg(r, m);
+            queue_msg_free(m);
+        }
     }
     free(from);
     free(dest);
@@ -375,6 +405,8 @@ void queue_delete(struct relay *r, struct queue_msg *m)
 
     unlink(path);
     free(path);
+    if (m->ondisk)
+        return; /* its loader frees it */
     if (m->in_delivery) {
         m->deleted = 1;
         return;
@@ -446,10 +478,66 @@ int queue_requeue(struct relay *r, struct queue_msg *m)
     return rc;
 }
 
+/* m is in deferred/ now: out of the active queue and of memory. */
+static void queue_deferred_done(struct relay *r, struct queue_msg *m,
+                                const char *path)
+{
+    char *old;
+
+    /* A crash before the mtime is set only makes it due sooner. */
+    if (queue_set_due(path, m->next_try) < 0)
+        log_warn("%s: set the next delivery time", path);
+    old = queue_path(r, m->state, m->id);
+    unlink(old);
+    free(old);
+    queue_unlink_msg(r, m);
+    queue_msg_free(m);
+}
+
+static char *queue_deferring_tmp(struct relay *r, const struct queue_msg *m)
+{
+    return xasprintf("%s/deferred/%s.tmp", r->p.queue_directory, m->id);
+}
+
+/* After the group's syncfs (rc 0) the deferrals written in this turn take
+ * effect: each file is renamed into place (the rename and the unlink of
+ * active/ID reach the disk in that order, as a journaling file system
+ * orders its metadata), or, if the sync failed, the message stays in the
+ * active queue and is tried again after its backoff. */
+static void queue_deferring_commit(struct relay *r, int rc)
+{
+    struct queue_msg **batch = r->deferring;
+    size_t n = r->ndeferring;
+
+    r->deferring = NULL;
+    r->ndeferring = r->cdeferring = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct queue_msg *m = batch[i];
+        char *tmp = queue_deferring_tmp(r, m);
+        char *path = queue_path(r, QUEUE_DEFERRED, m->id);
+        m->deferring = 0;
+        m->in_delivery = 0;
+        if (m->deleted) {
+            /* postsuper -d came meanwhile (active/ID is gone already). */
+            unlink(tmp);
+            queue_unlink_msg(r, m);
+            queue_msg_free(m);
+        } else if (rc == 0 && rename(tmp, path) == 0) {
+            queue_deferred_done(r, m, path);
+        } else {
+            log_warn("%s: cannot move to deferred/", m->id);
+            unlink(tmp);
+        }
+        free(tmp);
+        free(path);
+    }
+    free(batch);
+}
+
 int queue_update(struct relay *r, struct queue_msg *m)
 {
     char *path = NULL, *data = NULL;
-    int all_done = 1, rc = -1, old_state = m->state;
+    int all_done = 1, rc = -1;
     size_t len = 0;
     struct strbuf sb;
 
@@ -458,7 +546,7 @@ int queue_update(struct relay *r, struct queue_msg *m)
     if (all_done) {
         /* Not synced: should a crash undo the unlink, the message is
          * delivered again (a duplicate, never a loss), as with Postfix. */
-        path = queue_path(r, old_state, m->id);
+        path = queue_path(r, m->state, m->id);
         rc = unlink(path);
         free(path);
         queue_unlink_msg(r, m);
@@ -469,17 +557,42 @@ int queue_update(struct relay *r, struct queue_msg *m)
         return -1;
     strbuf_init(&sb);
     queue_serialize(m, data, len, &sb);
-    m->state = QUEUE_DEFERRED;
-    path = queue_path(r, m->state, m->id);
-    rc = fs_write_atomic(path, sb.buf, sb.len);
-    if (rc == 0 && old_state != m->state) {
-        char *old = queue_path(r, old_state, m->id);
-        unlink(old);
-        free(old);
+    free(data);
+    if (r->commit_ev == NULL) {
+        /* No group commit (admin commands, tests): on its own. */
+        path = queue_path(r, QUEUE_DEFERRED, m->id);
+        rc = fs_write_atomic(path, sb.buf, sb.len);
+        if (rc == 0)
+            queue_deferred_done(r, m, path);
+        free(path);
+        strbuf_clear(&sb);
+        return rc;
+    }
+    /* In the group: written now, renamed after this turn's syncfs; until
+     * then the message stays in the active queue, not scheduled. */
+    path = queue_deferring_tmp(r, m);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0 && fs_write_all(fd, sb.buf, sb.len) == 0)
+        rc = 0;
+    if (fd >= 0 && close(fd) < 0)
+        rc = -1;
+    if (rc < 0) {
+        int saved = errno;
+        unlink(path);
+        errno = saved;
+    } else {
+        if (r->ndeferring == r->cdeferring) {
+            r->cdeferring = r->cdeferring ? 2 * r->cdeferring : 16;
+            r->deferring =
+                xrealloc(r->deferring, r->cdeferring * sizeof(*r->deferring));
+        }
+        r->deferring[r->ndeferring++] = m;
+        m->deferring = 1;
+        m->in_delivery = 1;
+        event_active(r->commit_ev, EV_TIMEOUT, 0);
     }
     free(path);
     strbuf_clear(&sb);
-    free(data);
     return rc;
 }
 
@@ -560,7 +673,220 @@ bad:
     return NULL;
 }
 
-static int queue_recover_dir(struct relay *r, const char *sub, int state)
+/* A queue file that does not parse: cut short by a crash (it was never
+ * synced, so never answered with 250: the client still has it), removed;
+ * anything else goes to corrupt/. */
+static void queue_quarantine(struct relay *r, const char *path,
+                             const char *name, int incomplete)
+{
+    if (incomplete) {
+        maillog_printf(r->log, "qmgr",
+                       "warning: %s: removing incomplete queue file", name);
+        unlink(path);
+    } else {
+        char *to = xasprintf("%s/corrupt/%s", r->p.queue_directory, name);
+        maillog_printf(r->log, "qmgr",
+                       "warning: %s: corrupt queue file moved to corrupt/",
+                       name);
+        rename(path, to);
+        free(to);
+    }
+}
+
+/* The message in state's directory under id, parsed; NULL if it is gone
+ * (errno ENOENT) or does not parse (then quarantined). */
+static struct queue_msg *queue_load(struct relay *r, int state, const char *id)
+{
+    char *path = queue_path(r, state, id), *text;
+    struct queue_msg *m = NULL;
+    int incomplete = 0;
+    size_t len;
+
+    if (fs_read_file(path, &text, &len) < 0) {
+        if (errno != ENOENT)
+            log_warn("queue file %s", path);
+        free(path);
+        return NULL;
+    }
+    m = queue_parse(id, state, text, len, &incomplete);
+    free(text);
+    if (m == NULL) {
+        queue_quarantine(r, path, id, incomplete);
+        errno = EINVAL;
+    }
+    free(path);
+    return m;
+}
+
+/* A queue file's name: an ID, not a temporary or hidden file. */
+static int queue_is_id(const char *name)
+{
+    return name[0] != '.' && strlen(name) < 16 && strchr(name, '.') == NULL;
+}
+
+static int queue_cmp_id(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* The IDs in state's directory, oldest first (IDs sort by arrival), in
+ * one block of 16-byte names; only those whose mtime is at most *before
+ * when before is not NULL. NULL with *n 0 if there are none. */
+static char (*queue_ids(struct relay *r, int state, const time_t *before,
+                        size_t *n))[16]
+{
+    char *dir =
+        xasprintf("%s/%s", r->p.queue_directory, queue_state_dir(state));
+    DIR *d = opendir(dir);
+    char(*ids)[16] = NULL;
+    size_t cap = 0;
+    struct dirent *de;
+
+    *n = 0;
+    free(dir);
+    if (d == NULL)
+        return NULL;
+    while ((de = readdir(d)) != NULL) {
+        struct stat st;
+        if (!queue_is_id(de->d_name))
+            continue;
+        if (before != NULL &&
+            (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+             st.st_mtime > *before))
+            continue;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 64;
+            ids = xrealloc(ids, cap * sizeof(*ids));
+        }
+        memcpy(ids[(*n)++], de->d_name, strlen(de->d_name) + 1);
+    }
+    closedir(d);
+    if (*n > 1)
+        qsort(ids, *n, sizeof(*ids), queue_cmp_id);
+    return ids;
+}
+
+size_t queue_deferred_first(struct relay *r, time_t *first)
+{
+    char *dir = xasprintf("%s/deferred", r->p.queue_directory);
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    size_t n = 0;
+
+    free(dir);
+    *first = 0;
+    while (d != NULL && (de = readdir(d)) != NULL) {
+        struct stat st;
+        if (!queue_is_id(de->d_name) ||
+            fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
+        if (n++ == 0 || st.st_mtime < *first)
+            *first = st.st_mtime;
+    }
+    if (d != NULL)
+        closedir(d);
+    return n;
+}
+
+size_t queue_disk_count(struct relay *r, int state)
+{
+    char *dir =
+        xasprintf("%s/%s", r->p.queue_directory, queue_state_dir(state));
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    size_t n = 0;
+
+    free(dir);
+    if (d == NULL)
+        return 0;
+    while ((de = readdir(d)) != NULL)
+        n += queue_is_id(de->d_name);
+    closedir(d);
+    return n;
+}
+
+int queue_each_on_disk(struct relay *r, int state, queue_each_fn *fn, void *arg)
+{
+    size_t n;
+    char(*ids)[16] = queue_ids(r, state, NULL, &n);
+    int rc = 0;
+
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct queue_msg *m = queue_load(r, state, ids[i]);
+        if (m == NULL)
+            continue; /* gone since the listing, or corrupt */
+        m->ondisk = 1;
+        rc = fn(arg, m);
+        queue_msg_free(m);
+    }
+    free(ids);
+    return rc;
+}
+
+struct queue_msg *queue_find_on_disk(struct relay *r, const char *id)
+{
+    struct queue_msg *m = NULL;
+
+    if (!queue_is_id(id))
+        return NULL;
+    for (int state = QUEUE_DEFERRED; state <= QUEUE_HOLD && m == NULL; state++)
+        m = queue_load(r, state, id);
+    if (m != NULL)
+        m->ondisk = 1;
+    return m;
+}
+
+int queue_make_due(struct relay *r, const struct queue_msg *m)
+{
+    char *path = queue_path(r, QUEUE_DEFERRED, m->id);
+    int rc = m->state == QUEUE_DEFERRED ? queue_set_due(path, 0) : -1;
+
+    free(path);
+    if (rc == 0)
+        r->scan_wanted = 1;
+    return rc;
+}
+
+void queue_make_all_due(struct relay *r)
+{
+    size_t n;
+    char(*ids)[16] = queue_ids(r, QUEUE_DEFERRED, NULL, &n);
+
+    for (size_t i = 0; i < n; i++) {
+        char *path = queue_path(r, QUEUE_DEFERRED, ids[i]);
+        queue_set_due(path, 0);
+        free(path);
+    }
+    free(ids);
+    r->scan_wanted = 1;
+}
+
+int queue_scan_deferred(struct relay *r, time_t cutoff, size_t limit)
+{
+    size_t n, moved = 0;
+    char(*ids)[16] = queue_ids(r, QUEUE_DEFERRED, &cutoff, &n);
+
+    for (size_t i = 0; i < n && r->queue_count < limit; i++) {
+        char *from = queue_path(r, QUEUE_DEFERRED, ids[i]);
+        char *to = queue_path(r, QUEUE_ACTIVE, ids[i]);
+        struct queue_msg *m;
+        /* Into active/ first: a file is in one place at any time. */
+        if (rename(from, to) < 0) {
+            if (errno != ENOENT)
+                log_warn("%s", from);
+        } else if ((m = queue_load(r, QUEUE_ACTIVE, ids[i])) != NULL) {
+            queue_link(r, m);
+        }
+        free(from);
+        free(to);
+        moved++;
+    }
+    free(ids);
+    r->deferred_left = queue_disk_count(r, QUEUE_DEFERRED);
+    return moved < n;
+}
+
+static int queue_recover_dir(struct relay *r, const char *sub)
 {
     char *dir = xasprintf("%s/%s", r->p.queue_directory, sub);
     DIR *d = opendir(dir);
@@ -590,28 +916,12 @@ static int queue_recover_dir(struct relay *r, const char *sub, int state)
             continue;
         }
         int incomplete = 0;
-        m = queue_parse(de->d_name, state, text, len, &incomplete);
+        m = queue_parse(de->d_name, QUEUE_ACTIVE, text, len, &incomplete);
         free(text);
-        if (m == NULL && incomplete) {
-            /* Written before a crash, never synced, so never answered
-             * with 250: the client still has it. */
-            maillog_printf(r->log, "qmgr",
-                           "warning: %s: removing incomplete queue file",
-                           de->d_name);
-            unlink(path);
-        } else if (m == NULL) {
-            char *to =
-                xasprintf("%s/corrupt/%s", r->p.queue_directory, de->d_name);
-            maillog_printf(r->log, "qmgr",
-                           "warning: %s: corrupt queue file moved to "
-                           "corrupt/",
-                           de->d_name);
-            rename(path, to);
-            free(to);
+        if (m == NULL) {
+            queue_quarantine(r, path, de->d_name, incomplete);
         } else {
-            if (state == QUEUE_HOLD || state == QUEUE_DEFERRED) {
-                m->state = state;
-            } else if (strcmp(sub, "incoming") == 0) {
+            if (strcmp(sub, "incoming") == 0) {
                 /* Move into active/ so every later path is uniform. */
                 char *to = queue_path(r, QUEUE_ACTIVE, m->id);
                 rename(path, to);
@@ -626,22 +936,33 @@ static int queue_recover_dir(struct relay *r, const char *sub, int state)
     return 0;
 }
 
+/* What a crash or a stop left in incoming/ and active/ goes back into
+ * the active queue; deferred/ and hold/ stay on disk (their files wait
+ * for the scans, whose first is at start), temporary files of
+ * interrupted writes there are removed. */
 int queue_recover(struct relay *r, char *err, size_t errlen)
 {
-    static const struct {
-        const char *sub;
-        int state;
-    } dirs[] = {{"incoming", QUEUE_ACTIVE},
-                {"active", QUEUE_ACTIVE},
-                {"deferred", QUEUE_DEFERRED},
-                {"hold", QUEUE_HOLD}};
+    static const char *const subs[] = {"incoming", "active"};
 
-    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-        if (queue_recover_dir(r, dirs[i].sub, dirs[i].state) < 0) {
-            snprintf(err, errlen, "%s/%s: %s", r->p.queue_directory,
-                     dirs[i].sub, strerror(errno));
+    for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+        if (queue_recover_dir(r, subs[i]) < 0) {
+            snprintf(err, errlen, "%s/%s: %s", r->p.queue_directory, subs[i],
+                     strerror(errno));
             return -1;
         }
+    }
+    for (int state = QUEUE_DEFERRED; state <= QUEUE_HOLD; state++) {
+        char *dir =
+            xasprintf("%s/%s", r->p.queue_directory, queue_state_dir(state));
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        while (d != NULL && (de = readdir(d)) != NULL) {
+            if (de->d_name[0] != '.' && strstr(de->d_name, ".tmp") != NULL)
+                unlinkat(dirfd(d), de->d_name, 0);
+        }
+        if (d != NULL)
+            closedir(d);
+        free(dir);
     }
     return 0;
 }

@@ -64,6 +64,7 @@ static const struct {
     {"minimal_backoff_time", "300s"},
     {"maximal_backoff_time", "4000s"},
     {"queue_run_delay", "300s"},
+    {"qmgr_message_active_limit", "20000"},
     {"maximal_queue_lifetime", "5d"},
     {"bounce_queue_lifetime", "5d"},
     {"delay_warning_time", "0h"},
@@ -111,9 +112,10 @@ void relay_on_change(struct relay *r, relay_change_fn *fn, void *arg)
     r->change_arg = arg;
 }
 
-size_t relay_queue_count(const struct relay *r)
+size_t relay_queue_count(struct relay *r)
 {
-    return r->queue_count;
+    return r->queue_count + queue_disk_count(r, QUEUE_DEFERRED) +
+           queue_disk_count(r, QUEUE_HOLD);
 }
 
 struct map *relay_table(struct relay *r, const char *spec)
@@ -149,11 +151,14 @@ void relay_date(char *buf, size_t len)
 
 size_t relay_busy(const struct relay *r)
 {
-    size_t n = 0;
+    /* The active queue, and deferred messages a scan is about to bring
+     * back. */
+    return r->queue_count + (size_t)qmgr_scan_due(r);
+}
 
-    for (const struct queue_msg *m = r->queue; m != NULL; m = m->next)
-        n += m->in_delivery || m->state == QUEUE_ACTIVE;
-    return n;
+time_t relay_next_event(struct relay *r)
+{
+    return qmgr_next_event(r);
 }
 
 size_t relay_active_deliveries(const struct relay *r)
@@ -437,6 +442,8 @@ static int relay_load_params(struct relay *r, char *err, size_t errlen)
     p->maximal_backoff_time =
         relay_time(r, "maximal_backoff_time", &bad, err, errlen);
     p->queue_run_delay = relay_time(r, "queue_run_delay", &bad, err, errlen);
+    p->qmgr_message_active_limit =
+        relay_long(r, "qmgr_message_active_limit", &bad, err, errlen);
     p->maximal_queue_lifetime =
         config_get_time(cf, "maximal_queue_lifetime", 'd', err, errlen);
     if (p->maximal_queue_lifetime < 0)

@@ -73,6 +73,7 @@ struct relay_params {
     long minimal_backoff_time;
     long maximal_backoff_time;
     long queue_run_delay;
+    long qmgr_message_active_limit;
     long maximal_queue_lifetime;
     long bounce_queue_lifetime;
     long delay_warning_time; /* 0: no delay warnings */
@@ -114,11 +115,13 @@ struct queue_msg {
     struct queue_rcpt *rcpts;
     size_t nrcpt;
     int state;       /* QUEUE_* */
-    time_t next_try; /* deferred: when to try again */
-    long backoff;    /* last backoff used */
+    time_t next_try; /* not before then (deferred/: the file's mtime) */
     int in_delivery; /* deliveries in progress for this message */
     int deleted;     /* postsuper -d while in delivery: drop at the end */
+    int deferring;   /* its deferred/ file waits for the group's syncfs */
     int warned;      /* the delay warning went to the sender */
+    int ondisk;      /* read from deferred/ or hold/ for an admin command:
+                        not in r->queue, freed by whoever loaded it */
     struct bounce_entry *bounces; /* failed for good, sender not told */
     size_t nbounces;
     struct queue_msg *next;
@@ -147,12 +150,19 @@ struct relay {
     struct relay_listener *listeners;
     size_t nlisteners;
     struct smtpd_session *sessions;
-    struct queue_msg *queue; /* all queued messages */
+    /* The active queue: messages being scheduled or delivered, at most
+     * qmgr_message_active_limit from deferred/. Deferred and held
+     * messages are on disk only, as in Postfix (a deferred file's mtime is
+     * its next delivery time), so memory does not grow with them. */
+    struct queue_msg *queue;
     struct queue_msg *queue_tail;
     size_t queue_count;
     /* Group commit: messages written, waiting for one syncfs. */
     struct queue_pending *pending;
     size_t npending, cpending;
+    /* Deferrals written to deferred/ID.tmp, renamed after that syncfs. */
+    struct queue_msg **deferring;
+    size_t ndeferring, cdeferring;
     struct event *commit_ev;
     int queue_dirfd;               /* -1 until queue_open() */
     struct smtpc *clients;         /* deliveries in progress */
@@ -160,7 +170,11 @@ struct relay {
     size_t ndeliveries;
     struct event *qmgr_timer;
     time_t qmgr_start; /* deferred-queue scans: every queue_run_delay */
-    int qmgr_pending;  /* a scheduling pass is queued */
+    long scan_slot;  /* the last scan's (now - qmgr_start) / queue_run_delay */
+    int scan_wanted; /* scan deferred/ at the next pass (flush, release,
+                        or the active limit stopped the last scan) */
+    size_t deferred_left;           /* files the last scan left in deferred/ */
+    int qmgr_pending;               /* a scheduling pass is queued */
     struct evconnlistener *control; /* admin commands while running */
     char *control_path;
     relay_change_fn *change_fn;
@@ -277,11 +291,41 @@ int queue_hold(struct relay *r, struct queue_msg *m, int hold);
  * delivered or cannot be read. */
 int queue_requeue(struct relay *r, struct queue_msg *m);
 void queue_free_all(struct relay *r);
+void queue_msg_free(struct queue_msg *m);
+/* Messages in deferred/ or hold/ (state), in files only. */
+size_t queue_disk_count(struct relay *r, int state);
+/* The number of deferred messages, and the earliest next delivery time
+ * among them in *first. */
+size_t queue_deferred_first(struct relay *r, time_t *first);
+/* fn(arg, m) for each message in state's directory, oldest first, read
+ * from its file (m->ondisk: fn may delete, hold, release or requeue it,
+ * not keep it); stops at the first non-zero return, which it returns. */
+typedef int queue_each_fn(void *arg, struct queue_msg *m);
+int queue_each_on_disk(struct relay *r, int state, queue_each_fn *fn,
+                       void *arg);
+/* The message id in deferred/ or hold/, read from its file (m->ondisk,
+ * the caller frees it with queue_msg_free), or NULL. */
+struct queue_msg *queue_find_on_disk(struct relay *r, const char *id);
+/* A deferred message (m->ondisk), or all of them, due at the next scan,
+ * which is asked for (postqueue -f, -s). */
+int queue_make_due(struct relay *r, const struct queue_msg *m);
+void queue_make_all_due(struct relay *r);
+/* Move the deferred messages due by cutoff (file mtime) to the active
+ * queue, oldest first, while it holds fewer than limit. 1 if some due
+ * ones were left for lack of room, else 0. */
+int queue_scan_deferred(struct relay *r, time_t cutoff, size_t limit);
 
 /* qmgr.c — scheduling deliveries. */
 void qmgr_init(struct relay *r);
 void qmgr_schedule(struct relay *r); /* run a pass soon */
 void qmgr_flush(struct relay *r);
+/* 1 if the next pass scans deferred/ (a scan period began, or one was
+ * asked for). */
+int qmgr_scan_due(const struct relay *r);
+/* The next time after now at which the queue manager has work (a retry
+ * in the active queue, a scan that will find a deferred message due), or
+ * 0 if none. */
+time_t qmgr_next_event(struct relay *r);
 void qmgr_time_changed(struct relay *r); /* the simulated clock moved */
 void qmgr_free(struct relay *r);
 

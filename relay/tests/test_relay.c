@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "mxlab/clock.h"
 
 #include "mxlab/fsutil.h"
 #include "mxlab/xmem.h"
@@ -49,6 +52,17 @@ static struct relay *make_relay(const char *main_cf, const char *master_cf,
     write_file("master.cf", master_cf);
     write_file("virtual", seed000_virtual);
     return relay_new(base, tmpdir, err, errlen);
+}
+
+/* The queue directories, as relay_start makes them, without listening. */
+static void make_queue_dirs(void)
+{
+    for (const char *d = "incoming\0active\0deferred\0hold\0corrupt\0"; *d;
+         d += strlen(d) + 1) {
+        char *p = xasprintf("%s/queue/%s", tmpdir, d);
+        ck_assert_int_eq(fs_mkdir_p(p, 0700), 0);
+        free(p);
+    }
 }
 
 static void setup(void)
@@ -225,13 +239,7 @@ START_TEST(test_queue_commit_recover)
     size_t len;
 
     ck_assert_msg(r != NULL, "%s", err);
-    /* Create the queue directories without listening. */
-    for (const char *d = "incoming\0active\0deferred\0hold\0corrupt\0"; *d;
-         d += strlen(d) + 1) {
-        char *p = xasprintf("%s/queue/%s", tmpdir, d);
-        ck_assert_int_eq(fs_mkdir_p(p, 0700), 0);
-        free(p);
-    }
+    make_queue_dirs();
     strlist_init(&rcpts);
     strlist_init(&origs);
     strlist_push(&rcpts, "pomme@mail.xxx.dyndns.com");
@@ -274,6 +282,95 @@ START_TEST(test_queue_commit_recover)
     ck_assert_int_eq(access(bad, F_OK), 0);
     free(tmp);
     free(bad);
+    relay_free(r);
+    strlist_clear(&rcpts);
+    strlist_clear(&origs);
+    free(main_cf);
+}
+END_TEST
+
+static int file_mtime(const char *rel, time_t *mtime)
+{
+    char *path = xasprintf("%s/%s", tmpdir, rel);
+    struct stat st;
+    int rc = stat(path, &st);
+
+    free(path);
+    *mtime = st.st_mtime;
+    return rc;
+}
+
+/* Deferred messages live in deferred/ only, due at their file's mtime,
+ * and come back to the active queue at the first scan that finds them
+ * due, no more at a time than the active queue's limit. */
+START_TEST(test_deferred_on_disk)
+{
+    char err[512], id[3][16];
+    const time_t t0 = 1800000000;
+    char *main_cf = xasprintf("%squeue_directory = %s/queue\n"
+                              "queue_run_delay = 300s\n",
+                              seed000_main_cf, tmpdir);
+    struct relay *r;
+    struct strlist rcpts, origs;
+    struct strbuf out;
+    time_t mtime;
+
+    clock_simulate(t0);
+    r = make_relay(main_cf, master_ok, err, sizeof(err));
+    ck_assert_msg(r != NULL, "%s", err);
+    make_queue_dirs();
+    qmgr_init(r);
+    strlist_init(&rcpts);
+    strlist_init(&origs);
+    strlist_push(&rcpts, "pomme@mail.xxx.dyndns.com");
+    strlist_push(&origs, "pomme@mail.xxx.dyndns.com");
+    for (int i = 0; i < 3; i++) {
+        queue_new_id(r, id[i], sizeof(id[i]));
+        ck_assert_int_eq(queue_commit(r, id[i], "a@b.example", &rcpts, &origs,
+                                      "\r\nx\r\n", 5),
+                         0);
+    }
+    ck_assert_int_eq(r->queue_count, 3);
+    /* Deferred for 600 s: out of memory, into deferred/ with that mtime. */
+    for (int i = 0; i < 3; i++) {
+        struct queue_msg *m = r->queue;
+        ck_assert_str_eq(m->id, id[i]);
+        m->rcpts[0].reason = xstrdup("host x[127.0.0.9] said: 421 busy");
+        m->next_try = t0 + 600 + 300 * i;
+        ck_assert_int_eq(queue_update(r, m), 0);
+    }
+    ck_assert_ptr_null(r->queue);
+    ck_assert_int_eq(r->queue_count, 0);
+    ck_assert_int_eq(relay_queue_count(r), 3);
+    char *rel = xasprintf("queue/deferred/%s", id[0]);
+    ck_assert_int_eq(file_mtime(rel, &mtime), 0);
+    ck_assert_int_eq(mtime, t0 + 600);
+    free(rel);
+    /* mailq reads it from the file, reason included. */
+    strbuf_init(&out);
+    relay_mailq(r, &out);
+    ck_assert_ptr_nonnull(strstr(out.buf, id[0]));
+    ck_assert_ptr_nonnull(
+        strstr(out.buf, "(host x[127.0.0.9] said: 421 busy)"));
+    ck_assert_ptr_nonnull(strstr(out.buf, "-- 0 Kbytes in 3 Requests."));
+    strbuf_clear(&out);
+    /* The first scan that finds one due is at t0 + 600. */
+    ck_assert_int_eq(qmgr_next_event(r), t0 + 600);
+    ck_assert_int_eq(queue_scan_deferred(r, t0 + 599, 100), 0);
+    ck_assert_ptr_null(r->queue);
+    /* A corrupt file found by a scan goes to corrupt/. */
+    write_file("queue/deferred/0000000BAD", "not a queue file\n");
+    /* Due: all three by t0 + 1200, but the active queue holds 2. */
+    ck_assert_int_eq(queue_scan_deferred(r, t0 + 1200, 2), 1);
+    ck_assert_int_eq(r->queue_count, 2);
+    ck_assert_str_eq(r->queue->id, id[0]);
+    ck_assert_str_eq(r->queue->rcpts[0].reason,
+                     "host x[127.0.0.9] said: 421 busy");
+    ck_assert_int_eq(queue_scan_deferred(r, t0 + 1200, 3), 0);
+    ck_assert_int_eq(r->queue_count, 3);
+    ck_assert_int_eq(queue_disk_count(r, QUEUE_DEFERRED), 0);
+    ck_assert_int_eq(file_mtime("queue/corrupt/0000000BAD", &mtime), 0);
+    ck_assert_int_eq(relay_queue_count(r), 3);
     relay_free(r);
     strlist_clear(&rcpts);
     strlist_clear(&origs);
@@ -411,6 +508,7 @@ static Suite *relay_suite(void)
                         sizeof(config_error_cases) /
                             sizeof(config_error_cases[0]));
     tcase_add_test(tc, test_queue_commit_recover);
+    tcase_add_test(tc, test_deferred_on_disk);
     tcase_add_test(tc, test_table_cache);
     suite_add_tcase(s, tc);
     return s;

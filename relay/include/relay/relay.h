@@ -9,6 +9,7 @@
 #define RELAY_RELAY_H
 
 #include <stddef.h>
+#include <time.h>
 
 struct strbuf;
 
@@ -28,11 +29,16 @@ int relay_start(struct relay *r, char *err, size_t errlen);
 void relay_free(struct relay *r);
 
 /* Messages in the queue (incoming, active, deferred, hold). */
-size_t relay_queue_count(const struct relay *r);
+size_t relay_queue_count(struct relay *r);
 /* Messages waiting for a first or immediate delivery attempt, or being
  * delivered: 0 means the relay has nothing to do until a deferred
  * message's retry time (the harness's "idle"). */
 size_t relay_busy(const struct relay *r);
+/* On the relay's clock, the next time after now at which it has work to
+ * do without being asked (a retry, a deferred-queue scan finding a
+ * message due), or 0 if none: the harness steps simulated time through
+ * these. */
+time_t relay_next_event(struct relay *r);
 /* Deliveries (SMTP client sessions) in progress. */
 size_t relay_active_deliveries(const struct relay *r);
 /* The process clock (mxlab/clock.h) was advanced: run what is due. */
