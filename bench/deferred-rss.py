@@ -27,6 +27,7 @@ if not os.access(SOURCE, os.X_OK):
 
 
 work = tempfile.mkdtemp(prefix="mxlab-deferred-")
+os.chmod(work, 0o755)  # started as root, the relay serves as mail_owner
 port, dead = free_port(), free_port()
 os.makedirs(work + "/queue")
 open(work + "/main.cf", "w").write(

@@ -11,6 +11,7 @@ BIN = os.path.abspath(sys.argv[1])
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
 resource.setrlimit(resource.RLIMIT_NOFILE, (N + 256, N + 256))
 work = tempfile.mkdtemp(prefix="mxlab-idle-")
+os.chmod(work, 0o755)  # started as root, the relay serves as mail_owner
 port = free_port()
 os.makedirs(work + "/queue")
 open(work + "/main.cf", "w").write(

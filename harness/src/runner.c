@@ -47,6 +47,9 @@ struct run {
     struct event_base *base;
     char *workdir, *confdir, *maillog;
     int sut_port, dns_port, mx_port;
+    int *svc_ports; /* [master.cf] inet services, in order: their ports */
+    size_t nsvc;
+    char *master_extra; /* those lines, each service on its port */
     int maincf_header_lines;
     struct fakedns *dns;
     struct fakemx *mx;
@@ -236,11 +239,49 @@ static int run_write_config(struct run *r, const struct scn_block *maincf)
     }
     rc = run_write(r, "main.cf", sb.buf);
     strbuf_reset(&sb);
-    strbuf_printf(&sb, "%s:%d inet n - n - - smtpd\n", RUNNER_SUT_IP,
-                  r->sut_port);
+    strbuf_printf(&sb, "%s:%d inet n - n - - smtpd\n%s", RUNNER_SUT_IP,
+                  r->sut_port, r->master_extra);
     /* Postfix's master.cf is written by sut_postfix.c. */
     if (rc == 0 && r->sut == RUNNER_SUT_RELAY)
         rc = run_write(r, "master.cf", sb.buf);
+    strbuf_clear(&sb);
+    return rc;
+}
+
+/* [master.cf]: each inet service listens on 127.0.0.1 at a free port
+ * whatever its name says (submission, 127.0.0.1:2587), so that parallel
+ * runs never collide and no privileged port is needed; the rest of the
+ * line is kept. Other lines are passed on as written. */
+static int run_master_services(struct run *r)
+{
+    struct strbuf sb;
+    int rc = 0;
+
+    strbuf_init(&sb);
+    for (size_t i = 0; i < r->s->nblocks; i++) {
+        const struct scn_block *b = &r->s->blocks[i];
+        for (size_t k = 0; b->kind == SCN_MASTERCF && k < b->nitems; k++) {
+            const char *line = b->items[k].text;
+            size_t index = r->nsvc;
+            if (scenario_service(r->s, NULL, &index) != &b->items[k]) {
+                strbuf_printf(&sb, "%s\n", line);
+                continue;
+            }
+            int port = run_free_port(SOCK_STREAM);
+            if (port < 0) {
+                run_fail(r, b->items[k].line, "no free loopback port: %s",
+                         strerror(errno));
+                rc = -1;
+                break;
+            }
+            r->svc_ports =
+                xrealloc(r->svc_ports, (r->nsvc + 1) * sizeof(*r->svc_ports));
+            r->svc_ports[r->nsvc++] = port;
+            strbuf_printf(&sb, "%s:%d%s\n", RUNNER_SUT_IP, port,
+                          line + strcspn(line, " \t"));
+        }
+    }
+    r->master_extra = sb.buf ? strbuf_detach(&sb) : xstrdup("");
     strbuf_clear(&sb);
     return rc;
 }
@@ -483,7 +524,8 @@ static int run_setup(struct run *r)
     } else {
         r->queuedir = xasprintf("%s/queue", r->workdir);
     }
-    if (run_write_config(r, maincf) < 0 || run_write_local(r) < 0)
+    if (run_master_services(r) < 0 || run_write_config(r, maincf) < 0 ||
+        run_write_local(r) < 0)
         return -1;
     if (r->sut == RUNNER_SUT_POSTFIX) {
         const char **maps = xcalloc(r->s->nblocks + 2, sizeof(*maps));
@@ -498,7 +540,7 @@ static int run_setup(struct run *r)
         if (!have_aliases)
             maps[nmaps++] = "aliases";
         r->pf = pfsut_start(r->confdir, r->workdir, r->dns_ip, r->sut_port,
-                            maps, nmaps, err, sizeof(err));
+                            r->master_extra, maps, nmaps, err, sizeof(err));
         free(maps);
         if (r->pf == NULL) {
             run_fail(r, maincf ? maincf->line : 1, "%s", err);
@@ -896,16 +938,21 @@ static void run_session_start(struct run *r, const struct scn_block *b)
     struct netaddr dst, src;
     int fd;
 
+    size_t svc = 0;
     if (r->sut == RUNNER_SUT_REMOTE)
         dst = run_remote;
+    else if (b->to != NULL && scenario_service(r->s, b->to, &svc) != NULL &&
+             svc < r->nsvc)
+        netaddr_parse(RUNNER_SUT_IP, r->svc_ports[svc], &dst);
     else
         netaddr_parse(RUNNER_SUT_IP, r->sut_port, &dst);
     if (netaddr_parse(b->arg ? b->arg : RUNNER_SUT_IP, 0, &src) < 0) {
         run_fail(r, b->line, "bad source address \"%s\"", b->arg);
         return;
     }
-    strbuf_printf(&r->res->transcript, "== [session from %s] (line %d)\n",
-                  b->arg ? b->arg : RUNNER_SUT_IP, b->line);
+    strbuf_printf(&r->res->transcript, "== [session from %s%s%s] (line %d)\n",
+                  b->arg ? b->arg : RUNNER_SUT_IP, b->to ? " to " : "",
+                  b->to ? b->to : "", b->line);
     /* A remote SUT sees the session from wherever this host routes to
      * it, unless the scenario names a source address. */
     fd = netaddr_connect_tcp(
@@ -1769,6 +1816,8 @@ enum runner_status runner_run(const struct scenario *s, const char *workdir,
     strlist_clear(&r.var_names);
     strlist_clear(&r.var_values);
     free(r.mxhosts);
+    free(r.svc_ports);
+    free(r.master_extra);
     free(r.workdir);
     free(r.confdir);
     free(r.maillog);

@@ -51,7 +51,8 @@ static struct scn_block *scn_cur(struct scn_parser *p)
 
 static int scn_is_native(enum scn_block_kind k)
 {
-    return k == SCN_MAINCF || k == SCN_FILE || k == SCN_ZONE;
+    return k == SCN_MAINCF || k == SCN_FILE || k == SCN_ZONE ||
+           k == SCN_MASTERCF;
 }
 
 static void scn_close_block(struct scn_parser *p)
@@ -75,13 +76,18 @@ static int scn_open_block(struct scn_parser *p, int line, char *hdr)
     static const struct {
         const char *word;
         enum scn_block_kind kind;
-        /* 0 none, 1 required, 2 optional "from IP", 3 "mx IP",
+        /* 0 none, 1 required, 2 optional "from IP" / "to SERVICE", 3 "mx IP",
          * 4 "passes DURATION" */
         int arg;
-    } kinds[] = {{"main.cf", SCN_MAINCF, 0},  {"file", SCN_FILE, 1},
-                 {"zone", SCN_ZONE, 1},       {"mx", SCN_MX, 1},
-                 {"session", SCN_SESSION, 2}, {"expect", SCN_EXPECT, 0},
-                 {"admin", SCN_ADMIN, 0},     {"change", SCN_CHANGE_MX, 3},
+    } kinds[] = {{"main.cf", SCN_MAINCF, 0},
+                 {"master.cf", SCN_MASTERCF, 0},
+                 {"file", SCN_FILE, 1},
+                 {"zone", SCN_ZONE, 1},
+                 {"mx", SCN_MX, 1},
+                 {"session", SCN_SESSION, 2},
+                 {"expect", SCN_EXPECT, 0},
+                 {"admin", SCN_ADMIN, 0},
+                 {"change", SCN_CHANGE_MX, 3},
                  {"time", SCN_TIME, 4}};
     struct strlist w;
     int rc = 0;
@@ -102,8 +108,8 @@ static int scn_open_block(struct scn_parser *p, int line, char *hdr)
     if (k == sizeof(kinds) / sizeof(kinds[0])) {
         rc = scn_error(p, line,
                        "unknown section [%s]; expected [scenario], "
-                       "[main.cf], [file NAME], [zone ORIGIN], "
-                       "[mx IP], [session], [session from IP], [expect], "
+                       "[main.cf], [master.cf], [file NAME], [zone ORIGIN], "
+                       "[mx IP], [session [from IP] [to SERVICE]], [expect], "
                        "[admin], [change mx IP], [change dns] or [time passes "
                        "DURATION]",
                        hdr);
@@ -163,14 +169,24 @@ static int scn_open_block(struct scn_parser *p, int line, char *hdr)
         }
         b.arg = xstrdup(w.v[2]);
     }
-    if (kinds[k].arg == 2 && w.n != 1) {
+    for (size_t i = 1; kinds[k].arg == 2 && i < w.n; i += 2) {
         struct netaddr na;
-        if (w.n != 3 || strcmp(w.v[1], "from") != 0 ||
-            netaddr_parse(w.v[2], 0, &na) < 0) {
-            rc = scn_error(p, line, "expected [session] or [session from IP]");
+        int from = strcmp(w.v[i], "from") == 0;
+        if (i + 1 >= w.n || (from ? b.arg : b.to) != NULL ||
+            (!from && strcmp(w.v[i], "to") != 0) ||
+            (from && netaddr_parse(w.v[i + 1], 0, &na) < 0)) {
+            free(b.arg);
+            free(b.to);
+            rc = scn_error(p, line,
+                           "expected [session], [session from IP], "
+                           "[session to SERVICE] or [session from IP to "
+                           "SERVICE]");
             goto done;
         }
-        b.arg = xstrdup(w.v[2]);
+        if (from)
+            b.arg = xstrdup(w.v[i + 1]);
+        else
+            b.to = xstrdup(w.v[i + 1]);
     }
     p->s->blocks =
         xrealloc(p->s->blocks, (p->s->nblocks + 1) * sizeof(*p->s->blocks));
@@ -650,6 +666,75 @@ static int scn_line(struct scn_parser *p, int line, char *text)
     }
 }
 
+struct scn_master_loader {
+    struct scn_block *b;
+};
+
+static int scn_master_one(void *arg, char *line, int lineno)
+{
+    struct scn_block *b = ((struct scn_master_loader *)arg)->b;
+
+    b->items = xrealloc(b->items, (b->nitems + 1) * sizeof(*b->items));
+    b->items[b->nitems].kind = SCN_SERVICE;
+    b->items[b->nitems].line = b->text_line + lineno - 1;
+    b->items[b->nitems].text = xstrdup(line);
+    b->nitems++;
+    return 0;
+}
+
+/* [master.cf]: its logical lines, and [session to SERVICE] must name one
+ * of its inet services. */
+static int scn_check_master(struct scn_parser *p)
+{
+    for (size_t i = 0; i < p->s->nblocks; i++) {
+        struct scn_block *b = &p->s->blocks[i];
+        struct scn_master_loader l = {b};
+        int orphan = 0;
+        if (b->kind == SCN_MASTERCF &&
+            str_logical_lines(b->text ? b->text : "", scn_master_one, &l,
+                              &orphan) < 0)
+            return scn_error(p, b->text_line + orphan - 1,
+                             "[master.cf]: continuation line without a "
+                             "service before it");
+    }
+    for (size_t i = 0; i < p->s->nblocks; i++) {
+        const struct scn_block *b = &p->s->blocks[i];
+        if (b->kind == SCN_SESSION && b->to != NULL &&
+            scenario_service(p->s, b->to, NULL) == NULL)
+            return scn_error(p, b->line,
+                             "[session to %s]: no inet service %s in "
+                             "[master.cf]",
+                             b->to, b->to);
+    }
+    return 0;
+}
+
+const struct scn_item *scenario_service(const struct scenario *s,
+                                        const char *name, size_t *index)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < s->nblocks; i++) {
+        const struct scn_block *b = &s->blocks[i];
+        for (size_t k = 0; b->kind == SCN_MASTERCF && k < b->nitems; k++) {
+            struct strlist f;
+            int inet, match;
+            strlist_init(&f);
+            strlist_split(&f, b->items[k].text);
+            inet = f.n >= 2 && strcmp(f.v[1], "inet") == 0;
+            match = inet && name != NULL && strcmp(f.v[0], name) == 0;
+            strlist_clear(&f);
+            if (inet && (match || (name == NULL && index && n == *index))) {
+                if (index != NULL)
+                    *index = n;
+                return &b->items[k];
+            }
+            n += inet;
+        }
+    }
+    return NULL;
+}
+
 struct scenario *scenario_parse(const char *path, const char *text, char *err,
                                 size_t errlen)
 {
@@ -704,6 +789,8 @@ struct scenario *scenario_parse(const char *path, const char *text, char *err,
         if (rc == 0 && sessions == 0)
             rc = scn_error(&p, line ? line : 1,
                            "no [session] or [expect]: nothing to test");
+        if (rc == 0)
+            rc = scn_check_master(&p);
     }
     if (rc < 0) {
         scenario_free(p.s);
@@ -747,6 +834,7 @@ void scenario_free(struct scenario *s)
     for (size_t i = 0; i < s->nblocks; i++) {
         struct scn_block *b = &s->blocks[i];
         free(b->arg);
+        free(b->to);
         free(b->text);
         fakemx_behaviour_clear(&b->mx);
         for (size_t k = 0; k < b->nitems; k++)

@@ -53,8 +53,8 @@ int pfsut_available(char *err, size_t errlen)
     return 1;
 }
 
-static int pfsut_write_master(const char *confdir, int port, char *err,
-                              size_t errlen)
+static int pfsut_write_master(const char *confdir, int port, const char *extra,
+                              char *err, size_t errlen)
 {
     char *proto = NULL, *path = xasprintf("%s/master.cf", confdir);
     struct strbuf out;
@@ -92,7 +92,8 @@ static int pfsut_write_master(const char *confdir, int port, char *err,
         strlist_clear(&f);
         line = nl ? nl + 1 : NULL;
     }
-    strbuf_printf(&out, "127.0.0.1:%d inet n - n - - smtpd\n", port);
+    strbuf_printf(&out, "127.0.0.1:%d inet n - n - - smtpd\n%s", port,
+                  extra ? extra : "");
     if (fs_write_atomic(path, out.buf, out.len) < 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         goto done;
@@ -106,7 +107,7 @@ done:
 }
 
 struct pfsut *pfsut_start(const char *confdir, const char *workdir,
-                          const char *dns_ip, int smtp_port,
+                          const char *dns_ip, int smtp_port, const char *extra,
                           const char *const *maps, size_t nmaps, char *err,
                           size_t errlen)
 {
@@ -133,7 +134,7 @@ struct pfsut *pfsut_start(const char *confdir, const char *workdir,
         goto done;
     }
     if (fs_write_atomic(resolv, text, strlen(text)) < 0 ||
-        pfsut_write_master(confdir, smtp_port, err, errlen) < 0)
+        pfsut_write_master(confdir, smtp_port, extra, err, errlen) < 0)
         goto done;
     chmod(resolv, 0644);
     for (size_t i = 0; i < nmaps; i++) {

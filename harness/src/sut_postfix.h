@@ -16,10 +16,11 @@ struct pfsut;
 
 /* 1 if this machine can run a private Postfix, else 0 with why in err. */
 int pfsut_available(char *err, size_t errlen);
-/* Write master.cf, build the maps with postmap, start Postfix and wait
- * (bounded) until it answers on 127.0.0.1:smtp_port. NULL with err. */
+/* Write master.cf (extra: the scenario's own lines, appended), build the
+ * maps with postmap, start Postfix and wait (bounded) until it answers on
+ * 127.0.0.1:smtp_port. NULL with err. */
 struct pfsut *pfsut_start(const char *confdir, const char *workdir,
-                          const char *dns_ip, int smtp_port,
+                          const char *dns_ip, int smtp_port, const char *extra,
                           const char *const *maps, size_t nmaps, char *err,
                           size_t errlen);
 /* After a worker has ended, however it ended: if the Postfix it ran from

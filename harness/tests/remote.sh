@@ -7,6 +7,7 @@
 set -u
 bin=$1 src=$2
 work=$(mktemp -d /tmp/mxlab-remote.XXXXXX)
+chmod 755 "$work" # started as root, the relay serves as mail_owner
 relay=
 cleanup() {
     [ -n "$relay" ] && kill "$relay" 2>/dev/null && wait "$relay" 2>/dev/null

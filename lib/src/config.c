@@ -58,6 +58,22 @@ void config_free(struct config *cf)
     free(cf);
 }
 
+struct config *config_copy(const struct config *cf)
+{
+    struct config *c = config_new();
+
+    c->v = xcalloc(cf->n ? cf->n : 1, sizeof(*c->v));
+    for (size_t i = 0; i < cf->n; i++) {
+        const struct config_entry *e = &cf->v[i];
+        c->v[i].name = xstrdup(e->name);
+        c->v[i].raw = e->raw ? xstrdup(e->raw) : NULL;
+        c->v[i].def = e->def ? xstrdup(e->def) : NULL;
+        c->v[i].where = e->where ? xstrdup(e->where) : NULL;
+    }
+    c->n = cf->n;
+    return c;
+}
+
 static struct config_entry *config_find(const struct config *cf,
                                         const char *name, size_t len)
 {
@@ -100,6 +116,12 @@ static void config_set_where(struct config *cf, const char *name,
 void config_set(struct config *cf, const char *name, const char *value)
 {
     config_set_where(cf, name, value, NULL);
+}
+
+void config_set_at(struct config *cf, const char *name, const char *value,
+                   const char *where)
+{
+    config_set_where(cf, name, value, where);
 }
 
 void config_set_default(struct config *cf, const char *name, const char *value)

@@ -20,10 +20,11 @@
 
 enum { POLICY_DUNNO = 0, POLICY_PERMIT = 1, POLICY_REJECT = -1 };
 
-int policy_mynetworks(struct relay *r, const struct netaddr *client)
+int policy_mynetworks(const struct relay_params *p,
+                      const struct netaddr *client)
 {
-    for (size_t i = 0; i < r->p.nmynetworks; i++)
-        if (cidr_match(&r->p.mynetworks[i], client))
+    for (size_t i = 0; i < p->nmynetworks; i++)
+        if (cidr_match(&p->mynetworks[i], client))
             return 1;
     return 0;
 }
@@ -223,7 +224,8 @@ static int policy_sync(struct relay *r, const char *name, const char *arg,
         return POLICY_REJECT;
     }
     if (strcmp(name, "permit_mynetworks") == 0)
-        return policy_mynetworks(r, ctx->client) ? POLICY_PERMIT : POLICY_DUNNO;
+        return policy_mynetworks(ctx->p, ctx->client) ? POLICY_PERMIT
+                                                      : POLICY_DUNNO;
     if (strcmp(name, "permit_sasl_authenticated") == 0)
         return POLICY_DUNNO; /* no AUTH yet: never authenticated */
     if (strcmp(name, "reject_unauth_destination") == 0 ||
@@ -527,13 +529,14 @@ struct policy_check *policy_check_rcpt(struct relay *r,
     c->ctx.sender = c->sender;
     c->ctx.rcpt = c->rcpt;
     c->ctx.pipelined = ctx->pipelined;
+    c->ctx.p = ctx->p;
     /* smtpd_delay_reject = yes: every list is applied at RCPT TO, in
      * Postfix's order. */
-    c->lists[0] = &r->p.smtpd_client_restrictions;
-    c->lists[1] = &r->p.smtpd_helo_restrictions;
-    c->lists[2] = &r->p.smtpd_sender_restrictions;
-    c->lists[3] = &r->p.smtpd_relay_restrictions;
-    c->lists[4] = &r->p.smtpd_recipient_restrictions;
+    c->lists[0] = &ctx->p->smtpd_client_restrictions;
+    c->lists[1] = &ctx->p->smtpd_helo_restrictions;
+    c->lists[2] = &ctx->p->smtpd_sender_restrictions;
+    c->lists[3] = &ctx->p->smtpd_relay_restrictions;
+    c->lists[4] = &ctx->p->smtpd_recipient_restrictions;
     c->done = done;
     c->arg = arg;
     c->starting = 1;

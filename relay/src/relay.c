@@ -32,6 +32,7 @@ static const struct {
     const char *name, *value;
 } relay_defaults[] = {
     {"mail_name", "Postfix"},
+    {"mail_owner", "postfix"},
     {"smtpd_banner", "$myhostname ESMTP $mail_name"},
     {"myorigin", "$myhostname"},
     {"mydestination", "$myhostname, localhost.$mydomain, localhost"},
@@ -271,16 +272,16 @@ static int relay_mask_bits(const struct sockaddr *mask)
 
 /* This host's interface addresses (permit_inet_interfaces, and the
  * default mynetworks from mynetworks_style when mynetworks is unset). */
-static void relay_load_interfaces(struct relay *r)
+static void relay_load_interfaces(struct config *cf, struct relay_params *p)
 {
-    const char *style = config_get(r->cf, "mynetworks_style");
-    int want_nets = !config_is_set(r->cf, "mynetworks");
+    const char *style = config_get(cf, "mynetworks_style");
+    int want_nets = !config_is_set(cf, "mynetworks");
     struct ifaddrs *ifa, *i;
     struct cidr c;
 
     if (getifaddrs(&ifa) < 0) {
         if (want_nets && cidr_parse("127.0.0.1/32", &c) == 0)
-            relay_add_network(&r->p, &c);
+            relay_add_network(p, &c);
         return;
     }
     for (i = ifa; i != NULL; i = i->ifa_next) {
@@ -295,9 +296,9 @@ static void relay_load_interfaces(struct relay *r)
                         i->ifa_addr->sa_family == AF_INET
                             ? sizeof(struct sockaddr_in)
                             : sizeof(struct sockaddr_in6));
-        r->p.inet_addrs = xrealloc(
-            r->p.inet_addrs, (r->p.ninet_addrs + 1) * sizeof(*r->p.inet_addrs));
-        r->p.inet_addrs[r->p.ninet_addrs++] = na;
+        p->inet_addrs = xrealloc(p->inet_addrs,
+                                 (p->ninet_addrs + 1) * sizeof(*p->inet_addrs));
+        p->inet_addrs[p->ninet_addrs++] = na;
         if (!want_nets)
             continue;
         netaddr_ip(&na, ip, sizeof(ip));
@@ -307,61 +308,80 @@ static void relay_load_interfaces(struct relay *r)
         spec = na.ss.ss_family == AF_INET6 ? xasprintf("[%s]/%d", ip, bits)
                                            : xasprintf("%s/%d", ip, bits);
         if (cidr_parse(spec, &c) == 0)
-            relay_add_network(&r->p, &c);
+            relay_add_network(p, &c);
         free(spec);
     }
     freeifaddrs(ifa);
 }
 
-static int relay_load_mynetworks(struct relay *r, char *err, size_t errlen)
+static int relay_load_mynetworks(struct config *cf, struct relay_params *p,
+                                 char *err, size_t errlen)
 {
     struct strlist l;
     struct cidr c;
     int rc = 0;
 
-    relay_load_interfaces(r);
-    if (!config_is_set(r->cf, "mynetworks"))
+    relay_load_interfaces(cf, p);
+    if (!config_is_set(cf, "mynetworks"))
         return 0;
     strlist_init(&l);
-    strlist_split(&l, config_get(r->cf, "mynetworks"));
+    strlist_split(&l, config_get(cf, "mynetworks"));
     for (size_t i = 0; i < l.n; i++) {
         if (cidr_parse(l.v[i], &c) < 0) {
-            const char *where = config_where(r->cf, "mynetworks");
+            const char *where = config_where(cf, "mynetworks");
             snprintf(err, errlen, "%s%smynetworks: bad network/mask \"%s\"",
                      where ? where : "", where ? ": " : "", l.v[i]);
             rc = -1;
             break;
         }
-        relay_add_network(&r->p, &c);
+        relay_add_network(p, &c);
     }
     strlist_clear(&l);
     return rc;
 }
 
-static long relay_time(struct relay *r, const char *name, int *bad, char *err,
+static long relay_time(struct config *cf, const char *name, int *bad, char *err,
                        size_t errlen)
 {
-    long v = config_get_time(r->cf, name, 's', err, errlen);
+    long v = config_get_time(cf, name, 's', err, errlen);
 
     if (v < 0)
         *bad = 1;
     return v;
 }
 
-static long relay_long(struct relay *r, const char *name, int *bad, char *err,
+static long relay_long(struct config *cf, const char *name, int *bad, char *err,
                        size_t errlen)
 {
-    long v = config_get_long(r->cf, name, err, errlen);
+    long v = config_get_long(cf, name, err, errlen);
 
     if (v < 0)
         *bad = 1;
     return v;
 }
 
-static int relay_load_params(struct relay *r, char *err, size_t errlen)
+static void relay_init_params(struct relay_params *p)
 {
-    struct relay_params *p = &r->p;
-    struct config *cf = r->cf;
+    memset(p, 0, sizeof(*p));
+    strlist_init(&p->mydestination);
+    strlist_init(&p->alias_maps);
+    strlist_init(&p->local_recipient_maps);
+    strlist_init(&p->relay_recipient_maps);
+    strlist_init(&p->relay_domains);
+    strlist_init(&p->fast_flush_domains);
+    strlist_init(&p->virtual_alias_domains);
+    strlist_init(&p->smtpd_client_restrictions);
+    strlist_init(&p->smtpd_helo_restrictions);
+    strlist_init(&p->smtpd_sender_restrictions);
+    strlist_init(&p->smtpd_relay_restrictions);
+    strlist_init(&p->smtpd_recipient_restrictions);
+}
+
+/* Read the parameters of cf into p (relay_init_params() first). -1 with
+ * "file:line: what" in err. */
+static int relay_load_params(struct relay *r, struct config *cf,
+                             struct relay_params *p, char *err, size_t errlen)
+{
     const char *port;
     int bad = 0;
 
@@ -426,24 +446,24 @@ static int relay_load_params(struct relay *r, char *err, size_t errlen)
         p->smtp_tcp_port = (int)v;
     }
     p->message_size_limit =
-        relay_long(r, "message_size_limit", &bad, err, errlen);
+        relay_long(cf, "message_size_limit", &bad, err, errlen);
     p->smtpd_recipient_limit =
-        relay_long(r, "smtpd_recipient_limit", &bad, err, errlen);
+        relay_long(cf, "smtpd_recipient_limit", &bad, err, errlen);
     p->virtual_alias_recursion_limit =
-        relay_long(r, "virtual_alias_recursion_limit", &bad, err, errlen);
+        relay_long(cf, "virtual_alias_recursion_limit", &bad, err, errlen);
     p->smtp_destination_concurrency_limit =
-        relay_long(r, "smtp_destination_concurrency_limit", &bad, err, errlen);
-    p->relay_destination_concurrency_limit =
-        relay_long(r, "relay_destination_concurrency_limit", &bad, err, errlen);
+        relay_long(cf, "smtp_destination_concurrency_limit", &bad, err, errlen);
+    p->relay_destination_concurrency_limit = relay_long(
+        cf, "relay_destination_concurrency_limit", &bad, err, errlen);
     p->virtual_alias_expansion_limit =
-        relay_long(r, "virtual_alias_expansion_limit", &bad, err, errlen);
+        relay_long(cf, "virtual_alias_expansion_limit", &bad, err, errlen);
     p->minimal_backoff_time =
-        relay_time(r, "minimal_backoff_time", &bad, err, errlen);
+        relay_time(cf, "minimal_backoff_time", &bad, err, errlen);
     p->maximal_backoff_time =
-        relay_time(r, "maximal_backoff_time", &bad, err, errlen);
-    p->queue_run_delay = relay_time(r, "queue_run_delay", &bad, err, errlen);
+        relay_time(cf, "maximal_backoff_time", &bad, err, errlen);
+    p->queue_run_delay = relay_time(cf, "queue_run_delay", &bad, err, errlen);
     p->qmgr_message_active_limit =
-        relay_long(r, "qmgr_message_active_limit", &bad, err, errlen);
+        relay_long(cf, "qmgr_message_active_limit", &bad, err, errlen);
     p->maximal_queue_lifetime =
         config_get_time(cf, "maximal_queue_lifetime", 'd', err, errlen);
     if (p->maximal_queue_lifetime < 0)
@@ -457,20 +477,20 @@ static int relay_load_params(struct relay *r, char *err, size_t errlen)
     if (p->delay_warning_time < 0)
         bad = 1;
     p->smtp_connect_timeout =
-        relay_time(r, "smtp_connect_timeout", &bad, err, errlen);
+        relay_time(cf, "smtp_connect_timeout", &bad, err, errlen);
     p->smtp_connection_cache_time_limit =
         config_get_bool(cf, "smtp_connection_cache_on_demand") == 0
             ? 0
-            : relay_time(r, "smtp_connection_cache_time_limit", &bad, err,
+            : relay_time(cf, "smtp_connection_cache_time_limit", &bad, err,
                          errlen);
     p->smtp_helo_timeout =
-        relay_time(r, "smtp_helo_timeout", &bad, err, errlen);
+        relay_time(cf, "smtp_helo_timeout", &bad, err, errlen);
     p->smtp_data_done_timeout =
-        relay_time(r, "smtp_data_done_timeout", &bad, err, errlen);
-    p->smtpd_timeout = relay_time(r, "smtpd_timeout", &bad, err, errlen);
+        relay_time(cf, "smtp_data_done_timeout", &bad, err, errlen);
+    p->smtpd_timeout = relay_time(cf, "smtpd_timeout", &bad, err, errlen);
     if (bad)
         return -1;
-    return relay_load_mynetworks(r, err, errlen);
+    return relay_load_mynetworks(cf, p, err, errlen);
 }
 
 static void relay_free_params(struct relay_params *p)
@@ -518,15 +538,27 @@ static int relay_open_maps(struct relay *r, const char *param,
     return 0;
 }
 
+void relay_service_release(struct relay_service *svc)
+{
+    if (svc == NULL || --svc->refs > 0)
+        return;
+    relay_free_params(&svc->p);
+    config_free(svc->cf);
+    free(svc->name);
+    free(svc);
+}
+
 /* Turn a master.cf service name into listen addresses (Postfix's
- * "[host:]port" form; a bare port listens on inet_interfaces). */
-static int relay_service_addrs(struct relay *r, const char *service,
+ * "[host:]port" form; a bare port listens on inet_interfaces). Each
+ * listener holds a reference to svc. */
+static int relay_service_addrs(struct relay *r, struct relay_service *svc,
                                const char *where, char *err, size_t errlen)
 {
     static const struct {
         const char *name;
         int port;
     } well_known[] = {{"smtp", 25}, {"submission", 587}, {"smtps", 465}};
+    const char *service = svc->name;
     const char *colon = strrchr(service, ':');
     const char *portstr = colon ? colon + 1 : service;
     char *host = colon ? xstrndup(service, (size_t)(colon - service)) : NULL;
@@ -550,6 +582,7 @@ static int relay_service_addrs(struct relay *r, const char *service,
         strlist_split(&ifaces, config_get(r->cf, "inet_interfaces"));
     for (size_t i = 0; i < ifaces.n && rc == 0; i++) {
         const char *h = ifaces.v[i];
+        struct relay_listener *l;
         struct netaddr na;
         if (strcmp(h, "all") == 0)
             h = "0.0.0.0";
@@ -563,43 +596,62 @@ static int relay_service_addrs(struct relay *r, const char *service,
             rc = -1;
             break;
         }
+        l = xcalloc(1, sizeof(*l));
+        l->r = r;
+        l->addr = na;
+        l->svc = svc;
+        svc->refs++;
         r->listeners =
             xrealloc(r->listeners, (r->nlisteners + 1) * sizeof(*r->listeners));
-        r->listeners[r->nlisteners].addr = na;
-        r->listeners[r->nlisteners].lev = NULL;
-        r->nlisteners++;
+        r->listeners[r->nlisteners++] = l;
     }
     strlist_clear(&ifaces);
     free(host);
     return rc;
 }
 
-/* One logical master.cf line: "service type private unpriv chroot wakeup
- * maxproc command args". Only inet services running smtpd concern us. */
-static int relay_master_entry(struct relay *r, const char *text,
-                              const char *where, char *err, size_t errlen)
+/* master.cf fields are separated by white space; "{ text }" is one field,
+ * its braces and the white space inside them at either end removed
+ * (master(5), Postfix 3.0 and later). */
+static int relay_master_fields(const char *text, struct strlist *f,
+                               const char *where, char *err, size_t errlen)
 {
-    struct strlist f;
-    int rc = 0;
+    const char *p = text;
 
-    strlist_init(&f);
-    strlist_split(&f, text);
-    if (f.n < 8) {
-        snprintf(err, errlen,
-                 "%s: expected 8 or more fields (service type private "
-                 "unpriv chroot wakeup maxproc command)",
-                 where);
-        rc = -1;
-    } else if (strcmp(f.v[1], "inet") == 0 && strcmp(f.v[7], "smtpd") == 0) {
-        for (size_t k = 8; k + 1 < f.n; k++)
-            if (strcmp(f.v[k], "-o") == 0)
-                log_warnx("%s: -o %s: per-service overrides are not applied "
-                          "yet",
-                          where, f.v[++k]);
-        rc = relay_service_addrs(r, f.v[0], where, err, errlen);
+    while (*p != '\0') {
+        const char *start;
+        char *field;
+        int depth = 1;
+        if (str_isspace((unsigned char)*p)) {
+            p++;
+            continue;
+        }
+        if (*p != '{') {
+            start = p;
+            while (*p != '\0' && !str_isspace((unsigned char)*p))
+                p++;
+            field = xstrndup(start, (size_t)(p - start));
+            strlist_push(f, field);
+            free(field);
+            continue;
+        }
+        start = ++p;
+        for (; *p != '\0'; p++) {
+            depth += *p == '{' ? 1 : *p == '}' ? -1 : 0;
+            if (depth == 0)
+                break;
+        }
+        if (*p != '}') {
+            snprintf(err, errlen, "%s: missing '}' after \"{%.40s\"", where,
+                     start);
+            return -1;
+        }
+        field = xstrndup(start, (size_t)(p - start));
+        strlist_push(f, str_trim(field));
+        free(field);
+        p++;
     }
-    strlist_clear(&f);
-    return rc;
+    return 0;
 }
 
 struct relay_master_loader {
@@ -607,7 +659,90 @@ struct relay_master_loader {
     const char *path;
     char *err;
     size_t errlen;
+    struct strlist overrides; /* where, name, value: for the unused check */
 };
+
+/* The daemon arguments of an smtpd service: "-o name=value" and
+ * "-o { name = value }" override main.cf for this service only (the value
+ * may use $name, expanded as in main.cf). Other options are Postfix's
+ * (-v, -D) and change nothing here. */
+static int relay_service_overrides(struct relay_master_loader *l,
+                                   struct relay_service *svc,
+                                   const struct strlist *f, const char *where)
+{
+    for (size_t k = 8; k < f->n; k++) {
+        const char *ov, *eq;
+        char *name, *value;
+        if (strcmp(f->v[k], "-o") == 0 && k + 1 < f->n)
+            ov = f->v[++k];
+        else if (strncmp(f->v[k], "-o", 2) == 0 && f->v[k][2] != '\0')
+            ov = f->v[k] + 2;
+        else
+            continue;
+        eq = strchr(ov, '=');
+        name = eq ? xstrndup(ov, (size_t)(eq - ov)) : NULL;
+        if (name == NULL || *str_trim(name) == '\0') {
+            snprintf(l->err, l->errlen,
+                     "%s: -o \"%s\": expected name=value or { name = value }",
+                     where, ov);
+            free(name);
+            return -1;
+        }
+        value = xstrdup(eq + 1);
+        config_set_at(svc->cf, str_trim(name), str_trim(value), where);
+        strlist_push(&l->overrides, where);
+        strlist_push(&l->overrides, str_trim(name));
+        strlist_push(&l->overrides, str_trim(value));
+        free(name);
+        free(value);
+    }
+    return 0;
+}
+
+/* One logical master.cf line: "service type private unpriv chroot wakeup
+ * maxproc command args". Only inet services running smtpd concern us:
+ * each becomes a service with its own parameters and its listeners. */
+static int relay_master_entry(struct relay_master_loader *l, const char *text,
+                              const char *where)
+{
+    struct relay *r = l->r;
+    struct relay_service *svc = NULL;
+    struct strlist f;
+    int rc = 0;
+
+    strlist_init(&f);
+    if (relay_master_fields(text, &f, where, l->err, l->errlen) < 0) {
+        rc = -1;
+    } else if (f.n < 8) {
+        snprintf(l->err, l->errlen,
+                 "%s: expected 8 or more fields (service type private "
+                 "unpriv chroot wakeup maxproc command)",
+                 where);
+        rc = -1;
+    } else if (strcmp(f.v[1], "inet") == 0 && strcmp(f.v[7], "smtpd") == 0) {
+        svc = xcalloc(1, sizeof(*svc));
+        svc->refs = 1; /* ours, until the listeners hold it */
+        svc->name = xstrdup(f.v[0]);
+        svc->cf = config_copy(r->cf);
+        relay_init_params(&svc->p);
+        rc = relay_service_overrides(l, svc, &f, where);
+        if (rc == 0 && config_get_bool(svc->cf, "smtpd_tls_wrappermode") == 1) {
+            /* smtps: TLS from the first byte (RFC 8314). */
+            snprintf(l->err, l->errlen,
+                     "%s: %s: smtpd_tls_wrappermode = yes (smtps): "
+                     "mxlab-relay does not implement TLS wrapper mode",
+                     where, svc->name);
+            rc = -1;
+        }
+        if (rc == 0)
+            rc = relay_load_params(r, svc->cf, &svc->p, l->err, l->errlen);
+        if (rc == 0)
+            rc = relay_service_addrs(r, svc, where, l->err, l->errlen);
+        relay_service_release(svc);
+    }
+    strlist_clear(&f);
+    return rc;
+}
 
 static int relay_master_one(void *arg, char *line, int lineno)
 {
@@ -615,34 +750,32 @@ static int relay_master_one(void *arg, char *line, int lineno)
     char where[600];
 
     snprintf(where, sizeof(where), "%s:%d", l->path, lineno);
-    return relay_master_entry(l->r, line, where, l->err, l->errlen);
+    return relay_master_entry(l, line, where);
 }
 
 /* master.cf, in Postfix's logical lines ('#' comments, continuation lines
  * start with white space). */
-static int relay_load_master(struct relay *r, char *err, size_t errlen)
+static int relay_load_master(struct relay_master_loader *l)
 {
-    char *path = xasprintf("%s/master.cf", r->config_dir);
-    struct relay_master_loader l = {r, path, err, errlen};
+    struct relay *r = l->r;
     char *text = NULL;
     int orphan = 0, rc = 0;
 
-    if (fs_read_file(path, &text, NULL) < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    if (fs_read_file(l->path, &text, NULL) < 0) {
+        snprintf(l->err, l->errlen, "%s: %s", l->path, strerror(errno));
         rc = -1;
     } else {
-        rc = str_logical_lines(text, relay_master_one, &l, &orphan);
+        rc = str_logical_lines(text, relay_master_one, l, &orphan);
         if (rc == -2)
-            snprintf(err, errlen,
+            snprintf(l->err, l->errlen,
                      "%s:%d: continuation line without a service before it",
-                     path, orphan);
+                     l->path, orphan);
         if (rc == 0 && r->nlisteners == 0) {
-            snprintf(err, errlen, "%s: no inet smtpd service", path);
+            snprintf(l->err, l->errlen, "%s: no inet smtpd service", l->path);
             rc = -1;
         }
     }
     free(text);
-    free(path);
     return rc == 0 ? 0 : -1;
 }
 
@@ -683,31 +816,45 @@ static int relay_referenced(const char *text, const char *name)
     return 0;
 }
 
+/* Known to Postfix or mxlab, or a user-defined parameter used as $name. */
+static int relay_param_used(const struct relay_unused *u, const char *name)
+{
+    if (strncmp(name, "mxlab_", 6) == 0)
+        return 1;
+    if (bsearch(name, postfix_params,
+                sizeof(postfix_params) / sizeof(postfix_params[0]),
+                sizeof(postfix_params[0]), relay_cmp_param) != NULL)
+        return 1;
+    return relay_referenced(u->all.buf ? u->all.buf : "", name);
+}
+
 static void relay_check_name(void *arg, const char *name, const char *raw)
 {
     struct relay_unused *u = arg;
     const char *where = config_where(u->cf, name);
 
-    if (where == NULL || strncmp(name, "mxlab_", 6) == 0)
+    if (where == NULL || relay_param_used(u, name))
         return;
-    if (bsearch(name, postfix_params,
-                sizeof(postfix_params) / sizeof(postfix_params[0]),
-                sizeof(postfix_params[0]), relay_cmp_param) != NULL)
-        return;
-    if (relay_referenced(u->all.buf ? u->all.buf : "", name))
-        return; /* a user-defined parameter, used as $name */
     log_warnx("%s: unused parameter: %s=%s", where, name, raw);
 }
 
-/* As postconf(1) warns: a main.cf name that neither Postfix nor mxlab
- * knows, and that no other setting uses as $name, is most likely a typo. */
-static void relay_warn_unused(struct config *cf)
+/* As postconf(1) warns: a main.cf or master.cf "-o" name that neither
+ * Postfix nor mxlab knows, and that no other setting uses as $name, is
+ * most likely a typo. overrides: (where, name, value) triples. */
+static void relay_warn_unused(struct config *cf,
+                              const struct strlist *overrides)
 {
     struct relay_unused u = {cf, {0}};
 
     strbuf_init(&u.all);
     config_each_set(cf, relay_collect_value, &u);
+    for (size_t i = 0; i + 2 < overrides->n; i += 3)
+        relay_collect_value(&u, overrides->v[i + 1], overrides->v[i + 2]);
     config_each_set(cf, relay_check_name, &u);
+    for (size_t i = 0; i + 2 < overrides->n; i += 3)
+        if (!relay_param_used(&u, overrides->v[i + 1]))
+            log_warnx("%s: unused parameter: %s=%s", overrides->v[i],
+                      overrides->v[i + 1], overrides->v[i + 2]);
     strbuf_clear(&u.all);
 }
 
@@ -716,7 +863,9 @@ struct relay *relay_new(struct event_base *base, const char *config_dir,
 {
     struct relay *r = xcalloc(1, sizeof(*r));
     char *main_cf = xasprintf("%s/main.cf", config_dir);
+    struct relay_master_loader l = {r, NULL, err, errlen, {0}};
     char cerr[512];
+    int rc;
 
     r->base = base;
     /* Absolute, so that tables opened later (access maps at RCPT time)
@@ -726,20 +875,11 @@ struct relay *relay_new(struct event_base *base, const char *config_dir,
         r->config_dir = xstrdup(config_dir);
     r->cf = config_new();
     r->queue_dirfd = -1;
-    strlist_init(&r->p.mydestination);
-    strlist_init(&r->p.alias_maps);
-    strlist_init(&r->p.local_recipient_maps);
-    strlist_init(&r->p.relay_recipient_maps);
+    r->pid_fd = -1;
+    relay_init_params(&r->p);
     strlist_init(&r->passwd_tables);
     strlist_push(&r->passwd_tables, "unix:passwd.byname");
-    strlist_init(&r->p.relay_domains);
-    strlist_init(&r->p.fast_flush_domains);
-    strlist_init(&r->p.virtual_alias_domains);
-    strlist_init(&r->p.smtpd_client_restrictions);
-    strlist_init(&r->p.smtpd_helo_restrictions);
-    strlist_init(&r->p.smtpd_sender_restrictions);
-    strlist_init(&r->p.smtpd_relay_restrictions);
-    strlist_init(&r->p.smtpd_recipient_restrictions);
+    strlist_init(&l.overrides);
     for (size_t i = 0; i < sizeof(relay_defaults) / sizeof(relay_defaults[0]);
          i++)
         config_set_default(r->cf, relay_defaults[i].name,
@@ -752,17 +892,22 @@ struct relay *relay_new(struct event_base *base, const char *config_dir,
         goto fail;
     }
     relay_compat_defaults(r->cf);
-    relay_warn_unused(r->cf);
-    if (relay_load_params(r, err, errlen) < 0 ||
+    l.path = xasprintf("%s/master.cf", config_dir);
+    rc = relay_load_master(&l);
+    relay_warn_unused(r->cf, &l.overrides);
+    if (rc < 0 || relay_load_params(r, r->cf, &r->p, err, errlen) < 0 ||
         relay_open_maps(r, "virtual_alias_maps", &r->virtual_alias_maps, err,
                         errlen) < 0 ||
         relay_open_maps(r, "transport_maps", &r->transport_maps, err, errlen) <
-            0 ||
-        relay_load_master(r, err, errlen) < 0)
+            0)
         goto fail;
+    free((char *)l.path);
+    strlist_clear(&l.overrides);
     free(main_cf);
     return r;
 fail:
+    free((char *)l.path);
+    strlist_clear(&l.overrides);
     free(main_cf);
     relay_free(r);
     return NULL;
@@ -771,12 +916,33 @@ fail:
 static void relay_on_accept(struct evconnlistener *lev, evutil_socket_t fd,
                             struct sockaddr *sa, int salen, void *arg)
 {
-    struct relay *r = arg;
+    struct relay_listener *l = arg;
     struct netaddr peer;
 
     (void)lev;
     netaddr_from_sa(&peer, sa, (socklen_t)salen);
-    smtpd_accept(r, fd, &peer);
+    smtpd_accept(l->r, l->svc, fd, &peer);
+}
+
+static int relay_listen(struct relay_listener *l, char *err, size_t errlen)
+{
+    char a[80];
+    int fd = netaddr_listen_tcp(&l->addr, 128);
+
+    if (fd < 0) {
+        snprintf(err, errlen, "listen on %s: %s",
+                 netaddr_str(&l->addr, a, sizeof(a)), strerror(errno));
+        return -1;
+    }
+    l->lev = evconnlistener_new(l->r->base, relay_on_accept, l,
+                                LEV_OPT_CLOSE_ON_FREE, -1, fd);
+    if (l->lev == NULL) {
+        close(fd);
+        snprintf(err, errlen, "listen on %s: libevent failure",
+                 netaddr_str(&l->addr, a, sizeof(a)));
+        return -1;
+    }
+    return 0;
 }
 
 int relay_start(struct relay *r, char *err, size_t errlen)
@@ -824,27 +990,69 @@ int relay_start(struct relay *r, char *err, size_t errlen)
     qmgr_init(r);
     if (queue_recover(r, err, errlen) < 0)
         return -1;
-    for (size_t i = 0; i < r->nlisteners; i++) {
-        struct relay_listener *l = &r->listeners[i];
-        char a[80];
-        int fd = netaddr_listen_tcp(&l->addr, 128);
-        if (fd < 0) {
-            snprintf(err, errlen, "listen on %s: %s",
-                     netaddr_str(&l->addr, a, sizeof(a)), strerror(errno));
+    for (size_t i = 0; i < r->nlisteners; i++)
+        if (relay_listen(r->listeners[i], err, errlen) < 0)
             return -1;
-        }
-        l->lev = evconnlistener_new(r->base, relay_on_accept, r,
-                                    LEV_OPT_CLOSE_ON_FREE, -1, fd);
-        if (l->lev == NULL) {
-            close(fd);
-            snprintf(err, errlen, "listen on %s: libevent failure",
-                     netaddr_str(&l->addr, a, sizeof(a)));
-            return -1;
-        }
-    }
     maillog_printf(r->log, "master",
                    "daemon started -- version %s, "
                    "configuration %s",
+                   MXLAB_VERSION, r->config_dir);
+    qmgr_schedule(r);
+    return 0;
+}
+
+#define RELAY_SWAP(type, a, b)                                                 \
+    do {                                                                       \
+        type t_ = (a);                                                         \
+        (a) = (b);                                                             \
+        (b) = t_;                                                              \
+    } while (0)
+
+int relay_reload(struct relay *r, char *err, size_t errlen)
+{
+    struct relay *n = relay_new(r->base, r->config_dir, err, errlen);
+
+    if (n == NULL) {
+        maillog_printf(r->log, "master",
+                       "warning: reload failed, configuration unchanged: %s",
+                       err);
+        return -1;
+    }
+    /* Listeners: an address that stays keeps its socket (no connection
+     * is refused meanwhile) and serves the new service; a new one is
+     * bound; those left in n close when n is freed. */
+    for (size_t i = 0; i < n->nlisteners; i++) {
+        struct relay_listener *nl = n->listeners[i];
+        nl->r = r;
+        for (size_t k = 0; k < r->nlisteners && nl->lev == NULL; k++) {
+            struct relay_listener *ol = r->listeners[k];
+            if (ol->lev != NULL && netaddr_equal(&ol->addr, &nl->addr)) {
+                nl->lev = ol->lev;
+                ol->lev = NULL;
+                evconnlistener_set_cb(nl->lev, relay_on_accept, nl);
+            }
+        }
+        if (nl->lev == NULL && relay_listen(nl, err, errlen) < 0)
+            maillog_printf(r->log, "master", "warning: %s", err);
+    }
+    for (size_t i = 0; i < r->nlisteners; i++)
+        r->listeners[i]->r = n;
+    RELAY_SWAP(struct relay_listener **, r->listeners, n->listeners);
+    RELAY_SWAP(size_t, r->nlisteners, n->nlisteners);
+    /* Parameters, maps and tables; what was opened at start (queue, log,
+     * DNS servers) stays as it is, as with Postfix's master, which must be
+     * stopped and started for queue_directory. */
+    RELAY_SWAP(struct config *, r->cf, n->cf);
+    RELAY_SWAP(struct relay_params, r->p, n->p);
+    RELAY_SWAP(char *, r->p.queue_directory, n->p.queue_directory);
+    RELAY_SWAP(char *, r->p.maillog_file, n->p.maillog_file);
+    RELAY_SWAP(char *, r->p.mxlab_dns_servers, n->p.mxlab_dns_servers);
+    RELAY_SWAP(struct maplist *, r->virtual_alias_maps, n->virtual_alias_maps);
+    RELAY_SWAP(struct maplist *, r->transport_maps, n->transport_maps);
+    RELAY_SWAP(struct relay_table *, r->tables, n->tables);
+    RELAY_SWAP(size_t, r->ntables, n->ntables);
+    relay_free(n);
+    maillog_printf(r->log, "master", "reload -- version %s, configuration %s",
                    MXLAB_VERSION, r->config_dir);
     qmgr_schedule(r);
     return 0;
@@ -854,9 +1062,13 @@ void relay_free(struct relay *r)
 {
     if (r == NULL)
         return;
-    for (size_t i = 0; i < r->nlisteners; i++)
-        if (r->listeners[i].lev != NULL)
-            evconnlistener_free(r->listeners[i].lev);
+    for (size_t i = 0; i < r->nlisteners; i++) {
+        struct relay_listener *l = r->listeners[i];
+        if (l->lev != NULL)
+            evconnlistener_free(l->lev);
+        relay_service_release(l->svc);
+        free(l);
+    }
     free(r->listeners);
     control_stop(r);
     smtpd_free_all(r);
@@ -875,6 +1087,8 @@ void relay_free(struct relay *r)
     maplist_free(r->transport_maps);
     relay_free_params(&r->p);
     config_free(r->cf);
+    if (r->pid_fd >= 0)
+        close(r->pid_fd);
     free(r->config_dir);
     free(r);
 }

@@ -26,13 +26,7 @@ struct smtpc;
 struct smtpc_conn;
 struct smtpc_rcpt;
 
-/* One SMTP listener from master.cf. */
-struct relay_listener {
-    struct netaddr addr;
-    struct evconnlistener *lev;
-};
-
-/* Parameters read once at start (Postfix names). */
+/* Parameters read at start and at reload (Postfix names). */
 struct relay_params {
     char *myhostname;
     char *smtpd_banner;
@@ -84,6 +78,26 @@ struct relay_params {
     long smtpd_timeout;
     long virtual_alias_recursion_limit;
     long virtual_alias_expansion_limit;
+};
+
+/* An inet smtpd service of master.cf: main.cf's parameters with the
+ * service's "-o name=value" overrides applied (master(5)). Its listeners
+ * and the sessions they accepted hold references, so a session keeps
+ * the parameters it started with through a reload. */
+struct relay_service {
+    int refs;
+    char *name;        /* the service field, "127.0.0.1:2587" */
+    struct config *cf; /* main.cf, then the overrides */
+    struct relay_params p;
+};
+void relay_service_release(struct relay_service *svc);
+
+/* One SMTP listener from master.cf. */
+struct relay_listener {
+    struct relay *r;
+    struct netaddr addr;
+    struct evconnlistener *lev;
+    struct relay_service *svc;
 };
 
 /* A recipient of a queued message: the address to deliver to and the
@@ -147,8 +161,9 @@ struct relay {
     struct strlist passwd_tables; /* "unix:passwd.byname" */
     struct maillog *log;
     struct dns *dns;
-    struct relay_listener *listeners;
+    struct relay_listener **listeners;
     size_t nlisteners;
+    int pid_fd; /* queue_directory/pid/master.pid, locked; -1 if none */
     struct smtpd_session *sessions;
     /* The active queue: messages being scheduled or delivered, at most
      * qmgr_message_active_limit from deferred/. Deferred and held
@@ -197,6 +212,7 @@ int relay_is_inet_interface(const struct relay *r, const struct netaddr *a);
 
 /* policy.c — smtpd restriction lists (RFC 5321 section 4.2 replies). */
 struct policy_ctx {
+    const struct relay_params *p; /* the session's service's */
     const struct netaddr *client;
     const char *client_name;
     const char *helo;
@@ -204,7 +220,8 @@ struct policy_ctx {
     const char *rcpt;
     int pipelined; /* the client sent commands ahead without ESMTP */
 };
-int policy_mynetworks(struct relay *r, const struct netaddr *client);
+int policy_mynetworks(const struct relay_params *p,
+                      const struct netaddr *client);
 /* The RCPT decision (smtpd_delay_reject = yes): smtpd_client, helo,
  * sender, relay, then recipient restrictions, DNS lists included. done runs
  * once, with rc -1 and the reply, or 0/1 to accept. Returns the check while it
@@ -360,7 +377,8 @@ void local_deliver(struct relay *r, const struct queue_msg *m,
                    void *log_arg);
 
 /* smtpd.c */
-void smtpd_accept(struct relay *r, int fd, const struct netaddr *peer);
+void smtpd_accept(struct relay *r, struct relay_service *svc, int fd,
+                  const struct netaddr *peer);
 void smtpd_free_all(struct relay *r);
 
 /* smtpc.c — one SMTP client delivery: a message to recipients sharing a

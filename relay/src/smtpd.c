@@ -46,6 +46,8 @@ static const char *smtpd_cmd_names[CMD_COUNT] = {
 
 struct smtpd_session {
     struct relay *r;
+    struct relay_service *svc;    /* its master.cf service (held) */
+    const struct relay_params *p; /* &svc->p: main.cf with its -o */
     struct bufferevent *bev;
     struct netaddr peer;
     char ip[64];
@@ -138,6 +140,7 @@ static void smtpd_session_free(struct smtpd_session *s)
     smtpd_reset(s);
     strbuf_clear(&s->data);
     free(s->helo);
+    relay_service_release(s->svc);
     free(s);
 }
 
@@ -166,16 +169,17 @@ static void smtpd_noqueue_reject(struct smtpd_session *s, const char *cmd,
     strbuf_clear(&sb);
 }
 
-static int smtpd_rcpt_maps(struct relay *r, const char *addr, char *reply,
-                           size_t len);
+static int smtpd_rcpt_maps(struct smtpd_session *s, const char *addr,
+                           char *reply, size_t len);
 
 /* smtpd_reject_unlisted_recipient: an address in a virtual alias domain
  * must have a mapping; one not aliased away must be known to its class's
  * recipient table (local_recipient_maps, relay_recipient_maps). -1 with
  * the refusal (naming shown, the address as the client gave it). */
-static int smtpd_rcpt_unlisted(struct relay *r, const char *addr,
+static int smtpd_rcpt_unlisted(struct smtpd_session *s, const char *addr,
                                const char *shown, char *reply, size_t len)
 {
+    struct relay *r = s->r;
     struct strlist probe;
     int rc = 0;
 
@@ -188,7 +192,7 @@ static int smtpd_rcpt_unlisted(struct relay *r, const char *addr,
                  shown);
         rc = -1;
     } else if (vrc == 0 && probe.n == 1 && str_casecmp(probe.v[0], addr) == 0) {
-        rc = smtpd_rcpt_maps(r, addr, reply, len);
+        rc = smtpd_rcpt_maps(s, addr, reply, len);
     }
     strlist_clear(&probe);
     return rc;
@@ -203,7 +207,7 @@ static int smtpd_vrfy(struct smtpd_session *s, const char *arg)
     char addr[SMTP_PATH_MAX], reply[1200];
     int rc;
 
-    if (r->p.disable_vrfy_command) {
+    if (s->p->disable_vrfy_command) {
         smtpd_reply(s, "502 5.5.1 VRFY command is disabled");
         return 0;
     }
@@ -219,7 +223,7 @@ static int smtpd_vrfy(struct smtpd_session *s, const char *arg)
     /* A bare name is qualified with $myorigin, as trivial-rewrite does. */
     char *full = strchr(addr, '@') ? xstrdup(addr)
                                    : xasprintf("%s@%s", addr, r->p.myorigin);
-    rc = smtpd_rcpt_unlisted(r, full, addr, reply, sizeof(reply));
+    rc = smtpd_rcpt_unlisted(s, full, addr, reply, sizeof(reply));
     free(full);
     if (rc < 0) {
         smtpd_noqueue_reject(s, "VRFY", reply, addr);
@@ -232,8 +236,6 @@ static int smtpd_vrfy(struct smtpd_session *s, const char *arg)
 
 static int smtpd_helo(struct smtpd_session *s, const char *arg, int esmtp)
 {
-    struct relay *r = s->r;
-
     if (*arg == '\0') {
         smtpd_reply(s, "501 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
         return 0;
@@ -244,13 +246,13 @@ static int smtpd_helo(struct smtpd_session *s, const char *arg, int esmtp)
     s->helo = xstrdup(arg);
     s->esmtp = esmtp;
     if (!esmtp) {
-        smtpd_reply(s, "250 %s", r->p.myhostname);
+        smtpd_reply(s, "250 %s", s->p->myhostname);
         return 1;
     }
-    smtpd_reply(s, "250-%s", r->p.myhostname);
+    smtpd_reply(s, "250-%s", s->p->myhostname);
     smtpd_reply(s, "250-PIPELINING");
-    smtpd_reply(s, "250-SIZE %ld", r->p.message_size_limit);
-    if (!r->p.disable_vrfy_command)
+    smtpd_reply(s, "250-SIZE %ld", s->p->message_size_limit);
+    if (!s->p->disable_vrfy_command)
         smtpd_reply(s, "250-VRFY");
     smtpd_reply(s, "250-ENHANCEDSTATUSCODES");
     smtpd_reply(s, "250 8BITMIME");
@@ -271,7 +273,7 @@ static int smtpd_mail(struct smtpd_session *s, const char *arg)
         smtpd_reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
         return 0;
     }
-    if (smtp_parse_path(p, s->r->p.strict_rfc821_envelopes, addr, sizeof(addr),
+    if (smtp_parse_path(p, s->p->strict_rfc821_envelopes, addr, sizeof(addr),
                         &params) != SMTP_PATH_OK) {
         smtpd_reply(s, "501 5.1.7 Bad sender address syntax");
         return 0;
@@ -284,8 +286,8 @@ static int smtpd_mail(struct smtpd_session *s, const char *arg)
             char num[32];
             size_t n = strcspn(v, " ");
             snprintf(num, sizeof(num), "%.*s", (int)(n < 31 ? n : 31), v);
-            if (str_to_long(num, &size) == 0 && s->r->p.message_size_limit &&
-                size > s->r->p.message_size_limit) {
+            if (str_to_long(num, &size) == 0 && s->p->message_size_limit &&
+                size > s->p->message_size_limit) {
                 smtpd_reply(s, "552 5.3.4 Message size exceeds fixed limit");
                 return 0;
             }
@@ -304,13 +306,14 @@ static void smtpd_process(struct smtpd_session *s);
 /* smtpd_reject_unlisted_recipient for the local and relay classes: the
  * address, the local part (local class only) or "@domain" must be in one
  * of the tables; an empty parameter accepts everyone. -1 with the reply. */
-static int smtpd_rcpt_maps(struct relay *r, const char *addr, char *reply,
-                           size_t len)
+static int smtpd_rcpt_maps(struct smtpd_session *s, const char *addr,
+                           char *reply, size_t len)
 {
+    struct relay *r = s->r;
     enum rewrite_class cls = rewrite_class(r, addr);
     const struct strlist *tables =
-        cls == REWRITE_CLASS_LOCAL   ? &r->p.local_recipient_maps
-        : cls == REWRITE_CLASS_RELAY ? &r->p.relay_recipient_maps
+        cls == REWRITE_CLASS_LOCAL   ? &s->p->local_recipient_maps
+        : cls == REWRITE_CLASS_RELAY ? &s->p->relay_recipient_maps
                                      : NULL;
     const char *at = strrchr(addr, '@');
     char *keys[3];
@@ -357,7 +360,7 @@ static void smtpd_rcpt_done(void *arg, int rc, const char *why)
     s->pending = NULL;
     snprintf(reply, sizeof(reply), "%s", why);
     if (rc >= 0) {
-        if (smtpd_rcpt_unlisted(r, addr, addr, reply, sizeof(reply)) < 0)
+        if (smtpd_rcpt_unlisted(s, addr, addr, reply, sizeof(reply)) < 0)
             rc = -1;
     }
     if (rc < 0) {
@@ -394,13 +397,13 @@ static int smtpd_rcpt(struct smtpd_session *s, const char *arg)
         smtpd_reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
         return 0;
     }
-    if (smtp_parse_path(p, r->p.strict_rfc821_envelopes, addr, sizeof(addr),
+    if (smtp_parse_path(p, s->p->strict_rfc821_envelopes, addr, sizeof(addr),
                         NULL) != SMTP_PATH_OK ||
         addr[0] == '\0') {
         smtpd_reply(s, "501 5.1.3 Bad recipient address syntax");
         return 0;
     }
-    if ((long)s->rcpts.n >= r->p.smtpd_recipient_limit) {
+    if ((long)s->rcpts.n >= s->p->smtpd_recipient_limit) {
         smtpd_reply(s, "452 4.5.3 Error: too many recipients");
         return 0;
     }
@@ -411,6 +414,7 @@ static int smtpd_rcpt(struct smtpd_session *s, const char *arg)
     ctx.sender = s->sender;
     ctx.rcpt = addr;
     ctx.pipelined = s->sent_ahead && !s->esmtp;
+    ctx.p = s->p;
     /* The decision may wait for DNS lists: commands that follow wait in
      * the input buffer (pipelining keeps its order). */
     s->pending_rcpt = xstrdup(addr);
@@ -488,7 +492,7 @@ static void smtpd_cleanup_content(struct smtpd_session *s, const char *id,
         if (!seen_msgid) {
             char stamp[32];
             strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
-            snprintf(msgid, idlen, "<%s.%s@%s>", stamp, id, s->r->p.myhostname);
+            snprintf(msgid, idlen, "<%s.%s@%s>", stamp, id, s->p->myhostname);
             strbuf_printf(msg, "Message-Id: %s\r\n", msgid);
         }
         if (!seen_date) {
@@ -571,7 +575,7 @@ static void smtpd_finish_data(struct smtpd_session *s)
     strbuf_printf(&msg,
                   "Received: from %s (%s [%s])\r\n\tby %s (Postfix) with %s "
                   "id %s",
-                  s->helo ? s->helo : s->name, s->name, s->ip, r->p.myhostname,
+                  s->helo ? s->helo : s->name, s->name, s->ip, s->p->myhostname,
                   s->esmtp ? "ESMTP" : "SMTP", id);
     if (s->rcpts.n == 1)
         strbuf_printf(&msg, "\r\n\tfor <%s>; %s\r\n", s->rcpts.v[0], date);
@@ -614,8 +618,8 @@ static void smtpd_data_line(struct smtpd_session *s, const char *line,
     }
     if (s->data_too_big)
         return;
-    if (s->r->p.message_size_limit &&
-        (long)(s->data.len + len + 2) > s->r->p.message_size_limit) {
+    if (s->p->message_size_limit &&
+        (long)(s->data.len + len + 2) > s->p->message_size_limit) {
         s->data_too_big = 1;
         return;
     }
@@ -796,7 +800,7 @@ static void smtpd_on_event(struct bufferevent *bev, short what, void *arg)
         maillog_printf(s->r->log, "smtpd", "timeout after %s from %s[%s]",
                        s->in_data ? "DATA" : "END-OF-MESSAGE", s->name, s->ip);
         smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded",
-                    s->r->p.myhostname);
+                    s->p->myhostname);
         s->quitting = 1;
         bufferevent_disable(bev, EV_READ);
         return;
@@ -808,12 +812,16 @@ static void smtpd_on_event(struct bufferevent *bev, short what, void *arg)
     smtpd_session_free(s);
 }
 
-void smtpd_accept(struct relay *r, int fd, const struct netaddr *peer)
+void smtpd_accept(struct relay *r, struct relay_service *svc, int fd,
+                  const struct netaddr *peer)
 {
     struct smtpd_session *s = xcalloc(1, sizeof(*s));
-    struct timeval tv = {r->p.smtpd_timeout, 0};
+    struct timeval tv = {svc->p.smtpd_timeout, 0};
 
     s->r = r;
+    s->svc = svc;
+    svc->refs++;
+    s->p = &svc->p;
     s->peer = *peer;
     netaddr_ip(peer, s->ip, sizeof(s->ip));
     /* Reverse lookups come with the policy work; until then Postfix's
@@ -831,5 +839,5 @@ void smtpd_accept(struct relay *r, int fd, const struct netaddr *peer)
     s->next = r->sessions;
     r->sessions = s;
     maillog_printf(r->log, "smtpd", "connect from %s[%s]", s->name, s->ip);
-    smtpd_reply(s, "220 %s", r->p.smtpd_banner);
+    smtpd_reply(s, "220 %s", s->p->smtpd_banner);
 }

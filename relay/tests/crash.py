@@ -53,6 +53,8 @@ def wait_port(port, proc):
 
 
 work = tempfile.mkdtemp(prefix="mxlab-crash-")
+# Started as root, the relay serves as mail_owner: it must reach its queue.
+os.chmod(work, 0o755)
 sink_port, smtp_port = free_port(), free_port()
 os.makedirs(work + "/queue")
 os.makedirs(work + "/dump")

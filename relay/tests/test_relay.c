@@ -184,6 +184,7 @@ START_TEST(test_relay_control)
     ck_assert_msg(r != NULL, "%s", err);
     ck_assert_int_eq(netaddr_parse(relay_control_cases[_i].client, 0, &na), 0);
     memset(&ctx, 0, sizeof(ctx));
+    ctx.p = &r->p;
     ctx.client = &na;
     ctx.client_name = "unknown";
     ctx.helo = "test";

@@ -25,6 +25,7 @@ enum scn_block_kind {
     SCN_CHANGE_MX,  /* [change mx IP]: a new behaviour, keys as in [mx] */
     SCN_CHANGE_DNS, /* [change dns]: "fault NAME TYPE SPEC", "clear ..." */
     SCN_TIME,       /* [time passes DURATION]: the SUT's clock moves on */
+    SCN_MASTERCF,   /* [master.cf]: services added to the SUT's master.cf */
 };
 
 /* One line of a session. */
@@ -35,6 +36,7 @@ enum scn_item_kind {
     SCN_EXPECT_REGEX,
     SCN_COMMAND, /* [admin] "$ mailq" */
     SCN_OUTPUT,  /* [admin] "> pattern" */
+    SCN_SERVICE, /* [master.cf]: one logical line (an inet one: a port) */
 };
 struct scn_item {
     enum scn_item_kind kind;
@@ -78,6 +80,7 @@ struct scn_block {
     enum scn_block_kind kind;
     int line;      /* the header's line */
     char *arg;     /* file name, zone origin, mx address, session source */
+    char *to;      /* [session to SERVICE]: a [master.cf] inet service */
     char *text;    /* native body (main.cf, file, zone), as written */
     int text_line; /* line of the body's first line */
     /* [time passes]: seconds */
@@ -85,7 +88,7 @@ struct scn_block {
     /* [mx]: key = value settings */
     /* [mx IP], [change mx IP]: the behaviour (fakemx's text format) */
     struct fakemx_behaviour mx;
-    /* [session], [admin] */
+    /* [session], [admin], [master.cf] (its logical lines) */
     struct scn_item *items;
     size_t nitems;
     /* [expect] */
@@ -111,6 +114,12 @@ struct scenario *scenario_load(const char *path, char *err, size_t errlen);
 struct scenario *scenario_parse(const char *path, const char *text, char *err,
                                 size_t errlen);
 void scenario_free(struct scenario *s);
+
+/* The [master.cf] line of an inet service: by name (the service field as
+ * written; *index, if not NULL, gets its rank among the inet services),
+ * or with name NULL the *index-th one. NULL if there is none. */
+const struct scn_item *scenario_service(const struct scenario *s,
+                                        const char *name, size_t *index);
 
 /* Decode the escapes of a "C=" line into out: \r \n \t \0 \\ and \xHH.
  * 0, or -1 at the first bad escape. */

@@ -14,6 +14,9 @@ struct config;
 
 struct config *config_new(void);
 void config_free(struct config *cf);
+/* A deep copy (values, defaults, where they were set): master.cf's
+ * per-service overrides start from main.cf. Caller frees. */
+struct config *config_copy(const struct config *cf);
 
 /* Load a main.cf-format file. Returns 0, or -1 with "file:line: what"
  * (or "file: strerror") in err. */
@@ -24,6 +27,9 @@ int config_load_text(struct config *cf, const char *name, const char *text,
 
 /* Set a value as if written in main.cf (overrides). */
 void config_set(struct config *cf, const char *name, const char *value);
+/* The same, remembering where ("master.cf:12") for config_where(). */
+void config_set_at(struct config *cf, const char *name, const char *value,
+                   const char *where);
 /* Set a default: used when the file does not set name. */
 void config_set_default(struct config *cf, const char *name, const char *value);
 

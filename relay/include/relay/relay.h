@@ -24,6 +24,13 @@ struct relay *relay_new(struct event_base *base, const char *config_dir,
 /* Create the queue directories, recover queued messages, open the log and
  * start the listeners of master.cf. 0, or -1 with err set. */
 int relay_start(struct relay *r, char *err, size_t errlen);
+/* Read main.cf and master.cf again (postfix reload, SIGHUP): new
+ * sessions get the new parameters, those under way keep theirs; listeners
+ * whose address stays keep their socket, new ones are bound, the others
+ * closed; queued mail and deliveries are untouched. queue_directory,
+ * maillog_file and mxlab_dns_servers keep their values until a restart.
+ * 0, or -1 with err set (the running configuration is kept). */
+int relay_reload(struct relay *r, char *err, size_t errlen);
 /* Stop listening, close sessions and deliveries; queued mail stays on
  * disk. NULL is a no-op. */
 void relay_free(struct relay *r);
@@ -80,6 +87,24 @@ int relay_control_start(struct relay *r, char *err, size_t errlen);
  * command's exit status, or -1 when no relay answers (not running). */
 int relay_control_call(struct relay *r, const char *cmdline, struct strbuf *out,
                        struct strbuf *err);
+
+/* queue_directory/pid/master.pid, as Postfix's master keeps it: take its
+ * lock (held until relay_free()) and write this process's pid. 0; 1 if
+ * another relay holds it (running on this queue); -1 with err. */
+int relay_pid_lock(struct relay *r, char *err, size_t errlen);
+/* The pid of the relay that holds the lock, 0 if none runs. */
+long relay_pid_running(struct relay *r);
+/* A parameter's expanded value (main.cf), "" if unknown; borrowed. */
+const char *relay_param(struct relay *r, const char *name);
+/* Started as root: give the queue to mail_owner and become that user for
+ * good (groups, gid, uid; checked). Call once listeners, queue, log and
+ * control socket are open. A no-op if not root. 0, or -1 with err (an
+ * unknown or uid-0 mail_owner is refused, as Postfix does). */
+int relay_drop_privileges(struct relay *r, char *err, size_t errlen);
+/* An admin command run by root on a queue that mail_owner owns acts as
+ * mail_owner (as postsuper does), so that the files it writes stay the
+ * relay's. 0 (also when nothing changes), or -1 with err. */
+int relay_admin_identity(struct relay *r, char *err, size_t errlen);
 
 /* Called whenever the queue or delivery state changes (a message queued,
  * delivered, deferred or removed), on the loop's thread. */
