@@ -151,6 +151,18 @@ static void qmgr_job_free(struct qmgr_job *j)
     free(j);
 }
 
+time_t qmgr_next_try(const struct relay *r, const struct queue_msg *m,
+                     time_t now)
+{
+    long backoff = (long)(now - m->arrival);
+
+    if (backoff < r->p.minimal_backoff_time)
+        backoff = r->p.minimal_backoff_time;
+    if (backoff > r->p.maximal_backoff_time)
+        backoff = r->p.maximal_backoff_time;
+    return now + backoff;
+}
+
 /* Every delivery of m has reported: update or remove its queue file. */
 static void qmgr_message_done(struct relay *r, struct queue_msg *m)
 {
@@ -210,12 +222,7 @@ static void qmgr_message_done(struct relay *r, struct queue_msg *m)
         else
             log_warn("%s: cannot queue the delay warning", m->id);
     }
-    long backoff = (long)(now - m->arrival);
-    if (backoff < r->p.minimal_backoff_time)
-        backoff = r->p.minimal_backoff_time;
-    if (backoff > r->p.maximal_backoff_time)
-        backoff = r->p.maximal_backoff_time;
-    m->next_try = now + backoff;
+    m->next_try = qmgr_next_try(r, m, now);
     /* Into deferred/ and out of memory; if the file cannot be written, m
      * stays in the active queue and is tried again then. */
     char id[16];

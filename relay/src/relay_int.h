@@ -339,6 +339,11 @@ void qmgr_flush(struct relay *r);
 /* 1 if the next pass scans deferred/ (a scan period began, or one was
  * asked for). */
 int qmgr_scan_due(const struct relay *r);
+/* When a message deferred now is tried again: after as long as it has
+ * been queued, within minimal_backoff_time and maximal_backoff_time (as
+ * Postfix's qmgr). */
+time_t qmgr_next_try(const struct relay *r, const struct queue_msg *m,
+                     time_t now);
 /* The next time after now at which the queue manager has work (a retry
  * in the active queue, a scan that will find a deferred message due), or
  * 0 if none. */

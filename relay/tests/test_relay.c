@@ -355,6 +355,11 @@ START_TEST(test_deferred_on_disk)
         strstr(out.buf, "(host x[127.0.0.9] said: 421 busy)"));
     ck_assert_ptr_nonnull(strstr(out.buf, "-- 0 Kbytes in 3 Requests."));
     strbuf_clear(&out);
+    /* Backoff: the message's age, within 300 s and 4000 s (defaults). */
+    struct queue_msg probe = {.arrival = t0};
+    ck_assert_int_eq(qmgr_next_try(r, &probe, t0), t0 + 300);
+    ck_assert_int_eq(qmgr_next_try(r, &probe, t0 + 1000), t0 + 2000);
+    ck_assert_int_eq(qmgr_next_try(r, &probe, t0 + 86400), t0 + 90400);
     /* The first scan that finds one due is at t0 + 600. */
     ck_assert_int_eq(qmgr_next_event(r), t0 + 600);
     ck_assert_int_eq(queue_scan_deferred(r, t0 + 599, 100), 0);
