@@ -88,6 +88,14 @@ static const struct {
     {"smtpd_client_restrictions", ""},
     {"smtpd_helo_restrictions", ""},
     {"smtpd_sender_restrictions", ""},
+    {"smtpd_tls_security_level", ""},
+    {"smtpd_use_tls", "no"},
+    {"smtpd_enforce_tls", "no"},
+    {"smtpd_tls_cert_file", ""},
+    {"smtpd_tls_key_file", "$smtpd_tls_cert_file"},
+    {"smtpd_tls_chain_files", ""},
+    {"smtpd_tls_loglevel", "0"},
+    {"smtpd_tls_received_header", "no"},
 };
 
 const char *relay_default(const char *name)
@@ -800,6 +808,7 @@ int relay_start(struct relay *r, char *err, size_t errlen)
                  strerror(errno));
         return -1;
     }
+    relay_tls_init(r);
     if (queue_open(r) < 0) {
         snprintf(err, errlen, "queue_directory %s: %s", r->p.queue_directory,
                  strerror(errno));
@@ -853,6 +862,7 @@ void relay_free(struct relay *r)
     free(r->listeners);
     control_stop(r);
     smtpd_free_all(r);
+    relay_tls_free(r);
     queue_close(r);
     qmgr_free(r);
     queue_free_all(r);

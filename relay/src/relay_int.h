@@ -165,6 +165,7 @@ struct relay {
     char *control_path;
     relay_change_fn *change_fn;
     void *change_arg;
+    struct relay_tls *tls; /* smtpd_tls_* (tls.c) */
 };
 
 /* relay.c */
@@ -314,6 +315,20 @@ void local_deliver(struct relay *r, const struct queue_msg *m,
                    struct smtpc_rcpt *rcpts, const size_t *idx, size_t n,
                    const char *data, size_t len, local_log_fn *log,
                    void *log_arg);
+
+/* tls.c — smtpd's TLS settings (RFC 3207). */
+enum { RELAY_TLS_NONE, RELAY_TLS_MAY, RELAY_TLS_ENCRYPT };
+struct relay_tls {
+    int level;              /* smtpd_tls_security_level: RELAY_TLS_* */
+    int loglevel;           /* smtpd_tls_loglevel */
+    int received_header;    /* smtpd_tls_received_header */
+    struct ssl_ctx_st *ctx; /* NULL: TLS not available (454) */
+};
+/* Read the smtpd_tls_* parameters and load the certificate, logging
+ * Postfix's warnings to the mail log (open it first); never fails: a
+ * certificate that cannot be loaded leaves ctx NULL. */
+void relay_tls_init(struct relay *r);
+void relay_tls_free(struct relay *r);
 
 /* smtpd.c */
 void smtpd_accept(struct relay *r, int fd, const struct netaddr *peer);
