@@ -1,8 +1,8 @@
 /*
  * tls.c — the server side of STARTTLS (RFC 3207): one SSL_CTX per fakemx
- * with a self-signed certificate made in memory at startup (an EC P-256
- * key, CN = the first TLS host's name, valid for a day either side of
- * now). Nothing touches the disk; the key dies with the process.
+ * with a self-signed certificate made in memory at startup by lib's
+ * tls_selfsigned() (an EC P-256 key, CN = the first TLS host's name).
+ * Nothing touches the disk; the key dies with the process.
  */
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -11,6 +11,7 @@
 
 #include "fakemx_int.h"
 #include "mxlab/log.h"
+#include "mxlab/tlsutil.h"
 
 static void fakemx_tls_log_error(const char *what)
 {
@@ -26,28 +27,11 @@ SSL_CTX *fakemx_tls_ctx_new(const char *name)
 {
     EVP_PKEY *key = NULL;
     X509 *crt = NULL;
-    X509_NAME *subject;
     SSL_CTX *ctx = NULL;
+    char err[300];
 
-    key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-    if (key == NULL) {
-        fakemx_tls_log_error("key generation");
-        goto fail;
-    }
-    if ((crt = X509_new()) == NULL || !X509_set_version(crt, 2) ||
-        !ASN1_INTEGER_set(X509_get_serialNumber(crt), 1) ||
-        X509_gmtime_adj(X509_getm_notBefore(crt), -86400) == NULL ||
-        X509_gmtime_adj(X509_getm_notAfter(crt), 86400L * 365) == NULL ||
-        !X509_set_pubkey(crt, key)) {
-        fakemx_tls_log_error("certificate");
-        goto fail;
-    }
-    subject = X509_get_subject_name(crt);
-    if (!X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
-                                    (const unsigned char *)name, -1, -1, 0) ||
-        !X509_set_issuer_name(crt, subject) ||
-        !X509_sign(crt, key, EVP_sha256())) {
-        fakemx_tls_log_error("certificate signature");
+    if (tls_selfsigned(name, TLS_KEY_EC, &key, &crt, err, sizeof(err)) < 0) {
+        log_warnx("STARTTLS: %s", err);
         goto fail;
     }
     if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL ||

@@ -4,6 +4,10 @@
  * the relay on 127.0.0.1:<port> with a config directory generated from the
  * scenario. Steps are a state machine driven by socket events, fakemx
  * deliveries, relay queue changes and one deadline timer per wait.
+ * STARTTLS in a session: once the server answers 220 to a "STARTTLS"
+ * line, the harness's side of the connection goes on under TLS (an
+ * OpenSSL client that verifies nothing: the lab tests the server's SMTP,
+ * not its PKI; the session's transcript names the server's certificate).
  */
 #include "harness/runner.h"
 
@@ -11,10 +15,14 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <ldns/ldns.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,6 +41,7 @@
 #include "mxlab/netaddr.h"
 #include "mxlab/smtp.h"
 #include "mxlab/strutil.h"
+#include "mxlab/tlsutil.h"
 #include "relay/relay.h"
 #include "reports/logsum.h"
 #include "sut_postfix.h"
@@ -77,6 +86,11 @@ struct run {
     struct bufferevent *bev;
     size_t item;
     int need_banner;
+    /* STARTTLS: command lines sent and not answered yet, and which of
+     * those replies (counting from 1) answers STARTTLS (0: none) */
+    size_t awaited, starttls_reply;
+    int tls_handshaking;
+    SSL_CTX *tls_ctx; /* the harness's TLS client, made on first use */
     /* expect */
     size_t xi;
     /* captures: {name} */
@@ -127,17 +141,62 @@ static int run_free_port(int type)
     return port;
 }
 
-static int run_write(struct run *r, const char *name, const char *text)
+static int run_write_mode(struct run *r, const char *name, const char *text,
+                          mode_t mode)
 {
     char *path = xasprintf("%s/%s", r->confdir, name);
     int rc = fs_write_atomic(path, text, strlen(text));
 
-    /* Configuration, not secrets: readable as in /etc/postfix. */
     if (rc == 0)
-        chmod(path, 0644);
+        chmod(path, mode);
     if (rc < 0)
         run_fail(r, 1, "cannot write %s: %s", path, strerror(errno));
     free(path);
+    return rc;
+}
+
+static int run_write(struct run *r, const char *name, const char *text)
+{
+    /* Configuration, not secrets: readable as in /etc/postfix. */
+    return run_write_mode(r, name, text, 0644);
+}
+
+/* [tls cert NAME]: a new self-signed key and certificate in the config
+ * directory, as NAME.pem (the key, then the certificate: what
+ * smtpd_tls_cert_file alone or smtpd_tls_chain_files takes), NAME.key
+ * and NAME.crt. Keys are readable by their owner only (both SUTs read
+ * them as root, or as the user running mxlab). */
+static int run_write_cert(struct run *r, const struct scn_block *b)
+{
+    EVP_PKEY *key = NULL;
+    X509 *crt = NULL;
+    struct strbuf pem;
+    char err[300], *name;
+    int rc;
+
+    if (tls_selfsigned(b->cert_cn ? b->cert_cn : "localhost",
+                       b->cert_rsa ? TLS_KEY_RSA : TLS_KEY_EC, &key, &crt, err,
+                       sizeof(err)) < 0) {
+        run_fail(r, b->line, "[tls cert %s]: %s", b->arg, err);
+        return -1;
+    }
+    static const struct {
+        const char *suffix;
+        int with_key, with_crt;
+        mode_t mode;
+    } files[] = {{"pem", 1, 1, 0600}, {"key", 1, 0, 0600}, {"crt", 0, 1, 0644}};
+    rc = 0;
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]) && rc == 0; i++) {
+        strbuf_init(&pem);
+        tls_pem(&pem, files[i].with_key ? key : NULL,
+                files[i].with_crt ? crt : NULL);
+        name = xasprintf("%s.%s", b->arg, files[i].suffix);
+        rc = run_write_mode(r, name, pem.buf ? pem.buf : "", files[i].mode);
+        free(name);
+        strbuf_clear(&pem);
+    }
+    EVP_PKEY_free(key);
+    X509_free(crt);
     return rc;
 }
 
@@ -475,6 +534,10 @@ static int run_setup(struct run *r)
             if (run_write(r, b->arg, b->text ? b->text : "") < 0)
                 return -1;
             break;
+        case SCN_TLS_CERT:
+            if (run_write_cert(r, b) < 0)
+                return -1;
+            break;
         case SCN_ZONE:
             if (fakedns_load_zone_text(r->dns, r->s->path, b->text_line, b->arg,
                                        b->text ? b->text : "", err,
@@ -713,6 +776,105 @@ static void run_session_close(struct run *r)
         bufferevent_free(r->bev);
         r->bev = NULL;
     }
+    r->awaited = r->starttls_reply = 0;
+    r->tls_handshaking = 0;
+}
+
+/* Command lines that went out: each awaits a reply; STARTTLS's (sent
+ * with "C:", not as raw bytes) is the one that decides whether the session
+ * goes on under TLS. */
+static void run_note_sent(struct run *r, const char *data, size_t len,
+                          int may_starttls)
+{
+    const char *p = data, *end = data + len;
+
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n;
+        if (nl == NULL)
+            break; /* not a whole line: not a command yet */
+        n = (size_t)(nl - p);
+        if (n > 0 && p[n - 1] == '\r')
+            n--;
+        r->awaited++;
+        if (may_starttls && n == 8 && str_ncasecmp(p, "STARTTLS", 8) == 0)
+            r->starttls_reply = r->awaited;
+        p = nl + 1;
+    }
+}
+
+static void run_on_read(struct bufferevent *bev, void *arg);
+static void run_on_event(struct bufferevent *bev, short what, void *arg);
+
+/* The server said 220 to STARTTLS (RFC 3207 section 4): the handshake
+ * starts on the same socket; the session waits for it. A server that
+ * sent anything more in plain text is wrong (and would be exploitable,
+ * CVE-2011-0411): that fails the step. */
+static void run_starttls(struct run *r, int line)
+{
+    size_t extra = evbuffer_get_length(bufferevent_get_input(r->bev));
+    evutil_socket_t fd = bufferevent_getfd(r->bev);
+    struct bufferevent *tb = NULL;
+    SSL *ssl;
+
+    if (extra > 0) {
+        run_fail(r, line,
+                 "the server sent %zu more bytes in plain text after its "
+                 "220 to STARTTLS",
+                 extra);
+        return;
+    }
+    if (r->tls_ctx == NULL) {
+        r->tls_ctx = SSL_CTX_new(TLS_client_method());
+        if (r->tls_ctx != NULL)
+            SSL_CTX_set_verify(r->tls_ctx, SSL_VERIFY_NONE, NULL);
+    }
+    ssl = r->tls_ctx ? SSL_new(r->tls_ctx) : NULL;
+    if (ssl != NULL)
+        tb = bufferevent_openssl_socket_new(r->base, fd, ssl,
+                                            BUFFEREVENT_SSL_CONNECTING,
+                                            BEV_OPT_CLOSE_ON_FREE);
+    if (tb == NULL) {
+        if (ssl != NULL)
+            SSL_free(ssl);
+        ERR_clear_error();
+        run_fail(r, line, "cannot start TLS (OpenSSL or libevent failure)");
+        return;
+    }
+    /* The plain bufferevent lets go of the socket, which tb now owns. */
+    bufferevent_setfd(r->bev, -1);
+    bufferevent_free(r->bev);
+    r->bev = tb;
+    r->tls_handshaking = 1;
+    bufferevent_openssl_set_allow_dirty_shutdown(tb, 1);
+    bufferevent_setcb(tb, run_on_read, NULL, run_on_event, r);
+    bufferevent_enable(tb, EV_READ | EV_WRITE);
+    run_arm_deadline(r);
+}
+
+/* The handshake is done: its parameters and the server's certificate
+ * go to the transcript. */
+static void run_tls_established(struct run *r)
+{
+    SSL *ssl = bufferevent_openssl_get_ssl(r->bev);
+    struct strbuf sum, details;
+    X509 *crt;
+    char subject[256] = "none";
+
+    r->tls_handshaking = 0;
+    run_disarm_deadline(r);
+    strbuf_init(&sum);
+    strbuf_init(&details);
+    tls_describe(ssl, &sum, &details);
+    if ((crt = SSL_get1_peer_certificate(ssl)) != NULL) {
+        X509_NAME_oneline(X509_get_subject_name(crt), subject, sizeof(subject));
+        X509_free(crt);
+    }
+    strbuf_printf(&r->res->transcript,
+                  "== TLS: %s%s, server certificate %s (not verified)\n",
+                  sum.buf, details.len ? details.buf : "", subject);
+    strbuf_clear(&sum);
+    strbuf_clear(&details);
 }
 
 static size_t run_queue_count(struct run *r);
@@ -810,7 +972,7 @@ static void run_session_advance(struct run *r)
     struct strbuf *t = &r->res->transcript;
     struct evbuffer *in;
 
-    if (r->bev == NULL)
+    if (r->bev == NULL || r->tls_handshaking)
         return;
     in = bufferevent_get_input(r->bev);
     while (!r->finished && r->item < b->nitems) {
@@ -821,6 +983,7 @@ static void run_session_advance(struct run *r)
             scenario_unescape(it->text, &raw);
             strbuf_printf(t, "C= %s\n", it->text);
             bufferevent_write(r->bev, raw.buf ? raw.buf : "", raw.len);
+            run_note_sent(r, raw.buf ? raw.buf : "", raw.len, 0);
             strbuf_clear(&raw);
             r->item++;
             continue;
@@ -838,6 +1001,7 @@ static void run_session_advance(struct run *r)
             strbuf_printf(t, "C: %s\n", line.buf ? line.buf : "");
             strbuf_append(&line, "\r\n", 2);
             bufferevent_write(r->bev, line.buf, line.len);
+            run_note_sent(r, line.buf, line.len, 1);
             strbuf_clear(&line);
             r->item++;
             continue;
@@ -867,6 +1031,21 @@ static void run_session_advance(struct run *r)
             free(line);
             continue;
         }
+        if (it->kind == SCN_EXPECT_CLOSED) {
+            run_fail(r, it->line,
+                     "expected the server to close the connection, got "
+                     "\"%s\"",
+                     line);
+            free(line);
+            return;
+        }
+        /* "S! regex": every line of the reply is looked at. */
+        if (it->kind == SCN_EXPECT_NO_LINE && run_regex_match(it->text, line)) {
+            run_fail(r, it->line, "a line of the reply matches \"%s\": \"%s\"",
+                     it->text, line);
+            free(line);
+            return;
+        }
         /* An "S: 250 ..." line matches a whole reply: continuation lines
          * are skipped unless the scenario lists them ("S: 250-..."). */
         int pattern_continues = strlen(it->text) > 3 && it->text[3] == '-';
@@ -875,8 +1054,8 @@ static void run_session_advance(struct run *r)
             free(line);
             continue;
         }
-        run_observe_reply(r, it->line, line);
-        int ok = it->kind == SCN_EXPECT_REGEX
+        int ok = it->kind == SCN_EXPECT_NO_LINE ? 1
+                 : it->kind == SCN_EXPECT_REGEX
                      ? run_regex_match(it->text, line)
                      : run_glob_match(r, it->text, line);
         /* An "S~" regex looks for its line within the reply: other
@@ -886,6 +1065,10 @@ static void run_session_advance(struct run *r)
             free(line);
             continue;
         }
+        /* Observed for mxlab diff: the line that the S:, S~ or S! line
+         * judged (not the extensions an S~ looked past, which differ in
+         * number between servers). */
+        run_observe_reply(r, it->line, line);
         if (!ok) {
             run_fail(r, it->line, "expected \"%s\", got \"%s\"", it->text,
                      line);
@@ -894,6 +1077,16 @@ static void run_session_advance(struct run *r)
         }
         free(line);
         r->item++;
+        /* A whole reply is in: was it the answer to STARTTLS? */
+        if (code >= 0 && last && r->awaited > 0) {
+            r->awaited--;
+            if (r->starttls_reply > 0 && --r->starttls_reply == 0 &&
+                code == 220) {
+                run_starttls(r, it->line);
+                /* The rest waits for the handshake. */
+                return;
+            }
+        }
     }
     if (!r->finished && r->item >= b->nitems) {
         run_session_close(r);
@@ -915,7 +1108,20 @@ static void run_on_event(struct bufferevent *bev, short what, void *arg)
 
     (void)bev;
     if (what & BEV_EVENT_CONNECTED) {
+        if (r->tls_handshaking)
+            run_tls_established(r);
         run_session_advance(r);
+        return;
+    }
+    if (r->tls_handshaking) {
+        unsigned long e;
+        char buf[256] = "the server closed the connection";
+        /* libevent also queues SSL_get_error()'s code: skip it. */
+        while ((e = bufferevent_get_openssl_error(bev)) != 0)
+            if (ERR_GET_LIB(e) != 0)
+                ERR_error_string_n(e, buf, sizeof(buf));
+        run_fail(r, b->items[r->item ? r->item - 1 : 0].line,
+                 "TLS handshake with the server failed: %s", buf);
         return;
     }
     /* Read what is left before judging the close. */
@@ -923,6 +1129,15 @@ static void run_on_event(struct bufferevent *bev, short what, void *arg)
     if (r->finished || r->bev == NULL)
         return;
     const struct scn_item *it = &b->items[r->item];
+    if (it->kind == SCN_EXPECT_CLOSED) {
+        /* "S= closed" is the session's last line (scenario.c). */
+        strbuf_printf(&r->res->transcript, "S= closed\n");
+        run_disarm_deadline(r);
+        run_session_close(r);
+        run_step_next(r);
+        run_next_step(r);
+        return;
+    }
     if (what & BEV_EVENT_EOF)
         run_fail(r, it->line,
                  "connection closed by the server while "
@@ -1802,6 +2017,7 @@ enum runner_status runner_run(const struct scenario *s, const char *workdir,
     }
     /* One teardown path, whatever happened. */
     run_session_close(&r);
+    SSL_CTX_free(r.tls_ctx);
     event_free(r.deadline);
     event_free(r.time_timer);
     event_free(r.recheck);

@@ -77,7 +77,7 @@ static int scn_open_block(struct scn_parser *p, int line, char *hdr)
         const char *word;
         enum scn_block_kind kind;
         /* 0 none, 1 required, 2 optional "from IP" / "to SERVICE", 3 "mx IP",
-         * 4 "passes DURATION" */
+         * 4 "passes DURATION", 5 "cert NAME" */
         int arg;
     } kinds[] = {{"main.cf", SCN_MAINCF, 0},
                  {"master.cf", SCN_MASTERCF, 0},
@@ -88,7 +88,8 @@ static int scn_open_block(struct scn_parser *p, int line, char *hdr)
                  {"expect", SCN_EXPECT, 0},
                  {"admin", SCN_ADMIN, 0},
                  {"change", SCN_CHANGE_MX, 3},
-                 {"time", SCN_TIME, 4}};
+                 {"time", SCN_TIME, 4},
+                 {"tls", SCN_TLS_CERT, 5}};
     struct strlist w;
     int rc = 0;
 
@@ -110,8 +111,8 @@ static int scn_open_block(struct scn_parser *p, int line, char *hdr)
                        "unknown section [%s]; expected [scenario], "
                        "[main.cf], [master.cf], [file NAME], [zone ORIGIN], "
                        "[mx IP], [session [from IP] [to SERVICE]], [expect], "
-                       "[admin], [change mx IP], [change dns] or [time passes "
-                       "DURATION]",
+                       "[admin], [change mx IP], [change dns], [time passes "
+                       "DURATION] or [tls cert NAME]",
                        hdr);
         goto done;
     }
@@ -148,6 +149,21 @@ static int scn_open_block(struct scn_parser *p, int line, char *hdr)
             }
         }
         b.arg = xstrdup(w.v[1]);
+    }
+    if (kinds[k].arg == 5) {
+        if (w.n != 3 || strcmp(w.v[1], "cert") != 0) {
+            rc = scn_error(p, line, "expected [tls cert NAME]");
+            goto done;
+        }
+        if (strchr(w.v[2], '/') != NULL || w.v[2][0] == '.') {
+            rc = scn_error(p, line,
+                           "[tls cert %s]: a plain file name is expected "
+                           "(NAME.pem, NAME.key and NAME.crt are written "
+                           "into the SUT's config directory)",
+                           w.v[2]);
+            goto done;
+        }
+        b.arg = xstrdup(w.v[2]);
     }
     if (kinds[k].arg == 4) {
         if (w.n != 3 || strcmp(w.v[1], "passes") != 0 ||
@@ -239,6 +255,38 @@ static int scn_meta_line(struct scn_parser *p, int line, char *text)
     return 0;
 }
 
+/* [tls cert NAME]: "cn = HOSTNAME", "key = ec|rsa". */
+static int scn_cert_line(struct scn_parser *p, struct scn_block *b, int line,
+                         char *text)
+{
+    char *eq = strchr(text, '=');
+    char *key, *val;
+
+    if (eq == NULL)
+        return scn_error(p, line,
+                         "expected \"cn = HOSTNAME\" or \"key = ec|rsa\" "
+                         "in [tls cert]");
+    *eq = '\0';
+    key = str_trim(text);
+    val = str_trim(eq + 1);
+    if (strcmp(key, "cn") == 0 && *val != '\0' && strchr(val, ' ') == NULL) {
+        free(b->cert_cn);
+        b->cert_cn = xstrdup(val);
+    } else if (strcmp(key, "key") == 0) {
+        if (strcmp(val, "ec") != 0 && strcmp(val, "rsa") != 0)
+            return scn_error(p, line,
+                             "[tls cert] key: expected ec (P-256) or rsa "
+                             "(2048 bits), not \"%s\"",
+                             val);
+        b->cert_rsa = strcmp(val, "rsa") == 0;
+    } else {
+        return scn_error(p, line,
+                         "expected \"cn = HOSTNAME\" or \"key = ec|rsa\" "
+                         "in [tls cert]");
+    }
+    return 0;
+}
+
 /* [mx IP] and [change mx IP] lines are fakemx's behaviour format. */
 static int scn_mx_line(struct scn_parser *p, struct scn_block *b, int line,
                        char *text)
@@ -316,18 +364,26 @@ static int scn_session_line(struct scn_parser *p, struct scn_block *b, int line,
         it.kind = SCN_SEND_RAW;
     } else if (strncmp(text, "S:", 2) == 0) {
         it.kind = SCN_EXPECT_GLOB;
-    } else if (strncmp(text, "S~", 2) == 0) {
+    } else if (strncmp(text, "S~", 2) == 0 || strncmp(text, "S!", 2) == 0) {
         regex_t re;
         const char *q = text[2] == ' ' ? text + 3 : text + 2;
         if (regcomp(&re, q, REG_EXTENDED | REG_NOSUB) != 0)
-            return scn_error(p, line, "S~: bad regular expression \"%s\"", q);
+            return scn_error(p, line, "%.2s: bad regular expression \"%s\"",
+                             text, q);
         regfree(&re);
-        it.kind = SCN_EXPECT_REGEX;
+        it.kind = text[1] == '~' ? SCN_EXPECT_REGEX : SCN_EXPECT_NO_LINE;
+    } else if (strncmp(text, "S=", 2) == 0) {
+        const char *q = text[2] == ' ' ? text + 3 : text + 2;
+        if (strcmp(q, "closed") != 0)
+            return scn_error(p, line,
+                             "S=: expected \"S= closed\" (the server ends "
+                             "the connection)");
+        it.kind = SCN_EXPECT_CLOSED;
     } else {
         return scn_error(p, line,
                          "expected \"C: line to send\", \"C= raw bytes\", "
-                         "\"S: expected reply\" or \"S~ regex\" in "
-                         "[session]");
+                         "\"S: expected reply\", \"S~ regex\", \"S! "
+                         "regex\" or \"S= closed\" in [session]");
     }
     /* One space after the marker is decoration; the rest is kept. */
     it.text = xstrdup(text[2] == ' ' ? text + 3 : text + 2);
@@ -400,6 +456,17 @@ static int scn_rr_type(const char *name)
         return 0;
     ldns_rr_type t = ldns_get_rr_type_by_name(name);
     return t == 0 ? -1 : (int)t;
+}
+
+/* An address in an expectation, as written or in angle brackets as SMTP
+ * writes it ("<a@b>" is a@b; "<>" stays the null sender). */
+static char *scn_bare_addr(const char *a)
+{
+    size_t n = strlen(a);
+
+    if (n > 2 && a[0] == '<' && a[n - 1] == '>')
+        return xstrndup(a + 1, n - 2);
+    return xstrdup(a);
 }
 
 static int scn_expect_line(struct scn_parser *p, struct scn_block *b, int line,
@@ -570,7 +637,7 @@ static int scn_expect_line(struct scn_parser *p, struct scn_block *b, int line,
             i += 2;
         }
         if (i + 1 < w.n && strcmp(w.v[i], "from") == 0) {
-            x.from = xstrdup(w.v[i + 1]);
+            x.from = scn_bare_addr(w.v[i + 1]);
             i += 2;
         }
         /* "delivered to IP [from ADDR]" alone: any such message. */
@@ -582,7 +649,7 @@ static int scn_expect_line(struct scn_parser *p, struct scn_block *b, int line,
         }
         for (i++; i < w.n; i++) {
             x.rcpts = xrealloc(x.rcpts, (x.nrcpt + 1) * sizeof(*x.rcpts));
-            x.rcpts[x.nrcpt++] = xstrdup(w.v[i]);
+            x.rcpts[x.nrcpt++] = scn_bare_addr(w.v[i]);
         }
     } else {
         rc = scn_error(p, line,
@@ -661,6 +728,8 @@ static int scn_line(struct scn_parser *p, int line, char *text)
         return scn_session_line(p, b, line, t);
     case SCN_EXPECT:
         return scn_expect_line(p, b, line, t);
+    case SCN_TLS_CERT:
+        return scn_cert_line(p, b, line, t);
     default:
         return 0;
     }
@@ -774,6 +843,12 @@ struct scenario *scenario_parse(const char *path, const char *text, char *err,
                 b->nitems == 0)
                 rc = scn_error(&p, b->line, "empty [%s]",
                                b->kind == SCN_SESSION ? "session" : "admin");
+            for (size_t k = 0;
+                 rc == 0 && b->kind == SCN_SESSION && k + 1 < b->nitems; k++)
+                if (b->items[k].kind == SCN_EXPECT_CLOSED)
+                    rc = scn_error(&p, b->items[k].line,
+                                   "S= closed: nothing can follow it in "
+                                   "its [session]");
             if (b->kind == SCN_CHANGE_MX) {
                 size_t k;
                 for (k = 0; k < i; k++)
@@ -836,6 +911,7 @@ void scenario_free(struct scenario *s)
         free(b->arg);
         free(b->to);
         free(b->text);
+        free(b->cert_cn);
         fakemx_behaviour_clear(&b->mx);
         for (size_t k = 0; k < b->nitems; k++)
             free(b->items[k].text);

@@ -107,6 +107,33 @@ START_TEST(test_admin_and_change)
 }
 END_TEST
 
+START_TEST(test_tls)
+{
+    char err[512] = "";
+    struct scenario *s = scenario_parse(
+        "t.scn",
+        "[tls cert relay]\ncn = relay.example.net\nkey = rsa\n"
+        "[tls cert other]\n"
+        "[session]\nC: STARTTLS\nS: 220 *\nS! ^250[- ]STARTTLS$\n"
+        "C= STARTTLS\\r\\n\nS= closed\n",
+        err, sizeof(err));
+
+    ck_assert_msg(s != NULL, "%s", err);
+    ck_assert_int_eq(s->nblocks, 3);
+    ck_assert_int_eq(s->blocks[0].kind, SCN_TLS_CERT);
+    ck_assert_str_eq(s->blocks[0].arg, "relay");
+    ck_assert_str_eq(s->blocks[0].cert_cn, "relay.example.net");
+    ck_assert_int_eq(s->blocks[0].cert_rsa, 1);
+    ck_assert_ptr_null(s->blocks[1].cert_cn);
+    ck_assert_int_eq(s->blocks[1].cert_rsa, 0);
+    ck_assert_int_eq(s->blocks[2].nitems, 5);
+    ck_assert_int_eq(s->blocks[2].items[2].kind, SCN_EXPECT_NO_LINE);
+    ck_assert_str_eq(s->blocks[2].items[2].text, "^250[- ]STARTTLS$");
+    ck_assert_int_eq(s->blocks[2].items[4].kind, SCN_EXPECT_CLOSED);
+    scenario_free(s);
+}
+END_TEST
+
 START_TEST(test_default_name)
 {
     char err[512] = "";
@@ -191,6 +218,21 @@ static const struct {
     {"[time flies 5m]\n", "e.scn:1: expected [time passes DURATION]"},
     {"[change mx 127.0.0.9]\n[admin]\n$ mailq\n",
      "e.scn:1: [change mx 127.0.0.9]: no [mx 127.0.0.9] before it"},
+    {"[tls]\n", "e.scn:1: expected [tls cert NAME]"},
+    {"[tls key relay]\n", "e.scn:1: expected [tls cert NAME]"},
+    {"[tls cert ../relay]\n",
+     "e.scn:1: [tls cert ../relay]: a plain file name is expected"},
+    {"[tls cert relay]\nkey = dsa\n",
+     "e.scn:2: [tls cert] key: expected ec (P-256) or rsa (2048 bits), not "
+     "\"dsa\""},
+    {"[tls cert relay]\nbits = 4096\n",
+     "e.scn:2: expected \"cn = HOSTNAME\" or \"key = ec|rsa\" in [tls cert]"},
+    {"[tls cert relay]\ncn\n",
+     "e.scn:2: expected \"cn = HOSTNAME\" or \"key = ec|rsa\" in [tls cert]"},
+    {"[session]\nS! (unclosed\n", "e.scn:2: S!: bad regular expression"},
+    {"[session]\nS= gone\n", "e.scn:2: S=: expected \"S= closed\""},
+    {"[session]\nC: QUIT\nS= closed\nC: NOOP\n",
+     "e.scn:3: S= closed: nothing can follow it in its [session]"},
 };
 
 START_TEST(test_errors)
@@ -324,6 +366,7 @@ int main(void)
     tcase_add_test(tc, test_valid);
     tcase_add_test(tc, test_default_name);
     tcase_add_test(tc, test_admin_and_change);
+    tcase_add_test(tc, test_tls);
     tcase_add_loop_test(tc, test_errors, 0, sizeof(errors) / sizeof(errors[0]));
     tcase_add_test(tc, test_missing_file);
     tcase_add_test(tc, test_diff);

@@ -3,6 +3,7 @@
  * codecs, main.cf parsing and expansion, lookup tables.
  */
 #include <check.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "mxlab/netaddr.h"
 #include "mxlab/smtp.h"
 #include "mxlab/strutil.h"
+#include "mxlab/tlsutil.h"
 #include "mxlab/xmem.h"
 
 static const struct {
@@ -476,6 +478,38 @@ START_TEST(test_strlist_split)
 }
 END_TEST
 
+/* A generated certificate: PEM key then certificate, subject and
+ * subjectAltName the CN asked for, the key of the type asked for. */
+START_TEST(test_tls_selfsigned)
+{
+    EVP_PKEY *key = NULL;
+    X509 *crt = NULL;
+    struct strbuf pem;
+    char err[256] = "", cn[64] = "";
+
+    ck_assert_int_eq(tls_selfsigned("mx.example.org",
+                                    _i ? TLS_KEY_RSA : TLS_KEY_EC, &key, &crt,
+                                    err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(X509_check_private_key(crt, key), 1);
+    ck_assert_int_eq(EVP_PKEY_get_base_id(key),
+                     _i ? EVP_PKEY_RSA : EVP_PKEY_EC);
+    ck_assert_int_eq(EVP_PKEY_get_bits(key), _i ? 2048 : 256);
+    X509_NAME_get_text_by_NID(X509_get_subject_name(crt), NID_commonName, cn,
+                              sizeof(cn));
+    ck_assert_str_eq(cn, "mx.example.org");
+    ck_assert_int_eq(X509_check_host(crt, "mx.example.org", 0, 0, NULL), 1);
+    strbuf_init(&pem);
+    tls_pem(&pem, key, crt);
+    ck_assert_ptr_nonnull(strstr(pem.buf, "-----BEGIN PRIVATE KEY-----"));
+    ck_assert_ptr_nonnull(strstr(pem.buf, "-----BEGIN CERTIFICATE-----"));
+    ck_assert(strstr(pem.buf, "PRIVATE KEY") < strstr(pem.buf, "CERTIFICATE"));
+    strbuf_clear(&pem);
+    EVP_PKEY_free(key);
+    X509_free(crt);
+}
+END_TEST
+
 START_TEST(test_fs_write_atomic)
 {
     char dir[] = "/tmp/mxlab-fs-XXXXXX";
@@ -524,6 +558,7 @@ static Suite *lib_suite(void)
     tcase_add_test(tc, test_strbuf_put_json);
     tcase_add_test(tc, test_strlist_split);
     tcase_add_test(tc, test_fs_write_atomic);
+    tcase_add_loop_test(tc, test_tls_selfsigned, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

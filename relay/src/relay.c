@@ -90,6 +90,14 @@ static const struct {
     {"smtpd_client_restrictions", ""},
     {"smtpd_helo_restrictions", ""},
     {"smtpd_sender_restrictions", ""},
+    {"smtpd_tls_security_level", ""},
+    {"smtpd_use_tls", "no"},
+    {"smtpd_enforce_tls", "no"},
+    {"smtpd_tls_cert_file", ""},
+    {"smtpd_tls_key_file", "$smtpd_tls_cert_file"},
+    {"smtpd_tls_chain_files", ""},
+    {"smtpd_tls_loglevel", "0"},
+    {"smtpd_tls_received_header", "no"},
 };
 
 const char *relay_default(const char *name)
@@ -464,6 +472,8 @@ static int relay_load_params(struct relay *r, struct config *cf,
     p->queue_run_delay = relay_time(cf, "queue_run_delay", &bad, err, errlen);
     p->qmgr_message_active_limit =
         relay_long(cf, "qmgr_message_active_limit", &bad, err, errlen);
+    const char *badlevel;
+    p->smtpd_tls_level = relay_tls_level(cf, &badlevel);
     p->maximal_queue_lifetime =
         config_get_time(cf, "maximal_queue_lifetime", 'd', err, errlen);
     if (p->maximal_queue_lifetime < 0)
@@ -973,6 +983,7 @@ int relay_start(struct relay *r, char *err, size_t errlen)
                  strerror(errno));
         return -1;
     }
+    relay_tls_init(r);
     if (queue_open(r) < 0) {
         snprintf(err, errlen, "queue_directory %s: %s", r->p.queue_directory,
                  strerror(errno));
@@ -1052,6 +1063,10 @@ int relay_reload(struct relay *r, char *err, size_t errlen)
     RELAY_SWAP(struct relay_table *, r->tables, n->tables);
     RELAY_SWAP(size_t, r->ntables, n->ntables);
     relay_free(n);
+    /* New sessions get the certificate as it is now (sessions under TLS
+     * keep a reference to the old one). */
+    relay_tls_free(r);
+    relay_tls_init(r);
     maillog_printf(r->log, "master", "reload -- version %s, configuration %s",
                    MXLAB_VERSION, r->config_dir);
     qmgr_schedule(r);
@@ -1072,6 +1087,7 @@ void relay_free(struct relay *r)
     free(r->listeners);
     control_stop(r);
     smtpd_free_all(r);
+    relay_tls_free(r);
     queue_close(r);
     qmgr_free(r);
     queue_free_all(r);

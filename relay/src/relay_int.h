@@ -78,6 +78,7 @@ struct relay_params {
     long smtpd_timeout;
     long virtual_alias_recursion_limit;
     long virtual_alias_expansion_limit;
+    int smtpd_tls_level; /* RELAY_TLS_*: per service (master.cf -o) */
 };
 
 /* An inet smtpd service of master.cf: main.cf's parameters with the
@@ -194,6 +195,7 @@ struct relay {
     char *control_path;
     relay_change_fn *change_fn;
     void *change_arg;
+    struct relay_tls *tls; /* smtpd_tls_* (tls.c) */
 };
 
 /* relay.c */
@@ -380,6 +382,24 @@ void local_deliver(struct relay *r, const struct queue_msg *m,
                    struct smtpc_rcpt *rcpts, const size_t *idx, size_t n,
                    const char *data, size_t len, local_log_fn *log,
                    void *log_arg);
+
+/* tls.c — smtpd's TLS settings (RFC 3207). */
+enum { RELAY_TLS_NONE, RELAY_TLS_MAY, RELAY_TLS_ENCRYPT };
+struct relay_tls {
+    int level;              /* smtpd_tls_security_level: RELAY_TLS_* */
+    int loglevel;           /* smtpd_tls_loglevel */
+    int received_header;    /* smtpd_tls_received_header */
+    struct ssl_ctx_st *ctx; /* NULL: TLS not available (454) */
+};
+/* Read the smtpd_tls_* parameters and load the certificate, logging
+ * Postfix's warnings to the mail log (open it first); never fails: a
+ * certificate that cannot be loaded leaves ctx NULL. */
+void relay_tls_init(struct relay *r);
+void relay_tls_free(struct relay *r);
+/* smtpd_tls_security_level in cf (or the obsolete booleans): a
+ * RELAY_TLS_* value; *bad names a value that is none of them (then
+ * RELAY_TLS_NONE). */
+int relay_tls_level(struct config *cf, const char **bad);
 
 /* smtpd.c */
 void smtpd_accept(struct relay *r, struct relay_service *svc, int fd,

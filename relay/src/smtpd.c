@@ -4,13 +4,20 @@
  * enhanced status codes (RFC 3463), restrictions at RCPT time, virtual
  * alias expansion and a Received header at the end of DATA, then a durable
  * queue commit before "250 2.0.0 Ok: queued as ID". Every refusal is
- * logged as Postfix's "NOQUEUE: reject: ..." line.
+ * logged as Postfix's "NOQUEUE: reject: ..." line. STARTTLS (RFC 3207)
+ * as Postfix 3.7 does it: plain text pipelined after the command is
+ * thrown away (the CVE-2011-0411 command injection), the session starts
+ * over (EHLO again) and, with smtpd_tls_security_level = encrypt, only
+ * HELO, EHLO, STARTTLS, NOOP and QUIT are served before it.
  * Ownership: sessions live on r->sessions; smtpd_session_free() is the one
  * teardown path.
  */
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,28 +28,32 @@
 #include "mxlab/maillog.h"
 #include "mxlab/map.h"
 #include "mxlab/smtp.h"
+#include "mxlab/tlsutil.h"
 #include "mxlab/xmem.h"
 #include "relay_int.h"
 
 #define SMTPD_LINE_LIMIT 2048 /* Postfix line_length_limit */
 
+/* In the order of Postfix's command table: the "disconnect from" line
+ * counts them in this order. */
 enum smtpd_cmd {
     CMD_HELO,
     CMD_EHLO,
+    CMD_STARTTLS,
     CMD_MAIL,
     CMD_RCPT,
     CMD_DATA,
     CMD_RSET,
     CMD_NOOP,
-    CMD_QUIT,
     CMD_VRFY,
+    CMD_QUIT,
     CMD_UNKNOWN,
     CMD_COUNT
 };
 
 static const char *smtpd_cmd_names[CMD_COUNT] = {
-    "helo", "ehlo", "mail", "rcpt", "data",
-    "rset", "noop", "quit", "vrfy", "unknown"};
+    "helo", "ehlo", "starttls", "mail", "rcpt",   "data",
+    "rset", "noop", "vrfy",     "quit", "unknown"};
 
 struct smtpd_session {
     struct relay *r;
@@ -59,8 +70,10 @@ struct smtpd_session {
     struct policy_check *pending; /* RCPT waiting for DNS lists */
     char *pending_rcpt;
     int rcpt_starting;
-    int committing; /* the message waits for its group commit */
-    int discarding; /* the rest of an overlong command line */
+    int committing;   /* the message waits for its group commit */
+    int discarding;   /* the rest of an overlong command line */
+    SSL *ssl;         /* under TLS (owned by bev), else NULL */
+    int tls_starting; /* the TLS handshake is under way */
     /* The transaction's queue ID, given at its first accepted RCPT as
      * Postfix's cleanup does ("" before): later refusals name it. */
     char qid[16];
@@ -234,6 +247,12 @@ static int smtpd_vrfy(struct smtpd_session *s, const char *arg)
     return 1;
 }
 
+/* The service's smtpd_tls_security_level (master.cf -o included). */
+static int smtpd_tls_level(const struct smtpd_session *s)
+{
+    return s->r->tls != NULL ? s->p->smtpd_tls_level : RELAY_TLS_NONE;
+}
+
 static int smtpd_helo(struct smtpd_session *s, const char *arg, int esmtp)
 {
     if (*arg == '\0') {
@@ -254,6 +273,9 @@ static int smtpd_helo(struct smtpd_session *s, const char *arg, int esmtp)
     smtpd_reply(s, "250-SIZE %ld", s->p->message_size_limit);
     if (!s->p->disable_vrfy_command)
         smtpd_reply(s, "250-VRFY");
+    /* RFC 3207 section 4.2: not offered again once TLS is on. */
+    if (smtpd_tls_level(s) != RELAY_TLS_NONE && s->ssl == NULL)
+        smtpd_reply(s, "250-STARTTLS");
     smtpd_reply(s, "250-ENHANCEDSTATUSCODES");
     smtpd_reply(s, "250 8BITMIME");
     return 1;
@@ -535,6 +557,22 @@ static void smtpd_committed(void *arg, int rc)
     }
 }
 
+/* smtpd_tls_received_header = yes: the session's TLS parameters, as
+ * Postfix writes them (no client certificate is ever asked for). */
+static void smtpd_tls_received(struct smtpd_session *s, struct strbuf *msg)
+{
+    struct strbuf sum, details;
+
+    strbuf_init(&sum);
+    strbuf_init(&details);
+    tls_describe(s->ssl, &sum, &details);
+    strbuf_printf(
+        msg, "\t(using %s%s%s)\r\n\t(No client certificate requested)\r\n",
+        sum.buf, details.len ? "\r\n\t" : "", details.len ? details.buf : "");
+    strbuf_clear(&sum);
+    strbuf_clear(&details);
+}
+
 /* cleanup(8): expand recipients, add the Received header, commit. */
 static void smtpd_finish_data(struct smtpd_session *s)
 {
@@ -572,11 +610,15 @@ static void smtpd_finish_data(struct smtpd_session *s)
     snprintf(id, sizeof(id), "%s", s->qid);
     relay_date(date, sizeof(date));
     strbuf_init(&msg);
-    strbuf_printf(&msg,
-                  "Received: from %s (%s [%s])\r\n\tby %s (Postfix) with %s "
-                  "id %s",
-                  s->helo ? s->helo : s->name, s->name, s->ip, s->p->myhostname,
-                  s->esmtp ? "ESMTP" : "SMTP", id);
+    strbuf_printf(&msg, "Received: from %s (%s [%s])\r\n",
+                  s->helo ? s->helo : s->name, s->name, s->ip);
+    if (s->ssl != NULL && r->tls->received_header)
+        smtpd_tls_received(s, &msg);
+    /* RFC 3848: ESMTPS for ESMTP under TLS (Postfix keeps "SMTP" for
+     * HELO). */
+    strbuf_printf(&msg, "\tby %s (Postfix) with %s id %s", s->p->myhostname,
+                  s->esmtp ? (s->ssl != NULL ? "ESMTPS" : "ESMTP") : "SMTP",
+                  id);
     if (s->rcpts.n == 1)
         strbuf_printf(&msg, "\r\n\tfor <%s>; %s\r\n", s->rcpts.v[0], date);
     else
@@ -632,9 +674,11 @@ static enum smtpd_cmd smtpd_parse_cmd(const char *line, const char **arg)
     static const struct {
         const char *verb;
         enum smtpd_cmd cmd;
-    } verbs[] = {{"HELO", CMD_HELO}, {"EHLO", CMD_EHLO}, {"MAIL", CMD_MAIL},
-                 {"RCPT", CMD_RCPT}, {"DATA", CMD_DATA}, {"RSET", CMD_RSET},
-                 {"NOOP", CMD_NOOP}, {"QUIT", CMD_QUIT}, {"VRFY", CMD_VRFY}};
+    } verbs[] = {{"HELO", CMD_HELO}, {"EHLO", CMD_EHLO},
+                 {"MAIL", CMD_MAIL}, {"RCPT", CMD_RCPT},
+                 {"DATA", CMD_DATA}, {"RSET", CMD_RSET},
+                 {"NOOP", CMD_NOOP}, {"QUIT", CMD_QUIT},
+                 {"VRFY", CMD_VRFY}, {"STARTTLS", CMD_STARTTLS}};
 
     for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
         const char *p = str_casestart(line, verbs[i].verb);
@@ -649,6 +693,140 @@ static enum smtpd_cmd smtpd_parse_cmd(const char *line, const char **arg)
     return CMD_UNKNOWN;
 }
 
+static void smtpd_on_read(struct bufferevent *bev, void *arg);
+static void smtpd_on_write(struct bufferevent *bev, void *arg);
+static void smtpd_on_event(struct bufferevent *bev, short what, void *arg);
+
+/* STARTTLS (RFC 3207), checked in Postfix's order. After the 220 the
+ * session forgets HELO and the transaction (section 4.2) and reads no
+ * more plain text: smtpd_tls_begin() runs once the 220 is written. */
+static void smtpd_starttls(struct smtpd_session *s, const char *arg)
+{
+    struct relay *r = s->r;
+
+    if (*arg != '\0') {
+        smtpd_reply(s, "501 5.5.4 Syntax: STARTTLS");
+        return;
+    }
+    if (s->ssl != NULL) {
+        smtpd_reply(s, "554 5.5.1 Error: TLS already active");
+        return;
+    }
+    if (smtpd_tls_level(s) == RELAY_TLS_NONE) {
+        smtpd_reply(s, "502 5.5.1 Error: command not implemented");
+        return;
+    }
+    if (r->tls->ctx == NULL) {
+        smtpd_reply(s, "454 4.7.0 TLS not available due to local problem");
+        return;
+    }
+    smtpd_reply(s, "220 2.0.0 Ready to start TLS");
+    s->tls_starting = 1;
+    bufferevent_disable(s->bev, EV_READ);
+    smtpd_reset(s);
+    free(s->helo);
+    s->helo = NULL;
+}
+
+/* The 220 is written: the socket goes on under TLS. Whatever the client
+ * sent after STARTTLS in plain text is thrown away (RFC 3207 section 6,
+ * the CVE-2011-0411 command injection); what comes next is the
+ * handshake. Counted as done once it succeeds. */
+static void smtpd_tls_begin(struct smtpd_session *s)
+{
+    struct relay *r = s->r;
+    struct evbuffer *in = bufferevent_get_input(s->bev);
+    evutil_socket_t fd = bufferevent_getfd(s->bev);
+    struct timeval tv = {s->p->smtpd_timeout, 0};
+    struct bufferevent *tb = NULL;
+    SSL *ssl = SSL_new(r->tls->ctx);
+
+    evbuffer_drain(in, evbuffer_get_length(in));
+    s->discarding = 0;
+    if (ssl != NULL)
+        tb = bufferevent_openssl_socket_new(
+            r->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    if (tb == NULL) {
+        if (ssl != NULL)
+            SSL_free(ssl);
+        ERR_clear_error();
+        maillog_printf(r->log, "smtpd", "warning: cannot start TLS with %s[%s]",
+                       s->name, s->ip);
+        smtpd_session_free(s);
+        return;
+    }
+    /* The plain bufferevent lets go of the socket, which tb now owns. */
+    bufferevent_setfd(s->bev, -1);
+    bufferevent_free(s->bev);
+    bufferevent_openssl_set_allow_dirty_shutdown(tb, 1);
+    bufferevent_setcb(tb, smtpd_on_read, smtpd_on_write, smtpd_on_event, s);
+    bufferevent_set_timeouts(tb, &tv, &tv);
+    bufferevent_enable(tb, EV_READ | EV_WRITE);
+    s->bev = tb;
+    s->ssl = ssl;
+}
+
+/* The handshake is done: log it as Postfix does at smtpd_tls_loglevel
+ * 1 and up, and serve what the client sent since. */
+static void smtpd_tls_established(struct smtpd_session *s)
+{
+    struct strbuf sum, details;
+
+    s->tls_starting = 0;
+    s->count_ok[CMD_STARTTLS]++;
+    if (s->r->tls->loglevel >= 1) {
+        strbuf_init(&sum);
+        strbuf_init(&details);
+        tls_describe(s->ssl, &sum, &details);
+        maillog_printf(s->r->log, "smtpd",
+                       "Anonymous TLS connection established from %s[%s]: "
+                       "%s%s",
+                       s->name, s->ip, sum.buf, details.len ? details.buf : "");
+        strbuf_clear(&sum);
+        strbuf_clear(&details);
+    }
+}
+
+/* The handshake failed, or the client went away during it (an EOF,
+ * which OpenSSL 3 reports as "unexpected eof while reading"): logged as
+ * Postfix logs it, but for the OpenSSL source file and line, which
+ * libevent does not keep. */
+static void smtpd_tls_failed(struct smtpd_session *s, short what)
+{
+    unsigned long errs[8], e;
+    size_t n = 0;
+    int eof = !(what & BEV_EVENT_ERROR);
+    char buf[256];
+
+    while ((e = bufferevent_get_openssl_error(s->bev)) != 0) {
+        /* libevent also queues SSL_get_error()'s code, not an error. */
+        if (ERR_GET_LIB(e) == 0)
+            continue;
+        if (ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+            eof = 1;
+        else if (n < sizeof(errs) / sizeof(errs[0]))
+            errs[n++] = e;
+    }
+    maillog_printf(s->r->log, "smtpd", "SSL_accept error from %s[%s]: %s",
+                   s->name, s->ip, eof ? "lost connection" : "-1");
+    for (size_t i = 0; i < n && !eof; i++) {
+        ERR_error_string_n(errs[i], buf, sizeof(buf));
+        maillog_printf(s->r->log, "smtpd",
+                       "warning: TLS library problem: %s:", buf);
+    }
+    maillog_printf(s->r->log, "smtpd",
+                   "lost connection after STARTTLS from %s[%s]", s->name,
+                   s->ip);
+}
+
+/* Postfix's SMTPD_CMD_FLAG_PRE_TLS: what a client may do before
+ * STARTTLS when TLS is required (unknown commands are refused anyway). */
+static int smtpd_pre_tls(enum smtpd_cmd cmd)
+{
+    return cmd == CMD_HELO || cmd == CMD_EHLO || cmd == CMD_STARTTLS ||
+           cmd == CMD_NOOP || cmd == CMD_QUIT || cmd == CMD_UNKNOWN;
+}
+
 static void smtpd_command(struct smtpd_session *s, char *line)
 {
     const char *arg;
@@ -659,6 +837,13 @@ static void smtpd_command(struct smtpd_session *s, char *line)
     while (end > line && (end[-1] == ' ' || end[-1] == '\t'))
         *--end = '\0';
     s->count_all[cmd]++;
+    /* RFC 3207 section 4: "530 5.7.0 Must issue a STARTTLS command
+     * first" (smtpd_tls_security_level = encrypt). */
+    if (smtpd_tls_level(s) == RELAY_TLS_ENCRYPT && s->ssl == NULL &&
+        !smtpd_pre_tls(cmd)) {
+        smtpd_reply(s, "530 5.7.0 Must issue a STARTTLS command first");
+        return;
+    }
     switch (cmd) {
     case CMD_HELO:
     case CMD_EHLO:
@@ -702,6 +887,9 @@ static void smtpd_command(struct smtpd_session *s, char *line)
     case CMD_VRFY:
         ok = smtpd_vrfy(s, arg);
         break;
+    case CMD_STARTTLS:
+        smtpd_starttls(s, arg);
+        break;
     default:
         if (line[0] == '\0')
             smtpd_reply(s, "500 5.5.2 Error: bad syntax");
@@ -716,8 +904,12 @@ static void smtpd_on_write(struct bufferevent *bev, void *arg)
 {
     struct smtpd_session *s = arg;
 
-    if (s->quitting && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+    if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+        return;
+    if (s->quitting)
         smtpd_session_free(s);
+    else if (s->tls_starting && s->ssl == NULL)
+        smtpd_tls_begin(s);
 }
 
 /* Handle the complete lines in the input buffer, in order, until the
@@ -767,12 +959,15 @@ static char *smtpd_next_line(struct smtpd_session *s, struct evbuffer *in,
 
 static void smtpd_process(struct smtpd_session *s)
 {
-    struct evbuffer *in = bufferevent_get_input(s->bev);
+    struct evbuffer *in;
     char *line;
     size_t len;
 
+    /* STARTTLS changes s->bev: the input buffer is looked up each time. */
     while (!s->quitting && s->pending == NULL && !s->committing &&
-           (line = smtpd_next_line(s, in, &len)) != NULL) {
+           !s->tls_starting &&
+           (line = smtpd_next_line(s, in = bufferevent_get_input(s->bev),
+                                   &len)) != NULL) {
         if (s->in_data) {
             smtpd_data_line(s, line, len);
         } else {
@@ -796,6 +991,11 @@ static void smtpd_on_event(struct bufferevent *bev, short what, void *arg)
     struct smtpd_session *s = arg;
 
     (void)bev;
+    if (what & BEV_EVENT_CONNECTED) {
+        smtpd_tls_established(s);
+        smtpd_process(s);
+        return;
+    }
     if (what & BEV_EVENT_TIMEOUT) {
         maillog_printf(s->r->log, "smtpd", "timeout after %s from %s[%s]",
                        s->in_data ? "DATA" : "END-OF-MESSAGE", s->name, s->ip);
@@ -805,7 +1005,9 @@ static void smtpd_on_event(struct bufferevent *bev, short what, void *arg)
         bufferevent_disable(bev, EV_READ);
         return;
     }
-    if (s->in_data)
+    if (s->tls_starting)
+        smtpd_tls_failed(s, what);
+    else if (s->in_data)
         maillog_printf(s->r->log, "smtpd",
                        "lost connection after DATA from %s[%s]", s->name,
                        s->ip);

@@ -26,6 +26,7 @@ enum scn_block_kind {
     SCN_CHANGE_DNS, /* [change dns]: "fault NAME TYPE SPEC", "clear ..." */
     SCN_TIME,       /* [time passes DURATION]: the SUT's clock moves on */
     SCN_MASTERCF,   /* [master.cf]: services added to the SUT's master.cf */
+    SCN_TLS_CERT,   /* [tls cert NAME]: a self-signed key and certificate */
 };
 
 /* One line of a session. */
@@ -34,9 +35,11 @@ enum scn_item_kind {
     SCN_SEND_RAW, /* "C= bytes": escapes decoded, no CRLF added */
     SCN_EXPECT_GLOB,
     SCN_EXPECT_REGEX,
-    SCN_COMMAND, /* [admin] "$ mailq" */
-    SCN_OUTPUT,  /* [admin] "> pattern" */
-    SCN_SERVICE, /* [master.cf]: one logical line (an inet one: a port) */
+    SCN_EXPECT_NO_LINE, /* "S! regex": no line of the reply matches */
+    SCN_EXPECT_CLOSED,  /* "S= closed": the server ends the connection */
+    SCN_COMMAND,        /* [admin] "$ mailq" */
+    SCN_OUTPUT,         /* [admin] "> pattern" */
+    SCN_SERVICE,        /* [master.cf]: one logical line (an inet one: a port) */
 };
 struct scn_item {
     enum scn_item_kind kind;
@@ -85,6 +88,9 @@ struct scn_block {
     int text_line; /* line of the body's first line */
     /* [time passes]: seconds */
     long seconds;
+    /* [tls cert NAME]: "cn = NAME" (default "localhost"), "key = rsa" */
+    char *cert_cn;
+    int cert_rsa;
     /* [mx]: key = value settings */
     /* [mx IP], [change mx IP]: the behaviour (fakemx's text format) */
     struct fakemx_behaviour mx;
