@@ -6,20 +6,37 @@
  * the JSON and Maildir forms of a recording in json.c. Ownership: fakemx
  * owns hosts, sessions and recordings; fakemx_free() is the one teardown
  * path for all of them. Recordings grow by doubling: 5000 messages cost
- * 5000 records, not a quadratic copy.
+ * 5000 records, not a quadratic copy; they are carved from a region of
+ * large blocks (fakemx_region_alloc), never freed one by one.
  */
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "fakemx_int.h"
 #include "mxlab/clock.h"
 #include "mxlab/log.h"
 #include "mxlab/xmem.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FAKEMX_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(FAKEMX_ASAN)
+#include <sanitizer/asan_interface.h>
+#define FAKEMX_REDZONE 16
+#else
+#define ASAN_POISON_MEMORY_REGION(addr, size) ((void)(addr), (void)(size))
+#define ASAN_UNPOISON_MEMORY_REGION(addr, size) ((void)(addr), (void)(size))
+#define FAKEMX_REDZONE 0
+#endif
 
 struct fakemx *fakemx_new(struct event_base *base)
 {
@@ -61,22 +78,22 @@ static void fakemx_host_free(struct fakemx_host *h)
     free(h);
 }
 
-/* A message is one allocation: the struct, its pointer arrays, its
- * strings and its data (fakemx_record). */
-static void fakemx_message_free(struct fakemx_message *m)
-{
-    free(m);
-}
-
+/* A message is one region allocation (fakemx_record) and a session
+ * record's strings are region allocations: only the replies array is
+ * the record's own. */
 static void fakemx_srec_free(struct fakemx_srec *r)
 {
-    while (r->chunks != NULL) {
-        struct fakemx_chunk *c = r->chunks;
-        r->chunks = c->next;
-        free(c);
-    }
     free(r->pub.replies);
-    free(r);
+}
+
+static void fakemx_region_free(struct fakemx *fm)
+{
+    while (fm->region != NULL) {
+        struct fakemx_block *b = fm->region;
+        fm->region = b->next;
+        ASAN_UNPOISON_MEMORY_REGION(b, b->size);
+        munmap(b, b->size);
+    }
 }
 
 void fakemx_free(struct fakemx *fm)
@@ -91,12 +108,15 @@ void fakemx_free(struct fakemx *fm)
         fm->hosts = h->next;
         fakemx_host_free(h);
     }
-    for (size_t i = 0; i < fm->nmsgs; i++)
-        fakemx_message_free(fm->msgs[i]);
     free(fm->msgs);
     for (size_t i = 0; i < fm->nsrecs; i++)
         fakemx_srec_free(fm->srecs[i]);
     free(fm->srecs);
+    fakemx_region_free(fm);
+    while (fm->nspare > 0)
+        strbuf_clear(&fm->spare[--fm->nspare]);
+    EVP_MD_CTX_free(fm->sha256_ctx);
+    EVP_MD_free(fm->sha256);
     fakemx_tls_ctx_free(fm->ssl_ctx);
     free(fm);
 }
@@ -428,32 +448,75 @@ long fakemx_greylist_check(struct fakemx_host *h, const char *ip,
 
 /* ---- recordings ---- */
 
-/* The record's strings come from chunks that only grow: a reply costs a
- * copy, not a malloc (fakemx_srec_free frees the chunks). */
-static char *fakemx_srec_alloc(struct fakemx_srec *r, size_t n)
+/* n bytes at the given alignment from the region. Under ASan the space
+ * not handed out stays poisoned and every piece is followed by a red
+ * zone, so an overrun is caught as it would be with malloc. */
+static void *fakemx_region_take(struct fakemx *fm, size_t n, size_t align)
 {
-    struct fakemx_chunk *c = r->chunks;
+    const size_t hdr = (sizeof(struct fakemx_block) + 15) & ~(size_t)15;
+    struct fakemx_block *b = fm->region;
+    size_t size, off, need = n + FAKEMX_REDZONE;
     char *p;
 
-    if (c == NULL || c->size - c->used < n) {
-        size_t size = c == NULL ? FAKEMX_CHUNK_FIRST : FAKEMX_CHUNK_SIZE;
-        if (size < n)
-            size = n;
-        c = xmalloc(sizeof(*c) + size);
-        c->size = size;
-        c->used = 0;
-        c->next = r->chunks;
-        r->chunks = c;
+    off = b != NULL ? (b->used + align - 1) & ~(align - 1) : 0;
+    if (b == NULL || off > b->size || b->size - off < need) {
+        if (fm->region_next == 0)
+            fm->region_next = FAKEMX_BLOCK_FIRST;
+        if (need > FAKEMX_BLOCK_MAX / 4) {
+            size = (hdr + need + 4095) & ~(size_t)4095;
+        } else {
+            while (fm->region_next < hdr + need)
+                fm->region_next *= 2;
+            size = fm->region_next;
+            if (fm->region_next < FAKEMX_BLOCK_MAX)
+                fm->region_next *= 2;
+        }
+        /* Populated at once: one call instead of a page fault for every
+         * page the recordings reach. The pages come zeroed. */
+        b = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+        if (b == MAP_FAILED)
+            fatal("mmap(%zu)", size);
+        b->size = size;
+        b->used = off = hdr;
+        ASAN_POISON_MEMORY_REGION((char *)b + hdr, size - hdr);
+        if (need > FAKEMX_BLOCK_MAX / 4 && fm->region != NULL) {
+            /* A block of its own: the current block stays first. */
+            b->next = fm->region->next;
+            fm->region->next = b;
+        } else {
+            b->next = fm->region;
+            fm->region = b;
+        }
     }
-    p = c->mem + c->used;
-    c->used += n;
+    p = (char *)b + off;
+    b->used = off + need;
+    ASAN_UNPOISON_MEMORY_REGION(p, n);
     return p;
+}
+
+void *fakemx_region_alloc(struct fakemx *fm, size_t n)
+{
+    /* Aligned as malloc would: a message block holds pointers and
+     * timevals. */
+    return fakemx_region_take(fm, n, 16);
+}
+
+/* A record's strings are packed without alignment. */
+static char *fakemx_srec_alloc(struct fakemx_srec *r, size_t n)
+{
+    return fakemx_region_take(r->fm, n, 1);
 }
 
 char *fakemx_srec_strdup(struct fakemx_srec *r, const char *text, size_t len)
 {
     char *copy = fakemx_srec_alloc(r, len + 1), *q = copy;
 
+    if (memchr(text, '\r', len) == NULL) {
+        memcpy(copy, text, len); /* a one-line reply, or a name */
+        copy[len] = '\0';
+        return copy;
+    }
     /* CRLF between reply lines is kept as "\n". */
     for (size_t i = 0; i < len; i++)
         if (text[i] != '\r')
@@ -465,8 +528,10 @@ char *fakemx_srec_strdup(struct fakemx_srec *r, const char *text, size_t len)
 struct fakemx_srec *fakemx_srec_new(struct fakemx_host *h, const char *ip)
 {
     struct fakemx *fm = h->fm;
-    struct fakemx_srec *r = xcalloc(1, sizeof(*r));
+    struct fakemx_srec *r = fakemx_region_alloc(fm, sizeof(*r));
     const char *name = h->beh.name ? h->beh.name : h->name;
+
+    r->fm = fm;
 
     r->pub.id = (unsigned long)fm->nsrecs + 1;
     r->pub.host = fakemx_srec_strdup(r, h->listen, strlen(h->listen));
@@ -545,6 +610,60 @@ void fakemx_header_summary(const char *data, size_t len,
     }
 }
 
+void fakemx_data_take(struct fakemx *fm, struct strbuf *b, size_t want)
+{
+    if (b->cap >= want)
+        return;
+    if (fm->nspare > 0 && b->buf == NULL) {
+        *b = fm->spare[--fm->nspare];
+        if (b->cap >= want)
+            return;
+    }
+    b->buf = xrealloc(b->buf, want);
+    b->cap = want;
+    b->buf[0] = '\0';
+}
+
+void fakemx_data_give(struct fakemx *fm, struct strbuf *b)
+{
+    if (b->buf != NULL && b->cap <= FAKEMX_SPARE_MAX &&
+        fm->nspare < FAKEMX_SPARE_DATA && !fm->freeing) {
+        strbuf_reset(b);
+        fm->spare[fm->nspare++] = *b;
+        strbuf_init(b);
+        return;
+    }
+    strbuf_clear(b);
+}
+
+/* Hex SHA-256 of data into out[65]. The digest is fetched once and its
+ * context reused: SHA256() would fetch the algorithm for every message. */
+static void fakemx_sha256_hex(struct fakemx *fm, const char *data, size_t len,
+                              char out[65])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    unsigned int dlen = 0;
+
+    if (fm->sha256 == NULL)
+        fm->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (fm->sha256_ctx == NULL)
+        fm->sha256_ctx = EVP_MD_CTX_new();
+    if (fm->sha256 == NULL || fm->sha256_ctx == NULL ||
+        !EVP_DigestInit_ex2(fm->sha256_ctx, fm->sha256, NULL) ||
+        !EVP_DigestUpdate(fm->sha256_ctx, data, len) ||
+        !EVP_DigestFinal_ex(fm->sha256_ctx, digest, &dlen) ||
+        dlen != sizeof(digest)) {
+        /* Not expected; the one-shot form then, so the record is whole. */
+        SHA256((const unsigned char *)data, len, digest);
+    }
+    for (size_t i = 0; i < sizeof(digest); i++) {
+        out[2 * i] = hex[digest[i] >> 4];
+        out[2 * i + 1] = hex[digest[i] & 15];
+    }
+    out[64] = '\0';
+}
+
 /* Copy n bytes (and a NUL) to *p in the message block; return the copy. */
 static const char *fakemx_pack(char **p, const char *src, size_t n)
 {
@@ -561,8 +680,6 @@ void fakemx_record(struct fakemx_session *s)
 {
     struct fakemx *fm = s->host->fm;
     char hdr[FAKEMX_NHEADERS][FAKEMX_HEADER_MAX];
-    unsigned char digest[SHA256_DIGEST_LENGTH];
-    static const char hex[] = "0123456789abcdef";
     const struct fakemx_session_record *sr = &s->rec->pub;
     const char *helo = s->helo ? s->helo : "";
     const char *from = s->mail_from ? s->mail_from : "";
@@ -581,7 +698,7 @@ void fakemx_record(struct fakemx_session *s)
     for (int k = 0; k < FAKEMX_NHEADERS; k++)
         strs += strlen(hdr[k]) + 1;
     size = sizeof(*m) + 2 * (nr ? nr : 1) * sizeof(char *) + strs + len + 1;
-    m = xcalloc(1, size);
+    m = fakemx_region_alloc(fm, size);
     m->rcpts = (char **)(m + 1);
     m->rcpt_params = m->rcpts + (nr ? nr : 1);
     p = (char *)(m->rcpt_params + (nr ? nr : 1));
@@ -608,12 +725,7 @@ void fakemx_record(struct fakemx_session *s)
      * message. */
     m->data = fakemx_pack(&p, s->data.buf ? s->data.buf : "", len);
     m->data_len = len;
-    SHA256((const unsigned char *)m->data, len, digest);
-    for (size_t i = 0; i < sizeof(digest); i++) {
-        m->sha256[2 * i] = hex[digest[i] >> 4];
-        m->sha256[2 * i + 1] = hex[digest[i] & 15];
-    }
-    m->sha256[64] = '\0';
+    fakemx_sha256_hex(fm, m->data, len, m->sha256);
     m->connected = sr->connected;
     m->mail_time = s->mail_time;
     clock_now(&m->received);

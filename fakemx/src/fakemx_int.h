@@ -3,8 +3,8 @@
  * recordings, greylist and rate state), behaviour.c (the behaviour text
  * format), session.c (the SMTP server), tls.c (the certificate) and
  * json.c. Ownership: a struct fakemx owns its hosts, sessions and
- * recordings; a session is freed only by fakemx_session_free() (its one
- * teardown path).
+ * recordings (these in its region, freed all at once by fakemx_free()); a
+ * session is freed only by fakemx_session_free() (its one teardown path).
  */
 #ifndef FAKEMX_INT_H
 #define FAKEMX_INT_H
@@ -20,6 +20,8 @@ struct evconnlistener;
 struct bufferevent;
 struct event;
 typedef struct ssl_ctx_st SSL_CTX;
+typedef struct evp_md_st EVP_MD;
+typedef struct evp_md_ctx_st EVP_MD_CTX;
 
 /* RFC 1870: the SIZE we advertise and enforce by default. */
 #define FAKEMX_SIZE_LIMIT 10240000L
@@ -32,6 +34,11 @@ typedef struct ssl_ctx_st SSL_CTX;
 #define FAKEMX_READ_SIZE 16384
 /* DATA buffer allocated at DATA (it grows beyond as needed). */
 #define FAKEMX_DATA_RESERVE 8192
+/* DATA buffers of ended sessions kept for the next DATA (at most this
+ * many, each at most FAKEMX_SPARE_MAX bytes): no malloc and free of the
+ * DATA buffer per session when every connection carries one message. */
+#define FAKEMX_SPARE_DATA 32
+#define FAKEMX_SPARE_MAX (256 * 1024)
 /* Idle timeout (Postfix's smtpd_timeout default). */
 #define FAKEMX_IDLE_TIMEOUT 300
 
@@ -70,22 +77,25 @@ struct fakemx_host {
     struct fakemx_host *next;
 };
 
-/* Storage for a session record's strings, never moved. */
-struct fakemx_chunk {
-    struct fakemx_chunk *next;
-    size_t size, used;
-    char mem[];
+/* The recordings (messages, session records and their strings) live
+ * until fakemx_free(): they are carved from large blocks, a region in
+ * NSD's manner, and each block is unmapped once at the end. */
+struct fakemx_block {
+    struct fakemx_block *next;
+    size_t size, used; /* size: the whole mapping, this header included */
 };
 
-/* A record's first chunk fits a short session; later ones are larger. */
-#define FAKEMX_CHUNK_FIRST 512
-#define FAKEMX_CHUNK_SIZE 4000
+/* The first block is small (a harness scenario records a handful of
+ * messages); each next one doubles up to FAKEMX_BLOCK_MAX. A request
+ * over a quarter of that gets a block of its own. */
+#define FAKEMX_BLOCK_FIRST (64 * 1024)
+#define FAKEMX_BLOCK_MAX (2 * 1024 * 1024)
 
 /* The session record with its growth bookkeeping. */
 struct fakemx_srec {
     struct fakemx_session_record pub;
     size_t cap;
-    struct fakemx_chunk *chunks;
+    struct fakemx *fm; /* whose region holds the strings */
 };
 
 struct fakemx_session {
@@ -140,7 +150,13 @@ struct fakemx {
     struct fakemx_srec **srecs;
     size_t nsrecs, sreccap;
     size_t nconnections;
-    SSL_CTX *ssl_ctx;            /* made when the first host wants STARTTLS */
+    SSL_CTX *ssl_ctx; /* made when the first host wants STARTTLS */
+    EVP_MD *sha256;   /* fetched once, for every message */
+    EVP_MD_CTX *sha256_ctx;
+    struct strbuf spare[FAKEMX_SPARE_DATA]; /* DATA buffers to reuse */
+    size_t nspare;
+    struct fakemx_block *region; /* the recordings; current block first */
+    size_t region_next;          /* size of the next block */
     char rbuf[FAKEMX_READ_SIZE]; /* every plain read lands here first */
     fakemx_delivery_fn *delivery_fn;
     void *delivery_arg;
@@ -156,6 +172,16 @@ void fakemx_session_start(struct fakemx_host *h, int fd,
 void fakemx_session_free(struct fakemx_session *s);
 /* Open sessions of host h from client ip that are not closing. */
 int fakemx_host_clients(const struct fakemx_host *h, const char *ip);
+/* Storage of at least want bytes for a session's DATA buffer b (empty):
+ * a spare one if there is, else allocated. */
+void fakemx_data_take(struct fakemx *fm, struct strbuf *b, size_t want);
+/* Give the session's DATA buffer b back (kept as a spare or freed); b is
+ * empty after. */
+void fakemx_data_give(struct fakemx *fm, struct strbuf *b);
+/* n bytes of zeroed storage aligned for any object, owned by fm's
+ * region until fakemx_free(); never NULL (out of memory is fatal, as in
+ * xmalloc). */
+void *fakemx_region_alloc(struct fakemx *fm, size_t n);
 /* Record the session's current transaction as an accepted message (the
  * session's data buffer is handed over). */
 void fakemx_record(struct fakemx_session *s);
@@ -167,7 +193,7 @@ struct fakemx_srec *fakemx_srec_new(struct fakemx_host *h, const char *ip);
 /* Append a reply (lines separated by CRLF or LF, no final line end; CRs
  * are dropped) to the record. */
 void fakemx_srec_reply(struct fakemx_srec *r, const char *text, size_t len);
-/* A copy of text (CRs dropped) owned by the record. */
+/* A copy of text (CRs dropped) in the region, owned with the record. */
 char *fakemx_srec_strdup(struct fakemx_srec *r, const char *text, size_t len);
 /* The current time on the mxlab clock, in ms. */
 long long fakemx_now_ms(void);

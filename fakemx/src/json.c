@@ -17,24 +17,56 @@
 #include "fakemx_int.h"
 #include "mxlab/fsutil.h"
 
+/* ,"key": — keys are our own literals, never escaped. */
+static void fakemx_json_key(struct strbuf *sb, const char *key)
+{
+    size_t n = strlen(key);
+
+    strbuf_append(sb, ",\"", 2);
+    strbuf_append(sb, key, n);
+    strbuf_append(sb, "\":", 2);
+}
+
 static void fakemx_json_field(struct strbuf *sb, const char *key,
                               const char *value)
 {
-    strbuf_printf(sb, ",\"%s\":", key);
+    fakemx_json_key(sb, key);
     strbuf_put_json(sb, value ? value : "", value ? strlen(value) : 0);
 }
 
+/* Decimal digits of v, at least width of them (zero-padded): printf
+ * costs more than the rest of a short field. */
+static void fakemx_json_uint(struct strbuf *sb, unsigned long long v, int width)
+{
+    char num[24], *p = num + sizeof(num);
+
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0 || num + sizeof(num) - p < width);
+    strbuf_append(sb, p, (size_t)(num + sizeof(num) - p));
+}
+
+/* Seconds with microseconds, e.g. 1700000000.000042. */
 static void fakemx_json_time(struct strbuf *sb, const char *key,
                              const struct timeval *tv)
 {
-    strbuf_printf(sb, ",\"%s\":%lld.%06ld", key, (long long)tv->tv_sec,
-                  (long)tv->tv_usec);
+    fakemx_json_key(sb, key);
+    if (tv->tv_sec < 0 || tv->tv_usec < 0) {
+        strbuf_printf(sb, "%lld.%06ld", (long long)tv->tv_sec,
+                      (long)tv->tv_usec);
+        return;
+    }
+    fakemx_json_uint(sb, (unsigned long long)tv->tv_sec, 1);
+    strbuf_putc(sb, '.');
+    fakemx_json_uint(sb, (unsigned long long)tv->tv_usec, 6);
 }
 
 static void fakemx_json_array(struct strbuf *sb, const char *key,
                               char *const *v, size_t n)
 {
-    strbuf_printf(sb, ",\"%s\":[", key);
+    fakemx_json_key(sb, key);
+    strbuf_putc(sb, '[');
     for (size_t i = 0; v != NULL && i < n; i++) {
         if (i > 0)
             strbuf_putc(sb, ',');
@@ -43,59 +75,72 @@ static void fakemx_json_array(struct strbuf *sb, const char *key,
     strbuf_putc(sb, ']');
 }
 
+/* The message line is built here and keeps the storage from one message
+ * to the next (the process is one thread: its event loop), so a message
+ * costs no malloc for its line; storage grown past FAKEMX_JSON_KEEP by a
+ * large message is let go after it. */
+#define FAKEMX_JSON_KEEP (256 * 1024)
+static struct strbuf fakemx_json_line;
+
 void fakemx_message_write_json(const struct fakemx_message *m, FILE *fp)
 {
     unsigned char digest[SHA256_DIGEST_LENGTH];
     const struct fakemx_session_record *sr = m->session;
-    struct strbuf sb;
+    struct strbuf *sb = &fakemx_json_line;
 
-    /* Sized once for the data (escaping may grow it a little) and the
-     * envelope: no realloc chain per message on the hot path. */
-    strbuf_init(&sb);
-    sb.cap = m->data_len + m->data_len / 8 + 2048;
-    sb.buf = xmalloc(sb.cap);
-    sb.buf[0] = '\0';
-    strbuf_puts(&sb, "{\"host\":");
-    strbuf_put_json(&sb, m->host ? m->host : "", m->host ? strlen(m->host) : 0);
-    fakemx_json_field(&sb, "name", m->host_name);
-    fakemx_json_field(&sb, "client_ip", m->client_ip);
-    fakemx_json_field(&sb, "helo", m->helo);
-    fakemx_json_field(&sb, "mail_from", m->mail_from);
-    fakemx_json_array(&sb, "rcpt_to", m->rcpts, m->nrcpt);
-    strbuf_printf(&sb, ",\"size\":%zu,\"sha256\":\"", m->data_len);
+    /* Room for the data (escaping may grow it a little) and the envelope
+     * at once: no realloc chain on the hot path. */
+    strbuf_reset(sb);
+    if (sb->cap < m->data_len + m->data_len / 8 + 2048) {
+        sb->cap = m->data_len + m->data_len / 8 + 2048;
+        sb->buf = xrealloc(sb->buf, sb->cap);
+        sb->buf[0] = '\0';
+    }
+    strbuf_append(sb, "{\"host\":", 8);
+    strbuf_put_json(sb, m->host ? m->host : "", m->host ? strlen(m->host) : 0);
+    fakemx_json_field(sb, "name", m->host_name);
+    fakemx_json_field(sb, "client_ip", m->client_ip);
+    fakemx_json_field(sb, "helo", m->helo);
+    fakemx_json_field(sb, "mail_from", m->mail_from);
+    fakemx_json_array(sb, "rcpt_to", m->rcpts, m->nrcpt);
+    fakemx_json_key(sb, "size");
+    fakemx_json_uint(sb, m->data_len, 1);
+    strbuf_puts(sb, ",\"sha256\":\"");
     if (m->sha256[0] != '\0') {
-        strbuf_puts(&sb, m->sha256);
+        strbuf_puts(sb, m->sha256);
     } else {
         SHA256((const unsigned char *)(m->data ? m->data : ""), m->data_len,
                digest);
         for (size_t i = 0; i < sizeof(digest); i++)
-            strbuf_printf(&sb, "%02x", digest[i]);
+            strbuf_printf(sb, "%02x", digest[i]);
     }
-    strbuf_puts(&sb, "\",\"data\":");
-    strbuf_put_json(&sb, m->data ? m->data : "", m->data_len);
+    strbuf_puts(sb, "\",\"data\":");
+    strbuf_put_json(sb, m->data ? m->data : "", m->data_len);
     /* Since issue 4, after the original keys. */
-    fakemx_json_field(&sb, "mail_params", m->mail_params);
-    fakemx_json_array(&sb, "rcpt_params", m->rcpt_params,
+    fakemx_json_field(sb, "mail_params", m->mail_params);
+    fakemx_json_array(sb, "rcpt_params", m->rcpt_params,
                       m->rcpt_params ? m->nrcpt : 0);
-    fakemx_json_field(&sb, "tls", m->tls_version);
-    fakemx_json_field(&sb, "subject", m->subject);
-    fakemx_json_field(&sb, "header_from", m->header_from);
-    fakemx_json_field(&sb, "header_to", m->header_to);
-    fakemx_json_field(&sb, "message_id", m->message_id);
-    fakemx_json_time(&sb, "connected", &m->connected);
-    fakemx_json_time(&sb, "mail_time", &m->mail_time);
-    fakemx_json_time(&sb, "received", &m->received);
-    strbuf_printf(&sb, ",\"session\":%lu", sr ? sr->id : 0UL);
+    fakemx_json_field(sb, "tls", m->tls_version);
+    fakemx_json_field(sb, "subject", m->subject);
+    fakemx_json_field(sb, "header_from", m->header_from);
+    fakemx_json_field(sb, "header_to", m->header_to);
+    fakemx_json_field(sb, "message_id", m->message_id);
+    fakemx_json_time(sb, "connected", &m->connected);
+    fakemx_json_time(sb, "mail_time", &m->mail_time);
+    fakemx_json_time(sb, "received", &m->received);
+    fakemx_json_key(sb, "session");
+    fakemx_json_uint(sb, sr ? sr->id : 0UL, 1);
     fakemx_json_array(
-        &sb, "replies",
+        sb, "replies",
         sr && m->reply_first < sr->nreplies ? sr->replies + m->reply_first
                                             : NULL,
         sr && m->reply_first + m->reply_count <= sr->nreplies ? m->reply_count
                                                               : 0);
-    strbuf_puts(&sb, "}\n");
+    strbuf_puts(sb, "}\n");
     /* The line is built whole and handed to stdio in one call. */
-    fwrite(sb.buf, 1, sb.len, fp);
-    strbuf_clear(&sb);
+    fwrite(sb->buf, 1, sb->len, fp);
+    if (sb->cap > FAKEMX_JSON_KEEP)
+        strbuf_clear(sb);
 }
 
 void fakemx_session_write_json(const struct fakemx_session_record *r, FILE *fp)

@@ -48,6 +48,24 @@ static void fakemx_send(struct fakemx_session *s, const char *text, size_t len)
     fakemx_srec_reply(s->rec, text, len);
 }
 
+/* A reply with no variable part: no printf on the hot path. */
+#define FAKEMX_REPLY_LIT(s, text) fakemx_send((s), "" text, sizeof(text) - 1)
+
+/* A reply of three parts, e.g. "220 ", the name, " ESMTP fakemx". */
+static void fakemx_reply3(struct fakemx_session *s, const char *a,
+                          const char *b, const char *c)
+{
+    char buf[1024];
+    size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+
+    if (la + lb + lc > sizeof(buf))
+        lb = sizeof(buf) - la - lc; /* a name too long for a line: cut */
+    memcpy(buf, a, la);
+    memcpy(buf + la, b, lb);
+    memcpy(buf + la + lb, c, lc);
+    fakemx_send(s, buf, la + lb + lc);
+}
+
 static void fakemx_reply(struct fakemx_session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -170,7 +188,7 @@ void fakemx_session_free(struct fakemx_session *s)
         event_free(s->wait_ev);
     free(s->wait_line);
     fakemx_reset(s);
-    strbuf_clear(&s->data);
+    fakemx_data_give(fm, &s->data);
     free(s->helo);
     if (fm->session_fn != NULL && !fm->freeing)
         fm->session_fn(fm->session_arg, &s->rec->pub);
@@ -251,18 +269,26 @@ static void fakemx_data_append(struct fakemx_session *s, const char *p,
 
 static void fakemx_end_of_data(struct fakemx_session *s)
 {
-    char id[32];
+    static const char hex[] = "0123456789ABCDEF";
+    char id[32], *p = id + sizeof(id) - 1;
+    unsigned long seq;
 
     s->in_data = 0;
     if (s->data_too_big) {
-        fakemx_reply(s, "552 5.3.4 Error: message file too big");
+        FAKEMX_REPLY_LIT(s, "552 5.3.4 Error: message file too big");
     } else {
-        snprintf(id, sizeof(id), "FM%08lX", ++fakemx_queue_seq);
+        /* "FM%08lX", written backwards without printf. */
+        seq = ++fakemx_queue_seq;
+        *p = '\0';
+        for (int i = 0; i < 8 || seq != 0; i++, seq >>= 4)
+            *--p = hex[seq & 15];
+        *--p = 'M';
+        *--p = 'F';
         log_info("%s: %s: from=<%s>, nrcpt=%zu, size=%zu, client=%s",
-                 s->host->listen, id, s->mail_from, s->rcpts.n, s->data.len,
+                 s->host->listen, p, s->mail_from, s->rcpts.n, s->data.len,
                  s->client_ip);
         fakemx_record(s);
-        fakemx_reply(s, "250 2.0.0 Ok: queued as %s", id);
+        fakemx_reply3(s, "250 2.0.0 Ok: queued as ", p, "");
         fakemx_record_notify(s->host->fm);
     }
     fakemx_reset(s);
@@ -274,7 +300,7 @@ static void fakemx_end_of_data(struct fakemx_session *s)
 static int fakemx_need_tls(struct fakemx_session *s)
 {
     if (s->host->beh.tls_required && !s->tls) {
-        fakemx_reply(s, "530 5.7.0 Must issue a STARTTLS command first");
+        FAKEMX_REPLY_LIT(s, "530 5.7.0 Must issue a STARTTLS command first");
         return 1;
     }
     return 0;
@@ -297,7 +323,7 @@ static void fakemx_hello(struct fakemx_session *s, const char *arg, int ehlo)
     s->helo = xstrdup(arg);
     s->rec->pub.helo = fakemx_srec_strdup(s->rec, arg, strlen(arg));
     if (!ehlo) {
-        fakemx_reply(s, "250 %s", fakemx_name(s));
+        fakemx_reply3(s, "250 ", fakemx_name(s), "");
         return;
     }
     n = snprintf(buf, sizeof(buf),
@@ -355,19 +381,19 @@ static void fakemx_cmd_mail(struct fakemx_session *s, const char *arg)
     if (fakemx_need_tls(s))
         return;
     if (s->mail_from != NULL) {
-        fakemx_reply(s, "503 5.5.1 Error: nested MAIL command");
+        FAKEMX_REPLY_LIT(s, "503 5.5.1 Error: nested MAIL command");
         return;
     }
     if ((path = str_casestart(arg, "FROM:")) == NULL) {
-        fakemx_reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
+        FAKEMX_REPLY_LIT(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
         return;
     }
     if (smtp_parse_path(path, 0, addr, sizeof(addr), &params) != SMTP_PATH_OK) {
-        fakemx_reply(s, "501 5.1.7 Bad sender address syntax");
+        FAKEMX_REPLY_LIT(s, "501 5.1.7 Bad sender address syntax");
         return;
     }
     if (fakemx_size_exceeded(params, fakemx_size_limit(s))) {
-        fakemx_reply(s, "552 5.3.4 Message size exceeds fixed limit");
+        FAKEMX_REPLY_LIT(s, "552 5.3.4 Message size exceeds fixed limit");
         return;
     }
     /* Postfix's smtpd_client_message_rate_limit counts MAIL commands. */
@@ -383,7 +409,7 @@ static void fakemx_cmd_mail(struct fakemx_session *s, const char *arg)
     s->mail_params = xstrdup(params);
     clock_now(&s->mail_time);
     s->reply_first = s->rec->pub.nreplies;
-    fakemx_reply(s, "250 2.1.0 Ok");
+    FAKEMX_REPLY_LIT(s, "250 2.1.0 Ok");
 }
 
 static void fakemx_cmd_rcpt(struct fakemx_session *s, const char *arg)
@@ -395,16 +421,16 @@ static void fakemx_cmd_rcpt(struct fakemx_session *s, const char *arg)
     if (fakemx_need_tls(s))
         return;
     if (s->mail_from == NULL) {
-        fakemx_reply(s, "503 5.5.1 Error: need MAIL command");
+        FAKEMX_REPLY_LIT(s, "503 5.5.1 Error: need MAIL command");
         return;
     }
     if ((path = str_casestart(arg, "TO:")) == NULL) {
-        fakemx_reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
+        FAKEMX_REPLY_LIT(s, "501 5.5.4 Syntax: RCPT TO:<address>");
         return;
     }
     if (smtp_parse_path(path, 0, addr, sizeof(addr), &params) != SMTP_PATH_OK ||
         addr[0] == '\0') {
-        fakemx_reply(s, "501 5.1.3 Bad recipient address syntax");
+        FAKEMX_REPLY_LIT(s, "501 5.1.3 Bad recipient address syntax");
         return;
     }
     if (s->host->beh.greylist &&
@@ -418,7 +444,7 @@ static void fakemx_cmd_rcpt(struct fakemx_session *s, const char *arg)
     }
     strlist_push(&s->rcpts, addr);
     strlist_push(&s->rcpt_params, params);
-    fakemx_reply(s, "250 2.1.5 Ok");
+    FAKEMX_REPLY_LIT(s, "250 2.1.5 Ok");
 }
 
 static void fakemx_cmd_data(struct fakemx_session *s, const char *arg)
@@ -429,47 +455,44 @@ static void fakemx_cmd_data(struct fakemx_session *s, const char *arg)
      * with MAIL but no accepted recipient (all rejected while pipelining)
      * it is no protocol error but "no valid recipients". */
     if (s->mail_from == NULL) {
-        fakemx_reply(s, "503 5.5.1 Error: need RCPT command");
+        FAKEMX_REPLY_LIT(s, "503 5.5.1 Error: need RCPT command");
     } else if (s->rcpts.n == 0) {
-        fakemx_reply(s, "554 5.5.1 Error: no valid recipients");
+        FAKEMX_REPLY_LIT(s, "554 5.5.1 Error: no valid recipients");
     } else if (*arg != '\0') {
-        fakemx_reply(s, "501 5.5.4 Syntax: DATA");
+        FAKEMX_REPLY_LIT(s, "501 5.5.4 Syntax: DATA");
     } else {
         s->in_data = 1;
         s->data_too_big = 0;
         s->data_mid_line = 0;
         s->data_raw = 0;
         strbuf_reset(&s->data);
-        /* One allocation up front rather than a chain of reallocs. */
-        if (s->data.cap < FAKEMX_DATA_RESERVE) {
-            s->data.buf = xrealloc(s->data.buf, FAKEMX_DATA_RESERVE);
-            s->data.cap = FAKEMX_DATA_RESERVE;
-            s->data.buf[0] = '\0';
-        }
-        fakemx_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+        /* One allocation up front rather than a chain of reallocs, or
+         * the buffer of a session that has ended. */
+        fakemx_data_take(s->host->fm, &s->data, FAKEMX_DATA_RESERVE);
+        FAKEMX_REPLY_LIT(s, "354 End data with <CR><LF>.<CR><LF>");
     }
 }
 
 static void fakemx_cmd_rset(struct fakemx_session *s, const char *arg)
 {
     if (*arg != '\0') {
-        fakemx_reply(s, "501 5.5.4 Syntax: RSET");
+        FAKEMX_REPLY_LIT(s, "501 5.5.4 Syntax: RSET");
         return;
     }
     fakemx_reset(s);
-    fakemx_reply(s, "250 2.0.0 Ok");
+    FAKEMX_REPLY_LIT(s, "250 2.0.0 Ok");
 }
 
 static void fakemx_cmd_noop(struct fakemx_session *s, const char *arg)
 {
     (void)arg; /* RFC 5321 section 4.1.1.9: a parameter is ignored */
-    fakemx_reply(s, "250 2.0.0 Ok");
+    FAKEMX_REPLY_LIT(s, "250 2.0.0 Ok");
 }
 
 static void fakemx_cmd_quit(struct fakemx_session *s, const char *arg)
 {
     (void)arg;
-    fakemx_reply(s, "221 2.0.0 Bye");
+    FAKEMX_REPLY_LIT(s, "221 2.0.0 Bye");
     fakemx_close_after_reply(s);
 }
 
@@ -479,13 +502,13 @@ static void fakemx_cmd_quit(struct fakemx_session *s, const char *arg)
 static void fakemx_cmd_starttls(struct fakemx_session *s, const char *arg)
 {
     if (!s->host->beh.starttls || s->host->fm->ssl_ctx == NULL) {
-        fakemx_reply(s, "502 5.5.1 Error: command not implemented");
+        FAKEMX_REPLY_LIT(s, "502 5.5.1 Error: command not implemented");
     } else if (s->tls) {
-        fakemx_reply(s, "554 5.5.1 Error: TLS already active");
+        FAKEMX_REPLY_LIT(s, "554 5.5.1 Error: TLS already active");
     } else if (*arg != '\0') {
-        fakemx_reply(s, "501 5.5.4 Syntax: STARTTLS");
+        FAKEMX_REPLY_LIT(s, "501 5.5.4 Syntax: STARTTLS");
     } else {
-        fakemx_reply(s, "220 2.0.0 Ready to start TLS");
+        FAKEMX_REPLY_LIT(s, "220 2.0.0 Ready to start TLS");
         s->tls_starting = 1;
         fakemx_read_stop(s);
     }
@@ -494,7 +517,7 @@ static void fakemx_cmd_starttls(struct fakemx_session *s, const char *arg)
 static void fakemx_cmd_other(struct fakemx_session *s, const char *arg)
 {
     (void)arg;
-    fakemx_reply(s, "502 5.5.2 Error: command not recognized");
+    FAKEMX_REPLY_LIT(s, "502 5.5.2 Error: command not recognized");
 }
 
 /* The greeting (RFC 5321 section 4.2, 3.1): a forced greeting, the
@@ -530,7 +553,7 @@ static void fakemx_cmd_connect(struct fakemx_session *s, const char *arg)
         fakemx_close_after_reply(s);
         return;
     }
-    fakemx_reply(s, "220 %s ESMTP fakemx", fakemx_name(s));
+    fakemx_reply3(s, "220 ", fakemx_name(s), " ESMTP fakemx");
 }
 
 static void fakemx_cmd_dot(struct fakemx_session *s, const char *arg)
@@ -640,7 +663,7 @@ static void fakemx_do(struct fakemx_session *s, enum fakemx_cmd cmd, char *line,
         while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
             *--end = '\0';
         if (*p == '\0') {
-            fakemx_reply(s, "500 5.5.2 Error: bad syntax");
+            FAKEMX_REPLY_LIT(s, "500 5.5.2 Error: bad syntax");
             return;
         }
         line = p;
@@ -803,7 +826,7 @@ static size_t fakemx_scan(struct fakemx_session *s, const char *p, size_t n)
         if (s->skipping_long_line) {
             /* The tail of an overlong command line: one reply for all. */
             s->skipping_long_line = 0;
-            fakemx_reply(s, "500 5.5.0 Error: line too long");
+            FAKEMX_REPLY_LIT(s, "500 5.5.0 Error: line too long");
         } else if (len == 0 || p[end - 1] != '\r') {
             /* RFC 5321 section 2.3.8: only CRLF ends a command. Postfix
              * with smtpd_forbid_bare_newline = yes. */
@@ -811,9 +834,9 @@ static size_t fakemx_scan(struct fakemx_session *s, const char *p, size_t n)
                          fakemx_name(s));
             fakemx_close_after_reply(s);
         } else if (len + 1 > FAKEMX_LINE_LIMIT) {
-            fakemx_reply(s, "500 5.5.0 Error: line too long");
+            FAKEMX_REPLY_LIT(s, "500 5.5.0 Error: line too long");
         } else if (memchr(p + pos, '\0', len - 1) != NULL) {
-            fakemx_reply(s, "500 5.5.2 Error: bad syntax");
+            FAKEMX_REPLY_LIT(s, "500 5.5.2 Error: bad syntax");
         } else {
             memcpy(line, p + pos, len - 1);
             line[len - 1] = '\0';
