@@ -39,7 +39,7 @@ enum scn_item_kind {
     SCN_EXPECT_CLOSED,  /* "S= closed": the server ends the connection */
     SCN_COMMAND,        /* [admin] "$ mailq" */
     SCN_OUTPUT,         /* [admin] "> pattern" */
-    SCN_SERVICE,        /* [master.cf]: one logical line (an inet one: a port) */
+    SCN_SERVICE, /* [master.cf]: one logical line (an inet one: a port) */
 };
 struct scn_item {
     enum scn_item_kind kind;
