@@ -626,10 +626,14 @@ static void smtpc_try_next(struct smtpc *c)
 
 static void smtpc_add_target(struct smtpc *c, const char *host, const char *ip)
 {
+    size_t iplen = strlen(ip);
+
+    if (iplen >= sizeof(c->targets[0].ip))
+        return; /* no address is that long */
     c->targets = xrealloc(c->targets, (c->ntargets + 1) * sizeof(*c->targets));
     snprintf(c->targets[c->ntargets].host, sizeof(c->targets[0].host), "%s",
              host);
-    snprintf(c->targets[c->ntargets].ip, sizeof(c->targets[0].ip), "%s", ip);
+    memcpy(c->targets[c->ntargets].ip, ip, iplen + 1);
     c->ntargets++;
 }
 
