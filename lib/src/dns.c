@@ -32,7 +32,7 @@ struct dns {
     int destroying;
 };
 
-enum dns_kind { DNS_Q_MX, DNS_Q_A, DNS_Q_TXT };
+enum dns_kind { DNS_Q_MX, DNS_Q_A, DNS_Q_TXT, DNS_Q_PTR };
 
 struct dns_req {
     struct dns *dns;
@@ -41,7 +41,9 @@ struct dns_req {
         dns_mx_fn *mx;
         dns_addr_fn *a;
         dns_txt_fn *txt;
+        dns_ptr_fn *ptr;
     } cb;
+    struct in_addr addr; /* PTR: the address asked about */
     void *arg;
 };
 
@@ -304,6 +306,26 @@ static void dns_answer_txt(struct dns_req *r, enum dns_status st,
         ares_free_data(head);
 }
 
+static void dns_answer_ptr(struct dns_req *r, enum dns_status st,
+                           unsigned char *abuf, int alen)
+{
+    struct hostent *host = NULL;
+    const char *name = NULL;
+
+    if (st == DNS_OK) {
+        int rc = ares_parse_ptr_reply(abuf, alen, &r->addr, sizeof(r->addr),
+                                      AF_INET, &host);
+        st = dns_map_status(rc);
+        if (st == DNS_OK && (host == NULL || host->h_name == NULL))
+            st = DNS_NODATA;
+        if (st == DNS_OK)
+            name = host->h_name;
+    }
+    r->cb.ptr(r->arg, st, name);
+    if (host != NULL)
+        ares_free_hostent(host);
+}
+
 static void dns_on_answer(void *arg, int status, int timeouts,
                           unsigned char *abuf, int alen)
 {
@@ -324,6 +346,9 @@ static void dns_on_answer(void *arg, int status, int timeouts,
         break;
     case DNS_Q_TXT:
         dns_answer_txt(r, st, abuf, alen);
+        break;
+    case DNS_Q_PTR:
+        dns_answer_ptr(r, st, abuf, alen);
         break;
     }
     free(r);
@@ -368,4 +393,23 @@ void dns_lookup_txt(struct dns *d, const char *name, dns_txt_fn *cb, void *arg)
 
     r->cb.txt = cb;
     dns_query(d, name, ns_t_txt, r);
+}
+
+int dns_lookup_ptr(struct dns *d, const char *ip, dns_ptr_fn *cb, void *arg)
+{
+    struct dns_req *r;
+    unsigned char *b;
+    char name[64];
+    struct in_addr a;
+
+    if (inet_pton(AF_INET, ip, &a) != 1)
+        return -1;
+    b = (unsigned char *)&a;
+    snprintf(name, sizeof(name), "%u.%u.%u.%u.in-addr.arpa", b[3], b[2], b[1],
+             b[0]);
+    r = dns_req_new(d, DNS_Q_PTR, arg);
+    r->cb.ptr = cb;
+    r->addr = a;
+    dns_query(d, name, ns_t_ptr, r);
+    return 0;
 }

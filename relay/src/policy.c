@@ -263,6 +263,25 @@ static int policy_sync(struct relay *r, const char *name, const char *arg,
                  ctx->helo);
         return POLICY_REJECT;
     }
+    if (strcmp(name, "reject_non_fqdn_helo_hostname") == 0 ||
+        strcmp(name, "reject_non_fqdn_hostname") == 0) {
+        /* As Postfix: address literals pass; trailing dots are ignored. */
+        if (*ctx->helo == '\0' || *ctx->helo == '[')
+            return POLICY_DUNNO;
+        char *h = xstrdup(ctx->helo);
+        size_t n = strlen(h);
+        while (n > 1 && h[n - 1] == '.')
+            h[--n] = '\0';
+        int fqdn = strchr(h, '.') != NULL && policy_valid_hostname(h);
+        free(h);
+        if (fqdn)
+            return POLICY_DUNNO;
+        snprintf(reply, len,
+                 "504 5.5.2 <%s>: Helo command rejected: need "
+                 "fully-qualified hostname",
+                 ctx->helo);
+        return POLICY_REJECT;
+    }
     if (strcmp(name, "reject_unauth_pipelining") == 0) {
         if (!ctx->pipelined)
             return POLICY_DUNNO;

@@ -22,6 +22,7 @@ struct dns;
 struct evconnlistener;
 struct event;
 struct smtpd_session;
+struct smtpd_lookup;
 struct smtpc;
 struct smtpc_conn;
 struct smtpc_rcpt;
@@ -166,6 +167,7 @@ struct relay {
     size_t nlisteners;
     int pid_fd; /* queue_directory/pid/master.pid, locked; -1 if none */
     struct smtpd_session *sessions;
+    struct smtpd_lookup *lookups; /* client name lookups in progress */
     /* The active queue: messages being scheduled or delivered, at most
      * qmgr_message_active_limit from deferred/. Deferred and held
      * messages are on disk only, as in Postfix (a deferred file's mtime is
@@ -405,6 +407,8 @@ int relay_tls_level(struct config *cf, const char **bad);
 void smtpd_accept(struct relay *r, struct relay_service *svc, int fd,
                   const struct netaddr *peer);
 void smtpd_free_all(struct relay *r);
+/* Client name lookups that outlived their sessions (after dns_free). */
+void smtpd_lookups_free(struct relay *r);
 
 /* smtpc.c — one SMTP client delivery: a message to recipients sharing a
  * next hop. done() runs once with per-recipient results filled in. */

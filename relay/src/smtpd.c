@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "mxlab/clock.h"
+#include "mxlab/dns.h"
 #include "mxlab/log.h"
 #include "mxlab/maillog.h"
 #include "mxlab/map.h"
@@ -68,6 +69,7 @@ struct smtpd_session {
     int in_data;
     int quitting;
     struct policy_check *pending; /* RCPT waiting for DNS lists */
+    struct smtpd_lookup *lookup;  /* the client's name, before greeting */
     char *pending_rcpt;
     int rcpt_starting;
     int committing;   /* the message waits for its group commit */
@@ -114,6 +116,17 @@ static void smtpd_reset(struct smtpd_session *s)
     s->in_data = 0;
 }
 
+/* The client's name, as Postfix's smtpd finds it before the greeting:
+ * the PTR record of its address, kept only if that name resolves back to
+ * the address; "unknown" otherwise. It outlives a session that ends
+ * meanwhile (s NULL), until DNS answers. */
+struct smtpd_lookup {
+    struct relay *r;
+    struct smtpd_session *s;
+    char ptr[256];
+    struct smtpd_lookup *next;
+};
+
 static void smtpd_session_free(struct smtpd_session *s)
 {
     struct relay *r = s->r;
@@ -141,6 +154,8 @@ static void smtpd_session_free(struct smtpd_session *s)
                    counts.buf ? counts.buf : "");
     strbuf_clear(&counts);
     policy_check_cancel(s->pending);
+    if (s->lookup != NULL)
+        s->lookup->s = NULL; /* DNS answers later, to nobody */
     queue_commit_cancel(r, s);
     free(s->commit_msgid);
     free(s->pending_rcpt);
@@ -1014,6 +1029,98 @@ static void smtpd_on_event(struct bufferevent *bev, short what, void *arg)
     smtpd_session_free(s);
 }
 
+/* The client's name is known: the session begins. */
+static void smtpd_greet(struct smtpd_session *s)
+{
+    bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+    maillog_printf(s->r->log, "smtpd", "connect from %s[%s]", s->name, s->ip);
+    smtpd_reply(s, "220 %s", s->p->smtpd_banner);
+}
+
+/* Looking up the client's name (below). */
+static void smtpd_lookup_done(struct smtpd_lookup *l)
+{
+    for (struct smtpd_lookup **pp = &l->r->lookups; *pp != NULL;
+         pp = &(*pp)->next)
+        if (*pp == l) {
+            *pp = l->next;
+            break;
+        }
+    if (l->s != NULL) {
+        l->s->lookup = NULL;
+        smtpd_greet(l->s);
+    }
+    free(l);
+}
+
+void smtpd_lookups_free(struct relay *r)
+{
+    while (r->lookups != NULL) {
+        struct smtpd_lookup *l = r->lookups;
+        r->lookups = l->next;
+        if (l->s != NULL)
+            l->s->lookup = NULL;
+        free(l);
+    }
+}
+
+static void smtpd_on_forward(void *arg, enum dns_status st, char **addrs,
+                             size_t n)
+{
+    struct smtpd_lookup *l = arg;
+    struct smtpd_session *s = l->s;
+    int match = 0;
+
+    for (size_t i = 0; st == DNS_OK && i < n; i++)
+        match |= strcmp(addrs[i], s != NULL ? s->ip : "") == 0;
+    if (s != NULL && match) {
+        snprintf(s->name, sizeof(s->name), "%s", l->ptr);
+    } else if (s != NULL) {
+        /* Postfix's words, with getaddrinfo's reason when it failed. */
+        const char *why = st == DNS_OK || st == DNS_NODATA ? NULL
+                          : st == DNS_NXDOMAIN
+                              ? "Name or service not known"
+                              : "Temporary failure in name resolution";
+        maillog_printf(l->r->log, "smtpd",
+                       "warning: hostname %s does not resolve to address "
+                       "%s%s%s",
+                       l->ptr, s->ip, why ? ": " : "", why ? why : "");
+    }
+    smtpd_lookup_done(l);
+}
+
+static void smtpd_on_ptr(void *arg, enum dns_status st, const char *name)
+{
+    struct smtpd_lookup *l = arg;
+
+    if (l->s == NULL || st != DNS_OK || strlen(name) >= sizeof(l->ptr)) {
+        smtpd_lookup_done(l);
+        return;
+    }
+    snprintf(l->ptr, sizeof(l->ptr), "%s", name);
+    dns_lookup_a(l->r->dns, l->ptr, smtpd_on_forward, l);
+}
+
+/* 1 if the name lookup was started (the greeting waits for it). */
+static int smtpd_lookup_name(struct smtpd_session *s)
+{
+    struct smtpd_lookup *l;
+
+    if (s->r->dns == NULL)
+        return 0;
+    l = xcalloc(1, sizeof(*l));
+    l->r = s->r;
+    l->s = s;
+    if (dns_lookup_ptr(s->r->dns, s->ip, smtpd_on_ptr, l) < 0) {
+        free(l); /* IPv6: not looked up */
+        return 0;
+    }
+    s->lookup = l;
+    l->next = s->r->lookups;
+    s->r->lookups = l;
+    return 1;
+}
+
 void smtpd_accept(struct relay *r, struct relay_service *svc, int fd,
                   const struct netaddr *peer)
 {
@@ -1026,8 +1133,9 @@ void smtpd_accept(struct relay *r, struct relay_service *svc, int fd,
     s->p = &svc->p;
     s->peer = *peer;
     netaddr_ip(peer, s->ip, sizeof(s->ip));
-    /* Reverse lookups come with the policy work; until then Postfix's
-     * /etc/hosts answer for loopback and "unknown" for the rest. */
+    /* Postfix's /etc/hosts answers for loopback; other clients are
+     * "unknown" unless their PTR record names them (and that name has
+     * their address). */
     snprintf(s->name, sizeof(s->name), "%s",
              strcmp(s->ip, "127.0.0.1") == 0 || strcmp(s->ip, "::1") == 0
                  ? "localhost"
@@ -1037,9 +1145,8 @@ void smtpd_accept(struct relay *r, struct relay_service *svc, int fd,
     s->bev = bufferevent_socket_new(r->base, fd, BEV_OPT_CLOSE_ON_FREE);
     bufferevent_setcb(s->bev, smtpd_on_read, smtpd_on_write, smtpd_on_event, s);
     bufferevent_set_timeouts(s->bev, &tv, &tv);
-    bufferevent_enable(s->bev, EV_READ | EV_WRITE);
     s->next = r->sessions;
     r->sessions = s;
-    maillog_printf(r->log, "smtpd", "connect from %s[%s]", s->name, s->ip);
-    smtpd_reply(s, "220 %s", s->p->smtpd_banner);
+    if (strcmp(s->name, "localhost") == 0 || !smtpd_lookup_name(s))
+        smtpd_greet(s);
 }

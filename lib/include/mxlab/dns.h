@@ -45,5 +45,9 @@ void dns_lookup_mx(struct dns *d, const char *name, dns_mx_fn *cb, void *arg);
 /* A records (IPv4 only for now). */
 void dns_lookup_a(struct dns *d, const char *name, dns_addr_fn *cb, void *arg);
 void dns_lookup_txt(struct dns *d, const char *name, dns_txt_fn *cb, void *arg);
+/* The PTR record of an IPv4 address (its first name, or NULL unless
+ * DNS_OK). -1 if ip is not an IPv4 address (cb is not called). */
+typedef void dns_ptr_fn(void *arg, enum dns_status st, const char *name);
+int dns_lookup_ptr(struct dns *d, const char *ip, dns_ptr_fn *cb, void *arg);
 
 #endif
