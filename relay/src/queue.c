@@ -492,6 +492,8 @@ static void queue_deferred_done(struct relay *r, struct queue_msg *m,
     free(old);
     queue_unlink_msg(r, m);
     queue_msg_free(m);
+    /* The queue manager's timer must come back for it (real clock). */
+    r->deferred_left++;
 }
 
 static char *queue_deferring_tmp(struct relay *r, const struct queue_msg *m)

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """relay/tests/crash.py — nothing acknowledged is ever lost (issue 6).
 
-mxlab-relay relays to mxlab-fakemx. Eight client threads send numbered
+mxlab-relay relays to mxlab-fakemx, which answers every third RCPT with
+a 451 so that deferrals (and their retries a second later) are under way
+when the kills come. Eight client threads send numbered
 messages over SMTP and record every one that got "250 ... queued as";
 meanwhile the relay is killed with SIGKILL ROUNDS times, each time after a
 given number of acknowledgements (so no timing decides the test), and
@@ -112,8 +114,11 @@ def client(n):
 
 
 try:
+    with open(work + "/behaviour", "w") as f:
+        f.write("reply = RCPT every 3 451 4.3.0 try again later\n")
     fakemx = start([BIN + "/mxlab-fakemx", "--listen",
-                    "127.0.0.1:%d" % sink_port, "--dump", work + "/dump"])
+                    "127.0.0.1:%d" % sink_port, "--dump", work + "/dump",
+                    "--behaviour", work + "/behaviour"])
     wait_port(sink_port, fakemx)
     relay = start([BIN + "/mxlab-relay", "-c", work])
     wait_port(smtp_port, relay)
@@ -155,14 +160,35 @@ try:
     lost = sorted(want - set(got))
     dups = sum(c - 1 for c in got.values() if c > 1)
     unacked = len(set(got) - want)
+    with open(work + "/maillog") as f:
+        deferrals = sum("status=deferred" in line for line in f)
     print("crash.py: %d rounds of kill -9; %d messages acknowledged, "
           "%d delivered, %d lost, %d duplicates, %d delivered without "
-          "acknowledgement" % (ROUNDS, len(want), len(got), len(lost), dups,
-                               unacked))
+          "acknowledgement, %d deferrals" % (ROUNDS, len(want), len(got),
+                                            len(lost), dups, unacked,
+                                            deferrals))
+    if deferrals == 0:
+        sys.exit("crash.py: no delivery was deferred: the test did not "
+                 "exercise deferrals")
     if lost:
-        print("crash.py: LOST: %s" % " ".join(lost[:20]))
+        # Still queued (not delivered in time) or gone for good?
+        left = {}
+        for d in ("incoming", "active", "deferred", "hold", "corrupt"):
+            for name in os.listdir(work + "/queue/" + d):
+                with open(work + "/queue/%s/%s" % (d, name), "rb") as f:
+                    text = f.read().decode("utf-8", "replace")
+                for tag in lost:
+                    if "Subject: %s\r\n" % tag in text:
+                        left[tag] = "%s/%s" % (d, name)
+        for tag in lost:
+            print("crash.py: LOST: %s%s" % (
+                tag, " (still in %s)" % left[tag] if tag in left else ""))
+        if os.environ.get("CRASH_KEEP"):
+            print("crash.py: kept %s" % work)
+            work = "/nonexistent-kept"
         sys.exit(1)
 finally:
     stop.set()
     stop_all()
-    subprocess.run(["rm", "-rf", work])
+    if not work.startswith("/nonexistent"):
+        subprocess.run(["rm", "-rf", work])
