@@ -3,6 +3,7 @@
  */
 #include "mxlab/smtp.h"
 
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "mxlab/strutil.h"
@@ -97,6 +98,44 @@ enum smtp_path_status smtp_parse_path(const char *arg, int strict, char *addr,
     if (params != NULL)
         *params = p;
     return SMTP_PATH_OK;
+}
+
+int smtp_valid_hostname(const char *name)
+{
+    size_t len = strlen(name), label = 0;
+    int numeric = 1;
+
+    if (len > 2 && name[0] == '[' && name[len - 1] == ']') {
+        char lit[64];
+        unsigned char bin[16];
+        if (len - 2 >= sizeof(lit))
+            return 0;
+        memcpy(lit, name + 1, len - 2);
+        lit[len - 2] = '\0';
+        if (str_ncasecmp(lit, "IPv6:", 5) == 0)
+            return inet_pton(AF_INET6, lit + 5, bin) == 1;
+        return inet_pton(AF_INET, lit, bin) == 1;
+    }
+    if (len == 0 || len > 255)
+        return 0;
+    for (const char *p = name;; p++) {
+        if (*p == '.' || *p == '\0') {
+            /* No empty label, none that starts or ends with '-'. */
+            if (label == 0 || p[-1] == '-' || p[-(long)label] == '-')
+                return 0;
+            if (*p == '\0')
+                break;
+            label = 0;
+            continue;
+        }
+        if (!str_isalnum((unsigned char)*p) && *p != '-' && *p != '_')
+            return 0;
+        if (!str_isdigit((unsigned char)*p))
+            numeric = 0;
+        if (++label > 63)
+            return 0;
+    }
+    return !numeric;
 }
 
 const char *smtp_addr_domain(const char *addr)

@@ -362,8 +362,7 @@ static int relay_flush_site_one(void *arg, struct queue_msg *m)
 /* postqueue -s SITE: deliver now what waits for SITE, when SITE is one
  * of fast_flush_domains (default $relay_domains), else Postfix's fatal
  * error. */
-static int relay_flush_site(struct relay *r, const char *site,
-                            struct strbuf *err)
+int relay_flush_site(struct relay *r, const char *site, struct strbuf *err)
 {
     if (!rewrite_domain_listed(r, &r->p.fast_flush_domains, site)) {
         strbuf_printf(err,

@@ -7,7 +7,10 @@
  * message, from the null sender; a message from the null sender gets no
  * report (notify_classes leaves out double bounces by default). Delay
  * warnings (delay_warning_time) share the layout: Action: delayed,
- * Will-Retry-Until, and the returned headers only.
+ * Will-Retry-Until, and the returned headers only. RFC 3461: a recipient
+ * whose NOTIFY leaves out FAILURE (or DELAY) is not reported, RET=HDRS
+ * returns the headers only, ENVID and ORCPT are given back as
+ * Original-Envelope-Id and Original-Recipient.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -33,6 +36,8 @@ void bounce_add(struct queue_msg *m, const struct queue_rcpt *qr,
     memset(b, 0, sizeof(*b));
     b->addr = xstrdup(qr->addr);
     b->orig = xstrdup(qr->orig);
+    b->orcpt = qr->orcpt ? xstrdup(qr->orcpt) : NULL;
+    b->notify = qr->notify;
     snprintf(b->dsn, sizeof(b->dsn), "%s", dsn);
     b->reason = xstrdup(reason ? reason : "");
     b->diag = diag ? xstrdup(diag) : NULL;
@@ -44,6 +49,7 @@ void bounce_clear(struct queue_msg *m)
     for (size_t i = 0; i < m->nbounces; i++) {
         free(m->bounces[i].addr);
         free(m->bounces[i].orig);
+        free(m->bounces[i].orcpt);
         free(m->bounces[i].reason);
         free(m->bounces[i].diag);
         free(m->bounces[i].remote);
@@ -83,6 +89,32 @@ static void bounce_date(time_t t, char *buf, size_t len)
 
     localtime_r(&t, &tm);
     strftime(buf, len, "%a, %d %b %Y %H:%M:%S %z (%Z)", &tm);
+}
+
+/* RFC 3461 section 4.1: without NOTIFY, failures and delays are
+ * reported; with it, only those it names. */
+static int bounce_wanted(int notify, int what)
+{
+    return notify == 0 || (notify & what) != 0;
+}
+
+/* Recipient i of the report (delayed: m's pending ones; else the
+ * bounced ones) if the sender asked to hear about it, else NULL. */
+static const char *bounce_pick(const struct queue_msg *m, size_t i, int delayed,
+                               const char **reason)
+{
+    if (delayed) {
+        const struct queue_rcpt *q = &m->rcpts[i];
+        if (q->done || q->reason == NULL ||
+            !bounce_wanted(q->notify, DSN_NOTIFY_DELAY))
+            return NULL;
+        *reason = q->reason;
+        return q->addr;
+    }
+    if (!bounce_wanted(m->bounces[i].notify, DSN_NOTIFY_FAILURE))
+        return NULL;
+    *reason = m->bounces[i].reason;
+    return m->bounces[i].addr;
 }
 
 /* One report to m's sender: the failed recipients (delayed 0, from
@@ -177,16 +209,9 @@ static int bounce_report(struct relay *r, struct queue_msg *m, int delayed)
      * remote — from the bounce list, or the pending ones. */
     size_t n = delayed ? m->nrcpt : m->nbounces;
     for (size_t i = 0; i < n; i++) {
-        const char *addr, *reason;
-        if (delayed) {
-            if (m->rcpts[i].done || m->rcpts[i].reason == NULL)
-                continue;
-            addr = m->rcpts[i].addr;
-            reason = m->rcpts[i].reason;
-        } else {
-            addr = m->bounces[i].addr;
-            reason = m->bounces[i].reason;
-        }
+        const char *reason, *addr = bounce_pick(m, i, delayed, &reason);
+        if (addr == NULL)
+            continue;
         char *line = xasprintf("<%s>: %s", addr, reason);
         bounce_wrap(&msg, line);
         strbuf_puts(&msg, "\r\n");
@@ -197,21 +222,26 @@ static int bounce_report(struct relay *r, struct queue_msg *m, int delayed)
                   "Content-Description: Delivery report\r\n"
                   "Content-Type: message/delivery-status\r\n"
                   "\r\n"
-                  "Reporting-MTA: dns; %s\r\n"
+                  "Reporting-MTA: dns; %s\r\n",
+                  boundary, r->p.myhostname);
+    if (m->dsn_envid != NULL && m->dsn_envid[0] != '\0')
+        strbuf_printf(&msg, "Original-Envelope-Id: %s\r\n", m->dsn_envid);
+    strbuf_printf(&msg,
                   "X-Postfix-Queue-ID: %s\r\n"
                   "X-Postfix-Sender: rfc822; %s\r\n"
                   "Arrival-Date: %s\r\n"
                   "\r\n",
-                  boundary, r->p.myhostname, m->id, m->sender, arrival);
+                  m->id, m->sender, arrival);
     for (size_t i = 0; i < n; i++) {
-        const char *addr, *orig, *dsn, *reason, *diag;
+        const char *addr, *orig, *orcpt, *dsn, *reason, *diag;
         char remote[256] = "";
+        if (bounce_pick(m, i, delayed, &reason) == NULL)
+            continue;
         if (delayed) {
             const struct queue_rcpt *q = &m->rcpts[i];
-            if (q->done || q->reason == NULL)
-                continue;
             addr = q->addr;
             orig = q->orig;
+            orcpt = q->orcpt;
             dsn = q->dsn[0] ? q->dsn : "4.0.0";
             reason = q->reason;
             diag = q->diag;
@@ -223,18 +253,20 @@ static int bounce_report(struct relay *r, struct queue_msg *m, int delayed)
             const struct bounce_entry *b = &m->bounces[i];
             addr = b->addr;
             orig = b->orig;
+            orcpt = b->orcpt;
             dsn = b->dsn;
             reason = b->reason;
             diag = b->diag;
             if (b->remote != NULL)
                 snprintf(remote, sizeof(remote), "%s", b->remote);
         }
-        strbuf_printf(&msg,
-                      "Final-Recipient: rfc822; %s\r\n"
-                      "Original-Recipient: rfc822;%s\r\n"
-                      "Action: %s\r\n"
-                      "Status: %s\r\n",
-                      addr, orig, delayed ? "delayed" : "failed", dsn);
+        strbuf_printf(&msg, "Final-Recipient: rfc822; %s\r\n", addr);
+        if (orcpt != NULL)
+            strbuf_printf(&msg, "Original-Recipient: %s\r\n", orcpt);
+        else
+            strbuf_printf(&msg, "Original-Recipient: rfc822;%s\r\n", orig);
+        strbuf_printf(&msg, "Action: %s\r\nStatus: %s\r\n",
+                      delayed ? "delayed" : "failed", dsn);
         if (remote[0] != '\0')
             strbuf_printf(&msg, "Remote-MTA: dns; %s\r\n", remote);
         if (diag != NULL)
@@ -245,6 +277,9 @@ static int bounce_report(struct relay *r, struct queue_msg *m, int delayed)
             strbuf_printf(&msg, "Will-Retry-Until: %s\r\n", until);
         strbuf_puts(&msg, "\r\n");
     }
+    /* RFC 3461 section 4.3: RET=HDRS returns the headers only, as a
+     * delay warning always does. */
+    int headers_only = delayed || m->dsn_ret == DSN_RET_HDRS;
     strbuf_printf(
         &msg,
         "--%s\r\n"
@@ -254,9 +289,9 @@ static int bounce_report(struct relay *r, struct queue_msg *m, int delayed)
         "\r\n"
         "Return-Path: <%s>\r\n",
         boundary,
-        delayed ? "Undelivered Message Headers" : "Undelivered Message",
-        delayed ? "text/rfc822-headers" : "message/rfc822", m->sender);
-    if (delayed) {
+        headers_only ? "Undelivered Message Headers" : "Undelivered Message",
+        headers_only ? "text/rfc822-headers" : "message/rfc822", m->sender);
+    if (headers_only) {
         /* The headers only: up to the empty line. */
         const char *end = strstr(data, "\r\n\r\n");
         size_t hl = end ? (size_t)(end - data) + 2 : len;
@@ -270,7 +305,7 @@ static int bounce_report(struct relay *r, struct queue_msg *m, int delayed)
     strlist_init(&to_orig);
     strlist_push(&to, m->sender);
     strlist_push(&to_orig, m->sender);
-    if (queue_commit(r, id, "", &to, &to_orig, msg.buf, msg.len) == 0) {
+    if (queue_commit(r, id, "", &to, &to_orig, NULL, msg.buf, msg.len) == 0) {
         char msgid[200];
         snprintf(msgid, sizeof(msgid), "<%s.%s@%s>", stamp, id,
                  r->p.myhostname);
@@ -290,8 +325,12 @@ int bounce_flush(struct relay *r, struct queue_msg *m)
 {
     if (m->nbounces == 0)
         return 0;
-    if (m->sender[0] == '\0') {
-        bounce_clear(m); /* no report about a report */
+    size_t wanted = 0;
+    for (size_t i = 0; i < m->nbounces; i++)
+        wanted += bounce_wanted(m->bounces[i].notify, DSN_NOTIFY_FAILURE);
+    /* No report about a report, nor for NOTIFY=NEVER recipients. */
+    if (m->sender[0] == '\0' || wanted == 0) {
+        bounce_clear(m);
         return 0;
     }
     if (bounce_report(r, m, 0) < 0)
@@ -302,5 +341,9 @@ int bounce_flush(struct relay *r, struct queue_msg *m)
 
 int bounce_delay_warn(struct relay *r, struct queue_msg *m)
 {
-    return bounce_report(r, m, 1);
+    for (size_t i = 0; i < m->nrcpt; i++)
+        if (!m->rcpts[i].done && m->rcpts[i].reason != NULL &&
+            bounce_wanted(m->rcpts[i].notify, DSN_NOTIFY_DELAY))
+            return bounce_report(r, m, 1);
+    return 0;
 }

@@ -284,7 +284,8 @@ static void local_forward(struct relay *r, const struct queue_msg *m,
                   r->p.myhostname, id, date, lower);
     free(lower);
     strbuf_append(&msg, data, len);
-    if (queue_commit(r, id, m->sender, &addrs, &origs, msg.buf, msg.len) < 0) {
+    if (queue_commit(r, id, m->sender, &addrs, &origs, NULL, msg.buf, msg.len) <
+        0) {
         local_result(rc, 4, "4.3.0", "cannot forward: queue file write error");
     } else {
         queue_message_id(msg.buf, msg.len, msgid, sizeof(msgid));

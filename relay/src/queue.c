@@ -22,8 +22,11 @@
  *
  * File format (text envelope, then the message):
  *   mxlab-queue 1 \n arrival EPOCH \n sender ADDR \n
- *   [warned \n] rcpt DONE ADDR<TAB>ORIG \n [reason TEXT \n] [dsn CODE \n]
+ *   [ret FULL|HDRS \n] [envid TEXT \n] (RFC 3461, both optional)
+ *   [warned \n] rcpt DONE ADDR<TAB>ORIG \n [notify BITS \n]
+ *   [orcpt TYPE;ADDR \n] [reason TEXT \n] [dsn CODE \n]
  *   [diag TEXT \n] ... data LEN \n <message>
+ * Files written before the RFC 3461 lines existed read the same.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -93,11 +96,20 @@ static void queue_serialize(const struct queue_msg *m, const char *data,
 {
     strbuf_printf(out, "mxlab-queue 1\narrival %lld.%06ld\nsender %s\n",
                   (long long)m->arrival, m->arrival_usec, m->sender);
+    if (m->dsn_ret != DSN_RET_NONE)
+        strbuf_printf(out, "ret %s\n",
+                      m->dsn_ret == DSN_RET_HDRS ? "HDRS" : "FULL");
+    if (m->dsn_envid != NULL)
+        strbuf_printf(out, "envid %s\n", m->dsn_envid);
     if (m->warned)
         strbuf_puts(out, "warned\n");
     for (size_t i = 0; i < m->nrcpt; i++) {
         strbuf_printf(out, "rcpt %d %s\t%s\n", m->rcpts[i].done,
                       m->rcpts[i].addr, m->rcpts[i].orig);
+        if (m->rcpts[i].notify != 0)
+            strbuf_printf(out, "notify %d\n", m->rcpts[i].notify);
+        if (m->rcpts[i].orcpt != NULL)
+            strbuf_printf(out, "orcpt %s\n", m->rcpts[i].orcpt);
         if (m->rcpts[i].reason != NULL)
             strbuf_printf(out, "reason %s\n", m->rcpts[i].reason);
         if (m->rcpts[i].dsn[0] != '\0')
@@ -115,11 +127,13 @@ void queue_msg_free(struct queue_msg *m)
     for (size_t i = 0; i < m->nrcpt; i++) {
         free(m->rcpts[i].addr);
         free(m->rcpts[i].orig);
+        free(m->rcpts[i].orcpt);
         free(m->rcpts[i].reason);
         free(m->rcpts[i].diag);
     }
     free(m->rcpts);
     free(m->sender);
+    free(m->dsn_envid);
     free(m);
 }
 
@@ -130,6 +144,8 @@ static void queue_add_rcpt(struct queue_msg *m, const char *addr,
     m->rcpts[m->nrcpt].addr = xstrdup(addr);
     m->rcpts[m->nrcpt].orig = xstrdup(orig);
     m->rcpts[m->nrcpt].done = done;
+    m->rcpts[m->nrcpt].notify = 0;
+    m->rcpts[m->nrcpt].orcpt = NULL;
     m->rcpts[m->nrcpt].reason = NULL;
     m->rcpts[m->nrcpt].dsn[0] = '\0';
     m->rcpts[m->nrcpt].diag = NULL;
@@ -150,7 +166,8 @@ static void queue_link(struct relay *r, struct queue_msg *m)
 
 static struct queue_msg *queue_new_msg(const char *id, const char *sender,
                                        const struct strlist *rcpts,
-                                       const struct strlist *origs, size_t len)
+                                       const struct strlist *origs,
+                                       const struct queue_dsn *dsn, size_t len)
 {
     struct queue_msg *m = xcalloc(1, sizeof(*m));
     struct timeval now;
@@ -162,16 +179,27 @@ static struct queue_msg *queue_new_msg(const char *id, const char *sender,
     m->arrival_usec = (long)now.tv_usec;
     m->size = len;
     m->state = QUEUE_ACTIVE;
-    for (size_t i = 0; i < rcpts->n; i++)
+    for (size_t i = 0; i < rcpts->n; i++) {
         queue_add_rcpt(m, rcpts->v[i], origs->v[i], 0);
+        if (dsn == NULL)
+            continue;
+        if (dsn->notify != NULL)
+            m->rcpts[i].notify = dsn->notify[i];
+        if (dsn->orcpt != NULL && dsn->orcpt->v[i][0] != '\0')
+            m->rcpts[i].orcpt = xstrdup(dsn->orcpt->v[i]);
+    }
+    if (dsn != NULL) {
+        m->dsn_ret = dsn->ret;
+        m->dsn_envid = dsn->envid ? xstrdup(dsn->envid) : NULL;
+    }
     return m;
 }
 
 int queue_commit(struct relay *r, const char *id, const char *sender,
                  const struct strlist *rcpts, const struct strlist *origs,
-                 const char *data, size_t len)
+                 const struct queue_dsn *dsn, const char *data, size_t len)
 {
-    struct queue_msg *m = queue_new_msg(id, sender, rcpts, origs, len);
+    struct queue_msg *m = queue_new_msg(id, sender, rcpts, origs, dsn, len);
     struct strbuf sb;
     char *path;
     int rc;
@@ -246,8 +274,8 @@ static void queue_on_commit(evutil_socket_t fd, short what, void *arg)
 
 int queue_commit_async(struct relay *r, const char *id, const char *sender,
                        const struct strlist *rcpts, const struct strlist *origs,
-                       const char *data, size_t len, queue_commit_fn *fn,
-                       void *arg)
+                       const struct queue_dsn *dsn, const char *data,
+                       size_t len, queue_commit_fn *fn, void *arg)
 {
     struct queue_msg *m;
     struct strbuf sb;
@@ -255,9 +283,10 @@ int queue_commit_async(struct relay *r, const char *id, const char *sender,
     int fd, rc = -1, saved = 0;
 
     if (r->queue_dirfd < 0 || r->commit_ev == NULL)
-        return queue_commit(r, id, sender, rcpts, origs, data, len) < 0 ? -1
-                                                                        : 1;
-    m = queue_new_msg(id, sender, rcpts, origs, len);
+        return queue_commit(r, id, sender, rcpts, origs, dsn, data, len) < 0
+                   ? -1
+                   : 1;
+    m = queue_new_msg(id, sender, rcpts, origs, dsn, len);
     strbuf_init(&sb);
     queue_serialize(m, data, len, &sb);
     path = queue_path(r, QUEUE_ACTIVE, m->id);
@@ -442,7 +471,8 @@ void queue_message_id(const char *data, size_t len, char *out, size_t outlen)
 
 int queue_requeue(struct relay *r, struct queue_msg *m)
 {
-    struct strlist rcpts, origs;
+    struct strlist rcpts, origs, orcpts;
+    struct queue_dsn dsn = {m->dsn_ret, m->dsn_envid, NULL, &orcpts};
     char id[16], msgid[1000];
     char *data = NULL;
     size_t len = 0;
@@ -454,17 +484,22 @@ int queue_requeue(struct relay *r, struct queue_msg *m)
         return -1;
     strlist_init(&rcpts);
     strlist_init(&origs);
+    strlist_init(&orcpts);
+    int *notify = xcalloc(m->nrcpt, sizeof(*notify));
     for (size_t i = 0; i < m->nrcpt; i++) {
         if (m->rcpts[i].done)
             continue;
+        notify[rcpts.n] = m->rcpts[i].notify;
         strlist_push(&rcpts, m->rcpts[i].addr);
         strlist_push(&origs, m->rcpts[i].orig);
+        strlist_push(&orcpts, m->rcpts[i].orcpt ? m->rcpts[i].orcpt : "");
     }
+    dsn.notify = notify;
     /* As postsuper -r: the message goes through pickup and cleanup again,
      * under a new queue ID (so routing changes apply to it). */
     queue_new_id(r, id, sizeof(id));
     if (rcpts.n > 0 &&
-        queue_commit(r, id, m->sender, &rcpts, &origs, data, len) == 0) {
+        queue_commit(r, id, m->sender, &rcpts, &origs, &dsn, data, len) == 0) {
         queue_message_id(data, len, msgid, sizeof(msgid));
         maillog_printf(r->log, "pickup", "%s: uid=%ld from=<%s> orig_id=%s", id,
                        (long)getuid(), m->sender, m->id);
@@ -474,6 +509,8 @@ int queue_requeue(struct relay *r, struct queue_msg *m)
     }
     strlist_clear(&rcpts);
     strlist_clear(&origs);
+    strlist_clear(&orcpts);
+    free(notify);
     free(data);
     return rc;
 }
@@ -635,6 +672,19 @@ static struct queue_msg *queue_parse(const char *id, int state,
                 *tab = '\0';
             queue_add_rcpt(m, line + 7, tab ? tab + 1 : line + 7,
                            line[5] == '1');
+        } else if (strncmp(line, "ret ", 4) == 0) {
+            m->dsn_ret =
+                strcmp(line + 4, "HDRS") == 0 ? DSN_RET_HDRS : DSN_RET_FULL;
+        } else if (strncmp(line, "envid ", 6) == 0) {
+            free(m->dsn_envid);
+            m->dsn_envid = xstrdup(line + 6);
+        } else if (strncmp(line, "notify ", 7) == 0 && m->nrcpt > 0) {
+            long bits = 0;
+            str_to_long(line + 7, &bits);
+            m->rcpts[m->nrcpt - 1].notify = (int)bits;
+        } else if (strncmp(line, "orcpt ", 6) == 0 && m->nrcpt > 0) {
+            free(m->rcpts[m->nrcpt - 1].orcpt);
+            m->rcpts[m->nrcpt - 1].orcpt = xstrdup(line + 6);
         } else if (strncmp(line, "reason ", 7) == 0 && m->nrcpt > 0) {
             free(m->rcpts[m->nrcpt - 1].reason);
             m->rcpts[m->nrcpt - 1].reason = xstrdup(line + 7);

@@ -54,6 +54,9 @@ static const struct {
     {"allow_untrusted_routing", "no"},
     {"fast_flush_domains", "$relay_domains"},
     {"disable_vrfy_command", "no"},
+    {"smtpd_discard_ehlo_keywords", ""},
+    {"smtpd_discard_ehlo_keyword_address_maps", ""},
+    {"smtputf8_enable", "yes"},
     {"smtp_tcp_port", "smtp"},
     {"message_size_limit", "10240000"},
     {"smtpd_recipient_limit", "1000"},
@@ -377,6 +380,7 @@ static void relay_init_params(struct relay_params *p)
     strlist_init(&p->relay_recipient_maps);
     strlist_init(&p->relay_domains);
     strlist_init(&p->fast_flush_domains);
+    strlist_init(&p->smtpd_discard_ehlo_keyword_address_maps);
     strlist_init(&p->virtual_alias_domains);
     strlist_init(&p->smtpd_client_restrictions);
     strlist_init(&p->smtpd_helo_restrictions);
@@ -434,6 +438,11 @@ static int relay_load_params(struct relay *r, struct config *cf,
     p->strict_rfc821_envelopes =
         config_get_bool(cf, "strict_rfc821_envelopes") == 1;
     p->disable_vrfy_command = config_get_bool(cf, "disable_vrfy_command") == 1;
+    p->smtputf8_enable = config_get_bool(cf, "smtputf8_enable") != 0;
+    p->smtpd_discard_ehlo_keywords =
+        xstrdup(config_get(cf, "smtpd_discard_ehlo_keywords"));
+    strlist_split(&p->smtpd_discard_ehlo_keyword_address_maps,
+                  config_get(cf, "smtpd_discard_ehlo_keyword_address_maps"));
     p->allow_untrusted_routing =
         config_get_bool(cf, "allow_untrusted_routing") == 1;
     p->smtp_skip_5xx_greeting =
@@ -522,6 +531,8 @@ static void relay_free_params(struct relay_params *p)
     strlist_clear(&p->mydestination);
     strlist_clear(&p->relay_domains);
     strlist_clear(&p->fast_flush_domains);
+    free(p->smtpd_discard_ehlo_keywords);
+    strlist_clear(&p->smtpd_discard_ehlo_keyword_address_maps);
     strlist_clear(&p->virtual_alias_domains);
     strlist_clear(&p->smtpd_client_restrictions);
     strlist_clear(&p->smtpd_helo_restrictions);

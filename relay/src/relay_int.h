@@ -46,6 +46,8 @@ struct relay_params {
     struct strlist mydestination;
     struct strlist relay_domains;
     struct strlist fast_flush_domains;
+    char *smtpd_discard_ehlo_keywords;
+    struct strlist smtpd_discard_ehlo_keyword_address_maps;
     struct strlist virtual_alias_domains;
     struct strlist smtpd_client_restrictions;
     struct strlist smtpd_helo_restrictions;
@@ -60,6 +62,7 @@ struct relay_params {
     int smtp_skip_5xx_greeting;
     int allow_untrusted_routing;
     int disable_vrfy_command;
+    int smtputf8_enable;
     int smtp_tcp_port;
     long message_size_limit;
     long smtpd_recipient_limit;
@@ -102,8 +105,18 @@ struct relay_listener {
     struct relay_service *svc;
 };
 
+/* RFC 3461 NOTIFY bits (Postfix's DSN_NOTIFY_*) and RET values. */
+enum {
+    DSN_NOTIFY_NEVER = 1 << 0,
+    DSN_NOTIFY_SUCCESS = 1 << 1,
+    DSN_NOTIFY_DELAY = 1 << 2,
+    DSN_NOTIFY_FAILURE = 1 << 3,
+};
+enum { DSN_RET_NONE, DSN_RET_FULL, DSN_RET_HDRS };
+
 /* A recipient of a queued message: the address to deliver to and the
- * address the client gave (RFC 3461 ORCPT; Postfix's orig_to). */
+ * address the client gave (Postfix's orig_to), with its RFC 3461
+ * parameters. */
 struct queue_rcpt {
     char *addr;
     char *orig;
@@ -111,11 +124,15 @@ struct queue_rcpt {
     char *reason; /* last deferral reason, or NULL */
     char dsn[16]; /* its enhanced status code ("4.3.2"), or "" */
     char *diag;   /* the remote server's reply then, or NULL */
+    int notify;   /* DSN_NOTIFY_* bits, 0: not given */
+    char *orcpt;  /* ORCPT as "type;address" (decoded), or NULL */
 };
 
 /* A recipient that failed for good, kept until the sender is told. */
 struct bounce_entry {
     char *addr, *orig;
+    char *orcpt; /* RFC 3461 ORCPT "type;address", or NULL */
+    int notify;  /* DSN_NOTIFY_* bits, 0: not given */
     char dsn[16];
     char *reason; /* the text Postfix logs: "host x said: ... (in ...)" */
     char *diag;   /* the remote server's reply, or NULL */
@@ -125,6 +142,8 @@ struct bounce_entry {
 struct queue_msg {
     char id[16];
     char *sender;
+    int dsn_ret;     /* DSN_RET_* (RFC 3461 RET) */
+    char *dsn_envid; /* RFC 3461 ENVID (decoded), or NULL */
     time_t arrival;
     long arrival_usec; /* for the log's delay= and delays= */
     size_t size;       /* message bytes */
@@ -267,13 +286,22 @@ void rewrite_resolve(struct relay *r, const char *addr,
                      struct rewrite_route *route);
 
 /* queue.c — the durable queue. */
+/* The RFC 3461 parameters of a new message: RET and ENVID, and for each
+ * recipient NOTIFY bits and ORCPT ("type;address", "" if none). NULL
+ * where none were given. */
+struct queue_dsn {
+    int ret;
+    const char *envid;
+    const int *notify;
+    const struct strlist *orcpt;
+};
 /* A new Postfix-style queue ID (10 hex digits, unique in the process). */
 void queue_new_id(struct relay *r, char *id, size_t len);
 /* Write a new message (envelope + content) durably under id; on success
  * the message is in r->queue. -1 with errno, and nothing left on disk. */
 int queue_commit(struct relay *r, const char *id, const char *sender,
                  const struct strlist *rcpts, const struct strlist *origs,
-                 const char *data, size_t len);
+                 const struct queue_dsn *dsn, const char *data, size_t len);
 /* Rewrite the envelope after a delivery attempt (done recipients and
  * reasons), or remove the files when every recipient is done. */
 int queue_update(struct relay *r, struct queue_msg *m);
@@ -287,8 +315,8 @@ int queue_update(struct relay *r, struct queue_msg *m);
 typedef void queue_commit_fn(void *arg, int rc);
 int queue_commit_async(struct relay *r, const char *id, const char *sender,
                        const struct strlist *rcpts, const struct strlist *origs,
-                       const char *data, size_t len, queue_commit_fn *fn,
-                       void *arg);
+                       const struct queue_dsn *dsn, const char *data,
+                       size_t len, queue_commit_fn *fn, void *arg);
 /* arg (a session) has gone: its messages are still committed, silently. */
 void queue_commit_cancel(struct relay *r, void *arg);
 /* Open queue_directory for group commits; queue_close syncs what is
@@ -354,6 +382,11 @@ time_t qmgr_next_try(const struct relay *r, const struct queue_msg *m,
 time_t qmgr_next_event(struct relay *r);
 void qmgr_time_changed(struct relay *r); /* the simulated clock moved */
 void qmgr_free(struct relay *r);
+
+/* admin.c */
+/* postqueue -s SITE (and ETRN): deliver now what waits for SITE. 0, or 1
+ * with Postfix's error in err when SITE is not in fast_flush_domains. */
+int relay_flush_site(struct relay *r, const char *site, struct strbuf *err);
 
 /* control.c — the admin control socket. */
 void control_stop(struct relay *r);

@@ -9,6 +9,12 @@
  * thrown away (the CVE-2011-0411 command injection), the session starts
  * over (EHLO again) and, with smtpd_tls_security_level = encrypt, only
  * HELO, EHLO, STARTTLS, NOOP and QUIT are served before it.
+ * ESMTP extensions as Postfix 3.7 offers them: SIZE (RFC 1870), ETRN
+ * (RFC 1985, through the fast flush domains), 8BITMIME (RFC 6152),
+ * SMTPUTF8 (RFC 6531), DSN (RFC 3461: RET, ENVID, NOTIFY, ORCPT, kept in
+ * the queue file) and CHUNKING (RFC 3030 BDAT, read by byte count, never
+ * more than message_size_limit in memory); smtpd_discard_ehlo_keywords
+ * (and its per-client address maps) hides them.
  * Ownership: sessions live on r->sessions; smtpd_session_free() is the one
  * teardown path.
  */
@@ -16,6 +22,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <limits.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
@@ -44,17 +51,65 @@ enum smtpd_cmd {
     CMD_MAIL,
     CMD_RCPT,
     CMD_DATA,
+    CMD_BDAT,
     CMD_RSET,
     CMD_NOOP,
     CMD_VRFY,
+    CMD_ETRN,
     CMD_QUIT,
     CMD_UNKNOWN,
     CMD_COUNT
 };
 
 static const char *smtpd_cmd_names[CMD_COUNT] = {
-    "helo", "ehlo", "starttls", "mail", "rcpt",   "data",
-    "rset", "noop", "vrfy",     "quit", "unknown"};
+    "helo", "ehlo", "starttls", "mail", "rcpt", "data",   "bdat",
+    "rset", "noop", "vrfy",     "etrn", "quit", "unknown"};
+
+/* smtpd_discard_ehlo_keywords: Postfix's ehlo_mask() names, in the order
+ * in which "discarding EHLO keywords:" lists them (SMTPUTF8 under its
+ * first name in Postfix's table). */
+enum {
+    EHLO_MASK_8BITMIME = 1 << 0,
+    EHLO_MASK_AUTH = 1 << 1,
+    EHLO_MASK_ETRN = 1 << 2,
+    EHLO_MASK_PIPELINING = 1 << 3,
+    EHLO_MASK_SIZE = 1 << 4,
+    EHLO_MASK_VERP = 1 << 5,
+    EHLO_MASK_VRFY = 1 << 6,
+    EHLO_MASK_XCLIENT = 1 << 7,
+    EHLO_MASK_XFORWARD = 1 << 8,
+    EHLO_MASK_STARTTLS = 1 << 9,
+    EHLO_MASK_ENHANCEDSTATUSCODES = 1 << 10,
+    EHLO_MASK_DSN = 1 << 11,
+    EHLO_MASK_SMTPUTF8 = 1 << 12,
+    EHLO_MASK_CHUNKING = 1 << 13,
+    EHLO_MASK_SILENT = 1 << 14,
+};
+
+static const struct {
+    const char *name;
+    int mask;
+} smtpd_ehlo_names[] = {
+    {"8BITMIME", EHLO_MASK_8BITMIME},
+    {"AUTH", EHLO_MASK_AUTH},
+    {"ETRN", EHLO_MASK_ETRN},
+    {"PIPELINING", EHLO_MASK_PIPELINING},
+    {"SIZE", EHLO_MASK_SIZE},
+    {"VERP", EHLO_MASK_VERP},
+    {"VRFY", EHLO_MASK_VRFY},
+    {"XCLIENT", EHLO_MASK_XCLIENT},
+    {"XFORWARD", EHLO_MASK_XFORWARD},
+    {"STARTTLS", EHLO_MASK_STARTTLS},
+    {"ENHANCEDSTATUSCODES", EHLO_MASK_ENHANCEDSTATUSCODES},
+    {"DSN", EHLO_MASK_DSN},
+    {"EHLO_MASK_SMTPUTF8", EHLO_MASK_SMTPUTF8},
+    {"SMTPUTF8", EHLO_MASK_SMTPUTF8},
+    {"CHUNKING", EHLO_MASK_CHUNKING},
+    {"SILENT-DISCARD", EHLO_MASK_SILENT},
+};
+
+/* BDAT (RFC 3030) state of a transaction, as Postfix's bdat_state. */
+enum { BDAT_NONE, BDAT_OK, BDAT_ERROR };
 
 struct smtpd_session {
     struct relay *r;
@@ -88,6 +143,31 @@ struct smtpd_session {
     int data_too_big;
     int count_ok[CMD_COUNT];
     int count_all[CMD_COUNT];
+    /* smtpd_discard_ehlo_keywords, looked up at first use (the
+     * zeroed session's fields below all start empty). */
+    int ehlo_mask;
+    int ehlo_mask_known;
+    /* RFC 3461: the transaction's RET and ENVID, each accepted RCPT's
+     * NOTIFY bits and ORCPT ("" if none), and the pending RCPT's. */
+    int dsn_ret;
+    char *dsn_envid;
+    int *rcpt_notify;
+    struct strlist rcpt_orcpts;
+    int pending_notify;
+    char *pending_orcpt;
+    /* RFC 3030 BDAT: the chunk being read (bdat_left bytes to go; with
+     * bdat_reply set they are thrown away and that is the answer), the
+     * message size as Postfix counts it (each line + 2), and the line
+     * that the next chunk continues. */
+    int bdat_state;
+    int bdat_reading;
+    int bdat_last;
+    long long bdat_left, bdat_left_total;
+    char *bdat_reply;
+    long act_size;
+    struct strbuf bdat_line;
+    int commit_bdat; /* "Ok: N bytes queued as" (BDAT LAST) */
+    long commit_bdat_size;
     struct smtpd_session *next;
 };
 
@@ -114,6 +194,15 @@ static void smtpd_reset(struct smtpd_session *s)
     strbuf_reset(&s->data);
     s->data_too_big = 0;
     s->in_data = 0;
+    s->dsn_ret = DSN_RET_NONE;
+    free(s->dsn_envid);
+    s->dsn_envid = NULL;
+    free(s->rcpt_notify);
+    s->rcpt_notify = NULL;
+    strlist_clear(&s->rcpt_orcpts);
+    s->bdat_state = BDAT_NONE;
+    s->act_size = 0;
+    strbuf_clear(&s->bdat_line);
 }
 
 /* The client's name, as Postfix's smtpd finds it before the greeting:
@@ -159,6 +248,8 @@ static void smtpd_session_free(struct smtpd_session *s)
     queue_commit_cancel(r, s);
     free(s->commit_msgid);
     free(s->pending_rcpt);
+    free(s->pending_orcpt);
+    free(s->bdat_reply);
     for (struct smtpd_session **pp = &r->sessions; *pp; pp = &(*pp)->next)
         if (*pp == s) {
             *pp = s->next;
@@ -268,6 +359,68 @@ static int smtpd_tls_level(const struct smtpd_session *s)
     return s->r->tls != NULL ? s->p->smtpd_tls_level : RELAY_TLS_NONE;
 }
 
+/* Postfix's ehlo_mask(): the names in text (commas or spaces between,
+ * any case); unknown ones are ignored. */
+static int smtpd_ehlo_mask_parse(const char *text)
+{
+    int mask = 0;
+
+    while (*text != '\0') {
+        size_t n = strcspn(text, ", \t\r\n");
+        for (size_t i = 0; n > 0 && i < sizeof(smtpd_ehlo_names) /
+                                            sizeof(smtpd_ehlo_names[0]);
+             i++)
+            if (strlen(smtpd_ehlo_names[i].name) == n &&
+                str_ncasecmp(text, smtpd_ehlo_names[i].name, n) == 0)
+                mask |= smtpd_ehlo_names[i].mask;
+        text += n;
+        text += strspn(text, ", \t\r\n");
+    }
+    return mask;
+}
+
+/* What EHLO hides from this client: its address looked up in
+ * smtpd_discard_ehlo_keyword_address_maps, else
+ * smtpd_discard_ehlo_keywords (decided once per session, as Postfix
+ * does at connect time). */
+static int smtpd_ehlo_mask(struct smtpd_session *s)
+{
+    const char *words = NULL;
+    const struct strlist *maps = &s->p->smtpd_discard_ehlo_keyword_address_maps;
+
+    if (s->ehlo_mask_known)
+        return s->ehlo_mask;
+    for (size_t i = 0; i < maps->n && words == NULL; i++) {
+        struct map *m = relay_table(s->r, maps->v[i]);
+        if (m != NULL)
+            words = map_lookup(m, s->ip);
+    }
+    if (words == NULL)
+        words = s->p->smtpd_discard_ehlo_keywords;
+    s->ehlo_mask = smtpd_ehlo_mask_parse(words);
+    s->ehlo_mask_known = 1;
+    return s->ehlo_mask;
+}
+
+/* "discarding EHLO keywords: ..." as Postfix's str_ehlo_mask() names
+ * them: each bit once, under its first name in the table. */
+static void smtpd_ehlo_log_discard(struct smtpd_session *s, int mask)
+{
+    struct strbuf names;
+
+    strbuf_init(&names);
+    for (size_t i = 0;
+         i < sizeof(smtpd_ehlo_names) / sizeof(smtpd_ehlo_names[0]); i++)
+        if ((mask & smtpd_ehlo_names[i].mask) != 0) {
+            strbuf_printf(&names, "%s%s", names.len ? " " : "",
+                          smtpd_ehlo_names[i].name);
+            mask &= ~smtpd_ehlo_names[i].mask;
+        }
+    maillog_printf(s->r->log, "smtpd", "discarding EHLO keywords: %s",
+                   names.buf);
+    strbuf_clear(&names);
+}
+
 static int smtpd_helo(struct smtpd_session *s, const char *arg, int esmtp)
 {
     if (*arg == '\0') {
@@ -283,27 +436,169 @@ static int smtpd_helo(struct smtpd_session *s, const char *arg, int esmtp)
         smtpd_reply(s, "250 %s", s->p->myhostname);
         return 1;
     }
-    smtpd_reply(s, "250-%s", s->p->myhostname);
-    smtpd_reply(s, "250-PIPELINING");
-    smtpd_reply(s, "250-SIZE %ld", s->p->message_size_limit);
-    if (!s->p->disable_vrfy_command)
-        smtpd_reply(s, "250-VRFY");
+    /* Postfix 3.7's order; each line "250-" but the last. */
+    int mask = smtpd_ehlo_mask(s);
+    struct strlist kw;
+    strlist_init(&kw);
+    if ((mask & EHLO_MASK_ENHANCEDSTATUSCODES) == 0 && mask != 0 &&
+        (mask & EHLO_MASK_SILENT) == 0)
+        smtpd_ehlo_log_discard(s, mask);
+    strlist_push(&kw, s->p->myhostname);
+    if ((mask & EHLO_MASK_PIPELINING) == 0)
+        strlist_push(&kw, "PIPELINING");
+    if ((mask & EHLO_MASK_SIZE) == 0) {
+        char size[40] = "SIZE";
+        if (s->p->message_size_limit > 0)
+            snprintf(size, sizeof(size), "SIZE %ld", s->p->message_size_limit);
+        strlist_push(&kw, size);
+    }
+    if ((mask & EHLO_MASK_VRFY) == 0 && !s->p->disable_vrfy_command)
+        strlist_push(&kw, "VRFY");
+    if ((mask & EHLO_MASK_ETRN) == 0)
+        strlist_push(&kw, "ETRN");
     /* RFC 3207 section 4.2: not offered again once TLS is on. */
-    if (smtpd_tls_level(s) != RELAY_TLS_NONE && s->ssl == NULL)
-        smtpd_reply(s, "250-STARTTLS");
-    smtpd_reply(s, "250-ENHANCEDSTATUSCODES");
-    smtpd_reply(s, "250 8BITMIME");
+    if ((mask & EHLO_MASK_STARTTLS) == 0 &&
+        smtpd_tls_level(s) != RELAY_TLS_NONE && s->ssl == NULL)
+        strlist_push(&kw, "STARTTLS");
+    if ((mask & EHLO_MASK_ENHANCEDSTATUSCODES) == 0)
+        strlist_push(&kw, "ENHANCEDSTATUSCODES");
+    if ((mask & EHLO_MASK_8BITMIME) == 0)
+        strlist_push(&kw, "8BITMIME");
+    if ((mask & EHLO_MASK_DSN) == 0)
+        strlist_push(&kw, "DSN");
+    if ((mask & EHLO_MASK_SMTPUTF8) == 0 && s->p->smtputf8_enable)
+        strlist_push(&kw, "SMTPUTF8");
+    if ((mask & EHLO_MASK_CHUNKING) == 0)
+        strlist_push(&kw, "CHUNKING");
+    for (size_t i = 0; i < kw.n; i++)
+        smtpd_reply(s, "250%c%s", i + 1 < kw.n ? '-' : ' ', kw.v[i]);
+    strlist_clear(&kw);
     return 1;
 }
 
+/* The next ESMTP parameter of a MAIL or RCPT command into tok (NUL
+ * terminated; the commands are at most SMTPD_LINE_LIMIT long); 0 when
+ * there is none left. */
+static int smtpd_next_param(const char **q, char *tok, size_t len)
+{
+    const char *p = *q + strspn(*q, " \t");
+    size_t n = strcspn(p, " \t");
+
+    if (n == 0)
+        return 0;
+    snprintf(tok, len, "%.*s", (int)n, p);
+    *q = p + n;
+    return 1;
+}
+
+/* RFC 3461 section 4: xtext ("+" and two hex digits for a byte) into out,
+ * as Postfix's xtext_unquote(). -1 if malformed, or (unlike Postfix) if
+ * it hides a control character, which the queue file cannot keep. */
+static int smtpd_hex(char c)
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *d =
+        c != '\0' ? strchr(hex, str_tolower((unsigned char)c)) : NULL;
+
+    return d ? (int)(d - hex) : -1;
+}
+
+static int smtpd_xtext_decode(const char *in, struct strbuf *out)
+{
+    strbuf_reset(out);
+    for (const char *p = in; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '+') {
+            int hi = smtpd_hex(p[1]), lo = hi < 0 ? -1 : smtpd_hex(p[2]);
+            if (lo < 0)
+                return -1;
+            c = (unsigned char)(hi << 4 | lo);
+            p += 2;
+        }
+        if (c < 0x20 || c == 0x7f)
+            return -1;
+        strbuf_putc(out, (char)c);
+    }
+    return 0;
+}
+
+/* RFC 3461 section 4.1 NOTIFY: NEVER alone, or some of SUCCESS, FAILURE
+ * and DELAY; 0 if invalid (an unknown word is logged as Postfix's
+ * dsn_notify_mask() does). */
+static int smtpd_notify_parse(struct smtpd_session *s, const char *value)
+{
+    static const struct {
+        const char *name;
+        int bit;
+    } words[] = {{"NEVER", DSN_NOTIFY_NEVER},
+                 {"SUCCESS", DSN_NOTIFY_SUCCESS},
+                 {"FAILURE", DSN_NOTIFY_FAILURE},
+                 {"DELAY", DSN_NOTIFY_DELAY}};
+    int mask = 0;
+
+    for (const char *p = value + strspn(value, ", \t"); *p != '\0';
+         p += strspn(p, ", \t")) {
+        size_t n = strcspn(p, ", \t"), i;
+        for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+            if (strlen(words[i].name) == n &&
+                str_ncasecmp(p, words[i].name, n) == 0)
+                break;
+        if (i == sizeof(words) / sizeof(words[0])) {
+            maillog_printf(s->r->log, "smtpd",
+                           "warning: unknown DSN NOTIFY command value "
+                           "\"%.*s\" in \"%s\"",
+                           (int)n, p, value);
+            return 0;
+        }
+        mask |= words[i].bit;
+        p += n;
+    }
+    if ((mask & DSN_NOTIFY_NEVER) && mask != DSN_NOTIFY_NEVER)
+        return 0;
+    return mask;
+}
+
+/* SIZE=N (RFC 1870): -1 if not all digits, -2 if past what a file may
+ * hold (Postfix's off_t), else 0 with the size. */
+static int smtpd_size_param(const char *v, long long *size)
+{
+    long long n = 0;
+
+    if (*v == '\0')
+        return -1;
+    for (; *v != '\0'; v++) {
+        if (!str_isdigit((unsigned char)*v))
+            return -1;
+        if (n > (LLONG_MAX - (*v - '0')) / 10)
+            return -2;
+        n = n * 10 + (*v - '0');
+    }
+    *size = n;
+    return 0;
+}
+
+/* MAIL FROM and its parameters, checked in Postfix 3.7's order: BODY
+ * (RFC 6152), SIZE (RFC 1870), SMTPUTF8 (RFC 6531), AUTH (ignored:
+ * no SASL here), RET and ENVID (RFC 3461); anything else is "555 5.5.4
+ * Unsupported option". A parameter whose EHLO keyword is discarded is
+ * refused as Postfix refuses it. */
 static int smtpd_mail(struct smtpd_session *s, const char *arg)
 {
-    char addr[SMTP_PATH_MAX];
+    char addr[SMTP_PATH_MAX], tok[SMTPD_LINE_LIMIT + 1];
     const char *params;
     const char *p = str_casestart(arg, "FROM:");
+    int mask = smtpd_ehlo_mask(s), ret = DSN_RET_NONE, have_envid = 0;
+    int utf8 = s->p->smtputf8_enable && (mask & EHLO_MASK_SMTPUTF8) == 0;
+    int dsn_off = (mask & EHLO_MASK_DSN) != 0;
+    long long size = 0;
+    struct strbuf envid;
 
     if (s->sender != NULL) {
         smtpd_reply(s, "503 5.5.1 Error: nested MAIL command");
+        return 0;
+    }
+    if (s->bdat_state != BDAT_NONE) {
+        smtpd_reply(s, "503 5.5.1 Error: MAIL after BDAT");
         return 0;
     }
     if (p == NULL) {
@@ -315,25 +610,64 @@ static int smtpd_mail(struct smtpd_session *s, const char *arg)
         smtpd_reply(s, "501 5.1.7 Bad sender address syntax");
         return 0;
     }
-    /* RFC 1870: refuse a declared size over the limit now. */
-    for (const char *q = params; q && *q;) {
-        const char *v = str_casestart(q, "SIZE=");
-        long size;
-        if (v != NULL) {
-            char num[32];
-            size_t n = strcspn(v, " ");
-            snprintf(num, sizeof(num), "%.*s", (int)(n < 31 ? n : 31), v);
-            if (str_to_long(num, &size) == 0 && s->p->message_size_limit &&
-                size > s->p->message_size_limit) {
-                smtpd_reply(s, "552 5.3.4 Message size exceeds fixed limit");
-                return 0;
-            }
+    strbuf_init(&envid);
+    const char *err = NULL;
+    for (const char *q = params;
+         err == NULL && smtpd_next_param(&q, tok, sizeof(tok));) {
+        const char *v;
+        if (str_casecmp(tok, "BODY=8BITMIME") == 0 ||
+            str_casecmp(tok, "BODY=7BIT") == 0 ||
+            (utf8 && str_casecmp(tok, "SMTPUTF8") == 0) ||
+            str_casestart(tok, "AUTH=") != NULL) {
+            /* AUTH=: without SASL, Postfix accepts and ignores it. */
+            continue;
+        } else if ((v = str_casestart(tok, "SIZE=")) != NULL) {
+            int rc = smtpd_size_param(v, &size);
+            if (rc == -1)
+                err = "501 5.5.4 Bad message size syntax";
+            else if (rc == -2)
+                err = "552 5.3.4 Message size exceeds file system imposed "
+                      "limit";
+        } else if ((v = str_casestart(tok, "RET=")) != NULL) {
+            if (dsn_off)
+                err = "501 5.7.1 DSN support is disabled";
+            else if (ret != DSN_RET_NONE)
+                err = "501 5.5.4 Bad RET parameter syntax";
+            else if (str_casecmp(v, "FULL") == 0)
+                ret = DSN_RET_FULL;
+            else if (str_casecmp(v, "HDRS") == 0)
+                ret = DSN_RET_HDRS;
+            else
+                err = "501 5.5.4 Bad RET parameter syntax";
+        } else if ((v = str_casestart(tok, "ENVID=")) != NULL) {
+            if (dsn_off)
+                err = "501 5.7.1 DSN support is disabled";
+            else if (have_envid || smtpd_xtext_decode(v, &envid) < 0)
+                err = "501 5.5.4 Bad ENVID parameter syntax";
+            have_envid = 1;
+        } else {
+            smtpd_reply(s, "555 5.5.4 Unsupported option: %s", tok);
+            strbuf_clear(&envid);
+            return 0;
         }
-        q = strchr(q, ' ');
-        while (q && *q == ' ')
-            q++;
+    }
+    if (err == NULL && s->p->message_size_limit > 0 &&
+        size > s->p->message_size_limit) {
+        err = "552 5.3.4 Message size exceeds fixed limit";
+        /* smtpd_check_size() logs the refusal with the sender. */
+        s->sender = addr;
+        smtpd_noqueue_reject(s, "MAIL", err, NULL);
+        s->sender = NULL;
+    }
+    if (err != NULL) {
+        smtpd_reply(s, "%s", err);
+        strbuf_clear(&envid);
+        return 0;
     }
     s->sender = xstrdup(addr);
+    s->dsn_ret = ret;
+    s->dsn_envid = have_envid ? xstrdup(envid.buf ? envid.buf : "") : NULL;
+    strbuf_clear(&envid);
     smtpd_reply(s, "250 2.1.0 Ok");
     return 1;
 }
@@ -405,6 +739,10 @@ static void smtpd_rcpt_done(void *arg, int rc, const char *why)
         smtpd_reply(s, "%s", reply);
     } else {
         strlist_push(&s->rcpts, addr);
+        s->rcpt_notify =
+            xrealloc(s->rcpt_notify, s->rcpts.n * sizeof(*s->rcpt_notify));
+        s->rcpt_notify[s->rcpts.n - 1] = s->pending_notify;
+        strlist_push(&s->rcpt_orcpts, s->pending_orcpt ? s->pending_orcpt : "");
         smtpd_reply(s, "250 2.1.5 Ok");
         s->count_ok[CMD_RCPT]++;
         if (s->qid[0] == '\0') {
@@ -419,10 +757,59 @@ static void smtpd_rcpt_done(void *arg, int rc, const char *why)
         smtpd_process(s);
 }
 
+/* RCPT TO's parameters: NOTIFY and ORCPT (RFC 3461), into
+ * s->pending_notify and s->pending_orcpt; -1 once refused as Postfix
+ * refuses them. */
+static int smtpd_rcpt_params(struct smtpd_session *s, const char *params)
+{
+    char tok[SMTPD_LINE_LIMIT + 1];
+    int dsn_off = (smtpd_ehlo_mask(s) & EHLO_MASK_DSN) != 0;
+    const char *err = NULL;
+    struct strbuf orcpt;
+
+    s->pending_notify = 0;
+    free(s->pending_orcpt);
+    s->pending_orcpt = NULL;
+    strbuf_init(&orcpt);
+    for (const char *q = params;
+         err == NULL && smtpd_next_param(&q, tok, sizeof(tok));) {
+        const char *v;
+        if ((v = str_casestart(tok, "NOTIFY=")) != NULL) {
+            if (dsn_off)
+                err = "501 5.7.1 DSN support is disabled";
+            else if (s->pending_notify != 0 ||
+                     (s->pending_notify = smtpd_notify_parse(s, v)) == 0)
+                err = "501 5.5.4 Error: Bad NOTIFY parameter syntax";
+        } else if ((v = str_casestart(tok, "ORCPT=")) != NULL) {
+            /* RFC 3461 section 4.2: addr-type ";" xtext. */
+            const char *semi = strchr(v, ';');
+            if (dsn_off)
+                err = "501 5.7.1 DSN support is disabled";
+            else if (s->pending_orcpt != NULL || semi == NULL || semi == v ||
+                     smtpd_xtext_decode(semi + 1, &orcpt) < 0)
+                err = "501 5.5.4 Error: Bad ORCPT parameter syntax";
+            else
+                s->pending_orcpt = xasprintf("%.*s;%s", (int)(semi - v), v,
+                                             orcpt.buf ? orcpt.buf : "");
+        } else {
+            smtpd_reply(s, "555 5.5.4 Unsupported option: %s", tok);
+            strbuf_clear(&orcpt);
+            return -1;
+        }
+    }
+    strbuf_clear(&orcpt);
+    if (err != NULL) {
+        smtpd_reply(s, "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
 static int smtpd_rcpt(struct smtpd_session *s, const char *arg)
 {
     struct relay *r = s->r;
     char addr[SMTP_PATH_MAX];
+    const char *params;
     const char *p = str_casestart(arg, "TO:");
     struct policy_ctx ctx;
 
@@ -430,16 +817,22 @@ static int smtpd_rcpt(struct smtpd_session *s, const char *arg)
         smtpd_reply(s, "503 5.5.1 Error: need MAIL command");
         return 0;
     }
+    if (s->bdat_state != BDAT_NONE) {
+        smtpd_reply(s, "503 5.5.1 Error: RCPT after BDAT");
+        return 0;
+    }
     if (p == NULL) {
         smtpd_reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
         return 0;
     }
     if (smtp_parse_path(p, s->p->strict_rfc821_envelopes, addr, sizeof(addr),
-                        NULL) != SMTP_PATH_OK ||
+                        &params) != SMTP_PATH_OK ||
         addr[0] == '\0') {
         smtpd_reply(s, "501 5.1.3 Bad recipient address syntax");
         return 0;
     }
+    if (smtpd_rcpt_params(s, params) < 0)
+        return 0;
     if ((long)s->rcpts.n >= s->p->smtpd_recipient_limit) {
         smtpd_reply(s, "452 4.5.3 Error: too many recipients");
         return 0;
@@ -564,7 +957,11 @@ static void smtpd_committed(void *arg, int rc)
     } else {
         maillog_printf(r->log, "cleanup", "%s: message-id=%s", id,
                        s->commit_msgid ? s->commit_msgid : "");
-        smtpd_reply(s, "250 2.0.0 Ok: queued as %s", id);
+        if (s->commit_bdat)
+            smtpd_reply(s, "250 2.0.0 Ok: %ld bytes queued as %s",
+                        s->commit_bdat_size, id);
+        else
+            smtpd_reply(s, "250 2.0.0 Ok: queued as %s", id);
     }
     if (s->committing) {
         s->committing = 0;
@@ -588,13 +985,32 @@ static void smtpd_tls_received(struct smtpd_session *s, struct strbuf *msg)
     strbuf_clear(&details);
 }
 
+/* 1 if the expanded address is already among the message's recipients
+ * with the same original recipient and DSN parameters as the client's
+ * recipient i (cleanup's duplicate filter). */
+static int smtpd_rcpt_duplicate(const struct smtpd_session *s,
+                                const struct strlist *addrs,
+                                const struct strlist *origs,
+                                const struct strlist *orcpts, const int *notify,
+                                const char *addr, size_t i)
+{
+    for (size_t k = 0; k < addrs->n; k++)
+        if (str_casecmp(addrs->v[k], addr) == 0 &&
+            str_casecmp(origs->v[k], s->rcpts.v[i]) == 0 &&
+            strcmp(orcpts->v[k], s->rcpt_orcpts.v[i]) == 0 &&
+            notify[k] == s->rcpt_notify[i])
+            return 1;
+    return 0;
+}
+
 /* cleanup(8): expand recipients, add the Received header, commit. */
 static void smtpd_finish_data(struct smtpd_session *s)
 {
     struct relay *r = s->r;
-    struct strlist addrs, origs;
+    struct strlist addrs, origs, orcpts;
     struct strbuf msg;
     char id[16], date[80], msgid[1000];
+    int *notify;
 
     if (s->data_too_big) {
         smtpd_reply(s, "552 5.3.4 Error: message file too big");
@@ -603,6 +1019,8 @@ static void smtpd_finish_data(struct smtpd_session *s)
     }
     strlist_init(&addrs);
     strlist_init(&origs);
+    strlist_init(&orcpts);
+    notify = NULL;
     for (size_t i = 0; i < s->rcpts.n; i++) {
         struct strlist exp;
         strlist_init(&exp);
@@ -611,11 +1029,16 @@ static void smtpd_finish_data(struct smtpd_session *s)
             strlist_push(&exp, s->rcpts.v[i]);
         }
         for (size_t k = 0; k < exp.n; k++) {
-            /* cleanup drops duplicate recipients (duplicate_filter_limit). */
-            if (strlist_contains_case(&addrs, exp.v[k]))
+            /* cleanup drops duplicate recipients (duplicate_filter_limit),
+             * the same address with the same DSN parameters. */
+            if (smtpd_rcpt_duplicate(s, &addrs, &origs, &orcpts, notify,
+                                     exp.v[k], i))
                 continue;
+            notify = xrealloc(notify, (addrs.n + 1) * sizeof(*notify));
+            notify[addrs.n] = s->rcpt_notify[i];
             strlist_push(&addrs, exp.v[k]);
             strlist_push(&origs, s->rcpts.v[i]);
+            strlist_push(&orcpts, s->rcpt_orcpts.v[i]);
         }
         strlist_clear(&exp);
     }
@@ -642,11 +1065,16 @@ static void smtpd_finish_data(struct smtpd_session *s)
     snprintf(s->commit_id, sizeof(s->commit_id), "%s", id);
     free(s->commit_msgid);
     s->commit_msgid = xstrdup(msgid);
-    int rc = queue_commit_async(r, id, s->sender, &addrs, &origs, msg.buf,
+    struct queue_dsn dsn = {s->dsn_ret, s->dsn_envid, notify, &orcpts};
+    s->commit_bdat = s->bdat_state != BDAT_NONE;
+    s->commit_bdat_size = s->act_size;
+    int rc = queue_commit_async(r, id, s->sender, &addrs, &origs, &dsn, msg.buf,
                                 msg.len, smtpd_committed, s);
     strbuf_clear(&msg);
     strlist_clear(&addrs);
     strlist_clear(&origs);
+    strlist_clear(&orcpts);
+    free(notify);
     smtpd_reset(s);
     if (rc == 0) {
         /* The reply waits for the group's sync; so do later commands. */
@@ -689,11 +1117,11 @@ static enum smtpd_cmd smtpd_parse_cmd(const char *line, const char **arg)
     static const struct {
         const char *verb;
         enum smtpd_cmd cmd;
-    } verbs[] = {{"HELO", CMD_HELO}, {"EHLO", CMD_EHLO},
-                 {"MAIL", CMD_MAIL}, {"RCPT", CMD_RCPT},
-                 {"DATA", CMD_DATA}, {"RSET", CMD_RSET},
-                 {"NOOP", CMD_NOOP}, {"QUIT", CMD_QUIT},
-                 {"VRFY", CMD_VRFY}, {"STARTTLS", CMD_STARTTLS}};
+    } verbs[] = {
+        {"HELO", CMD_HELO},         {"EHLO", CMD_EHLO}, {"MAIL", CMD_MAIL},
+        {"RCPT", CMD_RCPT},         {"DATA", CMD_DATA}, {"RSET", CMD_RSET},
+        {"NOOP", CMD_NOOP},         {"QUIT", CMD_QUIT}, {"VRFY", CMD_VRFY},
+        {"STARTTLS", CMD_STARTTLS}, {"ETRN", CMD_ETRN}, {"BDAT", CMD_BDAT}};
 
     for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
         const char *p = str_casestart(line, verbs[i].verb);
@@ -706,6 +1134,205 @@ static enum smtpd_cmd smtpd_parse_cmd(const char *line, const char **arg)
     }
     *arg = "";
     return CMD_UNKNOWN;
+}
+
+/* ETRN (RFC 1985) as Postfix's etrn_cmd(): outside a transaction, one
+ * domain ("@" or "#" before it allowed) or address literal; a domain of
+ * fast_flush_domains has its deferred mail tried now (postqueue -s),
+ * any other is refused with RFC 1985's 459. No enhanced status codes,
+ * as in Postfix. */
+static int smtpd_etrn(struct smtpd_session *s, const char *arg)
+{
+    struct strbuf err;
+
+    if (s->sender != NULL) {
+        smtpd_reply(s, "503 Error: MAIL transaction in progress");
+        return 0;
+    }
+    if (*arg == '\0' || arg[strcspn(arg, " \t")] != '\0') {
+        smtpd_reply(s, "500 Syntax: ETRN domain");
+        return 0;
+    }
+    if (*arg == '@' || *arg == '#')
+        arg++;
+    if (!smtp_valid_hostname(arg)) {
+        smtpd_reply(s, "501 Error: invalid parameter syntax");
+        return 0;
+    }
+    strbuf_init(&err);
+    int rc = relay_flush_site(s->r, arg, &err);
+    strbuf_clear(&err);
+    if (rc != 0) {
+        maillog_printf(s->r->log, "smtpd",
+                       "warning: reject: ETRN %.100s... from %s[%s]", arg,
+                       s->name, s->ip);
+        smtpd_reply(s, "459 <%s>: service unavailable", arg);
+        return 0;
+    }
+    smtpd_reply(s, "250 Queuing started");
+    return 1;
+}
+
+/* One line of BDAT content (or a line_length_limit piece of one, cont
+ * set) into the message, counted as Postfix counts it: its length + 2.
+ * Past message_size_limit nothing more is kept. */
+static void smtpd_bdat_put(struct smtpd_session *s, const char *line,
+                           size_t len, int cont)
+{
+    long limit = s->p->message_size_limit;
+
+    if (s->data_too_big)
+        return;
+    if (limit > 0 && limit - s->act_size < (long)len + 2) {
+        s->data_too_big = 1;
+        return;
+    }
+    s->act_size += (long)len + 2;
+    strbuf_append(&s->data, line, len);
+    if (!cont)
+        strbuf_append(&s->data, "\r\n", 2);
+}
+
+/* Bytes of an accepted chunk: split into lines at LF (a CR before it
+ * dropped), a line that goes on in the next chunk kept aside. */
+static void smtpd_bdat_bytes(struct smtpd_session *s, const char *p, size_t n)
+{
+    struct strbuf *lb = &s->bdat_line;
+
+    while (n > 0) {
+        const char *nl = memchr(p, '\n', n);
+        size_t take = nl ? (size_t)(nl - p) : n;
+        if (lb->len + take > SMTPD_LINE_LIMIT)
+            take = SMTPD_LINE_LIMIT - lb->len;
+        strbuf_append(lb, p, take);
+        p += take;
+        n -= take;
+        if (n > 0 && *p == '\n') {
+            size_t l = lb->len;
+            if (l > 0 && lb->buf[l - 1] == '\r')
+                l--;
+            smtpd_bdat_put(s, lb->buf ? lb->buf : "", l, 0);
+            strbuf_reset(lb);
+            p++;
+            n--;
+        } else if (lb->len == SMTPD_LINE_LIMIT) {
+            smtpd_bdat_put(s, lb->buf, lb->len, 1);
+            strbuf_reset(lb);
+        }
+    }
+}
+
+/* The chunk has been read: answer as Postfix's bdat_cmd() does. */
+static void smtpd_bdat_end(struct smtpd_session *s)
+{
+    s->bdat_reading = 0;
+    if (s->bdat_reply != NULL) {
+        /* skip_bdat(): a refused chunk; LAST ends the transaction, else
+         * the chunks that follow are thrown away until LAST or RSET. */
+        smtpd_reply(s, "%s", s->bdat_reply);
+        free(s->bdat_reply);
+        s->bdat_reply = NULL;
+        if (s->bdat_last)
+            smtpd_reset(s);
+        else
+            s->bdat_state = BDAT_ERROR;
+        return;
+    }
+    s->count_ok[CMD_BDAT] += !s->data_too_big;
+    if (s->bdat_last) {
+        if (s->bdat_line.len > 0)
+            smtpd_bdat_put(s, s->bdat_line.buf, s->bdat_line.len, 0);
+        smtpd_finish_data(s);
+    } else if (s->data_too_big) {
+        smtpd_finish_data(s); /* the 552, and the transaction is over */
+        s->bdat_state = BDAT_ERROR;
+    } else {
+        smtpd_reply(s, "250 2.0.0 Ok: %lld bytes", s->bdat_left_total);
+    }
+}
+
+/* Read what is here of the chunk; 1 when it is complete. */
+static int smtpd_bdat_feed(struct smtpd_session *s, struct evbuffer *in)
+{
+    while (s->bdat_left > 0) {
+        char buf[16384];
+        size_t avail = evbuffer_get_length(in);
+        size_t n = avail < sizeof(buf) ? avail : sizeof(buf);
+        if ((long long)n > s->bdat_left)
+            n = (size_t)s->bdat_left;
+        if (n == 0)
+            return 0;
+        if (s->bdat_reply != NULL) {
+            evbuffer_drain(in, n); /* thrown away: no memory held */
+        } else {
+            evbuffer_remove(in, buf, n);
+            smtpd_bdat_bytes(s, buf, n);
+        }
+        s->bdat_left -= (long long)n;
+    }
+    smtpd_bdat_end(s);
+    return 1;
+}
+
+/* BDAT (RFC 3030) as Postfix 3.7's bdat_cmd(): a malformed command gets
+ * 521 and the session ends (what follows would be content); otherwise
+ * the chunk is read by its byte count whatever the answer, which comes
+ * once it is in. */
+static void smtpd_bdat(struct smtpd_session *s, const char *line,
+                       const char *arg)
+{
+    char size[64], extra[16];
+    const char *q = arg;
+    long long n = 0;
+    int last = 0;
+    const char *qid = s->qid[0] ? s->qid : "NOQUEUE";
+
+    if (smtpd_ehlo_mask(s) & EHLO_MASK_CHUNKING) {
+        smtpd_reply(s, "521 5.5.1 Error: command not implemented");
+        s->quitting = 1;
+        return;
+    }
+    int nargs = smtpd_next_param(&q, size, sizeof(size));
+    if (nargs > 0 && smtpd_next_param(&q, extra, sizeof(extra))) {
+        last = str_casecmp(extra, "LAST") == 0;
+        nargs = last && !smtpd_next_param(&q, extra, sizeof(extra)) ? 1 : 0;
+    }
+    if (nargs == 0 || smtpd_size_param(size, &n) < 0) {
+        maillog_printf(s->r->log, "smtpd",
+                       "warning: %s: malformed BDAT command syntax from "
+                       "%s[%s]: %.100s",
+                       qid, s->name, s->ip, line);
+        smtpd_reply(s, "521 5.5.4 Syntax: BDAT count [LAST]");
+        s->quitting = 1;
+        return;
+    }
+    s->bdat_reading = 1;
+    s->bdat_last = last;
+    s->bdat_left = s->bdat_left_total = n;
+    if (n == 0 && !last) {
+        maillog_printf(s->r->log, "smtpd",
+                       "warning: %s: null BDAT request from %s[%s]", qid,
+                       s->name, s->ip);
+        s->bdat_reply = xstrdup("551 5.7.1 Null BDAT request");
+    } else if (s->bdat_state == BDAT_ERROR) {
+        s->bdat_reply =
+            xasprintf("551 5.0.0 Discarded %lld bytes after earlier error", n);
+    } else if (s->bdat_state == BDAT_NONE && s->rcpts.n == 0) {
+        /* RFC 3030 with pipelining: BDAT may come before the RCPT
+         * replies, so this is no protocol error. */
+        s->bdat_reply =
+            xstrdup(s->sender != NULL ? "554 5.5.1 Error: no valid recipients"
+                                      : "503 5.5.1 Error: need RCPT command");
+    } else if (s->p->message_size_limit > 0 &&
+               s->act_size > s->p->message_size_limit - n) {
+        maillog_printf(s->r->log, "smtpd",
+                       "warning: %s: BDAT request from %s[%s] exceeds "
+                       "message size limit",
+                       qid, s->name, s->ip);
+        s->bdat_reply = xstrdup("552 5.3.4 Chunk exceeds message size limit");
+    } else {
+        s->bdat_state = BDAT_OK;
+    }
 }
 
 static void smtpd_on_read(struct bufferevent *bev, void *arg);
@@ -871,6 +1498,10 @@ static void smtpd_command(struct smtpd_session *s, char *line)
         ok = smtpd_rcpt(s, arg);
         break;
     case CMD_DATA:
+        if (s->bdat_state != BDAT_NONE) {
+            smtpd_reply(s, "503 5.5.1 Error: DATA after BDAT");
+            break;
+        }
         if (s->rcpts.n == 0) {
             /* Postfix 3.7: 554 inside a transaction (even with no RCPT
              * tried), 503 outside one; no NOQUEUE line either way. */
@@ -904,6 +1535,12 @@ static void smtpd_command(struct smtpd_session *s, char *line)
         break;
     case CMD_STARTTLS:
         smtpd_starttls(s, arg);
+        break;
+    case CMD_ETRN:
+        ok = smtpd_etrn(s, arg);
+        break;
+    case CMD_BDAT:
+        smtpd_bdat(s, line, arg); /* counted by smtpd_bdat_end() */
         break;
     default:
         if (line[0] == '\0')
@@ -980,9 +1617,15 @@ static void smtpd_process(struct smtpd_session *s)
 
     /* STARTTLS changes s->bev: the input buffer is looked up each time. */
     while (!s->quitting && s->pending == NULL && !s->committing &&
-           !s->tls_starting &&
-           (line = smtpd_next_line(s, in = bufferevent_get_input(s->bev),
-                                   &len)) != NULL) {
+           !s->tls_starting) {
+        in = bufferevent_get_input(s->bev);
+        if (s->bdat_reading) {
+            if (!smtpd_bdat_feed(s, in))
+                break;
+            continue;
+        }
+        if ((line = smtpd_next_line(s, in, &len)) == NULL)
+            break;
         if (s->in_data) {
             smtpd_data_line(s, line, len);
         } else {
@@ -1025,6 +1668,14 @@ static void smtpd_on_event(struct bufferevent *bev, short what, void *arg)
     else if (s->in_data)
         maillog_printf(s->r->log, "smtpd",
                        "lost connection after DATA from %s[%s]", s->name,
+                       s->ip);
+    else if (s->bdat_reading && s->bdat_reply == NULL)
+        maillog_printf(s->r->log, "smtpd",
+                       "lost connection after BDAT (%ld bytes) from %s[%s]",
+                       s->act_size + (long)s->bdat_line.len, s->name, s->ip);
+    else if (s->bdat_reading)
+        maillog_printf(s->r->log, "smtpd",
+                       "lost connection after BDAT from %s[%s]", s->name,
                        s->ip);
     smtpd_session_free(s);
 }

@@ -247,8 +247,8 @@ START_TEST(test_queue_commit_recover)
     strlist_push(&origs, "social@hebergee.com");
     queue_new_id(r, id, sizeof(id));
     const char *content = "Subject: x\r\n\r\nbody\r\n";
-    ck_assert_int_eq(queue_commit(r, id, "a@b.example", &rcpts, &origs, content,
-                                  strlen(content)),
+    ck_assert_int_eq(queue_commit(r, id, "a@b.example", &rcpts, &origs, NULL,
+                                  content, strlen(content)),
                      0);
     ck_assert_int_eq(relay_queue_count(r), 1);
     relay_free(r);
@@ -328,7 +328,7 @@ START_TEST(test_deferred_on_disk)
     for (int i = 0; i < 3; i++) {
         queue_new_id(r, id[i], sizeof(id[i]));
         ck_assert_int_eq(queue_commit(r, id[i], "a@b.example", &rcpts, &origs,
-                                      "\r\nx\r\n", 5),
+                                      NULL, "\r\nx\r\n", 5),
                          0);
     }
     ck_assert_int_eq(r->queue_count, 3);
@@ -433,11 +433,14 @@ START_TEST(test_local_delivery)
     ck_assert_msg(r != NULL, "%s", err);
 
     struct queue_rcpt qr[] = {
-        {"list@mx.lab.example", "list@mx.lab.example", 0, NULL, "", NULL},
-        {"prog@mx.lab.example", "prog@mx.lab.example", 0, NULL, "", NULL},
+        {"list@mx.lab.example", "list@mx.lab.example", 0, NULL, "", NULL, 0,
+         NULL},
+        {"prog@mx.lab.example", "prog@mx.lab.example", 0, NULL, "", NULL, 0,
+         NULL},
         {"nobody-here@mx.lab.example", "nobody-here@mx.lab.example", 0, NULL,
-         "", NULL},
-        {"seen@mx.lab.example", "seen@mx.lab.example", 0, NULL, "", NULL},
+         "", NULL, 0, NULL},
+        {"seen@mx.lab.example", "seen@mx.lab.example", 0, NULL, "", NULL, 0,
+         NULL},
     };
     struct queue_msg m;
     memset(&m, 0, sizeof(m));

@@ -37,6 +37,12 @@ const char *smtp_path_strstatus(enum smtp_path_status st);
 enum smtp_path_status smtp_parse_path(const char *arg, int strict, char *addr,
                                       size_t addrlen, const char **params);
 
+/* 1 if name is a host name as Postfix's valid_hostname() wants it
+ * (labels of letters, digits, '-' and '_', at most 63 each and 255 in
+ * all, not all numeric) or an address literal "[192.0.2.1]",
+ * "[IPv6:::1]" (valid_mailhost_literal()); else 0. */
+int smtp_valid_hostname(const char *name);
+
 /* Domain part of an address (after the last '@'), or "" if none. */
 const char *smtp_addr_domain(const char *addr);
 
