@@ -835,7 +835,8 @@ struct scenario *scenario_parse(const char *path, const char *text, char *err,
     strbuf_clear(&p.body);
     if (rc == 0) {
         int sessions = 0;
-        for (size_t i = 0; i < p.s->nblocks; i++) {
+        /* Stop at the first error: a later one must not overwrite it. */
+        for (size_t i = 0; rc == 0 && i < p.s->nblocks; i++) {
             struct scn_block *b = &p.s->blocks[i];
             sessions += b->kind == SCN_SESSION || b->kind == SCN_EXPECT ||
                         b->kind == SCN_ADMIN;

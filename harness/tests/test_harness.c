@@ -146,93 +146,279 @@ START_TEST(test_default_name)
 }
 END_TEST
 
+/*
+ * Every error message scenario_parse can produce, each with its file:line
+ * and enough of its text to say what was expected. Entries are prefixes
+ * of the message. Grouped by the function in scenario.c that reports them;
+ * the last group is fakemx's behaviour format, reached through [mx] and
+ * [change mx] lines, to which scenario.c adds the file:line.
+ */
 static const struct {
     const char *text, *err;
 } errors[] = {
-    {"hello\n[session]\nC: QUIT\n", "e.scn:1: text before the first section"},
-    {"[sesion]\n", "e.scn:1: unknown section [sesion]; expected"},
+    /* scn_line */
+    {"hello\n[session]\nC: QUIT\n",
+     "e.scn:1: text before the first section; start with [scenario] or "
+     "another [section]"},
+    {"# comment\n\nhello\n", "e.scn:3: text before the first section"},
     {"[session]\nC: QUIT\n[expect\n",
-     "e.scn:3: section header must be \"[kind args]\""},
-    {"[scenario]\ncolour = blue\n", "e.scn:2: unknown key \"colour\""},
-    {"[scenario]\ntimeout = soon\n", "e.scn:2: timeout: expected a duration"},
-    {"[file /etc/postfix/virtual]\n",
-     "e.scn:1: [file /etc/postfix/virtual]: a plain file name is expected"},
-    {"[file]\n", "e.scn:1: [file] needs one argument"},
+     "e.scn:3: section header must be \"[kind args]\" alone on its line"},
+    {"[session]\nC: QUIT\n[expect] queue empty\n",
+     "e.scn:3: section header must be \"[kind args]\" alone on its line"},
+    /* scn_open_block */
+    {"[sesion]\n",
+     "e.scn:1: unknown section [sesion]; expected [scenario], [main.cf], "
+     "[master.cf], [file NAME], [zone ORIGIN], [mx IP], [session [from IP] "
+     "[to SERVICE]], [expect], [admin], [change mx IP], [change dns], [time "
+     "passes DURATION] or [tls cert NAME]"},
+    {"[]\n", "e.scn:1: unknown section []; expected [scenario]"},
     {"[main.cf x]\n", "e.scn:1: [main.cf] takes no argument"},
+    {"[session]\nC: QUIT\n[expect all]\n",
+     "e.scn:3: [expect] takes no argument"},
+    {"[file]\n", "e.scn:1: [file] needs one argument"},
+    {"[zone a. b.]\n", "e.scn:1: [zone] needs one argument"},
+    {"[file /etc/postfix/virtual]\n",
+     "e.scn:1: [file /etc/postfix/virtual]: a plain file name is expected "
+     "(it is written into the SUT's config directory)"},
+    {"[file .forward]\n",
+     "e.scn:1: [file .forward]: a plain file name is expected"},
     {"[mx mail.example.com]\n",
-     "e.scn:1: [mx mail.example.com]: an IP address without port"},
-    {"[mx 127.0.0.9]\ngreeting = hello\n",
-     "e.scn:2: greeting: expected an SMTP reply"},
-    {"[mx 127.0.0.9]\nbanner = x\n", "e.scn:2: unknown key \"banner\""},
+     "e.scn:1: [mx mail.example.com]: an IP address without port is expected "
+     "(127.x.y.z)"},
+    {"[mx 127.0.0.9:25]\n",
+     "e.scn:1: [mx 127.0.0.9:25]: an IP address without port is expected"},
+    {"[tls]\n", "e.scn:1: expected [tls cert NAME]"},
+    {"[tls key relay]\n", "e.scn:1: expected [tls cert NAME]"},
+    {"[tls cert ../relay]\n",
+     "e.scn:1: [tls cert ../relay]: a plain file name is expected (NAME.pem, "
+     "NAME.key and NAME.crt are written into the SUT's config directory)"},
+    {"[time passes soon]\n",
+     "e.scn:1: expected [time passes DURATION] with a duration such as 300s, "
+     "5m, 2h, 5d or 1w"},
+    {"[time passes 5x]\n", "e.scn:1: expected [time passes DURATION]"},
+    {"[time flies 5m]\n", "e.scn:1: expected [time passes DURATION]"},
+    {"[change nothing]\n", "e.scn:1: expected [change mx IP] or [change dns]"},
+    {"[change 127.0.0.9]\n",
+     "e.scn:1: expected [change mx IP] or [change dns]"},
+    {"[change mx mail.example.com]\n",
+     "e.scn:1: expected [change mx IP] or [change dns]"},
     {"[session at 127.0.0.1]\n",
-     "e.scn:1: expected [session], [session from IP], [session to SERVICE]"},
-    {"[session to submission]\nC: QUIT\n",
-     "e.scn:1: [session to submission]: no inet service submission in "
-     "[master.cf]"},
-    {"[master.cf]\n  -o x=y\n[session]\nC: QUIT\n",
-     "e.scn:2: [master.cf]: continuation line without a service"},
-    {"[session]\nhelo test\n", "e.scn:2: expected \"C: line to send\""},
-    {"[session]\nS~ (unclosed\n", "e.scn:2: S~: bad regular expression"},
-    {"[session]\n[expect]\nqueue empty\n", "e.scn:1: empty [session]"},
-    {"[expect]\ndelivered rcpt a@b\n",
-     "e.scn:2: expected \"delivered to IP [from ADDR] rcpt ADDR...\""},
-    {"[expect]\ndelivered to 127.0.0.9 a@b\n",
-     "e.scn:2: \"rcpt ADDR...\" expected"},
-    {"[expect]\nnot received a@b\n",
-     "e.scn:2: expected \"not delivered [to IP] rcpt ADDR...\""},
-    {"[expect]\ndeliveries many\n", "e.scn:2: deliveries: expected a number"},
-    {"[expect]\nlog contains\n", "e.scn:2: log contains: text expected"},
-    {"[expect]\nlog totals received\n",
-     "e.scn:2: expected \"log totals as pflogsumm\" or \"log totals NAME N "
-     "[NAME N]...\""},
-    {"[expect]\nlog totals spams 3\n",
-     "e.scn:2: log totals: unknown counter \"spams\"; expected received,"},
-    {"[expect]\nlog totals received lots\n",
-     "e.scn:2: log totals: received: expected a number"},
+     "e.scn:1: expected [session], [session from IP], [session to SERVICE] "
+     "or [session from IP to SERVICE]"},
+    {"[session from]\n", "e.scn:1: expected [session], [session from IP]"},
+    {"[session from 127.0.0.1 from 127.0.0.2]\n",
+     "e.scn:1: expected [session], [session from IP]"},
+    {"[session from mail.example.com]\n",
+     "e.scn:1: expected [session], [session from IP]"},
+    /* scn_meta_line */
+    {"[scenario]\nname\n", "e.scn:2: expected key = value in [scenario]"},
+    {"[scenario]\ncolour = blue\n",
+     "e.scn:2: unknown key \"colour\" in [scenario]; expected name, seed, "
+     "description, timeout or postfix_time_scale"},
+    {"[scenario]\ntimeout = soon\n",
+     "e.scn:2: timeout: expected a duration like 10s or 500ms"},
+    {"[scenario]\ntimeout = 0s\n",
+     "e.scn:2: timeout: expected a duration like 10s or 500ms"},
+    {"[scenario]\npostfix_time_scale = 0\n",
+     "e.scn:2: postfix_time_scale: expected a number from 1 to 1000000"},
+    {"[scenario]\npostfix_time_scale = 1000001\n",
+     "e.scn:2: postfix_time_scale: expected a number from 1 to 1000000"},
+    /* scn_cert_line */
+    {"[tls cert relay]\ncn\n",
+     "e.scn:2: expected \"cn = HOSTNAME\" or \"key = ec|rsa\" in [tls cert]"},
+    {"[tls cert relay]\nbits = 4096\n",
+     "e.scn:2: expected \"cn = HOSTNAME\" or \"key = ec|rsa\" in [tls cert]"},
+    {"[tls cert relay]\ncn = two words\n",
+     "e.scn:2: expected \"cn = HOSTNAME\" or \"key = ec|rsa\" in [tls cert]"},
+    {"[tls cert relay]\nkey = dsa\n",
+     "e.scn:2: [tls cert] key: expected ec (P-256) or rsa (2048 bits), not "
+     "\"dsa\""},
+    /* scn_session_line */
+    {"[session]\nhelo test\n",
+     "e.scn:2: expected \"C: line to send\", \"C= raw bytes\", \"S: expected "
+     "reply\", \"S~ regex\", \"S! regex\" or \"S= closed\" in [session]"},
+    {"[session]\nC= QUIT\\q\n",
+     "e.scn:2: C=: bad escape; expected \\r, \\n, \\t, \\0, \\\\ or \\xHH"},
+    {"[session]\nC= \\xZZ\n", "e.scn:2: C=: bad escape; expected"},
+    {"[session]\nC= \\x4\n", "e.scn:2: C=: bad escape; expected"},
+    {"[session]\nC= QUIT\\\n", "e.scn:2: C=: bad escape; expected"},
+    {"[session]\nS~ (unclosed\n",
+     "e.scn:2: S~: bad regular expression \"(unclosed\""},
+    {"[session]\nS! (unclosed\n",
+     "e.scn:2: S!: bad regular expression \"(unclosed\""},
+    {"[session]\nS= gone\n",
+     "e.scn:2: S=: expected \"S= closed\" (the server ends the connection)"},
+    /* scn_admin_line */
+    {"[admin]\n> Mail queue is empty\n",
+     "e.scn:2: \"> output\" before any \"$ command\""},
+    {"[admin]\nmailq\n",
+     "e.scn:2: expected \"$ command\" or \"> expected output\" in [admin]"},
+    {"[admin]\n$\n", "e.scn:2: \"$\" without a command"},
+    {"[admin]\n$    \n", "e.scn:2: \"$\" without a command"},
+    /* scn_dns_line */
     {"[change dns]\nbreak example.org\n",
      "e.scn:2: expected \"fault NAME [TYPE] SPEC\", \"clear NAME [TYPE]\" or "
      "\"clear all\" in [change dns]"},
-    {"[change nothing]\n", "e.scn:1: expected [change mx IP] or [change dns]"},
+    {"[change dns]\nfault example.org\n",
+     "e.scn:2: expected \"fault NAME [TYPE] SPEC\""},
+    {"[change dns]\nclear example.org MX now\n",
+     "e.scn:2: expected \"fault NAME [TYPE] SPEC\""},
+    /* scn_expect_line */
+    {"[expect]\nlog contains\n", "e.scn:2: log contains: text expected"},
+    {"[expect]\nlog contains   \n", "e.scn:2: log contains: text expected"},
+    {"[expect]\nlog totals received\n",
+     "e.scn:2: expected \"log totals as pflogsumm\" or \"log totals NAME N "
+     "[NAME N]...\""},
+    {"[expect]\nlog totals received 1 held\n",
+     "e.scn:2: expected \"log totals as pflogsumm\""},
+    {"[expect]\nlog totals spams 3\n",
+     "e.scn:2: log totals: unknown counter \"spams\"; expected received, "
+     "delivered, forwarded, deferred, deferrals, bounced, rejected, "
+     "reject-warnings, held, discarded, bytes-received, bytes-delivered, "
+     "senders, sending-domains, recipients or recipient-domains"},
+    {"[expect]\nlog totals received lots\n",
+     "e.scn:2: log totals: received: expected a number"},
     {"[expect]\ndelivered data has x\n",
      "e.scn:2: expected \"delivered data contains TEXT\" or \"delivered data "
      "lacks TEXT\""},
+    {"[expect]\ndelivered data contains\n",
+     "e.scn:2: expected \"delivered data contains TEXT\""},
     {"[expect]\ndns queried example.org QQQ\n",
      "e.scn:2: dns queried: unknown type \"QQQ\""},
     {"[expect]\ndns queried example.org MX 3 time\n",
      "e.scn:2: expected \"dns queried NAME [TYPE] [N times]\""},
+    {"[expect]\ndns queried example.org many times\n",
+     "e.scn:2: expected \"dns queried NAME [TYPE] [N times]\""},
     {"[expect]\nmailbox louen has mail\n",
      "e.scn:2: expected \"mailbox USER messages N\" or \"mailbox USER "
      "contains TEXT\""},
+    {"[expect]\nmailbox louen messages lots\n",
+     "e.scn:2: expected \"mailbox USER messages N\""},
     {"[expect]\nmailbox ../etc messages 1\n",
      "e.scn:2: mailbox: \"../etc\" is not a user name"},
-    {"[expect]\nbounced a@b\n", "e.scn:2: unknown expectation"},
-    {"[main.cf]\nmyhostname = x\n", "e.scn:2: no [session] or [expect]"},
-    {"[admin]\n> Mail queue is empty\n",
-     "e.scn:2: \"> output\" before any \"$ command\""},
-    {"[admin]\nmailq\n", "e.scn:2: expected \"$ command\""},
-    {"[admin]\n$\n", "e.scn:2: \"$\" without a command"},
+    {"[expect]\nmailbox .louen contains hi\n",
+     "e.scn:2: mailbox: \".louen\" is not a user name"},
+    {"[expect]\ndeliveries many\n", "e.scn:2: deliveries: expected a number"},
+    {"[expect]\nnot received a@b\n",
+     "e.scn:2: expected \"not delivered [to IP] rcpt ADDR...\""},
+    {"[expect]\nnot\n",
+     "e.scn:2: expected \"not delivered [to IP] rcpt ADDR...\""},
+    {"[expect]\ndelivered rcpt a@b\n",
+     "e.scn:2: expected \"delivered to IP [from ADDR] rcpt ADDR...\""},
+    {"[expect]\nnot delivered to mail.example.com rcpt a@b\n",
+     "e.scn:2: expected \"delivered to IP [from ADDR] rcpt ADDR...\""},
+    {"[expect]\ndelivered to 127.0.0.9 a@b\n",
+     "e.scn:2: \"rcpt ADDR...\" expected"},
+    {"[expect]\nnot delivered from a@b\n",
+     "e.scn:2: \"rcpt ADDR...\" expected"},
+    {"[expect]\ndelivered to 127.0.0.9 rcpt\n",
+     "e.scn:2: \"rcpt ADDR...\" expected"},
+    {"[expect]\nbounced a@b\n",
+     "e.scn:2: unknown expectation; expected \"delivered to IP [from ADDR] "
+     "[rcpt ADDR...]\", \"not delivered [to IP] rcpt ADDR...\", "
+     "\"deliveries N\", \"queue empty\", \"log contains TEXT\", \"log totals "
+     "...\" or \"mailbox USER messages N|contains TEXT\""},
+    {"[expect]\nqueue full\n", "e.scn:2: unknown expectation; expected"},
+    /* scenario_parse, checks on the whole file */
+    {"[session]\n[expect]\nqueue empty\n", "e.scn:1: empty [session]"},
     {"[admin]\n", "e.scn:1: empty [admin]"},
-    {"[change 127.0.0.9]\n", "e.scn:1: expected [change mx IP]"},
-    {"[time passes soon]\n", "e.scn:1: expected [time passes DURATION]"},
-    {"[time passes 5x]\n", "e.scn:1: expected [time passes DURATION]"},
-    {"[time flies 5m]\n", "e.scn:1: expected [time passes DURATION]"},
-    {"[change mx 127.0.0.9]\n[admin]\n$ mailq\n",
-     "e.scn:1: [change mx 127.0.0.9]: no [mx 127.0.0.9] before it"},
-    {"[tls]\n", "e.scn:1: expected [tls cert NAME]"},
-    {"[tls key relay]\n", "e.scn:1: expected [tls cert NAME]"},
-    {"[tls cert ../relay]\n",
-     "e.scn:1: [tls cert ../relay]: a plain file name is expected"},
-    {"[tls cert relay]\nkey = dsa\n",
-     "e.scn:2: [tls cert] key: expected ec (P-256) or rsa (2048 bits), not "
-     "\"dsa\""},
-    {"[tls cert relay]\nbits = 4096\n",
-     "e.scn:2: expected \"cn = HOSTNAME\" or \"key = ec|rsa\" in [tls cert]"},
-    {"[tls cert relay]\ncn\n",
-     "e.scn:2: expected \"cn = HOSTNAME\" or \"key = ec|rsa\" in [tls cert]"},
-    {"[session]\nS! (unclosed\n", "e.scn:2: S!: bad regular expression"},
-    {"[session]\nS= gone\n", "e.scn:2: S=: expected \"S= closed\""},
+    {"[expect]\nqueue empty\n[session]\n# only a comment\n",
+     "e.scn:3: empty [session]"},
     {"[session]\nC: QUIT\nS= closed\nC: NOOP\n",
      "e.scn:3: S= closed: nothing can follow it in its [session]"},
+    {"[change mx 127.0.0.9]\n[admin]\n$ mailq\n",
+     "e.scn:1: [change mx 127.0.0.9]: no [mx 127.0.0.9] before it"},
+    {"[change mx 127.0.0.9]\n[mx 127.0.0.9]\n[admin]\n$ mailq\n",
+     "e.scn:1: [change mx 127.0.0.9]: no [mx 127.0.0.9] before it"},
+    /* The first error in the file is the one reported. */
+    {"[session]\nC: QUIT\nS= closed\nC: NOOP\n[admin]\n",
+     "e.scn:3: S= closed: nothing can follow it in its [session]"},
+    {"[change mx 127.0.0.9]\n[session]\n",
+     "e.scn:1: [change mx 127.0.0.9]: no [mx 127.0.0.9] before it"},
+    {"[main.cf]\nmyhostname = x\n",
+     "e.scn:2: no [session] or [expect]: nothing to test"},
+    {"", "e.scn:1: no [session] or [expect]: nothing to test"},
+    {"[scenario]\nname = x\n\n",
+     "e.scn:3: no [session] or [expect]: nothing to test"},
+    /* scn_check_master */
+    {"[master.cf]\n  -o x=y\n[session]\nC: QUIT\n",
+     "e.scn:2: [master.cf]: continuation line without a service before it"},
+    {"[session]\nC: QUIT\n[master.cf]\n# smtpd\n\n  -o x=y\n",
+     "e.scn:6: [master.cf]: continuation line without a service before it"},
+    {"[session to submission]\nC: QUIT\n",
+     "e.scn:1: [session to submission]: no inet service submission in "
+     "[master.cf]"},
+    {"[master.cf]\nsubmission unix - - n - - smtpd\n"
+     "[session]\nC: QUIT\n[session from 127.0.0.1 to submission]\nC: QUIT\n",
+     "e.scn:5: [session to submission]: no inet service submission in "
+     "[master.cf]"},
+    /* fakemx's behaviour format in [mx IP] and [change mx IP] */
+    {"[mx 127.0.0.9]\nstarttls\n", "e.scn:2: expected key = value"},
+    {"[mx 127.0.0.9]\nbanner = x\n",
+     "e.scn:2: unknown key \"banner\"; expected name, greeting, "
+     "max_conn_per_ip, rate, greylist, reply, tarpit, hang, drop, down, "
+     "starttls, tls_required or size"},
+    {"[mx 127.0.0.9]\nname = two words\n",
+     "e.scn:2: name: expected a host name"},
+    {"[mx 127.0.0.9]\ngreeting = hello\n",
+     "e.scn:2: greeting: expected an SMTP reply such as \"450 4.7.1 try "
+     "later\", got \"hello\""},
+    {"[mx 127.0.0.9]\nmax_conn_per_ip = many\n",
+     "e.scn:2: max_conn_per_ip: expected a number [CODE TEXT]"},
+    {"[mx 127.0.0.9]\nmax_conn_per_ip = 2 busy\n",
+     "e.scn:2: expected an SMTP reply such as \"450 4.7.1 try later\", got "
+     "\"busy\""},
+    {"[mx 127.0.0.9]\nmax_conn_per_ip = 2 250 ok\n",
+     "e.scn:2: reply code 250: only 4xx and 5xx replies can be forced"},
+    {"[mx 127.0.0.9]\nrate = 5 cats per 1m\n",
+     "e.scn:2: rate: expected N connections|messages per DURATION [CODE "
+     "TEXT]"},
+    {"[mx 127.0.0.9]\nrate = 5 messages per 0s\n",
+     "e.scn:2: rate: bad duration \"0s\""},
+    {"[mx 127.0.0.9]\nrate = 5 messages per 1m 250 ok\n",
+     "e.scn:2: reply code 250: only 4xx and 5xx replies can be forced"},
+    {"[mx 127.0.0.9]\ngreylist = 5m,1m\n",
+     "e.scn:2: greylist: MAX must be greater than MIN"},
+    {"[mx 127.0.0.9]\ngreylist = soon\n",
+     "e.scn:2: greylist: expected MIN[,MAX] durations such as 300s,4h, or "
+     "off"},
+    {"[mx 127.0.0.9]\nreply = FOO 550 no\n",
+     "e.scn:2: expected a command (CONNECT, EHLO, MAIL, RCPT, DATA, DOT, "
+     "RSET, NOOP, QUIT, STARTTLS, OTHER), got \"FOO\""},
+    {"[mx 127.0.0.9]\ndrop = after\n",
+     "e.scn:2: expected a command (CONNECT, EHLO, MAIL, RCPT, DATA, DOT, "
+     "RSET, NOOP, QUIT, STARTTLS, OTHER), got \"\""},
+    {"[mx 127.0.0.9]\nreply = RCPT #0 550 no\n",
+     "e.scn:2: \"#0\": expected #N, N >= 1"},
+    {"[mx 127.0.0.9]\nreply = RCPT every x 550 no\n",
+     "e.scn:2: every: expected N >= 1"},
+    {"[mx 127.0.0.9]\nreply = RCPT match\n",
+     "e.scn:2: match: expected a pattern"},
+    {"[mx 127.0.0.9]\nreply = RCPT\n",
+     "e.scn:2: reply: expected CODE TEXT after RCPT"},
+    {"[mx 127.0.0.9]\nreply = RCPT #2 250 ok\n",
+     "e.scn:2: reply code 250: only 4xx and 5xx replies can be forced"},
+    {"[mx 127.0.0.9]\ntarpit = RCPT forever\n",
+     "e.scn:2: tarpit: expected a duration such as 30s or 500ms, got "
+     "\"forever\""},
+    {"[mx 127.0.0.9]\nhang = RCPT now\n", "e.scn:2: unexpected \"now\""},
+    {"[mx 127.0.0.9]\ndrop = data x\n",
+     "e.scn:2: drop = data BYTES: expected a number >= 1"},
+    {"[mx 127.0.0.9]\ndrop = sometimes\n",
+     "e.scn:2: drop: expected banner, after COMMAND, on COMMAND or data "
+     "BYTES"},
+    {"[mx 127.0.0.9]\ndown = maybe\n",
+     "e.scn:2: down: expected refuse, blackhole or no"},
+    {"[mx 127.0.0.9]\nstarttls = perhaps\n",
+     "e.scn:2: starttls: expected yes or no"},
+    {"[mx 127.0.0.9]\ntls_required = perhaps\n",
+     "e.scn:2: tls_required: expected yes or no"},
+    {"[mx 127.0.0.9]\nsize = 0\n",
+     "e.scn:2: size: expected a number of bytes >= 1"},
+    /* The same parser in [change mx], after comments and blank lines. */
+    {"[mx 127.0.0.9]\n[admin]\n$ mailq\n[change mx 127.0.0.9]\n# c\n\n"
+     "down = maybe\n",
+     "e.scn:7: down: expected refuse, blackhole or no"},
 };
 
 START_TEST(test_errors)
@@ -254,6 +440,25 @@ START_TEST(test_missing_file)
 
     ck_assert_ptr_null(scenario_load("/nonexistent/x.scn", err, sizeof(err)));
     ck_assert_str_eq(err, "/nonexistent/x.scn: No such file or directory");
+}
+END_TEST
+
+START_TEST(test_nul_byte)
+{
+    static const char text[] = "[session]\nC: Q\0UIT\n";
+    char dir[] = "/tmp/mxlab-scn-XXXXXX";
+    char err[512] = "";
+    char *path;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    path = xasprintf("%s/n.scn", dir);
+    ck_assert_int_eq(fs_write_atomic(path, text, sizeof(text) - 1), 0);
+    ck_assert_ptr_null(scenario_load(path, err, sizeof(err)));
+    char *want = xasprintf("%s: NUL byte in scenario file", path);
+    ck_assert_str_eq(err, want);
+    free(want);
+    free(path);
+    fs_rm_rf(dir);
 }
 END_TEST
 
@@ -369,6 +574,7 @@ int main(void)
     tcase_add_test(tc, test_tls);
     tcase_add_loop_test(tc, test_errors, 0, sizeof(errors) / sizeof(errors[0]));
     tcase_add_test(tc, test_missing_file);
+    tcase_add_test(tc, test_nul_byte);
     tcase_add_test(tc, test_diff);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
