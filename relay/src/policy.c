@@ -153,34 +153,6 @@ static int policy_fqdn(const char *addr)
 
 /* Postfix's valid_hostname(): letters, digits, '-' and '_' in labels of
  * at most 63, 255 in all; or an address literal "[1.2.3.4]". */
-static int policy_valid_hostname(const char *h)
-{
-    size_t len = strlen(h), label = 0;
-
-    if (h[0] == '[' && len > 2 && h[len - 1] == ']') {
-        struct netaddr na;
-        char *ip = xstrndup(h + 1, len - 2);
-        int ok = netaddr_parse(ip, 0, &na) == 0;
-        free(ip);
-        return ok;
-    }
-    if (len == 0 || len > 255 || h[0] == '.' || h[len - 1] == '.')
-        return 0;
-    for (const char *p = h; *p; p++) {
-        if (*p == '.') {
-            if (label == 0)
-                return 0;
-            label = 0;
-        } else if (str_isalnum((unsigned char)*p) || *p == '-' || *p == '_') {
-            if (++label > 63)
-                return 0;
-        } else {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /* One restriction that needs no DNS. Returns POLICY_PERMIT, POLICY_REJECT,
  * POLICY_DUNNO, or POLICY_ASYNC for the DNS-based ones (left to the
  * caller). *used is set when the restriction consumed an argument. */
@@ -256,7 +228,7 @@ static int policy_sync(struct relay *r, const char *name, const char *arg,
     }
     if (strcmp(name, "reject_invalid_helo_hostname") == 0 ||
         strcmp(name, "reject_invalid_hostname") == 0) {
-        if (*ctx->helo == '\0' || policy_valid_hostname(ctx->helo))
+        if (*ctx->helo == '\0' || smtp_valid_hostname(ctx->helo))
             return POLICY_DUNNO;
         snprintf(reply, len,
                  "501 5.5.2 <%s>: Helo command rejected: Invalid name",
@@ -272,7 +244,7 @@ static int policy_sync(struct relay *r, const char *name, const char *arg,
         size_t n = strlen(h);
         while (n > 1 && h[n - 1] == '.')
             h[--n] = '\0';
-        int fqdn = strchr(h, '.') != NULL && policy_valid_hostname(h);
+        int fqdn = strchr(h, '.') != NULL && smtp_valid_hostname(h);
         free(h);
         if (fqdn)
             return POLICY_DUNNO;
