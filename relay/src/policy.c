@@ -151,8 +151,6 @@ static int policy_fqdn(const char *addr)
     return *addr == '\0' || (*d != '\0' && strchr(d, '.') != NULL);
 }
 
-/* Postfix's valid_hostname(): letters, digits, '-' and '_' in labels of
- * at most 63, 255 in all; or an address literal "[1.2.3.4]". */
 /* One restriction that needs no DNS. Returns POLICY_PERMIT, POLICY_REJECT,
  * POLICY_DUNNO, or POLICY_ASYNC for the DNS-based ones (left to the
  * caller). *used is set when the restriction consumed an argument. */
