@@ -304,8 +304,38 @@ static void config_expand_into(struct config *cf, const char *text,
                 config_expand_name(cf, s, (size_t)(op - s), &val, depth);
                 int nonempty = val.len > 0;
                 strbuf_clear(&val);
-                if ((*op == '?') == nonempty) {
-                    char *sub = xstrndup(op + 1, len - (size_t)(op - s) - 1);
+                const char *t = op + 1, *end = s + len;
+                size_t tlen = (size_t)(end - t);
+                /* Postfix 3.0: ${name?{text1}:{text2}}, ${name:{text}}. */
+                const char *close1 = NULL;
+                if (*t == '{') {
+                    int depth1 = 0;
+                    for (const char *q = t; q < end; q++) {
+                        depth1 += *q == '{' ? 1 : *q == '}' ? -1 : 0;
+                        if (depth1 == 0) {
+                            close1 = q;
+                            break;
+                        }
+                    }
+                }
+                if (close1 != NULL) {
+                    const char *t2 = close1 + 1;
+                    int has2 = *op == '?' && t2 + 1 < end && t2[0] == ':' &&
+                               t2[1] == '{' && end[-1] == '}';
+                    if ((*op == '?') == nonempty) {
+                        t = t + 1;
+                        tlen = (size_t)(close1 - t);
+                    } else if (has2) {
+                        t = t2 + 2;
+                        tlen = (size_t)(end - 1 - t);
+                    } else {
+                        tlen = 0;
+                    }
+                } else if ((*op == '?') != nonempty) {
+                    tlen = 0;
+                }
+                if (tlen > 0) {
+                    char *sub = xstrndup(t, tlen);
                     config_expand_into(cf, sub, out, depth + 1);
                     free(sub);
                 }

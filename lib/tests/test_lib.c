@@ -166,6 +166,8 @@ START_TEST(test_config_parse)
                        "  localhost.localdomain\n"
                        "relay_domains = ${mydestination}, $(mydomain)\n"
                        "a = ${mydomain?yes}${nothing?no}${nothing:empty}\n"
+                       "b = ${stress?{1}:{20}}/${mydomain?{x}:{y}}/"
+                       "${nothing:{e}}/${mydomain:{f}}\n"
                        "relay_recipient_maps =\n";
 
     ck_assert_int_eq(config_load_text(cf, "main.cf", text, err, sizeof(err)),
@@ -177,6 +179,8 @@ START_TEST(test_config_parse)
                      "sulfura.via.ecp.fr, sulfura, localhost.via.ecp.fr, "
                      "localhost localhost.localdomain, via.ecp.fr");
     ck_assert_str_eq(config_get(cf, "a"), "yesempty");
+    /* Postfix 3.0's forms with braces. */
+    ck_assert_str_eq(config_get(cf, "b"), "20/x/e/");
     ck_assert_str_eq(config_get(cf, "relay_recipient_maps"), "");
     ck_assert(config_is_set(cf, "relay_recipient_maps"));
     ck_assert_str_eq(config_where(cf, "mydestination"), "main.cf:4");

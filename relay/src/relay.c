@@ -69,6 +69,10 @@ static const struct {
     {"maximal_backoff_time", "4000s"},
     {"queue_run_delay", "300s"},
     {"qmgr_message_active_limit", "20000"},
+    {"smtpd_soft_error_limit", "10"},
+    {"smtpd_hard_error_limit", "${stress?{1}:{20}}"},
+    {"smtpd_error_sleep_time", "1s"},
+    {"smtpd_junk_command_limit", "${stress?{1}:{100}}"},
     {"maximal_queue_lifetime", "5d"},
     {"bounce_queue_lifetime", "5d"},
     {"delay_warning_time", "0h"},
@@ -483,6 +487,14 @@ static int relay_load_params(struct relay *r, struct config *cf,
         relay_long(cf, "qmgr_message_active_limit", &bad, err, errlen);
     const char *badlevel;
     p->smtpd_tls_level = relay_tls_level(cf, &badlevel);
+    p->smtpd_soft_error_limit =
+        relay_long(cf, "smtpd_soft_error_limit", &bad, err, errlen);
+    p->smtpd_hard_error_limit =
+        relay_long(cf, "smtpd_hard_error_limit", &bad, err, errlen);
+    p->smtpd_error_sleep_time =
+        relay_time(cf, "smtpd_error_sleep_time", &bad, err, errlen);
+    p->smtpd_junk_command_limit =
+        relay_long(cf, "smtpd_junk_command_limit", &bad, err, errlen);
     p->maximal_queue_lifetime =
         config_get_time(cf, "maximal_queue_lifetime", 'd', err, errlen);
     if (p->maximal_queue_lifetime < 0)

@@ -83,6 +83,10 @@ struct relay_params {
     long virtual_alias_recursion_limit;
     long virtual_alias_expansion_limit;
     int smtpd_tls_level; /* RELAY_TLS_*: per service (master.cf -o) */
+    long smtpd_soft_error_limit;
+    long smtpd_hard_error_limit;
+    long smtpd_error_sleep_time;
+    long smtpd_junk_command_limit;
 };
 
 /* An inet smtpd service of master.cf: main.cf's parameters with the

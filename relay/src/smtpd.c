@@ -18,6 +18,7 @@
  * Ownership: sessions live on r->sessions; smtpd_session_free() is the one
  * teardown path.
  */
+#include <ctype.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -143,6 +144,14 @@ struct smtpd_session {
     int data_too_big;
     int count_ok[CMD_COUNT];
     int count_all[CMD_COUNT];
+    /* Postfix's error count: failed commands (and junk commands past
+     * smtpd_junk_command_limit) since the last message was queued. */
+    int errors_base; /* failed commands counted before that message */
+    int junk;        /* NOOP, VRFY, ETRN, RSET since then */
+    int junk_errors;
+    struct event *err_sleep; /* smtpd_error_sleep_time before a reply */
+    int slept;               /* the next command has had its wait */
+    const char *last_cmd;    /* for "too many errors after CMD" */
     /* smtpd_discard_ehlo_keywords, looked up at first use (the
      * zeroed session's fields below all start empty). */
     int ehlo_mask;
@@ -245,6 +254,8 @@ static void smtpd_session_free(struct smtpd_session *s)
     policy_check_cancel(s->pending);
     if (s->lookup != NULL)
         s->lookup->s = NULL; /* DNS answers later, to nobody */
+    if (s->err_sleep != NULL)
+        event_free(s->err_sleep);
     queue_commit_cancel(r, s);
     free(s->commit_msgid);
     free(s->pending_rcpt);
@@ -942,6 +953,24 @@ static void smtpd_process(struct smtpd_session *s);
 
 /* The message is durable (rc 0) or could not be written (-1): answer,
  * then go on with the commands that waited. */
+/* The session's errors as Postfix counts them. */
+static int smtpd_errors(const struct smtpd_session *s)
+{
+    int failed = 0;
+
+    for (int i = 0; i < CMD_COUNT; i++)
+        failed += s->count_all[i] - s->count_ok[i];
+    return failed - s->errors_base + s->junk_errors;
+}
+
+/* A message was queued: errors and junk count from zero again. */
+static void smtpd_errors_reset(struct smtpd_session *s)
+{
+    s->errors_base += smtpd_errors(s) - s->junk_errors;
+    s->junk = 0;
+    s->junk_errors = 0;
+}
+
 static void smtpd_committed(void *arg, int rc)
 {
     struct smtpd_session *s = arg;
@@ -962,6 +991,7 @@ static void smtpd_committed(void *arg, int rc)
                         s->commit_bdat_size, id);
         else
             smtpd_reply(s, "250 2.0.0 Ok: queued as %s", id);
+        smtpd_errors_reset(s);
     }
     if (s->committing) {
         s->committing = 0;
@@ -1479,6 +1509,12 @@ static void smtpd_command(struct smtpd_session *s, char *line)
     while (end > line && (end[-1] == ' ' || end[-1] == '\t'))
         *--end = '\0';
     s->count_all[cmd]++;
+    s->last_cmd = smtpd_cmd_names[cmd];
+    /* smtpd_junk_command_limit: past it, each of these is an error. */
+    if ((cmd == CMD_NOOP || cmd == CMD_VRFY || cmd == CMD_ETRN ||
+         cmd == CMD_RSET) &&
+        ++s->junk > s->p->smtpd_junk_command_limit)
+        s->junk_errors++;
     /* RFC 3207 section 4: "530 5.7.0 Must issue a STARTTLS command
      * first" (smtpd_tls_security_level = encrypt). */
     if (smtpd_tls_level(s) == RELAY_TLS_ENCRYPT && s->ssl == NULL &&
@@ -1609,6 +1645,58 @@ static char *smtpd_next_line(struct smtpd_session *s, struct evbuffer *in,
     }
 }
 
+static void smtpd_process(struct smtpd_session *s);
+
+static void smtpd_on_err_sleep(evutil_socket_t fd, short what, void *arg)
+{
+    struct smtpd_session *s = arg;
+
+    (void)fd;
+    (void)what;
+    s->slept = 1;
+    bufferevent_enable(s->bev, EV_READ);
+    smtpd_process(s);
+}
+
+/* Postfix's limits on a client that makes errors without delivering
+ * mail: at smtpd_hard_error_limit, "421 ... too many errors" at once and
+ * the end of the session; from smtpd_soft_error_limit on, each reply
+ * waits smtpd_error_sleep_time (the next command is read that much
+ * later). 1 if the session must not read a command now. */
+static int smtpd_error_limits(struct smtpd_session *s)
+{
+    int errors = smtpd_errors(s);
+
+    if (errors >= s->p->smtpd_hard_error_limit) {
+        char where[16];
+        size_t i;
+        const char *c = s->last_cmd ? s->last_cmd : "connect";
+        for (i = 0; c[i] != '\0' && i + 1 < sizeof(where); i++)
+            where[i] = (char)toupper((unsigned char)c[i]);
+        where[i] = '\0';
+        maillog_printf(s->r->log, "smtpd",
+                       "too many errors after %s from %s[%s]", where, s->name,
+                       s->ip);
+        smtpd_reply(s, "421 4.7.0 %s Error: too many errors", s->p->myhostname);
+        s->quitting = 1;
+        return 1;
+    }
+    if (errors >= s->p->smtpd_soft_error_limit &&
+        s->p->smtpd_error_sleep_time > 0 && !s->slept) {
+        struct timeval tv = {s->p->smtpd_error_sleep_time, 0};
+        struct evbuffer *in = bufferevent_get_input(s->bev);
+        /* Only once a command is there to answer. */
+        if (evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_CRLF).pos < 0)
+            return 0;
+        if (s->err_sleep == NULL)
+            s->err_sleep = evtimer_new(s->r->base, smtpd_on_err_sleep, s);
+        bufferevent_disable(s->bev, EV_READ);
+        evtimer_add(s->err_sleep, &tv);
+        return 1;
+    }
+    return 0;
+}
+
 static void smtpd_process(struct smtpd_session *s)
 {
     struct evbuffer *in;
@@ -1618,6 +1706,8 @@ static void smtpd_process(struct smtpd_session *s)
     /* STARTTLS changes s->bev: the input buffer is looked up each time. */
     while (!s->quitting && s->pending == NULL && !s->committing &&
            !s->tls_starting) {
+        if (!s->in_data && !s->bdat_reading && smtpd_error_limits(s))
+            break;
         in = bufferevent_get_input(s->bev);
         if (s->bdat_reading) {
             if (!smtpd_bdat_feed(s, in))
@@ -1631,6 +1721,7 @@ static void smtpd_process(struct smtpd_session *s)
         } else {
             s->sent_ahead = evbuffer_get_length(in) > 0;
             smtpd_command(s, line);
+            s->slept = 0;
         }
         free(line);
     }
