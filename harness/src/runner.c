@@ -1148,15 +1148,35 @@ static void run_on_event(struct bufferevent *bev, short what, void *arg)
                  evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 }
 
+/* 1 if a [master.cf] service line sets smtpd_tls_wrappermode = yes (in
+ * "-o name=value" or "-o { name = value }" form). */
+static int run_service_wrapper(const char *text)
+{
+    const char *p = strstr(text, "smtpd_tls_wrappermode");
+
+    if (p == NULL)
+        return 0;
+    p += strlen("smtpd_tls_wrappermode");
+    p += strspn(p, " \t");
+    if (*p != '=')
+        return 0;
+    p++;
+    p += strspn(p, " \t");
+    return str_ncasecmp(p, "yes", 3) == 0 || str_ncasecmp(p, "true", 4) == 0 ||
+           *p == '1';
+}
+
 static void run_session_start(struct run *r, const struct scn_block *b)
 {
     struct netaddr dst, src;
     int fd;
 
     size_t svc = 0;
+    const struct scn_item *service = NULL;
     if (r->sut == RUNNER_SUT_REMOTE)
         dst = run_remote;
-    else if (b->to != NULL && scenario_service(r->s, b->to, &svc) != NULL &&
+    else if (b->to != NULL &&
+             (service = scenario_service(r->s, b->to, &svc)) != NULL &&
              svc < r->nsvc)
         netaddr_parse(RUNNER_SUT_IP, r->svc_ports[svc], &dst);
     else
@@ -1185,6 +1205,10 @@ static void run_session_start(struct run *r, const struct scn_block *b)
     bufferevent_setcb(r->bev, run_on_read, NULL, run_on_event, r);
     bufferevent_enable(r->bev, EV_READ | EV_WRITE);
     run_arm_deadline(r);
+    /* An smtps service (-o smtpd_tls_wrappermode=yes): TLS from the first
+     * byte, the greeting comes under it. */
+    if (service != NULL && run_service_wrapper(service->text))
+        run_starttls(r, b->line);
 }
 
 /* ---- expectations ---- */

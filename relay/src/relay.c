@@ -69,6 +69,7 @@ static const struct {
     {"maximal_backoff_time", "4000s"},
     {"queue_run_delay", "300s"},
     {"qmgr_message_active_limit", "20000"},
+    {"smtpd_tls_wrappermode", "no"},
     {"smtpd_soft_error_limit", "10"},
     {"smtpd_hard_error_limit", "${stress?{1}:{20}}"},
     {"smtpd_error_sleep_time", "1s"},
@@ -487,6 +488,9 @@ static int relay_load_params(struct relay *r, struct config *cf,
         relay_long(cf, "qmgr_message_active_limit", &bad, err, errlen);
     const char *badlevel;
     p->smtpd_tls_level = relay_tls_level(cf, &badlevel);
+    /* smtps (RFC 8314): TLS from the first byte, on its own service. */
+    p->smtpd_tls_wrappermode =
+        config_get_bool(cf, "smtpd_tls_wrappermode") == 1;
     p->smtpd_soft_error_limit =
         relay_long(cf, "smtpd_soft_error_limit", &bad, err, errlen);
     p->smtpd_hard_error_limit =
@@ -759,14 +763,6 @@ static int relay_master_entry(struct relay_master_loader *l, const char *text,
         svc->cf = config_copy(r->cf);
         relay_init_params(&svc->p);
         rc = relay_service_overrides(l, svc, &f, where);
-        if (rc == 0 && config_get_bool(svc->cf, "smtpd_tls_wrappermode") == 1) {
-            /* smtps: TLS from the first byte (RFC 8314). */
-            snprintf(l->err, l->errlen,
-                     "%s: %s: smtpd_tls_wrappermode = yes (smtps): "
-                     "mxlab-relay does not implement TLS wrapper mode",
-                     where, svc->name);
-            rc = -1;
-        }
         if (rc == 0)
             rc = relay_load_params(r, svc->cf, &svc->p, l->err, l->errlen);
         if (rc == 0)

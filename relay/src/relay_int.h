@@ -83,6 +83,7 @@ struct relay_params {
     long virtual_alias_recursion_limit;
     long virtual_alias_expansion_limit;
     int smtpd_tls_level; /* RELAY_TLS_*: per service (master.cf -o) */
+    int smtpd_tls_wrappermode;
     long smtpd_soft_error_limit;
     long smtpd_hard_error_limit;
     long smtpd_error_sleep_time;

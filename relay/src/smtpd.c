@@ -132,6 +132,7 @@ struct smtpd_session {
     int discarding;   /* the rest of an overlong command line */
     SSL *ssl;         /* under TLS (owned by bev), else NULL */
     int tls_starting; /* the TLS handshake is under way */
+    int wrapper;      /* smtps: TLS before the greeting */
     /* The transaction's queue ID, given at its first accepted RCPT as
      * Postfix's cleanup does ("" before): later refusals name it. */
     char qid[16];
@@ -1445,7 +1446,8 @@ static void smtpd_tls_established(struct smtpd_session *s)
     struct strbuf sum, details;
 
     s->tls_starting = 0;
-    s->count_ok[CMD_STARTTLS]++;
+    if (!s->wrapper)
+        s->count_ok[CMD_STARTTLS]++;
     if (s->r->tls->loglevel >= 1) {
         strbuf_init(&sum);
         strbuf_init(&details);
@@ -1486,9 +1488,8 @@ static void smtpd_tls_failed(struct smtpd_session *s, short what)
         maillog_printf(s->r->log, "smtpd",
                        "warning: TLS library problem: %s:", buf);
     }
-    maillog_printf(s->r->log, "smtpd",
-                   "lost connection after STARTTLS from %s[%s]", s->name,
-                   s->ip);
+    maillog_printf(s->r->log, "smtpd", "lost connection after %s from %s[%s]",
+                   s->wrapper ? "CONNECT" : "STARTTLS", s->name, s->ip);
 }
 
 /* Postfix's SMTPD_CMD_FLAG_PRE_TLS: what a client may do before
@@ -1742,6 +1743,8 @@ static void smtpd_on_event(struct bufferevent *bev, short what, void *arg)
     (void)bev;
     if (what & BEV_EVENT_CONNECTED) {
         smtpd_tls_established(s);
+        if (s->wrapper)
+            smtpd_reply(s, "220 %s", s->p->smtpd_banner);
         smtpd_process(s);
         return;
     }
@@ -1771,11 +1774,28 @@ static void smtpd_on_event(struct bufferevent *bev, short what, void *arg)
     smtpd_session_free(s);
 }
 
-/* The client's name is known: the session begins. */
+static void smtpd_tls_begin(struct smtpd_session *s);
+
+/* The client's name is known: the session begins (on an smtps service,
+ * with the TLS handshake; the greeting comes after it). */
 static void smtpd_greet(struct smtpd_session *s)
 {
     bufferevent_enable(s->bev, EV_READ | EV_WRITE);
     maillog_printf(s->r->log, "smtpd", "connect from %s[%s]", s->name, s->ip);
+    if (s->p->smtpd_tls_wrappermode) {
+        if (s->r->tls == NULL || s->r->tls->ctx == NULL) {
+            maillog_printf(s->r->log, "smtpd",
+                           "warning: TLS wrapper mode: TLS not available: "
+                           "closing the connection from %s[%s]",
+                           s->name, s->ip);
+            smtpd_session_free(s);
+            return;
+        }
+        s->wrapper = 1;
+        s->tls_starting = 1;
+        smtpd_tls_begin(s);
+        return;
+    }
     smtpd_reply(s, "220 %s", s->p->smtpd_banner);
 }
 

@@ -220,7 +220,8 @@ void relay_tls_init(struct relay *r)
      * leaves it off. */
     wanted = t->level != RELAY_TLS_NONE;
     for (size_t i = 0; i < r->nlisteners; i++)
-        wanted |= r->listeners[i]->svc->p.smtpd_tls_level != RELAY_TLS_NONE;
+        wanted |= r->listeners[i]->svc->p.smtpd_tls_level != RELAY_TLS_NONE ||
+                  r->listeners[i]->svc->p.smtpd_tls_wrappermode;
     if (wanted)
         t->ctx = relay_tls_server_ctx(r);
 }
