@@ -27,6 +27,11 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "bench"))
+import lab  # noqa: E402
+from lab import free_port  # noqa: E402
+
 BIN = os.path.abspath(sys.argv[1])
 ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 4
 PER_ROUND = int(sys.argv[3]) if len(sys.argv) > 3 else 150
@@ -34,24 +39,8 @@ CLIENTS = 8
 DEADLINE = time.monotonic() + 240  # the whole test, at most
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def wait_port(port, proc):
-    while time.monotonic() < DEADLINE:
-        if proc.poll() is not None:
-            sys.exit("crash.py: process exited early: %s" % proc.args)
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.02)
-    sys.exit("crash.py: nothing listens on port %d" % port)
+    lab.wait_port(port, proc, DEADLINE, "crash.py")
 
 
 work = tempfile.mkdtemp(prefix="mxlab-crash-")
