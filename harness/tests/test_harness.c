@@ -561,6 +561,118 @@ START_TEST(test_diff)
 }
 END_TEST
 
+/* Every scenario in the repository, cut and spoiled in seeded ways
+ * (lines dropped, doubled or swapped, bytes flipped, sections cut short):
+ * the parser either accepts the text or names file:line and what it
+ * expected; it never crashes (the sanitizer build checks its memory). */
+static const char *const mutated_sources[] = {
+    "scenarios/relay-tests/bounce.scn",
+    "scenarios/relay-tests/starttls.scn",
+    "scenarios/relay-tests/master-overrides.scn",
+    "scenarios/relay-tests/queue-admin.scn",
+    "scenarios/relay-tests/dns-faults.scn",
+    "scenarios/seeds/000-free-throttling-backoff.scn",
+    "scenarios/seeds/003-minet-drill.scn",
+};
+
+static unsigned long mut_rand(unsigned long *state)
+{
+    *state = *state * 6364136223846793005UL + 1442695040888963407UL;
+    return *state >> 33;
+}
+
+START_TEST(test_mutations)
+{
+    const char *src = getenv("MXLAB_SOURCE_DIR");
+    char *path, *text, *copy, err[1024];
+    size_t len;
+    unsigned long state = 20261123UL + (unsigned long)_i;
+    int accepted = 0, refused = 0;
+
+    ck_assert_ptr_nonnull(src);
+    path = xasprintf("%s/%s", src, mutated_sources[_i]);
+    ck_assert_int_eq(fs_read_file(path, &text, &len), 0);
+    for (int round = 0; round < 400; round++) {
+        copy = xmalloc(len + 64);
+        memcpy(copy, text, len + 1);
+        size_t n = len;
+        for (int k = 0; k < 1 + (int)(mut_rand(&state) % 4); k++) {
+            size_t at = n ? mut_rand(&state) % n : 0;
+            switch (mut_rand(&state) % 6) {
+            case 0: /* cut the text short */
+                n = at;
+                break;
+            case 1: /* a byte changed (never NUL: files are text) */
+                if (n)
+                    copy[at] = (char)(1 + mut_rand(&state) % 255);
+                break;
+            case 2: /* a line dropped */
+            {
+                char *nl = memchr(copy + at, '\n', n - at);
+                if (nl != NULL) {
+                    size_t drop = (size_t)(nl - (copy + at)) + 1;
+                    memmove(copy + at, nl + 1, n - at - drop);
+                    n -= drop;
+                }
+                break;
+            }
+            case 3: /* a section header or key inserted where it is odd */
+            {
+                static const char *const bits[] = {
+                    "[",
+                    "]\n",
+                    "[session from x]\n",
+                    "[expect]\n",
+                    "S~ (\n",
+                    "C= \\x\n",
+                    "{qid}",
+                    "[time passes]\n",
+                    "[mx 127.0.0.9]\nreply = RCPT #x 4\n"};
+                const char *b = bits[mut_rand(&state) % 9];
+                size_t bl = strlen(b);
+                copy = xrealloc(copy, n + bl + 64);
+                memmove(copy + at + bl, copy + at, n - at);
+                memcpy(copy + at, b, bl);
+                n += bl;
+                break;
+            }
+            case 4: /* a newline removed */
+            {
+                char *nl = memchr(copy + at, '\n', n - at);
+                if (nl != NULL)
+                    *nl = ' ';
+                break;
+            }
+            default: /* a block of text doubled */
+            {
+                size_t bl = (n - at) < 80 ? n - at : 80;
+                copy = xrealloc(copy, n + bl + 64);
+                memmove(copy + at + bl, copy + at, n - at);
+                n += bl;
+                break;
+            }
+            }
+        }
+        copy[n] = '\0';
+        err[0] = '\0';
+        struct scenario *sc = scenario_parse("m.scn", copy, err, sizeof(err));
+        if (sc != NULL) {
+            accepted++;
+            scenario_free(sc);
+        } else {
+            refused++;
+            ck_assert_msg(strncmp(err, "m.scn:", 6) == 0 && atoi(err + 6) >= 1,
+                          "error without file:line: \"%s\"", err);
+        }
+        free(copy);
+    }
+    ck_assert_int_gt(refused, 0);
+    (void)accepted;
+    free(text);
+    free(path);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("harness");
@@ -576,6 +688,8 @@ int main(void)
     tcase_add_test(tc, test_missing_file);
     tcase_add_test(tc, test_nul_byte);
     tcase_add_test(tc, test_diff);
+    tcase_add_loop_test(tc, test_mutations, 0,
+                        sizeof(mutated_sources) / sizeof(mutated_sources[0]));
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
