@@ -484,12 +484,14 @@ int fakemx_behaviour_parse_line(struct fakemx_behaviour *b, const char *line,
             goto done;
         }
     } else if (strcmp(key, "starttls") == 0 ||
-               strcmp(key, "tls_required") == 0) {
+               strcmp(key, "tls_required") == 0 || strcmp(key, "dsn") == 0) {
         if (fakemx_yesno(v, &yes) < 0) {
             fakemx_perr(err, errlen, "%s: expected yes or no", key);
             goto done;
         }
-        if (key[1] == 't')
+        if (key[0] == 'd')
+            b->dsn = yes;
+        else if (key[1] == 't')
             b->starttls = yes;
         else
             b->tls_required = yes;
@@ -503,7 +505,7 @@ int fakemx_behaviour_parse_line(struct fakemx_behaviour *b, const char *line,
         fakemx_perr(err, errlen,
                     "unknown key \"%s\"; expected name, greeting, "
                     "max_conn_per_ip, rate, greylist, reply, tarpit, hang, "
-                    "drop, down, starttls, tls_required or size",
+                    "drop, down, starttls, tls_required, dsn or size",
                     key);
         goto done;
     }

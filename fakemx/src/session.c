@@ -328,11 +328,12 @@ static void fakemx_hello(struct fakemx_session *s, const char *arg, int ehlo)
     }
     n = snprintf(buf, sizeof(buf),
                  "250-%s\r\n250-PIPELINING\r\n250-SIZE %ld\r\n250-8BITMIME\r\n"
-                 "%s250 ENHANCEDSTATUSCODES",
+                 "%s%s250 ENHANCEDSTATUSCODES",
                  fakemx_name(s), fakemx_size_limit(s),
                  h->beh.starttls && !s->tls && h->fm->ssl_ctx != NULL
                      ? "250-STARTTLS\r\n"
-                     : "");
+                     : "",
+                 h->beh.dsn ? "250-DSN\r\n" : "");
     fakemx_send(s, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 

@@ -1480,6 +1480,35 @@ static int run_check(struct run *r, const struct scn_expect *x, int final_try)
                  found ? "a" : "no", x->text);
         return -1;
     }
+    case SCN_X_ENVELOPE_HAS:
+    case SCN_X_ENVELOPE_LACKS: {
+        /* Each delivered message's envelope as the fake MX read it. */
+        int found = 0;
+        if (x->kind == SCN_X_ENVELOPE_LACKS && !run_relay_idle(r) && !final_try)
+            return 0;
+        for (size_t i = 0; i < n && !found; i++) {
+            const struct fakemx_message *m = fakemx_message_at(r->mx, i);
+            struct strbuf env;
+            strbuf_init(&env);
+            strbuf_printf(&env, "MAIL FROM:<%s>%s%s\n", m->mail_from,
+                          m->mail_params && *m->mail_params ? " " : "",
+                          m->mail_params ? m->mail_params : "");
+            for (size_t k = 0; k < m->nrcpt; k++) {
+                const char *pr = m->rcpt_params ? m->rcpt_params[k] : NULL;
+                strbuf_printf(&env, "RCPT TO:<%s>%s%s\n", m->rcpts[k],
+                              pr && *pr ? " " : "", pr ? pr : "");
+            }
+            found = run_text_has_line(env.buf, x->text);
+            strbuf_clear(&env);
+        }
+        if (found == (x->kind == SCN_X_ENVELOPE_HAS))
+            return 1;
+        if (!final_try && x->kind == SCN_X_ENVELOPE_HAS)
+            return 0;
+        run_fail(r, x->line, "%s delivered envelope has a line with \"%s\"",
+                 found ? "a" : "no", x->text);
+        return -1;
+    }
     case SCN_X_DNS_QUERIES: {
         long count = 0;
         for (size_t i = 0; i < fakedns_query_count(r->dns); i++) {

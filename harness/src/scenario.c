@@ -550,6 +550,26 @@ static int scn_expect_line(struct scn_parser *p, struct scn_block *b, int line,
             goto done;
         }
         x.text = xstrdup(t);
+    } else if (w.n >= 3 && strcmp(w.v[0], "delivered") == 0 &&
+               strcmp(w.v[1], "envelope") == 0) {
+        /* "MAIL FROM:<a> PARAMS" and "RCPT TO:<b> PARAMS" lines, as the
+         * fake MX received them. */
+        const char *t = strstr(text, "envelope") + 8;
+        t += strspn(t, " \t");
+        if (strncmp(t, "contains", 8) == 0)
+            x.kind = SCN_X_ENVELOPE_HAS;
+        else if (strncmp(t, "lacks", 5) == 0)
+            x.kind = SCN_X_ENVELOPE_LACKS;
+        t += strcspn(t, " \t");
+        t += strspn(t, " \t");
+        if ((x.kind != SCN_X_ENVELOPE_HAS && x.kind != SCN_X_ENVELOPE_LACKS) ||
+            *t == '\0') {
+            rc = scn_error(p, line,
+                           "expected \"delivered envelope contains TEXT\" or "
+                           "\"delivered envelope lacks TEXT\"");
+            goto done;
+        }
+        x.text = xstrdup(t);
     } else if (w.n >= 3 && strcmp(w.v[0], "dns") == 0 &&
                strcmp(w.v[1], "queried") == 0) {
         /* dns queried NAME [TYPE] [N times] */
@@ -656,8 +676,11 @@ static int scn_expect_line(struct scn_parser *p, struct scn_block *b, int line,
                        "unknown expectation; expected \"delivered to IP "
                        "[from ADDR] [rcpt ADDR...]\", \"not delivered [to IP] "
                        "rcpt ADDR...\", \"deliveries N\", \"queue empty\", "
-                       "\"log contains TEXT\", \"log totals ...\" or "
-                       "\"mailbox USER messages N|contains TEXT\"");
+                       "\"log contains TEXT\", \"log totals ...\", "
+                       "\"mailbox USER messages N|contains TEXT\", "
+                       "\"delivered data contains|lacks TEXT\", "
+                       "\"delivered envelope contains|lacks TEXT\" or \"dns "
+                       "queried NAME ...\"");
         goto done;
     }
 add:

@@ -317,7 +317,13 @@ static const struct {
      "e.scn:2: unknown expectation; expected \"delivered to IP [from ADDR] "
      "[rcpt ADDR...]\", \"not delivered [to IP] rcpt ADDR...\", "
      "\"deliveries N\", \"queue empty\", \"log contains TEXT\", \"log totals "
-     "...\" or \"mailbox USER messages N|contains TEXT\""},
+     "...\", \"mailbox USER messages N|contains TEXT\", \"delivered data "
+     "contains|lacks TEXT\", \"delivered envelope contains|lacks TEXT\" or "
+     "\"dns "
+     "queried NAME ...\""},
+    {"[expect]\ndelivered envelope has X\n",
+     "e.scn:2: expected \"delivered envelope contains TEXT\" or "
+     "\"delivered envelope lacks TEXT\""},
     {"[expect]\nqueue full\n", "e.scn:2: unknown expectation; expected"},
     /* scenario_parse, checks on the whole file */
     {"[session]\n[expect]\nqueue empty\n", "e.scn:1: empty [session]"},
@@ -357,7 +363,7 @@ static const struct {
     {"[mx 127.0.0.9]\nbanner = x\n",
      "e.scn:2: unknown key \"banner\"; expected name, greeting, "
      "max_conn_per_ip, rate, greylist, reply, tarpit, hang, drop, down, "
-     "starttls, tls_required or size"},
+     "starttls, tls_required, dsn or size"},
     {"[mx 127.0.0.9]\nname = two words\n",
      "e.scn:2: name: expected a host name"},
     {"[mx 127.0.0.9]\ngreeting = hello\n",

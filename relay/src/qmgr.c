@@ -313,9 +313,11 @@ static void qmgr_start_job(struct qmgr_job *j)
     const char *t = j->route.transport;
 
     if (strcmp(t, "smtp") == 0 || strcmp(t, "relay") == 0) {
+        struct smtpc_msg msg = {j->m->sender, j->m->dsn_ret, j->m->dsn_envid,
+                                j->data, j->len};
         smtpc_start(j->r, strcmp(t, "relay") == 0 ? "relay/smtp" : "smtp",
-                    j->m->id, j->route.nexthop, j->m->sender, j->rcpts, j->n,
-                    j->data, j->len, qmgr_on_delivered, j);
+                    j->m->id, j->route.nexthop, &msg, j->rcpts, j->n,
+                    qmgr_on_delivered, j);
     } else if (strcmp(t, "error") == 0) {
         qmgr_local_outcome(j, 5, "5.0.0", j->route.nexthop);
     } else if (strcmp(t, "discard") == 0) {
@@ -393,6 +395,9 @@ static void qmgr_start_message(struct relay *r, struct queue_msg *m)
         }
         memset(&j->rcpts[at], 0, sizeof(j->rcpts[0]));
         j->rcpts[at].addr = m->rcpts[i].addr;
+        j->rcpts[at].orig = m->rcpts[i].orig;
+        j->rcpts[at].orcpt = m->rcpts[i].orcpt;
+        j->rcpts[at].notify = m->rcpts[i].notify;
         j->idx[at] = i;
         j->n++;
     }

@@ -452,11 +452,14 @@ void smtpd_lookups_free(struct relay *r);
  * next hop. done() runs once with per-recipient results filled in. */
 struct smtpc_rcpt {
     const char *addr;
-    int status;   /* 2, 4 or 5 (class of the final reply) */
-    char dsn[16]; /* enhanced status code "2.0.0" */
-    char *reply;  /* reason text for the log */
-    char *diag;   /* the server's own reply, when it gave one */
-    int logged;   /* the transport logged it already (local) */
+    const char *orig;  /* the original recipient (ORCPT when none given) */
+    const char *orcpt; /* RFC 3461 ORCPT "type;address" given, or NULL */
+    int notify;        /* DSN_NOTIFY_* bits, 0: not given */
+    int status;        /* 2, 4 or 5 (class of the final reply) */
+    char dsn[16];      /* enhanced status code "2.0.0" */
+    char *reply;       /* reason text for the log */
+    char *diag;        /* the server's own reply, when it gave one */
+    int logged;        /* the transport logged it already (local) */
 };
 struct smtpc_result {
     char relay_desc[400]; /* "name[ip]:port" or "none" */
@@ -468,12 +471,22 @@ typedef void smtpc_done_fn(void *arg, struct smtpc_rcpt *rcpts, size_t n,
 struct smtpc;
 struct smtpc_conn;
 struct smtpc_rcpt;
+/* The message a delivery carries: its sender, RFC 3461 RET and ENVID
+ * (passed on when the server offers DSN, as Postfix's smtp does) and
+ * content. */
+struct smtpc_msg {
+    const char *sender;
+    int dsn_ret;           /* DSN_RET_* */
+    const char *dsn_envid; /* decoded, or NULL */
+    const char *data;
+    size_t len;
+};
 /* service and qid name the log lines of failed addresses when another
  * address is tried next. */
 void smtpc_start(struct relay *r, const char *service, const char *qid,
-                 const char *nexthop, const char *sender,
-                 struct smtpc_rcpt *rcpts, size_t n, const char *data,
-                 size_t len, smtpc_done_fn *done, void *arg);
+                 const char *nexthop, const struct smtpc_msg *msg,
+                 struct smtpc_rcpt *rcpts, size_t n, smtpc_done_fn *done,
+                 void *arg);
 /* Deliveries in progress to nexthop (the destination concurrency). */
 size_t smtpc_count_nexthop(const struct relay *r, const char *nexthop);
 /* Close the idle cached connections (with QUIT). */

@@ -43,7 +43,11 @@ struct smtpc_target {
 
 struct smtpc {
     struct relay *r;
-    int pipelining;    /* the server offered PIPELINING (RFC 2920) */
+    int pipelining;  /* the server offered PIPELINING (RFC 2920) */
+    int offers_size; /* SIZE (RFC 1870): MAIL FROM says the size */
+    int offers_dsn;  /* DSN (RFC 3461): RET, ENVID, NOTIFY, ORCPT go on */
+    int dsn_ret;
+    char *dsn_envid;
     int piped;         /* MAIL, RCPTs and DATA went out together */
     char nexthop[512]; /* as the queue manager gave it: the cache key */
     char service[32];  /* for the log: "smtp", "relay/smtp" */
@@ -96,6 +100,7 @@ static void smtpc_free(struct smtpc *c)
     free(c->mx);
     free(c->targets);
     free(c->sender);
+    free(c->dsn_envid);
     free(c);
 }
 
@@ -112,7 +117,7 @@ struct smtpc_conn {
     struct bufferevent *bev;
     struct event *idle;
     int uses;
-    int pipelining;
+    int pipelining, offers_size, offers_dsn;
     struct smtpc_conn *next;
 };
 
@@ -164,6 +169,8 @@ static void smtpc_conn_park(struct smtpc *c)
     k->bev = c->bev;
     k->uses = c->res.conn_use > 0 ? c->res.conn_use : 1;
     k->pipelining = c->pipelining;
+    k->offers_size = c->offers_size;
+    k->offers_dsn = c->offers_dsn;
     c->bev = NULL;
     bufferevent_setcb(k->bev, smtpc_conn_on_read, NULL, smtpc_conn_on_event, k);
     bufferevent_set_timeouts(k->bev, NULL, NULL);
@@ -205,16 +212,86 @@ static int smtpc_offers(const char *reply, const char *kw)
     return 0;
 }
 
+/* RFC 3461 section 4: xtext, as Postfix's xtext_quote() writes it. */
+static void smtpc_put_xtext(struct strbuf *sb, const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p < 33 || *p > 126 || *p == '+' || *p == '=')
+            strbuf_printf(sb, "+%02X", *p);
+        else
+            strbuf_putc(sb, (char)*p);
+    }
+}
+
+/* MAIL FROM with the parameters Postfix's smtp sends: SIZE when offered,
+ * ENVID and RET when the server offers DSN. */
+static void smtpc_send_mail(struct smtpc *c)
+{
+    struct strbuf sb;
+
+    strbuf_init(&sb);
+    strbuf_printf(&sb, "MAIL FROM:<%s>", c->sender);
+    if (c->offers_size)
+        strbuf_printf(&sb, " SIZE=%zu", c->len);
+    if (c->offers_dsn && c->dsn_envid != NULL) {
+        strbuf_puts(&sb, " ENVID=");
+        smtpc_put_xtext(&sb, c->dsn_envid);
+    }
+    if (c->offers_dsn && c->dsn_ret != DSN_RET_NONE)
+        strbuf_puts(&sb,
+                    c->dsn_ret == DSN_RET_HDRS ? " RET=HDRS" : " RET=FULL");
+    smtpc_send(c, "%s", sb.buf);
+    strbuf_clear(&sb);
+}
+
+/* RCPT TO; with DSN offered, ORCPT (the one the client gave, else the
+ * original recipient) and NOTIFY, in Postfix's order. */
+static void smtpc_send_rcpt_at(struct smtpc *c, size_t i)
+{
+    static const struct {
+        int bit;
+        const char *name;
+    } notify[] = {{DSN_NOTIFY_NEVER, "NEVER"},
+                  {DSN_NOTIFY_SUCCESS, "SUCCESS"},
+                  {DSN_NOTIFY_FAILURE, "FAILURE"},
+                  {DSN_NOTIFY_DELAY, "DELAY"}};
+    const struct smtpc_rcpt *rc = &c->rcpts[i];
+    struct strbuf sb;
+
+    strbuf_init(&sb);
+    strbuf_printf(&sb, "RCPT TO:<%s>", rc->addr);
+    if (c->offers_dsn) {
+        const char *orcpt = rc->orcpt;
+        const char *semi = orcpt ? strchr(orcpt, ';') : NULL;
+        if (semi != NULL) {
+            strbuf_printf(&sb, " ORCPT=%.*s;", (int)(semi - orcpt), orcpt);
+            smtpc_put_xtext(&sb, semi + 1);
+        } else if (rc->orig != NULL && *rc->orig != '\0') {
+            strbuf_puts(&sb, " ORCPT=rfc822;");
+            smtpc_put_xtext(&sb, rc->orig);
+        }
+        for (size_t k = 0, first = 1; k < sizeof(notify) / sizeof(notify[0]);
+             k++)
+            if (rc->notify & notify[k].bit) {
+                strbuf_puts(&sb, first ? " NOTIFY=" : ",");
+                strbuf_puts(&sb, notify[k].name);
+                first = 0;
+            }
+    }
+    smtpc_send(c, "%s", sb.buf);
+    strbuf_clear(&sb);
+}
+
 /* MAIL FROM, and with PIPELINING the RCPTs and DATA in the same write
  * (RFC 2920); the replies are then read in order. */
 static void smtpc_start_transaction(struct smtpc *c)
 {
     c->state = SMTPC_MAIL;
     c->piped = c->pipelining;
-    smtpc_send(c, "MAIL FROM:<%s>", c->sender);
+    smtpc_send_mail(c);
     if (c->piped) {
         for (size_t i = 0; i < c->n; i++)
-            smtpc_send(c, "RCPT TO:<%s>", c->rcpts[i].addr);
+            smtpc_send_rcpt_at(c, i);
         smtpc_send(c, "DATA");
     }
 }
@@ -238,6 +315,8 @@ static int smtpc_reuse(struct smtpc *c)
     c->bev = k->bev;
     c->res.conn_use = k->uses + 1;
     c->pipelining = k->pipelining;
+    c->offers_size = k->offers_size;
+    c->offers_dsn = k->offers_dsn;
     for (struct smtpc_conn **pp = &c->r->conn_cache; *pp != NULL;
          pp = &(*pp)->next)
         if (*pp == k) {
@@ -337,7 +416,7 @@ static void smtpc_send(struct smtpc *c, const char *fmt, ...)
 
 static void smtpc_send_rcpt(struct smtpc *c)
 {
-    smtpc_send(c, "RCPT TO:<%s>", c->rcpts[c->ircpt].addr);
+    smtpc_send_rcpt_at(c, c->ircpt);
 }
 
 static void smtpc_send_data(struct smtpc *c)
@@ -423,6 +502,8 @@ static int smtpc_on_reply(struct smtpc *c, int code)
             return 0;
         }
         c->pipelining = smtpc_offers(reply, "PIPELINING");
+        c->offers_size = smtpc_offers(reply, "SIZE");
+        c->offers_dsn = smtpc_offers(reply, "DSN");
         /* FALLTHROUGH */
     case SMTPC_HELO:
         if (cls != 2)
@@ -764,9 +845,9 @@ static int smtpc_parse_nexthop(struct smtpc *c, const char *nexthop)
 }
 
 void smtpc_start(struct relay *r, const char *service, const char *qid,
-                 const char *nexthop, const char *sender,
-                 struct smtpc_rcpt *rcpts, size_t n, const char *data,
-                 size_t len, smtpc_done_fn *done, void *arg)
+                 const char *nexthop, const struct smtpc_msg *msg,
+                 struct smtpc_rcpt *rcpts, size_t n, smtpc_done_fn *done,
+                 void *arg)
 {
     struct smtpc *c = xcalloc(1, sizeof(*c));
     struct netaddr na;
@@ -777,11 +858,13 @@ void smtpc_start(struct relay *r, const char *service, const char *qid,
     c->next = r->clients;
     r->clients = c;
     r->ndeliveries++;
-    c->sender = xstrdup(sender);
+    c->sender = xstrdup(msg->sender);
+    c->dsn_ret = msg->dsn_ret;
+    c->dsn_envid = msg->dsn_envid ? xstrdup(msg->dsn_envid) : NULL;
     c->rcpts = rcpts;
     c->n = n;
-    c->data = data;
-    c->len = len;
+    c->data = msg->data;
+    c->len = msg->len;
     c->done = done;
     c->arg = arg;
     strbuf_init(&c->reply);

@@ -149,6 +149,7 @@ struct fakemx_behaviour {
     long drop_data_bytes; /* > 0: close mid-DATA after this many bytes */
     int starttls;         /* advertise STARTTLS (self-signed certificate) */
     int tls_required;     /* 530 5.7.0 for MAIL/RCPT/DATA before TLS */
+    int dsn;              /* advertise DSN (RFC 3461; parameters recorded) */
     long size;            /* SIZE limit; 0: 10240000 */
     enum fakemx_down down;
 };
@@ -181,6 +182,7 @@ struct fakemx_behaviour {
  *   down = refuse | blackhole | no   listener closed, or accept and never
  *                                    speak
  *   starttls = yes|no     tls_required = yes|no     size = BYTES
+ *   dsn = yes|no
  * In reply texts "%s" is the client IP and "\n" starts a new line. The
  * first matching reply rule wins; rules take precedence over fakemx's own
  * checks (order, TLS, greylisting, rates), except hardening replies. */

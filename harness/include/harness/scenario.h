@@ -48,18 +48,20 @@ struct scn_item {
 };
 
 enum scn_expect_kind {
-    SCN_X_DELIVERED,     /* delivered to IP [from ADDR] rcpt ADDR... */
-    SCN_X_NOT_DELIVERED, /* not delivered rcpt ADDR... */
-    SCN_X_QUEUE_EMPTY,   /* queue empty */
-    SCN_X_DELIVERIES,    /* deliveries N */
-    SCN_X_LOG_CONTAINS,  /* log contains TEXT */
-    SCN_X_MAILBOX_COUNT, /* mailbox USER messages N */
-    SCN_X_MAILBOX_HAS,   /* mailbox USER contains TEXT */
-    SCN_X_LOG_TOTALS,    /* log totals KEY N [KEY N]... */
-    SCN_X_LOG_PFLOGSUMM, /* log totals as pflogsumm */
-    SCN_X_DNS_QUERIES,   /* dns queried NAME [TYPE] [N times] */
-    SCN_X_DATA_HAS,      /* delivered data contains TEXT */
-    SCN_X_DATA_LACKS,    /* delivered data lacks TEXT */
+    SCN_X_DELIVERED,      /* delivered to IP [from ADDR] rcpt ADDR... */
+    SCN_X_NOT_DELIVERED,  /* not delivered rcpt ADDR... */
+    SCN_X_QUEUE_EMPTY,    /* queue empty */
+    SCN_X_DELIVERIES,     /* deliveries N */
+    SCN_X_LOG_CONTAINS,   /* log contains TEXT */
+    SCN_X_MAILBOX_COUNT,  /* mailbox USER messages N */
+    SCN_X_MAILBOX_HAS,    /* mailbox USER contains TEXT */
+    SCN_X_LOG_TOTALS,     /* log totals KEY N [KEY N]... */
+    SCN_X_LOG_PFLOGSUMM,  /* log totals as pflogsumm */
+    SCN_X_DNS_QUERIES,    /* dns queried NAME [TYPE] [N times] */
+    SCN_X_DATA_HAS,       /* delivered data contains TEXT */
+    SCN_X_DATA_LACKS,     /* delivered data lacks TEXT */
+    SCN_X_ENVELOPE_HAS,   /* delivered envelope contains TEXT */
+    SCN_X_ENVELOPE_LACKS, /* delivered envelope lacks TEXT */
 };
 struct scn_expect {
     enum scn_expect_kind kind;
