@@ -1290,6 +1290,32 @@ static int run_text_has_line(const char *text, const char *pattern)
     return found;
 }
 
+/* A delivered message's content (CRs as spaces), or with env its
+ * envelope as "MAIL FROM:<a> PARAMS" and "RCPT TO:<b> PARAMS" lines. */
+static char *run_message_lines(const struct fakemx_message *m, int env)
+{
+    struct strbuf sb;
+
+    strbuf_init(&sb);
+    if (!env) {
+        strbuf_append(&sb, m->data, m->data_len);
+        for (size_t i = 0; i < sb.len; i++)
+            if (sb.buf[i] == '\r')
+                sb.buf[i] = ' ';
+    } else {
+        strbuf_printf(&sb, "MAIL FROM:<%s>%s%s\n", m->mail_from,
+                      m->mail_params && *m->mail_params ? " " : "",
+                      m->mail_params ? m->mail_params : "");
+        for (size_t k = 0; k < m->nrcpt; k++) {
+            const char *pr = m->rcpt_params ? m->rcpt_params[k] : NULL;
+            strbuf_printf(&sb, "RCPT TO:<%s>%s%s\n", m->rcpts[k],
+                          pr && *pr ? " " : "", pr ? pr : "");
+        }
+    }
+    strbuf_putc(&sb, '\0');
+    return strbuf_detach(&sb);
+}
+
 static int run_log_contains(struct run *r, const char *text)
 {
     char *log;
@@ -1458,55 +1484,28 @@ static int run_check(struct run *r, const struct scn_expect *x, int final_try)
             return 0;
         break;
     case SCN_X_DATA_HAS:
-    case SCN_X_DATA_LACKS: {
-        /* A line of some delivered message's content (headers included). */
+    case SCN_X_DATA_LACKS:
+    case SCN_X_ENVELOPE_HAS:
+    case SCN_X_ENVELOPE_LACKS: {
+        /* A line of some delivered message's content (headers included)
+         * or envelope. */
+        int has = x->kind == SCN_X_DATA_HAS || x->kind == SCN_X_ENVELOPE_HAS;
+        int env =
+            x->kind == SCN_X_ENVELOPE_HAS || x->kind == SCN_X_ENVELOPE_LACKS;
         int found = 0;
-        if (x->kind == SCN_X_DATA_LACKS && !run_relay_idle(r) && !final_try)
+        if (!has && !run_relay_idle(r) && !final_try)
             return 0;
         for (size_t i = 0; i < n && !found; i++) {
-            const struct fakemx_message *m = fakemx_message_at(r->mx, i);
-            char *text = xstrndup(m->data, m->data_len);
-            for (char *c = text; *c; c++)
-                if (*c == '\r')
-                    *c = ' ';
+            char *text = run_message_lines(fakemx_message_at(r->mx, i), env);
             found = run_text_has_line(text, x->text);
             free(text);
         }
-        if (found == (x->kind == SCN_X_DATA_HAS))
+        if (found == has)
             return 1;
-        if (!final_try && x->kind == SCN_X_DATA_HAS)
+        if (!final_try && has)
             return 0;
-        run_fail(r, x->line, "%s delivered message has a line with \"%s\"",
-                 found ? "a" : "no", x->text);
-        return -1;
-    }
-    case SCN_X_ENVELOPE_HAS:
-    case SCN_X_ENVELOPE_LACKS: {
-        /* Each delivered message's envelope as the fake MX read it. */
-        int found = 0;
-        if (x->kind == SCN_X_ENVELOPE_LACKS && !run_relay_idle(r) && !final_try)
-            return 0;
-        for (size_t i = 0; i < n && !found; i++) {
-            const struct fakemx_message *m = fakemx_message_at(r->mx, i);
-            struct strbuf env;
-            strbuf_init(&env);
-            strbuf_printf(&env, "MAIL FROM:<%s>%s%s\n", m->mail_from,
-                          m->mail_params && *m->mail_params ? " " : "",
-                          m->mail_params ? m->mail_params : "");
-            for (size_t k = 0; k < m->nrcpt; k++) {
-                const char *pr = m->rcpt_params ? m->rcpt_params[k] : NULL;
-                strbuf_printf(&env, "RCPT TO:<%s>%s%s\n", m->rcpts[k],
-                              pr && *pr ? " " : "", pr ? pr : "");
-            }
-            found = run_text_has_line(env.buf, x->text);
-            strbuf_clear(&env);
-        }
-        if (found == (x->kind == SCN_X_ENVELOPE_HAS))
-            return 1;
-        if (!final_try && x->kind == SCN_X_ENVELOPE_HAS)
-            return 0;
-        run_fail(r, x->line, "%s delivered envelope has a line with \"%s\"",
-                 found ? "a" : "no", x->text);
+        run_fail(r, x->line, "%s delivered %s has a line with \"%s\"",
+                 found ? "a" : "no", env ? "envelope" : "message", x->text);
         return -1;
     }
     case SCN_X_DNS_QUERIES: {

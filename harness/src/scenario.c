@@ -533,40 +533,25 @@ static int scn_expect_line(struct scn_parser *p, struct scn_block *b, int line,
             }
         }
     } else if (w.n >= 3 && strcmp(w.v[0], "delivered") == 0 &&
-               strcmp(w.v[1], "data") == 0) {
-        const char *t = strstr(text, "data") + 4;
+               (strcmp(w.v[1], "data") == 0 ||
+                strcmp(w.v[1], "envelope") == 0)) {
+        /* "delivered data contains|lacks TEXT": the content's lines;
+         * "delivered envelope ...": "MAIL FROM:<a> PARAMS" and "RCPT
+         * TO:<b> PARAMS" lines, as the fake MX received them. */
+        int env = w.v[1][0] == 'e';
+        const char *t = strstr(text, w.v[1]) + strlen(w.v[1]);
         t += strspn(t, " \t");
         if (strncmp(t, "contains", 8) == 0)
-            x.kind = SCN_X_DATA_HAS;
+            x.kind = env ? SCN_X_ENVELOPE_HAS : SCN_X_DATA_HAS;
         else if (strncmp(t, "lacks", 5) == 0)
-            x.kind = SCN_X_DATA_LACKS;
+            x.kind = env ? SCN_X_ENVELOPE_LACKS : SCN_X_DATA_LACKS;
         t += strcspn(t, " \t");
         t += strspn(t, " \t");
-        if ((x.kind != SCN_X_DATA_HAS && x.kind != SCN_X_DATA_LACKS) ||
-            *t == '\0') {
+        if (x.kind == 0 || *t == '\0') {
             rc = scn_error(p, line,
-                           "expected \"delivered data contains TEXT\" or "
-                           "\"delivered data lacks TEXT\"");
-            goto done;
-        }
-        x.text = xstrdup(t);
-    } else if (w.n >= 3 && strcmp(w.v[0], "delivered") == 0 &&
-               strcmp(w.v[1], "envelope") == 0) {
-        /* "MAIL FROM:<a> PARAMS" and "RCPT TO:<b> PARAMS" lines, as the
-         * fake MX received them. */
-        const char *t = strstr(text, "envelope") + 8;
-        t += strspn(t, " \t");
-        if (strncmp(t, "contains", 8) == 0)
-            x.kind = SCN_X_ENVELOPE_HAS;
-        else if (strncmp(t, "lacks", 5) == 0)
-            x.kind = SCN_X_ENVELOPE_LACKS;
-        t += strcspn(t, " \t");
-        t += strspn(t, " \t");
-        if ((x.kind != SCN_X_ENVELOPE_HAS && x.kind != SCN_X_ENVELOPE_LACKS) ||
-            *t == '\0') {
-            rc = scn_error(p, line,
-                           "expected \"delivered envelope contains TEXT\" or "
-                           "\"delivered envelope lacks TEXT\"");
+                           "expected \"delivered %s contains TEXT\" or "
+                           "\"delivered %s lacks TEXT\"",
+                           w.v[1], w.v[1]);
             goto done;
         }
         x.text = xstrdup(t);
