@@ -10,7 +10,9 @@
  * Will-Retry-Until, and the returned headers only. RFC 3461: a recipient
  * whose NOTIFY leaves out FAILURE (or DELAY) is not reported, RET=HDRS
  * returns the headers only, ENVID and ORCPT are given back as
- * Original-Envelope-Id and Original-Recipient.
+ * Original-Envelope-Id and Original-Recipient. A recipient relayed with
+ * NOTIFY=SUCCESS to a next hop that does not offer DSN gets the sender a
+ * "Successful Mail Delivery Report" (Action: relayed, headers only).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -25,14 +27,11 @@
 
 #define BOUNCE_WRAP 79 /* bounce(8): line_wrap(..., 79, 4, ...) */
 
-void bounce_add(struct queue_msg *m, const struct queue_rcpt *qr,
-                const char *dsn, const char *reason, const char *diag,
-                const char *remote)
+static void bounce_entry_set(struct bounce_entry *b,
+                             const struct queue_rcpt *qr, const char *dsn,
+                             const char *reason, const char *diag,
+                             const char *remote)
 {
-    struct bounce_entry *b;
-
-    m->bounces = xrealloc(m->bounces, (m->nbounces + 1) * sizeof(*b));
-    b = &m->bounces[m->nbounces++];
     memset(b, 0, sizeof(*b));
     b->addr = xstrdup(qr->addr);
     b->orig = xstrdup(qr->orig);
@@ -44,19 +43,43 @@ void bounce_add(struct queue_msg *m, const struct queue_rcpt *qr,
     b->remote = remote ? xstrdup(remote) : NULL;
 }
 
+void bounce_add(struct queue_msg *m, const struct queue_rcpt *qr,
+                const char *dsn, const char *reason, const char *diag,
+                const char *remote)
+{
+    m->bounces = xrealloc(m->bounces, (m->nbounces + 1) * sizeof(*m->bounces));
+    bounce_entry_set(&m->bounces[m->nbounces++], qr, dsn, reason, diag, remote);
+}
+
+void bounce_add_success(struct queue_msg *m, const struct queue_rcpt *qr,
+                        const char *reason, const char *diag,
+                        const char *remote)
+{
+    m->successes =
+        xrealloc(m->successes, (m->nsuccesses + 1) * sizeof(*m->successes));
+    bounce_entry_set(&m->successes[m->nsuccesses++], qr, "2.0.0", reason, diag,
+                     remote);
+}
+
+static void bounce_entries_free(struct bounce_entry **v, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++) {
+        free((*v)[i].addr);
+        free((*v)[i].orig);
+        free((*v)[i].orcpt);
+        free((*v)[i].reason);
+        free((*v)[i].diag);
+        free((*v)[i].remote);
+    }
+    free(*v);
+    *v = NULL;
+    *n = 0;
+}
+
 void bounce_clear(struct queue_msg *m)
 {
-    for (size_t i = 0; i < m->nbounces; i++) {
-        free(m->bounces[i].addr);
-        free(m->bounces[i].orig);
-        free(m->bounces[i].orcpt);
-        free(m->bounces[i].reason);
-        free(m->bounces[i].diag);
-        free(m->bounces[i].remote);
-    }
-    free(m->bounces);
-    m->bounces = NULL;
-    m->nbounces = 0;
+    bounce_entries_free(&m->bounces, &m->nbounces);
+    bounce_entries_free(&m->successes, &m->nsuccesses);
 }
 
 /* "<rcpt>: reason", folded at 79 columns with a 4-space indent. */
@@ -93,23 +116,31 @@ static void bounce_date(time_t t, char *buf, size_t len)
 
 /* RFC 3461 section 4.1: without NOTIFY, failures and delays are
  * reported; with it, only those it names. */
+/* What a report is about. */
+enum { BOUNCE_FAILED, BOUNCE_DELAYED, BOUNCE_RELAYED };
+
 static int bounce_wanted(int notify, int what)
 {
     return notify == 0 || (notify & what) != 0;
 }
 
-/* Recipient i of the report (delayed: m's pending ones; else the
- * bounced ones) if the sender asked to hear about it, else NULL. */
-static const char *bounce_pick(const struct queue_msg *m, size_t i, int delayed,
+/* Recipient i of the report (delayed: m's pending ones; relayed: the
+ * success list; else the bounced ones) if the sender asked to hear about
+ * it, else NULL. */
+static const char *bounce_pick(const struct queue_msg *m, size_t i, int kind,
                                const char **reason)
 {
-    if (delayed) {
+    if (kind == BOUNCE_DELAYED) {
         const struct queue_rcpt *q = &m->rcpts[i];
         if (q->done || q->reason == NULL ||
             !bounce_wanted(q->notify, DSN_NOTIFY_DELAY))
             return NULL;
         *reason = q->reason;
         return q->addr;
+    }
+    if (kind == BOUNCE_RELAYED) {
+        *reason = m->successes[i].reason;
+        return m->successes[i].addr;
     }
     if (!bounce_wanted(m->bounces[i].notify, DSN_NOTIFY_FAILURE))
         return NULL;
@@ -120,8 +151,9 @@ static const char *bounce_pick(const struct queue_msg *m, size_t i, int delayed,
 /* One report to m's sender: the failed recipients (delayed 0, from
  * m->bounces) or the ones still being retried (delayed 1), laid out as
  * Postfix's bounce(8) writes them. The report is queued; 0, or -1. */
-static int bounce_report(struct relay *r, struct queue_msg *m, int delayed)
+static int bounce_report(struct relay *r, struct queue_msg *m, int kind)
 {
+    int delayed = kind == BOUNCE_DELAYED, relayed = kind == BOUNCE_RELAYED;
     struct strbuf msg;
     struct strlist to, to_orig;
     char id[16], now_date[80], arrival[80], stamp[32], boundary[200];
@@ -160,8 +192,9 @@ static int bounce_report(struct relay *r, struct queue_msg *m, int delayed)
                   "This is a MIME-encapsulated message.\r\n"
                   "\r\n",
                   r->p.myhostname, id, now_date, now_date, r->p.myhostname,
-                  delayed ? "Delayed Mail (still being retried)"
-                          : "Undelivered Mail Returned to Sender",
+                  delayed   ? "Delayed Mail (still being retried)"
+                  : relayed ? "Successful Mail Delivery Report"
+                            : "Undelivered Mail Returned to Sender",
                   m->sender, boundary, stamp, id, r->p.myhostname);
     strbuf_printf(&msg,
                   "--%s\r\n"
@@ -188,6 +221,16 @@ static int bounce_report(struct relay *r, struct queue_msg *m, int delayed)
             "\r\n",
             r->p.delay_warning_time / 3600,
             r->p.maximal_queue_lifetime / 86400);
+    else if (relayed)
+        strbuf_puts(&msg, "Your message was successfully delivered to the "
+                          "destination(s)\r\n"
+                          "listed below. If the message was delivered to "
+                          "mailbox you will\r\n"
+                          "receive no further notifications. Otherwise you "
+                          "may still receive\r\n"
+                          "notifications of mail delivery errors from other "
+                          "systems.\r\n"
+                          "\r\n");
     else
         strbuf_puts(&msg,
                     "I'm sorry to have to inform you that your message could "
@@ -195,21 +238,23 @@ static int bounce_report(struct relay *r, struct queue_msg *m, int delayed)
                     "be delivered to one or more recipients. It's attached "
                     "below.\r\n"
                     "\r\n");
-    strbuf_puts(&msg, "For further assistance, please send mail to "
-                      "postmaster.\r\n"
-                      "\r\n"
-                      "If you do so, please include this problem report. You "
-                      "can\r\n"
-                      "delete your own text from the attached returned "
-                      "message.\r\n"
-                      "\r\n"
-                      "                   The mail system\r\n"
+    if (!relayed)
+        strbuf_puts(&msg,
+                    "For further assistance, please send mail to "
+                    "postmaster.\r\n"
+                    "\r\n"
+                    "If you do so, please include this problem report. You "
+                    "can\r\n"
+                    "delete your own text from the attached returned "
+                    "message.\r\n"
+                    "\r\n");
+    strbuf_puts(&msg, "                   The mail system\r\n"
                       "\r\n");
     /* The recipients the report is about: addr, orig, dsn, reason, diag,
      * remote — from the bounce list, or the pending ones. */
-    size_t n = delayed ? m->nrcpt : m->nbounces;
+    size_t n = delayed ? m->nrcpt : relayed ? m->nsuccesses : m->nbounces;
     for (size_t i = 0; i < n; i++) {
-        const char *reason, *addr = bounce_pick(m, i, delayed, &reason);
+        const char *reason, *addr = bounce_pick(m, i, kind, &reason);
         if (addr == NULL)
             continue;
         char *line = xasprintf("<%s>: %s", addr, reason);
@@ -235,7 +280,7 @@ static int bounce_report(struct relay *r, struct queue_msg *m, int delayed)
     for (size_t i = 0; i < n; i++) {
         const char *addr, *orig, *orcpt, *dsn, *reason, *diag;
         char remote[256] = "";
-        if (bounce_pick(m, i, delayed, &reason) == NULL)
+        if (bounce_pick(m, i, kind, &reason) == NULL)
             continue;
         if (delayed) {
             const struct queue_rcpt *q = &m->rcpts[i];
@@ -250,7 +295,8 @@ static int bounce_report(struct relay *r, struct queue_msg *m, int delayed)
                 snprintf(remote, sizeof(remote), "%.*s",
                          (int)strcspn(reason + 5, "["), reason + 5);
         } else {
-            const struct bounce_entry *b = &m->bounces[i];
+            const struct bounce_entry *b =
+                relayed ? &m->successes[i] : &m->bounces[i];
             addr = b->addr;
             orig = b->orig;
             orcpt = b->orcpt;
@@ -266,7 +312,10 @@ static int bounce_report(struct relay *r, struct queue_msg *m, int delayed)
         else
             strbuf_printf(&msg, "Original-Recipient: rfc822;%s\r\n", orig);
         strbuf_printf(&msg, "Action: %s\r\nStatus: %s\r\n",
-                      delayed ? "delayed" : "failed", dsn);
+                      delayed   ? "delayed"
+                      : relayed ? "relayed"
+                                : "failed",
+                      dsn);
         if (remote[0] != '\0')
             strbuf_printf(&msg, "Remote-MTA: dns; %s\r\n", remote);
         if (diag != NULL)
@@ -279,18 +328,19 @@ static int bounce_report(struct relay *r, struct queue_msg *m, int delayed)
     }
     /* RFC 3461 section 4.3: RET=HDRS returns the headers only, as a
      * delay warning always does. */
-    int headers_only = delayed || m->dsn_ret == DSN_RET_HDRS;
-    strbuf_printf(
-        &msg,
-        "--%s\r\n"
-        "Content-Description: %s\r\n"
-        "Content-Type: %s\r\n"
-        "Content-Transfer-Encoding: 8bit\r\n"
-        "\r\n"
-        "Return-Path: <%s>\r\n",
-        boundary,
-        headers_only ? "Undelivered Message Headers" : "Undelivered Message",
-        headers_only ? "text/rfc822-headers" : "message/rfc822", m->sender);
+    /* A success notice too, even with RET=FULL (as Postfix 3.7). */
+    int headers_only = delayed || relayed || m->dsn_ret == DSN_RET_HDRS;
+    strbuf_printf(&msg,
+                  "--%s\r\n"
+                  "Content-Description: %s%s\r\n"
+                  "Content-Type: %s\r\n"
+                  "Content-Transfer-Encoding: 8bit\r\n"
+                  "\r\n"
+                  "Return-Path: <%s>\r\n",
+                  boundary, relayed ? "" : "Undelivered ",
+                  headers_only ? "Message Headers" : "Message",
+                  headers_only ? "text/rfc822-headers" : "message/rfc822",
+                  m->sender);
     if (headers_only) {
         /* The headers only: up to the empty line. */
         const char *end = strstr(data, "\r\n\r\n");
@@ -311,7 +361,11 @@ static int bounce_report(struct relay *r, struct queue_msg *m, int delayed)
                  r->p.myhostname);
         maillog_printf(r->log, "cleanup", "%s: message-id=%s", id, msgid);
         maillog_printf(r->log, "bounce", "%s: sender %s notification: %s",
-                       m->id, delayed ? "delay" : "non-delivery", id);
+                       m->id,
+                       delayed   ? "delay"
+                       : relayed ? "delivery status"
+                                 : "non-delivery",
+                       id);
         rc = 0;
     }
     strlist_clear(&to);
@@ -330,13 +384,23 @@ int bounce_flush(struct relay *r, struct queue_msg *m)
         wanted += bounce_wanted(m->bounces[i].notify, DSN_NOTIFY_FAILURE);
     /* No report about a report, nor for NOTIFY=NEVER recipients. */
     if (m->sender[0] == '\0' || wanted == 0) {
-        bounce_clear(m);
+        bounce_entries_free(&m->bounces, &m->nbounces);
         return 0;
     }
-    if (bounce_report(r, m, 0) < 0)
+    if (bounce_report(r, m, BOUNCE_FAILED) < 0)
         return -1;
-    bounce_clear(m);
+    bounce_entries_free(&m->bounces, &m->nbounces);
     return 0;
+}
+
+int bounce_success_flush(struct relay *r, struct queue_msg *m)
+{
+    int rc = 0;
+
+    if (m->nsuccesses > 0 && m->sender[0] != '\0')
+        rc = bounce_report(r, m, BOUNCE_RELAYED);
+    bounce_entries_free(&m->successes, &m->nsuccesses);
+    return rc;
 }
 
 int bounce_delay_warn(struct relay *r, struct queue_msg *m)
@@ -344,6 +408,6 @@ int bounce_delay_warn(struct relay *r, struct queue_msg *m)
     for (size_t i = 0; i < m->nrcpt; i++)
         if (!m->rcpts[i].done && m->rcpts[i].reason != NULL &&
             bounce_wanted(m->rcpts[i].notify, DSN_NOTIFY_DELAY))
-            return bounce_report(r, m, 1);
+            return bounce_report(r, m, BOUNCE_DELAYED);
     return 0;
 }

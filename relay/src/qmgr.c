@@ -206,6 +206,10 @@ static void qmgr_message_done(struct relay *r, struct queue_msg *m)
                 }
         bounce_clear(m);
     }
+    /* Success notices: best effort (a failure is logged, the message is
+     * not kept for it). */
+    if (m->nsuccesses > 0 && bounce_success_flush(r, m) < 0)
+        log_warn("%s: cannot queue the delivery status notification", m->id);
     if (remaining == 0) {
         char id[16];
         snprintf(id, sizeof(id), "%s", m->id);
@@ -262,6 +266,16 @@ static void qmgr_on_delivered(void *arg, struct smtpc_rcpt *rcpts, size_t n,
         if (rcpts[i].status == 5)
             bounce_add(m, qr, rcpts[i].dsn, rcpts[i].reply, rcpts[i].diag,
                        remote[0] ? remote : NULL);
+        /* RFC 3461 section 5.2.2: a next hop without DSN takes no
+         * request for a success notice along: this one says "relayed". */
+        if (rcpts[i].status == 2 && (qr->notify & DSN_NOTIFY_SUCCESS) &&
+            remote[0] != '\0' && !res->offered_dsn) {
+            char *why = xasprintf("delivery via %s: %s", res->relay_desc,
+                                  rcpts[i].reply ? rcpts[i].reply : "");
+            bounce_add_success(m, qr, why, rcpts[i].reply,
+                               remote[0] ? remote : NULL);
+            free(why);
+        }
         qr->done = 1;
     }
     qmgr_job_free(j);

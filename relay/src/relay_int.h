@@ -164,6 +164,10 @@ struct queue_msg {
                         not in r->queue, freed by whoever loaded it */
     struct bounce_entry *bounces; /* failed for good, sender not told */
     size_t nbounces;
+    /* Relayed to a next hop without DSN, NOTIFY=SUCCESS asked: the
+     * sender gets a "relayed" notice (not kept across restarts). */
+    struct bounce_entry *successes;
+    size_t nsuccesses;
     struct queue_msg *next;
 };
 
@@ -405,6 +409,14 @@ void bounce_add(struct queue_msg *m, const struct queue_rcpt *qr,
  * the null sender), then forget them. 0, or -1 with errno (the bounced
  * recipients stay pending so that nothing is lost). */
 int bounce_flush(struct relay *r, struct queue_msg *m);
+/* A recipient relayed to a next hop that does not do DSN, for the
+ * sender's success notice (reason: "delivery via HOST[IP]:PORT: REPLY"). */
+void bounce_add_success(struct queue_msg *m, const struct queue_rcpt *qr,
+                        const char *reason, const char *diag,
+                        const char *remote);
+/* The "Successful Mail Delivery Report" for them, then forget them. 0, or
+ * -1 with errno. */
+int bounce_success_flush(struct relay *r, struct queue_msg *m);
 void bounce_clear(struct queue_msg *m);
 /* delay_warning_time: tell the sender that m's pending recipients are
  * still being retried (Postfix's "Delayed Mail (still being retried)").
@@ -464,6 +476,7 @@ struct smtpc_rcpt {
 struct smtpc_result {
     char relay_desc[400]; /* "name[ip]:port" or "none" */
     int conn_use;         /* 2 and up: a cached connection's Nth use */
+    int offered_dsn;      /* the server offered DSN (RFC 3461) */
     struct timeval t_start, t_conn, t_done;
 };
 typedef void smtpc_done_fn(void *arg, struct smtpc_rcpt *rcpts, size_t n,

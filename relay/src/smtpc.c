@@ -339,6 +339,7 @@ static int smtpc_reuse(struct smtpc *c)
 static void smtpc_finish(struct smtpc *c)
 {
     clock_now(&c->res.t_done);
+    c->res.offered_dsn = c->offers_dsn;
     if (c->bev != NULL) {
         bufferevent_free(c->bev);
         c->bev = NULL;
