@@ -1312,7 +1312,6 @@ static char *run_message_lines(const struct fakemx_message *m, int env)
                           pr && *pr ? " " : "", pr ? pr : "");
         }
     }
-    strbuf_putc(&sb, '\0');
     return strbuf_detach(&sb);
 }
 

@@ -44,11 +44,22 @@ void qmgr_init(struct relay *r)
 /* Postfix's qmgr scans the deferred queue every queue_run_delay from its
  * start: a message whose backoff has run out goes back at the next scan.
  * The number of the scan period now is in. */
+static long qmgr_run_delay(const struct relay *r)
+{
+    return r->p.queue_run_delay > 0 ? r->p.queue_run_delay : 1;
+}
+
 static long qmgr_slot(const struct relay *r, time_t now)
 {
-    long qrd = r->p.queue_run_delay > 0 ? r->p.queue_run_delay : 1;
+    return now <= r->qmgr_start
+               ? 0
+               : (long)(now - r->qmgr_start) / qmgr_run_delay(r);
+}
 
-    return now <= r->qmgr_start ? 0 : (long)(now - r->qmgr_start) / qrd;
+/* When scan period slot begins. */
+static time_t qmgr_slot_start(const struct relay *r, long slot)
+{
+    return r->qmgr_start + (time_t)slot * qmgr_run_delay(r);
 }
 
 int qmgr_scan_due(const struct relay *r)
@@ -272,8 +283,7 @@ static void qmgr_on_delivered(void *arg, struct smtpc_rcpt *rcpts, size_t n,
             remote[0] != '\0' && !res->offered_dsn) {
             char *why = xasprintf("delivery via %s: %s", res->relay_desc,
                                   rcpts[i].reply ? rcpts[i].reply : "");
-            bounce_add_success(m, qr, why, rcpts[i].reply,
-                               remote[0] ? remote : NULL);
+            bounce_add_success(m, qr, why, rcpts[i].reply, remote);
             free(why);
         }
         qr->done = 1;
@@ -460,7 +470,6 @@ static int qmgr_destination_full(struct relay *r, const struct queue_msg *m)
 time_t qmgr_next_event(struct relay *r)
 {
     time_t now = clock_time(), next = 0, first;
-    long qrd = r->p.queue_run_delay > 0 ? r->p.queue_run_delay : 1;
 
     for (const struct queue_msg *m = r->queue; m != NULL; m = m->next)
         if (!m->in_delivery && m->next_try > now &&
@@ -468,10 +477,10 @@ time_t qmgr_next_event(struct relay *r)
             next = m->next_try;
     if (queue_deferred_first(r, &first) > 0) {
         /* The first scan after now that finds it due. */
-        long slot = qmgr_slot(r, now) + 1;
-        if (first > r->qmgr_start + (time_t)slot * qrd)
+        long qrd = qmgr_run_delay(r), slot = qmgr_slot(r, now) + 1;
+        if (first > qmgr_slot_start(r, slot))
             slot = (long)((first - r->qmgr_start + qrd - 1) / qrd);
-        time_t scan = r->qmgr_start + (time_t)slot * qrd;
+        time_t scan = qmgr_slot_start(r, slot);
         if (next == 0 || scan < next)
             next = scan;
     }
@@ -486,17 +495,16 @@ static void qmgr_on_timer(evutil_socket_t fd, short what, void *arg)
     time_t now = clock_time(), next = 0;
     long slot = qmgr_slot(r, now);
     int scanned = 0;
-    long qrd = r->p.queue_run_delay > 0 ? r->p.queue_run_delay : 1;
 
     (void)fd;
     (void)what;
     if (qmgr_scan_due(r)) {
         /* Files due by the start of this scan period (the scan Postfix
          * would have made then), while the active queue has room. */
-        time_t cutoff = r->qmgr_start + (time_t)slot * qrd;
         r->scan_slot = slot;
-        r->scan_wanted = queue_scan_deferred(
-            r, cutoff, (size_t)r->p.qmgr_message_active_limit);
+        r->scan_wanted =
+            queue_scan_deferred(r, qmgr_slot_start(r, slot),
+                                (size_t)r->p.qmgr_message_active_limit);
         scanned = 1;
     }
     for (struct queue_msg *m = r->queue; m != NULL; m = m->next) {
@@ -521,7 +529,7 @@ static void qmgr_on_timer(evutil_socket_t fd, short what, void *arg)
     if (scanned)
         relay_changed(r); /* the harness's "idle" may have changed */
     if (r->deferred_left > 0) {
-        time_t scan = r->qmgr_start + (time_t)(slot + 1) * qrd;
+        time_t scan = qmgr_slot_start(r, slot + 1);
         if (next == 0 || scan < next)
             next = scan;
     }

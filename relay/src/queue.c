@@ -222,6 +222,31 @@ int queue_commit(struct relay *r, const char *id, const char *sender,
 
 static void queue_deferring_commit(struct relay *r, int rc);
 
+/* Write sb to a new file at path (flags: O_EXCL or O_TRUNC), not synced:
+ * the group's syncfs makes it durable. 0, or -1 with errno and nothing
+ * left behind. */
+static int queue_write_unsynced(const char *path, const struct strbuf *sb,
+                                int flags)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | flags | O_CLOEXEC, 0600);
+    int rc = -1, saved;
+
+    if (fd < 0)
+        return -1;
+    if (fs_write_all(fd, sb->buf, sb->len) == 0)
+        rc = 0;
+    saved = errno;
+    if (close(fd) < 0 && rc == 0) {
+        saved = errno;
+        rc = -1;
+    }
+    if (rc < 0) {
+        unlink(path);
+        errno = saved;
+    }
+    return rc;
+}
+
 /* A message written, waiting for the group's syncfs. */
 struct queue_pending {
     struct queue_msg *m;
@@ -280,7 +305,7 @@ int queue_commit_async(struct relay *r, const char *id, const char *sender,
     struct queue_msg *m;
     struct strbuf sb;
     char *path;
-    int fd, rc = -1, saved = 0;
+    int rc = -1, saved = 0;
 
     if (r->queue_dirfd < 0 || r->commit_ev == NULL)
         return queue_commit(r, id, sender, rcpts, origs, dsn, data, len) < 0
@@ -290,17 +315,9 @@ int queue_commit_async(struct relay *r, const char *id, const char *sender,
     strbuf_init(&sb);
     queue_serialize(m, data, len, &sb);
     path = queue_path(r, QUEUE_ACTIVE, m->id);
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd >= 0 && fs_write_all(fd, sb.buf, sb.len) == 0)
-        rc = 0;
+    rc = queue_write_unsynced(path, &sb, O_EXCL);
     saved = errno;
-    if (fd >= 0 && close(fd) < 0 && rc == 0) {
-        saved = errno;
-        rc = -1;
-    }
     if (rc < 0) {
-        if (fd >= 0)
-            unlink(path);
         queue_msg_free(m);
     } else {
         if (r->npending == r->cpending) {
@@ -554,7 +571,6 @@ static void queue_deferring_commit(struct relay *r, int rc)
         struct queue_msg *m = batch[i];
         char *tmp = queue_deferring_tmp(r, m);
         char *path = queue_path(r, QUEUE_DEFERRED, m->id);
-        m->deferring = 0;
         m->in_delivery = 0;
         if (m->deleted) {
             /* postsuper -d came meanwhile (active/ID is gone already). */
@@ -610,23 +626,14 @@ int queue_update(struct relay *r, struct queue_msg *m)
     /* In the group: written now, renamed after this turn's syncfs; until
      * then the message stays in the active queue, not scheduled. */
     path = queue_deferring_tmp(r, m);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd >= 0 && fs_write_all(fd, sb.buf, sb.len) == 0)
-        rc = 0;
-    if (fd >= 0 && close(fd) < 0)
-        rc = -1;
-    if (rc < 0) {
-        int saved = errno;
-        unlink(path);
-        errno = saved;
-    } else {
+    rc = queue_write_unsynced(path, &sb, O_TRUNC);
+    if (rc == 0) {
         if (r->ndeferring == r->cdeferring) {
             r->cdeferring = r->cdeferring ? 2 * r->cdeferring : 16;
             r->deferring =
                 xrealloc(r->deferring, r->cdeferring * sizeof(*r->deferring));
         }
         r->deferring[r->ndeferring++] = m;
-        m->deferring = 1;
         m->in_delivery = 1;
         event_active(r->commit_ev, EV_TIMEOUT, 0);
     }
@@ -776,102 +783,109 @@ static int queue_is_id(const char *name)
     return name[0] != '.' && strlen(name) < 16 && strchr(name, '.') == NULL;
 }
 
+/* fn(arg, dirfd, name) for each entry of state's directory (not "." and
+ * ".."); nothing if it cannot be opened. */
+typedef void queue_dir_fn(void *arg, int dfd, const char *name);
+static void queue_dir_each(struct relay *r, int state, queue_dir_fn *fn,
+                           void *arg)
+{
+    char *dir =
+        xasprintf("%s/%s", r->p.queue_directory, queue_state_dir(state));
+    DIR *d = opendir(dir);
+    struct dirent *de;
+
+    free(dir);
+    while (d != NULL && (de = readdir(d)) != NULL)
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+            fn(arg, dirfd(d), de->d_name);
+    if (d != NULL)
+        closedir(d);
+}
+
+/* A walk over a queue directory's IDs: how many, the earliest mtime, and
+ * (when ids is wanted) those due by *before, in one block of 16-byte
+ * names. */
+struct queue_walk {
+    const time_t *before; /* NULL: every ID */
+    int want_ids, want_first;
+    char (*ids)[16];
+    size_t nids, cap, total;
+    time_t first;
+};
+
+static void queue_walk_one(void *arg, int dfd, const char *name)
+{
+    struct queue_walk *w = arg;
+    struct stat st;
+
+    if (!queue_is_id(name))
+        return;
+    if ((w->before != NULL || w->want_first) &&
+        fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return; /* gone meanwhile */
+    if (w->want_first && (w->total == 0 || st.st_mtime < w->first))
+        w->first = st.st_mtime;
+    w->total++;
+    if (!w->want_ids || (w->before != NULL && st.st_mtime > *w->before))
+        return;
+    if (w->nids == w->cap) {
+        w->cap = w->cap ? 2 * w->cap : 64;
+        w->ids = xrealloc(w->ids, w->cap * sizeof(*w->ids));
+    }
+    memcpy(w->ids[w->nids++], name, strlen(name) + 1);
+}
+
 static int queue_cmp_id(const void *a, const void *b)
 {
     return strcmp(a, b);
 }
 
-/* The IDs in state's directory, oldest first (IDs sort by arrival), in
- * one block of 16-byte names; only those whose mtime is at most *before
- * when before is not NULL. NULL with *n 0 if there are none. */
-static char (*queue_ids(struct relay *r, int state, const time_t *before,
-                        size_t *n))[16]
+/* The IDs in state's directory (only those whose mtime is at most *before
+ * when before is not NULL), oldest first: IDs sort by arrival. The caller
+ * frees w->ids. */
+static void queue_ids(struct relay *r, int state, const time_t *before,
+                      struct queue_walk *w)
 {
-    char *dir =
-        xasprintf("%s/%s", r->p.queue_directory, queue_state_dir(state));
-    DIR *d = opendir(dir);
-    char(*ids)[16] = NULL;
-    size_t cap = 0;
-    struct dirent *de;
-
-    *n = 0;
-    free(dir);
-    if (d == NULL)
-        return NULL;
-    while ((de = readdir(d)) != NULL) {
-        struct stat st;
-        if (!queue_is_id(de->d_name))
-            continue;
-        if (before != NULL &&
-            (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-             st.st_mtime > *before))
-            continue;
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 64;
-            ids = xrealloc(ids, cap * sizeof(*ids));
-        }
-        memcpy(ids[(*n)++], de->d_name, strlen(de->d_name) + 1);
-    }
-    closedir(d);
-    if (*n > 1)
-        qsort(ids, *n, sizeof(*ids), queue_cmp_id);
-    return ids;
+    memset(w, 0, sizeof(*w));
+    w->before = before;
+    w->want_ids = 1;
+    queue_dir_each(r, state, queue_walk_one, w);
+    if (w->nids > 1)
+        qsort(w->ids, w->nids, sizeof(*w->ids), queue_cmp_id);
 }
 
 size_t queue_deferred_first(struct relay *r, time_t *first)
 {
-    char *dir = xasprintf("%s/deferred", r->p.queue_directory);
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    size_t n = 0;
+    struct queue_walk w = {.want_first = 1};
 
-    free(dir);
-    *first = 0;
-    while (d != NULL && (de = readdir(d)) != NULL) {
-        struct stat st;
-        if (!queue_is_id(de->d_name) ||
-            fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-            continue;
-        if (n++ == 0 || st.st_mtime < *first)
-            *first = st.st_mtime;
-    }
-    if (d != NULL)
-        closedir(d);
-    return n;
+    queue_dir_each(r, QUEUE_DEFERRED, queue_walk_one, &w);
+    *first = w.first;
+    return w.total;
 }
 
 size_t queue_disk_count(struct relay *r, int state)
 {
-    char *dir =
-        xasprintf("%s/%s", r->p.queue_directory, queue_state_dir(state));
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    size_t n = 0;
+    struct queue_walk w = {0};
 
-    free(dir);
-    if (d == NULL)
-        return 0;
-    while ((de = readdir(d)) != NULL)
-        n += queue_is_id(de->d_name);
-    closedir(d);
-    return n;
+    queue_dir_each(r, state, queue_walk_one, &w);
+    return w.total;
 }
 
 int queue_each_on_disk(struct relay *r, int state, queue_each_fn *fn, void *arg)
 {
-    size_t n;
-    char(*ids)[16] = queue_ids(r, state, NULL, &n);
+    struct queue_walk w;
     int rc = 0;
 
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        struct queue_msg *m = queue_load(r, state, ids[i]);
+    queue_ids(r, state, NULL, &w);
+    for (size_t i = 0; i < w.nids && rc == 0; i++) {
+        struct queue_msg *m = queue_load(r, state, w.ids[i]);
         if (m == NULL)
             continue; /* gone since the listing, or corrupt */
         m->ondisk = 1;
         rc = fn(arg, m);
         queue_msg_free(m);
     }
-    free(ids);
+    free(w.ids);
     return rc;
 }
 
@@ -899,43 +913,45 @@ int queue_make_due(struct relay *r, const struct queue_msg *m)
     return rc;
 }
 
+static void queue_make_due_one(void *arg, int dfd, const char *name)
+{
+    struct timespec ts[2] = {{0, 0}, {0, 0}};
+
+    (void)arg;
+    if (queue_is_id(name))
+        utimensat(dfd, name, ts, 0);
+}
+
 void queue_make_all_due(struct relay *r)
 {
-    size_t n;
-    char(*ids)[16] = queue_ids(r, QUEUE_DEFERRED, NULL, &n);
-
-    for (size_t i = 0; i < n; i++) {
-        char *path = queue_path(r, QUEUE_DEFERRED, ids[i]);
-        queue_set_due(path, 0);
-        free(path);
-    }
-    free(ids);
+    queue_dir_each(r, QUEUE_DEFERRED, queue_make_due_one, NULL);
     r->scan_wanted = 1;
 }
 
 int queue_scan_deferred(struct relay *r, time_t cutoff, size_t limit)
 {
-    size_t n, moved = 0;
-    char(*ids)[16] = queue_ids(r, QUEUE_DEFERRED, &cutoff, &n);
+    struct queue_walk w;
+    size_t moved = 0;
 
-    for (size_t i = 0; i < n && r->queue_count < limit; i++) {
-        char *from = queue_path(r, QUEUE_DEFERRED, ids[i]);
-        char *to = queue_path(r, QUEUE_ACTIVE, ids[i]);
+    queue_ids(r, QUEUE_DEFERRED, &cutoff, &w);
+    for (size_t i = 0; i < w.nids && r->queue_count < limit; i++) {
+        char *from = queue_path(r, QUEUE_DEFERRED, w.ids[i]);
+        char *to = queue_path(r, QUEUE_ACTIVE, w.ids[i]);
         struct queue_msg *m;
         /* Into active/ first: a file is in one place at any time. */
         if (rename(from, to) < 0) {
             if (errno != ENOENT)
                 log_warn("%s", from);
-        } else if ((m = queue_load(r, QUEUE_ACTIVE, ids[i])) != NULL) {
+        } else if ((m = queue_load(r, QUEUE_ACTIVE, w.ids[i])) != NULL) {
             queue_link(r, m);
         }
         free(from);
         free(to);
         moved++;
     }
-    free(ids);
-    r->deferred_left = queue_disk_count(r, QUEUE_DEFERRED);
-    return moved < n;
+    free(w.ids);
+    r->deferred_left = w.total - moved;
+    return moved < w.nids;
 }
 
 static int queue_recover_dir(struct relay *r, const char *sub)
@@ -988,6 +1004,14 @@ static int queue_recover_dir(struct relay *r, const char *sub)
     return 0;
 }
 
+/* An interrupted write's temporary file: never acknowledged, removed. */
+static void queue_unlink_tmp(void *arg, int dfd, const char *name)
+{
+    (void)arg;
+    if (name[0] != '.' && strstr(name, ".tmp") != NULL)
+        unlinkat(dfd, name, 0);
+}
+
 /* What a crash or a stop left in incoming/ and active/ goes back into
  * the active queue; deferred/ and hold/ stay on disk (their files wait
  * for the scans, whose first is at start), temporary files of
@@ -1003,19 +1027,8 @@ int queue_recover(struct relay *r, char *err, size_t errlen)
             return -1;
         }
     }
-    for (int state = QUEUE_DEFERRED; state <= QUEUE_HOLD; state++) {
-        char *dir =
-            xasprintf("%s/%s", r->p.queue_directory, queue_state_dir(state));
-        DIR *d = opendir(dir);
-        struct dirent *de;
-        while (d != NULL && (de = readdir(d)) != NULL) {
-            if (de->d_name[0] != '.' && strstr(de->d_name, ".tmp") != NULL)
-                unlinkat(dirfd(d), de->d_name, 0);
-        }
-        if (d != NULL)
-            closedir(d);
-        free(dir);
-    }
+    for (int state = QUEUE_DEFERRED; state <= QUEUE_HOLD; state++)
+        queue_dir_each(r, state, queue_unlink_tmp, NULL);
     return 0;
 }
 

@@ -158,7 +158,6 @@ struct queue_msg {
     time_t next_try; /* not before then (deferred/: the file's mtime) */
     int in_delivery; /* deliveries in progress for this message */
     int deleted;     /* postsuper -d while in delivery: drop at the end */
-    int deferring;   /* its deferred/ file waits for the group's syncfs */
     int warned;      /* the delay warning went to the sender */
     int ondisk;      /* read from deferred/ or hold/ for an admin command:
                         not in r->queue, freed by whoever loaded it */
