@@ -152,7 +152,8 @@ struct smtpd_session {
     int junk_errors;
     struct event *err_sleep; /* smtpd_error_sleep_time before a reply */
     int slept;               /* the next command has had its wait */
-    const char *last_cmd;    /* for "too many errors after CMD" */
+    const char *last_cmd;    /* the last command's name, NULL: none yet */
+    int message_in;          /* the last DATA's message is in */
     /* smtpd_discard_ehlo_keywords, looked up at first use (the
      * zeroed session's fields below all start empty). */
     int ehlo_mask;
@@ -226,6 +227,28 @@ struct smtpd_lookup {
     struct smtpd_lookup *next;
 };
 
+/* Where the session is, as Postfix's smtpd names it in "lost connection
+ * after ...", "timeout after ..." and "too many errors after ...": the
+ * last command in capitals ("CONNECT" before any), "DATA (N bytes)"
+ * while a message comes, "END-OF-MESSAGE" once it is in. */
+static void smtpd_where(const struct smtpd_session *s, char *buf, size_t len)
+{
+    const char *c = s->last_cmd ? s->last_cmd : "connect";
+    size_t i;
+
+    if (s->in_data) {
+        snprintf(buf, len, "DATA (%ld bytes)", s->act_size);
+        return;
+    }
+    if (s->message_in) {
+        snprintf(buf, len, "END-OF-MESSAGE");
+        return;
+    }
+    for (i = 0; c[i] != '\0' && i + 1 < len; i++)
+        buf[i] = (char)toupper((unsigned char)c[i]);
+    buf[i] = '\0';
+}
+
 static void smtpd_session_free(struct smtpd_session *s)
 {
     struct relay *r = s->r;
@@ -245,7 +268,8 @@ static void smtpd_session_free(struct smtpd_session *s)
             strbuf_printf(&counts, " %s=%d/%d", smtpd_cmd_names[i],
                           s->count_ok[i], s->count_all[i]);
     }
-    if (total_ok == total)
+    /* Postfix writes "commands=0/0" for a session without any. */
+    if (total_ok == total && total > 0)
         strbuf_printf(&counts, " commands=%d", total);
     else
         strbuf_printf(&counts, " commands=%d/%d", total_ok, total);
@@ -954,20 +978,26 @@ static void smtpd_process(struct smtpd_session *s);
 
 /* The message is durable (rc 0) or could not be written (-1): answer,
  * then go on with the commands that waited. */
-/* The session's errors as Postfix counts them. */
-static int smtpd_errors(const struct smtpd_session *s)
+/* Commands that failed in the whole session. */
+static int smtpd_failed(const struct smtpd_session *s)
 {
     int failed = 0;
 
     for (int i = 0; i < CMD_COUNT; i++)
         failed += s->count_all[i] - s->count_ok[i];
-    return failed - s->errors_base + s->junk_errors;
+    return failed;
+}
+
+/* The session's errors as Postfix counts them. */
+static int smtpd_errors(const struct smtpd_session *s)
+{
+    return smtpd_failed(s) - s->errors_base + s->junk_errors;
 }
 
 /* A message was queued: errors and junk count from zero again. */
 static void smtpd_errors_reset(struct smtpd_session *s)
 {
-    s->errors_base += smtpd_errors(s) - s->junk_errors;
+    s->errors_base = smtpd_failed(s);
     s->junk = 0;
     s->junk_errors = 0;
 }
@@ -992,6 +1022,8 @@ static void smtpd_committed(void *arg, int rc)
                         s->commit_bdat_size, id);
         else
             smtpd_reply(s, "250 2.0.0 Ok: queued as %s", id);
+        if (!s->commit_bdat)
+            s->count_ok[CMD_DATA]++;
         smtpd_errors_reset(s);
     }
     if (s->committing) {
@@ -1124,6 +1156,7 @@ static void smtpd_data_line(struct smtpd_session *s, const char *line,
 {
     if (len == 1 && line[0] == '.') {
         s->in_data = 0;
+        s->message_in = 1;
         smtpd_finish_data(s);
         return;
     }
@@ -1132,6 +1165,7 @@ static void smtpd_data_line(struct smtpd_session *s, const char *line,
         line++;
         len--;
     }
+    s->act_size += (long)len + 2;
     if (s->data_too_big)
         return;
     if (s->p->message_size_limit &&
@@ -1511,6 +1545,7 @@ static void smtpd_command(struct smtpd_session *s, char *line)
         *--end = '\0';
     s->count_all[cmd]++;
     s->last_cmd = smtpd_cmd_names[cmd];
+    s->message_in = 0;
     /* smtpd_junk_command_limit: past it, each of these is an error. */
     if ((cmd == CMD_NOOP || cmd == CMD_VRFY || cmd == CMD_ETRN ||
          cmd == CMD_RSET) &&
@@ -1551,8 +1586,7 @@ static void smtpd_command(struct smtpd_session *s, char *line)
         s->in_data = 1;
         strbuf_reset(&s->data);
         smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
-        ok = 1;
-        break;
+        break; /* counted as done once the message is queued */
     case CMD_RSET:
         smtpd_reset(s);
         smtpd_reply(s, "250 2.0.0 Ok");
@@ -1669,12 +1703,8 @@ static int smtpd_error_limits(struct smtpd_session *s)
     int errors = smtpd_errors(s);
 
     if (errors >= s->p->smtpd_hard_error_limit) {
-        char where[16];
-        size_t i;
-        const char *c = s->last_cmd ? s->last_cmd : "connect";
-        for (i = 0; c[i] != '\0' && i + 1 < sizeof(where); i++)
-            where[i] = (char)toupper((unsigned char)c[i]);
-        where[i] = '\0';
+        char where[64];
+        smtpd_where(s, where, sizeof(where));
         maillog_printf(s->r->log, "smtpd",
                        "too many errors after %s from %s[%s]", where, s->name,
                        s->ip);
@@ -1748,9 +1778,11 @@ static void smtpd_on_event(struct bufferevent *bev, short what, void *arg)
         smtpd_process(s);
         return;
     }
+    char where[64];
+    smtpd_where(s, where, sizeof(where));
     if (what & BEV_EVENT_TIMEOUT) {
         maillog_printf(s->r->log, "smtpd", "timeout after %s from %s[%s]",
-                       s->in_data ? "DATA" : "END-OF-MESSAGE", s->name, s->ip);
+                       where, s->name, s->ip);
         smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded",
                     s->p->myhostname);
         s->quitting = 1;
@@ -1759,10 +1791,6 @@ static void smtpd_on_event(struct bufferevent *bev, short what, void *arg)
     }
     if (s->tls_starting)
         smtpd_tls_failed(s, what);
-    else if (s->in_data)
-        maillog_printf(s->r->log, "smtpd",
-                       "lost connection after DATA from %s[%s]", s->name,
-                       s->ip);
     else if (s->bdat_reading && s->bdat_reply == NULL)
         maillog_printf(s->r->log, "smtpd",
                        "lost connection after BDAT (%ld bytes) from %s[%s]",
@@ -1770,6 +1798,10 @@ static void smtpd_on_event(struct bufferevent *bev, short what, void *arg)
     else if (s->bdat_reading)
         maillog_printf(s->r->log, "smtpd",
                        "lost connection after BDAT from %s[%s]", s->name,
+                       s->ip);
+    else if (!s->quitting)
+        maillog_printf(s->r->log, "smtpd",
+                       "lost connection after %s from %s[%s]", where, s->name,
                        s->ip);
     smtpd_session_free(s);
 }
@@ -1785,9 +1817,11 @@ static void smtpd_greet(struct smtpd_session *s)
     if (s->p->smtpd_tls_wrappermode) {
         if (s->r->tls == NULL || s->r->tls->ctx == NULL) {
             maillog_printf(s->r->log, "smtpd",
-                           "warning: TLS wrapper mode: TLS not available: "
-                           "closing the connection from %s[%s]",
-                           s->name, s->ip);
+                           "warning: Wrapper-mode request dropped from "
+                           "%s[%s] for service %s. TLS context "
+                           "initialization failed. For details see earlier "
+                           "warnings in your logs.",
+                           s->name, s->ip, s->svc->name);
             smtpd_session_free(s);
             return;
         }
@@ -1800,6 +1834,7 @@ static void smtpd_greet(struct smtpd_session *s)
 }
 
 /* Looking up the client's name (below). */
+
 static void smtpd_lookup_done(struct smtpd_lookup *l)
 {
     for (struct smtpd_lookup **pp = &l->r->lookups; *pp != NULL;
