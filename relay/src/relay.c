@@ -921,6 +921,12 @@ struct relay *relay_new(struct event_base *base, const char *config_dir,
         goto fail;
     }
     relay_compat_defaults(r->cf);
+    /* A recursive or exploding $name is refused before anything reads
+     * a parameter, with the file:line that set it. */
+    if (config_check(r->cf, cerr, sizeof(cerr)) < 0) {
+        snprintf(err, errlen, "%s", cerr);
+        goto fail;
+    }
     l.path = xasprintf("%s/master.cf", config_dir);
     rc = relay_load_master(&l);
     relay_warn_unused(r->cf, &l.overrides);
