@@ -4,7 +4,6 @@
  * (inet smtpd services), opens tables, log and DNS, starts listeners and
  * the queue manager. Teardown is relay_free(), the one path.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -839,7 +838,7 @@ static int relay_referenced(const char *text, const char *name)
         if (*q == '{' || *q == '(')
             q++;
         if (strncmp(q, name, n) == 0 &&
-            !(isalnum((unsigned char)q[n]) || q[n] == '_'))
+            !(str_isalnum((unsigned char)q[n]) || q[n] == '_'))
             return 1;
     }
     return 0;

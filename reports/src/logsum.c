@@ -5,8 +5,8 @@
  * logs are short, and a linear set keeps this file free of a hash table.
  */
 #include "reports/logsum.h"
+#include "mxlab/strutil.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,7 +91,7 @@ static void logsum_lower_domain(char *addr)
     char *at = strchr(addr, '@');
 
     for (; at != NULL && *at; at++)
-        *at = (char)tolower((unsigned char)*at);
+        *at = (char)str_tolower((unsigned char)*at);
 }
 
 /* Copy the text between prefix and the next '>' of s; NULL if absent. */
@@ -143,7 +143,8 @@ static void logsum_to_line(struct logsum_state *st, const char *qid,
         (to = logsum_angle(rest, "to=<")) == NULL)
         return;
     status += 9;
-    if (strncmp(status, "sent", 4) == 0 && !isalnum((unsigned char)status[4])) {
+    if (strncmp(status, "sent", 4) == 0 &&
+        !str_isalnum((unsigned char)status[4])) {
         if (strstr(status, "forwarded as ") != NULL) {
             st->out->v[LOGSUM_FORWARDED]++;
         } else {
@@ -179,7 +180,7 @@ static void logsum_from_line(struct logsum_state *st, const char *qid,
     char *from = logsum_angle(rest, "from=<");
     long size;
 
-    if (sz == NULL || from == NULL || !isdigit((unsigned char)sz[8])) {
+    if (sz == NULL || from == NULL || !str_isdigit((unsigned char)sz[8])) {
         free(from);
         return;
     }
