@@ -363,7 +363,7 @@ static const struct {
     {"[mx 127.0.0.9]\nbanner = x\n",
      "e.scn:2: unknown key \"banner\"; expected name, greeting, "
      "max_conn_per_ip, rate, greylist, reply, tarpit, hang, drop, down, "
-     "starttls, tls_required, dsn or size"},
+     "starttls, tls_required, dsn, eod or size"},
     {"[mx 127.0.0.9]\nname = two words\n",
      "e.scn:2: name: expected a host name"},
     {"[mx 127.0.0.9]\ngreeting = hello\n",
