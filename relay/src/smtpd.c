@@ -1102,9 +1102,11 @@ static void smtpd_finish_data(struct smtpd_session *s)
 
     if (s->bare_lf_seen) {
         /* smtpd_forbid_bare_newline = reject: refused once the message
-         * is in, the session goes on (Postfix's delayed reject). */
-        smtpd_noqueue_reject(s, "END-OF-MESSAGE", "bare <LF> received",
-                             s->rcpts.v[s->rcpts.n - 1]);
+         * (or the BDAT chunk) is in, the session goes on (Postfix's
+         * delayed reject). */
+        int chunk = s->bdat_state != BDAT_NONE && !s->bdat_last;
+        smtpd_noqueue_reject(s, chunk ? "BDAT content" : "END-OF-MESSAGE",
+                             "bare <LF> received", s->rcpts.v[s->rcpts.n - 1]);
         smtpd_reply(s, "%d 5.5.2 %s Error: bare <LF> received",
                     s->p->smtpd_forbid_bare_newline_reject_code,
                     s->p->myhostname);
@@ -1363,8 +1365,8 @@ static void smtpd_bdat_end(struct smtpd_session *s)
         if (s->bdat_line.len > 0)
             smtpd_content_put(s, s->bdat_line.buf, s->bdat_line.len, 0);
         smtpd_finish_data(s);
-    } else if (s->data_too_big) {
-        smtpd_finish_data(s); /* the 552, and the transaction is over */
+    } else if (s->data_too_big || s->bare_lf_seen) {
+        smtpd_finish_data(s); /* the 552 or 550: the transaction is over */
         s->bdat_state = BDAT_ERROR;
     } else {
         smtpd_reply(s, "250 2.0.0 Ok: %lld bytes", s->bdat_left_total);

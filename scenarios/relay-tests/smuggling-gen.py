@@ -129,8 +129,10 @@ print("split under no:", split)
 t = """# SMTP smuggling with smtpd_forbid_bare_newline = reject: a message with
 # a bare LF anywhere is refused once it is in (550 5.5.2 ... bare <LF>
 # received, smtpd_forbid_bare_newline_reject_code) and the session goes
-# on; the variants without one are accepted as under normalize. A command
-# that ends in a bare LF gets the same code and the session ends. A
+# on; the variants without one are accepted as under normalize. A BDAT
+# chunk (RFC 3030) with a bare LF is refused at once, the chunks after it
+# thrown away. A command that ends in a bare LF gets the same code and
+# the session ends. A
 # client in smtpd_forbid_bare_newline_exclusions ($mynetworks by default:
 # here 127.0.0.1) is not held to it (it splits, as with "no"). The "yes"
 # of Postfix 3.7.9 is, since 3.7.10, another name for normalize (the
@@ -161,6 +163,23 @@ for i, (esc, raw) in enumerate(V, 1):
         t += session(i, esc, [QUEUED]) + "\n"
 t += session(1, r"\n.\n", [QUEUED], svc="127.0.0.1:2526").replace("user1@", "yes1@") + "\n"
 t += session(1, r"\n.\n", [QUEUED, "250 2.1.0 Ok", "250 2.1.5 Ok", "354 *", QUEUED], src="127.0.0.1").replace("user1@", "trusted1@").replace("hidden1@", "trustedhidden1@") + "\n"
+def bdat(esc, last=False):
+    n = len(esc.encode().decode("unicode_escape"))
+    return "C= BDAT %d%s\\r\\n%s" % (n, " LAST" if last else "", esc)
+# BDAT (RFC 3030): no end of data to fool, but a bare LF is refused all
+# the same, at the chunk that holds it (Postfix: "BDAT content").
+t += "\n".join(["# BDAT: a bare LF in a chunk is refused at that chunk; the chunks after",
+                 "# it are thrown away; a chunk with a bare CR only is accepted.",
+                 "[session from 127.1.2.3]", "S: 220 *", "C: EHLO client.example.net", "S: 250 *",
+                 "C: MAIL FROM:<sender@example.net>", "S: 250 2.1.0 Ok",
+                 "C: RCPT TO:<bdat1@example.org>", "S: 250 2.1.5 Ok",
+                 bdat(r"Subject: bdat 1\r\n\r\na\n.\n"), "S: " + REJ,
+                 bdat(r"MAIL FROM:<admin@example.net>\r\n", True),
+                 "S: 551 5.0.0 Discarded 31 bytes after earlier error",
+                 "C: MAIL FROM:<sender@example.net>", "S: 250 2.1.0 Ok",
+                 "C: RCPT TO:<bdat2@example.org>", "S: 250 2.1.5 Ok",
+                 bdat(r"Subject: bdat 2\r\n\r\na\r\n.\r\nb\r.\rc\r\n", True),
+                 "S: 250 2.0.0 Ok: * bytes queued as *", "C: QUIT", "S: 221 2.0.0 Bye", "", ""])
 t += """[session from 127.1.2.3]
 S: 220 *
 C: EHLO client.example.net
@@ -175,10 +194,14 @@ for i in range(1, len(V) + 1):
     if i not in rejected:
         t += "delivered to 127.0.4.1 rcpt user%d@example.org\n" % i
 t += "delivered to 127.0.4.1 rcpt yes1@example.org\n"
+t += "delivered to 127.0.4.1 rcpt bdat2@example.org\n"
+t += "delivered data contains b . c\n"
+t += "not delivered rcpt bdat1@example.org\n"
 t += "delivered to 127.0.4.1 from admin@example.net rcpt trustedhidden1@example.org\n"
 t += "not delivered rcpt " + " ".join("user%d@example.org" % i for i in rejected) + "\n"
 t += "not delivered rcpt " + " ".join("hidden%d@example.org" % i for i in range(1, len(V) + 1)) + "\n"
-t += "deliveries %d\n" % (len(V) - len(rejected) + 3)
+t += "deliveries %d\n" % (len(V) - len(rejected) + 4)
+t += "log contains : reject: BDAT content from unknown[127.1.2.3]: bare <LF> received; from=<sender@example.net> to=<bdat1@example.org> proto=ESMTP helo=<client.example.net>\n"
 t += "log contains : reject: END-OF-MESSAGE from unknown[127.1.2.3]: bare <LF> received; from=<sender@example.net> to=<user1@example.org> proto=ESMTP helo=<client.example.net>\n"
 t += "log contains NOQUEUE: reject: EHLO from unknown[127.1.2.3]: bare <LF> received; proto=ESMTP helo=<client.example.net>\n"
 t += "queue empty\n"
