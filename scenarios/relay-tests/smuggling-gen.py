@@ -85,7 +85,10 @@ HEAD_DEF = """# SMTP smuggling with the relay's default settings: the same sessi
 # difference is written down in diff-allow.txt.
 """
 write("smuggling-normalize", norm_like("smuggling-normalize", HEAD_NORM, "smtpd_forbid_bare_newline = normalize\n"))
-write("smuggling-defaults", norm_like("smuggling-defaults", HEAD_DEF, ""))
+write("smuggling-defaults", norm_like("smuggling-defaults", HEAD_DEF, "") +
+      "\n[admin]\n$ postconf -d smtpd_forbid_bare_newline smtpd_forbid_bare_newline_exclusions\n"
+      "> smtpd_forbid_bare_newline = normalize\n"
+      "> smtpd_forbid_bare_newline_exclusions = $mynetworks\n")
 
 # "no": as Postfix 3.7.11 by default.
 t = """# SMTP smuggling with smtpd_forbid_bare_newline = no (Postfix 3.7.11's
