@@ -1688,6 +1688,8 @@ static void smtpd_command(struct smtpd_session *s, char *line)
             break;
         }
         s->in_data = 1;
+        s->prev_bare_lf = 0; /* the DATA line does not count */
+        s->data_cont = 0;
         strbuf_reset(&s->data);
         smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
         break; /* counted as done once the message is queued */
