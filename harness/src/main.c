@@ -22,7 +22,7 @@ static void usage(FILE *fp)
                 "  diff PATH...  run them on the relay and on Postfix and\n"
                 "                compare (mxlab diff --help)\n"
                 "\n"
-                "  --help        this text\n"
+                "  -h, --help    this text\n"
                 "  --version     print the version\n");
 }
 
