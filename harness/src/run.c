@@ -228,13 +228,37 @@ static char *run_dir_name(const char *path)
     return name;
 }
 
+/* The report directory: refused (before it is made) if the SUT could
+ * not work below it, then made and absolute (relay config files name
+ * paths that must stay valid). 0, or -1 with the reason on stderr. */
+static int run_report_dir(struct run_state *st)
+{
+    char why[1024], *cwd = getcwd(NULL, 0);
+    char *lexical = st->report[0] == '/' || cwd == NULL
+                        ? xstrdup(st->report)
+                        : xasprintf("%s/%s", cwd, st->report);
+    int rc = 0;
+
+    if (sut_spec_usable(&st->sut, NULL, why, sizeof(why)) &&
+        !sut_spec_usable(&st->sut, lexical, why, sizeof(why))) {
+        fprintf(stderr, "mxlab run: --sut %s --report %s: %s\n", st->sut.name,
+                st->report, why);
+        rc = -1;
+    } else if (fs_mkdir_p(st->report, 0755) < 0 ||
+               (st->absreport = realpath(st->report, NULL)) == NULL) {
+        fprintf(stderr, "mxlab run: %s: %s\n", st->report, strerror(errno));
+        rc = -1;
+    }
+    free(cwd);
+    free(lexical);
+    return rc;
+}
+
 /* The cases of the PATHs (filtered), with their work directories under
- * the report directory (made, and absolute: relay config files name
- * paths that must stay valid). 0, or the exit status. */
+ * the report directory. 0, or the exit status. */
 static int run_cases(int argc, char **argv, struct run_state *st)
 {
     struct strlist paths;
-    char why[1024];
     int rc = 0;
 
     strlist_init(&paths);
@@ -259,17 +283,8 @@ static int run_cases(int argc, char **argv, struct run_state *st)
         fprintf(stderr, "mxlab run: no scenario to run\n");
         return 2;
     }
-    if (fs_mkdir_p(st->report, 0755) < 0 ||
-        (st->absreport = realpath(st->report, NULL)) == NULL) {
-        fprintf(stderr, "mxlab run: %s: %s\n", st->report, strerror(errno));
+    if (run_report_dir(st) < 0)
         return 2;
-    }
-    if (sut_spec_usable(&st->sut, NULL, why, sizeof(why)) &&
-        !sut_spec_usable(&st->sut, st->absreport, why, sizeof(why))) {
-        fprintf(stderr, "mxlab run: --sut %s --report %s: %s\n", st->sut.name,
-                st->report, why);
-        return 2;
-    }
     for (size_t i = 0; i < st->n; i++)
         st->cases[i].workdir =
             xasprintf("%s/work/%s-%s", st->absreport, st->cases[i].classname,

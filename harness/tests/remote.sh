@@ -19,7 +19,8 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-fail() { echo "remote.sh: $*" >&2; exit 1; }
+mxlab=$bin/mxlab me=remote.sh
+. "$(dirname "$0")/lib.sh"
 
 freeport() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -53,15 +54,12 @@ for _ in $(seq 200); do
     sleep 0.05
 done
 
-# runsut WANT REPORT SUT PATH...: "mxlab run" with its output in $out;
-# fails unless it exits WANT.
+# runsut WANT REPORT SUT PATH...: "mxlab run" against SUT (lib.sh's
+# mxrun).
 runsut() {
     want=$1 rep=$2 sut=$3
     shift 3
-    out=$("$bin/mxlab" run --report "$work/$rep" --sut "$sut" "$@")
-    rc=$?
-    echo "$out"
-    [ $rc -eq "$want" ] || fail "--sut $sut $*: exit $rc, expected $want"
+    mxrun "$want" run --report "$work/$rep" --sut "$sut" "$@"
 }
 
 runsut 0 report "smtp://127.0.0.1:$port" \
