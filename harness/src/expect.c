@@ -19,7 +19,7 @@
 
 /* ---- shared helpers ---- */
 
-/* The text after the word at w's index k in text (spaces skipped). */
+/* What follows the first occurrence of word in text, spaces skipped. */
 static const char *expect_rest(const char *text, const char *word)
 {
     const char *t = strstr(text, word) + strlen(word);

@@ -60,7 +60,10 @@ struct lab;
 
 /* Build the lab of s (its [session], [expect]... blocks are not looked
  * at) in workdir (created) on base, and start the SUT. Remote SUTs get
- * only the fakes. NULL with "file:line: what is wrong" in err. */
+ * only the fakes. The reference relay and the fakes read the process
+ * clock: a caller that lets time pass (lab_time_passes) makes it
+ * simulated first (clock_simulate), as mxlab run does. NULL with
+ * "file:line: what is wrong" in err. */
 struct lab *lab_open(struct event_base *base, const struct scenario *s,
                      const char *workdir, const struct sut_spec *sut, char *err,
                      size_t errlen);
