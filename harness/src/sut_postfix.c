@@ -3,7 +3,7 @@
  * config directory (written by the lab), queue, ports and log, run as
  * "postfix -c DIR start-fg" inside a private mount namespace whose
  * /etc/resolv.conf points at the scenario's fakedns. The host's own files
- * are never touched. Needs root. See ../shared/POSTFIX-ORACLE.md.
+ * are never touched. Needs root. See docs/postfix-oracle.md.
  * master.cf comes from Postfix's master.cf.proto with chroot off and the
  * public "smtp inet" service replaced by 127.0.0.1:<port>. Commands run
  * with "-c DIR", so no Postfix command ever reads /etc/postfix. Its clock

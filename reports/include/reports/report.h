@@ -26,7 +26,7 @@ struct report_case {
 
 /* The run as a whole: which system was tested, when, by which mxlab. */
 struct report_run {
-    const char *sut;     /* "relay", "postfix", "smtp://10.0.0.5:25" */
+    const char *sut;     /* "relay", "postfix", "smtp://127.0.0.1:2525" */
     const char *started; /* ISO 8601, UTC: "2026-12-02T03:10:00Z" */
     const char *version; /* mxlab's */
 };
