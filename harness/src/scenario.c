@@ -16,7 +16,6 @@
 
 #include "mxlab/fsutil.h"
 #include "mxlab/netaddr.h"
-#include "mxlab/smtp.h"
 #include "mxlab/strutil.h"
 #include "mxlab/xmem.h"
 
