@@ -13,6 +13,8 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1095,6 +1097,19 @@ static void fakemx_tls_begin(struct fakemx_session *s)
     bufferevent_enable(tb, EV_READ | EV_WRITE);
 }
 
+/* Nagle off. Every reply flight is built whole in obuf and written with
+ * one write(), so Nagle has nothing to coalesce; left on, it holds the
+ * second write of one client flight (a pipelined batch read in two
+ * pieces, RFC 2920) until the client's delayed ACK, about 40 ms on
+ * Linux, while the client waits for that very reply. */
+static void fakemx_nodelay(struct fakemx_host *h, int fd)
+{
+    int on = 1;
+
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) < 0)
+        log_warn("%s: TCP_NODELAY", h->listen);
+}
+
 void fakemx_session_start(struct fakemx_host *h, int fd,
                           const struct netaddr *peer)
 {
@@ -1104,6 +1119,7 @@ void fakemx_session_start(struct fakemx_host *h, int fd,
 
     s->host = h;
     s->fd = fd;
+    fakemx_nodelay(h, fd);
     s->conn_ord = h->nconn;
     netaddr_ip(peer, s->client_ip, sizeof(s->client_ip));
     strlist_init(&s->rcpts);

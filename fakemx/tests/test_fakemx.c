@@ -11,6 +11,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -718,6 +719,94 @@ START_TEST(test_delivery_callback)
     ck_assert_str_eq(m1->helo, "one.test");
     ck_assert_str_eq(m1->data, "2\r\n");
     ck_assert(m0->received.tv_sec > 0);
+    client_free(c);
+}
+END_TEST
+
+/* The server's end of c's connection, found among this process's
+ * descriptors by its two addresses; -1 if there is none. */
+static int server_fd_of(struct client *c)
+{
+    struct sockaddr_storage cname, cpeer, sname, speer;
+    socklen_t cnlen = sizeof(cname), cplen = sizeof(cpeer);
+    int cfd = (int)bufferevent_getfd(c->bev);
+
+    if (getsockname(cfd, (struct sockaddr *)&cname, &cnlen) < 0 ||
+        getpeername(cfd, (struct sockaddr *)&cpeer, &cplen) < 0)
+        return -1;
+    for (int fd = 0; fd < 1024; fd++) {
+        socklen_t snlen = sizeof(sname), splen = sizeof(speer);
+        if (fd == cfd ||
+            getsockname(fd, (struct sockaddr *)&sname, &snlen) < 0 ||
+            getpeername(fd, (struct sockaddr *)&speer, &splen) < 0)
+            continue;
+        if (snlen == cplen && splen == cnlen &&
+            memcmp(&sname, &cpeer, snlen) == 0 &&
+            memcmp(&speer, &cname, splen) == 0)
+            return fd;
+    }
+    return -1;
+}
+
+/* Nagle is off on every accepted connection: a second write for one
+ * client flight must not wait for the client's delayed ACK. */
+START_TEST(test_nodelay)
+{
+    struct client *c = client_connect();
+    int fd, on = 0;
+    socklen_t len = sizeof(on);
+
+    client_expect(c, "220 *");
+    fd = server_fd_of(c);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &len), 0);
+    ck_assert_int_ne(on, 0);
+    client_free(c);
+}
+END_TEST
+
+/* A pipelined batch (RFC 2920) and a message, each larger than one read
+ * (and, under TLS, than one record): every reply, in order. */
+static void check_big_batch(struct client *c)
+{
+    enum { NRCPT = 1000, NLINES = 2000 };
+    const struct fakemx_message *m;
+    struct strbuf batch, want;
+
+    strbuf_init(&batch);
+    strbuf_init(&want);
+    strbuf_puts(&batch, "EHLO big.test\r\nMAIL FROM:<a@x.test>\r\n");
+    strbuf_puts(&want, EHLO_REPLY "\n250 2.1.0 Ok\n");
+    for (int i = 0; i < NRCPT; i++) {
+        strbuf_printf(&batch, "RCPT TO:<r%d@y.test>\r\n", i);
+        strbuf_puts(&want, "250 2.1.5 Ok\n");
+    }
+    ck_assert_uint_gt(batch.len, 16384);
+    strbuf_puts(&batch, "DATA\r\n");
+    strbuf_puts(&want, GO_AHEAD);
+    client_send(c, batch.buf, batch.len);
+    client_expect(c, want.buf);
+    strbuf_reset(&batch);
+    for (int i = 0; i < NLINES; i++)
+        strbuf_printf(&batch, "line %04d of a message of many reads\r\n", i);
+    strbuf_puts(&batch, ".\r\nNOOP\r\n");
+    client_send(c, batch.buf, batch.len);
+    client_expect(c, QUEUED "\n250 2.0.0 Ok");
+    m = fakemx_message_at(fm, 0);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_uint_eq(m->nrcpt, NRCPT);
+    ck_assert_uint_eq(m->data_len, batch.len - strlen(".\r\nNOOP\r\n"));
+    ck_assert(memcmp(m->data, batch.buf, m->data_len) == 0);
+    strbuf_clear(&batch);
+    strbuf_clear(&want);
+}
+
+START_TEST(test_pipeline_over_reads)
+{
+    struct client *c = client_connect();
+
+    client_expect(c, "220 *");
+    check_big_batch(c);
     client_free(c);
 }
 END_TEST
@@ -1640,6 +1729,8 @@ static Suite *fakemx_suite(void)
     tcase_add_test(tc, test_long_data_line);
     tcase_add_test(tc, test_delivery_callback);
     tcase_add_test(tc, test_queue_ids_differ);
+    tcase_add_test(tc, test_nodelay);
+    tcase_add_test(tc, test_pipeline_over_reads);
     tcase_add_test(tc, test_set_behaviour);
     tcase_add_test(tc, test_add_host_errors);
     suite_add_tcase(s, tc);
