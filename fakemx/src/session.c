@@ -291,6 +291,8 @@ static void fakemx_end_of_data(struct fakemx_session *s)
                  s->client_ip);
         fakemx_record(s);
         fakemx_reply3(s, "250 2.0.0 Ok: queued as ", p, "");
+        /* Before the 250 is written: a harness observes the delivery (and
+         * the SUT's queue) before the SUT can know of it. */
         fakemx_record_notify(s->host->fm);
     }
     fakemx_reset(s);
