@@ -1399,6 +1399,15 @@ static int cond_tls(void *arg)
 }
 
 /* After the 220 to STARTTLS: the client side of the handshake. */
+/* QUIT, its 221, the server's close; then c is freed. */
+static void client_quit(struct client *c)
+{
+    client_puts(c, "QUIT\r\n");
+    client_expect(c, "221 2.0.0 Bye");
+    ck_assert(pump(cond_eof, c));
+    client_free(c);
+}
+
 static void client_start_tls(struct client *c, SSL_CTX *ctx)
 {
     SSL *ssl = SSL_new(ctx);
@@ -1412,6 +1421,30 @@ static void client_start_tls(struct client *c, SSL_CTX *ctx)
     ck_assert(pump(cond_tls, c));
     ck_assert(c->tls_up);
 }
+
+/* The same over TLS: input that OpenSSL has buffered is not lost while
+ * the socket has nothing more to read. */
+START_TEST(test_starttls_big_batch)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    struct client *c;
+
+    ck_assert_ptr_nonnull(ctx);
+    set_beh("starttls = yes");
+    c = client_connect();
+    client_expect(c, "220 *");
+    client_puts(c, "STARTTLS\r\n");
+    client_expect(c, "220 2.0.0 Ready to start TLS");
+    client_start_tls(c, ctx);
+    check_big_batch(c);
+    /* One TLS record each, arriving together. */
+    for (int i = 0; i < 3; i++)
+        client_puts(c, "NOOP\r\n");
+    client_expect(c, "250 2.0.0 Ok\n250 2.0.0 Ok\n250 2.0.0 Ok");
+    client_quit(c);
+    SSL_CTX_free(ctx);
+}
+END_TEST
 
 START_TEST(test_starttls)
 {
@@ -1447,10 +1480,7 @@ START_TEST(test_starttls)
     /* The NOOP sent in plain text got no reply. */
     for (size_t i = 0; i < sr->nreplies; i++)
         ck_assert_str_ne(sr->replies[i], "250 2.0.0 Ok");
-    client_puts(c, "QUIT\r\n");
-    client_expect(c, "221 2.0.0 Bye");
-    ck_assert(pump(cond_eof, c));
-    client_free(c);
+    client_quit(c);
     SSL_CTX_free(ctx);
 }
 END_TEST
@@ -1756,6 +1786,7 @@ static Suite *fakemx_suite(void)
     tcase_add_test(tc, test_down);
     tcase_add_test(tc, test_hardening);
     tcase_add_test(tc, test_starttls);
+    tcase_add_test(tc, test_starttls_big_batch);
     tcase_add_test(tc, test_starttls_not_offered);
     tcase_add_test(tc, test_recording);
     tcase_add_test(tc, test_session_end);
