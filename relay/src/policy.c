@@ -151,6 +151,95 @@ static int policy_fqdn(const char *addr)
     return *addr == '\0' || (*d != '\0' && strchr(d, '.') != NULL);
 }
 
+/* reject_*_sender_login_mismatch: which checks a name asks for. */
+enum { LOGIN_AUTHENTICATED = 1, LOGIN_UNAUTHENTICATED = 2, LOGIN_KNOWN = 4 };
+
+static int policy_login_restriction(const char *name)
+{
+    static const struct {
+        const char *name;
+        int checks;
+    } names[] = {
+        {"reject_sender_login_mismatch",
+         LOGIN_AUTHENTICATED | LOGIN_UNAUTHENTICATED},
+        {"reject_authenticated_sender_login_mismatch", LOGIN_AUTHENTICATED},
+        {"reject_known_sender_login_mismatch",
+         LOGIN_AUTHENTICATED | LOGIN_KNOWN},
+        {"reject_unauthenticated_sender_login_mismatch", LOGIN_UNAUTHENTICATED},
+    };
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(name, names[i].name) == 0)
+            return names[i].checks;
+    return 0;
+}
+
+/* The owners of a sender address in smtpd_sender_login_maps: the whole
+ * address, then "@domain" (Postfix's mail_addr_find()). NULL if none;
+ * -1 in *failed when a table cannot be opened. Borrowed. */
+static const char *
+policy_login_owners(struct relay *r, const struct policy_ctx *ctx, int *failed)
+{
+    const struct strlist *maps = &ctx->p->sasl.sender_login_maps;
+    const char *at = strrchr(ctx->sender, '@');
+    const char *v = NULL;
+
+    *failed = 0;
+    for (size_t i = 0; i < maps->n && v == NULL; i++) {
+        struct map *m = relay_table(r, maps->v[i]);
+        if (m == NULL) {
+            *failed = 1;
+            return NULL;
+        }
+        v = map_lookup(m, ctx->sender);
+        if (v == NULL && at != NULL && !map_whole_keys(m))
+            v = map_lookup(m, at);
+    }
+    return v;
+}
+
+/* smtpd_sender_login_maps against the SASL login (postconf(5)
+ * reject_sender_login_mismatch and its halves). */
+static int policy_login_mismatch(struct relay *r, const char *name,
+                                 const struct policy_ctx *ctx, char *reply,
+                                 size_t len)
+{
+    int checks = policy_login_restriction(name), failed;
+    const char *owners;
+
+    if (*ctx->sender == '\0' || ctx->p->sasl.sender_login_maps.n == 0)
+        return POLICY_DUNNO;
+    owners = policy_login_owners(r, ctx, &failed);
+    if (failed) {
+        snprintf(reply, len, "451 4.3.0 <%s>: Temporary lookup failure",
+                 ctx->sender);
+        return POLICY_REJECT;
+    }
+    if (ctx->sasl_username != NULL && (checks & LOGIN_AUTHENTICATED) &&
+        (owners != NULL || !(checks & LOGIN_KNOWN))) {
+        struct strlist l;
+        strlist_init(&l);
+        strlist_split(&l, owners ? owners : "");
+        int owned = strlist_contains_case(&l, ctx->sasl_username);
+        strlist_clear(&l);
+        if (owned)
+            return POLICY_DUNNO;
+        snprintf(reply, len,
+                 "553 5.7.1 <%s>: Sender address rejected: not owned by "
+                 "user %s",
+                 ctx->sender, ctx->sasl_username);
+        return POLICY_REJECT;
+    }
+    if (ctx->sasl_username == NULL && (checks & LOGIN_UNAUTHENTICATED) &&
+        owners != NULL) {
+        snprintf(reply, len,
+                 "553 5.7.1 <%s>: Sender address rejected: not logged in",
+                 ctx->sender);
+        return POLICY_REJECT;
+    }
+    return POLICY_DUNNO;
+}
+
 /* One restriction that needs no DNS. Returns POLICY_PERMIT, POLICY_REJECT,
  * POLICY_DUNNO, or POLICY_ASYNC for the DNS-based ones (left to the
  * caller). *used is set when the restriction consumed an argument. */
@@ -197,7 +286,13 @@ static int policy_sync(struct relay *r, const char *name, const char *arg,
         return policy_mynetworks(ctx->p, ctx->client) ? POLICY_PERMIT
                                                       : POLICY_DUNNO;
     if (strcmp(name, "permit_sasl_authenticated") == 0)
-        return POLICY_DUNNO; /* no AUTH yet: never authenticated */
+        /* Postfix's permit_sasl_auth(): any method but ANONYMOUS. */
+        return ctx->sasl_method != NULL &&
+                       str_casecmp(ctx->sasl_method, "anonymous") != 0
+                   ? POLICY_PERMIT
+                   : POLICY_DUNNO;
+    if (policy_login_restriction(name) != 0)
+        return policy_login_mismatch(r, name, ctx, reply, len);
     if (strcmp(name, "reject_unauth_destination") == 0 ||
         strcmp(name, "defer_unauth_destination") == 0) {
         if (rewrite_auth_destination(r, ctx->rcpt))
@@ -311,6 +406,7 @@ struct policy_check {
     struct relay *r;
     struct policy_ctx ctx; /* strings owned below */
     char *client_ip, *client_name, *helo, *sender, *rcpt;
+    char *sasl_method, *sasl_username, *sasl_sender;
     struct netaddr client;
     const struct strlist *lists[5];
     int list;
@@ -336,6 +432,9 @@ static void policy_free(struct policy_check *c)
     free(c->helo);
     free(c->sender);
     free(c->rcpt);
+    free(c->sasl_method);
+    free(c->sasl_username);
+    free(c->sasl_sender);
     free(c);
 }
 
@@ -518,6 +617,12 @@ struct policy_check *policy_check_rcpt(struct relay *r,
     c->ctx.sender = c->sender;
     c->ctx.rcpt = c->rcpt;
     c->ctx.pipelined = ctx->pipelined;
+    c->ctx.sasl_method = c->sasl_method =
+        ctx->sasl_method ? xstrdup(ctx->sasl_method) : NULL;
+    c->ctx.sasl_username = c->sasl_username =
+        ctx->sasl_username ? xstrdup(ctx->sasl_username) : NULL;
+    c->ctx.sasl_sender = c->sasl_sender =
+        ctx->sasl_sender ? xstrdup(ctx->sasl_sender) : NULL;
     c->ctx.p = ctx->p;
     /* smtpd_delay_reject = yes: every list is applied at RCPT TO, in
      * Postfix's order. */

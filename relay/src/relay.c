@@ -24,6 +24,7 @@
 #include "mxlab/map.h"
 #include "mxlab/xmem.h"
 #include "relay_int.h"
+#include "sasl.h"
 #include "smtpd_line.h"
 
 /* Postfix 3.7 defaults for the parameters the relay implements. Those that
@@ -120,7 +121,7 @@ const char *relay_default(const char *name)
          i++)
         if (strcmp(relay_defaults[i].name, name) == 0)
             return relay_defaults[i].value;
-    return NULL;
+    return sasl_default(name);
 }
 
 void relay_changed(struct relay *r)
@@ -625,13 +626,15 @@ static int relay_load_params(struct relay *r, struct config *cf,
     p->smtp_data_done_timeout =
         relay_time(cf, "smtp_data_done_timeout", &bad, err, errlen);
     p->smtpd_timeout = relay_time(cf, "smtpd_timeout", &bad, err, errlen);
-    if (bad || relay_load_mynetworks(cf, p, err, errlen) < 0)
+    if (bad || relay_load_mynetworks(cf, p, err, errlen) < 0 ||
+        sasl_conf_load(&p->sasl, cf, p->queue_directory, err, errlen) < 0)
         return -1;
     return relay_load_smuggling(cf, p, err, errlen);
 }
 
 static void relay_free_params(struct relay_params *p)
 {
+    sasl_conf_clear(&p->sasl);
     free(p->myhostname);
     free(p->smtpd_banner);
     free(p->queue_directory);
@@ -1016,6 +1019,7 @@ struct relay *relay_new(struct event_base *base, const char *config_dir,
          i++)
         config_set_default(r->cf, relay_defaults[i].name,
                            relay_defaults[i].value);
+    sasl_set_defaults(r->cf);
     config_set_default(r->cf, "config_directory", config_dir);
     config_set_default(r->cf, "compatibility_level", "0");
     relay_hostname_defaults(r->cf);

@@ -14,6 +14,7 @@
 #include "mxlab/netaddr.h"
 #include "mxlab/strutil.h"
 #include "relay/relay.h"
+#include "sasl.h"
 
 struct config;
 struct maplist;
@@ -54,6 +55,7 @@ struct relay_params {
     struct strlist smtpd_sender_restrictions;
     struct strlist smtpd_relay_restrictions;
     struct strlist smtpd_recipient_restrictions;
+    struct sasl_conf sasl; /* smtpd_sasl_* (sasl.c) */
     struct cidr *mynetworks;
     size_t nmynetworks;
     struct netaddr *inet_addrs; /* this host's interface addresses */
@@ -259,6 +261,8 @@ struct policy_ctx {
     const char *sender;
     const char *rcpt;
     int pipelined; /* the client sent commands ahead without ESMTP */
+    /* AUTH (RFC 4954): the session's login, or NULL; MAIL's AUTH=. */
+    const char *sasl_method, *sasl_username, *sasl_sender;
 };
 int policy_mynetworks(const struct relay_params *p,
                       const struct netaddr *client);
