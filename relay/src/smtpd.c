@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "mxlab/clock.h"
 #include "mxlab/dns.h"
@@ -200,6 +201,10 @@ struct smtpd_session {
     int auth_challenged; /* a 334 was sent: the next line answers it */
     int auth_starting;   /* inside smtpd_auth(): no smtpd_process() */
     int greeted;         /* the 220 was sent */
+    /* check_policy_service: the transaction's instance attribute, and
+     * the headers PREPEND actions asked for. */
+    char instance[64];
+    struct strlist prepend;
     struct smtpd_session *next;
 };
 
@@ -240,6 +245,8 @@ static void smtpd_reset(struct smtpd_session *s)
     strbuf_clear(&s->bdat_line);
     free(s->sasl_sender);
     s->sasl_sender = NULL;
+    s->instance[0] = '\0';
+    strlist_clear(&s->prepend);
 }
 
 /* The client's name, as Postfix's smtpd finds it before the greeting:
@@ -898,6 +905,76 @@ static int smtpd_rcpt_params(struct smtpd_session *s, const char *params)
     return 0;
 }
 
+/* The address the client connected to (into ip, "" if unknown); its
+ * port, or 0. */
+static int smtpd_local_addr(struct smtpd_session *s, char *ip, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    struct netaddr local;
+
+    ip[0] = '\0';
+    if (getsockname(bufferevent_getfd(s->bev), (struct sockaddr *)&ss, &sl) < 0)
+        return 0;
+    netaddr_from_sa(&local, (struct sockaddr *)&ss, sl);
+    netaddr_ip(&local, ip, len);
+    return netaddr_port(&local);
+}
+
+/* 1 if a restriction list of the service asks a policy server. */
+static int smtpd_policy_used(const struct relay_params *p)
+{
+    const struct strlist *lists[] = {
+        &p->smtpd_client_restrictions, &p->smtpd_helo_restrictions,
+        &p->smtpd_sender_restrictions, &p->smtpd_relay_restrictions,
+        &p->smtpd_recipient_restrictions};
+
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+        if (strlist_contains_case(lists[i], "check_policy_service"))
+            return 1;
+    return 0;
+}
+
+/* The attributes of a policy request at RCPT (SMTPD_POLICY_README). */
+static char *smtpd_policy_request(struct smtpd_session *s, const char *rcpt)
+{
+    static unsigned long serial;
+    struct policy_attrs a;
+    char lip[64];
+    struct strbuf out;
+
+    memset(&a, 0, sizeof(a));
+    a.server_port = smtpd_local_addr(s, lip, sizeof(lip));
+    /* One instance per message: policyd-spf caches its answer by it. */
+    if (s->instance[0] == '\0')
+        snprintf(s->instance, sizeof(s->instance), "%lx.%lx.%lx.0",
+                 (unsigned long)getpid(), (unsigned long)clock_time(),
+                 ++serial);
+    a.protocol_state = "RCPT";
+    a.protocol_name = s->esmtp ? "ESMTP" : "SMTP";
+    a.helo_name = s->helo;
+    a.queue_id = s->qid;
+    a.sender = s->sender;
+    a.recipient = rcpt;
+    a.recipient_count = (long)s->rcpts.n;
+    a.client_address = s->ip;
+    a.client_name = s->name;
+    a.reverse_client_name = s->name;
+    a.instance = s->instance;
+    a.sasl_method = s->sasl_method;
+    a.sasl_username = s->sasl_username;
+    a.sasl_sender = s->sasl_sender;
+    a.server_address = lip;
+    if (s->ssl != NULL) {
+        a.encryption_protocol = SSL_get_version(s->ssl);
+        a.encryption_cipher = SSL_get_cipher_name(s->ssl);
+        a.encryption_keysize = SSL_get_cipher_bits(s->ssl, NULL);
+    }
+    strbuf_init(&out);
+    policy_client_request(&out, &a, s->p->policy_service.policy_context);
+    return strbuf_detach(&out);
+}
+
 static int smtpd_rcpt(struct smtpd_session *s, const char *arg)
 {
     struct relay *r = s->r;
@@ -941,12 +1018,17 @@ static int smtpd_rcpt(struct smtpd_session *s, const char *arg)
     ctx.sasl_method = s->sasl_method;
     ctx.sasl_username = s->sasl_username;
     ctx.sasl_sender = s->sasl_sender;
+    ctx.prepend = &s->prepend;
+    char *request =
+        smtpd_policy_used(s->p) ? smtpd_policy_request(s, addr) : NULL;
+    ctx.policy_request = request;
     /* The decision may wait for DNS lists: commands that follow wait in
      * the input buffer (pipelining keeps its order). */
     s->pending_rcpt = xstrdup(addr);
     s->rcpt_starting = 1;
     s->pending = policy_check_rcpt(r, &ctx, smtpd_rcpt_done, s);
     s->rcpt_starting = 0;
+    free(request);
     return 0; /* counted by smtpd_rcpt_done() */
 }
 
@@ -1196,6 +1278,9 @@ static void smtpd_finish_data(struct smtpd_session *s)
     snprintf(id, sizeof(id), "%s", s->qid);
     relay_date(date, sizeof(date));
     strbuf_init(&msg);
+    /* PREPEND actions' headers come first, in their order. */
+    for (size_t i = 0; i < s->prepend.n; i++)
+        strbuf_printf(&msg, "%s\r\n", s->prepend.v[i]);
     strbuf_printf(&msg, "Received: from %s (%s [%s])\r\n",
                   s->helo ? s->helo : s->name, s->name, s->ip);
     if (s->ssl != NULL && r->tls->received_header)
@@ -1688,19 +1773,12 @@ static void smtpd_sasl_ready(void *arg, const char *mechs)
  * after STARTTLS, forgetting a login). 1 if the session waits for it. */
 static int smtpd_sasl_begin(struct smtpd_session *s)
 {
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-    struct netaddr local;
-    char lip[64] = "";
+    char lip[64];
 
     smtpd_sasl_end(s);
     if (!s->p->sasl.enable)
         return 0;
-    if (getsockname(bufferevent_getfd(s->bev), (struct sockaddr *)&ss, &len) ==
-        0) {
-        netaddr_from_sa(&local, (struct sockaddr *)&ss, len);
-        netaddr_ip(&local, lip, sizeof(lip));
-    }
+    smtpd_local_addr(s, lip, sizeof(lip));
     s->sasl = sasl_client_new(s->r->base, &s->p->sasl, s->ssl != NULL, lip,
                               s->ip, smtpd_sasl_ready, smtpd_sasl_warn, s);
     return 1;
@@ -2311,6 +2389,7 @@ void smtpd_accept(struct relay *r, struct relay_service *svc, int fd,
                  ? "localhost"
                  : "unknown");
     strlist_init(&s->rcpts);
+    strlist_init(&s->prepend);
     strbuf_init(&s->data);
     s->bare_lf_mask = svc->p.smtpd_forbid_bare_newline;
     for (size_t i = 0; i < svc->p.nbare_lf_exclusions; i++)
