@@ -18,7 +18,6 @@
  * Ownership: sessions live on r->sessions; smtpd_session_free() is the one
  * teardown path.
  */
-#include <ctype.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -278,7 +277,7 @@ static void smtpd_where(const struct smtpd_session *s, char *buf, size_t len)
         return;
     }
     for (i = 0; c[i] != '\0' && i + 1 < len; i++)
-        buf[i] = (char)toupper((unsigned char)c[i]);
+        buf[i] = c[i] >= 'a' && c[i] <= 'z' ? (char)(c[i] - 'a' + 'A') : c[i];
     buf[i] = '\0';
 }
 
