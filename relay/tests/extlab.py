@@ -131,6 +131,19 @@ class Lab:
             self.wait_port(port, p)
         return p
 
+    def mx_main_cf(self, sink, policy, extra=""):
+        """main.cf of seed 003's MX role (relay_domains = minet.net, to
+        the fakemx sink) asking the policy server policy at RCPT."""
+        return ("myhostname = mx1.minet.net\nmydestination =\n"
+                "relay_domains = minet.net\nmynetworks = 127.0.0.0/32\n"
+                "compatibility_level = 3.6\n"
+                "relayhost = [127.0.0.1]:%d\nqueue_directory = %s/queue\n"
+                "maillog_file = %s/maillog\n"
+                "smtpd_recipient_restrictions = permit_mynetworks, "
+                "reject_unauth_destination,\n"
+                "    check_policy_service %s\n%s"
+                % (sink, self.work, self.work, policy, extra))
+
     def maillog(self):
         p = self.path("maillog")
         return open(p).read() if os.path.exists(p) else ""

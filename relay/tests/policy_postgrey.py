@@ -52,18 +52,7 @@ L.wait_for("postgrey's unix socket", lambda: os.path.exists(sock))
 
 sink = L.fakemx()
 p25, punix, pdead, pdunno = (free_port() for _ in range(4))
-main_cf = """\
-myhostname = mx1.minet.net
-mydestination =
-relay_domains = minet.net
-mynetworks = 127.0.0.0/32
-compatibility_level = 3.6
-relayhost = [127.0.0.1]:{sink}
-queue_directory = {w}/queue
-maillog_file = {w}/maillog
-smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination,
-    check_policy_service inet:127.0.0.1:{pg}
-""".format(sink=sink, w=L.work, pg=pg_port)
+main_cf = L.mx_main_cf(sink, "inet:127.0.0.1:%d" % pg_port)
 dead = ("-o { smtpd_recipient_restrictions = reject_unauth_destination, "
         "check_policy_service inet:127.0.0.1:%d }" % dead_port)
 master_cf = """\
