@@ -1775,7 +1775,9 @@ static int smtpd_sasl_begin(struct smtpd_session *s)
     char lip[64];
 
     smtpd_sasl_end(s);
-    if (!s->p->sasl.enable)
+    /* smtpd_tls_auth_only: Postfix 3.7 does not activate SASL before TLS
+     * (AUTH is then "not enabled", as if off). */
+    if (!s->p->sasl.enable || (s->p->sasl.tls_auth_only && s->ssl == NULL))
         return 0;
     smtpd_local_addr(s, lip, sizeof(lip));
     s->sasl = sasl_client_new(s->r->base, &s->p->sasl, s->ssl != NULL, lip,

@@ -10,7 +10,7 @@ it). No system Dovecot file is touched. Then mxlab-relay, as MiNET's
 smtp role (seed 003): submission on 587 with STARTTLS and
 smtpd_tls_auth_only, smtps on 465, a port 25 without AUTH. Checks the
 replies and log lines that Postfix 3.7 gives for the same sessions
-(235 2.7.0, 535 5.7.8, 504 5.5.4, 503 5.5.1, 501 5.7.0, "SASL PLAIN
+(235 2.7.0, 535 5.7.8, 503 5.5.1, 501 5.7.0, "SASL PLAIN
 authentication failed", "sasl_method=PLAIN, sasl_username=..."), that
 an authenticated user relays outside, that an outsider does not, and that
 an unreachable auth server ends the session as Postfix's smtpd does.
@@ -134,7 +134,7 @@ c.reply()
 if any("AUTH" in line for line in ehlo(c)):
     L.fail("587 offers AUTH before STARTTLS")
 c.cmd("AUTH PLAIN " + plain("alice@minet.net", "secret"),
-      "504 5.5.4 Encryption required for requested authentication mechanism")
+      "503 5.5.1 Error: authentication not enabled")
 c.starttls()
 if "250-AUTH PLAIN LOGIN" not in ehlo(c):
     L.fail("587 does not offer AUTH PLAIN LOGIN after STARTTLS")
