@@ -128,18 +128,18 @@ static int lab_prepare(struct lab *lab)
     if (lab->ops->prepare != NULL) {
         if (lab->ops->prepare(env) < 0)
             return -1;
-    } else if (daemon_wanted(env->s, "policyd-spf")) {
-        /* policyd-spf's resolver asks port 53 only (as Postfix's):
-         * one 127.53.x.y address per worker. */
-        unsigned pid = (unsigned)getpid();
-        env->mx_port = labconf_free_port(SOCK_STREAM);
-        env->dns_port = 53;
-        snprintf(env->dns_ip, sizeof(env->dns_ip), "127.53.%u.%u",
-                 (pid >> 8) & 255, pid & 255);
     } else {
         env->mx_port = labconf_free_port(SOCK_STREAM);
         env->dns_port = labconf_free_port(SOCK_DGRAM);
         snprintf(env->dns_ip, sizeof(env->dns_ip), "%s", LAB_DNS_IP);
+    }
+    if (daemon_wanted(env->s, "policyd-spf") && env->dns_port != 53) {
+        /* policyd-spf's resolver asks port 53 only (as Postfix's): one
+         * 127.53.x.y address per worker. */
+        unsigned pid = (unsigned)getpid();
+        env->dns_port = 53;
+        snprintf(env->dns_ip, sizeof(env->dns_ip), "127.53.%u.%u",
+                 (pid >> 8) & 255, pid & 255);
     }
     if (env->mx_port < 0 || env->dns_port < 0 ||
         ((lab->ops->caps & LAB_CAP_CONFIG) && env->smtp_port < 0))
