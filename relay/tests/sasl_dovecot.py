@@ -177,6 +177,10 @@ c.reply()
 r = ehlo(c)
 if "250-AUTH PLAIN LOGIN" not in r or "250-AUTH=PLAIN LOGIN" not in r:
     L.fail("unix socket service: EHLO %r" % r)
+c.cmd("MAIL FROM:<alice@minet.net>", "250 ")
+c.cmd("RCPT TO:<ami@example.org>", "553 5.7.1 <alice@minet.net>: Sender "
+      "address rejected: not logged in")
+c.cmd("RSET", "250 ")
 c.cmd("AUTH FOO", "535 5.7.8 Error: authentication failed: Invalid "
       "authentication mechanism")
 c.cmd("AUTH PLAIN !!!", "535 5.7.8 Error: authentication failed: Invalid "
