@@ -228,7 +228,7 @@ static int scn_open_block(struct scn_parser *p, int line, char *hdr)
                        "[main.cf], [master.cf], [file NAME], [zone ORIGIN], "
                        "[mx IP], [session [from IP] [to SERVICE]], [expect], "
                        "[admin], [change mx IP], [change dns], [time passes "
-                       "DURATION] or [tls cert NAME]",
+                       "DURATION], [tls cert NAME] or [daemon KIND ENDPOINT]",
                        hdr);
         strlist_clear(&w);
         return rc;
