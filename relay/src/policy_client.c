@@ -190,6 +190,9 @@ void policy_reply_clear(struct policy_reply *r)
 
 struct policy_conn {
     struct policy_pool *pool;
+    const struct policy_client_conf *conf; /* its service's (not shared
+                                              across services, as in
+                                              Postfix: one per smtpd) */
     char *server;
     struct bufferevent *bev;
     struct event *idle_ev; /* max_idle, while in the pool */
@@ -389,7 +392,8 @@ static void policy_on_event(struct bufferevent *bev, short what, void *arg)
 
 /* A new connection to server, being established; NULL with errno. */
 static struct policy_conn *policy_connect(struct policy_pool *p,
-                                          const char *server)
+                                          const char *server,
+                                          const struct policy_client_conf *conf)
 {
     struct policy_conn *c = xcalloc(1, sizeof(*c));
     struct sockaddr_storage ss;
@@ -410,6 +414,7 @@ static struct policy_conn *policy_connect(struct policy_pool *p,
         len = sizeof(*sun);
     }
     c->pool = p;
+    c->conf = conf;
     c->server = xstrdup(server);
     c->born = clock_time();
     c->bev = bufferevent_socket_new(p->base, -1, BEV_OPT_CLOSE_ON_FREE);
@@ -433,13 +438,13 @@ static void policy_try(struct policy_query *q)
     struct timeval tv = {q->conf->timeout, 0};
 
     for (pp = &p->idle; (c = *pp) != NULL; pp = &c->next)
-        if (strcmp(c->server, q->server) == 0)
+        if (c->conf == q->conf && strcmp(c->server, q->server) == 0)
             break;
     if (c != NULL) {
         *pp = c->next; /* out of the pool */
         c->next = NULL;
         evtimer_del(c->idle_ev);
-    } else if ((c = policy_connect(p, q->server)) == NULL) {
+    } else if ((c = policy_connect(p, q->server, q->conf)) == NULL) {
         struct timeval now = {0, 0};
         const char *why = strerror(errno);
         policy_warn(q, "connect to %s: %s", policy_server_name(q->server), why);
