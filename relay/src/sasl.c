@@ -151,6 +151,7 @@ int sasl_conf_load(struct sasl_conf *c, struct config *cf,
     c->authenticated_header =
         config_get_bool(cf, "smtpd_sasl_authenticated_header") == 1;
     c->broken_clients = config_get_bool(cf, "broken_sasl_auth_clients") == 1;
+    c->service = xstrdup(config_get(cf, "smtpd_sasl_service"));
     if (path[0] == '/' || strncmp(path, "inet:", 5) == 0)
         c->path = xstrdup(path);
     else
@@ -177,7 +178,8 @@ int sasl_conf_load(struct sasl_conf *c, struct config *cf,
 void sasl_conf_clear(struct sasl_conf *c)
 {
     free(c->path);
-    c->path = NULL;
+    free(c->service);
+    c->path = c->service = NULL;
     strlist_clear(&c->sender_login_maps);
 }
 
@@ -312,11 +314,12 @@ void sasl_dc_line_clear(struct sasl_dc_line *l)
 }
 
 void sasl_dc_auth_request(struct strbuf *out, unsigned long id,
-                          const char *mech, const char *lip, const char *rip,
-                          int secured, const char *resp)
+                          const char *mech, const char *service,
+                          const char *lip, const char *rip, int secured,
+                          const char *resp)
 {
-    strbuf_printf(out, "AUTH\t%lu\t%s\tservice=smtp\tnologin\tlip=%s\trip=%s",
-                  id, mech, lip, rip);
+    strbuf_printf(out, "AUTH\t%lu\t%s\tservice=%s\tnologin\tlip=%s\trip=%s", id,
+                  mech, service, lip, rip);
     if (secured)
         strbuf_puts(out, "\tsecured");
     if (resp != NULL)
@@ -590,7 +593,8 @@ void sasl_client_first(struct sasl_client *c, const char *mech,
     c->mech = xstrdup(mech);
     c->last_id = ++c->next_id;
     strbuf_init(&req);
-    sasl_dc_auth_request(&req, c->last_id, mech, c->lip, c->rip, c->tls, resp);
+    sasl_dc_auth_request(&req, c->last_id, mech, c->conf->service, c->lip,
+                         c->rip, c->tls, resp);
     sasl_send(c, &req, reply);
     strbuf_clear(&req);
 }

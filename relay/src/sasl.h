@@ -31,6 +31,7 @@ enum {
 struct sasl_conf {
     int enable;                       /* smtpd_sasl_auth_enable */
     char *path;                       /* smtpd_sasl_path, resolved */
+    char *service;                    /* smtpd_sasl_service */
     int sec_opts;                     /* smtpd_sasl_security_options */
     int tls_sec_opts;                 /* smtpd_sasl_tls_security_options */
     int tls_auth_only;                /* smtpd_tls_auth_only */
@@ -85,8 +86,9 @@ void sasl_dc_line_clear(struct sasl_dc_line *l);
 /* The AUTH request line (with its LF) for a new exchange. resp: the
  * client's initial response, base64, or NULL. */
 void sasl_dc_auth_request(struct strbuf *out, unsigned long id,
-                          const char *mech, const char *lip, const char *rip,
-                          int secured, const char *resp);
+                          const char *mech, const char *service,
+                          const char *lip, const char *rip, int secured,
+                          const char *resp);
 /* 1 if s is only base64 characters (Postfix's is_valid_base64). */
 int sasl_base64_valid(const char *s);
 /* Whether a mechanism with Dovecot's props passes the configured

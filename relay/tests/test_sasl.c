@@ -100,15 +100,16 @@ START_TEST(test_dc_request)
     struct strbuf sb;
 
     strbuf_init(&sb);
-    sasl_dc_auth_request(&sb, 1, "PLAIN", "127.0.0.1", "127.0.0.10", 0,
+    sasl_dc_auth_request(&sb, 1, "PLAIN", "smtp", "127.0.0.1", "127.0.0.10", 0,
                          "AGFsaWNlAHNlY3JldA==");
     ck_assert_str_eq(sb.buf,
                      "AUTH\t1\tPLAIN\tservice=smtp\tnologin\tlip=127.0."
                      "0.1\trip=127.0.0.10\tresp=AGFsaWNlAHNlY3JldA==\n");
     strbuf_reset(&sb);
-    sasl_dc_auth_request(&sb, 42, "LOGIN", "::1", "::1", 1, NULL);
-    ck_assert_str_eq(sb.buf, "AUTH\t42\tLOGIN\tservice=smtp\tnologin\tlip=::1"
-                             "\trip=::1\tsecured\n");
+    sasl_dc_auth_request(&sb, 42, "LOGIN", "submission", "::1", "::1", 1, NULL);
+    ck_assert_str_eq(sb.buf,
+                     "AUTH\t42\tLOGIN\tservice=submission\tnologin\tlip=::1"
+                     "\trip=::1\tsecured\n");
     strbuf_clear(&sb);
     ck_assert_int_eq(sasl_base64_valid("AGFsaWNlAHNlY3JldA=="), 1);
     ck_assert_int_eq(sasl_base64_valid(""), 1);
