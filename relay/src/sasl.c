@@ -380,23 +380,25 @@ static void sasl_dead(struct sasl_client *c)
         c->reply(c->arg, SASL_TEMP, "Connection lost to authentication server");
 }
 
-static void sasl_handshake_line(struct sasl_client *c,
-                                const struct sasl_dc_line *l)
+/* A handshake line; 1 if it ended the handshake (ready() ran: c may be
+ * gone). */
+static int sasl_handshake_line(struct sasl_client *c,
+                               const struct sasl_dc_line *l)
 {
     int opts = c->tls ? c->conf->tls_sec_opts : c->conf->sec_opts;
 
     switch (l->kind) {
     case SASL_DC_VERSION:
-        if (l->major != SASL_DC_MAJOR) {
-            sasl_warn(c, "SASL: Protocol version mismatch (%lu vs. %d)",
-                      l->major, SASL_DC_MAJOR);
-            sasl_dead(c);
-        }
-        break;
+        if (l->major == SASL_DC_MAJOR)
+            return 0;
+        sasl_warn(c, "SASL: Protocol version mismatch (%lu vs. %d)", l->major,
+                  SASL_DC_MAJOR);
+        sasl_dead(c);
+        return 1;
     case SASL_DC_BAD:
         sasl_warn(c, "SASL: Protocol version error");
         sasl_dead(c);
-        break;
+        return 1;
     case SASL_DC_MECH:
         c->have_mech = 1;
         if ((l->props & SASL_SEC_PRIVATE) == 0 &&
@@ -405,38 +407,40 @@ static void sasl_handshake_line(struct sasl_client *c,
             strbuf_printf(&c->mechstr, "%s%s", c->mechstr.len ? " " : "",
                           l->mech);
         }
-        break;
+        return 0;
     case SASL_DC_SPID:
-        if (!c->have_mech) {
-            sasl_warn(c, "SASL: Connected to wrong auth socket (auth-master "
-                         "instead of auth-client)");
-            sasl_dead(c);
-        }
-        break;
+        if (c->have_mech)
+            return 0;
+        sasl_warn(c, "SASL: Connected to wrong auth socket (auth-master "
+                     "instead of auth-client)");
+        sasl_dead(c);
+        return 1;
     case SASL_DC_DONE:
         c->state = SC_READY;
         bufferevent_set_timeouts(c->bev, NULL, NULL);
         /* Postfix: no mechanism left is "no SASL authentication
          * mechanisms". */
         c->ready(c->arg, c->mechstr.len ? c->mechstr.buf : NULL);
-        break;
+        return 1;
     default:
-        break; /* CUID, COOKIE, ...: ignored, as Postfix does */
+        return 0; /* CUID, COOKIE, ...: ignored, as Postfix does */
     }
 }
 
-static void sasl_reply_line(struct sasl_client *c, const struct sasl_dc_line *l)
+/* A line while an exchange waits; 1 if it was the answer (reply() ran:
+ * c may be gone). */
+static int sasl_reply_line(struct sasl_client *c, const struct sasl_dc_line *l)
 {
     if ((l->kind != SASL_DC_OK && l->kind != SASL_DC_CONT &&
          l->kind != SASL_DC_FAIL) ||
         l->id != c->last_id)
-        return; /* another request's, or not a reply: ignored */
+        return 0; /* another request's, or not a reply: ignored */
     c->state = SC_READY;
     bufferevent_set_timeouts(c->bev, NULL, NULL);
     if (l->kind == SASL_DC_CONT) {
         c->state = SC_CHALLENGED;
         c->reply(c->arg, SASL_MORE, l->data);
-        return;
+        return 1;
     }
     if (l->kind == SASL_DC_OK || l->user != NULL) {
         free(c->username);
@@ -453,8 +457,11 @@ static void sasl_reply_line(struct sasl_client *c, const struct sasl_dc_line *l)
         c->reply(c->arg, l->temp ? SASL_TEMP : SASL_FAIL,
                  l->reason ? l->reason : "(reason unavailable)");
     }
+    return 1;
 }
 
+/* The server's lines. A callback may free c (the session ended): it is
+ * not touched after one; lines still buffered then are moot. */
 static void sasl_on_read(struct bufferevent *bev, void *arg)
 {
     struct sasl_client *c = arg;
@@ -465,13 +472,16 @@ static void sasl_on_read(struct bufferevent *bev, void *arg)
     while (c->state != SC_DEAD &&
            (line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF)) != NULL) {
         struct sasl_dc_line l;
+        int called = 0;
         sasl_dc_parse(line, n, &l);
         free(line);
         if (c->state == SC_HANDSHAKE)
-            sasl_handshake_line(c, &l);
+            called = sasl_handshake_line(c, &l);
         else if (c->state == SC_WAITING)
-            sasl_reply_line(c, &l);
+            called = sasl_reply_line(c, &l);
         sasl_dc_line_clear(&l);
+        if (called)
+            return;
     }
 }
 

@@ -189,6 +189,19 @@ c.cmd("AUTH PLAIN " + plain("alice@minet.net", "secret"), "235 ")
 c.cmd("QUIT", "221 ")
 c.close()
 
+# AUTH and QUIT in one write: the session ends in the auth server's
+# answer (nothing may touch the freed session after it).
+c = Client(L, punix, "127.0.0.15")
+c.reply()
+ehlo(c)
+c.sock.sendall(("AUTH PLAIN %s\r\nQUIT\r\n"
+                % plain("alice@minet.net", "secret")).encode())
+r1, r2 = c.reply(), c.reply()
+if not r1 or not r1[-1].startswith("235 ") or not r2 or \
+        not r2[-1].startswith("221 "):
+    L.fail("AUTH+QUIT pipelined: %r %r" % (r1, r2))
+c.close()
+
 # An outsider on 25: no AUTH offered, no relaying.
 c = Client(L, p25, "127.0.0.13")
 c.reply()
