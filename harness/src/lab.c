@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include "daemon.h"
 #include "labconf.h"
 #include "mxlab/clock.h"
 #include "mxlab/fsutil.h"
@@ -50,6 +52,9 @@ struct lab {
     void *time_arg;
     struct event *time_timer;   /* real time: the scaled wait */
     struct event *time_recheck; /* simulated: look again now and then */
+    /* Simulated clock, but a [daemon] reads the real one (postgrey):
+     * the scaled real wait comes first. */
+    int time_waiting_real;
     char errbuf[1600];
 };
 
@@ -128,6 +133,14 @@ static int lab_prepare(struct lab *lab)
         env->dns_port = labconf_free_port(SOCK_DGRAM);
         snprintf(env->dns_ip, sizeof(env->dns_ip), "%s", LAB_DNS_IP);
     }
+    if (daemon_wanted(env->s, "policyd-spf") && env->dns_port != 53) {
+        /* policyd-spf's resolver asks port 53 only (as Postfix's): one
+         * 127.53.x.y address per worker. */
+        unsigned pid = (unsigned)getpid();
+        env->dns_port = 53;
+        snprintf(env->dns_ip, sizeof(env->dns_ip), "127.53.%u.%u",
+                 (pid >> 8) & 255, pid & 255);
+    }
     if (env->mx_port < 0 || env->dns_port < 0 ||
         ((lab->ops->caps & LAB_CAP_CONFIG) && env->smtp_port < 0))
         return sut_fail(env, 1, "no free loopback port: %s", strerror(errno));
@@ -193,7 +206,7 @@ static int lab_start_sut(struct lab *lab)
 
     if (!(lab->ops->caps & LAB_CAP_CONFIG))
         return 0;
-    if (labconf_files(env) < 0 ||
+    if (labconf_files(env) < 0 || (env->daemons = daemons_start(env)) == NULL ||
         labconf_master_services(env, &lab->svc_ports, &lab->nsvc) < 0 ||
         labconf_write_maincf(env, lab->ops->maincf) < 0 ||
         labconf_write_local(env) < 0)
@@ -238,6 +251,7 @@ void lab_close(struct lab *lab)
         return;
     if (lab->ops->stop != NULL)
         lab->ops->stop(&lab->env);
+    daemons_stop(lab->env.daemons);
     if (lab->time_timer != NULL)
         event_free(lab->time_timer);
     if (lab->time_recheck != NULL)
@@ -425,7 +439,7 @@ static void lab_time_end(struct lab *lab, int ok, const char *msg)
  * recheck timer while the SUT is busy. */
 static void lab_time_step(struct lab *lab)
 {
-    while (lab->time_active) {
+    while (lab->time_active && !lab->time_waiting_real) {
         if (!lab_idle(lab))
             return; /* the SUT's changes bring us back */
         time_t now = clock_time();
@@ -460,10 +474,16 @@ static void lab_on_time_timer(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (lab->ops->next_event != NULL)
-        lab_time_step(lab);
-    else
+    if (lab->ops->next_event == NULL) {
         lab_time_end(lab, 1, NULL);
+        return;
+    }
+    if (lab->time_waiting_real) {
+        struct timeval recheck = {0, LAB_RECHECK_MS * 1000};
+        lab->time_waiting_real = 0;
+        evtimer_add(lab->time_recheck, &recheck);
+    }
+    lab_time_step(lab);
 }
 
 long lab_time_scale(const struct lab *lab)
@@ -485,20 +505,27 @@ int lab_time_passes(struct lab *lab, long seconds, lab_time_fn *done, void *arg)
     lab->time_done = done;
     lab->time_arg = arg;
     lab->time_active = 1;
-    if (lab->ops->next_event != NULL) {
-        struct timeval recheck = {0, LAB_RECHECK_MS * 1000};
-        lab->time_target = clock_time() + seconds;
-        lab->time_steps = 0;
-        evtimer_add(lab->time_recheck, &recheck);
-        lab_time_step(lab);
-        return 0;
-    }
     /* Real time: the SUT's timers were divided by the time scale
      * (labconf_compress_timers), so the same share of real time passes. */
     long scale = sut_time_scale(&lab->env);
     double secs = (double)seconds / (double)scale;
     struct timeval tv = {(time_t)secs,
                          (suseconds_t)((secs - (double)(time_t)secs) * 1e6)};
+    if (lab->ops->next_event != NULL) {
+        struct timeval recheck = {0, LAB_RECHECK_MS * 1000};
+        lab->time_target = clock_time() + seconds;
+        lab->time_steps = 0;
+        /* A [daemon] on the real clock sees the same scaled share of
+         * real time as it would beside Postfix. */
+        if (daemons_realtime(lab->env.daemons)) {
+            lab->time_waiting_real = 1;
+            evtimer_add(lab->time_timer, &tv);
+            return 0;
+        }
+        evtimer_add(lab->time_recheck, &recheck);
+        lab_time_step(lab);
+        return 0;
+    }
     /* The lab's own servers (fakemx greylisting, rate windows) read the
      * simulated clock: for them the whole duration passes at once. */
     clock_advance(&lab_tv);

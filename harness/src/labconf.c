@@ -6,6 +6,8 @@
  */
 #include "labconf.h"
 
+#include "daemon.h"
+
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -180,8 +182,12 @@ int labconf_write_maincf(struct sut_env *env,
                   "mail_spool_directory = %s/mail/\n",
                   env->s->path, env->workdir);
     env->maincf_header_lines = 6;
-    if (env->maincf != NULL && env->maincf->text != NULL)
-        strbuf_puts(&sb, env->maincf->text);
+    if (env->maincf != NULL && env->maincf->text != NULL) {
+        /* [daemon] endpoints as written: where the daemons listen. */
+        char *text = daemons_rewrite(env->daemons, env->maincf->text);
+        strbuf_puts(&sb, text);
+        free(text);
+    }
     strbuf_printf(&sb,
                   "# isolation, set by the harness\n"
                   "queue_directory = %s\n"

@@ -17,6 +17,7 @@
 
 #include "admin.h"
 #include "capture.h"
+#include "daemon.h"
 #include "expect.h"
 #include "mxlab/clock.h"
 #include "mxlab/netaddr.h"
@@ -411,6 +412,7 @@ static const struct run_kind run_kinds[] = {
     {SCN_MASTERCF, NULL, LAB_CAP_CONFIG, NULL},
     {SCN_FILE, NULL, LAB_CAP_CONFIG, NULL},
     {SCN_TLS_CERT, NULL, LAB_CAP_CONFIG, NULL},
+    {SCN_DAEMON, NULL, LAB_CAP_CONFIG, NULL},
     {SCN_ZONE, NULL, LAB_CAP_CONFIG, NULL},
     {SCN_MX, NULL, LAB_CAP_CONFIG, NULL},
     {SCN_SESSION, "session", 0, run_play_session},
@@ -539,6 +541,14 @@ enum runner_status runner_run(const struct scenario *s, const char *workdir,
                  "only",
                  s->path, b->line, sut->name);
         return res->status;
+    }
+    /* [daemon] programs missing here: skipped, with which and why. */
+    if (sut_spec_caps(sut) & LAB_CAP_CONFIG) {
+        int rc = daemon_check(s, res->message, sizeof(res->message));
+        if (rc < 0) {
+            res->status = rc == -1 ? RUNNER_SKIPPED : RUNNER_FAILED;
+            return res->status;
+        }
     }
     /* The embedded relay reads the process clock: simulated, so that
      * hours of retries pass in a [time passes] step. Each scenario runs

@@ -51,7 +51,7 @@ static struct scn_block *scn_cur(struct scn_parser *p)
 static int scn_is_native(enum scn_block_kind k)
 {
     return k == SCN_MAINCF || k == SCN_FILE || k == SCN_ZONE ||
-           k == SCN_MASTERCF;
+           k == SCN_MASTERCF || k == SCN_DAEMON;
 }
 
 static void scn_close_block(struct scn_parser *p)
@@ -153,6 +153,24 @@ static int scn_hdr_time(struct scn_parser *p, int line, const struct strlist *w,
     return 0;
 }
 
+/* [daemon KIND inet:127.x.y.z:PORT]: the endpoint as the scenario's
+ * main.cf names it (daemon.c checks KIND). */
+static int scn_hdr_daemon(struct scn_parser *p, int line,
+                          const struct strlist *w, struct scn_block *b)
+{
+    struct netaddr na;
+
+    if (w->n != 3 || strncmp(w->v[2], "inet:", 5) != 0 ||
+        netaddr_parse(w->v[2] + 5, 0, &na) < 0 || netaddr_port(&na) == 0 ||
+        strncmp(w->v[2] + 5, "127.", 4) != 0)
+        return scn_error(p, line,
+                         "expected [daemon KIND inet:127.x.y.z:PORT] (the "
+                         "endpoint as main.cf names it, on loopback)");
+    b->arg = xstrdup(w->v[1]);
+    b->to = xstrdup(w->v[2]);
+    return 0;
+}
+
 /* [tls cert NAME] */
 static int scn_hdr_tls(struct scn_parser *p, int line, const struct strlist *w,
                        struct scn_block *b)
@@ -185,7 +203,8 @@ static int scn_open_block(struct scn_parser *p, int line, char *hdr)
                  {"admin", SCN_ADMIN, scn_hdr_none},
                  {"change", SCN_CHANGE_MX, scn_hdr_change},
                  {"time", SCN_TIME, scn_hdr_time},
-                 {"tls", SCN_TLS_CERT, scn_hdr_tls}};
+                 {"tls", SCN_TLS_CERT, scn_hdr_tls},
+                 {"daemon", SCN_DAEMON, scn_hdr_daemon}};
     struct strlist w;
     struct scn_block b;
     size_t k;
@@ -209,7 +228,7 @@ static int scn_open_block(struct scn_parser *p, int line, char *hdr)
                        "[main.cf], [master.cf], [file NAME], [zone ORIGIN], "
                        "[mx IP], [session [from IP] [to SERVICE]], [expect], "
                        "[admin], [change mx IP], [change dns], [time passes "
-                       "DURATION] or [tls cert NAME]",
+                       "DURATION], [tls cert NAME] or [daemon KIND ENDPOINT]",
                        hdr);
         strlist_clear(&w);
         return rc;

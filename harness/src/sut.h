@@ -26,7 +26,8 @@ struct sut_env {
     char *workdir, *confdir, *maillog, *queuedir;
     int smtp_port, mx_port, dns_port;
     char dns_ip[64];
-    char *master_extra; /* [master.cf] lines, inet services on own ports */
+    char *master_extra;      /* [master.cf] lines, inet services on own ports */
+    struct daemons *daemons; /* [daemon] sections (daemon.c) */
     lab_change_fn *on_change; /* the SUT's queue changed (lab.c) */
     void *on_change_arg;
     void *priv; /* the backend's own state */

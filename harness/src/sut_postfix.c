@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "command.h"
+#include "daemon.h"
 #include "labconf.h"
 #include "sut.h"
 
@@ -557,7 +558,8 @@ static int sut_postfix_start(struct sut_env *env)
 
     for (size_t i = 0; i < s->nblocks; i++)
         if (s->blocks[i].kind == SCN_FILE &&
-            strcmp(s->blocks[i].arg, "passwd") != 0) {
+            strcmp(s->blocks[i].arg, "passwd") != 0 &&
+            !daemon_owns_file(s, s->blocks[i].arg)) {
             maps[nmaps++] = s->blocks[i].arg;
             have_aliases |= strcmp(s->blocks[i].arg, "aliases") == 0;
         }

@@ -178,8 +178,17 @@ static const struct {
      "e.scn:1: unknown section [sesion]; expected [scenario], [main.cf], "
      "[master.cf], [file NAME], [zone ORIGIN], [mx IP], [session [from IP] "
      "[to SERVICE]], [expect], [admin], [change mx IP], [change dns], [time "
-     "passes DURATION] or [tls cert NAME]"},
+     "passes DURATION], [tls cert NAME] or [daemon KIND ENDPOINT]"},
     {"[]\n", "e.scn:1: unknown section []; expected [scenario]"},
+    {"[daemon postgrey]\n",
+     "e.scn:1: expected [daemon KIND inet:127.x.y.z:PORT] (the endpoint as "
+     "main.cf names it, on loopback)"},
+    {"[daemon postgrey inet:10.0.0.1:10023]\n",
+     "e.scn:1: expected [daemon KIND inet:127.x.y.z:PORT]"},
+    {"[daemon postgrey unix:/var/run/postgrey]\n",
+     "e.scn:1: expected [daemon KIND inet:127.x.y.z:PORT]"},
+    {"[daemon postgrey inet:127.0.0.1]\n",
+     "e.scn:1: expected [daemon KIND inet:127.x.y.z:PORT]"},
     {"[main.cf x]\n", "e.scn:1: [main.cf] takes no argument"},
     {"[session]\nC: QUIT\n[expect all]\n",
      "e.scn:3: [expect] takes no argument"},

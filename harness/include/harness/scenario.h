@@ -27,6 +27,7 @@ enum scn_block_kind {
     SCN_TIME,       /* [time passes DURATION]: the SUT's clock moves on */
     SCN_MASTERCF,   /* [master.cf]: services added to the SUT's master.cf */
     SCN_TLS_CERT,   /* [tls cert NAME]: a self-signed key and certificate */
+    SCN_DAEMON,     /* [daemon KIND ENDPOINT]: a real outside daemon */
 };
 
 /* One line of a session. */
@@ -74,8 +75,10 @@ struct scn_expect {
 struct scn_block {
     enum scn_block_kind kind;
     int line;      /* the header's line */
-    char *arg;     /* file name, zone origin, mx address, session source */
-    char *to;      /* [session to SERVICE]: a [master.cf] inet service */
+    char *arg;     /* file name, zone origin, mx address, session source,
+                      daemon kind */
+    char *to;      /* [session to SERVICE]: a [master.cf] inet service;
+                      [daemon]: its endpoint as main.cf names it */
     char *text;    /* native body (main.cf, file, zone), as written */
     int text_line; /* line of the body's first line */
     /* [time passes]: seconds */
