@@ -31,6 +31,7 @@
 #include "mxlab/strutil.h"
 #include "mxlab/version.h"
 #include "mxlab/xmem.h"
+#include "reportdir.h"
 #include "reports/report.h"
 
 #define RUN_WORKER_LIMIT_MS 120000 /* a whole scenario, hard cap */
@@ -53,7 +54,8 @@ struct run_case {
 struct run_state {
     const char *report, *filter;
     long jobs;
-    int keep;
+    int keep, clean;
+    time_t t0;
     struct sut_spec sut;
     char *absreport;
     char started[32]; /* ISO 8601 UTC */
@@ -67,7 +69,7 @@ static void run_usage(FILE *fp)
             "usage: mxlab run [--sut relay|postfix|smtp://HOST[:PORT]|"
             "smtps://HOST[:PORT]]\n"
             "                 [--report DIR] [--jobs N]\n"
-            "                 [--filter GLOB] [--keep] PATH...\n"
+            "                 [--filter GLOB] [--keep] [--clean] PATH...\n"
             "\n"
             "Run scenario files (PATH may be a directory: every *.scn below\n"
             "it) against the system under test and report.\n"
@@ -84,7 +86,11 @@ static void run_usage(FILE *fp)
             "                  byte (port 465 by default)\n"
             "  --report DIR    write junit.xml, results.json and\n"
             "                  per-scenario work directories there\n"
-            "                  (default: report)\n"
+            "                  (default: report); a directory that is\n"
+            "                  not empty is kept: the report goes to a\n"
+            "                  new DIR/YYYYmmddTHHMMSSZ, DIR/latest\n"
+            "                  points at the last run's\n"
+            "  --clean         empty the report directory instead\n"
             "  --jobs N        scenarios run in parallel (default: 2)\n"
             "  --filter GLOB   only scenarios whose name matches GLOB\n"
             "  --keep          keep work directories of passed scenarios\n"
@@ -118,6 +124,7 @@ static int run_options(int argc, char **argv, struct run_state *st, int *first)
         {"jobs", required_argument, NULL, 'j'},
         {"filter", required_argument, NULL, 'f'},
         {"keep", no_argument, NULL, 'k'},
+        {"clean", no_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *sut = "relay";
@@ -148,6 +155,9 @@ static int run_options(int argc, char **argv, struct run_state *st, int *first)
             break;
         case 'k':
             st->keep = 1;
+            break;
+        case 'c':
+            st->clean = 1;
             break;
         case 'h':
             run_usage(stdout);
@@ -229,11 +239,12 @@ static char *run_dir_name(const char *path)
 }
 
 /* The report directory: refused (before it is made) if the SUT could
- * not work below it, then made and absolute (relay config files name
- * paths that must stay valid). 0, or -1 with the reason on stderr. */
+ * not work below it, then claimed (reportdir.h: a new subdirectory if it
+ * is not empty, unless --clean) and made absolute (relay config files
+ * name paths that must stay valid). 0, or -1 with the reason on stderr. */
 static int run_report_dir(struct run_state *st)
 {
-    char why[1024], *cwd = getcwd(NULL, 0);
+    char why[1024], *cwd = getcwd(NULL, 0), *dir = NULL;
     char *lexical = st->report[0] == '/' || cwd == NULL
                         ? xstrdup(st->report)
                         : xasprintf("%s/%s", cwd, st->report);
@@ -244,11 +255,20 @@ static int run_report_dir(struct run_state *st)
         fprintf(stderr, "mxlab run: --sut %s --report %s: %s\n", st->sut.name,
                 st->report, why);
         rc = -1;
-    } else if (fs_mkdir_p(st->report, 0755) < 0 ||
-               (st->absreport = realpath(st->report, NULL)) == NULL) {
-        fprintf(stderr, "mxlab run: %s: %s\n", st->report, strerror(errno));
+    } else if ((dir = reportdir_claim(st->report, st->clean, st->t0, why,
+                                      sizeof(why))) == NULL) {
+        fprintf(stderr, "mxlab run: %s\n", why);
         rc = -1;
+    } else if ((st->absreport = realpath(dir, NULL)) == NULL) {
+        fprintf(stderr, "mxlab run: %s: %s\n", dir, strerror(errno));
+        rc = -1;
+    } else if (strcmp(dir, st->report) != 0) {
+        fprintf(stderr,
+                "mxlab run: %s is not empty: this run's report is %s (%s/latest"
+                "; --clean empties %s instead)\n",
+                st->report, dir, st->report, st->report);
     }
+    free(dir);
     free(cwd);
     free(lexical);
     return rc;
@@ -596,6 +616,7 @@ int run_main(int argc, char **argv)
     int first = 0, rc;
 
     memset(&st, 0, sizeof(st));
+    st.t0 = now;
     strftime(st.started, sizeof(st.started), "%Y-%m-%dT%H:%M:%SZ",
              gmtime_r(&now, &tm));
     rc = run_options(argc, argv, &st, &first);
