@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "casefile.h"
 #include "harness/lab.h"
 #include "harness/runner.h"
 #include "harness/scenario.h"
@@ -48,6 +49,8 @@ struct run_case {
     char *message;
     char *detail;
     char *steps;
+    char *timeline, *maillog, *links[2]; /* for index.html */
+    long index; /* in the whole list (shards share it) */
 };
 
 /* Everything one "mxlab run" works with. */
@@ -294,6 +297,7 @@ static int run_cases(int argc, char **argv, struct run_state *st)
         st->cases[st->n].path = xstrdup(paths.v[i]);
         st->cases[st->n].name = name;
         st->cases[st->n].classname = run_dir_name(paths.v[i]);
+        st->cases[st->n].index = (long)st->n;
         st->n++;
     }
     strlist_clear(&paths);
@@ -333,6 +337,7 @@ static void run_save_result(const struct run_case *c,
     run_save(c->workdir, "transcript", &res->transcript);
     run_save(c->workdir, "observations", &res->observations);
     run_save(c->workdir, "steps", &res->steps);
+    run_save(c->workdir, "timeline", &res->timeline);
     fs_write_atomic(path, c->path, strlen(c->path));
     free(path);
     path = xasprintf("%s/result", c->workdir);
@@ -361,6 +366,7 @@ static _Noreturn void run_worker(const struct run_state *st,
     strbuf_init(&res.transcript);
     strbuf_init(&res.observations);
     strbuf_init(&res.steps);
+    strbuf_init(&res.timeline);
     fs_rm_rf(c->workdir);
     fs_mkdir_p(c->workdir, 0755);
     s = scenario_load(c->path, err, sizeof(err));
@@ -378,6 +384,7 @@ static _Noreturn void run_worker(const struct run_state *st,
     strbuf_clear(&res.transcript);
     strbuf_clear(&res.observations);
     strbuf_clear(&res.steps);
+    strbuf_clear(&res.timeline);
     _exit(0);
 }
 
@@ -547,38 +554,83 @@ static int run_schedule(struct run_state *st)
 
 /* ---- the reports ---- */
 
-static void run_report_file(const struct run_state *st, const char *name,
-                            const struct report_run *run,
-                            const struct report_case *rcs, int json)
-{
-    char *path = xasprintf("%s/%s", st->absreport, name);
-    FILE *fp = fopen(path, "w");
+#define RUN_MAILLOG_HEAD 200 /* lines of a long maillog in the report */
+#define RUN_MAILLOG_TAIL 200
 
-    if (fp == NULL ||
-        (json ? report_results_json_write_run(fp, run, rcs, st->n)
-              : report_junit_write_run(fp, "mxlab", run, rcs, st->n)) < 0)
-        fprintf(stderr, "mxlab run: %s: %s\n", path, strerror(errno));
-    if (fp != NULL)
-        fclose(fp);
-    free(path);
+/* The SUT's log for the report: all of it, or its first and last lines. */
+static char *run_maillog_excerpt(const char *workdir)
+{
+    char *text = run_read(workdir, "maillog");
+    size_t lines = 0, k = 0;
+    struct strbuf sb;
+
+    for (const char *p = text; p != NULL && *p; p++)
+        lines += *p == '\n';
+    if (text == NULL || lines <= RUN_MAILLOG_HEAD + RUN_MAILLOG_TAIL)
+        return text;
+    strbuf_init(&sb);
+    for (const char *p = text; *p; p++) {
+        if (k < RUN_MAILLOG_HEAD || k >= lines - RUN_MAILLOG_TAIL)
+            strbuf_putc(&sb, *p);
+        if (*p == '\n' && ++k == RUN_MAILLOG_HEAD)
+            strbuf_printf(&sb,
+                          "... %zu lines left out (the whole log is "
+                          "in the work files) ...\n",
+                          lines - RUN_MAILLOG_HEAD - RUN_MAILLOG_TAIL);
+    }
+    free(text);
+    return strbuf_detach(&sb);
 }
 
-/* The table, junit.xml and results.json; work directories of passed
- * scenarios removed (unless --keep). The exit status: 1 if any failed. */
-static int run_report(const struct run_state *st)
+/* What index.html shows of a case beyond results.json; links only to
+ * work files that stay. */
+static void run_case_extras(const struct run_state *st, struct run_case *c)
+{
+    int kept = c->rc.status == REPORT_FAILED || st->keep;
+    struct strlist names;
+
+    c->timeline = run_read(c->workdir, "timeline");
+    c->maillog = run_maillog_excerpt(c->workdir);
+    c->rc.timeline = c->timeline;
+    c->rc.maillog = c->maillog;
+    if (!kept || access(c->workdir, F_OK) != 0)
+        return;
+    c->links[0] = xasprintf("work/%s-%s", c->classname, c->name);
+    c->rc.workdir = c->links[0];
+    strlist_init(&names);
+    fs_list_dir(c->workdir, &names);
+    for (size_t i = 0; i < names.n && c->links[1] == NULL; i++) {
+        size_t len = strlen(names.v[i]);
+        if (len > 5 && strcmp(names.v[i] + len - 5, ".pcap") == 0)
+            c->links[1] = xasprintf("%s/%s", c->links[0], names.v[i]);
+    }
+    c->rc.capture = c->links[1];
+    strlist_clear(&names);
+}
+
+/* The table, the records (casefile.h), junit.xml, results.json and
+ * index.html; work directories of passed scenarios removed (unless
+ * --keep). The exit status: 1 if any failed. */
+static int run_report(struct run_state *st)
 {
     struct report_case *rcs = xcalloc(st->n, sizeof(*rcs));
     struct report_run run = {st->sut.name, st->started, MXLAB_VERSION};
     size_t passed, failed, skipped;
 
-    for (size_t i = 0; i < st->n; i++)
+    for (size_t i = 0; i < st->n; i++) {
+        run_case_extras(st, &st->cases[i]);
         rcs[i] = st->cases[i].rc;
+        if (casefile_write(st->absreport, &rcs[i], st->cases[i].index) < 0)
+            fprintf(stderr, "mxlab run: %s/cases: %s\n", st->absreport,
+                    strerror(errno));
+    }
     fputc('\n', stdout);
     report_run_header_write(stdout, &run);
     report_summary_write(stdout, rcs, st->n);
-    run_report_file(st, "junit.xml", &run, rcs, 0);
-    run_report_file(st, "results.json", &run, rcs, 1);
-    fprintf(stdout, "report: %s/junit.xml\n", st->absreport);
+    casefile_run_write(st->absreport, &run, NULL);
+    casefile_reports("mxlab run", st->absreport, &run, rcs, st->n);
+    fprintf(stdout, "report: %s/junit.xml, %s/index.html\n", st->absreport,
+            st->absreport);
     report_count(rcs, st->n, &passed, &failed, &skipped);
     for (size_t i = 0; i < st->n; i++) {
         const struct run_case *c = &st->cases[i];
@@ -603,6 +655,10 @@ static void run_state_clear(struct run_state *st)
         free(c->message);
         free(c->detail);
         free(c->steps);
+        free(c->timeline);
+        free(c->maillog);
+        free(c->links[0]);
+        free(c->links[1]);
     }
     free(st->cases);
     free(st->absreport);
