@@ -34,6 +34,7 @@
 #include "mxlab/xmem.h"
 #include "reportdir.h"
 #include "reports/report.h"
+#include "shard.h"
 
 #define RUN_WORKER_LIMIT_MS 120000 /* a whole scenario, hard cap */
 
@@ -55,8 +56,8 @@ struct run_case {
 
 /* Everything one "mxlab run" works with. */
 struct run_state {
-    const char *report, *filter;
-    long jobs;
+    const char *report, *filter, *shard, *durations;
+    long jobs, shard_k, shard_n;
     int keep, clean;
     time_t t0;
     struct sut_spec sut;
@@ -72,7 +73,8 @@ static void run_usage(FILE *fp)
             "usage: mxlab run [--sut relay|postfix|smtp://HOST[:PORT]|"
             "smtps://HOST[:PORT]]\n"
             "                 [--report DIR] [--jobs N]\n"
-            "                 [--filter GLOB] [--keep] [--clean] PATH...\n"
+            "                 [--filter GLOB] [--keep] [--clean]\n"
+            "                 [--shard K/N [--durations REPORT]] PATH...\n"
             "\n"
             "Run scenario files (PATH may be a directory: every *.scn below\n"
             "it) against the system under test and report.\n"
@@ -94,6 +96,11 @@ static void run_usage(FILE *fp)
             "                  new DIR/YYYYmmddTHHMMSSZ, DIR/latest\n"
             "                  points at the last run's\n"
             "  --clean         empty the report directory instead\n"
+            "  --shard K/N     run only the K-th of N parts of the\n"
+            "                  scenarios (mxlab merge joins the reports)\n"
+            "  --durations REPORT  balance the parts by the times of a\n"
+            "                  previous report directory (else: by a hash\n"
+            "                  of the names)\n"
             "  --jobs N        scenarios run in parallel (default: 2)\n"
             "  --filter GLOB   only scenarios whose name matches GLOB\n"
             "  --keep          keep work directories of passed scenarios\n"
@@ -128,6 +135,8 @@ static int run_options(int argc, char **argv, struct run_state *st, int *first)
         {"filter", required_argument, NULL, 'f'},
         {"keep", no_argument, NULL, 'k'},
         {"clean", no_argument, NULL, 'c'},
+        {"shard", required_argument, NULL, 'S'},
+        {"durations", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *sut = "relay";
@@ -162,12 +171,29 @@ static int run_options(int argc, char **argv, struct run_state *st, int *first)
         case 'c':
             st->clean = 1;
             break;
+        case 'S':
+            st->shard = optarg;
+            if (shard_parse(optarg, &st->shard_k, &st->shard_n) < 0) {
+                fprintf(stderr,
+                        "mxlab run: --shard %s: K/N expected, 1 <= "
+                        "K <= N <= 1000\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 'D':
+            st->durations = optarg;
+            break;
         case 'h':
             run_usage(stdout);
             return 0;
         default:
             return run_option_error("mxlab run", opt, argv, run_usage);
         }
+    }
+    if (st->durations != NULL && st->shard == NULL) {
+        fprintf(stderr, "mxlab run: --durations goes with --shard\n");
+        return 2;
     }
     if (sut_spec_parse(sut, &st->sut, why, sizeof(why)) < 0) {
         fprintf(stderr, "mxlab run: --sut %s\n", why);
@@ -277,6 +303,77 @@ static int run_report_dir(struct run_state *st)
     return rc;
 }
 
+/* The recorded seconds of each case in the report directory dir (or
+ * dir/latest), -1 for those it does not have. 0, or -1 (on stderr). */
+static int run_durations(const struct run_state *st, double *w)
+{
+    struct casefile *rec = NULL;
+    size_t nrec = 0;
+    char err[1024], *latest = xasprintf("%s/latest", st->durations);
+    const char *dir = access(latest, F_OK) == 0 ? latest : st->durations;
+    int rc = casefile_read_all(dir, &rec, &nrec, err, sizeof(err));
+
+    if (rc == 0 && nrec == 0) {
+        snprintf(err, sizeof(err),
+                 "%s: no scenario recorded (not a report "
+                 "directory of mxlab run?)",
+                 dir);
+        rc = -1;
+    }
+    if (rc < 0)
+        fprintf(stderr, "mxlab run: --durations %s\n", err);
+    for (size_t i = 0; i < st->n && rc == 0; i++) {
+        w[i] = -1;
+        for (size_t k = 0; k < nrec; k++)
+            if (strcmp(rec[k].rc.name, st->cases[i].name) == 0 &&
+                rec[k].rc.classname != NULL &&
+                strcmp(rec[k].rc.classname, st->cases[i].classname) == 0)
+                w[i] = rec[k].rc.seconds;
+    }
+    casefile_free(rec, nrec);
+    free(latest);
+    return rc;
+}
+
+/* --shard K/N: only this shard's cases stay (their index kept). 0, or -1
+ * (on stderr). */
+static int run_shard(struct run_state *st)
+{
+    char **keys = xcalloc(st->n, sizeof(*keys));
+    double *w = st->durations ? xcalloc(st->n, sizeof(*w)) : NULL;
+    long *part = xcalloc(st->n, sizeof(*part));
+    size_t kept = 0, all = st->n;
+    int rc = 0;
+
+    for (size_t i = 0; i < st->n; i++)
+        keys[i] = xasprintf("%s/%s", st->cases[i].classname, st->cases[i].name);
+    if (w != NULL)
+        rc = run_durations(st, w);
+    if (rc == 0)
+        shard_assign((const char *const *)keys, w, st->n, st->shard_n, part);
+    for (size_t i = 0; i < all; i++) {
+        struct run_case *c = &st->cases[i];
+        if (rc == 0 && part[i] == st->shard_k - 1) {
+            st->cases[kept++] = *c;
+            continue;
+        }
+        free(c->path);
+        free(c->name);
+        free(c->classname);
+    }
+    st->n = kept;
+    if (rc == 0)
+        printf("shard %ld/%ld: %zu of %zu scenarios (balanced by %s)\n",
+               st->shard_k, st->shard_n, kept, all,
+               w ? "recorded durations" : "name hash");
+    for (size_t i = 0; i < all; i++)
+        free(keys[i]);
+    free(keys);
+    free(w);
+    free(part);
+    return rc;
+}
+
 /* The cases of the PATHs (filtered), with their work directories under
  * the report directory. 0, or the exit status. */
 static int run_cases(int argc, char **argv, struct run_state *st)
@@ -307,6 +404,8 @@ static int run_cases(int argc, char **argv, struct run_state *st)
         fprintf(stderr, "mxlab run: no scenario to run\n");
         return 2;
     }
+    if (st->shard != NULL && run_shard(st) < 0)
+        return 2;
     if (run_report_dir(st) < 0)
         return 2;
     for (size_t i = 0; i < st->n; i++)
@@ -613,7 +712,7 @@ static void run_case_extras(const struct run_state *st, struct run_case *c)
  * --keep). The exit status: 1 if any failed. */
 static int run_report(struct run_state *st)
 {
-    struct report_case *rcs = xcalloc(st->n, sizeof(*rcs));
+    struct report_case *rcs = xcalloc(st->n ? st->n : 1, sizeof(*rcs));
     struct report_run run = {st->sut.name, st->started, MXLAB_VERSION};
     size_t passed, failed, skipped;
 
@@ -627,7 +726,7 @@ static int run_report(struct run_state *st)
     fputc('\n', stdout);
     report_run_header_write(stdout, &run);
     report_summary_write(stdout, rcs, st->n);
-    casefile_run_write(st->absreport, &run, NULL);
+    casefile_run_write(st->absreport, &run, st->shard);
     casefile_reports("mxlab run", st->absreport, &run, rcs, st->n);
     fprintf(stdout, "report: %s/junit.xml, %s/index.html\n", st->absreport,
             st->absreport);
