@@ -32,6 +32,7 @@
 #include "mxlab/strutil.h"
 #include "mxlab/version.h"
 #include "mxlab/xmem.h"
+#include "progress.h"
 #include "reportdir.h"
 #include "reports/report.h"
 #include "shard.h"
@@ -59,6 +60,8 @@ struct run_state {
     const char *report, *filter, *shard, *durations;
     long jobs, shard_k, shard_n;
     int keep, clean;
+    enum progress_level level;
+    struct progress prog;
     time_t t0;
     struct sut_spec sut;
     char *absreport;
@@ -74,6 +77,7 @@ static void run_usage(FILE *fp)
             "smtps://HOST[:PORT]]\n"
             "                 [--report DIR] [--jobs N]\n"
             "                 [--filter GLOB] [--keep] [--clean]\n"
+            "                 [--quiet|--verbose]\n"
             "                 [--shard K/N [--durations REPORT]] PATH...\n"
             "\n"
             "Run scenario files (PATH may be a directory: every *.scn below\n"
@@ -104,9 +108,14 @@ static void run_usage(FILE *fp)
             "  --jobs N        scenarios run in parallel (default: 2)\n"
             "  --filter GLOB   only scenarios whose name matches GLOB\n"
             "  --keep          keep work directories of passed scenarios\n"
+            "  -q, --quiet     show failures and the totals only\n"
+            "  -v, --verbose   show each scenario's steps, and the\n"
+            "                  transcript of a failure\n"
             "  -h, --help      this text\n"
             "\n"
-            "Prints one line per scenario and \"N passed, N failed, N "
+            "Prints one line per scenario (on a terminal, under a live\n"
+            "line: counts, time, the current scenario and where it is on\n"
+            "its simulated clock), the table and \"N passed, N failed, N "
             "skipped\";\nexits 0 only if none failed, 2 on a usage error.\n");
 }
 
@@ -137,6 +146,8 @@ static int run_options(int argc, char **argv, struct run_state *st, int *first)
         {"clean", no_argument, NULL, 'c'},
         {"shard", required_argument, NULL, 'S'},
         {"durations", required_argument, NULL, 'D'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *sut = "relay";
@@ -145,9 +156,10 @@ static int run_options(int argc, char **argv, struct run_state *st, int *first)
 
     st->report = "report";
     st->jobs = 2;
+    st->level = PROGRESS_NORMAL;
     optind = 0; /* GNU getopt: full reinitialisation (diff runs run twice) */
     opterr = 0; /* our own messages, with our name */
-    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":hqv", longopts, NULL)) != -1) {
         switch (opt) {
         case 's':
             sut = optarg;
@@ -183,6 +195,12 @@ static int run_options(int argc, char **argv, struct run_state *st, int *first)
             break;
         case 'D':
             st->durations = optarg;
+            break;
+        case 'q':
+            st->level = PROGRESS_QUIET;
+            break;
+        case 'v':
+            st->level = PROGRESS_VERBOSE;
             break;
         case 'h':
             run_usage(stdout);
@@ -576,9 +594,7 @@ static size_t run_reap(struct run_state *st)
             sut_spec_reap(&st->sut, c->workdir);
             run_read_result(c, status);
             reaped++;
-            fprintf(stdout, "%s  %s\n", report_strstatus(c->rc.status),
-                    c->name);
-            fflush(stdout);
+            progress_case(&st->prog, &c->rc);
         }
     }
     return reaped;
@@ -615,6 +631,24 @@ static void run_stop_all(struct run_state *st, size_t started)
     fprintf(stderr, "mxlab run: interrupted; workers stopped\n");
 }
 
+/* The live line: the longest-running case is the current one. */
+static void run_tick(struct run_state *st, size_t started)
+{
+    const struct run_case *cur = NULL;
+    size_t running = 0;
+
+    for (size_t i = 0; i < started; i++) {
+        const struct run_case *c = &st->cases[i];
+        if (c->done || c->pid <= 0)
+            continue;
+        running++;
+        if (cur == NULL || c->started_ms < cur->started_ms)
+            cur = c;
+    }
+    progress_tick(&st->prog, cur ? cur->name : NULL, cur ? cur->workdir : NULL,
+                  cur ? cur->started_ms : 0, running ? running - 1 : 0);
+}
+
 /* Run every case, at most --jobs at a time. 0, or 130 if interrupted. */
 static int run_schedule(struct run_state *st)
 {
@@ -622,6 +656,7 @@ static int run_schedule(struct run_state *st)
     sigset_t set, old;
     int interrupted = 0;
 
+    progress_init(&st->prog, stdout, st->level, st->n);
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
     sigaddset(&set, SIGINT);
@@ -640,10 +675,14 @@ static int run_schedule(struct run_state *st)
         long long wait_ms = run_police(st, next);
         if (finished >= st->n)
             break;
+        run_tick(st, next);
+        if (st->prog.live && wait_ms > 200)
+            wait_ms = 200; /* the live line's refresh */
         struct timespec ts = {wait_ms / 1000, (wait_ms % 1000) * 1000000};
         int sig = sigtimedwait(&set, NULL, &ts);
         interrupted = sig == SIGINT || sig == SIGTERM;
     }
+    progress_end(&st->prog);
     if (interrupted)
         run_stop_all(st, next);
     else
@@ -723,14 +762,19 @@ static int run_report(struct run_state *st)
             fprintf(stderr, "mxlab run: %s/cases: %s\n", st->absreport,
                     strerror(errno));
     }
-    fputc('\n', stdout);
-    report_run_header_write(stdout, &run);
-    report_summary_write(stdout, rcs, st->n);
+    report_count(rcs, st->n, &passed, &failed, &skipped);
+    if (st->level == PROGRESS_QUIET) {
+        printf("%zu passed, %zu failed, %zu skipped\n", passed, failed,
+               skipped);
+    } else {
+        fputc('\n', stdout);
+        report_run_header_write(stdout, &run);
+        report_summary_write(stdout, rcs, st->n);
+    }
     casefile_run_write(st->absreport, &run, st->shard);
     casefile_reports("mxlab run", st->absreport, &run, rcs, st->n);
     fprintf(stdout, "report: %s/junit.xml, %s/index.html\n", st->absreport,
             st->absreport);
-    report_count(rcs, st->n, &passed, &failed, &skipped);
     for (size_t i = 0; i < st->n; i++) {
         const struct run_case *c = &st->cases[i];
         if (c->rc.status == REPORT_PASSED && !st->keep)

@@ -10,9 +10,8 @@
 set -u
 mxlab=$1 src=$2 work=$3 me=html.sh
 . "$(dirname "$0")/lib.sh"
-command -v chromium >/dev/null || { echo "chromium not installed (ci/bootstrap)"; exit 77; }
-rm -rf "$work"
-mkdir -p "$work"
+need chromium ci/bootstrap
+fresh
 r=$work/report
 mxrun 1 run --report "$r" "$src/scenarios/seeds" \
     "$src/scenarios/relay-tests/bounce.scn" \

@@ -7,8 +7,7 @@
 set -u
 mxlab=$1 src=$2 work=$3 me=reportdir.sh
 . "$(dirname "$0")/lib.sh"
-rm -rf "$work"
-mkdir -p "$work"
+fresh
 scn=$src/scenarios/seeds/000-ovh-relay.scn
 r=$work/r
 

@@ -10,8 +10,7 @@
 set -u
 mxlab=$1 src=$2 work=$3 me=shard.sh
 . "$(dirname "$0")/lib.sh"
-rm -rf "$work"
-mkdir -p "$work"
+fresh
 suite=("$src/scenarios/seeds" "$src/scenarios/blackbox"
     "$src/harness/tests/scenarios")
 
