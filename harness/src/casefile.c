@@ -297,3 +297,37 @@ int casefile_reports(const char *prog, const char *report,
     }
     return rc;
 }
+
+int casefile_remake(const char *prog, const char *report)
+{
+    struct casefile_run run;
+    struct casefile *c = NULL;
+    size_t n = 0;
+    char err[1024];
+    int rc = -1;
+
+    if (casefile_run_read(report, &run, err, sizeof(err)) == 0 &&
+        casefile_read_all(report, &c, &n, err, sizeof(err)) == 0) {
+        struct report_run r = {run.sut, run.started, run.version};
+        struct report_case *rcs = xcalloc(n ? n : 1, sizeof(*rcs));
+        for (size_t i = 0; i < n; i++)
+            rcs[i] = c[i].rc;
+        rc = casefile_reports(prog, report, &r, rcs, n);
+        free(rcs);
+    } else {
+        fprintf(stderr, "%s: %s\n", prog, err);
+    }
+    casefile_free(c, n);
+    casefile_run_clear(&run);
+    return rc;
+}
+
+int casefile_add_text(const char *report, const char *id, const char *file,
+                      const char *text)
+{
+    char *path = xasprintf("%s/cases/%s/%s", report, id, file);
+    int rc = fs_write_atomic(path, text, strlen(text));
+
+    free(path);
+    return rc;
+}

@@ -50,4 +50,12 @@ int casefile_reports(const char *prog, const char *report,
                      const struct report_run *run, const struct report_case *c,
                      size_t n);
 
+/* The reports of report made again from its records (after
+ * casefile_add_text). 0, or -1 (on stderr, prefixed by prog). */
+int casefile_remake(const char *prog, const char *report);
+/* REPORT/cases/ID/FILE := text (FILE one of the texts: "diff"...). 0, or
+ * -1 with errno. */
+int casefile_add_text(const char *report, const char *id, const char *file,
+                      const char *text);
+
 #endif

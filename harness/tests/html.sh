@@ -6,6 +6,7 @@
 # scenario of results.json has its section, timeline and steps, the one
 # with [time passes] its queue plot, the failing one its message and a
 # link to its kept work files; a screenshot is written to WORK/index.png.
+# mxlab diff's report shows what it compared.
 # Exit 77 (skip) without chromium.
 set -u
 mxlab=$1 src=$2 work=$3 me=html.sh
@@ -53,4 +54,15 @@ grep -q '<summary>maillog</summary>' "$work/dom.html" || fail "no maillog excerp
 [ "$(head -c 8 "$work/index.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] ||
     fail "$work/index.png is not a PNG"
 [ "$(stat -c %s "$work/index.png")" -gt 20000 ] || fail "$work/index.png is nearly empty"
+
+# mxlab diff's findings in the relay's report (root and Postfix needed).
+if [ "$(id -u)" -eq 0 ] && [ -x /usr/sbin/postfix ]; then
+    mxrun 0 diff --report "$work/diff" "$src/scenarios/seeds/000-ovh-relay.scn"
+    "${chrome[@]}" --dump-dom "file://$work/diff/relay/index.html" \
+        >"$work/diff-dom.html" 2>>"$work/chromium.log" || fail "chromium: the diff report"
+    grep -q '<details class="diff" open=""><summary>mxlab diff: relay vs postfix</summary><pre>SAME  000-ovh-relay' \
+        "$work/diff-dom.html" || fail "no diff in the relay's index.html"
+else
+    echo "html.sh: not root or no Postfix: mxlab diff's part not checked"
+fi
 echo "html.sh: ok, screenshot $work/index.png"
