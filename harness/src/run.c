@@ -103,8 +103,8 @@ static void run_usage(FILE *fp)
             "  --shard K/N     run only the K-th of N parts of the\n"
             "                  scenarios (mxlab merge joins the reports)\n"
             "  --durations REPORT  balance the parts by the times of a\n"
-            "                  previous report directory (else: by a hash\n"
-            "                  of the names)\n"
+            "                  previous report (its directory or its\n"
+            "                  results.json; else: by a hash of the names)\n"
             "  --jobs N        scenarios run in parallel (default: 2)\n"
             "  --filter GLOB   only scenarios whose name matches GLOB\n"
             "  --keep          keep work directories of passed scenarios\n"
@@ -321,14 +321,34 @@ static int run_report_dir(struct run_state *st)
     return rc;
 }
 
+/* --durations REPORT, or REPORT/results.json: the report directory
+ * (whose records hold the times). Caller frees. */
+static char *run_report_of(const char *arg)
+{
+    struct stat sb;
+    char *copy, *slash;
+
+    if (stat(arg, &sb) < 0 || S_ISDIR(sb.st_mode))
+        return xstrdup(arg);
+    copy = xstrdup(arg);
+    slash = strrchr(copy, '/');
+    if (slash == NULL) {
+        free(copy);
+        return xstrdup(".");
+    }
+    *slash = '\0';
+    return copy;
+}
+
 /* The recorded seconds of each case in the report directory dir (or
  * dir/latest), -1 for those it does not have. 0, or -1 (on stderr). */
 static int run_durations(const struct run_state *st, double *w)
 {
     struct casefile *rec = NULL;
     size_t nrec = 0;
-    char err[1024], *latest = xasprintf("%s/latest", st->durations);
-    const char *dir = access(latest, F_OK) == 0 ? latest : st->durations;
+    char err[1024], *base = run_report_of(st->durations);
+    char *latest = xasprintf("%s/latest", base);
+    const char *dir = access(latest, F_OK) == 0 ? latest : base;
     int rc = casefile_read_all(dir, &rec, &nrec, err, sizeof(err));
 
     if (rc == 0 && nrec == 0) {
@@ -350,6 +370,7 @@ static int run_durations(const struct run_state *st, double *w)
     }
     casefile_free(rec, nrec);
     free(latest);
+    free(base);
     return rc;
 }
 

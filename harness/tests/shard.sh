@@ -58,7 +58,7 @@ cmp -s <(grep -o '^{"name":"[^"]*"' "$work/s2/results.json") \
 # Balanced by the unsplit run's times: no shard over the mean plus the
 # longest scenario (the greedy bound), merged again to the same result.
 for k in 1 2 3; do
-    "$mxlab" run --shard "$k/3" --durations "$work/all" --report "$work/d$k" \
+    "$mxlab" run --shard "$k/3" --durations "$work/all/results.json" --report "$work/d$k" \
         "${suite[@]}" >"$work/d$k.out" 2>&1
     grep -q "balanced by recorded durations" "$work/d$k.out" ||
         fail "--durations: $(head -3 "$work/d$k.out")"
@@ -75,6 +75,11 @@ bound = sum(rec.values()) / 3 + max(rec.values())
 print("recorded seconds per shard:", ["%.2f" % x for x in loads], "bound %.2f" % bound)
 assert max(loads) <= bound + 1e-6, loads
 PY
+"$mxlab" run --shard 1/3 --durations "$work/all" --report "$work/d1-dir" \
+    "${suite[@]}" >/dev/null 2>&1
+cmp -s <(grep -o '^{"name":"[^"]*"' "$work/d1/results.json") \
+    <(grep -o '^{"name":"[^"]*"' "$work/d1-dir/results.json") ||
+    fail "--durations DIR and DIR/results.json split differently"
 mxrun 1 merge --report "$work/merged-d" "$work/d3" "$work/d1" "$work/d2"
 list "$work/merged-d" | diff -u "$work/all.list" - >&2 ||
     fail "the merged balanced shards differ from the unsplit run"
