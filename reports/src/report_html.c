@@ -15,7 +15,7 @@
 #include "mxlab/xmem.h"
 
 #define TL_W 960
-#define TL_L 210 /* lane labels */
+#define TL_L 250 /* lane labels */
 #define TL_R 20
 #define TL_LANE 24
 #define TL_TOP 8
@@ -244,8 +244,8 @@ static void tl_hosts(FILE *fp, struct tl *tl)
     char tip[1200], lab[200];
 
     for (size_t k = 0; k < tl->nlanes; k++) {
-        snprintf(lab, sizeof(lab), "%.24s%s %s", tl->lane_names[k],
-                 strlen(tl->lane_names[k]) > 24 ? "\u2026" : "", tl->lanes[k]);
+        snprintf(lab, sizeof(lab), "%.18s%s %s", tl->lane_names[k],
+                 strlen(tl->lane_names[k]) > 18 ? "\u2026" : "", tl->lanes[k]);
         tl_lane_label(fp, k + 1, lab);
     }
     for (size_t i = 0; i < tl->nmx; i++) {
