@@ -24,6 +24,7 @@
 #include "mxlab/strutil.h"
 #include "session.h"
 #include "smtpcli.h"
+#include "timeline.h"
 
 #define RUNNER_RECHECK_MS 100
 
@@ -42,6 +43,7 @@ struct run {
     SSL_CTX *tls_ctx; /* shared by the sessions, made on first use */
     size_t xi;        /* the [expect] line being judged */
     struct capture vars;
+    struct timeline *tl; /* the report's timeline, the progress file */
 };
 
 /* How a step is played: 0 done (the scheduler goes on), 1 it goes on by
@@ -93,6 +95,7 @@ static void run_fail(struct run *r, int line, const char *fmt, ...)
                       clock_mono_ms() - r->step_t0);
     r->res->status = RUNNER_FAILED;
     r->finished = 1;
+    timeline_step_end(r->tl, 0);
     event_base_loopbreak(r->base);
 }
 
@@ -105,6 +108,8 @@ static void run_step_next(struct run *r)
     if (name != NULL)
         strbuf_printf(&r->res->steps, "%d %s %lld\n",
                       r->s->blocks[r->step].line, name, now - r->step_t0);
+    timeline_step_end(r->tl, 1);
+    timeline_queue(r->tl, r->lab);
     r->step++;
     r->step_t0 = now;
 }
@@ -274,7 +279,10 @@ static void run_on_recheck(evutil_socket_t fd, short what, void *arg)
 
 static void run_on_change(void *arg)
 {
-    run_continue(arg);
+    struct run *r = arg;
+
+    timeline_queue(r->tl, r->lab);
+    run_continue(r);
 }
 
 static void run_on_delivery(void *arg, const struct fakemx_message *m)
@@ -435,6 +443,8 @@ static void run_next_step(struct run *r)
 {
     while (!r->finished && r->step < r->s->nblocks) {
         const struct run_kind *k = run_kind_of(r->s->blocks[r->step].kind);
+        if (k != NULL && k->name != NULL)
+            timeline_step_begin(r->tl, r->s->blocks[r->step].line, k->name);
         if (k != NULL && k->play != NULL &&
             k->play(r, &r->s->blocks[r->step]) != 0)
             return; /* it goes on by itself, or failed */
@@ -527,12 +537,13 @@ enum runner_status runner_run(const struct scenario *s, const char *workdir,
     struct run r;
     long long t0 = clock_mono_ms();
     const struct scn_block *b = run_needs(s, sut_spec_caps(sut));
-    char err[2048];
+    char err[2048], *progress;
 
     memset(res, 0, sizeof(*res));
     strbuf_init(&res->transcript);
     strbuf_init(&res->observations);
     strbuf_init(&res->steps);
+    strbuf_init(&res->timeline);
     if (b != NULL) {
         res->status = RUNNER_SKIPPED;
         snprintf(res->message, sizeof(res->message),
@@ -559,19 +570,25 @@ enum runner_status runner_run(const struct scenario *s, const char *workdir,
     r.res = res;
     r.base = event_base_new();
     r.step_t0 = clock_mono_ms();
+    progress = xasprintf("%s/progress", workdir);
+    r.tl = timeline_new(s, &res->timeline, progress);
+    free(progress);
     capture_init(&r.vars);
     r.lab = lab_open(r.base, s, workdir, sut, err, sizeof(err));
     if (r.lab == NULL)
         run_setup_failed(&r, err);
     else
         run_play(&r);
-    if (r.lab != NULL)
+    if (r.lab != NULL) {
         run_save_deliveries(&r, workdir);
+        timeline_fakemx(r.tl, r.lab);
+    }
     /* One teardown path, whatever happened. */
     lab_close(r.lab);
     SSL_CTX_free(r.tls_ctx);
     event_base_free(r.base);
     capture_clear(&r.vars);
+    timeline_free(r.tl);
     res->seconds = (double)(clock_mono_ms() - t0) / 1000.0;
     return res->status;
 }
