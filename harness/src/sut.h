@@ -21,7 +21,12 @@
 struct sut_env {
     struct event_base *base;
     const struct scenario *s;
-    const struct scn_block *maincf; /* the scenario's [main.cf], or NULL */
+    const struct scn_block *maincf; /* the scenario's [main.cf] (or the
+                                       [system]'s body), or NULL */
+    char *maincf_text;              /* that text after [change main.cf]
+                                       steps (NULL: none yet) */
+    const char *listen_ip;          /* where its smtpd listens (SUT_IP, or
+                                       a [system]'s address) */
     int maincf_header_lines;        /* lines the lab writes before it */
     char *workdir, *confdir, *maillog, *queuedir;
     int smtp_port, mx_port, dns_port;
@@ -52,6 +57,9 @@ struct sut_ops {
     void (*stop)(struct sut_env *env);
     int (*admin)(struct sut_env *env, const char *cmdline, struct strbuf *out,
                  struct strbuf *err);
+    /* [change file NAME]: the file was rewritten; build what the SUT
+     * reads (postmap, postalias). NULL: it reads the text. -1 with err. */
+    int (*rebuild)(struct sut_env *env, const char *name);
     /* Messages queued, and not deferred or held: 0, or -1. */
     int (*queue)(struct sut_env *env, size_t *total, size_t *busy);
     /* 1 when the SUT has nothing to do now. */

@@ -177,8 +177,9 @@ static const struct {
     {"[sesion]\n",
      "e.scn:1: unknown section [sesion]; expected [scenario], [main.cf], "
      "[master.cf], [file NAME], [zone ORIGIN], [mx IP], [session [from IP] "
-     "[to SERVICE]], [expect], [admin], [change mx IP], [change dns], [time "
-     "passes DURATION] or [tls cert NAME]"},
+     "[to SERVICE]], [expect], [admin], [change mx IP], [change dns], "
+     "[change main.cf], [change file NAME], [change zone ORIGIN], [time "
+     "passes DURATION], [tls cert NAME] or [system NAME IP]"},
     {"[]\n", "e.scn:1: unknown section []; expected [scenario]"},
     {"[main.cf x]\n", "e.scn:1: [main.cf] takes no argument"},
     {"[session]\nC: QUIT\n[expect all]\n",
@@ -205,11 +206,18 @@ static const struct {
      "5m, 2h, 5d or 1w"},
     {"[time passes 5x]\n", "e.scn:1: expected [time passes DURATION]"},
     {"[time flies 5m]\n", "e.scn:1: expected [time passes DURATION]"},
-    {"[change nothing]\n", "e.scn:1: expected [change mx IP] or [change dns]"},
+    {"[change nothing]\n",
+     "e.scn:1: expected [change mx IP], [change dns], [change main.cf]"},
     {"[change 127.0.0.9]\n",
-     "e.scn:1: expected [change mx IP] or [change dns]"},
+     "e.scn:1: expected [change mx IP], [change dns], [change main.cf]"},
     {"[change mx mail.example.com]\n",
-     "e.scn:1: expected [change mx IP] or [change dns]"},
+     "e.scn:1: expected [change mx IP], [change dns], [change main.cf]"},
+    {"[change file ../x]\n",
+     "e.scn:1: expected [change mx IP], [change dns], [change main.cf]"},
+    {"[system old]\n", "e.scn:1: expected [system NAME IP]"},
+    {"[system old 127.0.10.1:25]\n", "e.scn:1: expected [system NAME IP]"},
+    {"[session]\nC: QUIT\n[admin on old]\n$ mailq\n",
+     "e.scn:3: on old: no [system old]"},
     {"[session at 127.0.0.1]\n",
      "e.scn:1: expected [session], [session from IP], [session to SERVICE] "
      "or [session from IP to SERVICE]"},

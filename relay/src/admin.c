@@ -482,6 +482,19 @@ int relay_admin(struct relay *r, const char *cmdline, struct strbuf *out,
                strcmp(w.v[1], "-f") == 0) {
         relay_flush(r);
         rc = 0;
+    } else if (w.n == 2 && strcmp(w.v[0], "postfix") == 0 &&
+               strcmp(w.v[1], "reload") == 0) {
+        /* postfix(1) reload: postfix-script's message goes to the mail
+         * log (to stderr only on a terminal), then master's. */
+        char rerr[1024];
+        maillog_printf(r->log, "postfix-script",
+                       "refreshing the Postfix mail system");
+        if (relay_reload(r, rerr, sizeof(rerr)) < 0) {
+            strbuf_printf(err, "postfix: fatal: %s\n", rerr);
+            rc = 1;
+        } else {
+            rc = 0;
+        }
     } else if (w.n >= 2 && strcmp(w.v[0], "postconf") == 0) {
         rc = relay_postconf(r, &w, out, err);
     } else if (w.n >= 2 && (strcmp(w.v[0], "postmap") == 0 ||
@@ -530,7 +543,7 @@ int relay_admin(struct relay *r, const char *cmdline, struct strbuf *out,
                       "%s: usage: mailq | postqueue -p|-j|-f | postqueue -s "
                       "SITE | postsuper -d|-r|-h|-H ID|ALL [QUEUE] | postcat "
                       "-q ID | postconf -n|[-d] NAME... | postmap|postalias "
-                      "[-q KEY|-s] TABLE | newaliases\n",
+                      "[-q KEY|-s] TABLE | newaliases | postfix reload\n",
                       w.n ? w.v[0] : "admin");
     }
     strlist_clear(&w);
