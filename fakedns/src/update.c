@@ -160,8 +160,7 @@ static int update_delete(struct fakedns *fd, struct fakedns_zone *z,
             rest += strspn(rest, " \t");
         }
         char *line = xasprintf("%s 0 IN %s %s", w.v[0], w.v[1], rest);
-        ldns_status st =
-            ldns_rr_new_frm_str(&rdata, line, 0, z->apex, NULL);
+        ldns_status st = ldns_rr_new_frm_str(&rdata, line, 0, z->apex, NULL);
         free(line);
         if (st != LDNS_STATUS_OK) {
             snprintf(why, whylen, "%s", ldns_get_errorstr_by_id(st));
@@ -200,8 +199,9 @@ static int update_record(struct fakedns *fd, struct fakedns_zone *z,
         return -1;
     }
     if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA) {
-        snprintf(why, whylen, "the SOA is not changed this way (its serial "
-                              "goes up by itself)");
+        snprintf(why, whylen,
+                 "the SOA is not changed this way (its serial "
+                 "goes up by itself)");
         ldns_rr_free(rr);
         return -1;
     }
@@ -211,8 +211,7 @@ static int update_record(struct fakedns *fd, struct fakedns_zone *z,
             done = update_same_set(ldns_rr_list_rr(replaced, i),
                                    ldns_rr_owner(rr), ldns_rr_get_type(rr));
         if (!done) {
-            update_remove(fd, z, ldns_rr_owner(rr), ldns_rr_get_type(rr),
-                          NULL);
+            update_remove(fd, z, ldns_rr_owner(rr), ldns_rr_get_type(rr), NULL);
             ldns_rr_list_push_rr(replaced, ldns_rr_clone(rr));
         }
     }

@@ -575,12 +575,14 @@ static int sut_postfix_prepare(struct sut_env *env)
 static int sut_postfix_maincf(struct sut_env *env, struct strbuf *sb)
 {
     /* Loopback only, its log where we read it; DNS comes from the
-     * private resolv.conf. */
+     * private resolv.conf. A [system]'s own address is in master.cf only:
+     * Postfix wants inet_interfaces on an interface, and lo has just
+     * 127.0.0.1 (the rest of 127/8 is routed to it). */
     strbuf_printf(sb,
                   "maillog_file_prefixes = %s\n"
-                  "inet_interfaces = %s\n"
+                  "inet_interfaces = 127.0.0.1\n"
                   "inet_protocols = ipv4\n",
-                  env->workdir, env->listen_ip);
+                  env->workdir);
     return labconf_compress_timers(env, sb);
 }
 
