@@ -16,6 +16,7 @@
 #include "labconf.h"
 #include "sut.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -449,7 +450,7 @@ static char *pfsut_queue_dir(const char *confdir)
     return q;
 }
 
-static void pfsut_reap_orphan(const char *workdir)
+static void pfsut_reap_one(const char *workdir)
 {
     char *confdir = xasprintf("%s/config", workdir);
     char *q = pfsut_queue_dir(confdir);
@@ -485,6 +486,26 @@ static void pfsut_reap_orphan(const char *workdir)
     free(pidfile);
     fs_rm_rf(q);
     free(q);
+}
+
+/* The SUT's Postfix, and those of its [system]s (workdir/NAME). */
+static void pfsut_reap_orphan(const char *workdir)
+{
+    DIR *d = opendir(workdir);
+    struct dirent *e;
+
+    pfsut_reap_one(workdir);
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        char *sub = xasprintf("%s/%s", workdir, e->d_name);
+        char *maincf = xasprintf("%s/config/main.cf", sub);
+        if (e->d_name[0] != '.' && strcmp(e->d_name, "config") != 0 &&
+            access(maincf, R_OK) == 0)
+            pfsut_reap_one(sub);
+        free(maincf);
+        free(sub);
+    }
+    if (d != NULL)
+        closedir(d);
 }
 
 /* 1 if the user pw may enter the directory st (search permission, by
