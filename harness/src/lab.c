@@ -359,9 +359,7 @@ int lab_change_file(struct lab *lab, const char *name, const char *text,
 {
     struct sut_env *env = &lab->cur->env;
 
-    if (labconf_write(env, name, text, 0644) < 0 ||
-        (lab->cur->ops->rebuild != NULL &&
-         lab->cur->ops->rebuild(env, name) < 0)) {
+    if (labconf_write(env, name, text, 0644) < 0) {
         snprintf(err, errlen, "%s", lab->errbuf);
         return -1;
     }

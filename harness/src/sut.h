@@ -57,9 +57,6 @@ struct sut_ops {
     void (*stop)(struct sut_env *env);
     int (*admin)(struct sut_env *env, const char *cmdline, struct strbuf *out,
                  struct strbuf *err);
-    /* [change file NAME]: the file was rewritten; build what the SUT
-     * reads (postmap, postalias). NULL: it reads the text. -1 with err. */
-    int (*rebuild)(struct sut_env *env, const char *name);
     /* Messages queued, and not deferred or held: 0, or -1. */
     int (*queue)(struct sut_env *env, size_t *total, size_t *busy);
     /* 1 when the SUT has nothing to do now. */

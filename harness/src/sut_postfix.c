@@ -645,16 +645,6 @@ static int sut_postfix_admin(struct sut_env *env, const char *cmdline,
     return pfsut_admin(env->priv, cmdline, out, err);
 }
 
-static int sut_postfix_rebuild(struct sut_env *env, const char *name)
-{
-    const char *maps[] = {name};
-    char err[1024];
-
-    if (pfsut_build_maps(env->confdir, maps, 1, err, sizeof(err)) < 0)
-        return sut_fail(env, 1, "%s", err);
-    return 0;
-}
-
 static int sut_postfix_queue(struct sut_env *env, size_t *total, size_t *busy)
 {
     return pfsut_queue(env->priv, total, busy);
@@ -677,7 +667,6 @@ const struct sut_ops sut_postfix_ops = {
     .start = sut_postfix_start,
     .stop = sut_postfix_stop,
     .admin = sut_postfix_admin,
-    .rebuild = sut_postfix_rebuild,
     .queue = sut_postfix_queue,
     .idle = sut_postfix_idle,
 };

@@ -419,8 +419,9 @@ static void relay_postmap_line(void *arg, const char *key, const char *value)
 
 /* postmap/postalias [-q KEY | -s] TABLE: a query, a dump, or (without
  * an option) a check of the file: mxlab reads the text form directly,
- * so "building" a table is reading it. A table without "type:" is
- * hash:. Relative names are taken from the config directory. */
+ * so "building" a table is reading it, and the running relay takes the
+ * new table (relay_tables_changed). A table without "type:" is hash:.
+ * Relative names are taken from the config directory. */
 static int relay_postmap(struct relay *r, const struct strlist *w,
                          struct strbuf *out, struct strbuf *err)
 {
@@ -461,6 +462,12 @@ static int relay_postmap(struct relay *r, const struct strlist *w,
     }
     map_free(m);
     free(spec);
+    if (key == NULL && !dump &&
+        relay_tables_changed(r, merr, sizeof(merr)) < 0) {
+        /* built, but the configuration no longer loads: say so, as a
+         * restarting Postfix daemon would log its fatal error */
+        strbuf_printf(err, "%s: warning: %s\n", prog, merr);
+    }
     return rc;
 }
 

@@ -116,8 +116,8 @@ int lab_change_mx(struct lab *lab, const char *ip,
 int lab_change_maincf(struct lab *lab, const char *text, char *err,
                       size_t errlen);
 /* [change file NAME]: the file replaced in the current system's
- * configuration directory and built as the system reads it (postmap or
- * postalias on Postfix). 0, or -1 with err. */
+ * configuration directory; the system takes it when the scenario builds
+ * it (postmap, postalias, newaliases) or reloads. 0, or -1 with err. */
 int lab_change_file(struct lab *lab, const char *name, const char *text,
                     char *err, size_t errlen);
 
