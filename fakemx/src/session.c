@@ -645,7 +645,11 @@ static int fakemx_rule_fires(const struct fakemx_rule *r, unsigned long ord,
 {
     switch (r->when) {
     case FAKEMX_WHEN_NTH:
-        return ord == (unsigned long)r->n;
+        for (size_t i = 0; i < r->nranges; i++)
+            if (ord >= (unsigned long)r->ranges[i][0] &&
+                ord <= (unsigned long)r->ranges[i][1])
+                return 1;
+        return r->nranges == 0 && ord == (unsigned long)r->n;
     case FAKEMX_WHEN_EVERY:
         return ord % (unsigned long)r->n == 0;
     case FAKEMX_WHEN_MATCH:

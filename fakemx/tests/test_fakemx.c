@@ -1046,6 +1046,45 @@ START_TEST(test_reply_nth_rcpt)
 }
 END_TEST
 
+/* "#N-M" and "#N,M" selectors: the RCPTs of those ranks. */
+START_TEST(test_reply_ranges)
+{
+    struct client *c;
+    char err[256];
+    struct fakemx_behaviour b;
+
+    set_beh("reply = RCPT #1-2,4 450 4.2.0 later");
+    c = client_connect();
+    client_expect(c, "220 *");
+    client_puts(c, "MAIL FROM:<a@x.test>\r\nRCPT TO:<1@y.test>\r\n"
+                   "RCPT TO:<2@y.test>\r\nRCPT TO:<3@y.test>\r\n"
+                   "RCPT TO:<4@y.test>\r\nRCPT TO:<5@y.test>\r\n");
+    client_expect(c, "250 2.1.0 Ok\n450 4.2.0 later\n450 4.2.0 later\n"
+                     "250 2.1.5 Ok\n450 4.2.0 later\n250 2.1.5 Ok");
+    client_free(c);
+    memset(&b, 0, sizeof(b));
+    ck_assert_int_eq(fakemx_behaviour_parse_line(&b, "reply = RCPT #1,3 550 no",
+                                                 err, sizeof(err)),
+                     0);
+    ck_assert_uint_eq(b.rules[0].nranges, 2);
+    ck_assert_int_eq(b.rules[0].ranges[1][0], 3);
+    ck_assert_int_eq(b.rules[0].ranges[1][1], 3);
+    fakemx_behaviour_clear(&b);
+    static const char *const bad[] = {
+        "reply = RCPT #2-1 550 no", "reply = RCPT #1,,2 550 no",
+        "reply = RCPT #1-x 550 no", "reply = RCPT #1,2,3,4,5,6,7,8,9 550 no"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(&b, 0, sizeof(b));
+        ck_assert_msg(
+            fakemx_behaviour_parse_line(&b, bad[i], err, sizeof(err)) < 0, "%s",
+            bad[i]);
+        ck_assert_msg(strstr(err, "expected #N, #N-M or a list") != NULL, "%s",
+                      err);
+        fakemx_behaviour_clear(&b);
+    }
+}
+END_TEST
+
 START_TEST(test_reply_every_connect)
 {
     set_beh("reply = CONNECT every 3 421 4.7.0 busy %s\n"
@@ -1816,6 +1855,7 @@ static Suite *fakemx_suite(void)
     tcase_add_test(tc, test_parse_fields);
     tcase_add_test(tc, test_reply_nth_rcpt);
     tcase_add_test(tc, test_reply_every_connect);
+    tcase_add_test(tc, test_reply_ranges);
     tcase_add_test(tc, test_reply_match);
     tcase_add_test(tc, test_max_conn_reply);
     tcase_add_test(tc, test_greylist);

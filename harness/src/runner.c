@@ -112,6 +112,7 @@ static void run_step_next(struct run *r)
     timeline_queue(r->tl, r->lab);
     r->step++;
     r->step_t0 = now;
+    lab_use(r->lab, NULL); /* "on NAME" lasts one step */
 }
 
 /* A step that went on by itself is over: the next one starts. */
@@ -389,6 +390,42 @@ static int run_play_change_dns(struct run *r, const struct scn_block *b)
     return r->finished ? -1 : 0;
 }
 
+/* [change main.cf], [change file NAME] (on the system lab_use chose). */
+static int run_play_change_conf(struct run *r, const struct scn_block *b)
+{
+    char err[1600];
+    int rc = b->kind == SCN_CHANGE_MAINCF
+                 ? lab_change_maincf(r->lab, b->text ? b->text : "", err,
+                                     sizeof(err))
+                 : lab_change_file(r->lab, b->arg, b->text ? b->text : "", err,
+                                   sizeof(err));
+
+    strbuf_printf(&r->res->transcript, "== [change %s%s%s%s] (line %d)\n%s",
+                  b->kind == SCN_CHANGE_MAINCF ? "main.cf" : "file ",
+                  b->kind == SCN_CHANGE_MAINCF ? "" : b->arg,
+                  b->on ? " on " : "", b->on ? b->on : "", b->line,
+                  b->text ? b->text : "");
+    if (rc < 0)
+        run_fail(r, b->line, "%s", err);
+    return rc;
+}
+
+/* [change zone ORIGIN]: records added, replaced or removed in fakedns;
+ * what resolvers had cached stays until its TTL runs out. */
+static int run_play_change_zone(struct run *r, const struct scn_block *b)
+{
+    char err[1024];
+    int rc =
+        fakedns_update_zone(lab_fakedns(r->lab), r->s->path, b->text_line,
+                            b->arg, b->text ? b->text : "", err, sizeof(err));
+
+    strbuf_printf(&r->res->transcript, "== [change zone %s] (line %d)\n%s",
+                  b->arg, b->line, b->text ? b->text : "");
+    if (rc < 0)
+        run_fail(r, b->line, "%s", err);
+    return rc;
+}
+
 static void run_time_done(void *arg, int ok, const char *msg)
 {
     struct run *r = arg;
@@ -429,6 +466,10 @@ static const struct run_kind run_kinds[] = {
     {SCN_CHANGE_MX, "change-mx", LAB_CAP_CONFIG, run_play_change_mx},
     {SCN_CHANGE_DNS, "change-dns", LAB_CAP_CONFIG, run_play_change_dns},
     {SCN_TIME, "time-passes", LAB_CAP_CLOCK, run_play_time},
+    {SCN_CHANGE_MAINCF, "change-main.cf", LAB_CAP_CONFIG, run_play_change_conf},
+    {SCN_CHANGE_FILE, "change-file", LAB_CAP_CONFIG, run_play_change_conf},
+    {SCN_CHANGE_ZONE, "change-zone", LAB_CAP_CONFIG, run_play_change_zone},
+    {SCN_SYSTEM, NULL, LAB_CAP_CONFIG, NULL},
 };
 
 static const struct run_kind *run_kind_of(enum scn_block_kind k)
@@ -445,6 +486,8 @@ static void run_next_step(struct run *r)
         const struct run_kind *k = run_kind_of(r->s->blocks[r->step].kind);
         if (k != NULL && k->name != NULL)
             timeline_step_begin(r->tl, r->s->blocks[r->step].line, k->name);
+        if (r->s->blocks[r->step].on != NULL)
+            lab_use(r->lab, r->s->blocks[r->step].on);
         if (k != NULL && k->play != NULL &&
             k->play(r, &r->s->blocks[r->step]) != 0)
             return; /* it goes on by itself, or failed */

@@ -1156,7 +1156,10 @@ int relay_start(struct relay *r, char *err, size_t errlen)
         (b) = t_;                                                              \
     } while (0)
 
-int relay_reload(struct relay *r, char *err, size_t errlen)
+/* Read the configuration and tables again; master logs the reload
+ * (postfix reload) or not (a daemon that restarts because one of its
+ * tables changed logs nothing of it). */
+static int relay_reread(struct relay *r, int logged, char *err, size_t errlen)
 {
     struct relay *n = relay_new(r->base, r->config_dir, err, errlen);
 
@@ -1204,10 +1207,22 @@ int relay_reload(struct relay *r, char *err, size_t errlen)
      * keep a reference to the old one). */
     relay_tls_free(r);
     relay_tls_init(r);
-    maillog_printf(r->log, "master", "reload -- version %s, configuration %s",
-                   MXLAB_VERSION, r->config_dir);
+    if (logged)
+        maillog_printf(r->log, "master",
+                       "reload -- version %s, configuration %s", MXLAB_VERSION,
+                       r->config_dir);
     qmgr_schedule(r);
     return 0;
+}
+
+int relay_reload(struct relay *r, char *err, size_t errlen)
+{
+    return relay_reread(r, 1, err, errlen);
+}
+
+int relay_tables_changed(struct relay *r, char *err, size_t errlen)
+{
+    return relay_reread(r, 0, err, errlen);
 }
 
 void relay_free(struct relay *r)

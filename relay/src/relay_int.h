@@ -243,6 +243,11 @@ struct relay {
 
 /* relay.c */
 void relay_changed(struct relay *r);
+/* A table was built again (postmap, postalias, newaliases): as Postfix's
+ * daemons, which restart when one of their tables changed and then read
+ * main.cf too, the relay reads its configuration and tables again, without
+ * master's reload log line. 0, or -1 with err (configuration kept). */
+int relay_tables_changed(struct relay *r, char *err, size_t errlen);
 /* The relay's default for a Postfix parameter it implements, or NULL. */
 const char *relay_default(const char *name);
 /* Now on the relay's clock, as Postfix writes dates in headers:
