@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "harness/check.h"
 #include "harness/diff.h"
 #include "harness/run.h"
 #include "mxlab/log.h"
@@ -21,6 +22,9 @@ static void usage(FILE *fp)
                 "  run PATH...   run scenarios (mxlab run --help)\n"
                 "  diff PATH...  run them on the relay and on Postfix and\n"
                 "                compare (mxlab diff --help)\n"
+                "  check         is this server safe on the Internet: open\n"
+                "                relay, smuggling, STARTTLS, RFC 5321\n"
+                "                (mxlab check --help)\n"
                 "\n"
                 "  --help        this text\n"
                 "  --version     print the version\n");
@@ -44,6 +48,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "run") == 0)
         return run_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "check") == 0)
+        return check_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "diff") == 0)
         return diff_main(argc - 1, argv + 1);
     fprintf(stderr, "mxlab: unknown command \"%s\"\n", argv[1]);
