@@ -13,6 +13,8 @@
     mxlab finds too; with smtp-open-relay.domain set to a domain the
     server receives for, nmap reports relays that are not (its false
     positive) and mxlab, told that domain is local, reports none;
+  - the black-box scenarios (scenarios/blackbox) pass against Exim and
+    the closed Postfix through "mxlab run --sut smtp://";
   - usage errors exit 2, --help names every battery and verdict.
 
 Prints each server's verdict table. Needs root (Postfix and Exim run in
@@ -31,6 +33,8 @@ import rig  # noqa: E402
 BIN = os.path.abspath(sys.argv[1])
 WORK = os.path.abspath(sys.argv[2])
 MXLAB = os.path.join(BIN, "mxlab")
+SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..",
+                                   ".."))
 OUTSIDE = "outside.example"
 failures = []
 
@@ -121,6 +125,19 @@ def usage_errors(srv):
           "a server that cannot be reached: exit 1 with the reason")
 
 
+def blackbox(srv):
+    """scenarios/blackbox, vendor-neutral, against a server we did not
+    write."""
+    p = subprocess.run([MXLAB, "run", "--sut", srv.url, "--report",
+                        os.path.join(WORK, "reports", "run-" + srv.kind),
+                        os.path.join(SRC, "scenarios", "blackbox")],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=300)
+    print(p.stdout)
+    check(p.returncode == 0 and "2 passed, 0 failed" in p.stdout,
+          "%s: scenarios/blackbox pass through mxlab run" % srv.kind)
+
+
 def judge(servers):
     relay, pf, pfopen, pfnobare, exim, aio = (
         servers[k] for k in ("relay", "postfix", "postfix-open",
@@ -161,6 +178,8 @@ def judge(servers):
               "%s: nmap with domain=%s reports %d relays that are deliveries "
               "to a local domain; mxlab reports none" % (srv.kind, rig.LOCAL,
                                                          len(fp)))
+    for srv in (exim, pf):
+        blackbox(srv)
     usage_errors(pf)
 
 
