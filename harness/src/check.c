@@ -162,7 +162,7 @@ static void check_usage(FILE *fp)
         "              accepted through DATA. Control: mail for the local\n"
         "              domain is accepted (never a finding).\n"
         "  smuggling   SMTP smuggling (SEC Consult, 2023): a message hides a\n"
-        "              second complete transaction behind one of 14\n"
+        "              second complete transaction behind one of 16\n"
         "              non-standard end-of-data sequences (\\n.\\n, "
         "\\n.\\r\\n,\n"
         "              \\r.\\r, \\r\\n.\\r, \\r.\\r\\n, \\r\\n.\\n, "

@@ -36,6 +36,8 @@ static const struct check_smuggle_variant {
     V("lf-lf-dot-crlf", "\n\n.\r\n"),
     V("lf-dot-cr", "\n.\r"),
     V("cr-dot-lf", "\r.\n"),
+    V("lf-lf-dot-lf-lf", "\n\n.\n\n"),
+    V("crlf-dot-crcrlf", "\r\n.\r\r\n"),
 #undef V
 };
 
@@ -101,7 +103,7 @@ static void check_smuggle_judge(struct check_target *t, struct check_conn *c,
     struct check_reply first = {-1, NULL}, rep = {-1, NULL};
     struct strbuf payload, codes;
     char line[160];
-    int hidden = 0, hidden_data_ok = 0;
+    int hidden = 0, hidden_data = 0, hidden_data_ok = 0;
 
     strbuf_init(&payload);
     strbuf_init(&codes);
@@ -121,9 +123,11 @@ static void check_smuggle_judge(struct check_target *t, struct check_conn *c,
     check_conn_write(c, "QUIT\r\n", 6);
     while (check_conn_read(c, &rep) == 0 && rep.code != 221) {
         hidden++;
-        /* MAIL, RCPT, DATA (354), then the hidden message's own end. */
-        if (hidden == 4 && check_reply_class(&rep) == 2)
+        /* MAIL, RCPT, DATA (354), then the hidden message's own end (an
+         * empty line between may draw a 500 first). */
+        if (hidden_data && check_reply_class(&rep) == 2)
             hidden_data_ok = 1;
+        hidden_data = hidden_data || rep.code == 354;
         strbuf_printf(&codes, " %d", rep.code);
         check_reply_clear(&rep);
     }
