@@ -298,9 +298,7 @@ static char *check_greeting_name(const struct check_reply *g)
     return n ? xstrndup(p, n) : NULL;
 }
 
-/* Reach the server once: its greeting gives the default local domain.
- * -1 with err when it cannot be reached. */
-static int check_probe(struct check_target *t, char *err, size_t errlen)
+int check_probe(struct check_target *t, char *err, size_t errlen)
 {
     struct check_reply g;
     struct check_conn *c = check_conn_open(t, &g, err, errlen);
@@ -314,12 +312,6 @@ static int check_probe(struct check_target *t, char *err, size_t errlen)
     check_conn_free(c);
     return 0;
 }
-
-struct check_opts {
-    const char *sut, *domain, *from, *source, *report, *scenario;
-    unsigned batteries;
-    long timeout;
-};
 
 /* Options into o; 0, 1 for --help, -1 on a usage error (said). */
 static int check_parse_args(int argc, char **argv, struct check_opts *o)
@@ -394,12 +386,12 @@ static int check_parse_args(int argc, char **argv, struct check_opts *o)
     return 0;
 }
 
-/* Fill the target from the options (remote SUT). -1 with err. */
-static int check_target_init(struct check_target *t, const struct check_opts *o,
-                             char *err, size_t errlen)
+int check_target_init(struct check_target *t, const struct check_opts *o,
+                      char *err, size_t errlen)
 {
-    if (check_parse_url(o->sut, t, err, errlen) < 0)
-        return -1;
+    t->sender = xstrdup(o->from);
+    t->outside = xstrdup(CHECK_OUTSIDE);
+    t->timeout_ms = (int)o->timeout * 1000;
     if (o->source != NULL) {
         if (netaddr_parse(o->source, 0, &t->src) < 0) {
             snprintf(err, errlen, "--source %s: not an IP address", o->source);
@@ -411,13 +403,10 @@ static int check_target_init(struct check_target *t, const struct check_opts *o,
         snprintf(err, errlen, "--from %s: an address without <>", o->from);
         return -1;
     }
-    t->sender = xstrdup(o->from);
-    t->outside = xstrdup(CHECK_OUTSIDE);
-    t->timeout_ms = (int)o->timeout * 1000;
     return 0;
 }
 
-static void check_target_clear(struct check_target *t)
+void check_target_clear(struct check_target *t)
 {
     free(t->domain);
     free(t->outside);
@@ -429,33 +418,36 @@ static void check_target_clear(struct check_target *t)
         event_base_free(t->base);
 }
 
-/* Run the chosen batteries; print, report; the exit code. */
-static int check_run(struct check_target *t, const struct check_opts *o)
+void check_run_batteries(struct check_target *t, unsigned mask,
+                         struct check_results *rs)
 {
-    struct check_results rs = {0};
+    for (size_t b = 0; b < CHECK_NBATTERIES; b++) {
+        if (!(mask & (1u << b)))
+            continue;
+        size_t first = rs->n;
+        long long t0 = clock_mono_ms();
+        check_batteries[b].run(t, rs);
+        for (size_t i = first; i < rs->n; i++)
+            if (rs->v[i].seconds == 0)
+                rs->v[i].seconds = (double)(clock_mono_ms() - t0) / 1000.0 /
+                                   (double)(rs->n - first);
+    }
+}
+
+int check_finish(const struct check_opts *o, struct check_results *rs)
+{
     char err[512];
     size_t weak = 0, na = 0;
 
-    for (size_t b = 0; b < CHECK_NBATTERIES; b++) {
-        if (!(o->batteries & (1u << b)))
-            continue;
-        size_t first = rs.n;
-        long long t0 = clock_mono_ms();
-        check_batteries[b].run(t, &rs);
-        for (size_t i = first; i < rs.n; i++)
-            if (rs.v[i].seconds == 0)
-                rs.v[i].seconds =
-                    (double)(clock_mono_ms() - t0) / 1000.0 / (rs.n - first);
+    check_table_write(stdout, rs);
+    for (size_t i = 0; i < rs->n; i++) {
+        weak += check_result_weak(&rs->v[i]);
+        na += rs->v[i].verdict == CHECK_NA;
     }
-    check_table_write(stdout, &rs);
-    for (size_t i = 0; i < rs.n; i++) {
-        weak += check_result_weak(&rs.v[i]);
-        na += rs.v[i].verdict == CHECK_NA;
-    }
-    printf("%zu tests, %zu weaknesses, %zu not applicable\n", rs.n, weak, na);
-    if (check_report_write(o->report, o->sut, &rs, err, sizeof(err)) < 0)
+    printf("%zu tests, %zu weaknesses, %zu not applicable\n", rs->n, weak, na);
+    if (check_report_write(o->report, o->sut, rs, err, sizeof(err)) < 0)
         fprintf(stderr, "mxlab check: %s\n", err);
-    check_results_clear(&rs);
+    check_results_clear(rs);
     return weak ? 1 : 0;
 }
 
@@ -470,12 +462,16 @@ int check_main(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     if (str_casestart(o.sut, "smtp://") == NULL &&
         str_casestart(o.sut, "smtps://") == NULL) {
+#ifdef MXLAB_HAVE_LAB
+        return check_lab_main(&o);
+#else
         fprintf(stderr,
                 "mxlab check: --sut %s: the lab SUTs (relay, postfix) need "
                 "harness/lab.h, not in this build yet; use --sut "
                 "smtp://HOST[:PORT]\n",
                 o.sut);
         return 2;
+#endif
     }
     if (o.scenario != NULL) {
         fprintf(stderr,
@@ -484,7 +480,8 @@ int check_main(int argc, char **argv)
                 o.scenario, o.sut);
         return 2;
     }
-    if (check_target_init(&t, &o, err, sizeof(err)) < 0) {
+    if (check_parse_url(o.sut, &t, err, sizeof(err)) < 0 ||
+        check_target_init(&t, &o, err, sizeof(err)) < 0) {
         fprintf(stderr, "mxlab check: %s\n", err);
         check_target_clear(&t);
         return 2;
@@ -499,7 +496,8 @@ int check_main(int argc, char **argv)
     t.domain = xstrdup(o.domain ? o.domain : t.srvname);
     printf("mxlab check %s (%s), local domain %s, outside domain %s\n", o.sut,
            t.ip, t.domain, t.outside);
-    rc = check_run(&t, &o);
+    struct check_results rs = {0};
+    check_run_batteries(&t, o.batteries, &rs);
     check_target_clear(&t);
-    return rc;
+    return check_finish(&o, &rs);
 }

@@ -164,6 +164,33 @@ void check_battery_smuggling(struct check_target *t, struct check_results *rs);
 void check_battery_starttls(struct check_target *t, struct check_results *rs);
 void check_battery_rfc5321(struct check_target *t, struct check_results *rs);
 
+/* The command line. */
+struct check_opts {
+    const char *sut, *domain, *from, *source, *report, *scenario;
+    unsigned batteries; /* bits: open-relay, smuggling, starttls, rfc5321 */
+    long timeout;       /* seconds per reply */
+};
+#define CHECK_BATTERY_RELAY 1u
+
+/* The parts of the target every SUT shares (sender, outside domain,
+ * timeout, --source). -1 with err. */
+int check_target_init(struct check_target *t, const struct check_opts *o,
+                      char *err, size_t errlen);
+/* Free what the target holds (event base and TLS context included). */
+void check_target_clear(struct check_target *t);
+/* Reach the server once; its greeting's name goes into t->srvname. -1
+ * with err when it cannot be reached. */
+int check_probe(struct check_target *t, char *err, size_t errlen);
+/* Run the batteries in mask, appending to rs. */
+void check_run_batteries(struct check_target *t, unsigned mask,
+                         struct check_results *rs);
+/* Print the table and totals, write the reports, clear rs; the exit code
+ * (1 if any finding). */
+int check_finish(const struct check_opts *o, struct check_results *rs);
+/* "mxlab check [--sut relay|postfix] SCENARIO": the scenario's lab
+ * (check_lab.c, built when harness/lab.h exists). */
+int check_lab_main(const struct check_opts *o);
+
 /* The table of results (people), results.json and JUnit (CI). */
 void check_table_write(FILE *fp, const struct check_results *rs);
 int check_report_write(const char *dir, const char *target,

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mxlab/strutil.h"
+
 /* Templates: {L} the local domain, {O} the outside domain, {S} the name
  * in the greeting, {I} the server's address, {L.} and {O.} with a
  * trailing dot, {LU} and {OU} in upper case, {F} the --from sender. */
@@ -112,6 +114,29 @@ void check_expand(const struct check_target *t, const char *tpl,
     }
 }
 
+/* 1 if the recipient's domain is one of the server's own forms (the
+ * local domain in any case, with or without a trailing dot, its greeting
+ * name, its address literal) or missing: then only a lab can tell
+ * whether the trick made it leave. */
+static int check_relay_local_form(const struct check_target *t, const char *to)
+{
+    const char *at = strrchr(to, '@');
+    const char *own[3] = {t->domain, t->srvname, NULL};
+    char lit[80];
+
+    if (at == NULL)
+        return 1;
+    snprintf(lit, sizeof(lit), "[%s]", t->ip);
+    own[2] = lit;
+    for (size_t i = 0; i < 3; i++) {
+        size_t n = strlen(own[i]);
+        if (str_ncasecmp(at + 1, own[i], n) == 0 &&
+            (at[1 + n] == '\0' || (at[1 + n] == '.' && at[2 + n] == '\0')))
+            return 1;
+    }
+    return 0;
+}
+
 /* MAIL, RCPT, DATA, message: the verdict on r. */
 static void check_relay_dialogue(struct check_target *t, struct check_conn *c,
                                  struct check_result *r, const char *mail,
@@ -150,11 +175,18 @@ static void check_relay_dialogue(struct check_target *t, struct check_conn *c,
         goto done;
     }
     if (left0 >= 0) {
+        /* A lab SUT: what reached a fake MX for the outside domain. An
+         * address in a local form that left nothing was kept or bounced:
+         * not relayed. One for another domain was relayed, routable or
+         * not. */
         long left = t->left(t->left_arg) - left0;
-        check_result_set(r, left > 0 ? CHECK_ACCEPTED : CHECK_REFUSED, &rep,
-                         "message accepted; %ld reached the outside "
-                         "domain's MX",
-                         left);
+        int local = check_relay_local_form(t, to);
+        check_result_set(
+            r, left > 0 || !local ? CHECK_ACCEPTED : CHECK_REFUSED, &rep,
+            "accepted through DATA; %ld message(s) reached a "
+            "fake MX for %s%s",
+            left, t->outside,
+            left == 0 && local ? " (kept or bounced locally)" : "");
         goto done;
     }
     check_result_set(r, CHECK_ACCEPTED, &rep,

@@ -133,7 +133,7 @@ def start_postfix(work, ip, opened=False, forbid_bare_newline=False):
 queue_directory = {queue}
 data_directory = {data}
 maillog_file = {work}/maillog
-maillog_file_prefixes = /var, /tmp
+maillog_file_prefixes = {work}
 inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
 myhostname = postfix.example
