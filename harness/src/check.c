@@ -182,7 +182,9 @@ static void check_usage(FILE *fp)
         "              and 1000-octet text lines accepted (section 4.5.3.1),\n"
         "              MAIL FROM:<>, postmaster (section 4.5.1), pipelining\n"
         "              (RFC 2920) answered in order, QUIT.\n"
-        "\n"
+        "\n");
+    fprintf(
+        fp,
         "Options:\n"
         "  --sut smtp://HOST[:PORT]   the server as it is (port 25; smtps://\n"
         "                             speaks TLS from the first byte, port\n"
@@ -192,7 +194,9 @@ static void check_usage(FILE *fp)
         "  --domain D                 a domain the server receives mail for\n"
         "                             (default: the name in its greeting)\n"
         "  --from ADDR                envelope sender for the tests that\n"
-        "                             need one (default " CHECK_SENDER ")\n"
+        "                             need one (default: the first of\n"
+        "                             " CHECK_SENDER ", postmaster@D,\n"
+        "                             mxlab-check@D that the server takes)\n"
         "  --source IP                start sessions from this local\n"
         "                             address (remote SUTs; default: the\n"
         "                             host's own address for the route)\n"
@@ -332,7 +336,6 @@ static int check_parse_args(int argc, char **argv, struct check_opts *o)
 
     memset(o, 0, sizeof(*o));
     o->sut = "relay";
-    o->from = CHECK_SENDER;
     o->report = "reports/check";
     o->batteries = (1u << CHECK_NBATTERIES) - 1;
     o->timeout = CHECK_TIMEOUT_MS / 1000;
@@ -389,7 +392,7 @@ static int check_parse_args(int argc, char **argv, struct check_opts *o)
 int check_target_init(struct check_target *t, const struct check_opts *o,
                       char *err, size_t errlen)
 {
-    t->sender = xstrdup(o->from);
+    t->sender = xstrdup(o->from ? o->from : CHECK_SENDER);
     t->outside = xstrdup(CHECK_OUTSIDE);
     t->timeout_ms = (int)o->timeout * 1000;
     if (o->source != NULL) {
@@ -399,7 +402,8 @@ int check_target_init(struct check_target *t, const struct check_opts *o,
         }
         t->has_src = 1;
     }
-    if (strchr(o->from, '<') || strchr(o->from, '>') || strchr(o->from, ' ')) {
+    if (o->from && (strchr(o->from, '<') || strchr(o->from, '>') ||
+                    strchr(o->from, ' '))) {
         snprintf(err, errlen, "--from %s: an address without <>", o->from);
         return -1;
     }
@@ -416,6 +420,53 @@ void check_target_clear(struct check_target *t)
         SSL_CTX_free(t->tls);
     if (t->base)
         event_base_free(t->base);
+}
+
+/* Senders tried when --from is not given: the first that the server
+ * takes with postmaster@DOMAIN as recipient is used (a server that checks
+ * sender domains in DNS refuses an unresolvable one). */
+static const char *const check_senders[] = {CHECK_SENDER, "postmaster@{L}",
+                                            "mxlab-check@{L}"};
+
+void check_pick_sender(struct check_target *t)
+{
+    struct check_result probe = {0};
+    struct strbuf rcpt;
+    struct check_conn *c = check_session_begin(t, &probe, NULL);
+
+    strbuf_init(&rcpt);
+    check_expand(t, "RCPT TO:<postmaster@{L}>", &rcpt);
+    for (size_t i = 0;
+         c != NULL && i < sizeof(check_senders) / sizeof(check_senders[0]);
+         i++) {
+        struct check_reply a = {-1, NULL}, b = {-1, NULL};
+        struct strbuf from, mail;
+        strbuf_init(&from);
+        strbuf_init(&mail);
+        check_expand(t, check_senders[i], &from);
+        strbuf_printf(&mail, "MAIL FROM:<%s>", from.buf);
+        int ok = check_conn_cmd(c, mail.buf, &a) == 0 &&
+                 check_reply_class(&a) == 2 &&
+                 check_conn_cmd(c, rcpt.buf, &b) == 0 &&
+                 check_reply_class(&b) == 2;
+        check_reply_clear(&a);
+        check_reply_clear(&b);
+        if (check_conn_cmd(c, "RSET", &a) == 0)
+            check_reply_clear(&a);
+        if (ok) {
+            free(t->sender);
+            t->sender = xstrdup(from.buf);
+        }
+        strbuf_clear(&from);
+        strbuf_clear(&mail);
+        if (ok)
+            break;
+    }
+    strbuf_clear(&rcpt);
+    check_session_end(c, &probe);
+    free(probe.reason);
+    free(probe.reply);
+    free(probe.transcript);
 }
 
 void check_run_batteries(struct check_target *t, unsigned mask,
@@ -494,8 +545,11 @@ int check_main(int argc, char **argv)
         return 1;
     }
     t.domain = xstrdup(o.domain ? o.domain : t.srvname);
-    printf("mxlab check %s (%s), local domain %s, outside domain %s\n", o.sut,
-           t.ip, t.domain, t.outside);
+    if (o.from == NULL)
+        check_pick_sender(&t);
+    printf("mxlab check %s (%s), local domain %s, outside domain %s, "
+           "sender %s\n",
+           o.sut, t.ip, t.domain, t.outside, t.sender);
     struct check_results rs = {0};
     check_run_batteries(&t, o.batteries, &rs);
     check_target_clear(&t);

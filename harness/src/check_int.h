@@ -181,6 +181,9 @@ void check_target_clear(struct check_target *t);
 /* Reach the server once; its greeting's name goes into t->srvname. -1
  * with err when it cannot be reached. */
 int check_probe(struct check_target *t, char *err, size_t errlen);
+/* Without --from: the first of a few senders that the server takes,
+ * with postmaster@DOMAIN as recipient, into t->sender. */
+void check_pick_sender(struct check_target *t);
 /* Run the batteries in mask, appending to rs. */
 void check_run_batteries(struct check_target *t, unsigned mask,
                          struct check_results *rs);

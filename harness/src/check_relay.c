@@ -120,7 +120,8 @@ void check_expand(const struct check_target *t, const char *tpl,
  * whether the trick made it leave. */
 static int check_relay_local_form(const struct check_target *t, const char *to)
 {
-    const char *at = strrchr(to, '@');
+    const char *q = to[0] == '"' ? strchr(to + 1, '"') : NULL;
+    const char *at = strrchr(q ? q : to, '@');
     const char *own[3] = {t->domain, t->srvname, NULL};
     char lit[80];
 
@@ -180,7 +181,8 @@ static void check_relay_dialogue(struct check_target *t, struct check_conn *c,
          * not relayed. One for another domain was relayed, routable or
          * not. */
         long left = t->left(t->left_arg) - left0;
-        int local = check_relay_local_form(t, to);
+        int local =
+            r->want == CHECK_WANT_REFUSED && check_relay_local_form(t, to);
         check_result_set(
             r, left > 0 || !local ? CHECK_ACCEPTED : CHECK_REFUSED, &rep,
             "accepted through DATA; %ld message(s) reached a "
