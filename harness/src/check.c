@@ -552,6 +552,8 @@ int check_main(int argc, char **argv)
            o.sut, t.ip, t.domain, t.outside, t.sender);
     struct check_results rs = {0};
     check_run_batteries(&t, o.batteries, &rs);
+    if (o.batteries & CHECK_BATTERY_SMUGGLING)
+        check_battery_smuggling_outbound(&t, &rs);
     check_target_clear(&t);
     return check_finish(&o, &rs);
 }

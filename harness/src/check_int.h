@@ -66,6 +66,9 @@ struct check_target {
     /* Filled by the lab when the SUT is ours: messages that reached the
      * fake MX for the outside domain since the last call, else -1. */
     long (*left)(void *arg);
+    /* Lab: 1 if a message that reached a fake MX for the outside domain,
+     * after the first `since` of them, carried the bytes pat as sent. */
+    int (*passed)(void *arg, long since, const void *pat, size_t len);
     void *left_arg;
 };
 
@@ -161,6 +164,10 @@ void check_result_set(struct check_result *r, enum check_verdict v,
 typedef void check_battery_fn(struct check_target *t, struct check_results *rs);
 void check_battery_relay(struct check_target *t, struct check_results *rs);
 void check_battery_smuggling(struct check_target *t, struct check_results *rs);
+/* Lab SUTs, from a client allowed to relay: does the SUT pass a
+ * non-standard end-of-data sequence on to its next hop? */
+void check_battery_smuggling_outbound(struct check_target *t,
+                                      struct check_results *rs);
 void check_battery_starttls(struct check_target *t, struct check_results *rs);
 void check_battery_rfc5321(struct check_target *t, struct check_results *rs);
 
@@ -171,6 +178,7 @@ struct check_opts {
     long timeout;       /* seconds per reply */
 };
 #define CHECK_BATTERY_RELAY 1u
+#define CHECK_BATTERY_SMUGGLING 2u
 
 /* The parts of the target every SUT shares (sender, outside domain,
  * timeout, --source). -1 with err. */

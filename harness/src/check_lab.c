@@ -32,6 +32,7 @@ struct check_lab {
     struct event_base *base;
     const char *outside;
     long left; /* messages that reached a fake MX for the outside domain */
+    struct strbuf *data; /* their contents, as received, [0..left) */
     int timeout_ms;
 };
 
@@ -46,6 +47,10 @@ static void check_lab_on_delivery(void *arg, const struct fakemx_message *m)
         const char *at = strrchr(m->rcpts[i], '@');
         if (at != NULL && str_ncasecmp(at + 1, cl->outside, on) == 0 &&
             (at[1 + on] == '\0' || (at[1 + on] == '.' && at[2 + on] == 0))) {
+            cl->data =
+                xrealloc(cl->data, (size_t)(cl->left + 1) * sizeof(*cl->data));
+            strbuf_init(&cl->data[cl->left]);
+            strbuf_append(&cl->data[cl->left], m->data, m->data_len);
             cl->left++;
             return;
         }
@@ -74,6 +79,17 @@ static long check_lab_left(void *arg)
     }
     event_free(tick);
     return cl->left;
+}
+
+static int check_lab_passed(void *arg, long since, const void *pat, size_t len)
+{
+    struct check_lab *cl = arg;
+
+    for (long i = since; i < cl->left; i++)
+        if (cl->data[i].len >= len &&
+            memmem(cl->data[i].buf, cl->data[i].len, pat, len) != NULL)
+            return 1;
+    return 0;
 }
 
 /* The first domain of the first of these parameters that names one (a
@@ -215,6 +231,7 @@ static int check_lab_open(const struct check_opts *o, struct check_lab *cl,
     cl->timeout_ms = t->timeout_ms;
     lab_on_delivery(cl->lab, check_lab_on_delivery, cl);
     t->left = check_lab_left;
+    t->passed = check_lab_passed;
     t->left_arg = cl;
     return 0;
 }
@@ -284,13 +301,20 @@ int check_lab_main(const struct check_opts *o)
         mask &= ~CHECK_BATTERY_RELAY;
     }
     check_run_batteries(&t, mask, &rs);
-    if ((o->batteries & CHECK_BATTERY_RELAY) &&
-        check_lab_pick(&cl, cf, 1, &t.src) == 0)
-        check_lab_inside(&t, &rs);
+    if ((o->batteries & (CHECK_BATTERY_RELAY | CHECK_BATTERY_SMUGGLING)) &&
+        check_lab_pick(&cl, cf, 1, &t.src) == 0) {
+        if (o->batteries & CHECK_BATTERY_RELAY)
+            check_lab_inside(&t, &rs);
+        if (o->batteries & CHECK_BATTERY_SMUGGLING)
+            check_battery_smuggling_outbound(&t, &rs);
+    }
     rc = check_finish(o, &rs);
 done:
     check_results_clear(&rs);
     lab_close(cl.lab);
+    for (long i = 0; i < cl.left; i++)
+        strbuf_clear(&cl.data[i]);
+    free(cl.data);
     if (cl.lab != NULL)
         fs_rm_rf(workdir);
     scenario_free(s);

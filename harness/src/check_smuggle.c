@@ -41,33 +41,33 @@ static const struct check_smuggle_variant {
 #undef V
 };
 
-/* The message: a first part, the sequence, a hidden transaction, and the
- * real end of data. */
+/* The message for rcpt: a first part, the sequence, a hidden transaction
+ * for the same recipient, and the real end of data. */
 static void check_smuggle_payload(const struct check_target *t,
                                   const struct check_smuggle_variant *v,
-                                  struct strbuf *out)
+                                  const char *rcpt, struct strbuf *out)
 {
     strbuf_printf(out,
-                  "To: <postmaster@%s>\r\nSubject: mxlab check smuggling "
-                  "%s (outer)\r\n\r\nThe next line ends this message only "
-                  "for a server that splits it.",
-                  t->domain, v->name);
+                  "To: <%s>\r\nSubject: mxlab check smuggling %s (outer)"
+                  "\r\n\r\nThe next line ends this message only for a "
+                  "server that splits it.",
+                  rcpt, v->name);
     strbuf_append(out, v->eod, v->eodlen);
     strbuf_printf(out,
-                  "MAIL FROM:<%s>\r\nRCPT TO:<postmaster@%s>\r\nDATA\r\n"
-                  "To: <postmaster@%s>\r\nSubject: mxlab check smuggling "
-                  "%s (hidden)\r\n\r\nSmuggled.\r\n.\r\n",
-                  t->sender, t->domain, t->domain, v->name);
+                  "MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n"
+                  "To: <%s>\r\nSubject: mxlab check smuggling %s (hidden)"
+                  "\r\n\r\nSmuggled.\r\n.\r\n",
+                  t->sender, rcpt, rcpt, v->name);
 }
 
 /* MAIL and RCPT that the server accepts, then DATA: 0, or -1 with r not
  * applicable. */
 static int check_smuggle_open(struct check_target *t, struct check_conn *c,
-                              struct check_result *r)
+                              struct check_result *r, const char *to)
 {
     struct check_reply rep = {-1, NULL};
     char *mail = xasprintf("MAIL FROM:<%s>", t->sender);
-    char *rcpt = xasprintf("RCPT TO:<postmaster@%s>", t->domain);
+    char *rcpt = xasprintf("RCPT TO:<%s>", to);
     char line[160];
     int rc = -1;
 
@@ -79,9 +79,9 @@ static int check_smuggle_open(struct check_target *t, struct check_conn *c,
     else if (check_reply_clear(&rep),
              check_conn_cmd(c, rcpt, &rep) < 0 || check_reply_class(&rep) != 2)
         check_result_set(r, CHECK_NA, &rep,
-                         "postmaster@%s refused: give --domain a domain it "
-                         "receives for",
-                         t->domain);
+                         "%s refused: give --domain a domain it receives "
+                         "for",
+                         to);
     else if (check_reply_clear(&rep),
              check_conn_cmd(c, "DATA", &rep) < 0 || rep.code != 354)
         check_result_set(r, CHECK_NA, &rep, "DATA refused");
@@ -107,7 +107,9 @@ static void check_smuggle_judge(struct check_target *t, struct check_conn *c,
 
     strbuf_init(&payload);
     strbuf_init(&codes);
-    check_smuggle_payload(t, v, &payload);
+    char *to = xasprintf("postmaster@%s", t->domain);
+    check_smuggle_payload(t, v, to, &payload);
+    free(to);
     check_conn_write(c, payload.buf, payload.len);
     if (check_conn_read(c, &first) < 0) {
         check_result_set(r, CHECK_NA, &first,
@@ -166,8 +168,81 @@ void check_battery_smuggling(struct check_target *t, struct check_results *rs)
         struct check_conn *c = check_session_begin(t, r, NULL);
         if (c == NULL)
             continue;
-        if (check_smuggle_open(t, c, r) == 0)
+        char *to = xasprintf("postmaster@%s", t->domain);
+        if (check_smuggle_open(t, c, r, to) == 0)
             check_smuggle_judge(t, c, r, v);
+        free(to);
         check_session_end(c, r);
+    }
+}
+
+/* One outbound test: the message goes to the outside domain through the
+ * SUT (which must relay for this client); what reached the next hop says
+ * whether the SUT passed the sequence on as it came. */
+static void check_smuggle_outbound_one(struct check_target *t,
+                                       struct check_result *r,
+                                       const struct check_smuggle_variant *v)
+{
+    struct check_reply rep = {-1, NULL};
+    struct strbuf payload;
+    char *to = xasprintf("relaytest@%s", t->outside);
+    struct check_conn *c = check_session_begin(t, r, NULL);
+    long mark = t->left(t->left_arg);
+
+    strbuf_init(&payload);
+    if (c != NULL && check_smuggle_open(t, c, r, to) == 0) {
+        check_smuggle_payload(t, v, to, &payload);
+        check_conn_write(c, payload.buf, payload.len);
+        if (check_conn_read(c, &rep) < 0 || check_reply_class(&rep) != 2) {
+            check_result_set(r, CHECK_REFUSED, &rep,
+                             "the message with %s was refused", v->name);
+        } else {
+            long got = t->left(t->left_arg) - mark;
+            int raw = t->passed(t->left_arg, mark, v->eod, v->eodlen);
+            if (got == 0)
+                check_result_set(r, CHECK_NA, &rep,
+                                 "nothing reached a fake MX for %s (no "
+                                 "route from this scenario)",
+                                 t->outside);
+            else if (got > 1 || raw)
+                check_result_set(r, CHECK_SPLIT, &rep,
+                                 "passed on: %ld message(s) at the next hop%s",
+                                 got,
+                                 raw ? ", the sequence as it came (a lenient "
+                                       "receiver ends DATA there)"
+                                     : "");
+            else
+                check_result_set(r, CHECK_ACCEPTED, &rep,
+                                 "one message at the next hop, the sequence "
+                                 "not passed on as it came");
+        }
+    }
+    check_reply_clear(&rep);
+    check_session_end(c, r);
+    strbuf_clear(&payload);
+    free(to);
+}
+
+void check_battery_smuggling_outbound(struct check_target *t,
+                                      struct check_results *rs)
+{
+    size_t n =
+        sizeof(check_smuggle_variants) / sizeof(check_smuggle_variants[0]);
+
+    for (size_t i = 0; i < n; i++) {
+        const struct check_smuggle_variant *v = &check_smuggle_variants[i];
+        struct check_result *r = check_results_add(rs, "smuggling-out", v->name,
+                                                   CHECK_WANT_NOT_SPLIT);
+        struct strbuf sent;
+        strbuf_init(&sent);
+        strbuf_printf(&sent, "RCPT TO:<relaytest@%s> DATA ...", t->outside);
+        check_escape(&sent, v->eod, v->eodlen, 16);
+        strbuf_puts(&sent, "MAIL FROM ... \\r\\n.\\r\\n");
+        r->sent = sent.buf;
+        if (t->left == NULL || t->passed == NULL)
+            check_result_set(r, CHECK_NA, NULL,
+                             "needs a lab SUT (what reaches its next hop)");
+        else
+            check_smuggle_outbound_one(t, r, v);
     }
 }
