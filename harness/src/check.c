@@ -182,6 +182,22 @@ static void check_usage(FILE *fp)
         "              and 1000-octet text lines accepted (section 4.5.3.1),\n"
         "              MAIL FROM:<>, postmaster (section 4.5.1), pipelining\n"
         "              (RFC 2920) answered in order, QUIT.\n"
+        "\n"
+        "With a lab SUT (--sut relay or postfix and a SCENARIO giving its\n"
+        "configuration: mxlab check scenarios/seeds/000-ovh-relay.scn)\n"
+        "the batteries run from a loopback address outside mynetworks;\n"
+        "what reaches the scenario's fake MX hosts for the outside domain\n"
+        "is counted (a %%-hack or bang address accepted for the local\n"
+        "domain that leaves nothing is refused). Then, from inside:\n"
+        "  relay-inside   open-relay again (reported, never a finding: a\n"
+        "                 trusted client may relay)\n"
+        "  smuggling-out  each sequence sent through the SUT to the\n"
+        "                 outside domain: passing a bare CR or LF on to\n"
+        "                 the next hop is a finding (a lenient receiver\n"
+        "                 ends DATA there); a split the SUT made itself\n"
+        "                 for the trusted client is reported\n"
+        "With --sut smtp:// these are not applicable (the server is judged\n"
+        "by its replies alone).\n"
         "\n");
     fprintf(
         fp,
