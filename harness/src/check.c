@@ -411,6 +411,7 @@ int check_target_init(struct check_target *t, const struct check_opts *o,
     t->sender = xstrdup(o->from ? o->from : CHECK_SENDER);
     t->outside = xstrdup(CHECK_OUTSIDE);
     t->timeout_ms = (int)o->timeout * 1000;
+    t->tls_level = -1;
     if (o->source != NULL) {
         if (netaddr_parse(o->source, 0, &t->src) < 0) {
             snprintf(err, errlen, "--source %s: not an IP address", o->source);

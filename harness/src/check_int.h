@@ -63,6 +63,8 @@ struct check_target {
     char *sender;   /* MAIL FROM for tests that need a sender */
     char *srvname;  /* from the greeting (read once) */
     int timeout_ms; /* per reply */
+    int tls_level;  /* lab: smtpd_tls_security_level none 0, may 1,
+                       encrypt 2; -1 unknown (remote) */
     /* Filled by the lab when the SUT is ours: messages that reached the
      * fake MX for the outside domain since the last call, else -1. */
     long (*left)(void *arg);

@@ -120,6 +120,28 @@ static char *check_lab_domain(struct config *cf)
     return xstrdup("localhost");
 }
 
+/* smtpd_tls_security_level as check_target's tls_level (Postfix's
+ * obsolete smtpd_use_tls and smtpd_enforce_tls when it is not set). */
+static int check_lab_tls_level(struct config *cf)
+{
+    const char *lvl = config_is_set(cf, "smtpd_tls_security_level")
+                          ? config_get(cf, "smtpd_tls_security_level")
+                          : NULL;
+
+    if (lvl == NULL || *lvl == '\0') {
+        if (config_is_set(cf, "smtpd_enforce_tls") &&
+            config_get_bool(cf, "smtpd_enforce_tls") > 0)
+            return 2;
+        return config_is_set(cf, "smtpd_use_tls") &&
+                       config_get_bool(cf, "smtpd_use_tls") > 0
+                   ? 1
+                   : 0;
+    }
+    return str_casecmp(lvl, "encrypt") == 0 ? 2
+           : str_casecmp(lvl, "may") == 0   ? 1
+                                            : 0;
+}
+
 /* 1 if ip falls in the configuration's mynetworks (Postfix's default
  * "host" style when unset: this host's 127.0.0.1). */
 static int check_lab_trusted(struct config *cf, const struct netaddr *ip)
@@ -266,6 +288,7 @@ int check_lab_main(const struct check_opts *o)
     free(maincf);
     rc = 1;
     t.domain = o->domain ? xstrdup(o->domain) : check_lab_domain(cf);
+    t.tls_level = check_lab_tls_level(cf);
     /* Every loopback address may be trusted (mynetworks = 127.0.0.0/8):
      * then the rest runs from inside and open-relay cannot be judged. */
     int outside = check_lab_pick(&cl, cf, 0, &t.src) == 0;

@@ -18,29 +18,51 @@
  * cannot be mistaken for the reply to EHLO (250). */
 #define CHECK_TLS_INJECTED "XMXLAB-INJECTED"
 
+/* STARTTLS offered, and MAIL before TLS: reported for a remote SUT; with
+ * a lab SUT, judged against its smtpd_tls_security_level (may: offered
+ * and not required; encrypt: offered and required, 530 before TLS; none:
+ * not offered). */
 static void check_tls_offered(struct check_target *t, struct check_results *rs,
                               int *offered)
 {
+    int lvl = t->tls_level;
     struct check_result *r =
-        check_results_add(rs, "starttls", "offered", CHECK_WANT_ANY);
+        check_results_add(rs, "starttls", "offered",
+                          lvl < 0    ? CHECK_WANT_ANY
+                          : lvl == 0 ? CHECK_WANT_REFUSED
+                                     : CHECK_WANT_ACCEPTED);
+    struct check_result *q =
+        check_results_add(rs, "starttls", "mail-before-tls",
+                          lvl < 0    ? CHECK_WANT_ANY
+                          : lvl == 2 ? CHECK_WANT_REFUSED
+                                     : CHECK_WANT_ACCEPTED);
     struct strlist kw;
     struct check_reply rep = {-1, NULL};
 
     strlist_init(&kw);
     char *mail = xasprintf("MAIL FROM:<%s>", t->sender);
-    r->sent = xasprintf("EHLO; %s before STARTTLS", mail);
+    r->sent = xstrdup("EHLO");
+    q->sent = xasprintf("EHLO; %s before STARTTLS", mail);
     struct check_conn *c = check_session_begin(t, r, &kw);
     if (c != NULL) {
         *offered = strlist_contains_case(&kw, "STARTTLS");
+        check_result_set(r, *offered ? CHECK_ACCEPTED : CHECK_REFUSED, NULL,
+                         "STARTTLS %s%s", *offered ? "offered" : "not offered",
+                         lvl < 0    ? ""
+                         : lvl == 0 ? " (smtpd_tls_security_level = none)"
+                                    : " (smtpd_tls_security_level = may or "
+                                      "encrypt)");
         check_conn_cmd(c, mail, &rep);
-        int required = check_reply_class(&rep) == 5 && rep.code == 530;
-        check_result_set(r, *offered ? CHECK_ACCEPTED : CHECK_REFUSED, &rep,
-                         "STARTTLS %s; mail before TLS %s",
-                         *offered ? "offered" : "not offered",
-                         required ? "refused with 530 (TLS required)"
-                         : check_reply_class(&rep) == 2 ? "accepted"
-                                                        : "refused");
+        int cl = check_reply_class(&rep);
+        check_result_set(q, cl == 2 ? CHECK_ACCEPTED : CHECK_REFUSED, &rep,
+                         "mail before TLS %s",
+                         rep.code == 530 ? "refused with 530: TLS required"
+                         : cl == 2       ? "accepted"
+                                         : "refused");
+        q->transcript = xstrdup(check_conn_transcript(c));
         check_session_end(c, r);
+    } else {
+        check_result_set(q, CHECK_NA, NULL, "%s", r->reason);
     }
     free(mail);
     check_reply_clear(&rep);
