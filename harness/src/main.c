@@ -9,6 +9,7 @@
 #include "harness/check.h"
 #include "harness/diff.h"
 #include "harness/run.h"
+#include "logsum_cmd.h"
 #include "mxlab/log.h"
 #include "mxlab/version.h"
 
@@ -25,6 +26,8 @@ static void usage(FILE *fp)
                 "  check         is this server safe on the Internet: open\n"
                 "                relay, smuggling, STARTTLS, RFC 5321\n"
                 "                (mxlab check --help)\n"
+                "  logsum LOG    a mail log's totals, as pflogsumm or as\n"
+                "                Zabbix items (mxlab logsum --help)\n"
                 "\n"
                 "  --help        this text\n"
                 "  --version     print the version\n");
@@ -52,6 +55,8 @@ int main(int argc, char **argv)
         return check_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "diff") == 0)
         return diff_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "logsum") == 0)
+        return logsum_main(argc - 1, argv + 1);
     fprintf(stderr, "mxlab: unknown command \"%s\"\n", argv[1]);
     usage(stderr);
     return 2;

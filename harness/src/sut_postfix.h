@@ -3,7 +3,7 @@
  * config directory (written by the runner), queue, ports and log, run as
  * "postfix -c DIR start-fg" inside a private mount namespace whose
  * /etc/resolv.conf points at the scenario's fakedns. The host's own files
- * are never touched. Needs root. See ../shared/POSTFIX-ORACLE.md.
+ * are never touched. Needs root. See docs/postfix-oracle.md.
  */
 #ifndef HARNESS_SUT_POSTFIX_H
 #define HARNESS_SUT_POSTFIX_H

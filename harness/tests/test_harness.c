@@ -363,7 +363,7 @@ static const struct {
     {"[mx 127.0.0.9]\nbanner = x\n",
      "e.scn:2: unknown key \"banner\"; expected name, greeting, "
      "max_conn_per_ip, rate, greylist, reply, tarpit, hang, drop, down, "
-     "starttls, tls_required, dsn or size"},
+     "starttls, tls_required, dsn, eod or size"},
     {"[mx 127.0.0.9]\nname = two words\n",
      "e.scn:2: name: expected a host name"},
     {"[mx 127.0.0.9]\ngreeting = hello\n",
@@ -557,6 +557,25 @@ START_TEST(test_diff)
     ck_assert_ptr_nonnull(
         strstr(out, "DIFF  x: verdict: relay passed, postfix failed\n"));
     free(out);
+    /* A "verdict" line explains a failure at its line; from there on
+     * nothing is compared, but what came before still is. */
+    diff_fixture(root, "postfix", "failed", "12 reply 250 2.1.5\n40 queue 1\n");
+    char *res = xasprintf("%s/postfix/work/seeds-x/result", root);
+    const char *failed = "failed\n0.1\n/s/x.scn:40: expected \"221 *\"\n";
+    ck_assert_int_eq(fs_write_atomic(res, failed, strlen(failed)), 0);
+    text = "x 40 verdict the defaults differ\n";
+    ck_assert_int_eq(fs_write_atomic(allow, text, strlen(text)), 0);
+    out = diff_run(root, &n);
+    ck_assert_int_eq(n, 0);
+    ck_assert_str_eq(out, "SAME  x (1 deliberate difference)\n");
+    free(out);
+    diff_fixture(root, "postfix", "failed", "12 reply 454 4.7.1\n");
+    ck_assert_int_eq(fs_write_atomic(res, failed, strlen(failed)), 0);
+    out = diff_run(root, &n);
+    ck_assert_int_eq(n, 2);
+    ck_assert_ptr_nonnull(strstr(out, "x.scn:12 reply: postfix only: 454"));
+    free(out);
+    free(res);
     diff_fixture(root, "postfix", "skipped", "");
     out = diff_run(root, &n);
     ck_assert_int_eq(n, 0);
