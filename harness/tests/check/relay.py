@@ -1,10 +1,8 @@
 #!/usr/bin/env python3
 """harness/tests/check/relay.py — the reference relay passes every battery
 of "mxlab check" (exit 0, no finding) with a closed configuration and its
-default settings. Its smuggling verdicts depend on the relay's DATA
-reader (smtpd_forbid_bare_newline, bare CR), not on the checker: until
-the relay ends DATA only at <CRLF>.<CRLF> or refuses bare LF, this test
-fails, naming the sequences it splits.
+default settings (smtpd_forbid_bare_newline = normalize, Postfix 3.9's):
+no smuggling sequence splits it. A failure names the findings.
 
 usage: relay.py BIN_DIR WORKDIR
 """
