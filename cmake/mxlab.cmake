@@ -33,12 +33,15 @@ function(mxlab_check_test name)
         TIMEOUT 120)
 endfunction()
 
-# mxlab_cli_test(TARGET): the program answers --help (exit 0, usage on
-# stdout) and --version ("TARGET VERSION").
+# mxlab_cli_test(TARGET [SUBCOMMAND...]): the program (and each
+# subcommand) answers --help and -h (exit 0, usage on stdout), a bad
+# option with exit 2 and an error prefixed with its own name, and
+# --version with "TARGET VERSION" (cmake/cli-test.sh).
 function(mxlab_cli_test target)
     add_test(NAME ${target}-cli
-             COMMAND sh -c "\"$1\" --help | grep -q usage && \"$1\" --version | grep -qx \"${target} ${PROJECT_VERSION}\""
-                     cli-test $<TARGET_FILE:${target}>)
+             COMMAND ${PROJECT_SOURCE_DIR}/cmake/cli-test.sh
+                     $<TARGET_FILE:${target}> ${target} ${PROJECT_VERSION}
+                     ${ARGN})
 endfunction()
 
 # Fuzz targets over every parser of outside bytes. Each target is one

@@ -530,16 +530,7 @@ int check_main(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     if (str_casestart(o.sut, "smtp://") == NULL &&
         str_casestart(o.sut, "smtps://") == NULL) {
-#ifdef MXLAB_HAVE_LAB
         return check_lab_main(&o);
-#else
-        fprintf(stderr,
-                "mxlab check: --sut %s: the lab SUTs (relay, postfix) need "
-                "harness/lab.h, not in this build yet; use --sut "
-                "smtp://HOST[:PORT]\n",
-                o.sut);
-        return 2;
-#endif
     }
     if (o.scenario != NULL) {
         fprintf(stderr,

@@ -201,7 +201,7 @@ void check_run_batteries(struct check_target *t, unsigned mask,
  * (1 if any finding). */
 int check_finish(const struct check_opts *o, struct check_results *rs);
 /* "mxlab check [--sut relay|postfix] SCENARIO": the scenario's lab
- * (check_lab.c, built when harness/lab.h exists). */
+ * (check_lab.c). */
 int check_lab_main(const struct check_opts *o);
 
 /* The table of results (people), results.json and JUnit (CI). */

@@ -45,7 +45,8 @@ static void diff_usage(FILE *fp)
                 "  --report DIR    where both runs keep their work (default:\n"
                 "                  report/diff)\n"
                 "  --jobs N        scenarios run in parallel (default: 2)\n"
-                "  --filter GLOB   only scenarios whose name matches GLOB\n");
+                "  --filter GLOB   only scenarios whose name matches GLOB\n"
+                "  -h, --help      this text\n");
 }
 
 /* One line of a run's observations: "LINE KIND VALUE". */
@@ -283,7 +284,8 @@ int diff_main(int argc, char **argv)
     int opt, differing = 0, compared = 0;
 
     optind = 0; /* GNU getopt: full reinitialisation (diff runs run twice) */
-    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    opterr = 0; /* our own messages, with our name */
+    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'r':
             report = optarg;
@@ -298,8 +300,7 @@ int diff_main(int argc, char **argv)
             diff_usage(stdout);
             return 0;
         default:
-            diff_usage(stderr);
-            return 2;
+            return run_option_error("mxlab diff", opt, argv, diff_usage);
         }
     }
     if (optind >= argc) {

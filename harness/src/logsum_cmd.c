@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/run.h"
 #include "mxlab/fsutil.h"
 #include "mxlab/xmem.h"
 #include "reports/logsum.h"
@@ -48,7 +49,8 @@ int logsum_main(int argc, char **argv)
     int c;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0; /* our own messages, with our name */
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'z':
             host = optarg;
@@ -57,8 +59,7 @@ int logsum_main(int argc, char **argv)
             logsum_usage(stdout);
             return 0;
         default:
-            logsum_usage(stderr);
-            return 2;
+            return run_option_error("mxlab logsum", c, argv, logsum_usage);
         }
     }
     if (optind != argc - 1 ||

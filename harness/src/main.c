@@ -29,7 +29,7 @@ static void usage(FILE *fp)
                 "  logsum LOG    a mail log's totals, as pflogsumm or as\n"
                 "                Zabbix items (mxlab logsum --help)\n"
                 "\n"
-                "  --help        this text\n"
+                "  -h, --help    this text\n"
                 "  --version     print the version\n");
 }
 
