@@ -338,7 +338,8 @@ done:
     for (long i = 0; i < cl.left; i++)
         strbuf_clear(&cl.data[i]);
     free(cl.data);
-    if (cl.lab != NULL)
+    /* mkdtemp replaced the X's once the directory exists. */
+    if (strcmp(workdir + sizeof(workdir) - 7, "XXXXXX") != 0)
         fs_rm_rf(workdir);
     scenario_free(s);
     config_free(cf);
