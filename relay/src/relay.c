@@ -85,6 +85,7 @@ static const struct {
     {"maximal_queue_lifetime", "5d"},
     {"bounce_queue_lifetime", "5d"},
     {"delay_warning_time", "0h"},
+    {"double_bounce_sender", "double-bounce"},
     {"smtp_connect_timeout", "30s"},
     {"smtp_helo_timeout", "300s"},
     {"smtp_data_done_timeout", "600s"},

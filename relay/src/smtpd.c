@@ -766,6 +766,24 @@ static int smtpd_mail(struct smtpd_session *s, const char *arg)
 
 static void smtpd_process(struct smtpd_session *s);
 
+/* Postfix never refuses the local postmaster, MAILER-DAEMON or
+ * $double_bounce_sender for want of a local_recipient_maps entry
+ * (RFC 5321 section 4.5.1 wants postmaster reachable); the relay class
+ * has no such exception (checked against Postfix 3.7.11). */
+static int smtpd_rcpt_exempt(struct smtpd_session *s, const char *addr,
+                             const char *at)
+{
+    const char *names[] = {"postmaster", "mailer-daemon",
+                           relay_param(s->r, "double_bounce_sender")};
+    size_t n = at ? (size_t)(at - addr) : strlen(addr);
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (names[i] != NULL && names[i][0] != '\0' && strlen(names[i]) == n &&
+            str_ncasecmp(addr, names[i], n) == 0)
+            return 1;
+    return 0;
+}
+
 /* smtpd_reject_unlisted_recipient for the local and relay classes: the
  * address, the local part (local class only) or "@domain" must be in one
  * of the tables; an empty parameter accepts everyone. -1 with the reply. */
@@ -782,7 +800,8 @@ static int smtpd_rcpt_maps(struct smtpd_session *s, const char *addr,
     char *keys[3];
     int nkeys = 0, found = 0;
 
-    if (tables == NULL || tables->n == 0)
+    if (tables == NULL || tables->n == 0 ||
+        (cls == REWRITE_CLASS_LOCAL && smtpd_rcpt_exempt(s, addr, at)))
         return 0;
     keys[nkeys++] = xstrdup(addr);
     if (cls == REWRITE_CLASS_LOCAL)
