@@ -23,7 +23,6 @@
 #include "mxlab/strutil.h"
 
 #define CHECK_OUTSIDE "outside.example"
-#define CHECK_SENDER "mxlab-check@sender.example"
 #define CHECK_TIMEOUT_MS 10000
 
 static const struct check_battery {

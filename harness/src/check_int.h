@@ -9,6 +9,12 @@
 #ifndef HARNESS_CHECK_INT_H
 #define HARNESS_CHECK_INT_H
 
+/* The sender the checks use without --from; in a lab its domain is
+ * served by the lab's DNS (check_lab.c). */
+#define CHECK_SENDER_DOMAIN "sender.example"
+#define CHECK_SENDER_IP "127.0.0.250"
+#define CHECK_SENDER "mxlab-check@" CHECK_SENDER_DOMAIN
+
 #include <event2/event.h>
 #include <openssl/ssl.h>
 #include <stddef.h>

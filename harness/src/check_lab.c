@@ -7,6 +7,7 @@
  * domain is counted, so a relay is shown by what left, not only by
  * replies. The lab module owns the SUT; this file only drives it.
  */
+#include "fakedns/fakedns.h"
 #include "harness/lab.h"
 
 #include "check_int.h"
@@ -163,10 +164,39 @@ static int check_lab_trusted(struct config *cf, const struct netaddr *ip)
     return in;
 }
 
+/* 1 if the server turns the client at t->src away outright: a 5xx to
+ * its greeting, EHLO, or a plain MAIL FROM and RCPT TO postmaster (the
+ * scenario lists it in a DNSBL, say). Such a client tests nothing but
+ * that block, so another address is tried. */
+static int check_lab_blocked(struct check_target *t)
+{
+    static const char *const cmds[] = {"MAIL FROM:<" CHECK_SENDER ">",
+                                       "RCPT TO:<postmaster@{L}>"};
+    struct check_result probe = {0};
+    struct check_conn *c = check_session_begin(t, &probe, NULL);
+    int blocked = c == NULL;
+
+    for (size_t i = 0; c != NULL && !blocked && i < 2; i++) {
+        struct check_reply rep = {-1, NULL};
+        struct strbuf cmd;
+        strbuf_init(&cmd);
+        check_expand(t, cmds[i], &cmd);
+        blocked = check_conn_cmd(c, cmd.buf, &rep) < 0 ||
+                  check_reply_class(&rep) == 5;
+        check_reply_clear(&rep);
+        strbuf_clear(&cmd);
+    }
+    check_session_end(c, &probe);
+    free(probe.reason);
+    free(probe.reply);
+    free(probe.transcript);
+    return blocked;
+}
+
 /* A client address outside (trusted = 0) or inside (1) mynetworks into
  * *out; -1 if none of the candidates is. */
 static int check_lab_pick(struct check_lab *cl, struct config *cf, int trusted,
-                          struct netaddr *out)
+                          struct check_target *t)
 {
     const char *inside[] = {"127.0.0.1", NULL};
     const char *const *cand = trusted ? inside : check_lab_outside_ips;
@@ -175,11 +205,28 @@ static int check_lab_pick(struct check_lab *cl, struct config *cf, int trusted,
                              sizeof(check_lab_outside_ips[0]);
     char err[256];
     struct strlist w;
+    struct netaddr *out = &t->src, first;
+    int have_first = 0;
 
-    for (size_t i = 0; i < n; i++)
-        if (lab_source(cl->lab, cand[i], out, err, sizeof(err)) >= 0 &&
-            check_lab_trusted(cf, out) == trusted)
+    for (size_t i = 0; i < n; i++) {
+        if (lab_source(cl->lab, cand[i], out, err, sizeof(err)) < 0 ||
+            check_lab_trusted(cf, out) != trusted)
+            continue;
+        if (trusted)
             return 0;
+        if (!have_first) {
+            first = *out;
+            have_first = 1;
+        }
+        t->has_src = 1;
+        if (!check_lab_blocked(t))
+            return 0;
+    }
+    if (have_first) {
+        /* Every outside address is blocked: the tests say so. */
+        *out = first;
+        return 0;
+    }
     if (!trusted)
         return -1;
     /* Inside: the first address of the first IPv4 network listed. */
@@ -245,6 +292,15 @@ static int check_lab_open(const struct check_opts *o, struct check_lab *cl,
     cl->lab = lab_open(t->base, *s, workdir, &spec, err, errlen);
     if (cl->lab == NULL || lab_endpoint(cl->lab, NULL, &ep, err, errlen) < 0)
         return -1;
+    /* The check's own sender domain exists in the lab's DNS, as a real
+     * sender's would: a SUT that refuses unknown sender domains
+     * (reject_unknown_sender_domain) judges the tests, not the sender. */
+    if (fakedns_load_zone_text(lab_fakedns(cl->lab), "mxlab check", 1,
+                               CHECK_SENDER_DOMAIN ".",
+                               "@ 300 IN A " CHECK_SENDER_IP "\n"
+                               "@ 300 IN MX 10 @\n",
+                               err, errlen) < 0)
+        return -1;
     t->addr = ep.addr;
     t->tls_now = ep.tls;
     netaddr_ip(&t->addr, t->ip, sizeof(t->ip));
@@ -291,8 +347,8 @@ int check_lab_main(const struct check_opts *o)
     t.tls_level = check_lab_tls_level(cf);
     /* Every loopback address may be trusted (mynetworks = 127.0.0.0/8):
      * then the rest runs from inside and open-relay cannot be judged. */
-    int outside = check_lab_pick(&cl, cf, 0, &t.src) == 0;
-    if (!outside && check_lab_pick(&cl, cf, 1, &t.src) < 0) {
+    int outside = check_lab_pick(&cl, cf, 0, &t) == 0;
+    if (!outside && check_lab_pick(&cl, cf, 1, &t) < 0) {
         fprintf(stderr,
                 "mxlab check: %s: no loopback address to test "
                 "from\n",
@@ -313,6 +369,20 @@ int check_lab_main(const struct check_opts *o)
            o->scenario, lab_sut_name(cl.lab), t.ip, from, t.domain, t.outside,
            t.sender);
     unsigned mask = o->batteries;
+    /* From inside mynetworks, smuggling is what a trusted client may do
+     * (smtpd_forbid_bare_newline_exclusions): no outside sender to test
+     * as, so not a finding either way. */
+    if (!outside && (mask & CHECK_BATTERY_SMUGGLING)) {
+        struct check_result *r = check_results_add(
+            &rs, "smuggling", "outside-client", CHECK_WANT_REFUSED);
+        r->sent = xstrdup("(no session)");
+        check_result_set(r, CHECK_NA, NULL,
+                         "every loopback address the lab can use is in "
+                         "mynetworks (%s): no untrusted client to smuggle "
+                         "from",
+                         config_get(cf, "mynetworks"));
+        mask &= ~CHECK_BATTERY_SMUGGLING;
+    }
     if (!outside && (mask & CHECK_BATTERY_RELAY)) {
         struct check_result *r = check_results_add(
             &rs, "open-relay", "outside-client", CHECK_WANT_REFUSED);
@@ -325,7 +395,7 @@ int check_lab_main(const struct check_opts *o)
     }
     check_run_batteries(&t, mask, &rs);
     if ((o->batteries & (CHECK_BATTERY_RELAY | CHECK_BATTERY_SMUGGLING)) &&
-        check_lab_pick(&cl, cf, 1, &t.src) == 0) {
+        check_lab_pick(&cl, cf, 1, &t) == 0) {
         if (o->batteries & CHECK_BATTERY_RELAY)
             check_lab_inside(&t, &rs);
         if (o->batteries & CHECK_BATTERY_SMUGGLING)
