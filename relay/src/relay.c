@@ -52,6 +52,13 @@ static const struct {
     {"strict_rfc821_envelopes", "no"},
     {"smtp_skip_5xx_greeting", "yes"},
     {"allow_untrusted_routing", "no"},
+    {"allow_percent_hack", "yes"},
+    {"swap_bangpath", "yes"},
+    {"resolve_dequoted_address", "yes"},
+    {"resolve_null_domain", "no"},
+    {"resolve_numeric_domain", "no"},
+    {"append_at_myorigin", "yes"},
+    {"inet_protocols", "all"},
     {"fast_flush_domains", "$relay_domains"},
     {"disable_vrfy_command", "no"},
     {"smtpd_discard_ehlo_keywords", ""},
@@ -250,6 +257,7 @@ static void relay_compat_defaults(struct config *cf)
                            "permit_mynetworks, reject_unauth_destination");
     }
     config_set_default(cf, "relay_domains", major >= 2 ? "" : "$mydestination");
+    config_set_default(cf, "append_dot_mydomain", major >= 1 ? "no" : "yes");
     config_set_default(cf, "mynetworks_style", major >= 2 ? "host" : "subnet");
 }
 
@@ -478,6 +486,25 @@ static long relay_long(struct config *cf, const char *name, int *bad, char *err,
     return v;
 }
 
+/* trivial-rewrite's settings (resolve.h). */
+static void relay_load_resolve(struct config *cf, struct relay_params *p)
+{
+    const char *proto = config_get(cf, "inet_protocols");
+
+    p->mydomain = xstrdup(config_get(cf, "mydomain"));
+    p->allow_percent_hack = config_get_bool(cf, "allow_percent_hack") != 0;
+    p->swap_bangpath = config_get_bool(cf, "swap_bangpath") != 0;
+    p->resolve_dequoted_address =
+        config_get_bool(cf, "resolve_dequoted_address") != 0;
+    p->resolve_null_domain = config_get_bool(cf, "resolve_null_domain") == 1;
+    p->resolve_numeric_domain =
+        config_get_bool(cf, "resolve_numeric_domain") == 1;
+    p->append_at_myorigin = config_get_bool(cf, "append_at_myorigin") != 0;
+    p->append_dot_mydomain = config_get_bool(cf, "append_dot_mydomain") == 1;
+    p->inet_ipv4 = strstr(proto, "all") != NULL || strstr(proto, "ipv4");
+    p->inet_ipv6 = strstr(proto, "all") != NULL || strstr(proto, "ipv6");
+}
+
 static void relay_init_params(struct relay_params *p)
 {
     memset(p, 0, sizeof(*p));
@@ -552,6 +579,7 @@ static int relay_load_params(struct relay *r, struct config *cf,
                   config_get(cf, "smtpd_discard_ehlo_keyword_address_maps"));
     p->allow_untrusted_routing =
         config_get_bool(cf, "allow_untrusted_routing") == 1;
+    relay_load_resolve(cf, p);
     p->smtp_skip_5xx_greeting =
         config_get_bool(cf, "smtp_skip_5xx_greeting") != 0;
     port = config_get(cf, "smtp_tcp_port");
@@ -641,6 +669,7 @@ static void relay_free_params(struct relay_params *p)
     free(p->relay_transport);
     free(p->mxlab_dns_servers);
     free(p->myorigin);
+    free(p->mydomain);
     free(p->home_mailbox);
     free(p->mail_spool_directory);
     strlist_clear(&p->alias_maps);

@@ -16,6 +16,7 @@
 #include "mxlab/fsutil.h"
 #include "mxlab/xmem.h"
 #include "relay_int.h"
+#include "resolve.h"
 #include "smtpd_line.h"
 
 static char tmpdir[64];
@@ -140,9 +141,112 @@ START_TEST(test_route)
     rewrite_resolve(r, route_cases[_i].addr, &route);
     ck_assert_str_eq(route.transport, route_cases[_i].transport);
     ck_assert_str_eq(route.nexthop, route_cases[_i].nexthop);
-    ck_assert_int_eq(rewrite_auth_destination(r, route_cases[_i].addr),
+    ck_assert_int_eq(rewrite_auth_destination(r, &r->p, route_cases[_i].addr),
                      route_cases[_i].auth);
     relay_free(r);
+}
+END_TEST
+
+/* trivial-rewrite's resolver alone: local.example and [127.0.0.1] are
+ * this host's. opts: 0 Postfix's defaults; 1 allow_percent_hack,
+ * swap_bangpath and resolve_dequoted_address off, resolve_null_domain
+ * and resolve_numeric_domain on. Results checked against Postfix 3.7.11
+ * (scenarios/relay-tests/address-tricks-*.scn). */
+static int resolve_test_local(void *arg, const char *domain)
+{
+    (void)arg;
+    return str_casecmp(domain, "local.example") == 0 ||
+           str_casecmp(domain, "mx.local.example") == 0 ||
+           strcmp(domain, "[127.0.0.1]") == 0;
+}
+
+static const struct {
+    int opts;
+    const char *in, *out;
+    int local, flags;
+} resolve_cases[] = {
+    {0, "user@local.example", "user@local.example", 1, 0},
+    {0, "user@LOCAL.EXAMPLE.", "user@LOCAL.EXAMPLE", 1, 0},
+    {0, "user@local.example..", "user@local.example..", 0, RESOLVE_FLAG_ERROR},
+    {0, "user", "user@mx.local.example", 1, 0},
+    {0, "user@", "user@", 0, RESOLVE_FLAG_ERROR},
+    {0, "user@127.0.0.1", "user@127.0.0.1", 0, RESOLVE_FLAG_ERROR},
+    {0, "user@[127.0.0.1]", "user@[127.0.0.1]", 1, 0},
+    {0, "user@[127.9.9.9]", "user@[127.9.9.9]", 0, 0},
+    {0, "user@[300.1.2.3]", "user@[300.1.2.3]", 0, RESOLVE_FLAG_ERROR},
+    {0, "user%outside.example@local.example", "user@outside.example", 0, 0},
+    {0, "user%outside.example", "user@outside.example", 0, 0},
+    {0, "a%b%local.example@local.example", "a@b", 0, 0},
+    {0, "outside.example!user@local.example", "user@outside.example", 0, 0},
+    {0, "local.example!outside.example!user", "user@outside.example", 0, 0},
+    {0, "a.example!b.example!user@local.example", "b.example!user@a.example", 0,
+     RESOLVE_FLAG_ROUTED},
+    {0, "user@outside.example@local.example", "user@outside.example", 0, 0},
+    {0, "user@local.example@outside.example",
+     "user@local.example@outside.example", 0, RESOLVE_FLAG_ROUTED},
+    {0, "user%relay.example@relay.example", "user%relay.example@relay.example",
+     0, RESOLVE_FLAG_ROUTED},
+    {0, "louen%local.example@local.example", "louen@local.example", 1, 0},
+    {0, "@local.example", "MAILER-DAEMON@local.example", 1, 0},
+    {1, "user%outside.example@local.example",
+     "user%outside.example@local.example", 1, RESOLVE_FLAG_ROUTED},
+    {1, "outside.example!user", "outside.example!user@mx.local.example", 1,
+     RESOLVE_FLAG_ROUTED},
+    {1, "user@outside.example@local.example",
+     "user@outside.example@local.example", 1, RESOLVE_FLAG_ROUTED},
+    {1, "user@", "user@mx.local.example", 1, 0},
+    {1, "user@127.0.0.1", "user@[127.0.0.1]", 1, 0},
+    {1, "user@127.9.9.9", "user@[127.9.9.9]", 0, 0},
+};
+
+START_TEST(test_resolve)
+{
+    struct resolve_opts o = {1,
+                             1,
+                             1,
+                             0,
+                             0,
+                             1,
+                             0,
+                             "mx.local.example",
+                             "mx.local.example",
+                             "local.example",
+                             resolve_test_local,
+                             NULL};
+    struct resolve_result res;
+
+    if (resolve_cases[_i].opts == 1) {
+        o.allow_percent_hack = o.swap_bangpath = 0;
+        o.resolve_dequoted_address = 0;
+        o.resolve_null_domain = o.resolve_numeric_domain = 1;
+    }
+    resolve_addr(&o, resolve_cases[_i].in, &res);
+    ck_assert_str_eq(res.addr, resolve_cases[_i].out);
+    ck_assert_int_eq(res.local, resolve_cases[_i].local);
+    ck_assert_int_eq(res.flags, resolve_cases[_i].flags);
+}
+END_TEST
+
+static const struct {
+    const char *ext, *internal;
+} quote_cases[] = {
+    {"\"user@outside\"@local", "user@outside@local"},
+    {"\"a b\"@x", "a b@x"},
+    {"\"a\\\"b\"@x", "a\"b@x"},
+    {"plain.user@x", "plain.user@x"},
+    {"\"a..b\"@x", "a..b@x"},
+};
+
+START_TEST(test_resolve_quote)
+{
+    char in[256], ext[256];
+
+    ck_assert_int_eq(resolve_internalize(quote_cases[_i].ext, in, sizeof(in)),
+                     0);
+    ck_assert_str_eq(in, quote_cases[_i].internal);
+    ck_assert_int_eq(resolve_externalize(in, ext, sizeof(ext)), 0);
+    ck_assert_str_eq(ext, quote_cases[_i].ext);
+    ck_assert_int_eq(resolve_internalize(quote_cases[_i].ext, in, 4), -1);
 }
 END_TEST
 
@@ -590,6 +694,10 @@ static Suite *relay_suite(void)
     tcase_add_test(tc, test_local_delivery);
     tcase_add_loop_test(tc, test_virtual, 0,
                         sizeof(virtual_cases) / sizeof(virtual_cases[0]));
+    tcase_add_loop_test(tc, test_resolve, 0,
+                        sizeof(resolve_cases) / sizeof(resolve_cases[0]));
+    tcase_add_loop_test(tc, test_resolve_quote, 0,
+                        sizeof(quote_cases) / sizeof(quote_cases[0]));
     tcase_add_loop_test(tc, test_route, 0,
                         sizeof(route_cases) / sizeof(route_cases[0]));
     tcase_add_loop_test(tc, test_relay_control, 0,
