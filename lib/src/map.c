@@ -6,15 +6,19 @@
  * lowercased unless the table is cidr:. Alias tables (MAP_ALIASES) read
  * aliases(5) "name: value" lines, as postalias(1) does. unix:passwd.byname
  * reads a passwd(5) file (map_set_passwd_file), user name -> the line.
- * regexp: (and pcre:, read as POSIX extended expressions) follow
- * regexp_table(5): "[!]/pattern/flags result" tried in order, $1..$9 in
- * results, "if /pattern/" ... "endif" blocks, case-insensitive unless
- * the i flag is given, on the case-folded key.
+ * regexp: (POSIX extended expressions, regexp_table(5)) and pcre:
+ * (libpcre2, pcre_table(5)): "[!]/pattern/flags result" tried in order,
+ * $1..$9 in results, "if /pattern/" ... "endif" blocks, case-insensitive
+ * unless the i flag is given, on the case-folded key. pcre: takes
+ * Postfix's flags i m s x A E U (s, "." matches a newline, is on by
+ * default) and ignores X, as Postfix built with PCRE2 does.
  */
 #include "mxlab/map.h"
 
 #include <errno.h>
 #include <regex.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +46,8 @@ struct map_cidr_entry {
  * pattern does not match), or "endif". */
 struct map_re_entry {
     enum { MAP_RE_RULE, MAP_RE_IF, MAP_RE_ENDIF } type;
-    regex_t re;
+    regex_t re;     /* regexp: */
+    pcre2_code *pc; /* pcre: (then re is not used) */
     int negate;
     char *value;  /* rules */
     size_t endif; /* ifs: index of the matching endif */
@@ -51,6 +56,7 @@ struct map_re_entry {
 struct map {
     enum map_kind kind;
     int flags;
+    int pcre; /* MAP_REGEXP from a pcre: table */
     char *spec;
     /* MAP_DICT: open addressing, power-of-two size. */
     struct map_slot *slots;
@@ -149,13 +155,103 @@ void map_set_passwd_file(const char *path)
     map_passwd_path = path ? xstrdup(path) : NULL;
 }
 
-/* "[!]/pattern/flags": compile into e; *rest points after the flags. */
-static int map_regexp_pattern(struct map_re_entry *e, char *p, char **rest,
-                              const char *file, int lineno, char *err,
-                              size_t errlen)
+static void map_re_clear(struct map_re_entry *e)
+{
+    if (e->pc != NULL)
+        pcre2_code_free(e->pc);
+    else if (e->type != MAP_RE_ENDIF)
+        regfree(&e->re);
+    free(e->value);
+}
+
+/* pcre_table(5) flags: each toggles one option; CASELESS and DOTALL are
+ * on to begin with. X (PCRE_EXTRA) does not exist in PCRE2: ignored. */
+static int map_pcre_flags(const char *f, size_t n, uint32_t *opts,
+                          const char *file, int lineno, char *err,
+                          size_t errlen)
+{
+    static const struct {
+        char flag;
+        uint32_t opt;
+    } table[] = {{'i', PCRE2_CASELESS}, {'m', PCRE2_MULTILINE},
+                 {'s', PCRE2_DOTALL},   {'x', PCRE2_EXTENDED},
+                 {'A', PCRE2_ANCHORED}, {'E', PCRE2_DOLLAR_ENDONLY},
+                 {'U', PCRE2_UNGREEDY}, {'X', 0}};
+
+    *opts = PCRE2_CASELESS | PCRE2_DOTALL;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0;
+        while (k < sizeof(table) / sizeof(table[0]) && table[k].flag != f[i])
+            k++;
+        if (k == sizeof(table) / sizeof(table[0])) {
+            snprintf(err, errlen, "%s:%d: unknown regexp flag '%c'", file,
+                     lineno, f[i]);
+            return -1;
+        }
+        *opts ^= table[k].opt;
+    }
+    return 0;
+}
+
+static int map_pcre_compile(struct map_re_entry *e, const char *re,
+                            const char *f, size_t n, const char *file,
+                            int lineno, char *err, size_t errlen)
+{
+    uint32_t opts;
+    int code;
+    PCRE2_SIZE off;
+
+    if (map_pcre_flags(f, n, &opts, file, lineno, err, errlen) < 0)
+        return -1;
+    e->pc = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, opts, &code,
+                          &off, NULL);
+    if (e->pc == NULL) {
+        PCRE2_UCHAR msg[200];
+        pcre2_get_error_message(code, msg, sizeof(msg));
+        snprintf(err, errlen, "%s:%d: bad regular expression at offset %lu: %s",
+                 file, lineno, (unsigned long)off, (const char *)msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int map_posix_compile(struct map_re_entry *e, const char *re,
+                             const char *f, size_t n, const char *file,
+                             int lineno, char *err, size_t errlen)
 {
     int cflags = REG_EXTENDED | REG_ICASE;
-    char delim, *end;
+
+    for (size_t i = 0; i < n; i++) {
+        if (f[i] == 'i')
+            cflags ^= REG_ICASE;
+        else if (f[i] == 'x')
+            cflags ^= REG_EXTENDED;
+        else if (f[i] == 'm')
+            cflags ^= REG_NEWLINE; /* regexp_table(5): multi-line mode */
+        else {
+            snprintf(err, errlen, "%s:%d: unknown regexp flag '%c'", file,
+                     lineno, f[i]);
+            return -1;
+        }
+    }
+    int rc = regcomp(&e->re, re, cflags);
+    if (rc != 0) {
+        char msg[200];
+        regerror(rc, &e->re, msg, sizeof(msg));
+        snprintf(err, errlen, "%s:%d: bad regular expression: %s", file, lineno,
+                 msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* "[!]/pattern/flags": compile into e (POSIX, or PCRE2 for pcre: tables);
+ * *rest points after the flags. */
+static int map_regexp_pattern(const struct map *m, struct map_re_entry *e,
+                              char *p, char **rest, const char *file,
+                              int lineno, char *err, size_t errlen)
+{
+    char delim, *end, *flags;
 
     if (*p == '!') {
         e->negate = 1;
@@ -178,27 +274,15 @@ static int map_regexp_pattern(struct map_re_entry *e, char *p, char **rest,
         return -1;
     }
     *end++ = '\0';
-    for (; *end && !str_isspace((unsigned char)*end); end++) {
-        if (*end == 'i')
-            cflags ^= REG_ICASE;
-        else if (*end == 'x')
-            cflags ^= REG_EXTENDED;
-        else if (*end != 'm') {
-            snprintf(err, errlen, "%s:%d: unknown regexp flag '%c'", file,
-                     lineno, *end);
-            return -1;
-        }
-    }
-    int rc = regcomp(&e->re, p + 1, cflags);
-    if (rc != 0) {
-        char msg[200];
-        regerror(rc, &e->re, msg, sizeof(msg));
-        snprintf(err, errlen, "%s:%d: bad regular expression: %s", file, lineno,
-                 msg);
-        return -1;
-    }
+    flags = end;
+    while (*end && !str_isspace((unsigned char)*end))
+        end++;
     *rest = end;
-    return 0;
+    if (m->pcre)
+        return map_pcre_compile(e, p + 1, flags, (size_t)(end - flags), file,
+                                lineno, err, errlen);
+    return map_posix_compile(e, p + 1, flags, (size_t)(end - flags), file,
+                             lineno, err, errlen);
 }
 
 static int map_parse_regexp(struct map *m, char *p, const char *file,
@@ -221,7 +305,7 @@ static int map_parse_regexp(struct map *m, char *p, const char *file,
             strncmp(p, "if", 2) == 0 && str_isspace((unsigned char)p[2]);
         if (is_if)
             p = str_trim(p + 2);
-        if (map_regexp_pattern(&e, p, &rest, file, lineno, err, errlen) < 0)
+        if (map_regexp_pattern(m, &e, p, &rest, file, lineno, err, errlen) < 0)
             return -1;
         rest = str_trim(rest);
         if (is_if) {
@@ -230,7 +314,7 @@ static int map_parse_regexp(struct map *m, char *p, const char *file,
                 xrealloc(m->open_ifs, (m->nopen + 1) * sizeof(*m->open_ifs));
             m->open_ifs[m->nopen++] = m->nre;
         } else if (*rest == '\0') {
-            regfree(&e.re);
+            map_re_clear(&e);
             snprintf(err, errlen, "%s:%d: no result after the pattern", file,
                      lineno);
             return -1;
@@ -495,7 +579,7 @@ struct map *map_open_flags(const char *spec, const char *base_dir, int flags,
     } else if (strcmp(type, "hash") == 0 || strcmp(type, "btree") == 0 ||
                strcmp(type, "texthash") == 0 || strcmp(type, "cidr") == 0 ||
                strcmp(type, "regexp") == 0 || strcmp(type, "pcre") == 0) {
-        /* pcre: read as POSIX extended expressions: the common subset. */
+        m->pcre = strcmp(type, "pcre") == 0;
         m->kind = strcmp(type, "cidr") == 0     ? MAP_CIDR
                   : strcmp(type, "regexp") == 0 ? MAP_REGEXP
                   : strcmp(type, "pcre") == 0   ? MAP_REGEXP
@@ -543,11 +627,8 @@ void map_free(struct map *m)
         free(m->cidrs[i].value);
     free(m->cidrs);
     free(m->static_value);
-    for (size_t i = 0; i < m->nre; i++) {
-        if (m->res[i].type != MAP_RE_ENDIF)
-            regfree(&m->res[i].re);
-        free(m->res[i].value);
-    }
+    for (size_t i = 0; i < m->nre; i++)
+        map_re_clear(&m->res[i]);
     free(m->res);
     free(m->open_ifs);
     free(m->result);
@@ -563,6 +644,34 @@ int map_whole_keys(const struct map *m)
 const char *map_spec(const struct map *m)
 {
     return m->spec;
+}
+
+/* 1 if e's pattern matches k, with groups 0..9 in g (-1: unset); 0 if
+ * not; -1 if PCRE2 gave up (a match limit): no match, even for "!". */
+static int map_re_match(const struct map_re_entry *e, const char *k,
+                        regmatch_t *g)
+{
+    pcre2_match_data *md;
+    int rc;
+
+    if (e->pc == NULL)
+        return regexec(&e->re, k, 10, g, 0) == 0;
+    md = pcre2_match_data_create(10, NULL);
+    rc = pcre2_match(e->pc, (PCRE2_SPTR)k, strlen(k), 0, 0, md, NULL);
+    for (int j = 0; j < 10; j++)
+        g[j].rm_so = g[j].rm_eo = -1;
+    if (rc > 0) {
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+        for (int j = 0; j < rc && j < 10; j++) {
+            if (ov[2 * j] == PCRE2_UNSET || ov[2 * j + 1] < ov[2 * j])
+                continue;
+            g[j].rm_so = (regoff_t)ov[2 * j];
+            g[j].rm_eo = (regoff_t)ov[2 * j + 1];
+        }
+    }
+    pcre2_match_data_free(md);
+    /* 0: a match with more groups than the vector holds. */
+    return rc >= 0 ? 1 : rc == PCRE2_ERROR_NOMATCH ? 0 : -1;
 }
 
 const char *map_lookup(struct map *m, const char *key)
@@ -581,8 +690,10 @@ const char *map_lookup(struct map *m, const char *key)
             regmatch_t g[10];
             if (e->type == MAP_RE_ENDIF)
                 continue;
-            int hit = regexec(&e->re, k, 10, g, 0) == 0;
-            if (e->negate)
+            int hit = map_re_match(e, k, g);
+            if (hit < 0)
+                hit = 0;
+            else if (e->negate)
                 hit = !hit;
             if (e->type == MAP_RE_IF) {
                 if (!hit)

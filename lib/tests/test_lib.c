@@ -515,6 +515,63 @@ START_TEST(test_map_regexp)
 }
 END_TEST
 
+/* pcre: through PCRE2 with pcre_table(5)'s flags, against regexp: (POSIX)
+ * on the same line: what Postfix answers for each (postmap -q on Postfix
+ * 3.7.11 with postfix-pcre, on keys already in lower case as access
+ * lookups fold them). NULL: no match, or for regexp: a table that does
+ * not compile (Postfix skips such a rule). */
+static const struct {
+    const char *rule, *key, *pcre, *regexp;
+} pcre_cases[] = {
+    {"/^\\d+@/ NUMERIC", "123@example.com", "NUMERIC", NULL},
+    {"/(?i)^abc@/ CI", "abc@x", "CI", NULL},
+    {"/^(\\w+)\\.(\\w+)@/ $2-$1", "john.doe@x", "doe-john", "doe-john"},
+    {"/^ABC$/ FOLDED", "ABC", "FOLDED", "FOLDED"},
+    {"/^ABC$/i EXACT", "ABC", NULL, NULL}, /* keys are folded */
+    {"/^a.b$/ DOT", "a\nb", "DOT", "DOT"},
+    {"/^a.b$/s NODOT", "a\nb", NULL, NULL},
+    {"/^a$/m LINE", "x\na", "LINE", "LINE"},
+    {"/^a b c$/x EXT", "abc", "EXT", NULL},
+    {"/^(.*)@/U $1", "a@b@c", "a", NULL},
+    {"/^(.*)@/ $1", "a@b@c", "a@b", "a@b"},
+    {"/b/A ANCH", "ab", NULL, NULL},
+    {"/b/A ANCH", "ba", "ANCH", NULL},
+    {"/a$/E END", "a\n", NULL, NULL},
+    {"/a$/ END", "a\n", "END", NULL},
+    {"/a/X OBSOLETE", "a", "OBSOLETE", NULL},
+    {"!/^\\d/ NOTDIGIT", "x1", "NOTDIGIT", "NOTDIGIT"},
+    {"/^(a)|(b)$/ [$1$2]", "b", "[b]", "[b]"},
+};
+
+START_TEST(test_map_pcre)
+{
+    char err[256] = "";
+    char *text = xasprintf("%s\n", pcre_cases[_i].rule);
+    char *path = write_temp(text);
+    const char *want[2] = {pcre_cases[_i].pcre, pcre_cases[_i].regexp};
+    const char *types[2] = {"pcre", "regexp"};
+
+    for (int t = 0; t < 2; t++) {
+        char *spec = xasprintf("%s:%s", types[t], path);
+        struct map *m = map_open(spec, NULL, err, sizeof(err));
+        const char *v = m ? map_lookup(m, pcre_cases[_i].key) : NULL;
+        if (t == 0)
+            ck_assert_msg(m != NULL, "%s", err);
+        if (want[t] == NULL)
+            ck_assert_msg(v == NULL, "%s %s: %s", types[t], pcre_cases[_i].rule,
+                          v);
+        else
+            ck_assert_msg(v != NULL && strcmp(v, want[t]) == 0, "%s %s: %s",
+                          types[t], pcre_cases[_i].rule, v ? v : "(none)");
+        map_free(m);
+        free(spec);
+    }
+    unlink(path);
+    free(path);
+    free(text);
+}
+END_TEST
+
 START_TEST(test_strbuf_put_json)
 {
     struct strbuf sb;
@@ -620,6 +677,8 @@ static Suite *lib_suite(void)
     tcase_add_test(tc, test_map_inline_cidr);
     tcase_add_test(tc, test_map_aliases_passwd);
     tcase_add_test(tc, test_map_regexp);
+    tcase_add_loop_test(tc, test_map_pcre, 0,
+                        sizeof(pcre_cases) / sizeof(pcre_cases[0]));
     tcase_add_test(tc, test_strbuf_put_json);
     tcase_add_test(tc, test_strlist_split);
     tcase_add_test(tc, test_fs_write_atomic);
