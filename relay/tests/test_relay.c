@@ -330,6 +330,17 @@ static const struct {
      "\"host.example\""},
     {"", "2525 inet n - n - - smtpd -o smtpd_forbid_bare_newline=maybe\n",
      "master.cf:1: invalid smtpd_forbid_bare_newline: \"maybe\""},
+    /* Typed parameters from the table (params.c): syntax and bounds. */
+    {"allow_percent_hack = maybe\n", "2525 inet n - n - - smtpd\n",
+     "main.cf:1: bad boolean value for parameter allow_percent_hack: "
+     "\"maybe\""},
+    {"smtpd_recipient_limit = 0\n", "2525 inet n - n - - smtpd\n",
+     "main.cf:1: parameter smtpd_recipient_limit: \"0\" is out of range "
+     "(at least 1)"},
+    {"message_size_limit = -5\n", "2525 inet n - n - - smtpd\n",
+     "main.cf:1: bad numerical value for parameter message_size_limit"},
+    {"", "2525 inet n - n - - smtpd -o smtpd_timeout=forever\n",
+     "master.cf:1: bad time value for parameter smtpd_timeout"},
 };
 
 START_TEST(test_config_errors)
@@ -342,6 +353,80 @@ START_TEST(test_config_errors)
     ck_assert_ptr_null(r);
     ck_assert_msg(strstr(err, config_error_cases[_i].err) != NULL,
                   "expected \"%s\" in \"%s\"", config_error_cases[_i].err, err);
+}
+END_TEST
+
+/* Start-up warnings (params.c): each names the file:line that set the
+ * parameter. The extra main.cf line is line 10 (after the seed's nine). */
+static const struct {
+    const char *main_line, *master_cf, *want;
+} warn_cases[] = {
+    {"smtpd_milters = inet:127.0.0.1:8891\n", NULL,
+     "main.cf:10: smtpd_milters is not implemented by mxlab-relay; mail is "
+     "accepted without it"},
+    {"smtpd_sasl_auth_enable = yes\n", NULL,
+     "main.cf:10: smtpd_sasl_auth_enable is not implemented by mxlab-relay; "
+     "AUTH is not offered"},
+    {"header_checks = regexp:/etc/postfix/header_checks\n", NULL,
+     "main.cf:10: header_checks is not implemented by mxlab-relay; content "
+     "is not inspected"},
+    {"smtp_tls_security_level = may\n", NULL,
+     "main.cf:10: smtp_tls_security_level is not implemented by "
+     "mxlab-relay; deliveries are made without it"},
+    {"mailbox_size_limit = 0\n", NULL,
+     "main.cf:10: mailbox_size_limit is not implemented by mxlab-relay; "
+     "mailboxes have no size limit"},
+    {"bounce_size_limit = 1000\n", NULL,
+     "main.cf:10: bounce_size_limit is not implemented by mxlab-relay; it "
+     "has no effect"},
+    {"inet_protocols = ipv4\n", NULL,
+     "main.cf:10: inet_protocols is only partly implemented by mxlab-relay: "
+     "it only decides"},
+    {"myhostnme = typo.example\n", NULL,
+     "main.cf:10: unused parameter: myhostnme=typo.example"},
+    {"mxlab_dns_server = 127.0.0.1:53\n", NULL,
+     "main.cf:10: mxlab_dns_server is not an mxlab-relay parameter"},
+    {"", "127.0.0.1:2525 inet n - n - - smtpd -o smtpd_milters=inet:x:1\n",
+     "master.cf:1: smtpd_milters is not implemented by mxlab-relay"},
+    /* Implemented, or accepted with no effect: no warning at all. */
+    {"biff = no\n", NULL, ""},
+    {"readme_directory = no\n", NULL, ""},
+    {"allow_percent_hack = no\n", NULL, ""},
+    {"smtpd_forbid_bare_newline = reject\n", NULL, ""},
+    {"", "127.0.0.1:2525 inet n - n - - smtpd -o smtpd_timeout=10s\n", ""},
+};
+
+START_TEST(test_param_warnings)
+{
+    char err[512] = "", *main_cf, *path = xasprintf("%s/stderr", tmpdir);
+    char *out = NULL;
+    int saved = dup(STDERR_FILENO);
+    FILE *fp = fopen(path, "w");
+    struct relay *r;
+
+    ck_assert_ptr_nonnull(fp);
+    fflush(stderr);
+    dup2(fileno(fp), STDERR_FILENO);
+    main_cf = xasprintf("%s%s", seed000_main_cf, warn_cases[_i].main_line);
+    r = make_relay(main_cf,
+                   warn_cases[_i].master_cf ? warn_cases[_i].master_cf
+                                            : master_ok,
+                   err, sizeof(err));
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    fclose(fp);
+    ck_assert_msg(r != NULL, "%s", err);
+    ck_assert_int_eq(fs_read_file(path, &out, NULL), 0);
+    if (warn_cases[_i].want[0] == '\0')
+        ck_assert_msg(strstr(out, "warning") == NULL, "unexpected: %s", out);
+    else
+        ck_assert_msg(strstr(out, warn_cases[_i].want) != NULL,
+                      "expected \"%s\" in \"%s\"", warn_cases[_i].want, out);
+    free(out);
+    free(main_cf);
+    free(path);
+    relay_free(r);
 }
 END_TEST
 
@@ -703,6 +788,8 @@ static Suite *relay_suite(void)
     tcase_add_loop_test(tc, test_relay_control, 0,
                         sizeof(relay_control_cases) /
                             sizeof(relay_control_cases[0]));
+    tcase_add_loop_test(tc, test_param_warnings, 0,
+                        sizeof(warn_cases) / sizeof(warn_cases[0]));
     tcase_add_loop_test(tc, test_config_errors, 0,
                         sizeof(config_error_cases) /
                             sizeof(config_error_cases[0]));
