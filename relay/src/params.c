@@ -18,6 +18,24 @@
 #include "params.h"
 #include "relay_int.h"
 
+/* A transport that qmgr.c does not have (pipe, lmtp, virtual, a
+ * master.cf service): "transport[:nexthop]". */
+static int relay_param_other_transport(const char *value)
+{
+    static const char *const known[] = {"smtp", "relay", "error", "discard",
+                                        "local"};
+    size_t n = strcspn(value, ":");
+
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (strlen(known[i]) == n && strncmp(value, known[i], n) == 0)
+            return 0;
+    return 1;
+}
+
+#define RP_TRANSPORTS                                                          \
+    "only the smtp, relay, error, discard and local transports; mail for "     \
+    "another is deferred (mail transport unavailable)"
+
 enum relay_param_type {
     RP_STR,  /* char *, the expanded value */
     RP_LIST, /* struct strlist, split at commas and white space */
@@ -38,41 +56,29 @@ struct relay_param {
     char unit;
     size_t off;          /* into struct relay_params, or RP_NOFIELD */
     const char *partial; /* what the relay leaves out, or NULL */
+    /* With partial: 1 if this value needs what is left out (NULL: any
+     * setting does). */
+    int (*needs_missing)(const char *value);
 };
 
+/* clang-format off */
 #define F(field) offsetof(struct relay_params, field)
-#define STR(n, d)                                                              \
-    {                                                                          \
-#n, RP_STR, d, 0, 0, 0, F(n), NULL                                     \
-    }
-#define LIST(n, d)                                                             \
-    {                                                                          \
-#n, RP_LIST, d, 0, 0, 0, F(n), NULL                                    \
-    }
-#define BOOL(n, d)                                                             \
-    {                                                                          \
-#n, RP_BOOL, d, 0, 1, 0, F(n), NULL                                    \
-    }
-#define LONG(n, d, lo)                                                         \
-    {                                                                          \
-#n, RP_LONG, d, lo, LONG_MAX, 0, F(n), NULL                            \
-    }
-#define TIME(n, d, u)                                                          \
-    {                                                                          \
-#n, RP_TIME, d, 0, LONG_MAX, u, F(n), NULL                             \
-    }
-#define CODE(n, d)                                                             \
-    {                                                                          \
-#n, RP_CODE, d, 0, 0, 0, RP_NOFIELD, NULL                              \
-    }
-#define PART(n, d, what)                                                       \
-    {                                                                          \
-#n, RP_CODE, d, 0, 0, 0, RP_NOFIELD, what                              \
-    }
-#define NOOP(n, d)                                                             \
-    {                                                                          \
-#n, RP_NOOP, d, 0, 0, 0, RP_NOFIELD, NULL                              \
-    }
+#define TYPED(n, t, d, lo, hi, u) \
+    {.name = #n, .type = t, .def = d, .min = lo, .max = hi, .unit = u, \
+     .off = F(n)}
+#define STR(n, d) TYPED(n, RP_STR, d, 0, 0, 0)
+#define LIST(n, d) TYPED(n, RP_LIST, d, 0, 0, 0)
+#define BOOL(n, d) TYPED(n, RP_BOOL, d, 0, 1, 0)
+#define LONG(n, d, lo) TYPED(n, RP_LONG, d, lo, LONG_MAX, 0)
+#define TIME(n, d, u) TYPED(n, RP_TIME, d, 0, LONG_MAX, u)
+#define CODE(n, d) {.name = #n, .type = RP_CODE, .def = d, .off = RP_NOFIELD}
+#define NOOP(n, d) {.name = #n, .type = RP_NOOP, .def = d, .off = RP_NOFIELD}
+#define PART(n, d, what) \
+    {.name = #n, .type = RP_CODE, .def = d, .off = RP_NOFIELD, .partial = what}
+#define PARTSTR(n, d, what, fn) \
+    {.name = #n, .type = RP_STR, .def = d, .off = F(n), .partial = what, \
+     .needs_missing = fn}
+/* clang-format on */
 
 static const struct relay_param relay_param_table[] = {
     /* Identity, files, logging. */
@@ -99,8 +105,10 @@ static const struct relay_param relay_param_table[] = {
     CODE(virtual_maps, ""),
     CODE(transport_maps, ""),
     STR(relayhost, ""),
-    STR(default_transport, "smtp"),
-    STR(relay_transport, "relay"),
+    PARTSTR(default_transport, "smtp", RP_TRANSPORTS,
+            relay_param_other_transport),
+    PARTSTR(relay_transport, "relay", RP_TRANSPORTS,
+            relay_param_other_transport),
     PART(local_transport, "local:$myhostname",
          "local class mail always goes to the relay's local(8)"),
     BOOL(allow_untrusted_routing, "no"),
@@ -385,12 +393,14 @@ static int relay_referenced(const char *text, const char *name)
 
 /* The warning for one setting (where: file:line), if it needs one. */
 static void relay_param_check(const struct relay_unused *u, const char *where,
-                              const char *name, const char *raw)
+                              const char *name, const char *raw,
+                              const char *value)
 {
     const struct relay_param *rp = relay_param_find(name);
 
     if (rp != NULL) {
-        if (rp->partial != NULL)
+        if (rp->partial != NULL &&
+            (rp->needs_missing == NULL || rp->needs_missing(value)))
             log_warnx("%s: %s is only partly implemented by mxlab-relay: %s",
                       where, name, rp->partial);
     } else if (strncmp(name, "mxlab_", 6) == 0) {
@@ -410,7 +420,7 @@ static void relay_check_name(void *arg, const char *name, const char *raw)
     const char *where = config_where(u->cf, name);
 
     if (where != NULL)
-        relay_param_check(u, where, name, raw);
+        relay_param_check(u, where, name, raw, config_get(u->cf, name));
 }
 
 void relay_params_warn(struct config *cf, const struct strlist *overrides)
@@ -424,6 +434,6 @@ void relay_params_warn(struct config *cf, const struct strlist *overrides)
     config_each_set(cf, relay_check_name, &u);
     for (size_t i = 0; i + 2 < overrides->n; i += 3)
         relay_param_check(&u, overrides->v[i], overrides->v[i + 1],
-                          overrides->v[i + 2]);
+                          overrides->v[i + 2], overrides->v[i + 2]);
     strbuf_clear(&u.all);
 }

@@ -388,7 +388,13 @@ static const struct {
      "main.cf:10: mxlab_dns_server is not an mxlab-relay parameter"},
     {"", "127.0.0.1:2525 inet n - n - - smtpd -o smtpd_milters=inet:x:1\n",
      "master.cf:1: smtpd_milters is not implemented by mxlab-relay"},
+    {"default_transport = uucp\n", NULL,
+     "main.cf:10: default_transport is only partly implemented by "
+     "mxlab-relay: only the smtp, relay, error, discard and local"},
+    {"", "127.0.0.1:2525 inet n - n - - smtpd -o relay_transport=lmtp:x\n",
+     "master.cf:1: relay_transport is only partly implemented"},
     /* Implemented, or accepted with no effect: no warning at all. */
+    {"default_transport = error:no mail here\n", NULL, ""},
     {"biff = no\n", NULL, ""},
     {"readme_directory = no\n", NULL, ""},
     {"allow_percent_hack = no\n", NULL, ""},
