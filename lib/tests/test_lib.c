@@ -496,6 +496,45 @@ START_TEST(test_map_regexp)
         {"/(/ REJECT\n", ":1: bad regular expression"},
         {"/a/q REJECT\n", ":1: unknown regexp flag 'q'"},
     };
+    /* regexp: patterns whose glibc automaton would take gigabytes. */
+    static const struct {
+        const char *text, *want;
+    } huge[] = {
+        {"/(.*++++++++)@x/ REJECT\n", ":1: regular expression refused: "
+                                      "adjacent repetition operators"},
+        {"/(((((((((((a+)+)+)+)+)+)+)+)+)+)+)/ REJECT\n",
+         ":1: regular expression refused: too many repetitions"},
+        {"/a{3000}/ REJECT\n", ":1: regular expression refused: too many"},
+        {"/a\\{3000\\}/x REJECT\n", ":1: regular expression refused"},
+        {"/(a{40}){40}/ A\n/(b{40}){40}/ B\n/(c{40}){40}/ C\n"
+         "/(d{40}){40}/ D\n/(e{40}){40}/ E\n/(f{40}){40}/ F\n"
+         "/(g{40}){40}/ G\n/(h{40}){40}/ H\n/(i{40}){40}/ I\n"
+         "/(j{40}){40}/ J\n/(k{40}){40}/ K\n/(l{40}){40}/ L\n"
+         "/(m{40}){40}/ M\n",
+         ":13: regular expression refused: the table's expressions"},
+    };
+    for (size_t i = 0; i < sizeof(huge) / sizeof(huge[0]); i++) {
+        path = write_temp(huge[i].text);
+        spec = xasprintf("regexp:%s", path);
+        ck_assert_ptr_null(map_open(spec, NULL, err, sizeof(err)));
+        ck_assert_msg(strstr(err, huge[i].want) != NULL, "%s", err);
+        unlink(path);
+        free(path);
+        free(spec);
+    }
+    /* What real tables write still compiles. */
+    path = write_temp("/^(.*?)@x$/ LAZY $1\n"
+                      "/^[0-9]{1,3}(\\.[0-9]{1,3}){3}$/ IP\n"
+                      "/^(a{40}){40}$/ BIG\n");
+    spec = xasprintf("regexp:%s", path);
+    struct map *ok = map_open(spec, NULL, err, sizeof(err));
+    ck_assert_msg(ok != NULL, "%s", err);
+    ck_assert_str_eq(map_lookup(ok, "127.0.0.1"), "IP");
+    ck_assert_str_eq(map_lookup(ok, "joe@x"), "LAZY joe");
+    map_free(ok);
+    unlink(path);
+    free(path);
+    free(spec);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         path = write_temp(bad[i].text);
         spec = xasprintf("pcre:%s", path);
