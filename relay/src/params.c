@@ -363,8 +363,17 @@ static const char *relay_ignored_effect(const char *name)
 
 struct relay_unused {
     struct config *cf;
-    struct strbuf all; /* every value, for $name references */
+    struct strbuf all;   /* every value, for $name references */
+    struct strlist *out; /* the warnings given */
 };
+
+/* One warning (msg: allocated, taken over): on stderr and kept. */
+static void relay_param_warning(const struct relay_unused *u, char *msg)
+{
+    log_warnx("%s", msg);
+    strlist_push(u->out, msg);
+    free(msg);
+}
 
 static void relay_collect_value(void *arg, const char *name, const char *raw)
 {
@@ -401,16 +410,22 @@ static void relay_param_check(const struct relay_unused *u, const char *where,
     if (rp != NULL) {
         if (rp->partial != NULL &&
             (rp->needs_missing == NULL || rp->needs_missing(value)))
-            log_warnx("%s: %s is only partly implemented by mxlab-relay: %s",
-                      where, name, rp->partial);
+            relay_param_warning(
+                u, xasprintf(
+                       "%s: %s is only partly implemented by mxlab-relay: %s",
+                       where, name, rp->partial));
     } else if (strncmp(name, "mxlab_", 6) == 0) {
-        log_warnx("%s: %s is not an mxlab-relay parameter", where, name);
+        relay_param_warning(
+            u,
+            xasprintf("%s: %s is not an mxlab-relay parameter", where, name));
     } else if (relay_postfix_knows(name)) {
-        log_warnx("%s: %s is not implemented by mxlab-relay; %s", where, name,
-                  relay_ignored_effect(name));
+        relay_param_warning(
+            u, xasprintf("%s: %s is not implemented by mxlab-relay; %s", where,
+                         name, relay_ignored_effect(name)));
     } else if (!relay_referenced(u->all.buf ? u->all.buf : "", name)) {
         /* postconf(1): most likely a typo. */
-        log_warnx("%s: unused parameter: %s=%s", where, name, raw);
+        relay_param_warning(
+            u, xasprintf("%s: unused parameter: %s=%s", where, name, raw));
     }
 }
 
@@ -423,9 +438,10 @@ static void relay_check_name(void *arg, const char *name, const char *raw)
         relay_param_check(u, where, name, raw, config_get(u->cf, name));
 }
 
-void relay_params_warn(struct config *cf, const struct strlist *overrides)
+void relay_params_warn(struct config *cf, const struct strlist *overrides,
+                       struct strlist *out)
 {
-    struct relay_unused u = {cf, {0}};
+    struct relay_unused u = {cf, {0}, out};
 
     strbuf_init(&u.all);
     config_each_set(cf, relay_collect_value, &u);

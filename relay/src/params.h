@@ -32,12 +32,14 @@ void relay_params_free(struct relay_params *p);
 int relay_params_load(struct config *cf, struct relay_params *p, char *err,
                       size_t errlen);
 
-/* The warnings of a start or reload, through log_warnx, each naming the
- * file:line that set the parameter: one Postfix knows that the relay does
- * not implement ("... is not implemented by mxlab-relay; ..."), one it
- * implements in part (what is missing), and one neither knows nor any
- * setting uses as $name (postconf's "unused parameter"). overrides: the
- * master.cf "-o" settings as (where, name, value) triples. */
-void relay_params_warn(struct config *cf, const struct strlist *overrides);
+/* The warnings of a start or reload, through log_warnx and into out (for
+ * the mail log, which is not open yet), each naming the file:line that
+ * set the parameter: one Postfix knows that the relay does not implement
+ * ("... is not implemented by mxlab-relay; ..."), one it implements in
+ * part (what is missing), and one neither knows nor any setting uses as
+ * $name (postconf's "unused parameter"). overrides: the master.cf "-o"
+ * settings as (where, name, value) triples. */
+void relay_params_warn(struct config *cf, const struct strlist *overrides,
+                       struct strlist *out);
 
 #endif

@@ -718,6 +718,7 @@ struct relay *relay_new(struct event_base *base, const char *config_dir,
     relay_init_params(&r->p);
     strlist_init(&r->passwd_tables);
     strlist_push(&r->passwd_tables, "unix:passwd.byname");
+    strlist_init(&r->param_warnings);
     strlist_init(&l.overrides);
     relay_params_defaults(r->cf);
     config_set_default(r->cf, "config_directory", config_dir);
@@ -735,7 +736,7 @@ struct relay *relay_new(struct event_base *base, const char *config_dir,
     }
     l.path = xasprintf("%s/master.cf", config_dir);
     rc = relay_load_master(&l);
-    relay_params_warn(r->cf, &l.overrides);
+    relay_params_warn(r->cf, &l.overrides, &r->param_warnings);
     if (rc < 0 || relay_load_params(r, r->cf, &r->p, err, errlen) < 0 ||
         relay_open_maps(r, "virtual_alias_maps", &r->virtual_alias_maps, err,
                         errlen) < 0 ||
@@ -784,6 +785,14 @@ static int relay_listen(struct relay_listener *l, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+/* The parameter warnings of the configuration read last, in the mail log
+ * too (as Postfix's daemons log theirs): at start and at each reload. */
+static void relay_log_param_warnings(struct relay *r)
+{
+    for (size_t i = 0; i < r->param_warnings.n; i++)
+        maillog_printf(r->log, "master", "warning: %s", r->param_warnings.v[i]);
 }
 
 int relay_start(struct relay *r, char *err, size_t errlen)
@@ -839,6 +848,7 @@ int relay_start(struct relay *r, char *err, size_t errlen)
                    "daemon started -- version %s, "
                    "configuration %s",
                    MXLAB_VERSION, r->config_dir);
+    relay_log_param_warnings(r);
     qmgr_schedule(r);
     return 0;
 }
@@ -893,6 +903,7 @@ int relay_reload(struct relay *r, char *err, size_t errlen)
     RELAY_SWAP(struct maplist *, r->transport_maps, n->transport_maps);
     RELAY_SWAP(struct relay_table *, r->tables, n->tables);
     RELAY_SWAP(size_t, r->ntables, n->ntables);
+    RELAY_SWAP(struct strlist, r->param_warnings, n->param_warnings);
     relay_free(n);
     /* New sessions get the certificate as it is now (sessions under TLS
      * keep a reference to the old one). */
@@ -900,6 +911,7 @@ int relay_reload(struct relay *r, char *err, size_t errlen)
     relay_tls_init(r);
     maillog_printf(r->log, "master", "reload -- version %s, configuration %s",
                    MXLAB_VERSION, r->config_dir);
+    relay_log_param_warnings(r);
     qmgr_schedule(r);
     return 0;
 }
@@ -932,6 +944,7 @@ void relay_free(struct relay *r)
     }
     free(r->tables);
     strlist_clear(&r->passwd_tables);
+    strlist_clear(&r->param_warnings);
     maplist_free(r->transport_maps);
     relay_free_params(&r->p);
     config_free(r->cf);

@@ -206,7 +206,8 @@ struct relay {
     } * tables;
     size_t ntables;
     struct maplist *transport_maps;
-    struct strlist passwd_tables; /* "unix:passwd.byname" */
+    struct strlist passwd_tables;  /* "unix:passwd.byname" */
+    struct strlist param_warnings; /* params.c's, for the mail log */
     struct maillog *log;
     struct dns *dns;
     struct relay_listener **listeners;
