@@ -311,10 +311,12 @@ static const char *map_posix_cost(const char *p, int ere, unsigned long *cost)
         if (!is_op) {
             map_re_atom(&c, 1);
         } else if (op == '(') {
-            if (++c.depth >= MAP_RE_DEPTH_MAX)
+            if (c.depth + 1 >= MAP_RE_DEPTH_MAX) {
                 why = "groups nested too deeply";
-            else
+            } else {
+                c.depth++;
                 c.sum[c.depth] = c.last[c.depth] = 0;
+            }
             c.after_dup = 0;
         } else if (op == ')') {
             n = c.depth > 0 ? c.sum[c.depth--] : 1;

@@ -519,6 +519,10 @@ START_TEST(test_map_regexp)
         {"/(((((((((((a+)+)+)+)+)+)+)+)+)+)+)/ REJECT\n",
          ":1: regular expression refused: too many repetitions"},
         {"/a{3000}/ REJECT\n", ":1: regular expression refused: too many"},
+        {"/((((((((((((((((((((((((((((((((((a)))))))))))))))))))))))))))))))))"
+         ")/"
+         " DEEP\n",
+         ":1: regular expression refused: groups nested too deeply"},
         {"/a\\{3000\\}/x REJECT\n", ":1: regular expression refused"},
         {"/(a{40}){40}/ A\n/(b{40}){40}/ B\n/(c{40}){40}/ C\n"
          "/(d{40}){40}/ D\n/(e{40}){40}/ E\n/(f{40}){40}/ F\n"
