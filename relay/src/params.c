@@ -211,6 +211,14 @@ static const struct relay_param relay_param_table[] = {
 
 #define RELAY_NPARAMS (sizeof(relay_param_table) / sizeof(relay_param_table[0]))
 
+/* rp's field in p; NULL for a parameter without one (no pointer is
+ * formed from RP_NOFIELD). */
+static void *relay_param_field(struct relay_params *p,
+                               const struct relay_param *rp)
+{
+    return rp->off == RP_NOFIELD ? NULL : (char *)p + rp->off;
+}
+
 static const struct relay_param *relay_param_find(const char *name)
 {
     for (size_t i = 0; i < RELAY_NPARAMS; i++)
@@ -239,15 +247,14 @@ void relay_params_init(struct relay_params *p)
     memset(p, 0, sizeof(*p));
     for (size_t i = 0; i < RELAY_NPARAMS; i++)
         if (relay_param_table[i].type == RP_LIST)
-            strlist_init(
-                (struct strlist *)((char *)p + relay_param_table[i].off));
+            strlist_init(relay_param_field(p, &relay_param_table[i]));
 }
 
 void relay_params_free(struct relay_params *p)
 {
     for (size_t i = 0; i < RELAY_NPARAMS; i++) {
         const struct relay_param *rp = &relay_param_table[i];
-        void *field = (char *)p + rp->off;
+        void *field = relay_param_field(p, rp);
         if (rp->type == RP_STR) {
             free(*(char **)field);
             *(char **)field = NULL;
@@ -261,7 +268,7 @@ void relay_params_free(struct relay_params *p)
 static int relay_param_load(struct config *cf, const struct relay_param *rp,
                             struct relay_params *p, char *err, size_t errlen)
 {
-    void *field = (char *)p + rp->off;
+    void *field = relay_param_field(p, rp);
     const char *where = config_where(cf, rp->name);
     long v = 0;
 
