@@ -41,6 +41,7 @@
 #include "mxlab/tlsutil.h"
 #include "mxlab/xmem.h"
 #include "relay_int.h"
+#include "resolve.h"
 #include "smtpd_line.h"
 
 #define SMTPD_LINE_LIMIT 2048 /* Postfix line_length_limit */
@@ -360,7 +361,29 @@ static void smtpd_noqueue_reject(struct smtpd_session *s, const char *cmd,
 }
 
 static int smtpd_rcpt_maps(struct smtpd_session *s, const char *addr,
-                           char *reply, size_t len);
+                           const char *shown, char *reply, size_t len);
+
+/* extract_addr(): the address in internal form (out), and 0, or -1 when
+ * trivial-rewrite finds its syntax bad (a domain that is no host name,
+ * "user@", a bare IP address), logged as Postfix logs it. */
+static int smtpd_check_addr(struct smtpd_session *s, const char *cmd,
+                            const char *addr, char *out, size_t len)
+{
+    struct resolve_result res;
+
+    if (resolve_internalize(addr, out, len) < 0)
+        return -1;
+    if (*out == '\0')
+        return 0;
+    rewrite_resolve_addr(s->r, out, &res);
+    if ((res.flags & RESOLVE_FLAG_ERROR) == 0)
+        return 0;
+    maillog_printf(s->r->log, "smtpd",
+                   "warning: Illegal address syntax from %s[%s] in %s "
+                   "command: <%s>",
+                   s->name, s->ip, cmd, addr);
+    return -1;
+}
 
 /* smtpd_reject_unlisted_recipient: an address in a virtual alias domain
  * must have a mapping; one not aliased away must be known to its class's
@@ -371,8 +394,13 @@ static int smtpd_rcpt_unlisted(struct smtpd_session *s, const char *addr,
 {
     struct relay *r = s->r;
     struct strlist probe;
+    struct resolve_result res;
     int rc = 0;
 
+    /* The tables are asked about the address as resolved: "user@here."
+     * is user@here (check_rcpt_maps()). */
+    rewrite_resolve_addr(r, addr, &res);
+    addr = res.addr;
     strlist_init(&probe);
     int vrc = rewrite_virtual(r, addr, &probe);
     if (vrc == 1) {
@@ -382,7 +410,7 @@ static int smtpd_rcpt_unlisted(struct smtpd_session *s, const char *addr,
                  shown);
         rc = -1;
     } else if (vrc == 0 && probe.n == 1 && str_casecmp(probe.v[0], addr) == 0) {
-        rc = smtpd_rcpt_maps(s, addr, reply, len);
+        rc = smtpd_rcpt_maps(s, addr, shown, reply, len);
     }
     strlist_clear(&probe);
     return rc;
@@ -670,7 +698,8 @@ static int smtpd_size_param(const char *v, long long *size)
  * refused as Postfix refuses it. */
 static int smtpd_mail(struct smtpd_session *s, const char *arg)
 {
-    char addr[SMTP_PATH_MAX], tok[SMTPD_LINE_LIMIT + 1];
+    char addr[SMTP_PATH_MAX], internal[SMTP_PATH_MAX];
+    char tok[SMTPD_LINE_LIMIT + 1];
     const char *params;
     const char *p = str_casestart(arg, "FROM:");
     int mask = smtpd_ehlo_mask(s), ret = DSN_RET_NONE, have_envid = 0;
@@ -693,7 +722,8 @@ static int smtpd_mail(struct smtpd_session *s, const char *arg)
         return 0;
     }
     if (smtp_parse_path(p, s->p->strict_rfc821_envelopes, addr, sizeof(addr),
-                        &params) != SMTP_PATH_OK) {
+                        &params) != SMTP_PATH_OK ||
+        smtpd_check_addr(s, "MAIL", addr, internal, sizeof(internal)) < 0) {
         smtpd_reply(s, "501 5.1.7 Bad sender address syntax");
         return 0;
     }
@@ -788,7 +818,7 @@ static int smtpd_rcpt_exempt(struct smtpd_session *s, const char *addr,
  * address, the local part (local class only) or "@domain" must be in one
  * of the tables; an empty parameter accepts everyone. -1 with the reply. */
 static int smtpd_rcpt_maps(struct smtpd_session *s, const char *addr,
-                           char *reply, size_t len)
+                           const char *shown, char *reply, size_t len)
 {
     struct relay *r = s->r;
     enum rewrite_class cls = rewrite_class(r, addr);
@@ -821,12 +851,12 @@ static int smtpd_rcpt_maps(struct smtpd_session *s, const char *addr,
     for (int k = 0; k < nkeys; k++)
         free(keys[k]);
     if (found < 0)
-        snprintf(reply, len, "451 4.3.0 <%s>: Temporary lookup failure", addr);
+        snprintf(reply, len, "451 4.3.0 <%s>: Temporary lookup failure", shown);
     else if (found == 0)
         snprintf(reply, len,
                  "550 5.1.1 <%s>: Recipient address rejected: User unknown "
                  "in %s recipient table",
-                 addr, cls == REWRITE_CLASS_LOCAL ? "local" : "relay");
+                 shown, cls == REWRITE_CLASS_LOCAL ? "local" : "relay");
     return found == 1 ? 0 : -1;
 }
 
@@ -842,7 +872,10 @@ static void smtpd_rcpt_done(void *arg, int rc, const char *why)
     s->pending = NULL;
     snprintf(reply, sizeof(reply), "%s", why);
     if (rc >= 0) {
-        if (smtpd_rcpt_unlisted(s, addr, addr, reply, sizeof(reply)) < 0)
+        char shown[SMTP_PATH_MAX];
+        if (resolve_internalize(addr, shown, sizeof(shown)) < 0)
+            snprintf(shown, sizeof(shown), "%s", addr);
+        if (smtpd_rcpt_unlisted(s, addr, shown, reply, sizeof(reply)) < 0)
             rc = -1;
     }
     if (rc < 0) {
@@ -996,7 +1029,7 @@ static char *smtpd_policy_request(struct smtpd_session *s, const char *rcpt)
 static int smtpd_rcpt(struct smtpd_session *s, const char *arg)
 {
     struct relay *r = s->r;
-    char addr[SMTP_PATH_MAX];
+    char addr[SMTP_PATH_MAX], internal[SMTP_PATH_MAX];
     const char *params;
     const char *p = str_casestart(arg, "TO:");
     struct policy_ctx ctx;
@@ -1015,7 +1048,8 @@ static int smtpd_rcpt(struct smtpd_session *s, const char *arg)
     }
     if (smtp_parse_path(p, s->p->strict_rfc821_envelopes, addr, sizeof(addr),
                         &params) != SMTP_PATH_OK ||
-        addr[0] == '\0') {
+        smtpd_check_addr(s, "RCPT", addr, internal, sizeof(internal)) < 0 ||
+        internal[0] == '\0') {
         smtpd_reply(s, "501 5.1.3 Bad recipient address syntax");
         return 0;
     }
@@ -1030,7 +1064,7 @@ static int smtpd_rcpt(struct smtpd_session *s, const char *arg)
     ctx.client_name = s->name;
     ctx.helo = s->helo ? s->helo : "";
     ctx.sender = s->sender;
-    ctx.rcpt = addr;
+    ctx.rcpt = internal; /* the internal form, as Postfix's checks see it */
     ctx.pipelined = s->sent_ahead && !s->esmtp;
     ctx.p = s->p;
     ctx.sasl_method = s->sasl_method;
