@@ -13,6 +13,8 @@
 #include "reports/logsum.h"
 #include "reports/report.h"
 
+TCase *test_bench_tcase(void);
+
 static const struct report_case cases[] = {
     {"000-ovh-relay", "seeds", "scenarios/seeds/000-ovh-relay.scn", 0.5,
      REPORT_PASSED, NULL, "C: helo test\nS: 250 relais",
@@ -181,6 +183,7 @@ int main(void)
                         sizeof(logs) / sizeof(logs[0]));
     tcase_add_test(tc, test_logsum_figures);
     suite_add_tcase(s, tc);
+    suite_add_tcase(s, test_bench_tcase()); /* test_bench.c */
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
