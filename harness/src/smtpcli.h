@@ -78,6 +78,10 @@ struct smtpcli *smtpcli_connect(struct event_base *base,
                                 char *err, size_t errlen);
 /* Queue bytes for the server, as they are (no CRLF added). */
 void smtpcli_write(struct smtpcli *c, const void *data, size_t len);
+/* The same for n pieces one after the other (one system call when the
+ * socket takes them all). */
+struct iovec;
+void smtpcli_writev(struct smtpcli *c, const struct iovec *iov, int n);
 /* Queue "line\r\n". */
 void smtpcli_send_line(struct smtpcli *c, const char *line);
 /* Start TLS on the connection now (after a 220 to STARTTLS). -1 if the
