@@ -105,13 +105,13 @@ static void bench_json_hist(struct strbuf *sb, const char *key,
         strbuf_puts(sb, "null,\n");
         return;
     }
-    strbuf_printf(sb,
-                  "{\"p50\": %" PRIu64 ", \"p90\": %" PRIu64
-                  ", \"p99\": %" PRIu64 ", \"p99.9\": %" PRIu64
-                  ", \"max\": %" PRIu64 ", \"mean\": %.1f,\n    \"histogram\": ",
-                  hist_percentile(h, 50), hist_percentile(h, 90),
-                  hist_percentile(h, 99), hist_percentile(h, 99.9), h->max,
-                  hist_mean(h));
+    strbuf_printf(
+        sb,
+        "{\"p50\": %" PRIu64 ", \"p90\": %" PRIu64 ", \"p99\": %" PRIu64
+        ", \"p99.9\": %" PRIu64 ", \"max\": %" PRIu64
+        ", \"mean\": %.1f,\n    \"histogram\": ",
+        hist_percentile(h, 50), hist_percentile(h, 90), hist_percentile(h, 99),
+        hist_percentile(h, 99.9), h->max, hist_mean(h));
     hist_write_json(h, sb);
     strbuf_puts(sb, "},\n");
 }
@@ -273,8 +273,8 @@ static const char *bench_read_tree(struct bench_run *r, const struct json *j,
     if (json_get_num(j, "mxlab_bench", 0) != BENCH_FORMAT)
         return "not a bench.json of this version (\"mxlab_bench\": 1)";
     for (size_t i = 0; i < BENCH_NCOUNTS; i++)
-        if (bench_uint(json_get(j, bench_counts[i].key),
-                       &BENCH_COUNT(r, i)) < 0)
+        if (bench_uint(json_get(j, bench_counts[i].key), &BENCH_COUNT(r, i)) <
+            0)
             return "a count (sent, accepted, refused, errors, bytes) is "
                    "missing or not a whole number";
     if (bench_uint(json_get(j, "arrived"), &v) == 0) {

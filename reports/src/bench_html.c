@@ -81,28 +81,34 @@ static void plot_axes(FILE *fp, const struct plot *p, double xmax, double ymax)
     int nx = p->nines ? (int)xmax : 5;
     char lab[32];
 
-    fprintf(fp, "<rect class=\"frame\" x=\"%d\" y=\"%d\" width=\"%d\" "
-                "height=\"%d\"/>\n", PLOT_L, PLOT_T, w, h);
+    fprintf(fp,
+            "<rect class=\"frame\" x=\"%d\" y=\"%d\" width=\"%d\" "
+            "height=\"%d\"/>\n",
+            PLOT_L, PLOT_T, w, h);
     for (int i = 0; i <= 5; i++) {
         double y = PLOT_T + h - (double)h * i / 5;
         plot_tick_label(lab, sizeof(lab), ymax * i / 5, 0);
-        fprintf(fp, "<line class=\"grid\" x1=\"%d\" x2=\"%d\" y1=\"%.1f\" "
-                    "y2=\"%.1f\"/><text class=\"tick\" x=\"%d\" y=\"%.1f\" "
-                    "text-anchor=\"end\">%s</text>\n",
+        fprintf(fp,
+                "<line class=\"grid\" x1=\"%d\" x2=\"%d\" y1=\"%.1f\" "
+                "y2=\"%.1f\"/><text class=\"tick\" x=\"%d\" y=\"%.1f\" "
+                "text-anchor=\"end\">%s</text>\n",
                 PLOT_L, PLOT_L + w, y, y, PLOT_L - 6, y + 4, lab);
     }
     for (int i = 0; i <= nx && nx > 0; i++) {
         double v = xmax * i / nx, x = PLOT_L + (double)w * i / nx;
         plot_tick_label(lab, sizeof(lab), v, p->nines);
-        fprintf(fp, "<text class=\"tick\" x=\"%.1f\" y=\"%d\" "
-                    "text-anchor=\"middle\">%s</text>\n",
+        fprintf(fp,
+                "<text class=\"tick\" x=\"%.1f\" y=\"%d\" "
+                "text-anchor=\"middle\">%s</text>\n",
                 x, PLOT_T + h + 16, lab);
     }
-    fprintf(fp, "<text class=\"label\" x=\"%d\" y=\"%d\" "
-                "text-anchor=\"middle\">%s</text>\n",
+    fprintf(fp,
+            "<text class=\"label\" x=\"%d\" y=\"%d\" "
+            "text-anchor=\"middle\">%s</text>\n",
             PLOT_L + w / 2, PLOT_H - 6, p->xlabel);
-    fprintf(fp, "<text class=\"label\" transform=\"translate(14 %d) "
-                "rotate(-90)\" text-anchor=\"middle\">%s</text>\n",
+    fprintf(fp,
+            "<text class=\"label\" transform=\"translate(14 %d) "
+            "rotate(-90)\" text-anchor=\"middle\">%s</text>\n",
             PLOT_T + h / 2, p->ylabel);
 }
 
@@ -121,14 +127,16 @@ static void plot_write(FILE *fp, const struct plot *p)
     }
     xmax = p->nines ? fmax(1, ceil(xmax)) : plot_nice(xmax);
     ymax = plot_nice(ymax);
-    fprintf(fp, "<h2>%s</h2>\n<svg class=\"plot\" id=\"%s\" data-has-data=\"%d\" "
-                "xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-                "viewBox=\"0 0 %d %d\">\n",
+    fprintf(fp,
+            "<h2>%s</h2>\n<svg class=\"plot\" id=\"%s\" data-has-data=\"%d\" "
+            "xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+            "viewBox=\"0 0 %d %d\">\n",
             p->title, p->id, has, PLOT_W, PLOT_H, PLOT_W, PLOT_H);
     plot_axes(fp, p, xmax, ymax);
     if (!has)
-        fprintf(fp, "<text class=\"empty\" x=\"%d\" y=\"%d\" "
-                    "text-anchor=\"middle\">%s</text>\n",
+        fprintf(fp,
+                "<text class=\"empty\" x=\"%d\" y=\"%d\" "
+                "text-anchor=\"middle\">%s</text>\n",
                 PLOT_L + w / 2, PLOT_T + h / 2, p->empty);
     for (size_t k = 0; k < p->ns; k++) {
         if (p->s[k].n < 2)
@@ -155,9 +163,8 @@ static void plot_percentiles(struct plot_series *s, const struct hist *h)
     double step = fmax(top / PLOT_POINTS_MAX, 0.01);
 
     for (double x = 0; x <= top + 1e-9; x += step)
-        plot_series_add(s, x,
-                        (double)hist_percentile(h, 100 * (1 - pow(10, -x))) /
-                            1e3);
+        plot_series_add(
+            s, x, (double)hist_percentile(h, 100 * (1 - pow(10, -x))) / 1e3);
     plot_series_add(s, top, (double)h->max / 1e3);
 }
 
@@ -211,15 +218,26 @@ static void bench_html_figures(const struct bench_run *r, FILE *fp)
 
 int bench_html_write(const struct bench_run *r, FILE *fp)
 {
-    struct plot rate = {"plot-rate", "Accepted messages per second",
-                        "seconds", "msg/s", "no messages accepted", 0,
-                        {{0}}, 1};
+    struct plot rate = {"plot-rate",
+                        "Accepted messages per second",
+                        "seconds",
+                        "msg/s",
+                        "no messages accepted",
+                        0,
+                        {{0}},
+                        1};
     struct plot lat = {"plot-latency", "Latency by percentile",
-                       "percentile", "ms", "no latencies", 1, {{0}}, 1};
-    struct plot queue = {"plot-queue", "Queue size over time", "seconds",
+                       "percentile",   "ms",
+                       "no latencies", 1,
+                       {{0}},          1};
+    struct plot queue = {"plot-queue",
+                         "Queue size over time",
+                         "seconds",
                          "messages in the queue",
-                         "not measured (only lab SUTs report their queue)", 0,
-                         {{0}}, 1};
+                         "not measured (only lab SUTs report their queue)",
+                         0,
+                         {{0}},
+                         1};
 
     rate.s[0].cls = "rate";
     lat.s[0].cls = "lat";

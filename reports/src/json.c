@@ -223,8 +223,7 @@ static int json_number(struct json_cur *c, double *out)
 static int json_value(struct json_cur *c, struct json *out, int depth);
 
 /* An array or an object (close is ']' or '}'), items appended to out. */
-static int json_list(struct json_cur *c, struct json *out, int depth,
-                     int close)
+static int json_list(struct json_cur *c, struct json *out, int depth, int close)
 {
     size_t cap = 0;
 
@@ -323,8 +322,7 @@ static void json_clear(struct json *j)
     free(j->str);
 }
 
-struct json *json_parse(const char *text, size_t len, char *err,
-                        size_t errlen)
+struct json *json_parse(const char *text, size_t len, char *err, size_t errlen)
 {
     struct json_cur c = {text, len, 0, err, errlen, 0};
     struct json *j = xcalloc(1, sizeof(*j));

@@ -90,7 +90,8 @@ START_TEST(test_hist_percentiles_known)
     qsort(v, N, sizeof(*v), cmp_u64);
     for (size_t k = 0; k < sizeof(ps) / sizeof(ps[0]); k++) {
         size_t rank = (size_t)((ps[k] / 100) * N + 0.999999);
-        uint64_t exact = v[rank ? rank - 1 : 0], got = hist_percentile(h, ps[k]);
+        uint64_t exact = v[rank ? rank - 1 : 0],
+                 got = hist_percentile(h, ps[k]);
         ck_assert_msg(got >= exact && got - exact <= (exact >> h->bits),
                       "bits %d p%g: got %" PRIu64 ", exact %" PRIu64, h->bits,
                       ps[k], got, exact);
@@ -237,8 +238,9 @@ END_TEST
 
 START_TEST(test_json_values)
 {
-    struct json *j = parse_ok("{\"n\": 12.5, \"s\": \"x\\u00e9\\ud83d\\ude00\", "
-                              "\"b\": true}");
+    struct json *j =
+        parse_ok("{\"n\": 12.5, \"s\": \"x\\u00e9\\ud83d\\ude00\", "
+                 "\"b\": true}");
 
     ck_assert(json_get_num(j, "n", 0) == 12.5);
     ck_assert_str_eq(json_get_str(j, "s"), "x\xc3\xa9\xf0\x9f\x98\x80");

@@ -29,9 +29,9 @@ struct bench_code {
 
 struct bench_run {
     /* What was run (owned strings; NULL when not applicable). */
-    char *target;   /* "relay", "postfix", "smtp://127.0.0.1:2525" */
-    char *scenario; /* scenario file of a lab SUT */
-    char *size;     /* "2048", or the distribution as given */
+    char *target;       /* "relay", "postfix", "smtp://127.0.0.1:2525" */
+    char *scenario;     /* scenario file of a lab SUT */
+    char *size;         /* "2048", or the distribution as given */
     char *latency_from; /* "intended send time", "connect", "MAIL" */
     int open_loop;      /* 1: fixed arrival rate */
     double rate;        /* open loop: messages per second asked */
@@ -43,7 +43,7 @@ struct bench_run {
     /* What happened. */
     double seconds; /* first connection to last reply */
     uint64_t sent, accepted, refused, errors, bytes, arrived;
-    int have_arrived;        /* lab SUTs: arrived counted at the fake MX */
+    int have_arrived; /* lab SUTs: arrived counted at the fake MX */
     struct bench_code *codes;
     size_t ncodes;
     struct hist *latency; /* µs, per message to the final 250 */

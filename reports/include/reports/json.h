@@ -31,8 +31,7 @@ struct json {
 
 /* Parse text[0..len) as one JSON value. NULL on error, with
  * "LINE:COL: what" in err. Caller frees with json_free. */
-struct json *json_parse(const char *text, size_t len, char *err,
-                        size_t errlen);
+struct json *json_parse(const char *text, size_t len, char *err, size_t errlen);
 void json_free(struct json *j);
 
 /* The member key of an object (borrowed), or NULL if j is not an object
