@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "harness/bench.h"
 #include "harness/diff.h"
 #include "harness/run.h"
 #include "mxlab/log.h"
@@ -21,6 +22,8 @@ static void usage(FILE *fp)
                 "  run PATH...   run scenarios (mxlab run --help)\n"
                 "  diff PATH...  run them on the relay and on Postfix and\n"
                 "                compare (mxlab diff --help)\n"
+                "  bench         load a server, measure rate and latency\n"
+                "                (mxlab bench --help)\n"
                 "\n"
                 "  --help        this text\n"
                 "  --version     print the version\n");
@@ -46,6 +49,8 @@ int main(int argc, char **argv)
         return run_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "diff") == 0)
         return diff_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "bench") == 0)
+        return bench_main(argc - 1, argv + 1);
     fprintf(stderr, "mxlab: unknown command \"%s\"\n", argv[1]);
     usage(stderr);
     return 2;
