@@ -47,20 +47,19 @@ static void plot_series_add(struct plot_series *s, double x, double y)
     s->n++;
 }
 
-/* A round upper bound for an axis: 1, 2 or 5 times a power of ten. */
+/* A round upper bound for an axis: 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6 or 8
+ * times a power of ten. */
 static double plot_nice(double v)
 {
+    static const double steps[] = {1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8};
     double p;
 
     if (v <= 0)
         return 1;
     p = pow(10, floor(log10(v)));
-    if (v <= p)
-        return p;
-    if (v <= 2 * p)
-        return 2 * p;
-    if (v <= 5 * p)
-        return 5 * p;
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+        if (v <= steps[i] * p)
+            return steps[i] * p;
     return 10 * p;
 }
 
