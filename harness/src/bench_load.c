@@ -54,8 +54,9 @@ struct bench_conn {
     size_t head, n, cap;
     int pipelining, ready, quitting, tls_done;
     int greeted, handshaking;
-    unsigned done_here; /* messages finished on this connection */
-    struct bench_msg msg;
+    unsigned taken_here; /* messages taken by this connection */
+    struct bench_msg msg;     /* its envelope is under way (or next) */
+    struct bench_msg sending; /* its content is sent, the 250 awaited */
     struct bench_conn *prev, *next;
 };
 
@@ -217,27 +218,28 @@ void bench_load_arrived(struct bench_load *l, uint64_t seq)
 }
 
 /* The one place a message gets its outcome: code 2xx accepted, another
- * code refused, 0 an error named by why. */
-static void bench_msg_done(struct bench_conn *c, int code, const char *why)
+ * code refused, 0 an error named by why; m is c->msg or c->sending. */
+static void bench_msg_done(struct bench_conn *c, struct bench_msg *m, int code,
+                           const char *why)
 {
     struct bench_load *l = c->l;
     struct bench_run *r = l->run;
     long long now = bench_now_us();
     char key[16];
 
-    if (!c->msg.active)
+    if (!m->active)
         return;
-    c->msg.active = c->msg.started = 0;
+    m->active = m->started = 0;
     l->finished++;
     if (code >= 200 && code < 300) {
         struct bench_point *p = bench_run_point(r, bench_interval(l, now));
         r->accepted++;
-        r->bytes += c->msg.size;
+        r->bytes += m->size;
         p->accepted++;
-        p->bytes += c->msg.size;
-        hist_record(r->latency, (uint64_t)(now - c->msg.origin_us));
+        p->bytes += m->size;
+        hist_record(r->latency, (uint64_t)(now - m->origin_us));
         if (l->cfg.track_arrivals)
-            bench_track(l, c->msg.seq, 0, now);
+            bench_track(l, m->seq, 0, now);
     } else if (code > 0) {
         r->refused++;
     } else {
@@ -301,21 +303,26 @@ static void bench_conn_fail(struct bench_conn *c, const char *why)
 {
     struct bench_load *l = c->l;
 
-    bench_msg_done(c, 0, why);
+    bench_msg_done(c, &c->sending, 0, why);
+    bench_msg_done(c, &c->msg, 0, why);
     bench_conn_free(c);
     bench_pump(l);
 }
 
-/* No more messages on this connection: QUIT (RFC 5321 section 4.1.1.10),
- * and let the slot open another while the 221 comes. */
-static void bench_conn_quit(struct bench_conn *c)
+/* No more messages on this connection: QUIT (RFC 5321 section 4.1.1.10)
+ * into out (to go with other commands, RFC 2920 section 3.1) or at once
+ * when out is NULL; the slot may open another while the 221 comes. */
+static void bench_conn_quit(struct bench_conn *c, struct strbuf *out)
 {
     if (c->quitting)
         return;
     c->quitting = 1;
     c->l->nconns--;
     c->l->nquitting++;
-    smtpcli_send_line(c->cli, "QUIT");
+    if (out)
+        strbuf_puts(out, "QUIT\r\n");
+    else
+        smtpcli_send_line(c->cli, "QUIT");
     bench_expect(c, BX_QUIT);
 }
 
@@ -367,58 +374,85 @@ static void bench_rcpt_line(struct bench_conn *c, int i, char *line, size_t len)
         snprintf(line, len, "RCPT TO:<%s>", to);
 }
 
-/* The envelope: all of it in one write with PIPELINING (RFC 2920
- * section 3.1, DATA last in the group), else MAIL alone. */
-static void bench_msg_envelope(struct bench_conn *c)
+/* The envelope into sb: all of it with PIPELINING (RFC 2920 section
+ * 3.1, DATA last in the group), else MAIL alone. */
+static void bench_msg_envelope(struct bench_conn *c, struct strbuf *sb)
 {
     char line[600];
-    struct strbuf sb;
 
-    strbuf_init(&sb);
-    strbuf_printf(&sb, "MAIL FROM:<%s>\r\n", c->l->cfg.from);
+    c->msg.started = 1;
+    /* Closed loop on a reused connection: from MAIL (RFC 5321 3.3). */
+    if (c->l->cfg.rate <= 0 && c->l->cfg.per_connection != 1)
+        c->msg.origin_us = bench_now_us();
+    strbuf_printf(sb, "MAIL FROM:<%s>\r\n", c->l->cfg.from);
     bench_expect(c, BX_MAIL);
     for (int i = 0; c->pipelining && i < c->l->cfg.recipients; i++) {
         bench_rcpt_line(c, i, line, sizeof(line));
-        strbuf_printf(&sb, "%s\r\n", line);
+        strbuf_printf(sb, "%s\r\n", line);
         bench_expect(c, BX_RCPT);
     }
     if (c->pipelining) {
-        strbuf_puts(&sb, "DATA\r\n");
+        strbuf_puts(sb, "DATA\r\n");
         bench_expect(c, BX_DATA);
     }
-    smtpcli_write(c->cli, sb.buf, sb.len);
-    strbuf_clear(&sb);
 }
 
-/* The message after 354: headers naming its sequence number (for the
- * fake MX's arrival record), lines of 'x' up to its size, the dot. */
+static int bench_msg_take(struct bench_conn *c);
+
+/* With PIPELINING, what goes with a message's content (RFC 2920 section
+ * 3.1: content may open a group): the next message's envelope, or QUIT
+ * when this connection has taken its share. */
+static void bench_msg_follow(struct bench_conn *c, struct strbuf *sb)
+{
+    int limit = c->l->cfg.per_connection;
+
+    if (!c->pipelining || c->msg.active)
+        return;
+    if (limit > 0 && c->taken_here >= (unsigned)limit)
+        bench_conn_quit(c, sb);
+    else if (bench_msg_take(c))
+        bench_msg_envelope(c, sb);
+}
+
+/* After 354: the message becomes c->sending and goes out with headers
+ * naming its sequence number (for the fake MX's arrival record), lines
+ * of 'x' up to its size, the dot, and what follows it, in one write. */
 static void bench_msg_content(struct bench_conn *c)
 {
     struct bench_load *l = c->l;
+    struct bench_msg *m = &c->sending;
     const size_t line = BENCH_LINE + 2;
     char hdr[700];
-    int n = snprintf(hdr, sizeof(hdr),
-                     "From: <%s>\r\nTo: <%s>\r\nSubject: mxlab bench\r\n"
-                     "Message-ID: <%" PRIu64 ".%lld@bench.mxlab>\r\n"
-                     "X-Mxlab-Bench: %" PRIu64 "\r\n\r\n",
-                     l->cfg.from, l->cfg.to, c->msg.seq, l->t0_us, c->msg.seq);
+    struct strbuf next;
     size_t body, rem;
+    int n;
 
+    *m = c->msg;
+    memset(&c->msg, 0, sizeof(c->msg));
+    n = snprintf(hdr, sizeof(hdr),
+                 "From: <%s>\r\nTo: <%s>\r\nSubject: mxlab bench\r\n"
+                 "Message-ID: <%" PRIu64 ".%lld@bench.mxlab>\r\n"
+                 "X-Mxlab-Bench: %" PRIu64 "\r\n\r\n",
+                 l->cfg.from, l->cfg.to, m->seq, l->t0_us, m->seq);
     if (n < 0 || (size_t)n >= sizeof(hdr))
         n = 0;
-    body = c->msg.size > (size_t)n ? c->msg.size - (size_t)n : 0;
+    body = m->size > (size_t)n ? m->size - (size_t)n : 0;
     rem = body % line;
     if (rem == 1) /* a line needs its CRLF */
         rem = 0;
-    /* One write: the headers, whole lines, the end of the first line
-     * (rem - 2 x's and its CRLF), the dot. */
-    struct iovec iov[4] = {{hdr, (size_t)n},
+    m->size = (size_t)n + body - body % line + rem;
+    bench_expect(c, BX_DOT);
+    strbuf_init(&next);
+    bench_msg_follow(c, &next);
+    /* The headers, whole lines, the end of the first line (rem - 2 x's
+     * and its CRLF), the dot, what follows. */
+    struct iovec iov[5] = {{hdr, (size_t)n},
                            {l->body, body - body % line},
                            {l->body + line - rem, rem},
-                           {".\r\n", 3}};
-    smtpcli_writev(c->cli, iov, 4);
-    c->msg.size = (size_t)n + body - body % line + rem;
-    bench_expect(c, BX_DOT);
+                           {".\r\n", 3},
+                           {next.buf, next.len}};
+    smtpcli_writev(c->cli, iov, 5);
+    strbuf_clear(&next);
 }
 
 static int bench_work(struct bench_load *l, long long now, long long *origin);
@@ -436,32 +470,34 @@ static int bench_msg_take(struct bench_conn *c)
     c->msg.seq = l->sent++;
     c->msg.size = bench_size_pick(l);
     c->msg.origin_us = origin;
+    c->taken_here++;
     bench_run_point(l->run, bench_interval(l, now))->sent++;
     l->run->sent++;
     return 1;
 }
 
 /* A ready connection sends its message, taking the next one first if it
- * has none; or says QUIT when it has sent its share. 0 if it stays idle
- * for want of work. */
+ * has none; or says QUIT when it has taken its share. Without PIPELINING
+ * only once the last message's 250 is in. 0 if it stays idle for want of
+ * work. */
 static int bench_conn_idle(struct bench_conn *c)
 {
     struct bench_load *l = c->l;
+    int limit = l->cfg.per_connection;
+    struct strbuf sb;
 
-    if (c->quitting || !c->ready || c->msg.started)
+    if (c->quitting || !c->ready || c->msg.started ||
+        (c->sending.active && !c->pipelining))
         return 1;
-    if (!c->msg.active && l->cfg.per_connection > 0 &&
-        c->done_here >= (unsigned)l->cfg.per_connection) {
-        bench_conn_quit(c);
-        return 1;
-    }
-    if (!c->msg.active && !bench_msg_take(c))
+    strbuf_init(&sb);
+    if (!c->msg.active && limit > 0 && c->taken_here >= (unsigned)limit)
+        bench_conn_quit(c, &sb);
+    else if (c->msg.active || bench_msg_take(c))
+        bench_msg_envelope(c, &sb);
+    else
         return 0;
-    c->msg.started = 1;
-    /* Closed loop on a reused connection: from MAIL (RFC 5321 3.3). */
-    if (l->cfg.rate <= 0 && l->cfg.per_connection != 1)
-        c->msg.origin_us = bench_now_us();
-    bench_msg_envelope(c);
+    smtpcli_write(c->cli, sb.buf, sb.len);
+    strbuf_clear(&sb);
     return 1;
 }
 
@@ -473,7 +509,9 @@ static void bench_conn_next(struct bench_conn *c)
 {
     struct bench_load *l = c->l;
 
-    if (!bench_conn_idle(c))
+    if (c->quitting)
+        bench_pump(l); /* its slot is free for another connection */
+    else if (!bench_conn_idle(c))
         bench_check_end(l);
 }
 
@@ -486,8 +524,8 @@ typedef void bench_reply_fn(struct bench_conn *c,
  * code, the connection says QUIT. */
 static void bench_refuse(struct bench_conn *c, int code)
 {
-    bench_msg_done(c, code, NULL);
-    bench_conn_quit(c);
+    bench_msg_done(c, &c->msg, code, NULL);
+    bench_conn_quit(c, NULL);
 }
 
 static void bench_send_ehlo(struct bench_conn *c)
@@ -533,8 +571,8 @@ static void bench_on_ehlo(struct bench_conn *c, const struct smtpcli_reply *rep)
     c->l->run->pipelining |= c->pipelining;
     if (c->l->cfg.starttls && !c->tls_done) {
         if (!bench_ehlo_has(rep, "STARTTLS")) {
-            bench_msg_done(c, 0, "no STARTTLS");
-            bench_conn_quit(c);
+            bench_msg_done(c, &c->msg, 0, "no STARTTLS");
+            bench_conn_quit(c, NULL);
             return;
         }
         smtpcli_send_line(c->cli, "STARTTLS");
@@ -564,8 +602,8 @@ static void bench_txn_failed(struct bench_conn *c, int code)
 {
     int mail_ok = c->msg.mail_ok;
 
-    bench_msg_done(c, c->msg.bad_code ? c->msg.bad_code : code, NULL);
-    c->done_here++;
+    bench_msg_done(c, &c->msg, c->msg.bad_code ? c->msg.bad_code : code,
+                   NULL);
     if (mail_ok) {
         smtpcli_send_line(c->cli, "RSET");
         bench_expect(c, BX_RSET);
@@ -631,14 +669,17 @@ static void bench_on_data(struct bench_conn *c, const struct smtpcli_reply *rep)
      * RFC 2920 section 3.1): end it empty; the outcome is the refusal. */
     if (!c->msg.bad_code)
         c->msg.bad_code = 554;
+    c->sending = c->msg;
+    memset(&c->msg, 0, sizeof(c->msg));
     smtpcli_write(c->cli, ".\r\n", 3);
     bench_expect(c, BX_DOT);
 }
 
 static void bench_on_dot(struct bench_conn *c, const struct smtpcli_reply *rep)
 {
-    bench_msg_done(c, c->msg.bad_code ? c->msg.bad_code : rep->code, NULL);
-    c->done_here++;
+    struct bench_msg *m = &c->sending;
+
+    bench_msg_done(c, m, m->bad_code ? m->bad_code : rep->code, NULL);
     bench_conn_next(c);
 }
 
@@ -759,13 +800,12 @@ static void bench_pump(struct bench_load *l)
         return;
     }
     for (struct bench_conn *c = l->conns; c; c = c->next)
-        if (c->ready && !c->quitting && !c->msg.active)
-            bench_conn_idle(c);
+        bench_conn_idle(c);
     while (!l->finishing && l->nconns < l->cfg.connections &&
            bench_work(l, now, &origin)) {
         struct bench_conn *c = bench_conn_open(l);
         if (bench_msg_take(c) && c->cli == NULL)
-            bench_msg_done(c, 0, "connect");
+            bench_msg_done(c, &c->msg, 0, "connect");
         if (c->cli == NULL) {
             bench_conn_free(c);
             break; /* the next tick tries again */
@@ -815,11 +855,12 @@ static void bench_finish(struct bench_load *l)
     l->finishing = 1;
     for (c = l->conns; c; c = next) {
         next = c->next;
-        bench_msg_done(c, 0, "unfinished");
+        bench_msg_done(c, &c->sending, 0, "unfinished");
+        bench_msg_done(c, &c->msg, 0, "unfinished");
         if (c->quitting)
             continue;
         if (c->ready && c->n == 0)
-            bench_conn_quit(c);
+            bench_conn_quit(c, NULL);
         else
             bench_conn_free(c);
     }
