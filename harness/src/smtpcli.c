@@ -294,6 +294,7 @@ static void smtpcli_connected(struct smtpcli *c)
             smtpcli_drain(c);
         return;
     }
+    bufferevent_enable(c->bev, EV_READ);
     if (c->tls_now) {
         if (smtpcli_tls_start(c) < 0)
             smtpcli_fail(c, "cannot start TLS (OpenSSL or libevent failure)");
@@ -419,7 +420,9 @@ struct smtpcli *smtpcli_connect(struct event_base *base,
         return NULL;
     }
     bufferevent_setcb(c->bev, smtpcli_on_read, NULL, smtpcli_on_event, c);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    /* Reading is enabled once connected, writing only while bytes wait
+     * (smtpcli_out): events enabled earlier cost epoll_ctl calls around
+     * the connect (libevent re-adds them). */
     if (bufferevent_socket_connect(c->bev, (const struct sockaddr *)&dst->ss,
                                    (int)dst->len) < 0) {
         char where[96];
@@ -467,6 +470,8 @@ static void smtpcli_out(struct smtpcli *c, const struct iovec *iov, int n)
                      iov[i].iov_len - skip);
         skip = 0;
     }
+    if (evbuffer_get_length(out) > 0)
+        bufferevent_enable(c->bev, EV_WRITE);
 }
 
 void smtpcli_write(struct smtpcli *c, const void *data, size_t len)
