@@ -54,7 +54,7 @@ struct bench_conn {
     size_t head, n, cap;
     int pipelining, ready, quitting, tls_done;
     int greeted, handshaking;
-    unsigned taken_here; /* messages taken by this connection */
+    unsigned taken_here;      /* messages taken by this connection */
     struct bench_msg msg;     /* its envelope is under way (or next) */
     struct bench_msg sending; /* its content is sent, the 250 awaited */
     struct bench_conn *prev, *next;
@@ -602,8 +602,7 @@ static void bench_txn_failed(struct bench_conn *c, int code)
 {
     int mail_ok = c->msg.mail_ok;
 
-    bench_msg_done(c, &c->msg, c->msg.bad_code ? c->msg.bad_code : code,
-                   NULL);
+    bench_msg_done(c, &c->msg, c->msg.bad_code ? c->msg.bad_code : code, NULL);
     if (mail_ok) {
         smtpcli_send_line(c->cli, "RSET");
         bench_expect(c, BX_RSET);
