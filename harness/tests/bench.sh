@@ -11,6 +11,7 @@
 # options exit 2. Bounded waits; every server is stopped on exit.
 set -u
 bin=$(cd "$1" && pwd)
+src=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/mxlab-bench-test.XXXXXX)
 chmod 755 "$work" # the relay and Postfix run as their mail owner
 pids=()
@@ -24,14 +25,9 @@ trap cleanup EXIT
 fail() { echo "bench.sh: $*" >&2; exit 1; }
 PATH=$PATH:/usr/sbin
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-    for _ in $(seq 200); do
-        python3 -c "import socket; socket.create_connection(('127.0.0.1',$1),1)" 2>/dev/null && return 0
-        sleep 0.05
-    done
-    fail "nothing listens on port $1"
-}
+. "$src/bench/lib.sh"
+port() { lib_port; }
+wait_port() { lib_wait_port "$1" || fail "nothing listens on port $1"; }
 # field FILE KEY: a top-level number of a bench.json.
 field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"; }
 # check_counts FILE: sent = accepted + refused + errors = sum of outcomes.
@@ -133,25 +129,8 @@ python3 -c "import json,sys; b=json.load(open(sys.argv[1])); assert b['refused']
 
 # A private Postfix relaying to the fake MX (root only).
 if [ "$(id -u)" = 0 ] && command -v postfix >/dev/null; then
+    lib_postfix_conf "$work" "$pf_port" "[127.0.0.1]:$mx_port"
     pf=$work/pf
-    mkdir -p "$pf" "$work/pfq" "$work/pfdata"
-    chown postfix "$work/pfdata"
-    cat >"$pf/main.cf" <<CF
-compatibility_level = 3.6
-myhostname = pf.bench.test
-mydestination =
-mynetworks = 127.0.0.0/8
-relayhost = [127.0.0.1]:$mx_port
-queue_directory = $work/pfq
-data_directory = $work/pfdata
-maillog_file = $work/pf.maillog
-maillog_file_prefixes = /var, /tmp
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-CF
-    awk '/^smtp +inet/ { next } /^[a-z]/ && NF >= 8 { $5 = "n" } { print }' \
-        /etc/postfix/master.cf.proto >"$pf/master.cf"
-    echo "127.0.0.1:$pf_port inet n - n - - smtpd" >>"$pf/master.cf"
     postfix -c "$pf" start >/dev/null 2>&1 || fail "postfix did not start"
     wait_port "$pf_port"
     bench --sut "smtp://127.0.0.1:$pf_port" --messages 200 --connections 4 \
