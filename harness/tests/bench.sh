@@ -62,6 +62,7 @@ PY
 bench() { "$bin/mxlab" bench --quiet "$@"; }
 
 sink_port=$(port) mx_port=$(port) relay_port=$(port) pf_port=$(port)
+smtps_port=$(port)
 smtp-sink -u nobody "127.0.0.1:$sink_port" 256 >"$work/sink.log" 2>&1 &
 pids+=($!)
 "$bin/mxlab-fakemx" --listen "127.0.0.1:$mx_port" --name mx.bench.test \
@@ -84,12 +85,16 @@ smtpd_tls_security_level = may
 smtpd_tls_cert_file = $work/cert.pem
 smtpd_tls_key_file = $work/key.pem
 CF
-echo "127.0.0.1:$relay_port inet n - n - - smtpd" >"$work/relay/master.cf"
+cat >"$work/relay/master.cf" <<CF
+127.0.0.1:$relay_port inet n - n - - smtpd
+127.0.0.1:$smtps_port inet n - n - - smtpd -o smtpd_tls_wrappermode=yes
+CF
 "$bin/mxlab-relay" -c "$work/relay" 2>"$work/relay/stderr" &
 pids+=($!)
 wait_port "$sink_port"
 wait_port "$mx_port"
 wait_port "$relay_port"
+wait_port "$smtps_port"
 
 # smtp-sink: closed loop, reused connections, then one per message.
 bench --sut "smtp://127.0.0.1:$sink_port" --messages 500 --connections 8 \
@@ -120,6 +125,12 @@ bench --sut "smtp://127.0.0.1:$relay_port" --messages 40 --connections 4 \
 check_counts "$work/tls/bench.json"
 [ "$(field "$work/tls/bench.json" accepted)" = 40 ] || fail "--tls: not all accepted"
 arrived 40
+# TLS from the first byte (smtps://), and bench.json on standard output.
+bench --sut "smtps://127.0.0.1:$smtps_port" --messages 20 --connections 2 \
+    --json --report "$work/smtps" >"$work/smtps.json" || fail "smtps:// failed"
+check_counts "$work/smtps.json"
+[ "$(field "$work/smtps.json" accepted)" = 20 ] || fail "smtps: not all accepted"
+arrived 20
 # Refusals by code: the relay does not relay for other.test.
 bench --sut "smtp://127.0.0.1:$relay_port" --messages 30 --connections 3 \
     --to someone@other.test --report "$work/refused" >/dev/null
