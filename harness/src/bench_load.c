@@ -722,13 +722,9 @@ static void bench_conn_on_event(struct smtpcli *cli,
         bench_send_ehlo(c);
         return;
     case SMTPCLI_EV_CLOSED:
-        if (c->quitting) {
-            struct bench_load *l = c->l;
-            bench_conn_free(c);
-            bench_pump(l);
-        } else {
-            bench_conn_fail(c, "closed");
-        }
+        /* After QUIT that is the end; before, or with a message still
+         * awaiting its 250 (QUIT pipelined after it), an error. */
+        bench_conn_fail(c, "closed");
         return;
     case SMTPCLI_EV_ERROR:
         bench_conn_fail(c, c->handshaking ? "tls"

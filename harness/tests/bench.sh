@@ -113,6 +113,19 @@ check_counts "$work/open/bench.json"
 [ "$(field "$work/open/bench.json" sent)" = 200 ] || fail "open loop: $(field "$work/open/bench.json" sent) sent, want 200"
 arrived 200
 
+# A throttling server: greetings of 421 beyond 2 connections, counted
+# by code (and the session goes on for those let in).
+thr_port=$(port)
+"$bin/mxlab-fakemx" --listen "127.0.0.1:$thr_port" --max-conn-per-ip 2 \
+    --dump /dev/null 2>"$work/throttle.log" &
+pids+=($!)
+wait_port "$thr_port"
+bench --sut "smtp://127.0.0.1:$thr_port" --messages 300 --connections 6 \
+    --per-connection 10 --report "$work/throttle" >/dev/null
+check_counts "$work/throttle/bench.json"
+python3 -c "import json,sys; b=json.load(open(sys.argv[1])); r=b['replies']; assert r.get('421', 0) > 0 and r.get('250', 0) > 0 and b['refused'] == r['421'], r" \
+    "$work/throttle/bench.json" || fail "421 greetings not counted"
+
 # The relay: every accepted message arrives at the fake MX.
 bench --sut "smtp://127.0.0.1:$relay_port" --messages 300 --connections 6 \
     --recipients 2 --to @bench.test --report "$work/relay-run" >/dev/null ||
