@@ -25,6 +25,13 @@
 
 struct bench_opts {
     const char *sut, *scenario, *report, *baseline, *size;
+    /* The event loop that the load and a lab SUT share, made first; the
+     * load, for a lab SUT's deliveries (bench_load_arrived); what a lab
+     * SUT needs to stop. */
+    struct event_base *base;
+    struct bench_load *load;
+    void (*sut_close)(struct bench_opts *o);
+    void *sut_state;
     double tolerance;
     int json, quiet;
     struct bench_load_cfg cfg;
@@ -144,7 +151,12 @@ static int bench_sut_smtps(struct bench_opts *o, const char *rest, char *err,
 }
 
 /* The lab SUTs build a scenario's world (harness/include/harness/lab.h,
- * not on this branch yet): one entry each here once it is. */
+ * not on this branch yet). Once it is, this opens the lab on o->base
+ * with o->scenario, sets o->cfg.dst to its SMTP address, o->cfg.queue_fn
+ * to its queue count, o->cfg.track_arrivals with a delivery callback
+ * that calls bench_load_arrived(o->load, N) for each message's
+ * "X-Mxlab-Bench: N" header, o->cpu.cgroup (bench_cgroup_new, when root)
+ * for the SUT's processes, and o->sut_close to stop it. */
 static int bench_sut_lab(struct bench_opts *o, const char *rest, char *err,
                          size_t errlen)
 {
@@ -483,32 +495,46 @@ static int bench_merge_main(int argc, char **argv)
 /* The load run itself on the SUT that o names; fills r. */
 static int bench_measure(struct bench_opts *o, struct bench_run *r)
 {
-    struct event_base *base = event_base_new();
-    struct bench_load *l;
     double cpu0 = bench_cpu_read(&o->cpu), cpu1;
     int rc;
 
-    if (base == NULL) {
-        fprintf(stderr, "mxlab bench: cannot make an event loop\n");
-        return -1;
-    }
     o->cfg.progress = o->quiet ? 0 : isatty(STDERR_FILENO) ? 1 : 2;
-    l = bench_load_new(base, &o->cfg, r);
-    rc = bench_load_run(l);
+    o->load = bench_load_new(o->base, &o->cfg, r);
+    rc = bench_load_run(o->load);
     cpu1 = bench_cpu_read(&o->cpu);
     if (cpu0 >= 0 && cpu1 >= 0) {
         r->sut_cpu_ns = cpu1 - cpu0;
         r->cpu_source = xstrdup(bench_cpu_source(&o->cpu));
     }
-    bench_load_free(l);
-    event_base_free(base);
+    bench_load_free(o->load);
+    o->load = NULL;
+    return rc;
+}
+
+/* One run on an open SUT: the figures, the outputs. The exit status. */
+static int bench_run_sut(struct bench_opts *o)
+{
+    struct bench_run *r = bench_run_new();
+    int rc = 0, orc;
+
+    r->target = xstrdup(o->sut);
+    r->scenario = o->scenario ? xstrdup(o->scenario) : NULL;
+    r->size = xstrdup(o->size);
+    if (bench_measure(o, r) < 0 || r->accepted == 0) {
+        fprintf(stderr, "mxlab bench: no message was accepted\n");
+        rc = 1;
+    }
+    if (o->sut_close)
+        o->sut_close(o);
+    if ((orc = bench_output(o, r)) != 0)
+        rc = orc;
+    bench_run_free(r);
     return rc;
 }
 
 int bench_main(int argc, char **argv)
 {
     struct bench_opts o;
-    struct bench_run *r;
     char err[512];
     int rc;
 
@@ -521,24 +547,18 @@ int bench_main(int argc, char **argv)
         o.scenario = argv[optind++];
     if (o.sut == NULL)
         o.sut = "relay";
+    if ((o.base = event_base_new()) == NULL) {
+        fprintf(stderr, "mxlab bench: cannot make an event loop\n");
+        return 1;
+    }
     if (optind < argc || bench_sut_open(&o, err, sizeof(err)) < 0) {
         fprintf(stderr, "mxlab bench: %s\n",
                 optind < argc ? "one SCENARIO at most" : err);
-        free(o.cpu.cgroup);
-        return 2;
+        rc = 2;
+    } else {
+        rc = bench_run_sut(&o);
     }
-    r = bench_run_new();
-    r->target = xstrdup(o.sut);
-    r->scenario = o.scenario ? xstrdup(o.scenario) : NULL;
-    r->size = xstrdup(o.size);
-    if (bench_measure(&o, r) < 0 || r->accepted == 0) {
-        fprintf(stderr, "mxlab bench: no message was accepted\n");
-        rc = 1;
-    }
-    int orc = bench_output(&o, r);
-    if (orc != 0)
-        rc = orc;
-    bench_run_free(r);
+    event_base_free(o.base);
     free(o.cpu.cgroup);
     return rc;
 }
