@@ -33,10 +33,59 @@ function(mxlab_check_test name)
         TIMEOUT 120)
 endfunction()
 
-# mxlab_cli_test(TARGET): the program answers --help (exit 0, usage on
-# stdout) and --version ("TARGET VERSION").
+# mxlab_cli_test(TARGET [SUBCOMMAND...]): the program (and each
+# subcommand) answers --help and -h (exit 0, usage on stdout), a bad
+# option with exit 2 and an error prefixed with its own name, and
+# --version with "TARGET VERSION" (cmake/cli-test.sh).
 function(mxlab_cli_test target)
     add_test(NAME ${target}-cli
-             COMMAND sh -c "\"$1\" --help | grep -q usage && \"$1\" --version | grep -qx \"${target} ${PROJECT_VERSION}\""
-                     cli-test $<TARGET_FILE:${target}>)
+             COMMAND ${PROJECT_SOURCE_DIR}/cmake/cli-test.sh
+                     $<TARGET_FILE:${target}> ${target} ${PROJECT_VERSION}
+                     ${ARGN})
+endfunction()
+
+# Fuzz targets over every parser of outside bytes. Each target is one
+# LLVMFuzzerTestOneInput() in <component>/fuzz/fuzz_NAME.c with its seed
+# corpus in <component>/fuzz/corpus/NAME/ (crashes found are added there
+# as regression inputs).
+#   - Always: NAME-replay (the target with lib/fuzz/replay.c as main) and
+#     the CTest test fuzz-replay-NAME over the corpus, so every build
+#     replays the corpora (the sanitizer build under ASan/UBSan).
+#   - With -DMXLAB_FUZZ=ON and clang (ci/fuzz --time N): NAME, a libFuzzer
+#     binary; the whole tree is then compiled with coverage.
+option(MXLAB_FUZZ "Build the libFuzzer targets (CC=clang; see ci/fuzz)" OFF)
+if(MXLAB_FUZZ)
+    if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
+        message(FATAL_ERROR "MXLAB_FUZZ needs clang: CC=clang cmake ...")
+    endif()
+    add_compile_options(-fsanitize=fuzzer-no-link)
+    if(NOT TARGET fuzz-all)
+        add_custom_target(fuzz-all)
+    endif()
+endif()
+
+# mxlab_fuzz(NAME LIBS lib... [INCLUDES dir...])
+function(mxlab_fuzz name)
+    cmake_parse_arguments(F "" "" "LIBS;INCLUDES" ${ARGN})
+    set(src ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_${name}.c)
+    set(corpus ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/${name})
+    add_executable(${name}-replay ${src} ${PROJECT_SOURCE_DIR}/lib/fuzz/replay.c)
+    set_target_properties(${name}-replay PROPERTIES
+        RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/fuzz)
+    mxlab_target(${name}-replay)
+    target_include_directories(${name}-replay PRIVATE ${F_INCLUDES})
+    target_link_libraries(${name}-replay PRIVATE ${F_LIBS})
+    add_test(NAME fuzz-replay-${name} COMMAND ${name}-replay ${corpus})
+    set_tests_properties(fuzz-replay-${name} PROPERTIES TIMEOUT 300)
+    if(MXLAB_FUZZ)
+        add_executable(${name} ${src})
+        set_target_properties(${name} PROPERTIES
+            RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/fuzz)
+        mxlab_target(${name})
+        target_compile_options(${name} PRIVATE -fsanitize=fuzzer)
+        target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+        target_include_directories(${name} PRIVATE ${F_INCLUDES})
+        target_link_libraries(${name} PRIVATE ${F_LIBS})
+        add_dependencies(fuzz-all ${name})
+    endif()
 endfunction()

@@ -82,7 +82,7 @@ static void usage(FILE *fp)
             "                      given after them, of those without one)\n"
             "  -v                  more diagnostics on stderr (-vv: each "
             "query)\n"
-            "  --help              this text\n"
+            "  -h, --help          this text\n"
             "  --version           print the version\n");
 }
 
@@ -107,7 +107,8 @@ int main(int argc, char **argv)
     int verbose = 0, c, ret = 1;
 
     strlist_init(&listen);
-    while ((c = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
+    opterr = 0; /* our own messages, with our name */
+    while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
         switch (c) {
         case 'l':
             strlist_push(&listen, optarg);
@@ -136,6 +137,9 @@ int main(int argc, char **argv)
             ret = 0;
             goto done;
         default:
+            fprintf(stderr,
+                    "mxlab-fakedns: %s: unknown option or missing value\n",
+                    argv[optind - 1]);
             usage(stderr);
             ret = 2;
             goto done;
@@ -162,7 +166,7 @@ int main(int argc, char **argv)
     }
     fd = fakedns_new(base);
     if (main_load(fd, zones, nzones, err, sizeof(err)) < 0) {
-        fprintf(stderr, "%s\n", err);
+        fprintf(stderr, "mxlab-fakedns: %s\n", err);
         goto done;
     }
     for (size_t i = 0; i < listen.n; i++) {

@@ -99,13 +99,14 @@ $LISTED 198.51.100.7 127.0.0.2 "one host"
 $LISTED spam.example 127.0.0.4 "bad domain"
 EOF
 
-# A bad zone is refused at start with file:line and the reason.
+# A bad zone is refused at start with file:line and the reason, after
+# the program's name as every error it prints.
 printf '@ A 192.0.2.1\nbad A 192.0.2.300\n' >"$tmp/bad.zone"
 "$bin" --listen "$ip:0" --zone "$tmp/bad.zone" --origin x.test. \
     2>"$tmp/bad.err"
 rc=$?
 [ "$rc" -eq 1 ] || fail "bad zone: exit status $rc, want 1"
-grep -q "^$tmp/bad.zone:2: " "$tmp/bad.err" ||
+grep -q "^mxlab-fakedns: $tmp/bad.zone:2: " "$tmp/bad.err" ||
     fail "bad zone: no file:line in \"$(cat "$tmp/bad.err")\""
 
 # Start on a port derived from our PID; another one if it is taken.

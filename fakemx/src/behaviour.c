@@ -495,6 +495,13 @@ int fakemx_behaviour_parse_line(struct fakemx_behaviour *b, const char *line,
             b->starttls = yes;
         else
             b->tls_required = yes;
+    } else if (strcmp(key, "eod") == 0) {
+        if (str_casecmp(v, "strict") == 0 || str_casecmp(v, "lenient") == 0) {
+            b->eod_lenient = str_casecmp(v, "lenient") == 0;
+        } else {
+            fakemx_perr(err, errlen, "eod: expected strict or lenient");
+            goto done;
+        }
     } else if (strcmp(key, "size") == 0) {
         if (str_to_long(v, &n) < 0 || n < 1) {
             fakemx_perr(err, errlen, "size: expected a number of bytes >= 1");
@@ -505,7 +512,7 @@ int fakemx_behaviour_parse_line(struct fakemx_behaviour *b, const char *line,
         fakemx_perr(err, errlen,
                     "unknown key \"%s\"; expected name, greeting, "
                     "max_conn_per_ip, rate, greylist, reply, tarpit, hang, "
-                    "drop, down, starttls, tls_required, dsn or size",
+                    "drop, down, starttls, tls_required, dsn, eod or size",
                     key);
         goto done;
     }

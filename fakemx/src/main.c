@@ -165,6 +165,7 @@ int main(int argc, char **argv)
 
     memset(&beh, 0, sizeof(beh));
     memset(&hb, 0, sizeof(hb));
+    opterr = 0; /* our own messages, with our name */
     while ((c = getopt_long(argc, argv, "hv", longopts, NULL)) != -1) {
         switch (c) {
         case 'l':
@@ -200,6 +201,9 @@ int main(int argc, char **argv)
             printf("mxlab-fakemx %s\n", MXLAB_VERSION);
             return 0;
         default:
+            fprintf(stderr,
+                    "mxlab-fakemx: %s: unknown option or missing value\n",
+                    argv[optind - 1]);
             usage(stderr);
             return 2;
         }

@@ -744,8 +744,9 @@ static void fakemx_do(struct fakemx_session *s, enum fakemx_cmd cmd, char *line,
 
 /* DATA bytes from p[pos..n): lines to the buffer, the final "." to
  * fakemx_do. Only CRLF ends a line (RFC 5321 section 2.3.8): a bare LF or
- * CR is data, so "\n.\n" cannot end the message (SMTP smuggling). Returns
- * the new pos. */
+ * CR is data, so "\n.\n" cannot end the message (SMTP smuggling). With
+ * "eod = lenient" a bare LF ends a line too and ".\n" the message, as on
+ * a receiver that SMTP smuggling works against. Returns the new pos. */
 static size_t fakemx_data_scan(struct fakemx_session *s, const char *p,
                                size_t n, size_t pos)
 {
@@ -755,7 +756,7 @@ static size_t fakemx_data_scan(struct fakemx_session *s, const char *p,
         const char *lf = memchr(p + pos, '\n', n - pos);
         const char *line = p + pos;
         size_t len, end;
-        int crlf;
+        int crlf, eol;
 
         if (lf == NULL) {
             /* A long line with no LF yet: store what we have but the last
@@ -777,9 +778,11 @@ static size_t fakemx_data_scan(struct fakemx_session *s, const char *p,
         end = (size_t)(lf - p) + 1;
         len = end - pos;
         crlf = len >= 2 && line[len - 2] == '\r';
+        eol = crlf || s->host->beh.eod_lenient;
         s->data_raw += (long long)len;
         pos = end;
-        if (!s->data_mid_line && crlf && len == 3 && line[0] == '.') {
+        if (!s->data_mid_line && line[0] == '.' &&
+            ((crlf && len == 3) || (eol && len == 2))) {
             s->in_data = 0;
             fakemx_do(s, FAKEMX_CMD_DOT, NULL, 0);
             break;
@@ -790,7 +793,7 @@ static size_t fakemx_data_scan(struct fakemx_session *s, const char *p,
             len--;
         }
         fakemx_data_append(s, line, len);
-        s->data_mid_line = !crlf;
+        s->data_mid_line = !eol;
         if (drop > 0 && s->data_raw >= drop) {
             fakemx_close_after_reply(s);
             break;
@@ -828,20 +831,25 @@ static size_t fakemx_scan(struct fakemx_session *s, const char *p, size_t n)
             /* The tail of an overlong command line: one reply for all. */
             s->skipping_long_line = 0;
             FAKEMX_REPLY_LIT(s, "500 5.5.0 Error: line too long");
-        } else if (len == 0 || p[end - 1] != '\r') {
+        } else if ((len == 0 || p[end - 1] != '\r') &&
+                   !s->host->beh.eod_lenient) {
             /* RFC 5321 section 2.3.8: only CRLF ends a command. Postfix
-             * with smtpd_forbid_bare_newline = yes. */
+             * with smtpd_forbid_bare_newline = reject and code 521. */
             fakemx_reply(s, "521 5.5.2 %s Error: bare <LF> received",
                          fakemx_name(s));
             fakemx_close_after_reply(s);
         } else if (len + 1 > FAKEMX_LINE_LIMIT) {
             FAKEMX_REPLY_LIT(s, "500 5.5.0 Error: line too long");
-        } else if (memchr(p + pos, '\0', len - 1) != NULL) {
-            FAKEMX_REPLY_LIT(s, "500 5.5.2 Error: bad syntax");
         } else {
-            memcpy(line, p + pos, len - 1);
-            line[len - 1] = '\0';
-            fakemx_do(s, FAKEMX_CMD_OTHER, line, 0);
+            /* The CR of the CRLF (eod = lenient: a bare LF ends it). */
+            size_t clen = len > 0 && p[end - 1] == '\r' ? len - 1 : len;
+            if (memchr(p + pos, '\0', clen) != NULL) {
+                FAKEMX_REPLY_LIT(s, "500 5.5.2 Error: bad syntax");
+            } else {
+                memcpy(line, p + pos, clen);
+                line[clen] = '\0';
+                fakemx_do(s, FAKEMX_CMD_OTHER, line, 0);
+            }
         }
         pos = end + 1;
     }

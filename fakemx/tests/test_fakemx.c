@@ -856,6 +856,8 @@ static const struct parse_case {
     {"down = maybe", "down: expected"},
     {"starttls = perhaps", "starttls: expected yes or no"},
     {"size = 0", "size: expected"},
+    {"eod = lenient\neod = strict\neod = LENIENT", NULL},
+    {"eod = sloppy", "t:1: eod: expected strict or lenient"},
 };
 
 START_TEST(test_parse)
@@ -1324,6 +1326,47 @@ static void client_start_tls(struct client *c, SSL_CTX *ctx)
     ck_assert(c->tls_up);
 }
 
+/* eod = lenient: the receiver that SMTP smuggling works against. A bare
+ * LF ends a line and ".\n" the message, so what a client hid behind
+ * "\n.\n" is a second transaction; CRLF still works, a bare CR is data,
+ * and the default (strict) host is not fooled. */
+START_TEST(test_eod_lenient)
+{
+    static const char hidden[] =
+        "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n"
+        "one\n.\nMAIL FROM:<evil@x.test>\nRCPT TO:<c@y.test>\r\nDATA\n"
+        "two\r.\r\n..dot\r\n.\r\n";
+    struct client *c;
+
+    set_beh("eod = lenient");
+    c = client_connect();
+    client_expect(c, "220 *");
+    client_puts(c, "HELO c\n");
+    client_expect(c, "250 *");
+    client_puts(c, hidden);
+    client_expect(c, "250 *\n250 *\n" GO_AHEAD "\n" QUEUED
+                     "\n250 *\n250 *\n" GO_AHEAD "\n" QUEUED);
+    ck_assert_uint_eq(fakemx_message_count(fm), 2);
+    ck_assert_str_eq(fakemx_message_at(fm, 0)->data, "one\n");
+    ck_assert_str_eq(fakemx_message_at(fm, 1)->mail_from, "evil@x.test");
+    ck_assert_str_eq(fakemx_message_at(fm, 1)->data, "two\r.\r\n.dot\r\n");
+    client_free(c);
+    /* strict again: one message, the smuggled text is data. */
+    set_beh("eod = strict");
+    c = client_connect();
+    client_expect(c, "220 *");
+    client_puts(c, "HELO c\r\n");
+    client_expect(c, "250 *");
+    client_puts(c, hidden);
+    client_expect(c, "250 *\n250 *\n" GO_AHEAD "\n" QUEUED);
+    ck_assert_uint_eq(fakemx_message_count(fm), 3);
+    ck_assert_str_eq(fakemx_message_at(fm, 2)->data,
+                     "one\n.\nMAIL FROM:<evil@x.test>\nRCPT TO:<c@y.test>\r\n"
+                     "DATA\ntwo\r.\r\n.dot\r\n");
+    client_free(c);
+}
+END_TEST
+
 START_TEST(test_starttls)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -1664,6 +1707,7 @@ static Suite *fakemx_suite(void)
                         sizeof(drop_cases) / sizeof(drop_cases[0]));
     tcase_add_test(tc, test_down);
     tcase_add_test(tc, test_hardening);
+    tcase_add_test(tc, test_eod_lenient);
     tcase_add_test(tc, test_starttls);
     tcase_add_test(tc, test_starttls_not_offered);
     tcase_add_test(tc, test_recording);

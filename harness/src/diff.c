@@ -10,8 +10,12 @@
  *     NAME LINE KIND  reason...
  *
  * NAME and LINE are shell globs (fnmatch) over the scenario name and the
- * scenario line, KIND is reply, delivered or queue. Exit 0 when every
- * scenario has the same verdict on both and no unexplained difference.
+ * scenario line, KIND is reply, delivered, queue or verdict. A verdict
+ * that differs is explained by a "verdict" line whose LINE matches the
+ * line where the failing side failed; observations from that line on
+ * are then not compared (the failing side made none after it). Exit 0
+ * when every scenario has the same verdict on both (or an explained
+ * one) and no unexplained difference.
  */
 #include "harness/diff.h"
 
@@ -41,7 +45,8 @@ static void diff_usage(FILE *fp)
                 "  --report DIR    where both runs keep their work (default:\n"
                 "                  report/diff)\n"
                 "  --jobs N        scenarios run in parallel (default: 2)\n"
-                "  --filter GLOB   only scenarios whose name matches GLOB\n");
+                "  --filter GLOB   only scenarios whose name matches GLOB\n"
+                "  -h, --help      this text\n");
 }
 
 /* One line of a run's observations: "LINE KIND VALUE". */
@@ -77,6 +82,20 @@ static size_t diff_read_obs(const char *workdir, struct diff_obs **out)
     free(text);
     free(path);
     return n;
+}
+
+/* The scenario line of a failure message ("path.scn:25: expected ..."),
+ * or 0. */
+static int diff_failed_line(const char *msg)
+{
+    const char *p = msg ? strstr(msg, ".scn:") : NULL;
+    long line = 0;
+
+    if (p == NULL)
+        return 0;
+    for (p += 5; *p >= '0' && *p <= '9' && line < 1000000; p++)
+        line = line * 10 + (*p - '0');
+    return *p == ':' ? (int)line : 0;
 }
 
 static void diff_free_obs(struct diff_obs *v, size_t n)
@@ -155,7 +174,7 @@ int diff_scenario(const char *rdir, const char *pdir, const char *work,
          *pres = diff_read_result(pw, &pmsg);
     struct diff_obs *ro, *po;
     size_t nr = diff_read_obs(rw, &ro), np = diff_read_obs(pw, &po);
-    int unexplained = 0, explained = 0;
+    int unexplained = 0, explained = 0, cut = 0;
     char reason[512];
     const char *name = work;
     char *path = xasprintf("%s/scenario", rw);
@@ -184,13 +203,22 @@ int diff_scenario(const char *rdir, const char *pdir, const char *work,
         goto done;
     }
     if (strcmp(rres, pres) != 0) {
-        fprintf(out, "DIFF  %s: verdict: relay %s, postfix %s\n", shortname,
-                rres, pres);
-        if (rmsg && *rmsg)
-            fprintf(out, "        relay: %s\n", rmsg);
-        if (pmsg && *pmsg)
-            fprintf(out, "        postfix: %s\n", pmsg);
-        unexplained++;
+        /* The line where the failing side stopped. */
+        int line = diff_failed_line(strcmp(rres, "failed") == 0 ? rmsg : pmsg);
+        if (allow != NULL && line > 0 &&
+            diff_allowed(allow, shortname, line, "verdict", reason,
+                         sizeof(reason)) != NULL) {
+            explained++;
+            cut = line;
+        } else {
+            fprintf(out, "DIFF  %s: verdict: relay %s, postfix %s\n", shortname,
+                    rres, pres);
+            if (rmsg && *rmsg)
+                fprintf(out, "        relay: %s\n", rmsg);
+            if (pmsg && *pmsg)
+                fprintf(out, "        postfix: %s\n", pmsg);
+            unexplained++;
+        }
     }
     /* Pair equal observations; what is left differs. */
     for (size_t i = 0; i < nr; i++)
@@ -205,7 +233,7 @@ int diff_scenario(const char *rdir, const char *pdir, const char *work,
         struct diff_obs *v = side ? po : ro;
         size_t n = side ? np : nr;
         for (size_t i = 0; i < n; i++) {
-            if (v[i].matched)
+            if (v[i].matched || (cut > 0 && v[i].line >= cut))
                 continue;
             const char *why =
                 allow ? diff_allowed(allow, shortname, v[i].line, v[i].kind,
@@ -256,7 +284,8 @@ int diff_main(int argc, char **argv)
     int opt, differing = 0, compared = 0;
 
     optind = 0; /* GNU getopt: full reinitialisation (diff runs run twice) */
-    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    opterr = 0; /* our own messages, with our name */
+    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'r':
             report = optarg;
@@ -271,8 +300,7 @@ int diff_main(int argc, char **argv)
             diff_usage(stdout);
             return 0;
         default:
-            diff_usage(stderr);
-            return 2;
+            return run_option_error("mxlab diff", opt, argv, diff_usage);
         }
     }
     if (optind >= argc) {

@@ -1,5 +1,9 @@
 /*
- * run.c — the "mxlab run" command. See run.h.
+ * run.c — the "mxlab run" command. See run.h. Three parts: the options
+ * (run_options), the scheduler of workers (run_schedule: at most --jobs
+ * at a time, each in its own process and bounded in time), and the
+ * reports (run_report: table, junit.xml, results.json, each naming the
+ * system tested, when, and by which mxlab).
  * Worker protocol: the worker writes WORK/result ("passed|failed|skipped",
  * seconds, message) and WORK/transcript, then exits 0. The parent reaps
  * workers with sigtimedwait() on SIGCHLD, so every wait has a deadline.
@@ -19,14 +23,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "harness/lab.h"
 #include "harness/runner.h"
 #include "harness/scenario.h"
 #include "mxlab/clock.h"
 #include "mxlab/fsutil.h"
 #include "mxlab/strutil.h"
+#include "mxlab/version.h"
 #include "mxlab/xmem.h"
 #include "reports/report.h"
-#include "sut_postfix.h"
 
 #define RUN_WORKER_LIMIT_MS 120000 /* a whole scenario, hard cap */
 
@@ -44,10 +49,23 @@ struct run_case {
     char *steps;
 };
 
+/* Everything one "mxlab run" works with. */
+struct run_state {
+    const char *report, *filter;
+    long jobs;
+    int keep;
+    struct sut_spec sut;
+    char *absreport;
+    char started[32]; /* ISO 8601 UTC */
+    struct run_case *cases;
+    size_t n;
+};
+
 static void run_usage(FILE *fp)
 {
     fprintf(fp,
-            "usage: mxlab run [--sut relay|postfix|smtp://HOST:PORT]\n"
+            "usage: mxlab run [--sut relay|postfix|smtp://HOST[:PORT]|"
+            "smtps://HOST[:PORT]]\n"
             "                 [--report DIR] [--jobs N]\n"
             "                 [--filter GLOB] [--keep] PATH...\n"
             "\n"
@@ -56,44 +74,131 @@ static void run_usage(FILE *fp)
             "\n"
             "  --sut relay     the embedded reference relay (default)\n"
             "  --sut postfix   a private Postfix built from each scenario\n"
-            "                  (needs root and Debian's postfix)\n"
-            "  --sut smtp://HOST:PORT  a server already running: black-box\n"
-            "                  scenarios (sessions only) run, the others\n"
-            "                  are skipped with the reason\n"
-            "  --report DIR    write junit.xml and per-scenario work\n"
-            "                  directories there (default: report)\n"
+            "                  (needs root and Debian's postfix; the report\n"
+            "                  directory must be reachable by its mail_owner)\n"
+            "  --sut smtp://HOST[:PORT]  a server already running (port 25\n"
+            "                  by default): black-box scenarios (sessions\n"
+            "                  only) run, the others are skipped with the\n"
+            "                  reason\n"
+            "  --sut smtps://HOST[:PORT] the same with TLS from the first\n"
+            "                  byte (port 465 by default)\n"
+            "  --report DIR    write junit.xml, results.json and\n"
+            "                  per-scenario work directories there\n"
+            "                  (default: report)\n"
             "  --jobs N        scenarios run in parallel (default: 2)\n"
             "  --filter GLOB   only scenarios whose name matches GLOB\n"
             "  --keep          keep work directories of passed scenarios\n"
+            "  -h, --help      this text\n"
             "\n"
             "Prints one line per scenario and \"N passed, N failed, N "
-            "skipped\";\nexits 0 only if none failed.\n");
+            "skipped\";\nexits 0 only if none failed, 2 on a usage error.\n");
 }
 
-static void run_collect(const char *path, struct strlist *out, int top)
+/* ---- options ---- */
+
+int run_option_error(const char *prog, int opt, char *const argv[],
+                     void (*usage)(FILE *))
+{
+    if (opt == '?' && optopt != 0)
+        fprintf(stderr, "%s: -%c: unknown option\n", prog, optopt);
+    else
+        fprintf(stderr, "%s: %s: %s\n", prog, argv[optind - 1],
+                opt == ':' ? "needs a value" : "unknown option");
+    usage(stderr);
+    return 2;
+}
+
+/* Parse the options into st; 0 to go on, else the exit status (0 for
+ * --help). *first: the first PATH. */
+static int run_options(int argc, char **argv, struct run_state *st, int *first)
+{
+    static const struct option longopts[] = {
+        {"sut", required_argument, NULL, 's'},
+        {"report", required_argument, NULL, 'r'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"filter", required_argument, NULL, 'f'},
+        {"keep", no_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *sut = "relay";
+    char why[512];
+    int opt;
+
+    st->report = "report";
+    st->jobs = 2;
+    optind = 0; /* GNU getopt: full reinitialisation (diff runs run twice) */
+    opterr = 0; /* our own messages, with our name */
+    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 's':
+            sut = optarg;
+            break;
+        case 'r':
+            st->report = optarg;
+            break;
+        case 'j':
+            if (str_to_long(optarg, &st->jobs) < 0 || st->jobs < 1 ||
+                st->jobs > 64) {
+                fprintf(stderr, "mxlab run: --jobs: 1 to 64 expected\n");
+                return 2;
+            }
+            break;
+        case 'f':
+            st->filter = optarg;
+            break;
+        case 'k':
+            st->keep = 1;
+            break;
+        case 'h':
+            run_usage(stdout);
+            return 0;
+        default:
+            return run_option_error("mxlab run", opt, argv, run_usage);
+        }
+    }
+    if (sut_spec_parse(sut, &st->sut, why, sizeof(why)) < 0) {
+        fprintf(stderr, "mxlab run: --sut %s\n", why);
+        return 2;
+    }
+    if (!sut_spec_usable(&st->sut, NULL, why, sizeof(why)))
+        fprintf(stderr, "mxlab run: %s: every scenario is skipped\n", why);
+    if (optind >= argc) {
+        run_usage(stderr);
+        return 2;
+    }
+    *first = optind;
+    return 0;
+}
+
+/* ---- the scenarios ---- */
+
+/* PATH's scenarios into out: a file as given, a directory's *.scn below
+ * it. -1 (with the reason on stderr) if path does not exist. */
+static int run_collect(const char *path, struct strlist *out, int top)
 {
     struct stat st;
+    struct strlist names;
+    int rc = 0;
 
     if (stat(path, &st) < 0) {
-        /* Reported later as a failing scenario with the reason. */
-        strlist_push(out, path);
-        return;
+        fprintf(stderr, "mxlab run: %s: %s\n", path, strerror(errno));
+        return -1;
     }
     if (!S_ISDIR(st.st_mode)) {
         size_t n = strlen(path);
         if (top || (n > 4 && strcmp(path + n - 4, ".scn") == 0))
             strlist_push(out, path);
-        return;
+        return 0;
     }
-    struct strlist names;
     strlist_init(&names);
     fs_list_dir(path, &names);
-    for (size_t i = 0; i < names.n; i++) {
+    for (size_t i = 0; i < names.n && rc == 0; i++) {
         char *sub = xasprintf("%s/%s", path, names.v[i]);
-        run_collect(sub, out, 0);
+        rc = run_collect(sub, out, 0);
         free(sub);
     }
     strlist_clear(&names);
+    return rc;
 }
 
 static char *run_base_name(const char *path, int strip_ext)
@@ -123,8 +228,71 @@ static char *run_dir_name(const char *path)
     return name;
 }
 
-/* The worker: parse, run, write the result files, exit. */
-static enum runner_sut run_sut = RUNNER_SUT_RELAY;
+/* The report directory: refused (before it is made) if the SUT could
+ * not work below it, then made and absolute (relay config files name
+ * paths that must stay valid). 0, or -1 with the reason on stderr. */
+static int run_report_dir(struct run_state *st)
+{
+    char why[1024], *cwd = getcwd(NULL, 0);
+    char *lexical = st->report[0] == '/' || cwd == NULL
+                        ? xstrdup(st->report)
+                        : xasprintf("%s/%s", cwd, st->report);
+    int rc = 0;
+
+    if (sut_spec_usable(&st->sut, NULL, why, sizeof(why)) &&
+        !sut_spec_usable(&st->sut, lexical, why, sizeof(why))) {
+        fprintf(stderr, "mxlab run: --sut %s --report %s: %s\n", st->sut.name,
+                st->report, why);
+        rc = -1;
+    } else if (fs_mkdir_p(st->report, 0755) < 0 ||
+               (st->absreport = realpath(st->report, NULL)) == NULL) {
+        fprintf(stderr, "mxlab run: %s: %s\n", st->report, strerror(errno));
+        rc = -1;
+    }
+    free(cwd);
+    free(lexical);
+    return rc;
+}
+
+/* The cases of the PATHs (filtered), with their work directories under
+ * the report directory. 0, or the exit status. */
+static int run_cases(int argc, char **argv, struct run_state *st)
+{
+    struct strlist paths;
+    int rc = 0;
+
+    strlist_init(&paths);
+    for (int i = 0; i < argc && rc == 0; i++)
+        rc = run_collect(argv[i], &paths, 1);
+    st->cases = xcalloc(paths.n ? paths.n : 1, sizeof(*st->cases));
+    for (size_t i = 0; i < paths.n && rc == 0; i++) {
+        char *name = run_base_name(paths.v[i], 1);
+        if (st->filter != NULL && fnmatch(st->filter, name, 0) != 0) {
+            free(name);
+            continue;
+        }
+        st->cases[st->n].path = xstrdup(paths.v[i]);
+        st->cases[st->n].name = name;
+        st->cases[st->n].classname = run_dir_name(paths.v[i]);
+        st->n++;
+    }
+    strlist_clear(&paths);
+    if (rc < 0)
+        return 2;
+    if (st->n == 0) {
+        fprintf(stderr, "mxlab run: no scenario to run\n");
+        return 2;
+    }
+    if (run_report_dir(st) < 0)
+        return 2;
+    for (size_t i = 0; i < st->n; i++)
+        st->cases[i].workdir =
+            xasprintf("%s/work/%s-%s", st->absreport, st->cases[i].classname,
+                      st->cases[i].name);
+    return 0;
+}
+
+/* ---- the worker ---- */
 
 /* WORKDIR/NAME := what sb holds (for the parent and for mxlab diff). */
 static void run_save(const char *workdir, const char *name,
@@ -136,13 +304,37 @@ static void run_save(const char *workdir, const char *name,
     free(path);
 }
 
-static _Noreturn void run_worker(struct run_case *c)
+static void run_save_result(const struct run_case *c,
+                            const struct runner_result *res)
+{
+    char *path = xasprintf("%s/scenario", c->workdir);
+    FILE *fp;
+
+    run_save(c->workdir, "transcript", &res->transcript);
+    run_save(c->workdir, "observations", &res->observations);
+    run_save(c->workdir, "steps", &res->steps);
+    fs_write_atomic(path, c->path, strlen(c->path));
+    free(path);
+    path = xasprintf("%s/result", c->workdir);
+    fp = fopen(path, "w");
+    if (fp != NULL) {
+        fprintf(fp, "%s\n%.3f\n%s\n",
+                res->status == RUNNER_PASSED   ? "passed"
+                : res->status == RUNNER_FAILED ? "failed"
+                                               : "skipped",
+                res->seconds, res->message);
+        fclose(fp);
+    }
+    free(path);
+}
+
+/* The worker: parse, run, write the result files, exit. */
+static _Noreturn void run_worker(const struct run_state *st,
+                                 const struct run_case *c)
 {
     struct runner_result res;
     struct scenario *s;
     char err[2048];
-    FILE *fp;
-    char *path;
 
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     memset(&res, 0, sizeof(res));
@@ -152,66 +344,50 @@ static _Noreturn void run_worker(struct run_case *c)
     fs_rm_rf(c->workdir);
     fs_mkdir_p(c->workdir, 0755);
     s = scenario_load(c->path, err, sizeof(err));
-    if (s != NULL && run_sut == RUNNER_SUT_POSTFIX &&
-        !pfsut_available(err, sizeof(err))) {
-        res.status = RUNNER_SKIPPED;
-        snprintf(res.message, sizeof(res.message), "%s", err);
-        scenario_free(s);
-        s = NULL;
-    } else if (s == NULL) {
+    if (s == NULL) {
         res.status = RUNNER_FAILED;
         snprintf(res.message, sizeof(res.message), "%s", err);
-    } else if (s != NULL) {
-        runner_run(s, c->workdir, run_sut, &res);
-        scenario_free(s);
+    } else if (!sut_spec_usable(&st->sut, NULL, err, sizeof(err))) {
+        res.status = RUNNER_SKIPPED;
+        snprintf(res.message, sizeof(res.message), "%s", err);
+    } else {
+        runner_run(s, c->workdir, &st->sut, &res);
     }
-    run_save(c->workdir, "transcript", &res.transcript);
-    run_save(c->workdir, "observations", &res.observations);
-    run_save(c->workdir, "steps", &res.steps);
-    path = xasprintf("%s/scenario", c->workdir);
-    fs_write_atomic(path, c->path, strlen(c->path));
-    free(path);
-    path = xasprintf("%s/result", c->workdir);
-    fp = fopen(path, "w");
-    if (fp != NULL) {
-        fprintf(fp, "%s\n%.3f\n%s\n",
-                res.status == RUNNER_PASSED   ? "passed"
-                : res.status == RUNNER_FAILED ? "failed"
-                                              : "skipped",
-                res.seconds, res.message);
-        fclose(fp);
-    }
-    free(path);
+    scenario_free(s);
+    run_save_result(c, &res);
     strbuf_clear(&res.transcript);
     strbuf_clear(&res.observations);
     strbuf_clear(&res.steps);
     _exit(0);
 }
 
+/* WORKDIR/name's text, or NULL. Caller frees. */
+static char *run_read(const char *workdir, const char *name)
+{
+    char *path = xasprintf("%s/%s", workdir, name), *text = NULL;
+
+    if (fs_read_file(path, &text, NULL) < 0)
+        text = NULL;
+    free(path);
+    return text;
+}
+
 static void run_read_result(struct run_case *c, int exit_status)
 {
-    char *path = xasprintf("%s/result", c->workdir), *text = NULL;
-    double secs = (double)(clock_mono_ms() - c->started_ms) / 1000.0;
+    char *text = run_read(c->workdir, "result");
 
     c->rc.status = REPORT_FAILED;
-    if (fs_read_file(path, &text, NULL) == 0) {
-        char *l1 = text, *l2 = strchr(l1, '\n'), *l3 = NULL;
-        if (l2 != NULL) {
-            *l2++ = '\0';
-            l3 = strchr(l2, '\n');
-            if (l3 != NULL)
-                *l3++ = '\0';
-        }
-        if (strcmp(l1, "passed") == 0)
+    if (text != NULL) {
+        /* "status\nseconds\nmessage\n" */
+        size_t n1 = strcspn(text, "\n"), n2 = 0;
+        if (text[n1] == '\n')
+            n2 = n1 + 1 + strcspn(text + n1 + 1, "\n");
+        if (n1 == 6 && strncmp(text, "passed", 6) == 0)
             c->rc.status = REPORT_PASSED;
-        else if (strcmp(l1, "skipped") == 0)
+        else if (n1 == 7 && strncmp(text, "skipped", 7) == 0)
             c->rc.status = REPORT_SKIPPED;
-        if (l3 != NULL) {
-            char *nl = strchr(l3, '\n');
-            if (nl)
-                *nl = '\0';
-            c->message = xstrdup(l3);
-        }
+        if (n2 > 0 && text[n2] == '\n')
+            c->message = xstrndup(text + n2 + 1, strcspn(text + n2 + 1, "\n"));
     } else if (WIFSIGNALED(exit_status)) {
         c->message = xasprintf(
             "%s: worker killed by signal %d%s", c->path, WTERMSIG(exit_status),
@@ -221,258 +397,214 @@ static void run_read_result(struct run_case *c, int exit_status)
                                "status %d)",
                                c->path, WEXITSTATUS(exit_status));
     }
-    free(path);
     free(text);
-    path = xasprintf("%s/transcript", c->workdir);
-    if (fs_read_file(path, &text, NULL) == 0)
-        c->detail = text;
-    free(path);
-    path = xasprintf("%s/steps", c->workdir);
-    if (fs_read_file(path, &text, NULL) == 0)
-        c->steps = text;
-    free(path);
+    c->detail = run_read(c->workdir, "transcript");
+    c->steps = run_read(c->workdir, "steps");
     c->rc.name = c->name;
     c->rc.classname = c->classname;
     c->rc.file = c->path;
-    c->rc.seconds = secs;
+    c->rc.seconds = (double)(clock_mono_ms() - c->started_ms) / 1000.0;
     c->rc.message = c->message && *c->message ? c->message : NULL;
     c->rc.detail = c->detail;
     c->rc.steps = c->steps;
     c->done = 1;
 }
 
-static volatile sig_atomic_t run_interrupted;
+/* ---- the scheduler ---- */
 
-int run_main(int argc, char **argv)
+/* Start the next case in its worker. 1 if it runs, 0 if fork failed
+ * (the case is done, failed). */
+static int run_start(struct run_state *st, struct run_case *c,
+                     const sigset_t *old)
 {
-    static const struct option longopts[] = {
-        {"sut", required_argument, NULL, 's'},
-        {"report", required_argument, NULL, 'r'},
-        {"jobs", required_argument, NULL, 'j'},
-        {"filter", required_argument, NULL, 'f'},
-        {"keep", no_argument, NULL, 'k'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    const char *report = "report", *filter = NULL, *sut = "relay";
-    long jobs = 2;
-    int keep = 0, opt, exit_code;
-    struct strlist paths;
-    struct run_case *cases;
-    struct report_case *rcs = NULL;
-    size_t n = 0, next = 0, running = 0, finished = 0;
-    sigset_t set, old;
+    c->started_ms = clock_mono_ms();
+    fflush(NULL);
+    c->pid = fork();
+    if (c->pid == 0) {
+        sigprocmask(SIG_SETMASK, old, NULL);
+        run_worker(st, c);
+    }
+    if (c->pid > 0)
+        return 1;
+    c->message = xasprintf("%s: fork: %s", c->path, strerror(errno));
+    c->rc.status = REPORT_FAILED;
+    c->rc.name = c->name;
+    c->rc.classname = c->classname;
+    c->rc.message = c->message;
+    c->done = 1;
+    return 0;
+}
 
-    optind = 0; /* GNU getopt: full reinitialisation (diff runs run twice) */
-    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 's':
-            sut = optarg;
-            break;
-        case 'r':
-            report = optarg;
-            break;
-        case 'j':
-            if (str_to_long(optarg, &jobs) < 0 || jobs < 1 || jobs > 64) {
-                fprintf(stderr, "mxlab run: --jobs: 1 to 64 expected\n");
-                return 2;
-            }
-            break;
-        case 'f':
-            filter = optarg;
-            break;
-        case 'k':
-            keep = 1;
-            break;
-        case 'h':
-            run_usage(stdout);
-            return 0;
-        default:
-            run_usage(stderr);
-            return 2;
+/* Reap the workers that ended; the number reaped. */
+static size_t run_reap(struct run_state *st)
+{
+    size_t reaped = 0;
+    int status;
+    pid_t pid;
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (size_t i = 0; i < st->n; i++) {
+            struct run_case *c = &st->cases[i];
+            if (c->pid != pid || c->done)
+                continue;
+            sut_spec_reap(&st->sut, c->workdir);
+            run_read_result(c, status);
+            reaped++;
+            fprintf(stdout, "%s  %s\n", report_strstatus(c->rc.status),
+                    c->name);
+            fflush(stdout);
         }
     }
-    char why[256] = "";
-    if (strcmp(sut, "relay") == 0) {
-        run_sut = RUNNER_SUT_RELAY;
-    } else if (strcmp(sut, "postfix") == 0) {
-        run_sut = RUNNER_SUT_POSTFIX;
-        if (!pfsut_available(why, sizeof(why)))
-            fprintf(stderr, "mxlab run: %s: every scenario is skipped\n", why);
-    } else if (str_casestart(sut, "smtp://") != NULL) {
-        run_sut = RUNNER_SUT_REMOTE;
-        if (runner_set_remote(sut, why, sizeof(why)) < 0) {
-            fprintf(stderr, "mxlab run: --sut %s\n", why);
-            return 2;
-        }
-    } else {
-        fprintf(stderr,
-                "mxlab run: --sut %s: relay, postfix or smtp://HOST:PORT "
-                "expected\n",
-                sut);
-        return 2;
-    }
-    if (optind >= argc) {
-        run_usage(stderr);
-        return 2;
-    }
-    strlist_init(&paths);
-    for (int i = optind; i < argc; i++)
-        run_collect(argv[i], &paths, 1);
-    cases = xcalloc(paths.n ? paths.n : 1, sizeof(*cases));
-    for (size_t i = 0; i < paths.n; i++) {
-        char *name = run_base_name(paths.v[i], 1);
-        if (filter != NULL && fnmatch(filter, name, 0) != 0) {
-            free(name);
+    return reaped;
+}
+
+/* Kill what overstayed; how long to wait for the next deadline (ms). */
+static long long run_police(struct run_state *st, size_t started)
+{
+    long long now = clock_mono_ms(), wait_ms = 1000;
+
+    for (size_t i = 0; i < started; i++) {
+        struct run_case *c = &st->cases[i];
+        if (c->done || c->pid <= 0)
             continue;
-        }
-        cases[n].path = xstrdup(paths.v[i]);
-        cases[n].name = name;
-        cases[n].classname = run_dir_name(paths.v[i]);
-        cases[n].workdir =
-            xasprintf("%s/work/%s-%s", report, cases[n].classname, name);
-        n++;
+        long long left = c->started_ms + RUN_WORKER_LIMIT_MS - now;
+        if (left <= 0)
+            kill(c->pid, SIGKILL);
+        else if (left < wait_ms)
+            wait_ms = left;
     }
-    strlist_clear(&paths);
-    if (n == 0) {
-        fprintf(stderr, "mxlab run: no scenario to run\n");
-        free(cases);
-        return 2;
-    }
-    if (fs_mkdir_p(report, 0755) < 0) {
-        fprintf(stderr, "mxlab run: %s: %s\n", report, strerror(errno));
-        return 2;
-    }
-    /* Make report absolute for workers (they chdir nowhere, but relay
-     * config files name paths that must stay valid). */
-    char *absreport = realpath(report, NULL);
-    for (size_t i = 0; i < n; i++) {
-        char *w = xasprintf("%s/work/%s-%s", absreport, cases[i].classname,
-                            cases[i].name);
-        free(cases[i].workdir);
-        cases[i].workdir = w;
-    }
+    return wait_ms;
+}
+
+/* SIGINT/SIGTERM: every worker is killed, and what it ran is reaped. */
+static void run_stop_all(struct run_state *st, size_t started)
+{
+    for (size_t i = 0; i < started; i++)
+        if (!st->cases[i].done && st->cases[i].pid > 0)
+            kill(st->cases[i].pid, SIGKILL);
+    while (waitpid(-1, NULL, 0) > 0)
+        ;
+    for (size_t i = 0; i < started; i++)
+        sut_spec_reap(&st->sut, st->cases[i].workdir);
+    fprintf(stderr, "mxlab run: interrupted; workers stopped\n");
+}
+
+/* Run every case, at most --jobs at a time. 0, or 130 if interrupted. */
+static int run_schedule(struct run_state *st)
+{
+    size_t next = 0, running = 0, finished = 0;
+    sigset_t set, old;
+    int interrupted = 0;
+
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigprocmask(SIG_BLOCK, &set, &old);
-    fflush(NULL);
-    while (finished < n && !run_interrupted) {
-        while (running < (size_t)jobs && next < n) {
-            struct run_case *c = &cases[next++];
-            c->started_ms = clock_mono_ms();
-            c->pid = fork();
-            if (c->pid == 0) {
-                sigprocmask(SIG_SETMASK, &old, NULL);
-                run_worker(c);
-            }
-            if (c->pid < 0) {
-                c->message =
-                    xasprintf("%s: fork: %s", c->path, strerror(errno));
-                c->rc.status = REPORT_FAILED;
-                c->rc.name = c->name;
-                c->rc.classname = c->classname;
-                c->rc.message = c->message;
-                c->done = 1;
+    while (finished < st->n && !interrupted) {
+        while (running < (size_t)st->jobs && next < st->n) {
+            if (run_start(st, &st->cases[next++], &old))
+                running++;
+            else
                 finished++;
-                continue;
-            }
-            running++;
         }
-        /* Reap what has finished; kill what overstayed. */
-        int status;
-        pid_t pid;
-        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-            for (size_t i = 0; i < n; i++) {
-                if (cases[i].pid == pid && !cases[i].done) {
-                    if (run_sut == RUNNER_SUT_POSTFIX)
-                        pfsut_reap_orphan(cases[i].workdir);
-                    run_read_result(&cases[i], status);
-                    running--;
-                    finished++;
-                    fprintf(stdout, "%s  %s\n",
-                            report_strstatus(cases[i].rc.status),
-                            cases[i].name);
-                    fflush(stdout);
-                }
-            }
-        }
-        long long now = clock_mono_ms(), wait_ms = 1000;
-        for (size_t i = 0; i < next; i++) {
-            if (cases[i].done || cases[i].pid <= 0)
-                continue;
-            long long left = cases[i].started_ms + RUN_WORKER_LIMIT_MS - now;
-            if (left <= 0)
-                kill(cases[i].pid, SIGKILL);
-            else if (left < wait_ms)
-                wait_ms = left;
-        }
-        if (finished >= n)
+        size_t reaped = run_reap(st);
+        running -= reaped;
+        finished += reaped;
+        long long wait_ms = run_police(st, next);
+        if (finished >= st->n)
             break;
         struct timespec ts = {wait_ms / 1000, (wait_ms % 1000) * 1000000};
         int sig = sigtimedwait(&set, NULL, &ts);
-        if (sig == SIGINT || sig == SIGTERM)
-            run_interrupted = 1;
+        interrupted = sig == SIGINT || sig == SIGTERM;
     }
-    if (run_interrupted) {
-        for (size_t i = 0; i < next; i++)
-            if (!cases[i].done && cases[i].pid > 0)
-                kill(cases[i].pid, SIGKILL);
-        while (waitpid(-1, NULL, 0) > 0)
-            ;
-        if (run_sut == RUNNER_SUT_POSTFIX)
-            for (size_t i = 0; i < next; i++)
-                pfsut_reap_orphan(cases[i].workdir);
-        fprintf(stderr, "mxlab run: interrupted; workers stopped\n");
-        exit_code = 130;
-        goto done;
-    }
-    sigprocmask(SIG_SETMASK, &old, NULL);
-    rcs = xcalloc(n, sizeof(*rcs));
-    for (size_t i = 0; i < n; i++)
-        rcs[i] = cases[i].rc;
-    fputc('\n', stdout);
-    report_summary_write(stdout, rcs, n);
-    char *junit = xasprintf("%s/junit.xml", absreport);
-    FILE *fp = fopen(junit, "w");
-    if (fp == NULL || report_junit_write(fp, "mxlab", rcs, n) < 0) {
-        fprintf(stderr, "mxlab run: %s: %s\n", junit, strerror(errno));
-    }
+    if (interrupted)
+        run_stop_all(st, next);
+    else
+        sigprocmask(SIG_SETMASK, &old, NULL);
+    return interrupted ? 130 : 0;
+}
+
+/* ---- the reports ---- */
+
+static void run_report_file(const struct run_state *st, const char *name,
+                            const struct report_run *run,
+                            const struct report_case *rcs, int json)
+{
+    char *path = xasprintf("%s/%s", st->absreport, name);
+    FILE *fp = fopen(path, "w");
+
+    if (fp == NULL ||
+        (json ? report_results_json_write_run(fp, run, rcs, st->n)
+              : report_junit_write_run(fp, "mxlab", run, rcs, st->n)) < 0)
+        fprintf(stderr, "mxlab run: %s: %s\n", path, strerror(errno));
     if (fp != NULL)
         fclose(fp);
-    char *results = xasprintf("%s/results.json", absreport);
-    fp = fopen(results, "w");
-    if (fp == NULL || report_results_json_write(fp, rcs, n) < 0)
-        fprintf(stderr, "mxlab run: %s: %s\n", results, strerror(errno));
-    if (fp != NULL)
-        fclose(fp);
-    free(results);
-    fprintf(stdout, "report: %s\n", junit);
+    free(path);
+}
+
+/* The table, junit.xml and results.json; work directories of passed
+ * scenarios removed (unless --keep). The exit status: 1 if any failed. */
+static int run_report(const struct run_state *st)
+{
+    struct report_case *rcs = xcalloc(st->n, sizeof(*rcs));
+    struct report_run run = {st->sut.name, st->started, MXLAB_VERSION};
     size_t passed, failed, skipped;
-    report_count(rcs, n, &passed, &failed, &skipped);
-    exit_code = failed ? 1 : 0;
-    for (size_t i = 0; i < n; i++) {
-        if (cases[i].rc.status == REPORT_PASSED && !keep)
-            fs_rm_rf(cases[i].workdir);
-        else if (cases[i].rc.status == REPORT_FAILED)
-            fprintf(stdout,
-                    "  kept for %s: %s (transcript, maillog, "
-                    "config)\n",
-                    cases[i].name, cases[i].workdir);
+
+    for (size_t i = 0; i < st->n; i++)
+        rcs[i] = st->cases[i].rc;
+    fputc('\n', stdout);
+    report_run_header_write(stdout, &run);
+    report_summary_write(stdout, rcs, st->n);
+    run_report_file(st, "junit.xml", &run, rcs, 0);
+    run_report_file(st, "results.json", &run, rcs, 1);
+    fprintf(stdout, "report: %s/junit.xml\n", st->absreport);
+    report_count(rcs, st->n, &passed, &failed, &skipped);
+    for (size_t i = 0; i < st->n; i++) {
+        const struct run_case *c = &st->cases[i];
+        if (c->rc.status == REPORT_PASSED && !st->keep)
+            fs_rm_rf(c->workdir);
+        else if (c->rc.status == REPORT_FAILED)
+            fprintf(stdout, "  kept for %s: %s (transcript, maillog, config)\n",
+                    c->name, c->workdir);
     }
-    free(junit);
-done:
-    for (size_t i = 0; i < n; i++) {
-        free(cases[i].path);
-        free(cases[i].name);
-        free(cases[i].classname);
-        free(cases[i].workdir);
-        free(cases[i].message);
-        free(cases[i].detail);
-        free(cases[i].steps);
-    }
-    free(absreport);
     free(rcs);
-    free(cases);
-    return exit_code;
+    return failed ? 1 : 0;
+}
+
+static void run_state_clear(struct run_state *st)
+{
+    for (size_t i = 0; i < st->n; i++) {
+        struct run_case *c = &st->cases[i];
+        free(c->path);
+        free(c->name);
+        free(c->classname);
+        free(c->workdir);
+        free(c->message);
+        free(c->detail);
+        free(c->steps);
+    }
+    free(st->cases);
+    free(st->absreport);
+}
+
+int run_main(int argc, char **argv)
+{
+    struct run_state st;
+    time_t now = time(NULL);
+    struct tm tm;
+    int first = 0, rc;
+
+    memset(&st, 0, sizeof(st));
+    strftime(st.started, sizeof(st.started), "%Y-%m-%dT%H:%M:%SZ",
+             gmtime_r(&now, &tm));
+    rc = run_options(argc, argv, &st, &first);
+    if (rc == 0 && first > 0)
+        rc = run_cases(argc - first, argv + first, &st);
+    if (rc == 0 && first > 0)
+        rc = run_schedule(&st);
+    if (rc == 0 && first > 0)
+        rc = run_report(&st);
+    run_state_clear(&st);
+    return rc;
 }

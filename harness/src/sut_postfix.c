@@ -1,12 +1,20 @@
 /*
- * sut_postfix.c — the private Postfix SUT. See sut_postfix.h.
+ * sut_postfix.c — a private Postfix as the system under test: its own
+ * config directory (written by the lab), queue, ports and log, run as
+ * "postfix -c DIR start-fg" inside a private mount namespace whose
+ * /etc/resolv.conf points at the scenario's fakedns. The host's own files
+ * are never touched. Needs root. See docs/postfix-oracle.md.
  * master.cf comes from Postfix's master.cf.proto with chroot off and the
  * public "smtp inet" service replaced by 127.0.0.1:<port>. Commands run
- * with "-c DIR", so no Postfix command ever reads /etc/postfix.
+ * with "-c DIR", so no Postfix command ever reads /etc/postfix. Its clock
+ * cannot be moved: [time passes] divides its timers instead (labconf.c).
  */
-#include "sut_postfix.h"
+#include <grp.h>
+#include <sys/socket.h>
 
 #include "command.h"
+#include "labconf.h"
+#include "sut.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,13 +37,16 @@
 
 #define PFSUT_PROTO "/etc/postfix/master.cf.proto"
 #define PFSUT_START_MS 20000
+#define PFSUT_LOG_LINES 8 /* of its log, in a start failure */
 
 struct pfsut {
     char *confdir;
     pid_t pid; /* unshare ... postfix start-fg */
 };
 
-int pfsut_available(char *err, size_t errlen)
+static void pfsut_stop(struct pfsut *p);
+
+static int pfsut_available(char *err, size_t errlen)
 {
     if (geteuid() != 0) {
         snprintf(err, errlen,
@@ -106,63 +117,85 @@ done:
     return rc;
 }
 
-struct pfsut *pfsut_start(const char *confdir, const char *workdir,
-                          const char *dns_ip, int smtp_port, const char *extra,
-                          const char *const *maps, size_t nmaps, char *err,
-                          size_t errlen)
+/* postmap/postalias for every map file of the scenario. -1 with err. */
+static int pfsut_build_maps(const char *confdir, const char *const *maps,
+                            size_t nmaps, char *err, size_t errlen)
 {
-    struct pfsut *p = xcalloc(1, sizeof(*p));
-    char *resolv = xasprintf("%s/resolv.conf", workdir);
-    char *data = xasprintf("%s/data", workdir);
-    char *text =
-        xasprintf("nameserver %s\noptions attempts:2 timeout:1\n", dns_ip);
-    char *script = NULL, *log = xasprintf("%s/postfix.stderr", workdir);
-    struct passwd *pw = getpwnam("postfix");
-    struct netaddr sut;
-    int ok = 0;
-
-    p->confdir = xstrdup(confdir);
-    p->pid = -1;
-    /* Postfix's unprivileged processes walk these directories. */
-    chmod(workdir, 0755);
-    chmod(confdir, 0755);
-    fs_mkdir_p(data, 0755);
-    /* postfix start makes the queue's subdirectories; the runner made
-     * queue_directory itself. */
-    if (pw != NULL && chown(data, pw->pw_uid, pw->pw_gid) < 0) {
-        snprintf(err, errlen, "chown %s: %s", data, strerror(errno));
-        goto done;
-    }
-    if (fs_write_atomic(resolv, text, strlen(text)) < 0 ||
-        pfsut_write_master(confdir, smtp_port, extra, err, errlen) < 0)
-        goto done;
-    chmod(resolv, 0644);
     for (size_t i = 0; i < nmaps; i++) {
         char *file = xasprintf("%s/%s", confdir, maps[i]);
         /* aliases(5) files are built by postalias, the rest by postmap. */
         int alias = strcmp(maps[i], "aliases") == 0;
         char *argv[] = {alias ? "/usr/sbin/postalias" : "/usr/sbin/postmap",
-                        "-c", p->confdir, file, NULL};
+                        "-c", (char *)confdir, file, NULL};
         struct strbuf e;
         strbuf_init(&e);
         int rc = command_run(argv, NULL, &e);
         free(file);
-        if (rc != 0) {
+        if (rc != 0)
             snprintf(err, errlen, "%s %s: %s", argv[0], maps[i],
                      e.buf ? e.buf : "failed");
-            strbuf_clear(&e);
-            goto done;
-        }
         strbuf_clear(&e);
+        if (rc != 0)
+            return -1;
     }
-    /* Its own resolver and its own users (the runner's passwd file: the
-     * host's plus the scenario's), both only inside its namespace. */
-    script = xasprintf("mount --bind '%s' /etc/resolv.conf && "
-                       "mount --bind '%s/passwd' /etc/passwd && exec "
-                       "/usr/sbin/postfix -c '%s' start-fg",
-                       resolv, confdir, confdir);
-    p->pid = fork();
-    if (p->pid == 0) {
+    return 0;
+}
+
+/* The last lines of a file, joined by " | " (a result message is one
+ * line). */
+static void pfsut_tail(const char *path, struct strbuf *out)
+{
+    char *text = NULL;
+    struct strlist lines;
+
+    strlist_init(&lines);
+    if (fs_read_file(path, &text, NULL) == 0)
+        for (char *l = text; l && *l;) {
+            char *nl = strchr(l, '\n');
+            if (nl)
+                *nl = '\0';
+            if (*str_trim(l) != '\0')
+                strlist_push(&lines, str_trim(l));
+            l = nl ? nl + 1 : NULL;
+        }
+    for (size_t i = lines.n > PFSUT_LOG_LINES ? lines.n - PFSUT_LOG_LINES : 0;
+         i < lines.n; i++)
+        strbuf_printf(out, "%s%s", out->len ? " | " : "", lines.v[i]);
+    strlist_clear(&lines);
+    free(text);
+}
+
+/* Why Postfix did not start: what it wrote on stderr and in its log. */
+static void pfsut_why(const char *workdir, const char *what, char *err,
+                      size_t errlen)
+{
+    char *path = xasprintf("%s/postfix.stderr", workdir);
+    struct strbuf sb;
+
+    strbuf_init(&sb);
+    pfsut_tail(path, &sb);
+    free(path);
+    path = xasprintf("%s/maillog", workdir);
+    pfsut_tail(path, &sb);
+    free(path);
+    snprintf(err, errlen, "%s; it logged: %s", what,
+             sb.len ? sb.buf : "nothing (see postfix.stderr and maillog)");
+    strbuf_clear(&sb);
+}
+
+/* "postfix start-fg" in its own mount namespace, with its own resolver
+ * and its own users (the lab's passwd file: the host's plus the
+ * scenario's). Its output goes to WORKDIR/postfix.stderr. */
+static pid_t pfsut_spawn(const char *confdir, const char *workdir)
+{
+    char *log = xasprintf("%s/postfix.stderr", workdir);
+    char *script = xasprintf("mount --bind '%s/resolv.conf' /etc/resolv.conf "
+                             "&& mount --bind '%s/passwd' /etc/passwd && exec "
+                             "/usr/sbin/postfix -c '%s' start-fg",
+                             workdir, confdir, confdir);
+    pid_t pid = fork();
+
+    if (pid == 0) {
         /* If the worker dies, so does this Postfix. */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -174,12 +207,19 @@ struct pfsut *pfsut_start(const char *confdir, const char *workdir,
               (char *)NULL);
         _exit(127);
     }
-    if (p->pid < 0) {
-        snprintf(err, errlen, "fork: %s", strerror(errno));
-        goto done;
-    }
-    /* Ready when it answers on its port: a bounded wait on that. */
-    netaddr_parse("127.0.0.1", smtp_port, &sut);
+    free(log);
+    free(script);
+    return pid;
+}
+
+/* Ready when it answers on its port: a bounded wait on that. 0, or -1
+ * with err (and p->pid -1 if it ended). */
+static int pfsut_wait_ready(struct pfsut *p, const char *workdir, int port,
+                            char *err, size_t errlen)
+{
+    struct netaddr sut;
+
+    netaddr_parse("127.0.0.1", port, &sut);
     for (long long end = clock_mono_ms() + PFSUT_START_MS;
          clock_mono_ms() < end;) {
         int status, fd = netaddr_connect_tcp(&sut, NULL);
@@ -187,36 +227,71 @@ struct pfsut *pfsut_start(const char *confdir, const char *workdir,
             struct pollfd pf = {fd, POLLOUT, 0};
             int so = 0;
             socklen_t sl = sizeof(so);
-            if (poll(&pf, 1, 200) == 1 &&
-                getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &sl) == 0 &&
-                so == 0) {
-                close(fd);
-                ok = 1;
-                break;
-            }
+            int up = poll(&pf, 1, 200) == 1 &&
+                     getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &sl) == 0 &&
+                     so == 0;
             close(fd);
+            if (up)
+                return 0;
         }
         if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
-            char *why = NULL;
-            fs_read_file(log, &why, NULL);
-            snprintf(err, errlen, "postfix did not start: %s",
-                     why && *why ? why : "(no message)");
-            free(why);
             p->pid = -1;
-            goto done;
+            pfsut_why(workdir, "postfix did not start", err, errlen);
+            return -1;
         }
         struct pollfd none = {-1, 0, 0};
         poll(&none, 0, 50); /* between two bounded connection attempts */
     }
-    if (!ok)
-        snprintf(err, errlen, "postfix did not answer on 127.0.0.1:%d",
-                 smtp_port);
+    char what[128];
+    snprintf(what, sizeof(what), "postfix did not answer on 127.0.0.1:%d",
+             port);
+    pfsut_why(workdir, what, err, errlen);
+    return -1;
+}
+
+/* Write master.cf (extra: the scenario's own lines, appended), build the
+ * maps with postmap, start Postfix and wait (bounded) until it answers on
+ * 127.0.0.1:smtp_port. NULL with err. */
+static struct pfsut *pfsut_start(const char *confdir, const char *workdir,
+                                 const char *dns_ip, int smtp_port,
+                                 const char *extra, const char *const *maps,
+                                 size_t nmaps, char *err, size_t errlen)
+{
+    struct pfsut *p = xcalloc(1, sizeof(*p));
+    char *resolv = xasprintf("%s/resolv.conf", workdir);
+    char *data = xasprintf("%s/data", workdir);
+    char *text =
+        xasprintf("nameserver %s\noptions attempts:2 timeout:1\n", dns_ip);
+    struct passwd *pw = getpwnam("postfix");
+    int ok = 0;
+
+    p->confdir = xstrdup(confdir);
+    p->pid = -1;
+    /* Postfix's unprivileged processes walk these directories. */
+    chmod(workdir, 0755);
+    chmod(confdir, 0755);
+    fs_mkdir_p(data, 0755);
+    /* postfix start makes the queue's subdirectories; the lab made
+     * queue_directory itself. */
+    if (pw != NULL && chown(data, pw->pw_uid, pw->pw_gid) < 0) {
+        snprintf(err, errlen, "chown %s: %s", data, strerror(errno));
+        goto done;
+    }
+    if (fs_write_atomic(resolv, text, strlen(text)) < 0 ||
+        pfsut_write_master(confdir, smtp_port, extra, err, errlen) < 0 ||
+        pfsut_build_maps(confdir, maps, nmaps, err, errlen) < 0)
+        goto done;
+    chmod(resolv, 0644);
+    p->pid = pfsut_spawn(confdir, workdir);
+    if (p->pid < 0) {
+        snprintf(err, errlen, "fork: %s", strerror(errno));
+        goto done;
+    }
+    ok = pfsut_wait_ready(p, workdir, smtp_port, err, errlen) == 0;
 done:
     free(resolv);
     free(data);
     free(text);
-    free(script);
-    free(log);
     if (!ok) {
         pfsut_stop(p);
         return NULL;
@@ -224,7 +299,7 @@ done:
     return p;
 }
 
-void pfsut_stop(struct pfsut *p)
+static void pfsut_stop(struct pfsut *p)
 {
     if (p == NULL)
         return;
@@ -249,8 +324,8 @@ void pfsut_stop(struct pfsut *p)
     free(p);
 }
 
-int pfsut_admin(struct pfsut *p, const char *cmdline, struct strbuf *out,
-                struct strbuf *err)
+static int pfsut_admin(struct pfsut *p, const char *cmdline, struct strbuf *out,
+                       struct strbuf *err)
 {
     struct strlist w;
     char *argv[8];
@@ -292,7 +367,7 @@ int pfsut_admin(struct pfsut *p, const char *cmdline, struct strbuf *out,
     return rc;
 }
 
-int pfsut_queue(struct pfsut *p, size_t *total, size_t *busy)
+static int pfsut_queue(struct pfsut *p, size_t *total, size_t *busy)
 {
     char *argv[] = {"/usr/sbin/postqueue", "-c", p->confdir, "-j", NULL};
     struct strbuf out;
@@ -337,7 +412,7 @@ static char *pfsut_queue_dir(const char *confdir)
     return q;
 }
 
-void pfsut_reap_orphan(const char *workdir)
+static void pfsut_reap_orphan(const char *workdir)
 {
     char *confdir = xasprintf("%s/config", workdir);
     char *q = pfsut_queue_dir(confdir);
@@ -374,3 +449,166 @@ void pfsut_reap_orphan(const char *workdir)
     fs_rm_rf(q);
     free(q);
 }
+
+/* 1 if the user pw may enter the directory st (search permission, by
+ * owner, group or others, as the kernel decides for a non-root user). */
+static int pfsut_may_enter(const struct passwd *pw, const struct stat *st)
+{
+    gid_t groups[64];
+    int ngroups = 64;
+
+    if (st->st_uid == pw->pw_uid)
+        return (st->st_mode & S_IXUSR) != 0;
+    if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &ngroups) < 0)
+        ngroups = 0;
+    for (int i = 0; i < ngroups; i++)
+        if (groups[i] == st->st_gid)
+            return (st->st_mode & S_IXGRP) != 0;
+    return (st->st_mode & S_IXOTH) != 0;
+}
+
+/* Postfix's processes run as its mail_owner ("postfix") and read the
+ * configuration and write data under the work directory: every directory
+ * above it must let that user in. 0, or -1 naming the first that does
+ * not (a mktemp -d directory, mode 700, is the usual one). */
+static int pfsut_check_dir(const char *workdir, char *err, size_t errlen)
+{
+    struct passwd *pw = getpwnam("postfix");
+    char *path = xstrdup(workdir);
+    int rc = 0;
+
+    if (pw == NULL) {
+        free(path);
+        return 0; /* pfsut_available says what is missing */
+    }
+    for (char *slash = path; rc == 0 && slash != NULL;) {
+        struct stat st;
+        slash = strchr(slash + 1, '/');
+        if (slash != NULL)
+            *slash = '\0';
+        if (stat(path[0] ? path : "/", &st) == 0 && S_ISDIR(st.st_mode) &&
+            !pfsut_may_enter(pw, &st)) {
+            snprintf(err, errlen,
+                     "%s: Postfix's mail_owner (%s) cannot enter it (mode "
+                     "%03o, owner uid %ld): its processes read the "
+                     "configuration and write data below it; use a report "
+                     "directory it can reach, or chmod o+x %s",
+                     path, pw->pw_name, (unsigned)(st.st_mode & 07777),
+                     (long)st.st_uid, path);
+            rc = -1;
+        }
+        if (slash != NULL)
+            *slash = '/';
+    }
+    free(path);
+    return rc;
+}
+
+static int sut_postfix_usable(const char *workdir, char *err, size_t errlen)
+{
+    if (!pfsut_available(err, errlen))
+        return 0;
+    return workdir == NULL || pfsut_check_dir(workdir, err, errlen) == 0;
+}
+
+static int sut_postfix_prepare(struct sut_env *env)
+{
+    /* The libc resolver asks port 53 only: one 127.53.x.y address per
+     * worker keeps parallel scenarios apart. */
+    unsigned pid = (unsigned)getpid();
+    /* Postfix's commands reach $queue_directory/public/postlog by
+     * absolute path, within sun_path's 108 bytes: a short private
+     * directory, removed after the run. */
+    char tmpl[] = "/tmp/mxlab-pf.XXXXXX", why[512];
+
+    if (pfsut_check_dir(env->workdir, why, sizeof(why)) < 0)
+        return sut_fail(env, 1, "%s", why);
+    env->smtp_port = labconf_free_port(SOCK_STREAM);
+    env->mx_port = labconf_free_port(SOCK_STREAM);
+    snprintf(env->dns_ip, sizeof(env->dns_ip), "127.53.%u.%u", (pid >> 8) & 255,
+             pid & 255);
+    env->dns_port = 53;
+    if (mkdtemp(tmpl) == NULL)
+        return sut_fail(env, 1, "mkdtemp: %s", strerror(errno));
+    chmod(tmpl, 0755);
+    env->queuedir = xstrdup(tmpl);
+    return 0;
+}
+
+static int sut_postfix_maincf(struct sut_env *env, struct strbuf *sb)
+{
+    /* Loopback only, its log where we read it; DNS comes from the
+     * private resolv.conf. */
+    strbuf_printf(sb,
+                  "maillog_file_prefixes = %s\n"
+                  "inet_interfaces = 127.0.0.1\n"
+                  "inet_protocols = ipv4\n",
+                  env->workdir);
+    return labconf_compress_timers(env, sb);
+}
+
+static int sut_postfix_start(struct sut_env *env)
+{
+    const struct scenario *s = env->s;
+    const char **maps = xcalloc(s->nblocks + 2, sizeof(*maps));
+    size_t nmaps = 0;
+    int have_aliases = 0;
+    char err[1500];
+
+    for (size_t i = 0; i < s->nblocks; i++)
+        if (s->blocks[i].kind == SCN_FILE &&
+            strcmp(s->blocks[i].arg, "passwd") != 0) {
+            maps[nmaps++] = s->blocks[i].arg;
+            have_aliases |= strcmp(s->blocks[i].arg, "aliases") == 0;
+        }
+    if (!have_aliases)
+        maps[nmaps++] = "aliases";
+    env->priv =
+        pfsut_start(env->confdir, env->workdir, env->dns_ip, env->smtp_port,
+                    env->master_extra, maps, nmaps, err, sizeof(err));
+    free(maps);
+    if (env->priv == NULL)
+        return sut_fail(env, env->maincf ? env->maincf->line : 1, "%s", err);
+    return 0;
+}
+
+static void sut_postfix_stop(struct sut_env *env)
+{
+    pfsut_stop(env->priv);
+    env->priv = NULL;
+    if (env->queuedir != NULL &&
+        strncmp(env->queuedir, "/tmp/mxlab-pf.", strlen("/tmp/mxlab-pf.")) == 0)
+        fs_rm_rf(env->queuedir);
+}
+
+static int sut_postfix_admin(struct sut_env *env, const char *cmdline,
+                             struct strbuf *out, struct strbuf *err)
+{
+    return pfsut_admin(env->priv, cmdline, out, err);
+}
+
+static int sut_postfix_queue(struct sut_env *env, size_t *total, size_t *busy)
+{
+    return pfsut_queue(env->priv, total, busy);
+}
+
+static int sut_postfix_idle(struct sut_env *env)
+{
+    size_t total, busy;
+
+    return pfsut_queue(env->priv, &total, &busy) == 0 && busy == 0;
+}
+
+const struct sut_ops sut_postfix_ops = {
+    .name = "postfix",
+    .caps = LAB_CAP_CONFIG | LAB_CAP_CLOCK | LAB_CAP_DELIVERIES | LAB_CAP_ADMIN,
+    .usable = sut_postfix_usable,
+    .reap = pfsut_reap_orphan,
+    .prepare = sut_postfix_prepare,
+    .maincf = sut_postfix_maincf,
+    .start = sut_postfix_start,
+    .stop = sut_postfix_stop,
+    .admin = sut_postfix_admin,
+    .queue = sut_postfix_queue,
+    .idle = sut_postfix_idle,
+};

@@ -1,15 +1,23 @@
 /*
  * test_harness.c — the scenario parser: a full valid scenario, and every
- * error message with its file:line.
+ * error message with its file:line; mxlab diff's comparison; and the lab
+ * API (lab.h) that mxlab run, check and bench share: the --sut parser
+ * (default ports, smtps, errors), a relay and a remote lab opened and
+ * closed on a loop (endpoint, source addresses, queue, admin), and the
+ * expectation table (one parse per kind, the same entry judges).
  */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "expect.h"
 #include "harness/diff.h"
+#include "harness/lab.h"
 #include "harness/scenario.h"
+#include "mxlab/clock.h"
 #include "mxlab/fsutil.h"
+#include "mxlab/netaddr.h"
 #include "mxlab/xmem.h"
 
 static const char *valid =
@@ -363,7 +371,7 @@ static const struct {
     {"[mx 127.0.0.9]\nbanner = x\n",
      "e.scn:2: unknown key \"banner\"; expected name, greeting, "
      "max_conn_per_ip, rate, greylist, reply, tarpit, hang, drop, down, "
-     "starttls, tls_required, dsn or size"},
+     "starttls, tls_required, dsn, eod or size"},
     {"[mx 127.0.0.9]\nname = two words\n",
      "e.scn:2: name: expected a host name"},
     {"[mx 127.0.0.9]\ngreeting = hello\n",
@@ -557,6 +565,25 @@ START_TEST(test_diff)
     ck_assert_ptr_nonnull(
         strstr(out, "DIFF  x: verdict: relay passed, postfix failed\n"));
     free(out);
+    /* A "verdict" line explains a failure at its line; from there on
+     * nothing is compared, but what came before still is. */
+    diff_fixture(root, "postfix", "failed", "12 reply 250 2.1.5\n40 queue 1\n");
+    char *res = xasprintf("%s/postfix/work/seeds-x/result", root);
+    const char *failed = "failed\n0.1\n/s/x.scn:40: expected \"221 *\"\n";
+    ck_assert_int_eq(fs_write_atomic(res, failed, strlen(failed)), 0);
+    text = "x 40 verdict the defaults differ\n";
+    ck_assert_int_eq(fs_write_atomic(allow, text, strlen(text)), 0);
+    out = diff_run(root, &n);
+    ck_assert_int_eq(n, 0);
+    ck_assert_str_eq(out, "SAME  x (1 deliberate difference)\n");
+    free(out);
+    diff_fixture(root, "postfix", "failed", "12 reply 454 4.7.1\n");
+    ck_assert_int_eq(fs_write_atomic(res, failed, strlen(failed)), 0);
+    out = diff_run(root, &n);
+    ck_assert_int_eq(n, 2);
+    ck_assert_ptr_nonnull(strstr(out, "x.scn:12 reply: postfix only: 454"));
+    free(out);
+    free(res);
     diff_fixture(root, "postfix", "skipped", "");
     out = diff_run(root, &n);
     ck_assert_int_eq(n, 0);
@@ -679,6 +706,193 @@ START_TEST(test_mutations)
 }
 END_TEST
 
+static const struct {
+    const char *arg, *name;
+    int port, tls;
+    unsigned caps;
+} specs[] = {
+    {"relay", "relay", 0, 0,
+     LAB_CAP_CONFIG | LAB_CAP_CLOCK | LAB_CAP_DELIVERIES | LAB_CAP_ADMIN},
+    {"postfix", "postfix", 0, 0,
+     LAB_CAP_CONFIG | LAB_CAP_CLOCK | LAB_CAP_DELIVERIES | LAB_CAP_ADMIN},
+    {"smtp://127.0.0.1", "smtp://127.0.0.1:25", 25, 0, 0},
+    {"smtp://127.0.0.1:2525", "smtp://127.0.0.1:2525", 2525, 0, 0},
+    {"SMTP://127.0.0.1:2525", "smtp://127.0.0.1:2525", 2525, 0, 0},
+    {"smtps://127.0.0.1", "smtps://127.0.0.1:465", 465, 1, 0},
+    {"smtps://[::1]:4650", "smtps://[::1]:4650", 4650, 1, 0},
+    {"smtp://[::1]", "smtp://[::1]:25", 25, 0, 0},
+};
+
+START_TEST(test_sut_spec)
+{
+    struct sut_spec sut;
+    char err[256] = "";
+
+    ck_assert_msg(sut_spec_parse(specs[_i].arg, &sut, err, sizeof(err)) == 0,
+                  "%s: %s", specs[_i].arg, err);
+    ck_assert_str_eq(sut.name, specs[_i].name);
+    ck_assert_uint_eq(sut_spec_caps(&sut), specs[_i].caps);
+    ck_assert_int_eq(sut.tls, specs[_i].tls);
+    if (specs[_i].port != 0)
+        ck_assert_int_eq(netaddr_port(&sut.addr), specs[_i].port);
+}
+END_TEST
+
+static const struct {
+    const char *arg, *err;
+} bad_specs[] = {
+    {"exim", "exim: relay, postfix, smtp://HOST[:PORT] or smtps://HOST[:PORT] "
+             "expected"},
+    {"smtp://", "smtp://: expected smtp://HOST[:PORT] or smtps://HOST[:PORT]"},
+    {"smtp://127.0.0.1:0", "smtp://127.0.0.1:0: expected smtp://HOST[:PORT]"},
+    {"smtp://127.0.0.1:65536", "smtp://127.0.0.1:65536: expected"},
+    {"smtps://127.0.0.1:x", "smtps://127.0.0.1:x: expected"},
+    {"smtp://[::1", "smtp://[::1: expected"},
+    {"smtp://[::1]x", "smtp://[::1]x: expected"},
+};
+
+START_TEST(test_sut_spec_errors)
+{
+    struct sut_spec sut;
+    char err[256] = "";
+
+    ck_assert_int_eq(sut_spec_parse(bad_specs[_i].arg, &sut, err, sizeof(err)),
+                     -1);
+    ck_assert_msg(strncmp(err, bad_specs[_i].err, strlen(bad_specs[_i].err)) ==
+                      0,
+                  "got \"%s\"", err);
+}
+END_TEST
+
+static const char *lab_scn = "[main.cf]\n"
+                             "myhostname = lab.example\n"
+                             "[mx 127.0.9.1]\n"
+                             "[session from 127.0.0.7]\n"
+                             "S: 220 *\n"
+                             "[expect]\n"
+                             "queue empty\n";
+
+/* A relay lab: where to connect, which sources, its queue and admin. */
+START_TEST(test_lab_relay)
+{
+    char err[1024] = "", tmpl[] = "/tmp/mxlab-test-lab.XXXXXX";
+    struct scenario *s = scenario_parse("lab.scn", lab_scn, err, sizeof(err));
+    struct event_base *base = event_base_new();
+    struct sut_spec sut;
+    struct lab_endpoint ep;
+    struct netaddr src;
+    struct strbuf out, errs;
+    size_t total = 9, busy = 9;
+    char *work;
+
+    ck_assert_msg(s != NULL, "%s", err);
+    ck_assert_ptr_nonnull(mkdtemp(tmpl));
+    work = xasprintf("%s/w", tmpl);
+    clock_simulate(0);
+    ck_assert_int_eq(sut_spec_parse("relay", &sut, err, sizeof(err)), 0);
+    struct lab *lab = lab_open(base, s, work, &sut, err, sizeof(err));
+    ck_assert_msg(lab != NULL, "%s", err);
+    ck_assert_str_eq(lab_sut_name(lab), "relay");
+    ck_assert_uint_eq(lab_caps(lab) & LAB_CAP_ADMIN, LAB_CAP_ADMIN);
+    ck_assert_int_eq(lab_endpoint(lab, NULL, &ep, err, sizeof(err)), 0);
+    ck_assert_int_gt(netaddr_port(&ep.addr), 0);
+    ck_assert_int_eq(ep.tls, 0);
+    ck_assert_int_eq(lab_endpoint(lab, "submission", &ep, err, sizeof(err)),
+                     -1);
+    ck_assert_int_eq(lab_source(lab, NULL, &src, err, sizeof(err)), 1);
+    ck_assert_int_eq(lab_source(lab, "127.0.0.7", &src, err, sizeof(err)), 1);
+    ck_assert_int_eq(lab_source(lab, "::1", &src, err, sizeof(err)), 1);
+    /* a session from outside loopback: the message says what can be used */
+    ck_assert_int_eq(lab_source(lab, "192.0.2.1", &src, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "192.0.2.1 is not an address the lab sends "
+                              "from: a session can come from any address in "
+                              "127.0.0.0/8 or from ::1") != NULL,
+                  "%s", err);
+    ck_assert_int_eq(lab_queue(lab, &total, &busy), 0);
+    ck_assert_int_eq(total, 0); /* busy: the first queue scan may be due */
+    ck_assert_int_eq(lab_time_scale(lab), 0);
+    strbuf_init(&out);
+    strbuf_init(&errs);
+    ck_assert_int_eq(lab_admin(lab, "mailq", &out, &errs), 0);
+    ck_assert_ptr_nonnull(strstr(out.buf, "Mail queue is empty"));
+    strbuf_clear(&out);
+    strbuf_clear(&errs);
+    ck_assert_uint_eq(fakemx_message_count(lab_fakemx(lab)), 0);
+    lab_close(lab);
+    event_base_free(base);
+    scenario_free(s);
+    fs_rm_rf(tmpl);
+    free(work);
+}
+END_TEST
+
+/* A remote SUT: only the fakes; the server's own address. */
+START_TEST(test_lab_remote)
+{
+    char err[1024] = "", tmpl[] = "/tmp/mxlab-test-lab.XXXXXX";
+    struct scenario *s =
+        scenario_parse("r.scn", "[session]\nS: 220 *\n", err, sizeof(err));
+    struct event_base *base = event_base_new();
+    struct sut_spec sut;
+    struct lab_endpoint ep;
+    struct netaddr src;
+    size_t total, busy;
+
+    ck_assert_ptr_nonnull(mkdtemp(tmpl));
+    ck_assert_int_eq(
+        sut_spec_parse("smtps://127.0.0.1:4650", &sut, err, sizeof(err)), 0);
+    struct lab *lab = lab_open(base, s, tmpl, &sut, err, sizeof(err));
+    ck_assert_msg(lab != NULL, "%s", err);
+    ck_assert_uint_eq(lab_caps(lab), 0);
+    ck_assert_int_eq(lab_endpoint(lab, NULL, &ep, err, sizeof(err)), 0);
+    ck_assert_int_eq(netaddr_port(&ep.addr), 4650);
+    ck_assert_int_eq(ep.tls, 1);
+    ck_assert_int_eq(lab_source(lab, NULL, &src, err, sizeof(err)), 0);
+    ck_assert_int_eq(lab_queue(lab, &total, &busy), -1);
+    ck_assert_int_eq(lab_idle(lab), 1);
+    ck_assert_int_eq(lab_time_passes(lab, 60, NULL, NULL), -1);
+    lab_close(lab);
+    event_base_free(base);
+    scenario_free(s);
+    fs_rm_rf(tmpl);
+}
+END_TEST
+
+/* One line of each kind: the entry whose keyword starts it parses it. */
+static const struct {
+    const char *line, *keyword;
+} kinds[] = {
+    {"delivered to 127.0.0.1 from <a@b> rcpt <c@d>", "delivered"},
+    {"not delivered rcpt c@d", "not"},
+    {"queue empty", "queue empty"},
+    {"deliveries 3", "deliveries"},
+    {"log contains status=sent", "log contains"},
+    {"log totals received 1 delivered 1", "log totals"},
+    {"log totals as pflogsumm", "log totals"},
+    {"mailbox alice messages 2", "mailbox"},
+    {"mailbox alice contains Subject: hi", "mailbox"},
+    {"dns queried example.com MX 2 times", "dns queried"},
+    {"delivered data contains X-Test: 1", "delivered data"},
+    {"delivered data lacks X-Test: 1", "delivered data"},
+    {"delivered envelope contains RCPT TO:<c@d> NOTIFY=NEVER",
+     "delivered envelope"},
+    {"delivered envelope lacks ORCPT", "delivered envelope"},
+};
+
+START_TEST(test_expect_kinds)
+{
+    struct scn_expect x;
+    char err[512] = "";
+
+    ck_assert_msg(expect_parse(&x, kinds[_i].line, err, sizeof(err)) == 0,
+                  "%s: %s", kinds[_i].line, err);
+    ck_assert_ptr_nonnull(x.kind);
+    ck_assert_str_eq(x.kind->keyword, kinds[_i].keyword);
+    ck_assert(x.kind->check != NULL);
+    expect_clear(&x);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("harness");
@@ -696,6 +910,15 @@ int main(void)
     tcase_add_test(tc, test_diff);
     tcase_add_loop_test(tc, test_mutations, 0,
                         sizeof(mutated_sources) / sizeof(mutated_sources[0]));
+    suite_add_tcase(s, tc);
+    tc = tcase_create("lab");
+    tcase_add_loop_test(tc, test_sut_spec, 0, sizeof(specs) / sizeof(specs[0]));
+    tcase_add_loop_test(tc, test_sut_spec_errors, 0,
+                        sizeof(bad_specs) / sizeof(bad_specs[0]));
+    tcase_add_test(tc, test_lab_relay);
+    tcase_add_test(tc, test_lab_remote);
+    tcase_add_loop_test(tc, test_expect_kinds, 0,
+                        sizeof(kinds) / sizeof(kinds[0]));
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

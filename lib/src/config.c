@@ -16,6 +16,10 @@
 #include "mxlab/xmem.h"
 
 #define CONFIG_EXPAND_DEPTH 100
+/* No expanded value may exceed this: a fan-out of $names (a = $b $b,
+ * b = $c $c, ...) would otherwise grow without bound. */
+#define CONFIG_EXPAND_MAX (1024 * 1024)
+#define CONFIG_TIME_MAX (366L * 86400)
 
 struct config_entry {
     char *name;
@@ -28,6 +32,11 @@ struct config_entry {
 struct config {
     struct config_entry *v;
     size_t n;
+    /* The expansion under way: indices of the parameters being expanded
+     * (a name met again is a recursion), and the first error seen. */
+    size_t expanding[CONFIG_EXPAND_DEPTH + 1];
+    int nexpanding;
+    char *expand_error;
 };
 
 struct config *config_new(void)
@@ -37,6 +46,8 @@ struct config *config_new(void)
 
 static void config_flush_cache(struct config *cf)
 {
+    free(cf->expand_error);
+    cf->expand_error = NULL;
     for (size_t i = 0; i < cf->n; i++) {
         free(cf->v[i].expanded);
         cf->v[i].expanded = NULL;
@@ -249,17 +260,56 @@ int config_load(struct config *cf, const char *path, char *err, size_t errlen)
 static void config_expand_into(struct config *cf, const char *text,
                                struct strbuf *out, int depth);
 
+/* The first expansion error is kept (config_expand_error): a recursion
+ * on name, or (name NULL) an expansion over CONFIG_EXPAND_MAX. */
+static void config_expand_fail(struct config *cf, const char *name, size_t len)
+{
+    if (cf->expand_error != NULL)
+        return;
+    if (name != NULL)
+        cf->expand_error = xasprintf(
+            "unreasonable macro call nesting: \"%.*s\"", (int)len, name);
+    else
+        cf->expand_error =
+            xasprintf("expansion longer than %d bytes", CONFIG_EXPAND_MAX);
+}
+
+/* $name: its value, expanded once and cached, so that a name used many
+ * times costs one expansion (Postfix expands each parameter once). A
+ * name met again while it is being expanded is a recursion, which
+ * Postfix reports as "unreasonable macro call nesting". */
 static void config_expand_name(struct config *cf, const char *name, size_t len,
                                struct strbuf *out, int depth)
 {
     struct config_entry *e = config_find(cf, name, len);
+    size_t idx;
     const char *raw;
+    struct strbuf val;
 
     if (e == NULL)
         return;
+    if (e->expanded != NULL) {
+        strbuf_puts(out, e->expanded);
+        return;
+    }
+    idx = (size_t)(e - cf->v);
+    for (int i = 0; i < cf->nexpanding; i++)
+        if (cf->expanding[i] == idx) {
+            config_expand_fail(cf, name, len);
+            return;
+        }
     raw = e->raw ? e->raw : e->def;
-    if (raw != NULL)
-        config_expand_into(cf, raw, out, depth + 1);
+    if (raw == NULL || cf->nexpanding > CONFIG_EXPAND_DEPTH)
+        return;
+    cf->expanding[cf->nexpanding++] = idx;
+    strbuf_init(&val);
+    config_expand_into(cf, raw, &val, depth + 1);
+    cf->nexpanding--;
+    strbuf_append(out, val.buf ? val.buf : "", val.len);
+    if (cf->expand_error == NULL)
+        e->expanded = strbuf_detach(&val);
+    else
+        strbuf_clear(&val);
 }
 
 static void config_expand_into(struct config *cf, const char *text,
@@ -270,6 +320,10 @@ static void config_expand_into(struct config *cf, const char *text,
     if (depth > CONFIG_EXPAND_DEPTH)
         return;
     while (*p != '\0') {
+        if (out->len > CONFIG_EXPAND_MAX) {
+            config_expand_fail(cf, NULL, 0);
+            return;
+        }
         if (*p != '$') {
             strbuf_putc(out, *p++);
             continue;
@@ -371,10 +425,38 @@ const char *config_get(struct config *cf, const char *name)
     if (e == NULL)
         return "";
     if (e->expanded == NULL) {
-        const char *raw = e->raw ? e->raw : e->def;
-        e->expanded = config_expand(cf, raw ? raw : "");
+        struct strbuf sb;
+        strbuf_init(&sb);
+        config_expand_name(cf, name, strlen(name), &sb, 0);
+        /* After an error nothing was cached: keep what came out, so that
+         * the value stays borrowed as promised. */
+        if (e->expanded == NULL)
+            e->expanded = sb.buf ? strbuf_detach(&sb) : xstrdup("");
+        strbuf_clear(&sb);
     }
     return e->expanded;
+}
+
+const char *config_expand_error(const struct config *cf)
+{
+    return cf->expand_error;
+}
+
+int config_check(struct config *cf, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < cf->n; i++) {
+        const struct config_entry *e = &cf->v[i];
+        if (e->raw == NULL)
+            continue;
+        config_get(cf, e->name);
+        if (cf->expand_error != NULL) {
+            snprintf(err, errlen, "%s%sparameter %s: %s",
+                     e->where ? e->where : "", e->where ? ": " : "", e->name,
+                     cf->expand_error);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 int config_get_bool(struct config *cf, const char *name)
@@ -420,6 +502,12 @@ long config_get_time(struct config *cf, const char *name, char default_unit,
 
     if (str_to_seconds(config_get(cf, name), default_unit, &v) < 0) {
         config_bad_value(cf, name, "time", err, errlen);
+        return -1;
+    }
+    /* No Postfix timer means more than a year; such a value is a typo
+     * (and would overflow the deadlines computed from it). */
+    if (v > CONFIG_TIME_MAX) {
+        config_bad_value(cf, name, "time (more than a year)", err, errlen);
         return -1;
     }
     return v;

@@ -13,7 +13,6 @@
  */
 #include "mxlab/map.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <regex.h>
 #include <stdint.h>
@@ -163,8 +162,8 @@ static int map_regexp_pattern(struct map_re_entry *e, char *p, char **rest,
         p++;
     }
     delim = *p;
-    if (delim == '\0' || isalnum((unsigned char)delim) ||
-        isspace((unsigned char)delim)) {
+    if (delim == '\0' || str_isalnum((unsigned char)delim) ||
+        str_isspace((unsigned char)delim)) {
         snprintf(err, errlen, "%s:%d: expected /pattern/", file, lineno);
         return -1;
     }
@@ -179,7 +178,7 @@ static int map_regexp_pattern(struct map_re_entry *e, char *p, char **rest,
         return -1;
     }
     *end++ = '\0';
-    for (; *end && !isspace((unsigned char)*end); end++) {
+    for (; *end && !str_isspace((unsigned char)*end); end++) {
         if (*end == 'i')
             cflags ^= REG_ICASE;
         else if (*end == 'x')
@@ -210,7 +209,7 @@ static int map_parse_regexp(struct map *m, char *p, const char *file,
 
     memset(&e, 0, sizeof(e));
     if (strncmp(p, "endif", 5) == 0 &&
-        (p[5] == '\0' || isspace((unsigned char)p[5]))) {
+        (p[5] == '\0' || str_isspace((unsigned char)p[5]))) {
         if (m->nopen == 0) {
             snprintf(err, errlen, "%s:%d: endif without if", file, lineno);
             return -1;
@@ -218,7 +217,8 @@ static int map_parse_regexp(struct map *m, char *p, const char *file,
         e.type = MAP_RE_ENDIF;
         m->res[m->open_ifs[--m->nopen]].endif = m->nre;
     } else {
-        int is_if = strncmp(p, "if", 2) == 0 && isspace((unsigned char)p[2]);
+        int is_if =
+            strncmp(p, "if", 2) == 0 && str_isspace((unsigned char)p[2]);
         if (is_if)
             p = str_trim(p + 2);
         if (map_regexp_pattern(&e, p, &rest, file, lineno, err, errlen) < 0)

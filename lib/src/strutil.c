@@ -138,6 +138,8 @@ int str_to_seconds(const char *s, char default_unit, long *out)
     default:
         return -1;
     }
+    if (v > LONG_MAX / mult)
+        return -1;
     *out = v * mult;
     return 0;
 }

@@ -211,6 +211,66 @@ START_TEST(test_config_set_borrowed)
 }
 END_TEST
 
+/* Expansion as Postfix bounds it: a recursion is an error named as
+ * Postfix names it, a fan-out of names is expanded once per name (fast)
+ * and cut at 1 MiB, and times are range-checked. */
+START_TEST(test_config_expand_bounds)
+{
+    struct config *cf = config_new();
+    char err[256] = "";
+    struct strbuf text;
+
+    ck_assert_int_eq(config_load_text(cf, "main.cf",
+                                      "myhostname = $myhostname $myhostname\n",
+                                      err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(config_check(cf, err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "main.cf:1: parameter myhostname: unreasonable "
+                          "macro call nesting: \"myhostname\"");
+    config_free(cf);
+
+    cf = config_new();
+    config_load_text(cf, "main.cf", "x = 1\na = $b\nb = ${a?{$x}}\n", err,
+                     sizeof(err));
+    ck_assert_int_eq(config_check(cf, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "main.cf:2: parameter a: unreasonable"));
+    config_free(cf);
+
+    /* 12 levels of fan-out 4: 4^12 references, 16 MiB if expanded. */
+    strbuf_init(&text);
+    strbuf_puts(&text, "p0 = xy\n");
+    for (int i = 1; i <= 12; i++)
+        strbuf_printf(&text, "p%d = $p%d $p%d $p%d $p%d\n", i, i - 1, i - 1,
+                      i - 1, i - 1);
+    cf = config_new();
+    config_load_text(cf, "main.cf", text.buf, err, sizeof(err));
+    ck_assert_str_eq(config_get(cf, "p2"), "xy xy xy xy xy xy xy xy xy xy xy "
+                                           "xy xy xy xy xy");
+    ck_assert_int_eq(config_check(cf, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "expansion longer than 1048576 bytes"));
+    ck_assert_uint_le(strlen(config_get(cf, "p12")), 2 * 1024 * 1024);
+    config_free(cf);
+    strbuf_clear(&text);
+
+    cf = config_new();
+    config_load_text(cf, "main.cf",
+                     "smtpd_timeout = 88888888888888888d\n"
+                     "a_timeout = 1067519911673w\nb_time = 366d\n"
+                     "c_time = 367d\n",
+                     err, sizeof(err));
+    ck_assert_int_eq(config_check(cf, err, sizeof(err)), 0);
+    ck_assert_int_eq(
+        config_get_time(cf, "smtpd_timeout", 's', err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "main.cf:1: bad time value"));
+    ck_assert_int_eq(config_get_time(cf, "a_timeout", 's', err, sizeof(err)),
+                     -1);
+    ck_assert_ptr_nonnull(strstr(err, "more than a year"));
+    ck_assert_int_eq(config_get_time(cf, "b_time", 's', NULL, 0), 366 * 86400);
+    ck_assert_int_eq(config_get_time(cf, "c_time", 's', NULL, 0), -1);
+    config_free(cf);
+}
+END_TEST
+
 static const struct {
     const char *text, *err;
 } config_errors[] = {
@@ -552,6 +612,7 @@ static Suite *lib_suite(void)
     tcase_add_test(tc, test_netaddr);
     tcase_add_test(tc, test_config_parse);
     tcase_add_test(tc, test_config_set_borrowed);
+    tcase_add_test(tc, test_config_expand_bounds);
     tcase_add_loop_test(tc, test_config_errors, 0,
                         sizeof(config_errors) / sizeof(config_errors[0]));
     tcase_add_test(tc, test_map_hash);

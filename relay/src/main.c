@@ -49,7 +49,7 @@ static void usage(FILE *fp)
             "\n"
             "  -c DIR       configuration directory (required)\n"
             "  -v           more diagnostics on stderr\n"
-            "  --help       this text\n"
+            "  -h, --help   this text\n"
             "  --version    print the version\n");
 }
 
@@ -344,7 +344,8 @@ int main(int argc, char **argv)
 
     /* '+': stop at the first non-option, so "postsuper -d ID" stays the
      * command's own arguments. */
-    while ((c = getopt_long(argc, argv, "+c:v", longopts, NULL)) != -1) {
+    opterr = 0; /* our own messages, with our name */
+    while ((c = getopt_long(argc, argv, "+c:vh", longopts, NULL)) != -1) {
         switch (c) {
         case 'c':
             confdir = optarg;
@@ -359,11 +360,16 @@ int main(int argc, char **argv)
             printf("mxlab-relay %s\n", MXLAB_VERSION);
             return 0;
         default:
+            fprintf(stderr,
+                    "mxlab-relay: %s: unknown option or missing "
+                    "value\n",
+                    argv[optind - 1]);
             usage(stderr);
             return 2;
         }
     }
     if (confdir == NULL) {
+        fprintf(stderr, "mxlab-relay: -c CONFIG_DIR is required\n");
         usage(stderr);
         return 2;
     }

@@ -643,6 +643,27 @@ int queue_update(struct relay *r, struct queue_msg *m)
 }
 
 /* Parse one queue file; NULL if it is not a complete queue file. */
+/* "EPOCH[.USEC]": digits only, within time_t and the microsecond's
+ * range; 0, or -1 for anything else. */
+static int queue_parse_arrival(struct queue_msg *m, const char *s)
+{
+    const char *dot = strchr(s, '.');
+    char secs[24];
+    long v, usec = 0;
+    size_t n = dot ? (size_t)(dot - s) : strlen(s);
+
+    if (n == 0 || n >= sizeof(secs))
+        return -1;
+    memcpy(secs, s, n);
+    secs[n] = '\0';
+    if (str_to_long(secs, &v) < 0 ||
+        (dot != NULL && (str_to_long(dot + 1, &usec) < 0 || usec > 999999)))
+        return -1;
+    m->arrival = (time_t)v;
+    m->arrival_usec = usec;
+    return 0;
+}
+
 static struct queue_msg *queue_parse(const char *id, int state,
                                      const char *text, size_t len,
                                      int *incomplete)
@@ -666,11 +687,15 @@ static struct queue_msg *queue_parse(const char *id, int state,
         line = xstrndup(p, (size_t)(nl - p));
         p = nl + 1;
         if (strncmp(line, "arrival ", 8) == 0) {
-            char *dot;
-            m->arrival = (time_t)strtoll(line + 8, &dot, 10);
-            if (*dot == '.')
-                m->arrival_usec = strtol(dot + 1, NULL, 10);
+            if (queue_parse_arrival(m, line + 8) < 0) {
+                free(line);
+                goto bad;
+            }
         } else if (strncmp(line, "sender ", 7) == 0) {
+            if (m->sender != NULL) { /* a second sender: not ours */
+                free(line);
+                goto bad;
+            }
             m->sender = xstrdup(line + 7);
         } else if (strncmp(line, "rcpt ", 5) == 0 && line[5] != '\0' &&
                    line[6] == ' ') {

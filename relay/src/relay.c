@@ -4,7 +4,6 @@
  * (inet smtpd services), opens tables, log and DNS, starts listeners and
  * the queue manager. Teardown is relay_free(), the one path.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -25,6 +24,7 @@
 #include "mxlab/map.h"
 #include "mxlab/xmem.h"
 #include "relay_int.h"
+#include "smtpd_line.h"
 
 /* Postfix 3.7 defaults for the parameters the relay implements. Those that
  * depend on compatibility_level are set in relay_compat_defaults(). */
@@ -74,6 +74,12 @@ static const struct {
     {"smtpd_hard_error_limit", "${stress?{1}:{20}}"},
     {"smtpd_error_sleep_time", "1s"},
     {"smtpd_junk_command_limit", "${stress?{1}:{100}}"},
+    /* Postfix 3.9's default, not 3.7.11's "no": SMTP smuggling. */
+    {"smtpd_forbid_bare_newline", "normalize"},
+    {"smtpd_forbid_bare_newline_exclusions", "$mynetworks"},
+    {"smtpd_forbid_bare_newline_reject_code", "550"},
+    {"smtpd_forbid_unauth_pipelining", "no"},
+    {"cleanup_replace_stray_cr_lf", "yes"},
     {"maximal_queue_lifetime", "5d"},
     {"bounce_queue_lifetime", "5d"},
     {"delay_warning_time", "0h"},
@@ -356,6 +362,102 @@ static int relay_load_mynetworks(struct config *cf, struct relay_params *p,
     return rc;
 }
 
+/* "file:line: " where name was set, or "main.cf: ". */
+static const char *relay_where(struct config *cf, const char *name, char *buf,
+                               size_t len)
+{
+    const char *where = config_where(cf, name);
+
+    snprintf(buf, len, "%s: ", where ? where : "main.cf");
+    return buf;
+}
+
+/* smtpd_forbid_bare_newline_exclusions: networks as in mynetworks, and
+ * $mynetworks itself (the default), which stands for the computed list
+ * when mynetworks is not set (mynetworks_style). */
+static int relay_load_bare_lf_exclusions(struct config *cf,
+                                         struct relay_params *p, char *err,
+                                         size_t errlen)
+{
+    static const char name[] = "smtpd_forbid_bare_newline_exclusions";
+    struct strlist raw;
+    char where[256];
+    int rc = 0;
+
+    strlist_init(&raw);
+    strlist_split(&raw, config_raw(cf, name) ? config_raw(cf, name) : "");
+    for (size_t i = 0; i < raw.n && rc == 0; i++) {
+        const char *t = raw.v[i];
+        if (strcmp(t, "$mynetworks") == 0 || strcmp(t, "${mynetworks}") == 0 ||
+            strcmp(t, "$(mynetworks)") == 0) {
+            size_t n = p->nbare_lf_exclusions + p->nmynetworks;
+            p->bare_lf_exclusions =
+                xrealloc(p->bare_lf_exclusions, (n + 1) * sizeof(struct cidr));
+            memcpy(p->bare_lf_exclusions + p->nbare_lf_exclusions,
+                   p->mynetworks, p->nmynetworks * sizeof(struct cidr));
+            p->nbare_lf_exclusions = n;
+            continue;
+        }
+        char *text = config_expand(cf, t);
+        struct strlist words;
+        strlist_init(&words);
+        strlist_split(&words, text);
+        for (size_t k = 0; k < words.n && rc == 0; k++) {
+            struct cidr c;
+            if (cidr_parse(words.v[k], &c) < 0) {
+                snprintf(err, errlen, "%s%s: bad network/mask \"%s\"",
+                         relay_where(cf, name, where, sizeof(where)), name,
+                         words.v[k]);
+                rc = -1;
+                break;
+            }
+            p->bare_lf_exclusions =
+                xrealloc(p->bare_lf_exclusions,
+                         (p->nbare_lf_exclusions + 1) * sizeof(struct cidr));
+            p->bare_lf_exclusions[p->nbare_lf_exclusions++] = c;
+        }
+        strlist_clear(&words);
+        free(text);
+    }
+    strlist_clear(&raw);
+    return rc;
+}
+
+/* The SMTP smuggling defences of Postfix >= 3.7.10 (after mynetworks,
+ * which the exclusions may name). */
+static int relay_load_smuggling(struct config *cf, struct relay_params *p,
+                                char *err, size_t errlen)
+{
+    const char *v = config_get(cf, "smtpd_forbid_bare_newline");
+    char where[256];
+    long code;
+
+    p->smtpd_forbid_bare_newline = smtpd_bare_lf_parse(v);
+    if (p->smtpd_forbid_bare_newline < 0) {
+        snprintf(
+            err, errlen, "%sinvalid smtpd_forbid_bare_newline: \"%s\"",
+            relay_where(cf, "smtpd_forbid_bare_newline", where, sizeof(where)),
+            v);
+        return -1;
+    }
+    v = config_get(cf, "smtpd_forbid_bare_newline_reject_code");
+    if (str_to_long(v, &code) < 0 || code < 500 || code > 599) {
+        /* Postfix: an integer from 500 to 599. */
+        snprintf(err, errlen,
+                 "%sinvalid smtpd_forbid_bare_newline_reject_code: \"%s\"",
+                 relay_where(cf, "smtpd_forbid_bare_newline_reject_code", where,
+                             sizeof(where)),
+                 v);
+        return -1;
+    }
+    p->smtpd_forbid_bare_newline_reject_code = (int)code;
+    p->smtpd_forbid_unauth_pipelining =
+        config_get_bool(cf, "smtpd_forbid_unauth_pipelining") == 1;
+    p->cleanup_replace_stray_cr_lf =
+        config_get_bool(cf, "cleanup_replace_stray_cr_lf") != 0;
+    return relay_load_bare_lf_exclusions(cf, p, err, errlen);
+}
+
 static long relay_time(struct config *cf, const char *name, int *bad, char *err,
                        size_t errlen)
 {
@@ -523,9 +625,9 @@ static int relay_load_params(struct relay *r, struct config *cf,
     p->smtp_data_done_timeout =
         relay_time(cf, "smtp_data_done_timeout", &bad, err, errlen);
     p->smtpd_timeout = relay_time(cf, "smtpd_timeout", &bad, err, errlen);
-    if (bad)
+    if (bad || relay_load_mynetworks(cf, p, err, errlen) < 0)
         return -1;
-    return relay_load_mynetworks(cf, p, err, errlen);
+    return relay_load_smuggling(cf, p, err, errlen);
 }
 
 static void relay_free_params(struct relay_params *p)
@@ -556,6 +658,7 @@ static void relay_free_params(struct relay_params *p)
     strlist_clear(&p->smtpd_relay_restrictions);
     strlist_clear(&p->smtpd_recipient_restrictions);
     free(p->mynetworks);
+    free(p->bare_lf_exclusions);
     free(p->inet_addrs);
 }
 
@@ -839,7 +942,7 @@ static int relay_referenced(const char *text, const char *name)
         if (*q == '{' || *q == '(')
             q++;
         if (strncmp(q, name, n) == 0 &&
-            !(isalnum((unsigned char)q[n]) || q[n] == '_'))
+            !(str_isalnum((unsigned char)q[n]) || q[n] == '_'))
             return 1;
     }
     return 0;
@@ -921,6 +1024,12 @@ struct relay *relay_new(struct event_base *base, const char *config_dir,
         goto fail;
     }
     relay_compat_defaults(r->cf);
+    /* A recursive or exploding $name is refused before anything reads
+     * a parameter, with the file:line that set it. */
+    if (config_check(r->cf, cerr, sizeof(cerr)) < 0) {
+        snprintf(err, errlen, "%s", cerr);
+        goto fail;
+    }
     l.path = xasprintf("%s/master.cf", config_dir);
     rc = relay_load_master(&l);
     relay_warn_unused(r->cf, &l.overrides);

@@ -88,6 +88,15 @@ struct relay_params {
     long smtpd_hard_error_limit;
     long smtpd_error_sleep_time;
     long smtpd_junk_command_limit;
+    /* SMTP smuggling (Postfix >= 3.7.10): SMTPD_BARE_LF_* bits, the
+     * clients left out ($mynetworks), the reply code of "reject";
+     * RFC 2920 pipelining enforced; stray CR/LF in content masked. */
+    int smtpd_forbid_bare_newline;
+    struct cidr *bare_lf_exclusions;
+    size_t nbare_lf_exclusions;
+    int smtpd_forbid_bare_newline_reject_code;
+    int smtpd_forbid_unauth_pipelining;
+    int cleanup_replace_stray_cr_lf;
 };
 
 /* An inet smtpd service of master.cf: main.cf's parameters with the

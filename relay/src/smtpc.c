@@ -21,6 +21,9 @@
 #include "mxlab/smtp.h"
 #include "mxlab/xmem.h"
 #include "relay_int.h"
+#include "smtpd_line.h"
+
+#define SMTPC_LINE_LIMIT 2048 /* Postfix line_length_limit */
 
 enum smtpc_state {
     SMTPC_RESOLVE_MX,
@@ -70,6 +73,7 @@ struct smtpc {
     size_t ntargets, itarget;
     struct bufferevent *bev;
     struct strbuf reply; /* current (multi-line) reply, lines joined */
+    int skipping;        /* the rest of an overlong reply line */
     size_t ircpt;        /* next RCPT to send / answer */
     size_t naccepted;
     char last_reason[1024];
@@ -584,14 +588,48 @@ static int smtpc_on_reply(struct smtpc *c, int code)
     return -1;
 }
 
+/* The next reply line, as Postfix's smtp_chat_resp() reads it: at most
+ * line_length_limit bytes (a longer line is cut there, the rest read and
+ * thrown away, with Postfix's warning), every CR before the LF dropped.
+ * NULL until a line is in; the caller frees. */
+static char *smtpc_next_line(struct smtpc *c, struct evbuffer *in)
+{
+    for (;;) {
+        size_t n = evbuffer_get_length(in);
+        size_t look = n < SMTPC_LINE_LIMIT + 1 ? n : SMTPC_LINE_LIMIT + 1;
+        struct smtpd_line l;
+        const char *p;
+        char *line;
+
+        if (look == 0)
+            return NULL;
+        p = (const char *)evbuffer_pullup(in, (ev_ssize_t)look);
+        if (!smtpd_line_scan(p, look, SMTPC_LINE_LIMIT, SMTPD_BARE_LF_NO, &l))
+            return NULL;
+        line = xmalloc(l.len + 1);
+        memcpy(line, p, l.len);
+        line[l.len] = '\0';
+        evbuffer_drain(in, l.consumed);
+        if (c->skipping) {
+            c->skipping = l.end == SMTPD_LINE_PARTIAL;
+            free(line);
+            continue;
+        }
+        if ((c->skipping = l.end == SMTPD_LINE_PARTIAL) != 0)
+            maillog_printf(c->r->log, c->service,
+                           "warning: %s: response longer than %d: %.30s...",
+                           c->res.relay_desc, SMTPC_LINE_LIMIT, line);
+        return line;
+    }
+}
+
 static void smtpc_on_read(struct bufferevent *bev, void *arg)
 {
     struct smtpc *c = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
     char *line;
-    size_t n;
 
-    while ((line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF)) != NULL) {
+    while ((line = smtpc_next_line(c, in)) != NULL) {
         int last = 1;
         int code = smtp_reply_code(line, &last);
         if (code < 0) {
@@ -609,9 +647,15 @@ static void smtpc_on_read(struct bufferevent *bev, void *arg)
             }
             return;
         }
-        if (c->reply.len > 0)
-            strbuf_putc(&c->reply, ' ');
-        strbuf_puts(&c->reply, c->reply.len > 0 ? line + 4 : line);
+        /* The lines of a multi-line reply, codes and all, joined with
+         * spaces as Postfix logs them ("450-first line 450"); past
+         * line_length_limit bytes the rest is read, not kept. A last
+         * line may be just its code (RFC 5321 section 4.2). */
+        if (c->reply.len < SMTPC_LINE_LIMIT) {
+            if (c->reply.len > 0)
+                strbuf_putc(&c->reply, ' ');
+            strbuf_puts(&c->reply, line);
+        }
         free(line);
         if (!last)
             continue;

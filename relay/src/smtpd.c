@@ -18,7 +18,6 @@
  * Ownership: sessions live on r->sessions; smtpd_session_free() is the one
  * teardown path.
  */
-#include <ctype.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -29,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "mxlab/clock.h"
@@ -40,6 +40,7 @@
 #include "mxlab/tlsutil.h"
 #include "mxlab/xmem.h"
 #include "relay_int.h"
+#include "smtpd_line.h"
 
 #define SMTPD_LINE_LIMIT 2048 /* Postfix line_length_limit */
 
@@ -128,11 +129,19 @@ struct smtpd_session {
     struct smtpd_lookup *lookup;  /* the client's name, before greeting */
     char *pending_rcpt;
     int rcpt_starting;
-    int committing;   /* the message waits for its group commit */
-    int discarding;   /* the rest of an overlong command line */
-    SSL *ssl;         /* under TLS (owned by bev), else NULL */
-    int tls_starting; /* the TLS handshake is under way */
-    int wrapper;      /* smtps: TLS before the greeting */
+    int committing; /* the message waits for its group commit */
+    int discarding; /* the rest of an overlong command line */
+    /* SMTP smuggling: smtpd_forbid_bare_newline's bits for this client
+     * (0 if excluded); in the message, a bare LF seen under "reject",
+     * the last line's bare LF, a line that goes on in the next piece. */
+    int bare_lf_mask;
+    int bare_lf_seen;
+    int prev_bare_lf;
+    int data_cont;
+    int ill_pipelining; /* "improper command pipelining" was logged */
+    SSL *ssl;           /* under TLS (owned by bev), else NULL */
+    int tls_starting;   /* the TLS handshake is under way */
+    int wrapper;        /* smtps: TLS before the greeting */
     /* The transaction's queue ID, given at its first accepted RCPT as
      * Postfix's cleanup does ("" before): later refusals name it. */
     char qid[16];
@@ -205,6 +214,9 @@ static void smtpd_reset(struct smtpd_session *s)
     strbuf_reset(&s->data);
     s->data_too_big = 0;
     s->in_data = 0;
+    s->bare_lf_seen = 0;
+    s->prev_bare_lf = 0;
+    s->data_cont = 0;
     s->dsn_ret = DSN_RET_NONE;
     free(s->dsn_envid);
     s->dsn_envid = NULL;
@@ -245,7 +257,7 @@ static void smtpd_where(const struct smtpd_session *s, char *buf, size_t len)
         return;
     }
     for (i = 0; c[i] != '\0' && i + 1 < len; i++)
-        buf[i] = (char)toupper((unsigned char)c[i]);
+        buf[i] = c[i] >= 'a' && c[i] <= 'z' ? (char)(c[i] - 'a' + 'A') : c[i];
     buf[i] = '\0';
 }
 
@@ -901,13 +913,24 @@ static size_t smtpd_header_name_len(const char *line, size_t len)
     return (i > 0 && i < len && line[i] == ':') ? i : 0;
 }
 
+/* A header line into msg, up to a NUL byte if it has one. */
+static void smtpd_header_put(struct strbuf *msg, const char *p, size_t len)
+{
+    const char *nul = memchr(p, '\0', len);
+
+    strbuf_append(msg, p, nul ? (size_t)(nul - p) : len);
+    strbuf_append(msg, "\r\n", 2);
+}
+
 /* What cleanup(8) does to the content that users see: the header block
  * ends at the first line that is not a header (an empty line is inserted
  * there when missing); for clients that match local_header_rewrite_clients
  * (Postfix's default: permit_inet_interfaces) missing Message-Id:, Date:
  * and From: headers are appended. Postfix 3.7 adds no "To:
  * undisclosed-recipients:;" (undisclosed_recipients_header is empty).
- * The Message-ID value (or "<>") goes to msgid for the log. */
+ * A header line ends at a NUL byte (cleanup keeps headers as C strings;
+ * a NUL in the body stays). The Message-ID value (or "<>") goes to msgid
+ * for the log. */
 static void smtpd_cleanup_content(struct smtpd_session *s, const char *id,
                                   struct strbuf *msg, char *msgid, size_t idlen)
 {
@@ -926,6 +949,7 @@ static void smtpd_cleanup_content(struct smtpd_session *s, const char *id,
         if (content == 0)
             break;
         if ((p[0] == ' ' || p[0] == '\t') && have_header) {
+            smtpd_header_put(msg, p, content);
             p += len + (nl ? 1 : 0);
             continue;
         }
@@ -934,6 +958,7 @@ static void smtpd_cleanup_content(struct smtpd_session *s, const char *id,
             need_separator = 1;
             break;
         }
+        smtpd_header_put(msg, p, content);
         have_header = 1;
         if (name == 10 && str_ncasecmp(p, "message-id", 10) == 0) {
             const char *v = p + 11;
@@ -950,7 +975,6 @@ static void smtpd_cleanup_content(struct smtpd_session *s, const char *id,
         p += len + (nl ? 1 : 0);
     }
     hdr_end = p;
-    strbuf_append(msg, data, (size_t)(hdr_end - data));
     if (relay_is_inet_interface(s->r, &s->peer)) {
         time_t now = clock_time();
         struct tm tm;
@@ -1075,6 +1099,19 @@ static void smtpd_finish_data(struct smtpd_session *s)
     char id[16], date[80], msgid[1000];
     int *notify;
 
+    if (s->bare_lf_seen) {
+        /* smtpd_forbid_bare_newline = reject: refused once the message
+         * (or the BDAT chunk) is in, the session goes on (Postfix's
+         * delayed reject). */
+        int chunk = s->bdat_state != BDAT_NONE && !s->bdat_last;
+        smtpd_noqueue_reject(s, chunk ? "BDAT content" : "END-OF-MESSAGE",
+                             "bare <LF> received", s->rcpts.v[s->rcpts.n - 1]);
+        smtpd_reply(s, "%d 5.5.2 %s Error: bare <LF> received",
+                    s->p->smtpd_forbid_bare_newline_reject_code,
+                    s->p->myhostname);
+        smtpd_reset(s);
+        return;
+    }
     if (s->data_too_big) {
         smtpd_reply(s, "552 5.3.4 Error: message file too big");
         smtpd_reset(s);
@@ -1151,30 +1188,65 @@ static void smtpd_finish_data(struct smtpd_session *s)
     }
 }
 
-static void smtpd_data_line(struct smtpd_session *s, const char *line,
-                            size_t len)
+/* One line of message content (or a line_length_limit piece of one,
+ * cont set) into the message, counted as Postfix counts it: its length
+ * + 2. Past message_size_limit nothing more is kept (the rest is read
+ * and thrown away: memory stays bounded). cleanup_replace_stray_cr_lf
+ * turns a CR or LF left in the line into a space. */
+static void smtpd_content_put(struct smtpd_session *s, char *line, size_t len,
+                              int cont)
 {
-    if (len == 1 && line[0] == '.') {
-        s->in_data = 0;
-        s->message_in = 1;
-        smtpd_finish_data(s);
+    long limit = s->p->message_size_limit;
+
+    if (s->data_too_big)
+        return;
+    if (limit > 0 && limit - s->act_size < (long)len + 2) {
+        s->data_too_big = 1;
+        maillog_printf(s->r->log, "smtpd",
+                       "warning: %s: queue file size limit exceeded",
+                       s->qid[0] ? s->qid : "NOQUEUE");
         return;
     }
-    /* RFC 5321 section 4.5.2: remove the leading dot of a stuffed line. */
-    if (len > 0 && line[0] == '.') {
+    s->act_size += (long)len + 2;
+    if (s->p->cleanup_replace_stray_cr_lf)
+        smtpd_line_mask_stray(line, len);
+    strbuf_append(&s->data, line, len);
+    if (!cont)
+        strbuf_append(&s->data, "\r\n", 2);
+}
+
+/* A DATA line. RFC 5321 section 4.1.1.4: only <CRLF>.<CRLF> ends the
+ * message; with smtpd_forbid_bare_newline set, a "." line that a bare LF
+ * ends or follows is no end (it is dropped, as Postfix drops it), so a
+ * second transaction hidden behind "\n.\n" stays message text (SMTP
+ * smuggling). */
+static void smtpd_data_line(struct smtpd_session *s, char *line,
+                            const struct smtpd_line *l)
+{
+    size_t len = l->len;
+    int bare = l->end == SMTPD_LINE_BARE_LF, prev_bare = s->prev_bare_lf;
+    int at_start = !s->data_cont;
+
+    s->prev_bare_lf = bare;
+    s->data_cont = l->end == SMTPD_LINE_PARTIAL;
+    if (bare && (s->bare_lf_mask & SMTPD_BARE_LF_REJECT))
+        s->bare_lf_seen = 1;
+    if (at_start && len > 0 && line[0] == '.') {
+        if (len == 1 && (s->bare_lf_mask & SMTPD_BARE_LF_WANT_STD_EOD) &&
+            (bare || prev_bare))
+            return;
+        if (len == 1) {
+            s->in_data = 0;
+            s->message_in = 1;
+            smtpd_finish_data(s);
+            return;
+        }
+        /* RFC 5321 section 4.5.2: remove the leading dot of a stuffed
+         * line. */
         line++;
         len--;
     }
-    s->act_size += (long)len + 2;
-    if (s->data_too_big)
-        return;
-    if (s->p->message_size_limit &&
-        (long)(s->data.len + len + 2) > s->p->message_size_limit) {
-        s->data_too_big = 1;
-        return;
-    }
-    strbuf_append(&s->data, line, len);
-    strbuf_append(&s->data, "\r\n", 2);
+    smtpd_content_put(s, line, len, s->data_cont);
 }
 
 static enum smtpd_cmd smtpd_parse_cmd(const char *line, const char **arg)
@@ -1238,26 +1310,6 @@ static int smtpd_etrn(struct smtpd_session *s, const char *arg)
     return 1;
 }
 
-/* One line of BDAT content (or a line_length_limit piece of one, cont
- * set) into the message, counted as Postfix counts it: its length + 2.
- * Past message_size_limit nothing more is kept. */
-static void smtpd_bdat_put(struct smtpd_session *s, const char *line,
-                           size_t len, int cont)
-{
-    long limit = s->p->message_size_limit;
-
-    if (s->data_too_big)
-        return;
-    if (limit > 0 && limit - s->act_size < (long)len + 2) {
-        s->data_too_big = 1;
-        return;
-    }
-    s->act_size += (long)len + 2;
-    strbuf_append(&s->data, line, len);
-    if (!cont)
-        strbuf_append(&s->data, "\r\n", 2);
-}
-
 /* Bytes of an accepted chunk: split into lines at LF (a CR before it
  * dropped), a line that goes on in the next chunk kept aside. */
 static void smtpd_bdat_bytes(struct smtpd_session *s, const char *p, size_t n)
@@ -1274,14 +1326,18 @@ static void smtpd_bdat_bytes(struct smtpd_session *s, const char *p, size_t n)
         n -= take;
         if (n > 0 && *p == '\n') {
             size_t l = lb->len;
-            if (l > 0 && lb->buf[l - 1] == '\r')
-                l--;
-            smtpd_bdat_put(s, lb->buf ? lb->buf : "", l, 0);
+            char empty[1] = "";
+            /* As in DATA; no end-of-data to protect in a chunk. */
+            if (smtpd_line_strip(lb->buf ? lb->buf : empty, &l,
+                                 s->bare_lf_mask) == SMTPD_LINE_BARE_LF &&
+                (s->bare_lf_mask & SMTPD_BARE_LF_REJECT))
+                s->bare_lf_seen = 1;
+            smtpd_content_put(s, lb->buf ? lb->buf : empty, l, 0);
             strbuf_reset(lb);
             p++;
             n--;
         } else if (lb->len == SMTPD_LINE_LIMIT) {
-            smtpd_bdat_put(s, lb->buf, lb->len, 1);
+            smtpd_content_put(s, lb->buf, lb->len, 1);
             strbuf_reset(lb);
         }
     }
@@ -1306,10 +1362,10 @@ static void smtpd_bdat_end(struct smtpd_session *s)
     s->count_ok[CMD_BDAT] += !s->data_too_big;
     if (s->bdat_last) {
         if (s->bdat_line.len > 0)
-            smtpd_bdat_put(s, s->bdat_line.buf, s->bdat_line.len, 0);
+            smtpd_content_put(s, s->bdat_line.buf, s->bdat_line.len, 0);
         smtpd_finish_data(s);
-    } else if (s->data_too_big) {
-        smtpd_finish_data(s); /* the 552, and the transaction is over */
+    } else if (s->data_too_big || s->bare_lf_seen) {
+        smtpd_finish_data(s); /* the 552 or 550: the transaction is over */
         s->bdat_state = BDAT_ERROR;
     } else {
         smtpd_reply(s, "250 2.0.0 Ok: %lld bytes", s->bdat_left_total);
@@ -1534,6 +1590,51 @@ static int smtpd_pre_tls(enum smtpd_cmd cmd)
            cmd == CMD_NOOP || cmd == CMD_QUIT || cmd == CMD_UNKNOWN;
 }
 
+/* RFC 2920 section 3.1: a client may send commands without waiting for
+ * their replies only after EHLO offered PIPELINING, and even then EHLO,
+ * HELO, DATA, NOOP and VRFY must end a group (Postfix's
+ * SMTPD_CMD_FLAG_LAST). Postfix logs the first violation with what came
+ * early (ahead: those bytes) and, with smtpd_forbid_unauth_pipelining,
+ * answers 554 and hangs up. 1 if the session ends. */
+static int smtpd_ill_pipelining(struct smtpd_session *s, const char *where,
+                                const char *ahead, size_t n)
+{
+    struct strbuf text;
+
+    if (s->ill_pipelining || n == 0)
+        return 0;
+    s->ill_pipelining = 1;
+    strbuf_init(&text);
+    smtpd_line_escape(&text, ahead, n < 100 ? n : 100);
+    maillog_printf(s->r->log, "smtpd",
+                   "improper command pipelining after %s from %s[%s]: %s",
+                   where, s->name, s->ip, text.buf ? text.buf : "");
+    strbuf_clear(&text);
+    if (!s->p->smtpd_forbid_unauth_pipelining)
+        return 0;
+    smtpd_reply(s, "554 5.5.0 Error: SMTP protocol synchronization");
+    s->quitting = 1;
+    return 1;
+}
+
+/* The pipelining check of a command (smtpd_ill_pipelining), on what is
+ * waiting in the input buffer behind it. */
+static int smtpd_pipelining_check(struct smtpd_session *s, enum smtpd_cmd cmd)
+{
+    static const int last = 1 << CMD_HELO | 1 << CMD_EHLO | 1 << CMD_DATA |
+                            1 << CMD_NOOP | 1 << CMD_VRFY;
+    struct evbuffer *in = bufferevent_get_input(s->bev);
+    size_t n = evbuffer_get_length(in);
+    char where[64];
+
+    if (cmd == CMD_UNKNOWN || n == 0 || (s->esmtp && !(last & 1 << cmd)))
+        return 0;
+    smtpd_where(s, where, sizeof(where));
+    n = n < 100 ? n : 100;
+    return smtpd_ill_pipelining(
+        s, where, (const char *)evbuffer_pullup(in, (ev_ssize_t)n), n);
+}
+
 static void smtpd_command(struct smtpd_session *s, char *line)
 {
     const char *arg;
@@ -1558,6 +1659,8 @@ static void smtpd_command(struct smtpd_session *s, char *line)
         smtpd_reply(s, "530 5.7.0 Must issue a STARTTLS command first");
         return;
     }
+    if (smtpd_pipelining_check(s, cmd))
+        return;
     switch (cmd) {
     case CMD_HELO:
     case CMD_EHLO:
@@ -1584,6 +1687,8 @@ static void smtpd_command(struct smtpd_session *s, char *line)
             break;
         }
         s->in_data = 1;
+        s->prev_bare_lf = 0; /* the DATA line does not count */
+        s->data_cont = 0;
         strbuf_reset(&s->data);
         smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
         break; /* counted as done once the message is queued */
@@ -1635,49 +1740,57 @@ static void smtpd_on_write(struct bufferevent *bev, void *arg)
         smtpd_tls_begin(s);
 }
 
-/* Handle the complete lines in the input buffer, in order, until the
- * session quits or a RCPT waits for DNS. */
-/* The next line as Postfix's smtpd reads a command: at most
- * line_length_limit bytes (the rest of a longer line is read and thrown
- * away), and only up to a NUL byte (NOOP<NUL>x is NOOP; NO<NUL>OP is NO).
- * Message lines are taken whole. NULL until a line is in. */
+/* The next line as Postfix's smtpd reads it (smtpd_line.h): at most
+ * line_length_limit bytes at a time, so that neither a command nor a
+ * message line without LF holds more memory than that. A command is cut
+ * there (the rest of a longer line is read and thrown away) and taken
+ * only up to a NUL byte (NOOP<NUL>x is NOOP; NO<NUL>OP is NO); message
+ * lines come in pieces (l->end SMTPD_LINE_PARTIAL). NULL until a line
+ * is in; the caller frees. */
 static char *smtpd_next_line(struct smtpd_session *s, struct evbuffer *in,
-                             size_t *len)
+                             struct smtpd_line *l)
 {
     for (;;) {
+        size_t n = evbuffer_get_length(in);
+        size_t look = n < SMTPD_LINE_LIMIT + 1 ? n : SMTPD_LINE_LIMIT + 1;
+        const char *p;
         char *line;
-        if (s->in_data)
-            return evbuffer_readln(in, len, EVBUFFER_EOL_CRLF);
-        struct evbuffer_ptr eol =
-            evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_CRLF);
-        if (eol.pos < 0) {
-            if (s->discarding) {
-                evbuffer_drain(in, evbuffer_get_length(in));
-                return NULL;
-            }
-            if (evbuffer_get_length(in) < SMTPD_LINE_LIMIT)
-                return NULL;
-            /* A command longer than the limit, its end not here yet. */
-            line = xmalloc(SMTPD_LINE_LIMIT + 1);
-            evbuffer_remove(in, line, SMTPD_LINE_LIMIT);
-            line[SMTPD_LINE_LIMIT] = '\0';
-            s->discarding = 1;
-            *len = strlen(line);
-            return line;
-        }
-        line = evbuffer_readln(in, len, EVBUFFER_EOL_CRLF);
-        if (line == NULL)
+
+        if (look == 0)
             return NULL;
+        p = (const char *)evbuffer_pullup(in, (ev_ssize_t)look);
+        if (!smtpd_line_scan(p, look, SMTPD_LINE_LIMIT, s->bare_lf_mask, l))
+            return NULL;
+        line = xmalloc(l->len + 1);
+        memcpy(line, p, l->len);
+        line[l->len] = '\0';
+        evbuffer_drain(in, l->consumed);
+        if (s->in_data)
+            return line;
         if (s->discarding) {
-            s->discarding = 0;
+            /* The rest of a command longer than the limit. */
+            s->discarding = l->end == SMTPD_LINE_PARTIAL;
             free(line);
             continue;
         }
-        if (*len > SMTPD_LINE_LIMIT)
-            line[SMTPD_LINE_LIMIT] = '\0';
-        *len = strlen(line);
+        s->discarding = l->end == SMTPD_LINE_PARTIAL;
+        l->len = strlen(line);
         return line;
     }
+}
+
+/* smtpd_forbid_bare_newline = reject: a command that ends in a bare LF
+ * gets the reject code and the session ends, as in Postfix. */
+static void smtpd_bare_lf_command(struct smtpd_session *s)
+{
+    char where[64];
+
+    smtpd_where(s, where, sizeof(where));
+    smtpd_noqueue_reject(s, where, "bare <LF> received",
+                         s->rcpts.n > 0 ? s->rcpts.v[s->rcpts.n - 1] : NULL);
+    smtpd_reply(s, "%d 5.5.2 %s Error: bare <LF> received",
+                s->p->smtpd_forbid_bare_newline_reject_code, s->p->myhostname);
+    s->quitting = 1;
 }
 
 static void smtpd_process(struct smtpd_session *s);
@@ -1731,8 +1844,8 @@ static int smtpd_error_limits(struct smtpd_session *s)
 static void smtpd_process(struct smtpd_session *s)
 {
     struct evbuffer *in;
+    struct smtpd_line l;
     char *line;
-    size_t len;
 
     /* STARTTLS changes s->bev: the input buffer is looked up each time. */
     while (!s->quitting && s->pending == NULL && !s->committing &&
@@ -1745,10 +1858,13 @@ static void smtpd_process(struct smtpd_session *s)
                 break;
             continue;
         }
-        if ((line = smtpd_next_line(s, in, &len)) == NULL)
+        if ((line = smtpd_next_line(s, in, &l)) == NULL)
             break;
         if (s->in_data) {
-            smtpd_data_line(s, line, len);
+            smtpd_data_line(s, line, &l);
+        } else if (l.end == SMTPD_LINE_BARE_LF &&
+                   (s->bare_lf_mask & SMTPD_BARE_LF_REJECT)) {
+            smtpd_bare_lf_command(s);
         } else {
             s->sent_ahead = evbuffer_get_length(in) > 0;
             smtpd_command(s, line);
@@ -1830,6 +1946,12 @@ static void smtpd_greet(struct smtpd_session *s)
         smtpd_tls_begin(s);
         return;
     }
+    /* A client that speaks before the greeting (not on smtps). */
+    char early[100];
+    ssize_t n = recv(bufferevent_getfd(s->bev), early, sizeof(early),
+                     MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0 && smtpd_ill_pipelining(s, "CONNECT", early, (size_t)n))
+        return;
     smtpd_reply(s, "220 %s", s->p->smtpd_banner);
 }
 
@@ -1939,6 +2061,10 @@ void smtpd_accept(struct relay *r, struct relay_service *svc, int fd,
                  : "unknown");
     strlist_init(&s->rcpts);
     strbuf_init(&s->data);
+    s->bare_lf_mask = svc->p.smtpd_forbid_bare_newline;
+    for (size_t i = 0; i < svc->p.nbare_lf_exclusions; i++)
+        if (cidr_match(&svc->p.bare_lf_exclusions[i], peer))
+            s->bare_lf_mask = SMTPD_BARE_LF_NO;
     s->bev = bufferevent_socket_new(r->base, fd, BEV_OPT_CLOSE_ON_FREE);
     bufferevent_setcb(s->bev, smtpd_on_read, smtpd_on_write, smtpd_on_event, s);
     bufferevent_set_timeouts(s->bev, &tv, &tv);

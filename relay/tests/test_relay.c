@@ -16,6 +16,7 @@
 #include "mxlab/fsutil.h"
 #include "mxlab/xmem.h"
 #include "relay_int.h"
+#include "smtpd_line.h"
 
 static char tmpdir[64];
 static struct event_base *base;
@@ -214,6 +215,17 @@ static const struct {
     {"", "127.0.0.1:99999 inet n - n - - smtpd\n", "bad service port"},
     {"  indented = x\n", "2525 inet n - n - - smtpd\n",
      "main.cf:1: continuation line without a parameter"},
+    {"smtpd_forbid_bare_newline = note\n", "2525 inet n - n - - smtpd\n",
+     "main.cf:1: invalid smtpd_forbid_bare_newline: \"note\""},
+    {"smtpd_forbid_bare_newline_reject_code = 450\n",
+     "2525 inet n - n - - smtpd\n",
+     "main.cf:1: invalid smtpd_forbid_bare_newline_reject_code: \"450\""},
+    {"smtpd_forbid_bare_newline_exclusions = $mynetworks host.example\n",
+     "2525 inet n - n - - smtpd\n",
+     "main.cf:1: smtpd_forbid_bare_newline_exclusions: bad network/mask "
+     "\"host.example\""},
+    {"", "2525 inet n - n - - smtpd -o smtpd_forbid_bare_newline=maybe\n",
+     "master.cf:1: invalid smtpd_forbid_bare_newline: \"maybe\""},
 };
 
 START_TEST(test_config_errors)
@@ -226,6 +238,76 @@ START_TEST(test_config_errors)
     ck_assert_ptr_null(r);
     ck_assert_msg(strstr(err, config_error_cases[_i].err) != NULL,
                   "expected \"%s\" in \"%s\"", config_error_cases[_i].err, err);
+}
+END_TEST
+
+/* Client input into lines (smtpd_line.c) under each
+ * smtpd_forbid_bare_newline setting, with a line limit of 8. */
+static const struct {
+    const char *in;
+    size_t inlen;
+    int mask, ret;
+    size_t len, consumed;
+    enum smtpd_line_end end;
+} line_cases[] = {
+#define L(s) s, sizeof(s) - 1
+    {L("NOOP\r\nx"), SMTPD_BARE_LF_WANT_STD_EOD, 1, 4, 6, SMTPD_LINE_CRLF},
+    {L("NOOP\nx"), SMTPD_BARE_LF_WANT_STD_EOD, 1, 4, 5, SMTPD_LINE_BARE_LF},
+    {L(".\n"), SMTPD_BARE_LF_REJECT, 1, 1, 2, SMTPD_LINE_BARE_LF},
+    /* Only one CR is the line's: ".\r\r\n" is ".\r", no end of data. */
+    {L(".\r\r\n"), SMTPD_BARE_LF_WANT_STD_EOD, 1, 2, 4, SMTPD_LINE_CRLF},
+    /* "no" (Postfix 3.7's default): every CR goes, a bare LF is a CRLF. */
+    {L(".\r\r\n"), SMTPD_BARE_LF_NO, 1, 1, 4, SMTPD_LINE_CRLF},
+    {L(".\n"), SMTPD_BARE_LF_NO, 1, 1, 2, SMTPD_LINE_CRLF},
+    /* A bare CR ends nothing. */
+    {L("a\r.\rb\r\n"), SMTPD_BARE_LF_WANT_STD_EOD, 1, 5, 7, SMTPD_LINE_CRLF},
+    {L("\r\n"), SMTPD_BARE_LF_WANT_STD_EOD, 1, 0, 2, SMTPD_LINE_CRLF},
+    {L("\n"), SMTPD_BARE_LF_WANT_STD_EOD, 1, 0, 1, SMTPD_LINE_BARE_LF},
+    /* Not yet a line; then pieces of the limit, never more. */
+    {L("12345678"), SMTPD_BARE_LF_WANT_STD_EOD, 0, 0, 0, SMTPD_LINE_PARTIAL},
+    {L("123456789"), SMTPD_BARE_LF_WANT_STD_EOD, 1, 8, 8, SMTPD_LINE_PARTIAL},
+    {L("12345678\n"), SMTPD_BARE_LF_NO, 1, 8, 9, SMTPD_LINE_CRLF},
+    {L("1234567\r\n"), SMTPD_BARE_LF_WANT_STD_EOD, 1, 7, 9, SMTPD_LINE_CRLF},
+    {L("12345678\r\n"), SMTPD_BARE_LF_WANT_STD_EOD, 1, 8, 8,
+     SMTPD_LINE_PARTIAL},
+    {L("a\0b\r\n"), SMTPD_BARE_LF_WANT_STD_EOD, 1, 3, 5, SMTPD_LINE_CRLF},
+    {L(""), SMTPD_BARE_LF_NO, 0, 0, 0, SMTPD_LINE_PARTIAL},
+#undef L
+};
+
+START_TEST(test_line_scan)
+{
+    struct smtpd_line l = {0, 0, SMTPD_LINE_PARTIAL};
+    int ret = smtpd_line_scan(line_cases[_i].in, line_cases[_i].inlen, 8,
+                              line_cases[_i].mask, &l);
+
+    ck_assert_int_eq(ret, line_cases[_i].ret);
+    if (ret == 0)
+        return;
+    ck_assert_uint_eq(l.len, line_cases[_i].len);
+    ck_assert_uint_eq(l.consumed, line_cases[_i].consumed);
+    ck_assert_int_eq(l.end, line_cases[_i].end);
+}
+END_TEST
+
+START_TEST(test_line_helpers)
+{
+    char text[] = "a\rb\nc\0d";
+    struct strbuf sb;
+
+    ck_assert_int_eq(smtpd_bare_lf_parse("NORMALIZE"),
+                     SMTPD_BARE_LF_WANT_STD_EOD);
+    ck_assert_int_eq(smtpd_bare_lf_parse("yes"), SMTPD_BARE_LF_WANT_STD_EOD);
+    ck_assert_int_eq(smtpd_bare_lf_parse("Reject"),
+                     SMTPD_BARE_LF_WANT_STD_EOD | SMTPD_BARE_LF_REJECT);
+    ck_assert_int_eq(smtpd_bare_lf_parse("no"), SMTPD_BARE_LF_NO);
+    ck_assert_int_eq(smtpd_bare_lf_parse("note"), -1);
+    smtpd_line_mask_stray(text, sizeof(text) - 1);
+    ck_assert_int_eq(memcmp(text, "a b c\0d", 7), 0);
+    strbuf_init(&sb);
+    smtpd_line_escape(&sb, "MAIL\\\r\n\0\x7f\xe9", 10);
+    ck_assert_str_eq(sb.buf, "MAIL\\\\\\r\\n\\000\\177\\351");
+    strbuf_clear(&sb);
 }
 END_TEST
 
@@ -516,6 +598,9 @@ static Suite *relay_suite(void)
     tcase_add_loop_test(tc, test_config_errors, 0,
                         sizeof(config_error_cases) /
                             sizeof(config_error_cases[0]));
+    tcase_add_loop_test(tc, test_line_scan, 0,
+                        sizeof(line_cases) / sizeof(line_cases[0]));
+    tcase_add_test(tc, test_line_helpers);
     tcase_add_test(tc, test_queue_commit_recover);
     tcase_add_test(tc, test_deferred_on_disk);
     tcase_add_test(tc, test_table_cache);

@@ -5,8 +5,9 @@
  * logs are short, and a linear set keeps this file free of a hash table.
  */
 #include "reports/logsum.h"
+#include "mxlab/strutil.h"
+#include "mxlab/xmem.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,31 @@ static const char *logsum_names[LOGSUM_NKEYS] = {
     "deferrals", "bounced",         "rejected",       "reject-warnings",
     "held",      "discarded",       "bytes-received", "bytes-delivered",
     "senders",   "sending-domains", "recipients",     "recipient-domains"};
+
+/* Seed 003's zsend calls, in its order (deferrals, the domains are not
+ * sent). */
+static const enum logsum_key logsum_zabbix_keys[] = {
+    LOGSUM_RECEIVED,       LOGSUM_DELIVERED,       LOGSUM_FORWARDED,
+    LOGSUM_DEFERRED,       LOGSUM_BOUNCED,         LOGSUM_REJECTED,
+    LOGSUM_HELD,           LOGSUM_DISCARDED,       LOGSUM_REJECT_WARNINGS,
+    LOGSUM_BYTES_RECEIVED, LOGSUM_BYTES_DELIVERED, LOGSUM_SENDERS,
+    LOGSUM_RECIPIENTS,
+};
+
+void logsum_zabbix(const struct logsum *s, const char *host, struct strbuf *out)
+{
+    for (size_t i = 0;
+         i < sizeof(logsum_zabbix_keys) / sizeof(logsum_zabbix_keys[0]); i++) {
+        enum logsum_key k = logsum_zabbix_keys[i];
+        char key[64];
+        size_t n = 0;
+        /* zsend's tr ' -' '_' | tr A-Z a-z | tr -cd a-z_ */
+        for (const char *p = logsum_names[k]; *p && n < sizeof(key) - 1; p++)
+            key[n++] = *p == '-' ? '_' : *p;
+        key[n] = '\0';
+        strbuf_printf(out, "%s postfix[%s] %ld\n", host, key, s->v[k]);
+    }
+}
 
 const char *logsum_name(enum logsum_key k)
 {
@@ -91,7 +117,7 @@ static void logsum_lower_domain(char *addr)
     char *at = strchr(addr, '@');
 
     for (; at != NULL && *at; at++)
-        *at = (char)tolower((unsigned char)*at);
+        *at = (char)str_tolower((unsigned char)*at);
 }
 
 /* Copy the text between prefix and the next '>' of s; NULL if absent. */
@@ -143,7 +169,8 @@ static void logsum_to_line(struct logsum_state *st, const char *qid,
         (to = logsum_angle(rest, "to=<")) == NULL)
         return;
     status += 9;
-    if (strncmp(status, "sent", 4) == 0 && !isalnum((unsigned char)status[4])) {
+    if (strncmp(status, "sent", 4) == 0 &&
+        !str_isalnum((unsigned char)status[4])) {
         if (strstr(status, "forwarded as ") != NULL) {
             st->out->v[LOGSUM_FORWARDED]++;
         } else {
@@ -179,7 +206,7 @@ static void logsum_from_line(struct logsum_state *st, const char *qid,
     char *from = logsum_angle(rest, "from=<");
     long size;
 
-    if (sz == NULL || from == NULL || !isdigit((unsigned char)sz[8])) {
+    if (sz == NULL || from == NULL || !str_isdigit((unsigned char)sz[8])) {
         free(from);
         return;
     }

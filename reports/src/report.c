@@ -23,6 +23,13 @@ const char *report_strstatus(enum report_status st)
     return "?";
 }
 
+void report_run_header_write(FILE *fp, const struct report_run *run)
+{
+    fprintf(fp, "mxlab %s  sut=%s  started %s\n",
+            run->version ? run->version : "?", run->sut ? run->sut : "?",
+            run->started ? run->started : "?");
+}
+
 void report_count(const struct report_case *c, size_t n, size_t *passed,
                   size_t *failed, size_t *skipped)
 {
@@ -84,8 +91,24 @@ void report_xml_escape(FILE *fp, const char *s)
     }
 }
 
+static void report_junit_property(FILE *fp, const char *name, const char *value)
+{
+    if (value == NULL)
+        return;
+    fprintf(fp, "      <property name=\"%s\" value=\"", name);
+    report_xml_escape(fp, value);
+    fputs("\"/>\n", fp);
+}
+
 int report_junit_write(FILE *fp, const char *suite, const struct report_case *c,
                        size_t n)
+{
+    return report_junit_write_run(fp, suite, NULL, c, n);
+}
+
+int report_junit_write_run(FILE *fp, const char *suite,
+                           const struct report_run *run,
+                           const struct report_case *c, size_t n)
 {
     size_t passed, failed, skipped;
     double total = 0;
@@ -104,6 +127,13 @@ int report_junit_write(FILE *fp, const char *suite, const struct report_case *c,
             "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" "
             "skipped=\"%zu\" time=\"%.3f\">\n",
             n, failed, skipped, total);
+    if (run != NULL) {
+        fputs("    <properties>\n", fp);
+        report_junit_property(fp, "sut", run->sut);
+        report_junit_property(fp, "started", run->started);
+        report_junit_property(fp, "mxlab_version", run->version);
+        fputs("    </properties>\n", fp);
+    }
     for (size_t i = 0; i < n; i++) {
         fputs("    <testcase name=\"", fp);
         report_xml_escape(fp, c[i].name);
@@ -146,12 +176,55 @@ static void report_json_string(FILE *fp, const char *s)
     strbuf_clear(&sb);
 }
 
+/* "steps":[{"line","kind","ms"[,"failed":true]}...] from the
+ * "LINE KIND MS[ failed]" lines. */
+static void report_json_steps(FILE *fp, const char *steps)
+{
+    int first = 1;
+
+    fputs(",\"steps\":[", fp);
+    for (const char *l = steps; l && *l;) {
+        int line;
+        char one[128], kind[32], status[16] = "";
+        long long ms;
+        /* one line at a time: the status is optional */
+        snprintf(one, sizeof(one), "%.*s", (int)strcspn(l, "\n"), l);
+        if (sscanf(one, "%d %31s %lld %15s", &line, kind, &ms, status) >= 3) {
+            fprintf(fp, "%s{\"line\":%d,\"kind\":", first ? "" : ",", line);
+            report_json_string(fp, kind);
+            fprintf(fp, ",\"ms\":%lld%s}", ms,
+                    strcmp(status, "failed") == 0 ? ",\"failed\":true" : "");
+            first = 0;
+        }
+        l = strchr(l, '\n');
+        if (l)
+            l++;
+    }
+    fputs("]}", fp);
+}
+
 int report_results_json_write(FILE *fp, const struct report_case *c, size_t n)
+{
+    return report_results_json_write_run(fp, NULL, c, n);
+}
+
+int report_results_json_write_run(FILE *fp, const struct report_run *run,
+                                  const struct report_case *c, size_t n)
 {
     size_t passed, failed, skipped;
 
     report_count(c, n, &passed, &failed, &skipped);
-    fputs("{\"scenarios\":[", fp);
+    fputc('{', fp);
+    if (run != NULL) {
+        fputs("\"run\":{\"sut\":", fp);
+        report_json_string(fp, run->sut);
+        fputs(",\"started\":", fp);
+        report_json_string(fp, run->started);
+        fputs(",\"version\":", fp);
+        report_json_string(fp, run->version);
+        fputs("},\n", fp);
+    }
+    fputs("\"scenarios\":[", fp);
     for (size_t i = 0; i < n; i++) {
         fputs(i ? ",\n{" : "\n{", fp);
         fputs("\"name\":", fp);
@@ -166,23 +239,7 @@ int report_results_json_write(FILE *fp, const struct report_case *c, size_t n)
                                                : "skipped",
                 c[i].seconds);
         report_json_string(fp, c[i].message);
-        fputs(",\"steps\":[", fp);
-        int first = 1;
-        for (const char *l = c[i].steps; l && *l;) {
-            int line;
-            char kind[32];
-            long long ms;
-            if (sscanf(l, "%d %31s %lld", &line, kind, &ms) == 3) {
-                fprintf(fp, "%s{\"line\":%d,\"kind\":", first ? "" : ",", line);
-                report_json_string(fp, kind);
-                fprintf(fp, ",\"ms\":%lld}", ms);
-                first = 0;
-            }
-            l = strchr(l, '\n');
-            if (l)
-                l++;
-        }
-        fputs("]}", fp);
+        report_json_steps(fp, c[i].steps);
     }
     fprintf(fp, "\n],\"passed\":%zu,\"failed\":%zu,\"skipped\":%zu}\n", passed,
             failed, skipped);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mxlab/xmem.h"
 #include "reports/logsum.h"
 #include "reports/report.h"
 
@@ -169,6 +170,52 @@ START_TEST(test_logsum_figures)
 }
 END_TEST
 
+/* Seed 003's Zabbix items: the keys its zabbix-postfix.sh makes from
+ * each zsend argument (tr ' -' '_' | tr A-Z a-z | tr -cd a-z_), in its
+ * order, with the totals of a real Postfix 3.7 log as values. */
+START_TEST(test_zabbix)
+{
+    static const char *const zsend[] = {
+        "received",       "delivered",       "forwarded",
+        "deferred",       "bounced",         "rejected",
+        "held",           "discarded",       "reject warnings",
+        "bytes received", "bytes delivered", "senders",
+        "recipients"};
+    char *text = golden("postfix-3.7.log"), *want;
+    struct logsum s;
+    struct strbuf got, keys;
+
+    logsum_read(text, &s);
+    strbuf_init(&got);
+    strbuf_init(&keys);
+    logsum_zabbix(&s, "mx1", &got);
+    const char *line = got.buf;
+    for (size_t i = 0; i < sizeof(zsend) / sizeof(zsend[0]); i++) {
+        strbuf_reset(&keys);
+        strbuf_puts(&keys, "mx1 postfix[");
+        for (const char *p = zsend[i]; *p; p++)
+            if (*p == ' ' || *p == '-')
+                strbuf_putc(&keys, '_');
+            else if (*p >= 'a' && *p <= 'z')
+                strbuf_putc(&keys, *p);
+        strbuf_puts(&keys, "] ");
+        ck_assert_msg(strncmp(line, keys.buf, keys.len) == 0, "%s", line);
+        const char *v = line + keys.len, *nl = strchr(v, '\n');
+        ck_assert_ptr_nonnull(nl);
+        ck_assert_uint_eq(strspn(v, "0123456789"), (size_t)(nl - v));
+        line = nl + 1;
+    }
+    ck_assert_str_eq(line, "");
+    /* And the values, against the golden file. */
+    want = golden("zabbix.txt.ref");
+    ck_assert_str_eq(got.buf, want);
+    free(want);
+    free(text);
+    strbuf_clear(&got);
+    strbuf_clear(&keys);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("reports");
@@ -182,6 +229,7 @@ int main(void)
     tcase_add_loop_test(tc, test_logsum_vs_pflogsumm, 0,
                         sizeof(logs) / sizeof(logs[0]));
     tcase_add_test(tc, test_logsum_figures);
+    tcase_add_test(tc, test_zabbix);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, test_bench_tcase()); /* test_bench.c */
     sr = srunner_create(s);

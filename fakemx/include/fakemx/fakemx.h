@@ -150,7 +150,11 @@ struct fakemx_behaviour {
     int starttls;         /* advertise STARTTLS (self-signed certificate) */
     int tls_required;     /* 530 5.7.0 for MAIL/RCPT/DATA before TLS */
     int dsn;              /* advertise DSN (RFC 3461; parameters recorded) */
-    long size;            /* SIZE limit; 0: 10240000 */
+    /* eod = lenient: a bare LF ends a command or a DATA line and ".\n"
+     * ends DATA, as on a receiver open to SMTP smuggling; strict (the
+     * default): only CRLF, and a command ending in bare LF gets 521. */
+    int eod_lenient;
+    long size; /* SIZE limit; 0: 10240000 */
     enum fakemx_down down;
 };
 
@@ -183,6 +187,9 @@ struct fakemx_behaviour {
  *                                    speak
  *   starttls = yes|no     tls_required = yes|no     size = BYTES
  *   dsn = yes|no
+ *   eod = strict|lenient             lenient: a bare LF ends lines and
+ *                                    ".\n" ends DATA (SMTP smuggling
+ *                                    target); strict: only CRLF
  * In reply texts "%s" is the client IP and "\n" starts a new line. The
  * first matching reply rule wins; rules take precedence over fakemx's own
  * checks (order, TLS, greylisting, rates), except hardening replies. */

@@ -8,6 +8,14 @@
 #ifndef HARNESS_RUN_H
 #define HARNESS_RUN_H
 
+#include <stdio.h>
+
 int run_main(int argc, char **argv);
+
+/* After getopt_long (opterr 0, ":" first in its short options) returned
+ * opt for a bad option: "PROG: -x: unknown option" or "PROG: --sut: needs
+ * a value" on stderr, then usage(stderr). Returns 2, the exit status. */
+int run_option_error(const char *prog, int opt, char *const argv[],
+                     void (*usage)(FILE *));
 
 #endif

@@ -1,26 +1,18 @@
 /*
- * runner.h — runs one parsed scenario in this process: builds the lab
- * (fakedns, fake MX hosts, the reference relay as system under test) on one
- * event loop in workdir, plays the steps in order, and stops everything it
- * started, whatever happened. Every wait is bounded by the scenario's
- * timeout and ends on a real condition, never on a fixed sleep.
+ * runner.h — runs one parsed scenario in this process: opens its lab
+ * (lab.h: fakedns, fake MX hosts, the system under test) on one event
+ * loop in workdir, plays the steps in order, and closes the lab, whatever
+ * happened. Every wait is bounded by the scenario's timeout and ends on
+ * a real condition, never on a fixed sleep.
  */
 #ifndef HARNESS_RUNNER_H
 #define HARNESS_RUNNER_H
 
+#include "harness/lab.h"
 #include "harness/scenario.h"
 #include "mxlab/xmem.h"
 
 enum runner_status { RUNNER_PASSED, RUNNER_FAILED, RUNNER_SKIPPED };
-
-/* The system under test: mxlab's embedded relay, a private Postfix, or a
- * server already running at smtp://HOST:PORT (black-box scenarios only:
- * sessions, nothing that needs the SUT's configuration, queue or log). */
-enum runner_sut { RUNNER_SUT_RELAY, RUNNER_SUT_POSTFIX, RUNNER_SUT_REMOTE };
-
-/* For RUNNER_SUT_REMOTE: "smtp://HOST:PORT" (HOST a name or an address,
- * [v6] in brackets). 0, or -1 with the reason in err. */
-int runner_set_remote(const char *url, char *err, size_t errlen);
 
 struct runner_result {
     enum runner_status status;
@@ -33,15 +25,18 @@ struct runner_result {
      * "40 queue 0" (messages queued when that step ended). */
     struct strbuf observations;
     /* Each step that ended: "LINE KIND MILLISECONDS" (kind: session,
-     * expect, admin, change-mx, change-dns, time-passes, setup). */
+     * expect, admin, change-mx, change-dns, time-passes; setup when the
+     * lab could not be built), with " failed" on the step that failed. */
     struct strbuf steps;
     double seconds;
 };
 
-/* Run s with scratch files under workdir (created). Fills res (caller
- * clears res->transcript and res->observations with strbuf_clear).
- * Returns res->status. */
+/* Run s against sut with scratch files under workdir (created). A
+ * scenario with a block that needs a capability sut lacks is skipped,
+ * naming that block's line. Fills res (caller clears its strbufs with
+ * strbuf_clear). Returns res->status. */
 enum runner_status runner_run(const struct scenario *s, const char *workdir,
-                              enum runner_sut sut, struct runner_result *res);
+                              const struct sut_spec *sut,
+                              struct runner_result *res);
 
 #endif

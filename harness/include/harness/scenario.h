@@ -47,35 +47,25 @@ struct scn_item {
     char *text; /* what follows "C: ", "S: " or "S~ " */
 };
 
-enum scn_expect_kind {
-    SCN_X_DELIVERED,      /* delivered to IP [from ADDR] rcpt ADDR... */
-    SCN_X_NOT_DELIVERED,  /* not delivered rcpt ADDR... */
-    SCN_X_QUEUE_EMPTY,    /* queue empty */
-    SCN_X_DELIVERIES,     /* deliveries N */
-    SCN_X_LOG_CONTAINS,   /* log contains TEXT */
-    SCN_X_MAILBOX_COUNT,  /* mailbox USER messages N */
-    SCN_X_MAILBOX_HAS,    /* mailbox USER contains TEXT */
-    SCN_X_LOG_TOTALS,     /* log totals KEY N [KEY N]... */
-    SCN_X_LOG_PFLOGSUMM,  /* log totals as pflogsumm */
-    SCN_X_DNS_QUERIES,    /* dns queried NAME [TYPE] [N times] */
-    SCN_X_DATA_HAS,       /* delivered data contains TEXT */
-    SCN_X_DATA_LACKS,     /* delivered data lacks TEXT */
-    SCN_X_ENVELOPE_HAS,   /* delivered envelope contains TEXT */
-    SCN_X_ENVELOPE_LACKS, /* delivered envelope lacks TEXT */
-};
+/* One kind of expectation: its keyword, parser, judge and explanation
+ * (harness/src/expect.c, one table entry per kind). */
+struct expect_kind;
+
 struct scn_expect {
-    enum scn_expect_kind kind;
+    const struct expect_kind *kind;
     int line;
     char *host; /* delivered to */
     char *from; /* NULL: any sender */
     char **rcpts;
     size_t nrcpt;
     long count;
-    char *text;    /* log contains, mailbox contains */
+    char *text;    /* log contains, mailbox contains, delivered data... */
+    int lacks;     /* delivered data|envelope lacks */
     char *mailbox; /* local user */
     /* dns queried: name in mailbox, type (0: any) in count's sibling */
     int dns_type;
-    /* log totals: the counters named (logsum.h keys), in order */
+    /* log totals: the counters named (logsum.h keys), in order; none:
+     * "as pflogsumm" */
     int *keys;
     long *values;
     size_t nkeys;

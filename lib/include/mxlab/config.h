@@ -42,8 +42,16 @@ const char *config_where(const struct config *cf, const char *name);
 
 /* Expanded value, "" if unknown; borrowed until cf is freed or changed. */
 const char *config_get(struct config *cf, const char *name);
-/* Expand $name references in any text; caller frees. */
+/* Expand $name references in any text; caller frees. A recursion
+ * ("a = $a", "a = $b" with "b = $a") or a value over 1 MiB stops the
+ * expansion there and is kept for config_expand_error. */
 char *config_expand(struct config *cf, const char *text);
+/* The first expansion error since the last change, or NULL. */
+const char *config_expand_error(const struct config *cf);
+/* Expand every parameter set explicitly: 0, or -1 with "file:line:
+ * parameter NAME: unreasonable macro call nesting: \"NAME\"" (Postfix's
+ * words) or "... expansion longer than 1048576 bytes" in err. */
+int config_check(struct config *cf, char *err, size_t errlen);
 /* Postfix booleans: yes/no/true/false (any case). -1 if malformed. */
 int config_get_bool(struct config *cf, const char *name);
 /* Integer; -1 on error (with err set to "file:line: ..." if err). */

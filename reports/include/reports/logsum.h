@@ -62,4 +62,14 @@ int logsum_parse_pflogsumm(const char *text, struct logsum *out);
  * above 512m), so that they compare with logsum_parse_pflogsumm(). */
 void logsum_round_like_pflogsumm(struct logsum *s);
 
+/* The figures seed 003's zabbix-postfix.sh sends, in zabbix_sender's
+ * input format ("HOST KEY VALUE" per line, for zabbix_sender -i): the
+ * keys are its "postfix[received]" ... "postfix[recipients]" (pflogsumm's
+ * label, lowercased, spaces to '_'), the values exact counts. host "-"
+ * lets zabbix_sender take the host name from its configuration. Appended
+ * to out (a struct strbuf from mxlab/xmem.h). */
+struct strbuf;
+void logsum_zabbix(const struct logsum *s, const char *host,
+                   struct strbuf *out);
+
 #endif

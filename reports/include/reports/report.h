@@ -20,10 +20,22 @@ struct report_case {
     enum report_status status;
     const char *message; /* one line: where and what failed, or why skipped */
     const char *detail;  /* transcript and expectations (may be NULL) */
-    const char *steps;   /* "LINE KIND MILLISECONDS" lines (may be NULL) */
+    const char *steps;   /* "LINE KIND MILLISECONDS[ failed]" lines (may be
+                            NULL) */
+};
+
+/* The run as a whole: which system was tested, when, by which mxlab. */
+struct report_run {
+    const char *sut;     /* "relay", "postfix", "smtp://127.0.0.1:2525" */
+    const char *started; /* ISO 8601, UTC: "2026-12-02T03:10:00Z" */
+    const char *version; /* mxlab's */
 };
 
 const char *report_strstatus(enum report_status st);
+
+/* The line above the result table: "mxlab VERSION  sut=SUT  started
+ * TIME". */
+void report_run_header_write(FILE *fp, const struct report_run *run);
 
 /* Totals over n cases. */
 void report_count(const struct report_case *c, size_t n, size_t *passed,
@@ -37,11 +49,20 @@ void report_summary_write(FILE *fp, const struct report_case *c, size_t n);
  * errno. */
 int report_junit_write(FILE *fp, const char *suite, const struct report_case *c,
                        size_t n);
+/* The same with the run's sut, started and mxlab_version as the suite's
+ * <properties> (run may be NULL: none). */
+int report_junit_write_run(FILE *fp, const char *suite,
+                           const struct report_run *run,
+                           const struct report_case *c, size_t n);
 
 /* results.json: {"scenarios":[{"name","class","file","status","seconds",
- * "message","steps":[{"line","kind","ms"}]}], "passed","failed",
- * "skipped"}. 0, or -1 with errno. */
+ * "message","steps":[{"line","kind","ms"[,"failed":true]}]}], "passed",
+ * "failed","skipped"}. 0, or -1 with errno. */
 int report_results_json_write(FILE *fp, const struct report_case *c, size_t n);
+/* The same with {"run":{"sut","started","version"}, ...} first (run may
+ * be NULL: none). */
+int report_results_json_write_run(FILE *fp, const struct report_run *run,
+                                  const struct report_case *c, size_t n);
 
 /* XML-escape s into fp: & < > " ' and control bytes (as U+FFFD where XML
  * 1.0 forbids them). */

@@ -2,7 +2,7 @@
  * fuzz_answer.c — libFuzzer target for the bytes fakedns takes from the
  * network: any input is a query packet for fakedns_answer(), against a
  * zone with a wildcard, a CNAME chain, a DNSBL list and a fault of each
- * answer-shaping kind. Built with -DMXLAB_FUZZ=ON and clang.
+ * answer-shaping kind (cmake/mxlab.cmake: mxlab_fuzz).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,13 +12,13 @@
 static const char fuzz_zone[] = "$ORIGIN f.test.\n"
                                 "@ SOA ns hm 1 2 3 4 5\n"
                                 "@ MX 10 mx\n"
-                                "mx A 192.0.2.1\n"
+                                "mx A 127.0.2.1\n"
                                 "www CNAME mx\n"
-                                "*.w A 192.0.2.2\n"
+                                "*.w A 127.0.2.2\n"
                                 "$FAULT mal malformed\n"
                                 "$FAULT tc truncate\n"
                                 "$FAULT nx nxdomain pattern=x.\n"
-                                "$LISTED 192.0.2.0/23 127.0.0.3 \"r\"\n";
+                                "$LISTED 127.0.2.0/23 127.0.0.3 \"r\"\n";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,0 +1,814 @@
+/*
+ * expect.c — the expectation kinds, one table entry each. See expect.h and
+ * scenarios/README.md. Judges wait for the SUT to be idle before they
+ * call something absent; deliveries are what the fake MX hosts received.
+ */
+#include "expect.h"
+
+#include <dirent.h>
+#include <ldns/ldns.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin.h"
+#include "mxlab/fsutil.h"
+#include "mxlab/netaddr.h"
+#include "mxlab/strutil.h"
+#include "reports/logsum.h"
+
+/* ---- shared helpers ---- */
+
+/* What follows the first occurrence of word in text, spaces skipped. */
+static const char *expect_rest(const char *text, const char *word)
+{
+    const char *t = strstr(text, word) + strlen(word);
+
+    return t + strspn(t, " \t");
+}
+
+/* An address in an expectation, as written or in angle brackets as SMTP
+ * writes it ("<a@b>" is a@b; "<>" stays the null sender). */
+static char *expect_bare_addr(const char *a)
+{
+    size_t n = strlen(a);
+
+    if (n > 2 && a[0] == '<' && a[n - 1] == '>')
+        return xstrndup(a + 1, n - 2);
+    return xstrdup(a);
+}
+
+/* 1 if a line of text contains pattern (glob: '*' and '?'). */
+static int expect_text_has_line(const char *text, const char *pattern)
+{
+    char *copy = xstrdup(text), *glob = xasprintf("*%s*", pattern);
+    int found = 0;
+
+    for (char *line = copy; line && *line && !found;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        found = str_glob(glob, line);
+        line = nl ? nl + 1 : NULL;
+    }
+    free(copy);
+    free(glob);
+    return found;
+}
+
+static int expect_idle(struct expect_env *env)
+{
+    return lab_idle(env->lab);
+}
+
+static size_t expect_ndelivered(struct expect_env *env)
+{
+    return fakemx_message_count(lab_fakemx(env->lab));
+}
+
+static const struct fakemx_message *expect_msg(struct expect_env *env, size_t i)
+{
+    return fakemx_message_at(lab_fakemx(env->lab), i);
+}
+
+static int expect_message_has(const struct fakemx_message *m, const char *rcpt)
+{
+    for (size_t i = 0; i < m->nrcpt; i++)
+        if (str_casecmp(m->rcpts[i], rcpt) == 0)
+            return 1;
+    return 0;
+}
+
+/* 1 if m was received by the [mx] host at ip (any host if ip is NULL). */
+static int expect_message_at(const struct fakemx_message *m, const char *ip)
+{
+    char buf[64];
+    struct netaddr na;
+
+    return ip == NULL || (netaddr_parse(m->host, 0, &na) == 0 &&
+                          strcmp(netaddr_ip(&na, buf, sizeof(buf)), ip) == 0);
+}
+
+static void expect_describe_deliveries(struct expect_env *env,
+                                       struct strbuf *sb)
+{
+    size_t n = expect_ndelivered(env);
+
+    if (n == 0) {
+        strbuf_puts(sb, "nothing was delivered");
+        return;
+    }
+    strbuf_puts(sb, "delivered:");
+    for (size_t i = 0; i < n; i++) {
+        const struct fakemx_message *m = expect_msg(env, i);
+        strbuf_printf(sb, " [to %s from <%s> rcpt", m->client_ip ? m->host : "",
+                      m->mail_from);
+        for (size_t k = 0; k < m->nrcpt; k++)
+            strbuf_printf(sb, " <%s>", m->rcpts[k]);
+        strbuf_putc(sb, ']');
+    }
+}
+
+/* ---- delivered to IP [from ADDR] [rcpt ADDR...] / not delivered ---- */
+
+/* From word i on: [to IP] [from ADDR] [rcpt ADDR...]. */
+static int expect_parse_route(struct scn_expect *x, const struct strlist *w,
+                              size_t i, int need_to, char *err, size_t errlen)
+{
+    if (need_to || (i < w->n && strcmp(w->v[i], "to") == 0)) {
+        struct netaddr na;
+        if (i + 1 >= w->n || strcmp(w->v[i], "to") != 0 ||
+            netaddr_parse(w->v[i + 1], 0, &na) < 0) {
+            snprintf(err, errlen,
+                     "expected \"delivered to IP [from ADDR] rcpt ADDR...\"");
+            return -1;
+        }
+        x->host = xstrdup(w->v[i + 1]);
+        i += 2;
+    }
+    if (i + 1 < w->n && strcmp(w->v[i], "from") == 0) {
+        x->from = expect_bare_addr(w->v[i + 1]);
+        i += 2;
+    }
+    /* "delivered to IP [from ADDR]" alone: any such message. */
+    if (need_to && i == w->n)
+        return 0;
+    if (i >= w->n || strcmp(w->v[i], "rcpt") != 0 || i + 1 >= w->n) {
+        snprintf(err, errlen, "\"rcpt ADDR...\" expected");
+        return -1;
+    }
+    for (i++; i < w->n; i++) {
+        x->rcpts = xrealloc(x->rcpts, (x->nrcpt + 1) * sizeof(*x->rcpts));
+        x->rcpts[x->nrcpt++] = expect_bare_addr(w->v[i]);
+    }
+    return 0;
+}
+
+static int expect_parse_delivered(struct scn_expect *x, const struct strlist *w,
+                                  const char *text, char *err, size_t errlen)
+{
+    (void)text;
+    return expect_parse_route(x, w, 1, 1, err, errlen);
+}
+
+static int expect_check_delivered(const struct scn_expect *x,
+                                  struct expect_env *env, struct strbuf *why)
+{
+    (void)why;
+    for (size_t i = 0; i < expect_ndelivered(env); i++) {
+        const struct fakemx_message *m = expect_msg(env, i);
+        size_t k;
+        if (!expect_message_at(m, x->host))
+            continue;
+        /* "from <>" names the null sender. */
+        if (x->from && str_casecmp(strcmp(x->from, "<>") == 0 ? "" : x->from,
+                                   m->mail_from) != 0)
+            continue;
+        for (k = 0; k < x->nrcpt; k++)
+            if (!expect_message_has(m, x->rcpts[k]))
+                break;
+        if (k == x->nrcpt)
+            return 1;
+    }
+    return 0;
+}
+
+static void expect_explain_delivered(const struct scn_expect *x,
+                                     struct expect_env *env, struct strbuf *why)
+{
+    strbuf_printf(why, "no message to %s", x->host);
+    if (x->from)
+        strbuf_printf(why, " from <%s>", x->from);
+    if (x->nrcpt > 0)
+        strbuf_puts(why, " with rcpt");
+    for (size_t k = 0; k < x->nrcpt; k++)
+        strbuf_printf(why, " <%s>", x->rcpts[k]);
+    strbuf_puts(why, "; ");
+    expect_describe_deliveries(env, why);
+}
+
+static int expect_parse_not_delivered(struct scn_expect *x,
+                                      const struct strlist *w, const char *text,
+                                      char *err, size_t errlen)
+{
+    (void)text;
+    if (w->n < 2 || strcmp(w->v[1], "delivered") != 0) {
+        snprintf(err, errlen,
+                 "expected \"not delivered [to IP] rcpt ADDR...\"");
+        return -1;
+    }
+    return expect_parse_route(x, w, 2, 0, err, errlen);
+}
+
+static int expect_check_not_delivered(const struct scn_expect *x,
+                                      struct expect_env *env,
+                                      struct strbuf *why)
+{
+    if (!expect_idle(env) && !env->final_try)
+        return 0;
+    for (size_t i = 0; i < expect_ndelivered(env); i++)
+        for (size_t k = 0; k < x->nrcpt; k++)
+            if (expect_message_at(expect_msg(env, i), x->host) &&
+                expect_message_has(expect_msg(env, i), x->rcpts[k])) {
+                strbuf_printf(why, "<%s> was delivered (to %s)", x->rcpts[k],
+                              expect_msg(env, i)->host);
+                return -1;
+            }
+    return 1;
+}
+
+/* ---- queue empty, deliveries N ---- */
+
+static int expect_parse_nothing(struct scn_expect *x, const struct strlist *w,
+                                const char *text, char *err, size_t errlen)
+{
+    (void)x, (void)w, (void)text, (void)err, (void)errlen;
+    return 0;
+}
+
+static size_t expect_queue_count(struct expect_env *env)
+{
+    size_t total, busy;
+
+    return lab_queue(env->lab, &total, &busy) == 0 ? total : (size_t)-1;
+}
+
+static int expect_check_queue_empty(const struct scn_expect *x,
+                                    struct expect_env *env, struct strbuf *why)
+{
+    (void)x, (void)why;
+    return expect_queue_count(env) == 0;
+}
+
+static void expect_explain_queue_empty(const struct scn_expect *x,
+                                       struct expect_env *env,
+                                       struct strbuf *why)
+{
+    (void)x;
+    strbuf_printf(why, "queue holds %zu message(s)", expect_queue_count(env));
+}
+
+static int expect_parse_deliveries(struct scn_expect *x,
+                                   const struct strlist *w, const char *text,
+                                   char *err, size_t errlen)
+{
+    (void)text;
+    if (str_to_long(w->v[1], &x->count) < 0) {
+        snprintf(err, errlen, "deliveries: expected a number");
+        return -1;
+    }
+    return 0;
+}
+
+static int expect_check_deliveries(const struct scn_expect *x,
+                                   struct expect_env *env, struct strbuf *why)
+{
+    long n = (long)expect_ndelivered(env);
+
+    (void)why;
+    if (!expect_idle(env) && !env->final_try)
+        return 0;
+    return n == x->count;
+}
+
+static void expect_explain_deliveries(const struct scn_expect *x,
+                                      struct expect_env *env,
+                                      struct strbuf *why)
+{
+    strbuf_printf(why, "expected %ld deliveries, got %zu; ", x->count,
+                  expect_ndelivered(env));
+    expect_describe_deliveries(env, why);
+}
+
+/* ---- delivered data|envelope contains|lacks TEXT ---- */
+
+/* "delivered data ...": the content's lines; "delivered envelope ...":
+ * "MAIL FROM:<a> PARAMS" and "RCPT TO:<b> PARAMS" lines, as the fake MX
+ * received them. */
+static int expect_parse_content(struct scn_expect *x, const struct strlist *w,
+                                const char *text, char *err, size_t errlen)
+{
+    const char *t = expect_rest(text, w->v[1]);
+    int ok = 1;
+
+    if (strncmp(t, "contains", 8) == 0)
+        x->lacks = 0;
+    else if (strncmp(t, "lacks", 5) == 0)
+        x->lacks = 1;
+    else
+        ok = 0;
+    t += strcspn(t, " \t");
+    t += strspn(t, " \t");
+    if (!ok || *t == '\0') {
+        snprintf(err, errlen,
+                 "expected \"delivered %s contains TEXT\" or \"delivered %s "
+                 "lacks TEXT\"",
+                 w->v[1], w->v[1]);
+        return -1;
+    }
+    x->text = xstrdup(t);
+    return 0;
+}
+
+/* A delivered message's content (CRs as spaces), or with env its
+ * envelope as "MAIL FROM:<a> PARAMS" and "RCPT TO:<b> PARAMS" lines. */
+static char *expect_message_lines(const struct fakemx_message *m, int env)
+{
+    struct strbuf sb;
+
+    strbuf_init(&sb);
+    if (!env) {
+        strbuf_append(&sb, m->data, m->data_len);
+        for (size_t i = 0; i < sb.len; i++)
+            if (sb.buf[i] == '\r')
+                sb.buf[i] = ' ';
+        return strbuf_detach(&sb);
+    }
+    strbuf_printf(&sb, "MAIL FROM:<%s>%s%s\n", m->mail_from,
+                  m->mail_params && *m->mail_params ? " " : "",
+                  m->mail_params ? m->mail_params : "");
+    for (size_t k = 0; k < m->nrcpt; k++) {
+        const char *pr = m->rcpt_params ? m->rcpt_params[k] : NULL;
+        strbuf_printf(&sb, "RCPT TO:<%s>%s%s\n", m->rcpts[k],
+                      pr && *pr ? " " : "", pr ? pr : "");
+    }
+    return strbuf_detach(&sb);
+}
+
+static int expect_check_content(const struct scn_expect *x,
+                                struct expect_env *env, int envelope,
+                                struct strbuf *why)
+{
+    int found = 0;
+
+    if (x->lacks && !expect_idle(env) && !env->final_try)
+        return 0;
+    for (size_t i = 0; i < expect_ndelivered(env) && !found; i++) {
+        char *text = expect_message_lines(expect_msg(env, i), envelope);
+        found = expect_text_has_line(text, x->text);
+        free(text);
+    }
+    if (found != x->lacks)
+        return 1;
+    if (!env->final_try && !x->lacks)
+        return 0;
+    strbuf_printf(why, "%s delivered %s has a line with \"%s\"",
+                  found ? "a" : "no", envelope ? "envelope" : "message",
+                  x->text);
+    return -1;
+}
+
+static int expect_check_data(const struct scn_expect *x, struct expect_env *env,
+                             struct strbuf *why)
+{
+    return expect_check_content(x, env, 0, why);
+}
+
+static int expect_check_envelope(const struct scn_expect *x,
+                                 struct expect_env *env, struct strbuf *why)
+{
+    return expect_check_content(x, env, 1, why);
+}
+
+/* ---- dns queried NAME [TYPE] [N times] ---- */
+
+/* "A", "MX"... as ldns names them; 0 for "*" or "ANY", -1 if unknown. */
+static int expect_rr_type(const char *name)
+{
+    if (strcmp(name, "*") == 0 || str_casecmp(name, "ANY") == 0)
+        return 0;
+    ldns_rr_type t = ldns_get_rr_type_by_name(name);
+    return t == 0 ? -1 : (int)t;
+}
+
+static int expect_parse_dns(struct scn_expect *x, const struct strlist *w,
+                            const char *text, char *err, size_t errlen)
+{
+    size_t k = 3;
+
+    (void)text;
+    x->mailbox = str_lower(xstrdup(w->v[2]));
+    if (x->mailbox[strlen(x->mailbox) - 1] == '.')
+        x->mailbox[strlen(x->mailbox) - 1] = '\0';
+    x->count = -1;
+    if (k < w->n && !(k + 1 < w->n && strcmp(w->v[k + 1], "times") == 0)) {
+        x->dns_type = expect_rr_type(w->v[k]);
+        if (x->dns_type < 0) {
+            snprintf(err, errlen, "dns queried: unknown type \"%s\"", w->v[k]);
+            return -1;
+        }
+        k++;
+    }
+    if (k < w->n && (k + 2 != w->n || strcmp(w->v[k + 1], "times") != 0 ||
+                     str_to_long(w->v[k], &x->count) < 0)) {
+        snprintf(err, errlen, "expected \"dns queried NAME [TYPE] [N times]\"");
+        return -1;
+    }
+    return 0;
+}
+
+static int expect_check_dns(const struct scn_expect *x, struct expect_env *env,
+                            struct strbuf *why)
+{
+    struct fakedns *dns = lab_fakedns(env->lab);
+    size_t want = strlen(x->mailbox);
+    long count = 0;
+
+    for (size_t i = 0; i < fakedns_query_count(dns); i++) {
+        const struct fakedns_query *q = fakedns_query_at(dns, i);
+        size_t nl = strlen(q->name);
+        /* the log keeps the name as asked, maybe with its final dot */
+        if ((strcmp(q->name, x->mailbox) == 0 ||
+             (nl == want + 1 && q->name[nl - 1] == '.' &&
+              strncmp(q->name, x->mailbox, nl - 1) == 0)) &&
+            (x->dns_type == 0 || q->type == x->dns_type))
+            count++;
+    }
+    if (x->count < 0 ? count > 0 : count == x->count)
+        return 1;
+    if (!env->final_try &&
+        (x->count < 0 || count < x->count || !expect_idle(env)))
+        return 0;
+    if (x->count < 0)
+        strbuf_printf(why, "fakedns was never asked for %s", x->mailbox);
+    else
+        strbuf_printf(why, "fakedns was asked for %s %ld time%s, expected %ld",
+                      x->mailbox, count, count == 1 ? "" : "s", x->count);
+    if (x->dns_type != 0)
+        strbuf_printf(why, " (type %d)", x->dns_type);
+    return -1;
+}
+
+/* ---- log contains TEXT, log totals ... ---- */
+
+static int expect_parse_log_contains(struct scn_expect *x,
+                                     const struct strlist *w, const char *text,
+                                     char *err, size_t errlen)
+{
+    const char *t = expect_rest(text, "contains");
+
+    (void)w;
+    if (*t == '\0') {
+        snprintf(err, errlen, "log contains: text expected");
+        return -1;
+    }
+    x->text = xstrdup(t);
+    return 0;
+}
+
+static int expect_check_log_contains(const struct scn_expect *x,
+                                     struct expect_env *env, struct strbuf *why)
+{
+    struct strbuf text;
+    char unknown[128], *log;
+    int found = 0;
+
+    strbuf_init(&text);
+    if (capture_substitute(env->vars, x->text, &text, unknown,
+                           sizeof(unknown)) < 0) {
+        strbuf_clear(&text);
+        strbuf_printf(why, "unknown variable {%s}", unknown);
+        return -1;
+    }
+    if (fs_read_file(lab_maillog(env->lab), &log, NULL) == 0) {
+        found = expect_text_has_line(log, text.buf ? text.buf : "");
+        free(log);
+    }
+    strbuf_clear(&text);
+    return found;
+}
+
+static void expect_explain_log_contains(const struct scn_expect *x,
+                                        struct expect_env *env,
+                                        struct strbuf *why)
+{
+    strbuf_printf(why, "no log line contains \"%s\" (log: %s)", x->text,
+                  lab_maillog(env->lab));
+}
+
+static int expect_parse_log_totals(struct scn_expect *x,
+                                   const struct strlist *w, const char *text,
+                                   char *err, size_t errlen)
+{
+    (void)text;
+    if (w->n == 4 && strcmp(w->v[2], "as") == 0 &&
+        strcmp(w->v[3], "pflogsumm") == 0)
+        return 0;
+    if (w->n < 4 || w->n % 2 != 0) {
+        snprintf(err, errlen,
+                 "expected \"log totals as pflogsumm\" or \"log totals NAME N "
+                 "[NAME N]...\"");
+        return -1;
+    }
+    for (size_t i = 2; i + 1 < w->n; i += 2) {
+        int k = logsum_key(w->v[i]);
+        long v;
+        if (k < 0) {
+            snprintf(err, errlen,
+                     "log totals: unknown counter \"%s\"; expected received, "
+                     "delivered, forwarded, deferred, deferrals, bounced, "
+                     "rejected, reject-warnings, held, discarded, "
+                     "bytes-received, bytes-delivered, senders, "
+                     "sending-domains, recipients or recipient-domains",
+                     w->v[i]);
+            return -1;
+        }
+        if (str_to_long(w->v[i + 1], &v) < 0) {
+            snprintf(err, errlen, "log totals: %s: expected a number", w->v[i]);
+            return -1;
+        }
+        x->keys = xrealloc(x->keys, (x->nkeys + 1) * sizeof(*x->keys));
+        x->values = xrealloc(x->values, (x->nkeys + 1) * sizeof(*x->values));
+        x->keys[x->nkeys] = k;
+        x->values[x->nkeys++] = v;
+    }
+    return 0;
+}
+
+/* pflogsumm's reading of the SUT's log with seed 003's options, against
+ * ours. Differences go to why; 1 if none. */
+static int expect_pflogsumm_same(struct expect_env *env, struct logsum *mine,
+                                 struct strbuf *why)
+{
+    struct strbuf out, err;
+    struct logsum want;
+    int same = 1;
+
+    strbuf_init(&out);
+    strbuf_init(&err);
+    int rc = admin_pflogsumm(env->lab,
+                             "pflogsumm -h 0 -u 0 --bounce_detail=0 "
+                             "--deferral_detail=0 --reject_detail=0 "
+                             "--no_no_msg_size --smtpd_warning_detail=0",
+                             &out, &err);
+    if (rc != 0 || logsum_parse_pflogsumm(out.buf, &want) < 0) {
+        strbuf_printf(why, "pflogsumm gave no totals (exit %d): %s", rc,
+                      err.buf ? err.buf : "");
+        same = 0;
+    } else {
+        logsum_round_like_pflogsumm(mine);
+        for (int k = 0; k < LOGSUM_NKEYS; k++)
+            if (mine->v[k] != want.v[k]) {
+                strbuf_printf(why, "%s%s: mxlab counts %ld, pflogsumm %ld",
+                              same ? "" : "; ", logsum_name(k), mine->v[k],
+                              want.v[k]);
+                same = 0;
+            }
+    }
+    strbuf_clear(&out);
+    strbuf_clear(&err);
+    return same;
+}
+
+static int expect_check_log_totals(const struct scn_expect *x,
+                                   struct expect_env *env, struct strbuf *why)
+{
+    struct logsum mine;
+    char *log = NULL;
+    int same = 1;
+
+    if (!expect_idle(env) && !env->final_try)
+        return 0;
+    if (fs_read_file(lab_maillog(env->lab), &log, NULL) < 0) {
+        strbuf_printf(why, "cannot read the log %s", lab_maillog(env->lab));
+        return env->final_try ? -1 : 0;
+    }
+    logsum_read(log, &mine);
+    free(log);
+    if (x->nkeys == 0)
+        same = expect_pflogsumm_same(env, &mine, why);
+    for (size_t i = 0; i < x->nkeys; i++)
+        if (mine.v[x->keys[i]] != x->values[i]) {
+            strbuf_printf(why, "%slog totals: %s is %ld, expected %ld",
+                          same ? "" : "; ", logsum_name(x->keys[i]),
+                          mine.v[x->keys[i]], x->values[i]);
+            same = 0;
+        }
+    if (same)
+        return 1;
+    if (!env->final_try) {
+        strbuf_reset(why);
+        return 0;
+    }
+    return -1;
+}
+
+/* ---- mailbox USER messages N | contains TEXT ---- */
+
+static int expect_parse_mailbox(struct scn_expect *x, const struct strlist *w,
+                                const char *text, char *err, size_t errlen)
+{
+    if (w->n == 4 && strcmp(w->v[2], "messages") == 0 &&
+        str_to_long(w->v[3], &x->count) == 0) {
+        /* a count */
+    } else if (w->n >= 4 && strcmp(w->v[2], "contains") == 0) {
+        x->text = xstrdup(expect_rest(text, "contains"));
+    } else {
+        snprintf(err, errlen,
+                 "expected \"mailbox USER messages N\" or \"mailbox USER "
+                 "contains TEXT\"");
+        return -1;
+    }
+    if (strchr(w->v[1], '/') != NULL || w->v[1][0] == '.') {
+        snprintf(err, errlen, "mailbox: \"%s\" is not a user name", w->v[1]);
+        return -1;
+    }
+    x->mailbox = xstrdup(w->v[1]);
+    return 0;
+}
+
+/* The "From " blocks of an mbox, each pushed to msgs. */
+static void expect_mbox(const char *text, struct strlist *msgs)
+{
+    struct strbuf one;
+
+    strbuf_init(&one);
+    for (const char *line = text; line && *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t n = nl ? (size_t)(nl - line) + 1 : strlen(line);
+        if (strncmp(line, "From ", 5) == 0 && one.len > 0) {
+            strlist_push(msgs, one.buf);
+            strbuf_reset(&one);
+        }
+        strbuf_append(&one, line, n);
+        line += n;
+    }
+    if (one.len > 0)
+        strlist_push(msgs, one.buf);
+    strbuf_clear(&one);
+}
+
+/* The messages in a local user's mailbox under the lab's spool: the
+ * files of a Maildir's new/ and cur/, or the messages of an mbox. */
+static void expect_mailbox(struct expect_env *env, const char *user,
+                           struct strlist *msgs)
+{
+    static const char *subs[] = {"new", "cur"};
+    char *path = xasprintf("%s/mail/%s", lab_workdir(env->lab), user);
+    char *text;
+
+    if (fs_read_file(path, &text, NULL) == 0) {
+        expect_mbox(text, msgs);
+        free(text);
+    }
+    for (size_t i = 0; i < 2; i++) {
+        char *dir = xasprintf("%s/%s", path, subs[i]);
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        while (d != NULL && (de = readdir(d)) != NULL) {
+            if (de->d_name[0] == '.')
+                continue;
+            char *f = xasprintf("%s/%s", dir, de->d_name);
+            if (fs_read_file(f, &text, NULL) == 0) {
+                strlist_push(msgs, text);
+                free(text);
+            }
+            free(f);
+        }
+        if (d != NULL)
+            closedir(d);
+        free(dir);
+    }
+    free(path);
+}
+
+/* 1 if the mailbox matches, 0 if not; *n: its messages. */
+static int expect_mailbox_match(const struct scn_expect *x,
+                                struct expect_env *env, size_t *n)
+{
+    struct strlist msgs;
+    int ok = 0;
+
+    strlist_init(&msgs);
+    expect_mailbox(env, x->mailbox, &msgs);
+    if (x->text == NULL)
+        ok = (long)msgs.n == x->count;
+    for (size_t i = 0; x->text != NULL && i < msgs.n && !ok; i++)
+        ok = expect_text_has_line(msgs.v[i], x->text);
+    *n = msgs.n;
+    strlist_clear(&msgs);
+    return ok;
+}
+
+static int expect_check_mailbox(const struct scn_expect *x,
+                                struct expect_env *env, struct strbuf *why)
+{
+    size_t n;
+
+    (void)why;
+    if (!expect_idle(env) && !env->final_try)
+        return 0;
+    return expect_mailbox_match(x, env, &n);
+}
+
+static void expect_explain_mailbox(const struct scn_expect *x,
+                                   struct expect_env *env, struct strbuf *why)
+{
+    size_t n;
+
+    expect_mailbox_match(x, env, &n);
+    if (x->text == NULL)
+        strbuf_printf(why, "mailbox %s holds %zu message(s), expected %ld",
+                      x->mailbox, n, x->count);
+    else
+        strbuf_printf(why,
+                      "no message in mailbox %s (%zu message(s)) has a line "
+                      "with \"%s\"",
+                      x->mailbox, n, x->text);
+}
+
+/* ---- the table ---- */
+
+/* In the order they are tried: "delivered data" before "delivered". */
+static const struct expect_kind expect_kinds[] = {
+    {"log contains", 2, 0, expect_parse_log_contains, expect_check_log_contains,
+     expect_explain_log_contains},
+    {"log totals", 2, 0, expect_parse_log_totals, expect_check_log_totals,
+     NULL},
+    {"delivered data", 3, 0, expect_parse_content, expect_check_data, NULL},
+    {"delivered envelope", 3, 0, expect_parse_content, expect_check_envelope,
+     NULL},
+    {"dns queried", 3, 0, expect_parse_dns, expect_check_dns, NULL},
+    {"mailbox", 1, 0, expect_parse_mailbox, expect_check_mailbox,
+     expect_explain_mailbox},
+    {"queue empty", 2, 2, expect_parse_nothing, expect_check_queue_empty,
+     expect_explain_queue_empty},
+    {"deliveries", 2, 2, expect_parse_deliveries, expect_check_deliveries,
+     expect_explain_deliveries},
+    {"delivered", 1, 0, expect_parse_delivered, expect_check_delivered,
+     expect_explain_delivered},
+    {"not", 1, 0, expect_parse_not_delivered, expect_check_not_delivered, NULL},
+};
+
+/* 1 if the line's words w start with the kind's keyword. */
+static int expect_matches(const struct expect_kind *k, const struct strlist *w)
+{
+    struct strlist kw;
+    int ok;
+
+    if (w->n < k->min_words || (k->max_words && w->n > k->max_words))
+        return 0;
+    strlist_init(&kw);
+    strlist_split(&kw, k->keyword);
+    ok = kw.n <= w->n;
+    for (size_t i = 0; ok && i < kw.n; i++)
+        ok = strcmp(kw.v[i], w->v[i]) == 0;
+    strlist_clear(&kw);
+    return ok;
+}
+
+int expect_parse(struct scn_expect *x, const char *text, char *err,
+                 size_t errlen)
+{
+    struct strlist w;
+    int rc = -1;
+
+    memset(x, 0, sizeof(*x));
+    strlist_init(&w);
+    strlist_split(&w, text);
+    for (size_t i = 0; i < sizeof(expect_kinds) / sizeof(expect_kinds[0]); i++)
+        if (expect_matches(&expect_kinds[i], &w)) {
+            x->kind = &expect_kinds[i];
+            rc = x->kind->parse(x, &w, text, err, errlen);
+            break;
+        }
+    if (x->kind == NULL)
+        snprintf(err, errlen,
+                 "unknown expectation; expected \"delivered to IP [from "
+                 "ADDR] [rcpt ADDR...]\", \"not delivered [to IP] rcpt "
+                 "ADDR...\", \"deliveries N\", \"queue empty\", \"log "
+                 "contains TEXT\", \"log totals ...\", \"mailbox USER "
+                 "messages N|contains TEXT\", \"delivered data "
+                 "contains|lacks TEXT\", \"delivered envelope contains|lacks "
+                 "TEXT\" or \"dns queried NAME ...\"");
+    strlist_clear(&w);
+    if (rc < 0)
+        expect_clear(x);
+    return rc;
+}
+
+int expect_check(const struct scn_expect *x, struct expect_env *env,
+                 struct strbuf *why)
+{
+    int rc = x->kind->check(x, env, why);
+
+    if (rc != 0 || !env->final_try)
+        return rc;
+    if (x->kind->explain != NULL)
+        x->kind->explain(x, env, why);
+    return -1;
+}
+
+void expect_clear(struct scn_expect *x)
+{
+    free(x->host);
+    free(x->from);
+    free(x->text);
+    free(x->mailbox);
+    free(x->keys);
+    free(x->values);
+    for (size_t k = 0; k < x->nrcpt; k++)
+        free(x->rcpts[k]);
+    free(x->rcpts);
+    memset(x, 0, sizeof(*x));
+}

@@ -1,0 +1,295 @@
+/*
+ * labconf.c — the files the lab writes for its SUT. See labconf.h.
+ * Configuration is readable as in /etc/postfix; keys are readable by
+ * their owner only (both SUTs read them as root, or as the user running
+ * mxlab).
+ */
+#include "labconf.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mxlab/config.h"
+#include "mxlab/fsutil.h"
+#include "mxlab/strutil.h"
+#include "mxlab/tlsutil.h"
+
+int sut_fail(struct sut_env *env, int line, const char *fmt, ...)
+{
+    char msg[1600];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    snprintf(env->err, env->errlen, "%s:%d: %s", env->s->path, line, msg);
+    return -1;
+}
+
+long sut_time_scale(const struct sut_env *env)
+{
+    return env->s->postfix_time_scale > 0 ? env->s->postfix_time_scale : 60;
+}
+
+int labconf_free_port(int type)
+{
+    struct sockaddr_in sin;
+    socklen_t len = sizeof(sin);
+    int fd = socket(AF_INET, type, 0), port = -1;
+
+    if (fd < 0)
+        return -1;
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
+        port = ntohs(sin.sin_port);
+    close(fd);
+    return port;
+}
+
+int labconf_write(struct sut_env *env, const char *name, const char *text,
+                  mode_t mode)
+{
+    char *path = xasprintf("%s/%s", env->confdir, name);
+    int rc = fs_write_atomic(path, text, strlen(text));
+
+    if (rc == 0)
+        chmod(path, mode);
+    if (rc < 0)
+        sut_fail(env, 1, "cannot write %s: %s", path, strerror(errno));
+    free(path);
+    return rc;
+}
+
+/* [tls cert NAME]: a new self-signed key and certificate, as NAME.pem
+ * (the key, then the certificate: what smtpd_tls_cert_file alone or
+ * smtpd_tls_chain_files takes), NAME.key and NAME.crt. */
+static int labconf_cert(struct sut_env *env, const struct scn_block *b)
+{
+    static const struct {
+        const char *suffix;
+        int with_key, with_crt;
+        mode_t mode;
+    } files[] = {{"pem", 1, 1, 0600}, {"key", 1, 0, 0600}, {"crt", 0, 1, 0644}};
+    EVP_PKEY *key = NULL;
+    X509 *crt = NULL;
+    struct strbuf pem;
+    char err[300], *name;
+    int rc = 0;
+
+    if (tls_selfsigned(b->cert_cn ? b->cert_cn : "localhost",
+                       b->cert_rsa ? TLS_KEY_RSA : TLS_KEY_EC, &key, &crt, err,
+                       sizeof(err)) < 0)
+        return sut_fail(env, b->line, "[tls cert %s]: %s", b->arg, err);
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]) && rc == 0; i++) {
+        strbuf_init(&pem);
+        tls_pem(&pem, files[i].with_key ? key : NULL,
+                files[i].with_crt ? crt : NULL);
+        name = xasprintf("%s.%s", b->arg, files[i].suffix);
+        rc = labconf_write(env, name, pem.buf ? pem.buf : "", files[i].mode);
+        free(name);
+        strbuf_clear(&pem);
+    }
+    EVP_PKEY_free(key);
+    X509_free(crt);
+    return rc;
+}
+
+int labconf_files(struct sut_env *env)
+{
+    for (size_t i = 0; i < env->s->nblocks; i++) {
+        const struct scn_block *b = &env->s->blocks[i];
+        if (b->kind == SCN_FILE &&
+            labconf_write(env, b->arg, b->text ? b->text : "", 0644) < 0)
+            return -1;
+        if (b->kind == SCN_TLS_CERT && labconf_cert(env, b) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Postfix's clock cannot be moved: when the scenario lets time pass, its
+ * queue timers are divided by the time scale (whole seconds, at least 1),
+ * and [time passes D] waits D / scale. The values are the scenario's, or
+ * Postfix 3.7's defaults. Appended to sb (main.cf: the last setting wins). */
+int labconf_compress_timers(struct sut_env *env, struct strbuf *sb)
+{
+    static const struct {
+        const char *name, *def;
+    } timers[] = {
+        {"minimal_backoff_time", "300s"}, {"maximal_backoff_time", "4000s"},
+        {"queue_run_delay", "300s"},      {"maximal_queue_lifetime", "5d"},
+        {"bounce_queue_lifetime", "5d"},  {"delay_warning_time", "0h"},
+    };
+    struct config *cf;
+    char err[512];
+    long scale = sut_time_scale(env);
+    int rc = 0, any = 0;
+
+    for (size_t i = 0; i < env->s->nblocks; i++)
+        any |= env->s->blocks[i].kind == SCN_TIME;
+    if (!any)
+        return 0;
+    cf = config_new();
+    for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++)
+        config_set_default(cf, timers[i].name, timers[i].def);
+    if (config_load_text(cf, "main.cf", sb->buf ? sb->buf : "", err,
+                         sizeof(err)) < 0) {
+        config_free(cf);
+        return 0; /* Postfix itself will say what is wrong */
+    }
+    strbuf_printf(sb, "# Postfix's timers divided by %ld for [time passes]\n",
+                  scale);
+    for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]) && rc == 0; i++) {
+        long v;
+        if (str_to_seconds(config_get(cf, timers[i].name), 's', &v) < 0) {
+            rc = sut_fail(env, 1, "%s: bad time value \"%s\"", timers[i].name,
+                          config_get(cf, timers[i].name));
+        } else if (v > 0) {
+            long scaled = (v + scale / 2) / scale;
+            strbuf_printf(sb, "%s = %lds\n", timers[i].name,
+                          scaled < 1 ? 1 : scaled);
+        }
+    }
+    config_free(cf);
+    return rc;
+}
+
+int labconf_write_maincf(struct sut_env *env,
+                         int (*tail)(struct sut_env *, struct strbuf *))
+{
+    struct strbuf sb;
+    int rc = 0;
+
+    strbuf_init(&sb);
+    strbuf_printf(&sb,
+                  "# generated by mxlab for %s\n"
+                  "compatibility_level = 3.6\n"
+                  "# the lab's /etc/aliases and mail spool (Maildirs)\n"
+                  "alias_maps = hash:$config_directory/aliases\n"
+                  "alias_database = hash:$config_directory/aliases\n"
+                  "mail_spool_directory = %s/mail/\n",
+                  env->s->path, env->workdir);
+    env->maincf_header_lines = 6;
+    if (env->maincf != NULL && env->maincf->text != NULL)
+        strbuf_puts(&sb, env->maincf->text);
+    strbuf_printf(&sb,
+                  "# isolation, set by the harness\n"
+                  "queue_directory = %s\n"
+                  "data_directory = %s/data\n"
+                  "maillog_file = %s\n"
+                  "smtp_tcp_port = %d\n",
+                  env->queuedir, env->workdir, env->maillog, env->mx_port);
+    if (tail != NULL)
+        rc = tail(env, &sb);
+    if (rc == 0)
+        rc = labconf_write(env, "main.cf", sb.buf, 0644);
+    strbuf_clear(&sb);
+    return rc;
+}
+
+int labconf_master_services(struct sut_env *env, int **ports, size_t *nports)
+{
+    struct strbuf sb;
+    int rc = 0;
+
+    strbuf_init(&sb);
+    for (size_t i = 0; i < env->s->nblocks && rc == 0; i++) {
+        const struct scn_block *b = &env->s->blocks[i];
+        for (size_t k = 0; b->kind == SCN_MASTERCF && k < b->nitems; k++) {
+            const char *line = b->items[k].text;
+            size_t index = *nports;
+            if (scenario_service(env->s, NULL, &index) != &b->items[k]) {
+                strbuf_printf(&sb, "%s\n", line);
+                continue;
+            }
+            /* Whatever its name says (submission, 127.0.0.1:2587): a
+             * free port, so that parallel runs never collide. */
+            int port = labconf_free_port(SOCK_STREAM);
+            if (port < 0) {
+                rc = sut_fail(env, b->items[k].line,
+                              "no free loopback port: %s", strerror(errno));
+                break;
+            }
+            *ports = xrealloc(*ports, (*nports + 1) * sizeof(**ports));
+            (*ports)[(*nports)++] = port;
+            strbuf_printf(&sb, "%s:%d%s\n", SUT_IP, port,
+                          line + strcspn(line, " \t"));
+        }
+    }
+    env->master_extra = sb.buf ? strbuf_detach(&sb) : xstrdup("");
+    strbuf_clear(&sb);
+    return rc;
+}
+
+/* Local delivery's files: the passwd table is the host's users plus the
+ * scenario's [file passwd] lines (the relay reads it as
+ * mxlab_passwd_file, Postfix sees it as /etc/passwd in its namespace); an
+ * empty aliases file unless the scenario has one; the mail spool, where
+ * each user's Maildir is made by the delivery (as the user, for Postfix:
+ * hence mode 1777, as /var/mail's sticky bit). */
+int labconf_write_local(struct sut_env *env)
+{
+    const char *users = NULL;
+    int have_aliases = 0, rc;
+    char *host = NULL, *spool;
+    struct strbuf sb;
+
+    for (size_t i = 0; i < env->s->nblocks; i++) {
+        const struct scn_block *b = &env->s->blocks[i];
+        if (b->kind == SCN_FILE && strcmp(b->arg, "passwd") == 0)
+            users = b->text ? b->text : "";
+        if (b->kind == SCN_FILE && strcmp(b->arg, "aliases") == 0)
+            have_aliases = 1;
+    }
+    strbuf_init(&sb);
+    if (fs_read_file("/etc/passwd", &host, NULL) == 0) {
+        strbuf_puts(&sb, host);
+        if (sb.len > 0 && sb.buf[sb.len - 1] != '\n')
+            strbuf_putc(&sb, '\n');
+    }
+    free(host);
+    if (users != NULL)
+        strbuf_puts(&sb, users);
+    rc = labconf_write(env, "passwd", sb.buf ? sb.buf : "", 0644);
+    strbuf_clear(&sb);
+    if (rc == 0 && !have_aliases)
+        rc = labconf_write(env, "aliases", "", 0644);
+    spool = xasprintf("%s/mail", env->workdir);
+    if (rc == 0 && (fs_mkdir_p(spool, 0755) < 0 || chmod(spool, 01777) < 0))
+        rc = sut_fail(env, 1, "%s: %s", spool, strerror(errno));
+    free(spool);
+    return rc;
+}
+
+int labconf_config_error(struct sut_env *env, const char *err)
+{
+    const struct scn_block *maincf = env->maincf;
+    char *prefix = xasprintf("%s/main.cf:", env->confdir);
+    long n;
+    int line = maincf ? maincf->line : 1;
+
+    if (maincf != NULL && strncmp(err, prefix, strlen(prefix)) == 0) {
+        const char *num = err + strlen(prefix);
+        char buf[16];
+        size_t k = strspn(num, "0123456789");
+        snprintf(buf, sizeof(buf), "%.*s", (int)(k < 15 ? k : 15), num);
+        if (str_to_long(buf, &n) == 0 && n > env->maincf_header_lines) {
+            free(prefix);
+            return sut_fail(
+                env, maincf->text_line + (int)n - env->maincf_header_lines - 1,
+                "[main.cf]%s", num + k);
+        }
+    }
+    free(prefix);
+    return sut_fail(env, line, "%s", err);
+}
