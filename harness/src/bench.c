@@ -10,13 +10,13 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <getopt.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "bench_cpu.h"
+#include "bench_lab.h"
 #include "bench_load.h"
 #include "mxlab/fsutil.h"
 #include "mxlab/strutil.h"
@@ -33,7 +33,7 @@ struct bench_opts {
     void (*sut_close)(struct bench_opts *o);
     void *sut_state;
     double tolerance;
-    int json, quiet;
+    int json, quiet, drain_ms;
     struct bench_load_cfg cfg;
     struct bench_cpu cpu;
 };
@@ -42,14 +42,15 @@ static void bench_usage(FILE *fp)
 {
     fprintf(
         fp,
-        "usage: mxlab bench [--sut smtp://HOST[:PORT]|smtps://HOST[:PORT]]\n"
+        "usage: mxlab bench [--sut relay|postfix|smtp://HOST[:PORT]|\n"
+        "                   smtps://HOST[:PORT]] [SCENARIO]\n"
         "                   [--messages N | --duration D] [--connections C]\n"
         "                   [--rate R/s] [--size BYTES|DIST] [--recipients K]\n"
         "                   [--per-connection N] [--from ADDR]\n"
         "                   [--to ADDR|@domain] [--tls] [--helo NAME]\n"
         "                   [--timeout S] [--cpu-pid PID] [--cpu-cgroup DIR]\n"
         "                   [--report DIR] [--baseline FILE]\n"
-        "                   [--tolerance P%%] [--json] [--quiet]\n"
+        "                   [--tolerance P%%] [--json] [--quiet] [--drain D]\n"
         "       mxlab bench merge [--report DIR] [--baseline FILE]\n"
         "                   [--tolerance P%%] [--json] BENCH.JSON...\n"
         "\n"
@@ -60,9 +61,18 @@ static void bench_usage(FILE *fp)
         "send time, so a stalled server shows its real tail (no coordinated\n"
         "omission). PIPELINING is used where offered.\n"
         "\n"
-        "  --sut smtp://HOST[:PORT]  the server to load, as it is (port 25;\n"
-        "                  smtps:// is TLS from the first byte, port 465).\n"
-        "                  relay|postfix SCENARIO (a lab SUT) needs lab.h\n"
+        "  --sut relay|postfix SCENARIO  a lab SUT (default relay): the\n"
+        "                  scenario's world (main.cf, zones, fake MX hosts\n"
+        "                  that throttle, greylist, answer slowly) around\n"
+        "                  the embedded relay or a private Postfix (root);\n"
+        "                  adds the delay from 250 to arrival at the fake\n"
+        "                  MX, the queue size over time and, for Postfix\n"
+        "                  as root, its CPU per message (own cgroup v2)\n"
+        "  --sut smtp://HOST[:PORT]  a server already running, as it is\n"
+        "                  (port 25; smtps:// is TLS from the first byte,\n"
+        "                  port 465)\n"
+        "  --drain D       lab SUTs: after the load, wait up to D (default\n"
+        "                  60s) for accepted messages to reach the fake MX\n"
         "  --messages N    messages to send (default 1000 without --duration)\n"
         "  --duration D    send for D (\"30s\", \"2m\"); with --messages, at\n"
         "                  most N\n"
@@ -99,98 +109,67 @@ static void bench_usage(FILE *fp)
 
 /* ---- systems under test ---- */
 
-typedef int bench_sut_open_fn(struct bench_opts *o, const char *rest, char *err,
-                              size_t errlen);
+/* A lab SUT: the scenario's world in REPORT/work (replaced), the load at
+ * the SUT's smtpd, deliveries and queue watched. */
+static void bench_sut_lab_close(struct bench_opts *o)
+{
+    bench_lab_close(o->sut_state);
+    o->sut_state = NULL;
+}
 
-/* smtp://HOST[:PORT] and smtps://...: HOST a name, an address, or [v6]. */
-static int bench_sut_url(struct bench_opts *o, const char *hp, int port,
+static int bench_sut_lab(struct bench_opts *o, const struct sut_spec *spec,
                          char *err, size_t errlen)
 {
-    char host[256];
-    const char *end = hp[0] == '[' ? strchr(hp, ']') : strrchr(hp, ':');
-    const char *start = hp[0] == '[' ? hp + 1 : hp, *ps = NULL;
-    struct addrinfo hints = {0}, *ai = NULL;
-    long p = port;
-    int rc;
+    char *cwd = getcwd(NULL, 0), *work;
+    int rc = 0;
 
-    if (end == NULL)
-        end = hp + strlen(hp);
-    if (*end == ']')
-        ps = end[1] == ':' ? end + 2 : (end[1] ? "" : NULL);
-    else if (*end == ':')
-        ps = end + 1;
-    if ((ps && (str_to_long(ps, &p) < 0 || p < 1 || p > 65535)) ||
-        end == start || (size_t)(end - start) >= sizeof(host)) {
-        snprintf(err, errlen, "expected smtp://HOST[:PORT]");
+    if (o->scenario == NULL) {
+        snprintf(err, errlen, "--sut %s: needs a SCENARIO (its world)",
+                 spec->name);
+        free(cwd);
         return -1;
     }
-    memcpy(host, start, (size_t)(end - start));
-    host[end - start] = '\0';
-    hints.ai_socktype = SOCK_STREAM;
-    if ((rc = getaddrinfo(host, NULL, &hints, &ai)) != 0 || ai == NULL) {
-        snprintf(err, errlen, "%s: %s", host, gai_strerror(rc));
-        return -1;
+    work = o->report[0] == '/' || cwd == NULL
+               ? xasprintf("%s/work", o->report)
+               : xasprintf("%s/%s/work", cwd, o->report);
+    free(cwd);
+    if (!sut_spec_usable(spec, work, err, errlen)) {
+        rc = -1;
+    } else {
+        fs_rm_rf(work);
+        o->sut_state = bench_lab_open(o->base, o->scenario, spec, work, &o->cfg,
+                                      &o->cpu, &o->load, err, errlen);
+        if (o->sut_state == NULL)
+            rc = -1;
+        else
+            o->sut_close = bench_sut_lab_close;
     }
-    netaddr_from_sa(&o->cfg.dst, ai->ai_addr, ai->ai_addrlen);
-    netaddr_set_port(&o->cfg.dst, (int)p);
-    freeaddrinfo(ai);
-    return 0;
+    free(work);
+    return rc;
 }
 
-static int bench_sut_smtp(struct bench_opts *o, const char *rest, char *err,
-                          size_t errlen)
-{
-    return bench_sut_url(o, rest, 25, err, errlen);
-}
-
-static int bench_sut_smtps(struct bench_opts *o, const char *rest, char *err,
-                           size_t errlen)
-{
-    o->cfg.tls_now = 1;
-    return bench_sut_url(o, rest, 465, err, errlen);
-}
-
-/* The lab SUTs build a scenario's world (harness/include/harness/lab.h,
- * not on this branch yet). Once it is, this opens the lab on o->base
- * with o->scenario, sets o->cfg.dst to its SMTP address, o->cfg.queue_fn
- * to its queue count, o->cfg.track_arrivals with a delivery callback
- * that calls bench_load_arrived(o->load, N) for each message's
- * "X-Mxlab-Bench: N" header, o->cpu.cgroup (bench_cgroup_new, when root)
- * for the SUT's processes, and o->sut_close to stop it. */
-static int bench_sut_lab(struct bench_opts *o, const char *rest, char *err,
-                         size_t errlen)
-{
-    (void)rest;
-    snprintf(err, errlen,
-             "--sut %s: lab SUTs (relay, postfix with a SCENARIO) are not "
-             "available in this build yet; use smtp://HOST[:PORT]",
-             o->sut);
-    return -1;
-}
-
-static const struct {
-    const char *prefix; /* "smtp://", or a whole name */
-    int whole;
-    bench_sut_open_fn *open;
-} bench_suts[] = {
-    {"smtp://", 0, bench_sut_smtp},
-    {"smtps://", 0, bench_sut_smtps},
-    {"relay", 1, bench_sut_lab},
-    {"postfix", 1, bench_sut_lab},
-};
-
+/* --sut as "mxlab run" reads it (lab.h): a server already running is
+ * taken as it is; relay and postfix build the scenario's world. */
 static int bench_sut_open(struct bench_opts *o, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < sizeof(bench_suts) / sizeof(bench_suts[0]); i++) {
-        const char *rest = str_casestart(o->sut, bench_suts[i].prefix);
-        if (rest && (!bench_suts[i].whole || *rest == '\0'))
-            return bench_suts[i].open(o, rest, err, errlen);
+    struct sut_spec spec;
+
+    if (sut_spec_parse(o->sut, &spec, err, errlen) < 0)
+        return -1;
+    if (!sut_spec_usable(&spec, NULL, err, errlen))
+        return -1;
+    if (sut_spec_caps(&spec) & LAB_CAP_CONFIG)
+        return bench_sut_lab(o, &spec, err, errlen);
+    if (o->scenario) {
+        snprintf(err, errlen,
+                 "a SCENARIO needs a lab SUT (--sut relay or postfix), not "
+                 "%s",
+                 spec.name);
+        return -1;
     }
-    snprintf(err, errlen,
-             "--sut %s: expected relay, postfix, smtp://HOST[:PORT] or "
-             "smtps://HOST[:PORT]",
-             o->sut);
-    return -1;
+    o->cfg.dst = spec.addr;
+    o->cfg.tls_now = spec.tls;
+    return 0;
 }
 
 /* ---- options ---- */
@@ -216,6 +195,7 @@ enum {
     BO_JSON,
     BO_QUIET,
     BO_SUT,
+    BO_DRAIN,
     BO_HELP,
 };
 
@@ -240,6 +220,7 @@ static const struct option bench_longopts[] = {
     {"json", no_argument, NULL, BO_JSON},
     {"quiet", no_argument, NULL, BO_QUIET},
     {"sut", required_argument, NULL, BO_SUT},
+    {"drain", required_argument, NULL, BO_DRAIN},
     {"help", no_argument, NULL, BO_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -312,6 +293,10 @@ static int bench_option(struct bench_opts *o, int opt, const char *arg,
         if (!bad)
             o->cpu.pids[o->cpu.npids++] = (pid_t)v;
         break;
+    case BO_DRAIN:
+        bad = str_to_seconds(arg, 's', &v) < 0 || v > 3600;
+        o->drain_ms = (int)v * 1000;
+        break;
     case BO_TOLERANCE:
         bad = bench_number(arg, "%", &o->tolerance) < 0 || o->tolerance > 1000;
         break;
@@ -368,6 +353,7 @@ static void bench_defaults(struct bench_opts *o)
     o->report = "bench-report";
     o->size = "2048";
     o->tolerance = 10;
+    o->drain_ms = 60000;
     o->cfg.connections = 10;
     o->cfg.recipients = 1;
     o->cfg.from = "bench@mxlab.test";
@@ -501,6 +487,13 @@ static int bench_measure(struct bench_opts *o, struct bench_run *r)
     o->cfg.progress = o->quiet ? 0 : isatty(STDERR_FILENO) ? 1 : 2;
     o->load = bench_load_new(o->base, &o->cfg, r);
     rc = bench_load_run(o->load);
+    if (rc == 0 && o->cfg.track_arrivals &&
+        bench_load_drain(o->load, o->drain_ms) < 0)
+        fprintf(stderr,
+                "mxlab bench: %llu of %llu accepted messages arrived at the "
+                "fake MX within --drain\n",
+                (unsigned long long)r->arrived,
+                (unsigned long long)r->accepted);
     cpu1 = bench_cpu_read(&o->cpu);
     if (cpu0 >= 0 && cpu1 >= 0) {
         r->sut_cpu_ns = cpu1 - cpu0;

@@ -160,3 +160,29 @@ void bench_cgroup_remove(const char *cgroup)
     free(procs);
     free(parent);
 }
+
+char *bench_cgroup_enter(const char *cgroup)
+{
+    const char *root = bench_cgroup_root();
+    char *text = NULL, *line, *back = NULL;
+    size_t len;
+
+    if (root == NULL || fs_read_file("/proc/self/cgroup", &text, &len) < 0)
+        return NULL;
+    /* cgroup v2's line is "0::PATH" (cgroups(7)). */
+    for (line = text; line && *line; line = strchr(line, '\n')) {
+        if (*line == '\n')
+            line++;
+        if (strncmp(line, "0::", 3) == 0) {
+            size_t n = strcspn(line + 3, "\n");
+            back = xasprintf("%s%.*s", root, (int)n, line + 3);
+            break;
+        }
+    }
+    free(text);
+    if (back && bench_cgroup_add(cgroup, getpid()) < 0) {
+        free(back);
+        back = NULL;
+    }
+    return back;
+}

@@ -30,6 +30,10 @@ const char *bench_cpu_source(const struct bench_cpu *cpu);
  * the reason in err. Put processes in with bench_cgroup_add. */
 char *bench_cgroup_new(const char *name, char *err, size_t errlen);
 int bench_cgroup_add(const char *cgroup, pid_t pid);
+/* Move this process into cgroup, so that what it starts from now on is
+ * counted there; the cgroup it was in (caller frees) for
+ * bench_cgroup_add(back, getpid()) afterwards, or NULL (nothing moved). */
+char *bench_cgroup_enter(const char *cgroup);
 /* Move what is left to the parent and remove the directory. */
 void bench_cgroup_remove(const char *cgroup);
 

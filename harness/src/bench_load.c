@@ -70,7 +70,7 @@ struct bench_load {
     int nquitting;
     uint64_t sent, finished, limit;
     long long t0_us, end_us;
-    int finishing, stopped;
+    int finishing, stopped, draining;
     struct event *tick, *due;
     char *body; /* lines of 'x', the largest size's worth */
     size_t body_len;
@@ -212,9 +212,13 @@ static void bench_track(struct bench_load *l, uint64_t seq, int arrived,
 
 void bench_load_arrived(struct bench_load *l, uint64_t seq)
 {
+    /* Each message once (several recipients may arrive apart). */
+    if (seq >= l->sent || (seq < l->ntrack && l->arrived_at[seq] != 0))
+        return;
     l->run->arrived++;
-    l->run->have_arrived = 1;
     bench_track(l, seq, 1, bench_now_us());
+    if (l->draining && l->run->arrived >= l->run->accepted)
+        event_base_loopexit(l->base, NULL);
 }
 
 /* The one place a message gets its outcome: code 2xx accepted, another
@@ -830,11 +834,18 @@ static void bench_check_end(struct bench_load *l)
         bench_finish(l);
 }
 
+/* The open loop's next message is due; once finishing, the wait for
+ * 221s (or for arrivals, bench_load_drain) is over. */
 static void bench_on_due(evutil_socket_t fd, short what, void *arg)
 {
+    struct bench_load *l = arg;
+
     (void)fd;
     (void)what;
-    bench_pump(arg);
+    if (l->finishing)
+        bench_stop(l);
+    else
+        bench_pump(l);
 }
 
 /* Nothing more to send: messages still in flight are errors, ready
@@ -862,7 +873,7 @@ static void bench_finish(struct bench_load *l)
     if (l->conns == NULL)
         bench_stop(l);
     else
-        event_base_loopexit(l->base, &tv);
+        evtimer_add(l->due, &tv); /* bench_on_due: the end */
 }
 
 static double bench_cpu_self_ns(void)
@@ -951,6 +962,7 @@ struct bench_load *bench_load_new(struct event_base *base,
     run->per_connection = cfg->per_connection;
     run->recipients = cfg->recipients;
     run->tls = cfg->tls_now || cfg->starttls;
+    run->have_arrived = cfg->track_arrivals;
     free(run->latency_from);
     run->latency_from = xstrdup(cfg->rate > 0 ? "intended send time"
                                 : cfg->per_connection == 1 ? "connect"
@@ -984,6 +996,26 @@ int bench_load_run(struct bench_load *l)
             l->cfg.queue_fn(l->cfg.queue_arg);
     l->run->client_cpu_ns = bench_cpu_self_ns() - cpu0;
     return l->run->sent > 0 ? 0 : -1;
+}
+
+int bench_load_drain(struct bench_load *l, int limit_ms)
+{
+    struct timeval tv = {(time_t)l->run->interval, 0},
+                   lim = {limit_ms / 1000, (limit_ms % 1000) * 1000};
+
+    if (!l->cfg.track_arrivals || l->run->arrived >= l->run->accepted)
+        return 0;
+    l->draining = 1;
+    l->cfg.progress = 0;
+    if (tv.tv_sec == 0)
+        tv.tv_sec = 1;
+    evtimer_add(l->tick, &tv);
+    evtimer_add(l->due, &lim);
+    event_base_dispatch(l->base);
+    evtimer_del(l->tick);
+    evtimer_del(l->due);
+    l->draining = 0;
+    return l->run->arrived >= l->run->accepted ? 0 : -1;
 }
 
 void bench_load_free(struct bench_load *l)

@@ -73,6 +73,10 @@ struct bench_load *bench_load_new(struct event_base *base,
 /* Run until every message has its outcome (or the drain limit after the
  * duration passed); dispatches base. 0, or -1 if nothing could start. */
 int bench_load_run(struct bench_load *l);
+/* With track_arrivals: run the loop on until every accepted message has
+ * arrived at a fake MX (the queue still sampled each interval), at most
+ * limit_ms. 0 when all arrived, -1 when some had not. */
+int bench_load_drain(struct bench_load *l, int limit_ms);
 /* A message with sequence number seq (from its X-Mxlab-Bench header)
  * arrived at a fake MX: its end-to-end delay from its 250 is recorded. */
 void bench_load_arrived(struct bench_load *l, uint64_t seq);

@@ -2,7 +2,8 @@
 # bench.sh BIN_DIR — "mxlab bench" end to end against servers the test
 # starts itself on loopback: Postfix's smtp-sink, a standalone
 # mxlab-fakemx, mxlab-relay relaying to that fakemx, and (as root) a
-# private Postfix relaying to it. For every run the counts add up (sent =
+# private Postfix relaying to it; and on lab SUTs (--sut relay|postfix
+# with bench/scenarios/relayhost.scn). For every run the counts add up (sent =
 # accepted + refused + errors, replies by code sum to sent); for the relays
 # every accepted message arrives at the fake MX (by its X-Mxlab-Bench
 # number); open loop sends exactly rate x duration; refusals are counted
@@ -163,6 +164,38 @@ if [ "$(id -u)" = 0 ] && command -v postfix >/dev/null; then
     arrived "$(field "$work/pf-run/bench.json" accepted)"
 else
     echo "bench.sh: not root: the private Postfix part is skipped"
+fi
+
+# Lab SUTs: the scenario's world around the embedded relay (and, as root,
+# a private Postfix in its own cgroup): every accepted message arrives at
+# the scenario's fake MX, end-to-end delays and queue sizes are recorded.
+lab_check() {
+    python3 - "$1" "$2" <<'PY' || fail "lab SUT $2: arrivals, e2e or queue missing"
+import json, sys
+b = json.load(open(sys.argv[1]))
+assert b["accepted"] > 0 and b["arrived"] == b["accepted"], (b["accepted"], b.get("arrived"))
+assert b["e2e_us"]["histogram"]["count"] == b["accepted"]
+assert all(p[3] >= 0 for p in b["timeline"]), b["timeline"]
+if sys.argv[2] == "postfix":
+    assert b["cpu_source"] == "cgroup" and b["sut_cpu_ns"] > 0, b["sut_cpu_ns"]
+PY
+}
+bench --sut relay "$src/bench/scenarios/relayhost.scn" --messages 200 \
+    --connections 4 --to @bench.test --report "$work/lab-relay" >/dev/null ||
+    fail "bench on the lab relay failed"
+check_counts "$work/lab-relay/bench.json"
+lab_check "$work/lab-relay/bench.json" relay
+"$bin/mxlab" bench --sut smtp://127.0.0.1:1 "$src/bench/scenarios/relayhost.scn" \
+    2>"$work/err" >/dev/null
+[ $? = 2 ] && grep -q "needs a lab SUT" "$work/err" || fail "smtp:// with a SCENARIO"
+"$bin/mxlab" bench --sut relay 2>"$work/err" >/dev/null
+[ $? = 2 ] && grep -q "needs a SCENARIO" "$work/err" || fail "relay without a SCENARIO"
+if [ -n "$pf" ]; then
+    bench --sut postfix "$src/bench/scenarios/relayhost.scn" --messages 200 \
+        --connections 4 --to @bench.test --report "$work/lab-postfix" >/dev/null ||
+        fail "bench on the lab Postfix failed"
+    check_counts "$work/lab-postfix/bench.json"
+    lab_check "$work/lab-postfix/bench.json" postfix
 fi
 
 # merge: counts and histograms add.
