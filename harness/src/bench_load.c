@@ -360,6 +360,7 @@ static struct bench_conn *bench_conn_open(struct bench_load *l)
         log_warnx("bench: %s", err);
         return c; /* the caller sees cli == NULL */
     }
+    smtpcli_direct_writes(c->cli, 1);
     bench_expect(c, BX_GREET);
     return c;
 }

@@ -36,6 +36,7 @@ struct smtpcli {
     int in_cb;       /* a callback is running: free later */
     int dead;        /* freed during a callback, or failed */
     int connecting;  /* TCP connect under way */
+    int direct;      /* smtpcli_direct_writes */
     smtpcli_fn *cb;
     void *arg;
     struct smtpcli_reply reply;
@@ -438,11 +439,12 @@ struct smtpcli *smtpcli_connect(struct event_base *base,
     return c;
 }
 
-/* Out to the server. With nothing queued and TCP up without TLS, the
- * socket gets the bytes at once (one sendmsg): the event loop then never
- * has to watch for writability, which costs two epoll_ctl calls a write
- * (the load generator's figure of CPU per message). Whatever the socket
- * does not take is queued, in order, for the bufferevent. */
+/* Out to the server. With direct writes on, nothing queued and TCP up
+ * without TLS, the socket gets the bytes at once (one sendmsg): the event
+ * loop then never has to watch for writability, which costs two
+ * epoll_ctl calls a write (the load generator's figure of CPU per
+ * message). Whatever the socket does not take is queued, in order, for
+ * the bufferevent. */
 static void smtpcli_out(struct smtpcli *c, const struct iovec *iov, int n)
 {
     struct evbuffer *out = bufferevent_get_output(c->bev);
@@ -450,7 +452,7 @@ static void smtpcli_out(struct smtpcli *c, const struct iovec *iov, int n)
 
     if (c->dead)
         return;
-    if (!c->tls && !c->connecting && !c->handshaking &&
+    if (c->direct && !c->tls && !c->connecting && !c->handshaking &&
         evbuffer_get_length(out) == 0) {
         struct msghdr mh = {0};
         ssize_t k;
@@ -472,6 +474,11 @@ static void smtpcli_out(struct smtpcli *c, const struct iovec *iov, int n)
     }
     if (evbuffer_get_length(out) > 0)
         bufferevent_enable(c->bev, EV_WRITE);
+}
+
+void smtpcli_direct_writes(struct smtpcli *c, int on)
+{
+    c->direct = on;
 }
 
 void smtpcli_write(struct smtpcli *c, const void *data, size_t len)
