@@ -8,16 +8,24 @@
  */
 #include "bench_lab.h"
 
+#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "harness/scenario.h"
+#include "mxlab/clock.h"
 #include "mxlab/strutil.h"
 #include "mxlab/xmem.h"
 
+#define BENCH_LAB_SETTLE_MS 5000 /* at the end: the SUT finishing its work */
+#define BENCH_LAB_POLL_MS 20
+
 struct bench_lab {
+    struct event_base *base;
+    struct event *poll;
+    long long settle_until;
     struct lab *lab;
     struct scenario *scn;
     struct bench_load **loadp;
@@ -103,6 +111,7 @@ bench_lab_open(struct event_base *base, const char *path,
     struct lab_endpoint ep;
 
     bl->loadp = loadp;
+    bl->base = base;
     if ((bl->scn = scenario_load(path, err, errlen)) == NULL ||
         (bl->lab = bench_lab_start(bl, base, sut, workdir, err, errlen)) ==
             NULL ||
@@ -123,10 +132,40 @@ bench_lab_open(struct event_base *base, const char *path,
     return bl;
 }
 
+/* Every BENCH_LAB_POLL_MS while settling: is the SUT idle yet? */
+static void bench_lab_on_poll(evutil_socket_t fd, short what, void *arg)
+{
+    struct bench_lab *bl = arg;
+    struct timeval tv = {0, BENCH_LAB_POLL_MS * 1000};
+
+    (void)fd;
+    (void)what;
+    if (lab_idle(bl->lab) || clock_mono_ms() > bl->settle_until)
+        event_base_loopexit(bl->base, NULL);
+    else
+        evtimer_add(bl->poll, &tv);
+}
+
+/* A message has arrived at the fake MX before the SUT has read the 250
+ * for it: let the SUT finish (at most BENCH_LAB_SETTLE_MS) so that it is
+ * stopped idle, not in the middle of deliveries. */
+static void bench_lab_settle(struct bench_lab *bl)
+{
+    struct timeval tv = {0, 0};
+
+    bl->settle_until = clock_mono_ms() + BENCH_LAB_SETTLE_MS;
+    bl->poll = evtimer_new(bl->base, bench_lab_on_poll, bl);
+    evtimer_add(bl->poll, &tv);
+    event_base_dispatch(bl->base);
+    event_free(bl->poll);
+}
+
 void bench_lab_close(struct bench_lab *bl)
 {
     if (bl == NULL)
         return;
+    if (bl->lab)
+        bench_lab_settle(bl);
     lab_close(bl->lab);
     scenario_free(bl->scn);
     if (bl->cgroup) {

@@ -100,6 +100,7 @@ void hist_record(struct hist *h, uint64_t v)
 uint64_t hist_percentile(const struct hist *h, double p)
 {
     uint64_t rank, seen = 0, lo, hi;
+    double want;
 
     if (h->total == 0)
         return 0;
@@ -107,9 +108,12 @@ uint64_t hist_percentile(const struct hist *h, double p)
         p = 0;
     if (p > 100)
         p = 100;
-    /* The rank of the value: ceil(p% of total), at least the first. */
-    rank = (uint64_t)((p / 100.0) * (double)h->total);
-    if ((double)rank < (p / 100.0) * (double)h->total)
+    /* The rank of the value: ceil(p% of total), at least the first; a
+     * fraction below 1e-9 is rounding (0.999 * 100000 is not 99900.0 in
+     * binary floating point), not a rank of its own. */
+    want = (p / 100.0) * (double)h->total;
+    rank = (uint64_t)want;
+    if (want - (double)rank > 1e-9 * (double)h->total)
         rank++;
     if (rank == 0)
         rank = 1;
