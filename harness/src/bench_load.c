@@ -763,13 +763,15 @@ static int bench_work(struct bench_load *l, long long now, long long *origin)
 {
     long long due;
 
-    if (l->finishing || l->sent >= l->limit ||
-        (l->cfg.duration > 0 && now >= l->end_us))
+    if (l->finishing || l->sent >= l->limit)
         return 0;
     if (l->cfg.rate <= 0) {
+        if (l->cfg.duration > 0 && now >= l->end_us)
+            return 0;
         *origin = now;
         return 1;
     }
+    /* A message due before the end is sent, however late its timer. */
     due = l->t0_us + (long long)((double)l->sent * 1e6 / l->cfg.rate);
     if (due > now || (l->cfg.duration > 0 && due >= l->end_us))
         return 0;
