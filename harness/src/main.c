@@ -10,6 +10,7 @@
 #include "harness/diff.h"
 #include "harness/run.h"
 #include "logsum_cmd.h"
+#include "merge.h"
 #include "mxlab/log.h"
 #include "mxlab/version.h"
 
@@ -25,6 +26,8 @@ static void usage(FILE *fp)
                 "                compare (mxlab diff --help)\n"
                 "  bench         load a server, measure rate and latency\n"
                 "                (mxlab bench --help)\n"
+                "  merge DIR...  join the reports of a sharded run\n"
+                "                (mxlab merge --help)\n"
                 "  logsum LOG    a mail log's totals, as pflogsumm or as\n"
                 "                Zabbix items (mxlab logsum --help)\n"
                 "\n"
@@ -54,6 +57,8 @@ int main(int argc, char **argv)
         return diff_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "bench") == 0)
         return bench_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "merge") == 0)
+        return merge_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "logsum") == 0)
         return logsum_main(argc - 1, argv + 1);
     fprintf(stderr, "mxlab: unknown command \"%s\"\n", argv[1]);
