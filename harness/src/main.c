@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "harness/bench.h"
 #include "harness/check.h"
 #include "harness/diff.h"
 #include "harness/run.h"
@@ -25,6 +26,8 @@ static const struct mxlab_command {
     {"check", "[SCENARIO]",
      "is this server safe on the Internet (relaying, smuggling, TLS)",
      check_main},
+    {"bench", "[SCENARIO]", "load a server: rate, latency percentiles, CPU",
+     bench_main},
     {"merge", "DIR...", "join the reports of a sharded run", merge_main},
     {"logsum", "LOG", "a mail log's totals (pflogsumm's, or Zabbix items)",
      logsum_main},
