@@ -31,6 +31,7 @@
 #include "mxlab/strutil.h"
 #include "mxlab/version.h"
 #include "mxlab/xmem.h"
+#include "pcap_capture.h"
 #include "reports/report.h"
 
 #define RUN_WORKER_LIMIT_MS 120000 /* a whole scenario, hard cap */
@@ -67,7 +68,7 @@ static void run_usage(FILE *fp)
             "usage: mxlab run [--sut relay|postfix|smtp://HOST[:PORT]|"
             "smtps://HOST[:PORT]]\n"
             "                 [--report DIR] [--jobs N]\n"
-            "                 [--filter GLOB] [--keep] PATH...\n"
+            "                 [--filter GLOB] [--keep] [--pcap] PATH...\n"
             "\n"
             "Run scenario files (PATH may be a directory: every *.scn below\n"
             "it) against the system under test and report.\n"
@@ -88,6 +89,10 @@ static void run_usage(FILE *fp)
             "  --jobs N        scenarios run in parallel (default: 2)\n"
             "  --filter GLOB   only scenarios whose name matches GLOB\n"
             "  --keep          keep work directories of passed scenarios\n"
+            "  --pcap          capture each scenario's packets (SMTP and\n"
+            "                  DNS on loopback) into its work directory's\n"
+            "                  capture.pcap (needs root or CAP_NET_RAW;\n"
+            "                  without, said once and run without)\n"
             "  -h, --help      this text\n"
             "\n"
             "Prints one line per scenario and \"N passed, N failed, N "
@@ -108,6 +113,22 @@ int run_option_error(const char *prog, int opt, char *const argv[],
     return 2;
 }
 
+/* --pcap: on if this process can capture, else said once. */
+static void run_pcap_check(void)
+{
+    char why[1024];
+
+    if (pcap_capture_possible(why, sizeof(why))) {
+        runner_set_pcap(1);
+        return;
+    }
+    fprintf(stderr,
+            "mxlab run: --pcap: no capture on loopback: %s; "
+            "running without capture\n",
+            why);
+    runner_set_pcap(0);
+}
+
 /* Parse the options into st; 0 to go on, else the exit status (0 for
  * --help). *first: the first PATH. */
 static int run_options(int argc, char **argv, struct run_state *st, int *first)
@@ -118,6 +139,7 @@ static int run_options(int argc, char **argv, struct run_state *st, int *first)
         {"jobs", required_argument, NULL, 'j'},
         {"filter", required_argument, NULL, 'f'},
         {"keep", no_argument, NULL, 'k'},
+        {"pcap", no_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *sut = "relay";
@@ -148,6 +170,9 @@ static int run_options(int argc, char **argv, struct run_state *st, int *first)
             break;
         case 'k':
             st->keep = 1;
+            break;
+        case 'p':
+            run_pcap_check();
             break;
         case 'h':
             run_usage(stdout);
