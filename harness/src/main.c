@@ -8,6 +8,7 @@
 
 #include "harness/diff.h"
 #include "harness/run.h"
+#include "import.h"
 #include "logsum_cmd.h"
 #include "mxlab/log.h"
 #include "mxlab/version.h"
@@ -24,6 +25,8 @@ static void usage(FILE *fp)
                 "                compare (mxlab diff --help)\n"
                 "  logsum LOG    a mail log's totals, as pflogsumm or as\n"
                 "                Zabbix items (mxlab logsum --help)\n"
+                "  import PCAP   a capture's SMTP sessions as a scenario\n"
+                "                (mxlab import --help)\n"
                 "\n"
                 "  -h, --help    this text\n"
                 "  --version     print the version\n");
@@ -51,6 +54,8 @@ int main(int argc, char **argv)
         return diff_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "logsum") == 0)
         return logsum_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "import") == 0)
+        return import_main(argc - 1, argv + 1);
     fprintf(stderr, "mxlab: unknown command \"%s\"\n", argv[1]);
     usage(stderr);
     return 2;

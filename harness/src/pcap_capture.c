@@ -66,6 +66,14 @@ static void pcap_capture_packet(u_char *arg, const struct pcap_pkthdr *h,
     c->packets++;
 }
 
+static void pcap_capture_discard(u_char *arg, const struct pcap_pkthdr *h,
+                                 const u_char *bytes)
+{
+    (void)arg;
+    (void)h;
+    (void)bytes;
+}
+
 static void pcap_capture_readable(evutil_socket_t fd, short what, void *arg)
 {
     struct pcap_capture *c = arg;
@@ -128,6 +136,10 @@ struct pcap_capture *pcap_capture_start(struct event_base *base,
     if (c->p == NULL || pcap_capture_marker(c, err, errlen) < 0 ||
         pcap_capture_filter(c, filter, err, errlen) < 0)
         goto fail;
+    /* What the ring took before the filter was set (any lab's traffic)
+     * is filtered now, as it is read: read it, so that it leaves room. */
+    while (pcap_dispatch(c->p, -1, pcap_capture_discard, NULL) > 0)
+        ;
     if (pcap_stats(c->p, &st) == 0)
         c->drops0 = st.ps_drop;
     c->dump = pcap_dump_open(c->p, path);
@@ -164,6 +176,14 @@ static void pcap_capture_drain(struct pcap_capture *c)
     }
 }
 
+void pcap_capture_unwatch(struct pcap_capture *c)
+{
+    if (c != NULL && c->ev != NULL) {
+        event_free(c->ev);
+        c->ev = NULL;
+    }
+}
+
 long pcap_capture_stop(struct pcap_capture *c, unsigned *dropped)
 {
     struct pcap_stat st;
@@ -173,8 +193,7 @@ long pcap_capture_stop(struct pcap_capture *c, unsigned *dropped)
         *dropped = 0;
     if (c == NULL)
         return 0;
-    if (c->ev != NULL)
-        event_free(c->ev);
+    pcap_capture_unwatch(c);
     if (c->dump != NULL) {
         pcap_capture_drain(c);
         if (dropped != NULL && pcap_stats(c->p, &st) == 0)

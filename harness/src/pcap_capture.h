@@ -23,6 +23,11 @@ struct pcap_capture *pcap_capture_start(struct event_base *base,
                                         const char *filter, const char *path,
                                         char *err, size_t errlen);
 
+/* No more reads on the event loop (before the loop is freed: sockets
+ * that libevent closes when it frees the loop send their last packets
+ * after that); pcap_capture_stop reads the rest. NULL is a no-op. */
+void pcap_capture_unwatch(struct pcap_capture *c);
+
 /* Read the last packets (up to the marker, at most a bounded wait), close
  * the file and free c; NULL is a no-op. Returns the packets written and
  * sets *dropped to those the kernel dropped (0 normally). */

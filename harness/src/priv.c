@@ -7,8 +7,11 @@
 
 #include <stdio.h>
 
-#define PRIV_PCAP_SNAPLEN 262144 /* whole loopback packets (64 KiB MTU) */
-#define PRIV_PCAP_BUFFER (8 * 1024 * 1024) /* bursts of a load step */
+/* Whole loopback packets (MTU 65536, plus the link header), and no more:
+ * the kernel's ring holds buffer / snaplen packets (TPACKET_V2 frames in
+ * immediate mode), about 500 here, read as they come. */
+#define PRIV_PCAP_SNAPLEN (65536 + 64)
+#define PRIV_PCAP_BUFFER (32 * 1024 * 1024)
 
 pcap_t *priv_pcap_open(const char *dev, char *err, size_t errlen)
 {

@@ -606,9 +606,10 @@ enum runner_status runner_run(const struct scenario *s, const char *workdir,
         run_save_deliveries(&r, workdir);
     /* One teardown path, whatever happened. */
     lab_close(r.lab);
-    run_capture_stop(&r); /* after the lab's last packets */
+    pcap_capture_unwatch(r.pcap);
     SSL_CTX_free(r.tls_ctx);
-    event_base_free(r.base);
+    event_base_free(r.base); /* closes the last sockets */
+    run_capture_stop(&r);    /* after their last packets */
     capture_clear(&r.vars);
     res->seconds = (double)(clock_mono_ms() - t0) / 1000.0;
     return res->status;
