@@ -696,7 +696,7 @@ int import_capture(FILE *in, FILE *out, const struct import_opts *o, char *err,
         import_packet(&im, r, dlt, h, bytes);
     tcpreasm_finish(r);
     import_flush(&im);
-    fprintf(out, "# %lu sessions", im.sessions);
+    fprintf(out, "# %lu session%s", im.sessions, im.sessions == 1 ? "" : "s");
     if (im.skipped)
         fprintf(out, ", %lu connections left out", im.skipped);
     if (tcpreasm_unopened(r))
@@ -714,6 +714,12 @@ int import_capture(FILE *in, FILE *out, const struct import_opts *o, char *err,
         fprintf(out, "; %lu IP fragments not reassembled", im.fragments);
     fprintf(out, "\n");
     tcpreasm_free(r);
+    if (im.sessions == 0) {
+        /* a scenario without a step would not parse: nothing to test */
+        snprintf(err, errlen, "%s: no SMTP session to import", o->source);
+        pcap_close(p);
+        return -1;
+    }
     if (rc == PCAP_ERROR) {
         snprintf(err, errlen, "%s: %s (what came before is imported)",
                  o->source, pcap_geterr(p));

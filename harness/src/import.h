@@ -24,7 +24,8 @@ struct import_opts {
  * Linux cooked v1/v2, loopback, raw IP) and write the scenario to out.
  * The text always parses (scenario_parse). in is closed. 0; 1 if the
  * file was cut short (what came before is written, the reason in err);
- * -1 with "SOURCE: what" in err if it is no capture mxlab can read. */
+ * -1 with "SOURCE: what" in err if it is no capture mxlab can read or
+ * holds no SMTP session (what was written then is no scenario). */
 int import_capture(FILE *in, FILE *out, const struct import_opts *o, char *err,
                    size_t errlen);
 

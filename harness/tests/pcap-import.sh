@@ -5,7 +5,8 @@
 # past 2^32, STARTTLS, a connection begun before the capture, a lost
 # segment. The script makes the committed reordered.pcap again, byte for
 # byte; its import is reordered.import; --server keeps only the sessions
-# to that server; a file that is no capture, or one cut short, is said.
+# to that server; a file that is no capture, one cut short, or one
+# without a session to import is said.
 set -u
 mxlab=$1 src=$2 dir=$3 me=pcap-import.sh
 . "$(dirname "$0")/lib.sh"
@@ -30,6 +31,9 @@ head -c 1000 reordered.pcap >cut.pcap
 mxrun 1 import -o cut.import cut.pcap
 grep -q 'cut.pcap: .*(what came before is imported)' <<<"$out" || fail "cut.pcap: not said"
 grep -q '^\[session from 127.3.3.3\]' cut.import || fail "cut.pcap: what came before is not there"
+mxrun 1 import --server 127.9.9.9:25 -o none.import reordered.pcap
+grep -q 'reordered.pcap: no SMTP session to import' <<<"$out" || fail "no session: not said"
+[ -e none.import ] && fail "no session: none.import written"
 mxrun 2 import --server nowhere reordered.pcap
 mxrun 2 import
 echo "$me: ok"
