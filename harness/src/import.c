@@ -750,8 +750,9 @@ static void import_usage(FILE *fp)
             "  -o FILE           write the scenario to FILE (default: stdout)\n"
             "  -h, --help        this text\n"
             "\n"
-            "Exits 0, 1 if the capture cannot be read (or was cut short:\n"
-            "what came before it is written), 2 on a usage error.\n");
+            "Exits 0; 1 if the capture cannot be read or holds no SMTP\n"
+            "session, or was cut short (what came before it is written);\n"
+            "2 on a usage error.\n");
 }
 
 /* The scenario's name: the capture's file name without .pcap/.pcapng,

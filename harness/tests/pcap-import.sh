@@ -4,7 +4,8 @@
 # out of order, retransmitted and overlapping, sequence numbers wrapping
 # past 2^32, STARTTLS, a connection begun before the capture, a lost
 # segment. The script makes the committed reordered.pcap again, byte for
-# byte; its import is reordered.import; --server keeps only the sessions
+# byte; its import is reordered.import, also when framed as Linux cooked
+# or raw IP; --server keeps only the sessions
 # to that server; a file that is no capture, one cut short, or one
 # without a session to import is said.
 set -u
@@ -20,6 +21,13 @@ cmp "$dir/reordered.pcap" "$data/reordered.pcap" ||
 cd "$dir" || fail "cd $dir"
 mxrun 0 import reordered.pcap -o reordered.import
 diff -u "$data/reordered.import" reordered.import || fail "import differs from reordered.import"
+# The same packets as tcpdump -i any (Linux cooked) and raw IP frame them.
+for link in sll raw; do
+    python3 "$data/make-reordered.py" "reordered-$link.pcap" "$link" || fail "make-reordered.py $link"
+    mxrun 0 import -o "reordered-$link.import" "reordered-$link.pcap"
+    diff -u <(sed 1,8d "$data/reordered.import") <(sed 1,8d "reordered-$link.import") ||
+        fail "$link: the import differs"
+done
 mxrun 0 import --server 127.0.0.1:25 reordered.pcap
 [ "$(grep -c '^\[session' <<<"$out")" -eq 3 ] || fail "--server: 3 sessions expected"
 grep -q ':587' <<<"$out" && fail "--server: the session to port 587 is there"

@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
-"""make-reordered.py OUT.pcap — a hand-made capture for "mxlab import"
+"""make-reordered.py OUT.pcap [eth|sll|raw] — a hand-made capture for "mxlab import"
 (harness/tests/pcap-import.sh): SMTP sessions on loopback whose TCP
 segments come out of order, retransmitted and overlapping, with sequence
 numbers that wrap past 2^32, a STARTTLS session, a connection begun
 before the capture, one to another port that the server closes, and one
-with a segment the capture lost. Standard library only (struct);
+with a segment the capture lost; framed as Ethernet (the default), Linux
+cooked (tcpdump -i any) or raw IP. Standard library only (struct);
 deterministic: the same bytes every time."""
 import struct
 import sys
 
 SERVER = ("127.0.0.1", 25)
+LINKS = {"eth": 1, "sll": 113, "raw": 101}  # pcap LINKTYPE_ values
+link = sys.argv[2] if len(sys.argv) > 2 else "eth"
 packets = []  # (ts, frame)
 clock = [1700000000.0]
 
@@ -23,8 +26,13 @@ def frame(src, dst, seq, ack, flags, data=b""):
                       ack & 0xFFFFFFFF, 5 << 4, flags, 65535, 0, 0)
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp) + len(data), 0,
                      0x4000, 64, 6, 0, ip4(src[0]), ip4(dst[0]))
-    eth = b"\0" * 12 + struct.pack("!H", 0x0800)
-    return eth + ip + tcp + data
+    if link == "sll":  # packet type, ARPHRD, address length and address
+        head = struct.pack("!HHH8sH", 0, 772, 6, b"", 0x0800)
+    elif link == "raw":
+        head = b""
+    else:
+        head = b"\0" * 12 + struct.pack("!H", 0x0800)
+    return head + ip + tcp + data
 
 
 def put(f):
@@ -143,7 +151,8 @@ def main():
     session_other_port()
     session_lost_segment()
     with open(sys.argv[1], "wb") as out:
-        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535,
+                              LINKS[link]))
         for ts, f in packets:
             sec = int(ts)
             usec = int(round((ts - sec) * 1e6))
