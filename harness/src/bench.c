@@ -6,6 +6,7 @@
  * Systems under test are one table (bench_suts): a lab SUT is one entry.
  */
 #include "harness/bench.h"
+#include "harness/run.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -374,14 +375,15 @@ static int bench_parse(struct bench_opts *o, int argc, char **argv)
     int opt;
 
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "", bench_longopts, NULL)) != -1) {
+    opterr = 0; /* our own messages, with our name */
+    while ((opt = getopt_long(argc, argv, ":h", bench_longopts, NULL)) != -1) {
         int rc;
-        if (opt == BO_HELP) {
+        if (opt == BO_HELP || opt == 'h') {
             bench_usage(stdout);
             exit(0);
         }
-        if (opt == '?')
-            return 2;
+        if (opt == '?' || opt == ':')
+            return run_option_error("mxlab bench", opt, argv, bench_usage);
         rc = bench_option(o, opt, optarg, err, sizeof(err));
         if (rc < 0) {
             fprintf(stderr, "mxlab bench: --%s: %s\n",

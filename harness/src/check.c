@@ -7,6 +7,7 @@
  * and from what arrived, never from a product's wording.
  */
 #include "harness/check.h"
+#include "harness/run.h"
 
 #include "check_int.h"
 
@@ -355,7 +356,8 @@ static int check_parse_args(int argc, char **argv, struct check_opts *o)
     o->batteries = (1u << CHECK_NBATTERIES) - 1;
     o->timeout = CHECK_TIMEOUT_MS / 1000;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    opterr = 0; /* our own messages, with our name */
+    while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (ch) {
         case 's':
             o->sut = optarg;
@@ -392,7 +394,7 @@ static int check_parse_args(int argc, char **argv, struct check_opts *o)
             check_usage(stdout);
             return 1;
         default:
-            check_usage(stderr);
+            run_option_error("mxlab check", ch, argv, check_usage);
             return -1;
         }
     }
