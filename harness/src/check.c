@@ -288,7 +288,8 @@ static int check_parse_batteries(const char *list, unsigned *mask, char *err,
     *mask = 0;
     for (size_t i = 0; i < w.n && rc == 0; i++) {
         size_t b = 0;
-        while (b < CHECK_NBATTERIES && strcmp(w.v[i], check_batteries[b].name))
+        while (b < CHECK_NBATTERIES &&
+               strcmp(w.v[i], check_batteries[b].name) != 0)
             b++;
         if (b == CHECK_NBATTERIES) {
             snprintf(err, errlen,

@@ -161,9 +161,13 @@ static void plot_percentiles(struct plot_series *s, const struct hist *h)
     double top = h->total > 1 ? log10((double)h->total) : 1;
     double step = fmax(top / PLOT_POINTS_MAX, 0.01);
 
-    for (double x = 0; x <= top + 1e-9; x += step)
+    long n = (long)(top / step + 1e-9);
+
+    for (long i = 0; i <= n; i++) {
+        double x = (double)i * step;
         plot_series_add(
             s, x, (double)hist_percentile(h, 100 * (1 - pow(10, -x))) / 1e3);
+    }
     plot_series_add(s, top, (double)h->max / 1e3);
 }
 
