@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "anvil.h"
+#include "master.h"
 #include "mxlab/clock.h"
 #include "mxlab/config.h"
 #include "mxlab/dns.h"
@@ -88,7 +90,20 @@ static const struct {
     {"smtp_data_done_timeout", "600s"},
     {"smtp_connection_cache_on_demand", "yes"},
     {"smtp_connection_cache_time_limit", "2s"},
-    {"smtpd_timeout", "300s"},
+    {"smtpd_timeout", "${stress?{10}:{300}}s"},
+    /* Client limits (anvil.c): Postfix 3.7's defaults. */
+    {"smtpd_client_connection_count_limit", "50"},
+    {"smtpd_client_connection_rate_limit", "0"},
+    {"smtpd_client_message_rate_limit", "0"},
+    {"smtpd_client_recipient_rate_limit", "0"},
+    {"smtpd_client_event_limit_exceptions",
+     "${smtpd_client_connection_limit_exceptions:$mynetworks}"},
+    {"anvil_rate_time_unit", "60s"},
+    {"smtpd_recipient_overshoot_limit", "1000"},
+    {"smtpd_per_request_deadline",
+     "${smtpd_per_record_deadline?{$smtpd_per_record_deadline}:"
+     "{${stress?{yes}:{no}}}}"},
+    {"default_process_limit", "100"},
     {"virtual_alias_recursion_limit", "1000"},
     {"virtual_alias_expansion_limit", "1000"},
     {"inet_interfaces", "all"},
@@ -372,54 +387,46 @@ static const char *relay_where(struct config *cf, const char *name, char *buf,
     return buf;
 }
 
-/* smtpd_forbid_bare_newline_exclusions: networks as in mynetworks, and
- * $mynetworks itself (the default), which stands for the computed list
- * when mynetworks is not set (mynetworks_style). */
-static int relay_load_bare_lf_exclusions(struct config *cf,
-                                         struct relay_params *p, char *err,
-                                         size_t errlen)
+int relay_load_networks(struct config *cf, const struct relay_params *p,
+                        const char *name, const char *raw, struct cidr **out,
+                        size_t *nout, char *err, size_t errlen)
 {
-    static const char name[] = "smtpd_forbid_bare_newline_exclusions";
-    struct strlist raw;
+    struct strlist words;
     char where[256];
     int rc = 0;
 
-    strlist_init(&raw);
-    strlist_split(&raw, config_raw(cf, name) ? config_raw(cf, name) : "");
-    for (size_t i = 0; i < raw.n && rc == 0; i++) {
-        const char *t = raw.v[i];
+    strlist_init(&words);
+    strlist_split(&words, raw);
+    for (size_t i = 0; i < words.n && rc == 0; i++) {
+        const char *t = words.v[i];
         if (strcmp(t, "$mynetworks") == 0 || strcmp(t, "${mynetworks}") == 0 ||
             strcmp(t, "$(mynetworks)") == 0) {
-            size_t n = p->nbare_lf_exclusions + p->nmynetworks;
-            p->bare_lf_exclusions =
-                xrealloc(p->bare_lf_exclusions, (n + 1) * sizeof(struct cidr));
-            memcpy(p->bare_lf_exclusions + p->nbare_lf_exclusions,
-                   p->mynetworks, p->nmynetworks * sizeof(struct cidr));
-            p->nbare_lf_exclusions = n;
+            *out = xrealloc(*out, (*nout + p->nmynetworks + 1) * sizeof(**out));
+            memcpy(*out + *nout, p->mynetworks,
+                   p->nmynetworks * sizeof(struct cidr));
+            *nout += p->nmynetworks;
             continue;
         }
         char *text = config_expand(cf, t);
-        struct strlist words;
-        strlist_init(&words);
-        strlist_split(&words, text);
-        for (size_t k = 0; k < words.n && rc == 0; k++) {
+        struct strlist sub;
+        strlist_init(&sub);
+        strlist_split(&sub, text);
+        for (size_t k = 0; k < sub.n && rc == 0; k++) {
             struct cidr c;
-            if (cidr_parse(words.v[k], &c) < 0) {
+            if (cidr_parse(sub.v[k], &c) < 0) {
                 snprintf(err, errlen, "%s%s: bad network/mask \"%s\"",
                          relay_where(cf, name, where, sizeof(where)), name,
-                         words.v[k]);
+                         sub.v[k]);
                 rc = -1;
                 break;
             }
-            p->bare_lf_exclusions =
-                xrealloc(p->bare_lf_exclusions,
-                         (p->nbare_lf_exclusions + 1) * sizeof(struct cidr));
-            p->bare_lf_exclusions[p->nbare_lf_exclusions++] = c;
+            *out = xrealloc(*out, (*nout + 1) * sizeof(**out));
+            (*out)[(*nout)++] = c;
         }
-        strlist_clear(&words);
+        strlist_clear(&sub);
         free(text);
     }
-    strlist_clear(&raw);
+    strlist_clear(&words);
     return rc;
 }
 
@@ -455,7 +462,13 @@ static int relay_load_smuggling(struct config *cf, struct relay_params *p,
         config_get_bool(cf, "smtpd_forbid_unauth_pipelining") == 1;
     p->cleanup_replace_stray_cr_lf =
         config_get_bool(cf, "cleanup_replace_stray_cr_lf") != 0;
-    return relay_load_bare_lf_exclusions(cf, p, err, errlen);
+    /* smtpd_forbid_bare_newline_exclusions: networks as in mynetworks,
+     * and $mynetworks itself (the default), which stands for the computed
+     * list when mynetworks is not set (mynetworks_style). */
+    v = config_raw(cf, "smtpd_forbid_bare_newline_exclusions");
+    return relay_load_networks(cf, p, "smtpd_forbid_bare_newline_exclusions",
+                               v ? v : "", &p->bare_lf_exclusions,
+                               &p->nbare_lf_exclusions, err, errlen);
 }
 
 static long relay_time(struct config *cf, const char *name, int *bad, char *err,
@@ -625,9 +638,10 @@ static int relay_load_params(struct relay *r, struct config *cf,
     p->smtp_data_done_timeout =
         relay_time(cf, "smtp_data_done_timeout", &bad, err, errlen);
     p->smtpd_timeout = relay_time(cf, "smtpd_timeout", &bad, err, errlen);
-    if (bad || relay_load_mynetworks(cf, p, err, errlen) < 0)
+    if (bad || relay_load_mynetworks(cf, p, err, errlen) < 0 ||
+        relay_load_smuggling(cf, p, err, errlen) < 0)
         return -1;
-    return relay_load_smuggling(cf, p, err, errlen);
+    return anvil_load_params(cf, p, err, errlen);
 }
 
 static void relay_free_params(struct relay_params *p)
@@ -659,6 +673,7 @@ static void relay_free_params(struct relay_params *p)
     strlist_clear(&p->smtpd_recipient_restrictions);
     free(p->mynetworks);
     free(p->bare_lf_exclusions);
+    free(p->event_limit_exceptions);
     free(p->inet_addrs);
 }
 
@@ -683,9 +698,17 @@ void relay_service_release(struct relay_service *svc)
     if (svc == NULL || --svc->refs > 0)
         return;
     relay_free_params(&svc->p);
+    relay_free_params(&svc->stress_p);
     config_free(svc->cf);
     free(svc->name);
     free(svc);
+}
+
+int relay_service_params(struct relay *r, struct config *cf,
+                         struct relay_params *p, char *err, size_t errlen)
+{
+    relay_init_params(p);
+    return relay_load_params(r, cf, p, err, errlen);
 }
 
 /* Turn a master.cf service name into listen addresses (Postfix's
@@ -865,9 +888,12 @@ static int relay_master_entry(struct relay_master_loader *l, const char *text,
         svc->name = xstrdup(f.v[0]);
         svc->cf = config_copy(r->cf);
         relay_init_params(&svc->p);
+        relay_init_params(&svc->stress_p);
         rc = relay_service_overrides(l, svc, &f, where);
         if (rc == 0)
             rc = relay_load_params(r, svc->cf, &svc->p, l->err, l->errlen);
+        if (rc == 0)
+            rc = master_service_init(r, svc, f.v[6], where, l->err, l->errlen);
         if (rc == 0)
             rc = relay_service_addrs(r, svc, where, l->err, l->errlen);
         relay_service_release(svc);
@@ -1006,6 +1032,7 @@ struct relay *relay_new(struct event_base *base, const char *config_dir,
     if (r->config_dir == NULL)
         r->config_dir = xstrdup(config_dir);
     r->cf = config_new();
+    r->anvil = anvil_new();
     r->queue_dirfd = -1;
     r->pid_fd = -1;
     relay_init_params(&r->p);
@@ -1059,6 +1086,7 @@ static void relay_on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 
     (void)lev;
     netaddr_from_sa(&peer, sa, (socklen_t)salen);
+    master_accept_ok(l->r);
     smtpd_accept(l->r, l->svc, fd, &peer);
 }
 
@@ -1080,6 +1108,7 @@ static int relay_listen(struct relay_listener *l, char *err, size_t errlen)
                  netaddr_str(&l->addr, a, sizeof(a)));
         return -1;
     }
+    evconnlistener_set_error_cb(l->lev, master_accept_error);
     return 0;
 }
 
@@ -1195,6 +1224,7 @@ int relay_reload(struct relay *r, char *err, size_t errlen)
      * keep a reference to the old one). */
     relay_tls_free(r);
     relay_tls_init(r);
+    master_listen_update(r);
     maillog_printf(r->log, "master", "reload -- version %s, configuration %s",
                    MXLAB_VERSION, r->config_dir);
     qmgr_schedule(r);
@@ -1213,8 +1243,12 @@ void relay_free(struct relay *r)
         free(l);
     }
     free(r->listeners);
+    r->listeners = NULL;
+    r->nlisteners = 0; /* sessions ending below update no listener */
     control_stop(r);
     smtpd_free_all(r);
+    master_free(r);
+    anvil_free(r->anvil);
     relay_tls_free(r);
     queue_close(r);
     qmgr_free(r);

@@ -26,6 +26,7 @@ struct smtpd_lookup;
 struct smtpc;
 struct smtpc_conn;
 struct smtpc_rcpt;
+struct anvil;
 
 /* Parameters read at start and at reload (Postfix names). */
 struct relay_params {
@@ -97,6 +98,19 @@ struct relay_params {
     int smtpd_forbid_bare_newline_reject_code;
     int smtpd_forbid_unauth_pipelining;
     int cleanup_replace_stray_cr_lf;
+    /* Limits on one client (anvil.c): anvil(8)'s rates per
+     * anvil_rate_time_unit, smtpd_client_event_limit_exceptions left
+     * out; smtpd_timeout per request line instead of per read;
+     * smtpd_recipient_overshoot_limit. 0: no limit. */
+    long smtpd_client_connection_count_limit;
+    long smtpd_client_connection_rate_limit;
+    long smtpd_client_message_rate_limit;
+    long smtpd_client_recipient_rate_limit;
+    long anvil_rate_time_unit;
+    struct cidr *event_limit_exceptions;
+    size_t nevent_limit_exceptions;
+    int smtpd_per_request_deadline;
+    long smtpd_recipient_overshoot_limit;
 };
 
 /* An inet smtpd service of master.cf: main.cf's parameters with the
@@ -108,8 +122,25 @@ struct relay_service {
     char *name;        /* the service field, "127.0.0.1:2587" */
     struct config *cf; /* main.cf, then the overrides */
     struct relay_params p;
+    /* master(8)'s process limit (master.cf maxproc, 0: none) as a cap on
+     * concurrent sessions, and the parameters of sessions that start
+     * while the service is under stress ("-o stress=yes"; master.c). */
+    long maxproc;
+    size_t nsessions;
+    struct relay_params stress_p;
+    time_t stress_until; /* stress mode until then */
+    time_t busy_warned;  /* the process limit warning, last logged */
 };
 void relay_service_release(struct relay_service *svc);
+/* Read the parameters of cf into p; -1 with "file:line: what" in err. */
+int relay_service_params(struct relay *r, struct config *cf,
+                         struct relay_params *p, char *err, size_t errlen);
+/* A list of networks (mynetworks syntax) in parameter name, where
+ * "$mynetworks" stands for the computed list (p->mynetworks, read
+ * first); appended to *out. -1 with "file:line: what" in err. */
+int relay_load_networks(struct config *cf, const struct relay_params *p,
+                        const char *name, const char *raw, struct cidr **out,
+                        size_t *nout, char *err, size_t errlen);
 
 /* One SMTP listener from master.cf. */
 struct relay_listener {
@@ -234,6 +265,11 @@ struct relay {
     relay_change_fn *change_fn;
     void *change_arg;
     struct relay_tls *tls; /* smtpd_tls_* (tls.c) */
+    struct anvil *anvil;   /* client counts and rates (anvil.c) */
+    /* accept() failed for lack of descriptors: listeners paused until
+     * the timer runs out or a session ends (master.c). */
+    struct event *accept_pause;
+    int accept_paused;
 };
 
 /* relay.c */

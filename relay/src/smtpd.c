@@ -31,6 +31,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "anvil.h"
+#include "master.h"
 #include "mxlab/clock.h"
 #include "mxlab/dns.h"
 #include "mxlab/log.h"
@@ -43,6 +45,14 @@
 #include "smtpd_line.h"
 
 #define SMTPD_LINE_LIMIT 2048 /* Postfix line_length_limit */
+/* Back-pressure, as a Postfix smtpd that blocks in write() or waits for
+ * a lookup stops reading: at most SMTPD_IN_MAX bytes of input are read
+ * ahead of the command being served, and no command is served while
+ * more than SMTPD_OUT_MAX bytes of replies wait to be sent (reading
+ * resumes once they are down to SMTPD_OUT_LOW). */
+#define SMTPD_IN_MAX (64 * 1024)
+#define SMTPD_OUT_MAX (64 * 1024)
+#define SMTPD_OUT_LOW (16 * 1024)
 
 /* In the order of Postfix's command table: the "disconnect from" line
  * counts them in this order. */
@@ -188,11 +198,22 @@ struct smtpd_session {
     struct strbuf bdat_line;
     int commit_bdat; /* "Ok: N bytes queued as" (BDAT LAST) */
     long commit_bdat_size;
+    /* Limits: counted by anvil (not an exception), the 452s past
+     * smtpd_recipient_limit, replies not read by the client, and with
+     * smtpd_per_request_deadline the timer of the record being read
+     * (bdat_record: bytes of a BDAT chunk read since it started). */
+    int anvil_counted;
+    long rcpt_overshoot;
+    int out_paused;
+    struct event *deadline;
+    int deadline_armed;
+    long bdat_record;
     struct smtpd_session *next;
 };
 
 static void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+static void smtpd_bev_limits(struct smtpd_session *s, struct bufferevent *bev);
 
 static void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 {
@@ -226,6 +247,7 @@ static void smtpd_reset(struct smtpd_session *s)
     s->bdat_state = BDAT_NONE;
     s->act_size = 0;
     strbuf_clear(&s->bdat_line);
+    s->rcpt_overshoot = 0;
 }
 
 /* The client's name, as Postfix's smtpd finds it before the greeting:
@@ -293,6 +315,12 @@ static void smtpd_session_free(struct smtpd_session *s)
         s->lookup->s = NULL; /* DNS answers later, to nobody */
     if (s->err_sleep != NULL)
         event_free(s->err_sleep);
+    if (s->deadline != NULL)
+        event_free(s->deadline);
+    if (s->anvil_counted)
+        anvil_disconnect(r->anvil, s->svc->name, s->ip,
+                         r->p.anvil_rate_time_unit);
+    master_session_end(r, s->svc);
     queue_commit_cancel(r, s);
     free(s->commit_msgid);
     free(s->pending_rcpt);
@@ -338,6 +366,77 @@ static void smtpd_noqueue_reject(struct smtpd_session *s, const char *cmd,
 
 static int smtpd_rcpt_maps(struct smtpd_session *s, const char *addr,
                            char *reply, size_t len);
+
+/* anvil's limits apply to this client: not in
+ * smtpd_client_event_limit_exceptions ($mynetworks by default). */
+static int smtpd_anvil_applies(const struct smtpd_session *s)
+{
+    for (size_t i = 0; i < s->p->nevent_limit_exceptions; i++)
+        if (cidr_match(&s->p->event_limit_exceptions[i], &s->peer))
+            return 0;
+    return 1;
+}
+
+/* Before the greeting, as Postfix's smtpd_proto(): the connection is
+ * counted, and past smtpd_client_connection_count_limit or
+ * smtpd_client_connection_rate_limit the client gets 421 instead of the
+ * greeting. 1 if the session ends. */
+static int smtpd_anvil_connect(struct smtpd_session *s)
+{
+    const struct relay_params *p = s->p;
+    int count, rate;
+
+    if (!smtpd_anvil_applies(s))
+        return 0;
+    anvil_connect(s->r->anvil, s->svc->name, s->ip,
+                  s->r->p.anvil_rate_time_unit, &count, &rate);
+    s->anvil_counted = 1;
+    if (p->smtpd_client_connection_count_limit > 0 &&
+        count > p->smtpd_client_connection_count_limit)
+        maillog_printf(s->r->log, "smtpd",
+                       "warning: Connection concurrency limit exceeded: %d "
+                       "from %s[%s] for service %s",
+                       count, s->name, s->ip, s->svc->name);
+    else if (p->smtpd_client_connection_rate_limit > 0 &&
+             rate > p->smtpd_client_connection_rate_limit)
+        maillog_printf(s->r->log, "smtpd",
+                       "warning: Connection rate limit exceeded: %d from "
+                       "%s[%s] for service %s",
+                       rate, s->name, s->ip, s->svc->name);
+    else
+        return 0;
+    smtpd_reply(s, "421 4.7.0 %s Error: too many connections from %s",
+                p->myhostname, s->ip);
+    s->quitting = 1;
+    return 1;
+}
+
+/* smtpd_client_message_rate_limit (MAIL) and
+ * smtpd_client_recipient_rate_limit (RCPT): the command is counted, and
+ * past the limit refused with Postfix's 450. 1 if refused. */
+static int smtpd_anvil_event(struct smtpd_session *s, int rcpt)
+{
+    long limit = rcpt ? s->p->smtpd_client_recipient_rate_limit
+                      : s->p->smtpd_client_message_rate_limit;
+    int rate;
+
+    if (limit <= 0 || !s->anvil_counted)
+        return 0;
+    rate = (rcpt ? anvil_rcpt : anvil_mail)(s->r->anvil, s->svc->name, s->ip,
+                                            s->r->p.anvil_rate_time_unit);
+    if (rate <= limit)
+        return 0;
+    maillog_printf(s->r->log, "smtpd",
+                   "warning: %s rate limit exceeded: %d from %s[%s] for "
+                   "service %s",
+                   rcpt ? "Recipient address" : "Message delivery request",
+                   rate, s->name, s->ip, s->svc->name);
+    if (rcpt)
+        smtpd_reply(s, "450 4.7.1 Error: too many recipients from %s", s->ip);
+    else
+        smtpd_reply(s, "450 4.7.1 Error: too much mail from %s", s->ip);
+    return 1;
+}
 
 /* smtpd_reject_unlisted_recipient: an address in a virtual alias domain
  * must have a mapping; one not aliased away must be known to its class's
@@ -653,6 +752,8 @@ static int smtpd_mail(struct smtpd_session *s, const char *arg)
         smtpd_reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
         return 0;
     }
+    if (smtpd_anvil_event(s, 0))
+        return 0;
     if (smtp_parse_path(p, s->p->strict_rfc821_envelopes, addr, sizeof(addr),
                         &params) != SMTP_PATH_OK) {
         smtpd_reply(s, "501 5.1.7 Bad sender address syntax");
@@ -873,6 +974,8 @@ static int smtpd_rcpt(struct smtpd_session *s, const char *arg)
         smtpd_reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
         return 0;
     }
+    if (smtpd_anvil_event(s, 1))
+        return 0;
     if (smtp_parse_path(p, s->p->strict_rfc821_envelopes, addr, sizeof(addr),
                         &params) != SMTP_PATH_OK ||
         addr[0] == '\0') {
@@ -881,9 +984,13 @@ static int smtpd_rcpt(struct smtpd_session *s, const char *arg)
     }
     if (smtpd_rcpt_params(s, params) < 0)
         return 0;
-    if ((long)s->rcpts.n >= s->p->smtpd_recipient_limit) {
+    if (s->p->smtpd_recipient_limit > 0 &&
+        (long)s->rcpts.n >= s->p->smtpd_recipient_limit) {
+        /* The client may go on to DATA with the recipients it has: only
+         * past smtpd_recipient_overshoot_limit does each 452 count as an
+         * error (and the command as failed), as in Postfix. */
         smtpd_reply(s, "452 4.5.3 Error: too many recipients");
-        return 0;
+        return s->rcpt_overshoot++ < s->p->smtpd_recipient_overshoot_limit;
     }
     memset(&ctx, 0, sizeof(ctx));
     ctx.client = &s->peer;
@@ -1390,6 +1497,11 @@ static int smtpd_bdat_feed(struct smtpd_session *s, struct evbuffer *in)
             smtpd_bdat_bytes(s, buf, n);
         }
         s->bdat_left -= (long long)n;
+        /* smtpd_per_request_deadline: a line's worth is a record. */
+        if ((s->bdat_record += (long)n) >= SMTPD_LINE_LIMIT) {
+            s->bdat_record = 0;
+            s->deadline_armed = 0;
+        }
     }
     smtpd_bdat_end(s);
     return 1;
@@ -1500,7 +1612,6 @@ static void smtpd_tls_begin(struct smtpd_session *s)
     struct relay *r = s->r;
     struct evbuffer *in = bufferevent_get_input(s->bev);
     evutil_socket_t fd = bufferevent_getfd(s->bev);
-    struct timeval tv = {s->p->smtpd_timeout, 0};
     struct bufferevent *tb = NULL;
     SSL *ssl = SSL_new(r->tls->ctx);
 
@@ -1523,7 +1634,7 @@ static void smtpd_tls_begin(struct smtpd_session *s)
     bufferevent_free(s->bev);
     bufferevent_openssl_set_allow_dirty_shutdown(tb, 1);
     bufferevent_setcb(tb, smtpd_on_read, smtpd_on_write, smtpd_on_event, s);
-    bufferevent_set_timeouts(tb, &tv, &tv);
+    smtpd_bev_limits(s, tb);
     bufferevent_enable(tb, EV_READ | EV_WRITE);
     s->bev = tb;
     s->ssl = ssl;
@@ -1731,8 +1842,17 @@ static void smtpd_command(struct smtpd_session *s, char *line)
 static void smtpd_on_write(struct bufferevent *bev, void *arg)
 {
     struct smtpd_session *s = arg;
+    size_t left = evbuffer_get_length(bufferevent_get_output(bev));
 
-    if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+    if (s->out_paused && left <= SMTPD_OUT_LOW && !s->quitting) {
+        /* The client reads its replies again: so do we. */
+        s->out_paused = 0;
+        if (s->err_sleep == NULL || !evtimer_pending(s->err_sleep, NULL))
+            bufferevent_enable(bev, EV_READ);
+        smtpd_process(s);
+        return;
+    }
+    if (left > 0)
         return;
     if (s->quitting)
         smtpd_session_free(s);
@@ -1841,6 +1961,72 @@ static int smtpd_error_limits(struct smtpd_session *s)
     return 0;
 }
 
+/* smtpd_timeout ran out while the session waited for the client: 421
+ * and the end, as Postfix's "timeout after CMD". */
+static void smtpd_timeout(struct smtpd_session *s)
+{
+    char where[64];
+
+    smtpd_where(s, where, sizeof(where));
+    maillog_printf(s->r->log, "smtpd", "timeout after %s from %s[%s]", where,
+                   s->name, s->ip);
+    smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->p->myhostname);
+    s->quitting = 1;
+    s->deadline_armed = 0;
+    bufferevent_disable(s->bev, EV_READ);
+}
+
+static void smtpd_on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    smtpd_timeout(arg);
+}
+
+/* smtpd_per_request_deadline: smtpd_timeout is the time the client has
+ * to send a whole record (a command line, a message line or a
+ * line_length_limit piece of one, as much of a BDAT chunk), however it
+ * trickles in; per read() otherwise (bufferevent timeouts). The clock
+ * runs only while the session waits for the client (waiting reading
+ * 1). */
+static void smtpd_deadline(struct smtpd_session *s, int reading)
+{
+    struct timeval tv = {s->p->smtpd_timeout, 0};
+
+    if (!s->p->smtpd_per_request_deadline)
+        return;
+    if (!reading) {
+        if (s->deadline != NULL)
+            evtimer_del(s->deadline);
+        s->deadline_armed = 0;
+        return;
+    }
+    if (s->deadline_armed)
+        return;
+    if (s->deadline == NULL)
+        s->deadline = evtimer_new(s->r->base, smtpd_on_deadline, s);
+    evtimer_add(s->deadline, &tv);
+    s->deadline_armed = 1;
+}
+
+/* A record is in: the next one has the whole smtpd_timeout. */
+static void smtpd_record_done(struct smtpd_session *s)
+{
+    s->deadline_armed = 0;
+    s->bdat_record = 0;
+}
+
+/* More replies wait than the client reads: stop serving it until they
+ * drain (smtpd_on_write). 1 if paused. */
+static int smtpd_output_full(struct smtpd_session *s)
+{
+    if (evbuffer_get_length(bufferevent_get_output(s->bev)) <= SMTPD_OUT_MAX)
+        return 0;
+    s->out_paused = 1;
+    bufferevent_disable(s->bev, EV_READ);
+    return 1;
+}
+
 static void smtpd_process(struct smtpd_session *s)
 {
     struct evbuffer *in;
@@ -1849,17 +2035,19 @@ static void smtpd_process(struct smtpd_session *s)
 
     /* STARTTLS changes s->bev: the input buffer is looked up each time. */
     while (!s->quitting && s->pending == NULL && !s->committing &&
-           !s->tls_starting) {
+           !s->tls_starting && !smtpd_output_full(s)) {
         if (!s->in_data && !s->bdat_reading && smtpd_error_limits(s))
             break;
         in = bufferevent_get_input(s->bev);
         if (s->bdat_reading) {
             if (!smtpd_bdat_feed(s, in))
                 break;
+            smtpd_record_done(s);
             continue;
         }
         if ((line = smtpd_next_line(s, in, &l)) == NULL)
             break;
+        smtpd_record_done(s);
         if (s->in_data) {
             smtpd_data_line(s, line, &l);
         } else if (l.end == SMTPD_LINE_BARE_LF &&
@@ -1874,6 +2062,10 @@ static void smtpd_process(struct smtpd_session *s)
     }
     if (s->quitting)
         bufferevent_disable(s->bev, EV_READ);
+    smtpd_deadline(
+        s, !s->quitting && s->pending == NULL && !s->committing &&
+               !s->tls_starting && !s->out_paused &&
+               (s->err_sleep == NULL || !evtimer_pending(s->err_sleep, NULL)));
 }
 
 static void smtpd_on_read(struct bufferevent *bev, void *arg)
@@ -1889,7 +2081,7 @@ static void smtpd_on_event(struct bufferevent *bev, short what, void *arg)
     (void)bev;
     if (what & BEV_EVENT_CONNECTED) {
         smtpd_tls_established(s);
-        if (s->wrapper)
+        if (s->wrapper && !smtpd_anvil_connect(s))
             smtpd_reply(s, "220 %s", s->p->smtpd_banner);
         smtpd_process(s);
         return;
@@ -1897,12 +2089,7 @@ static void smtpd_on_event(struct bufferevent *bev, short what, void *arg)
     char where[64];
     smtpd_where(s, where, sizeof(where));
     if (what & BEV_EVENT_TIMEOUT) {
-        maillog_printf(s->r->log, "smtpd", "timeout after %s from %s[%s]",
-                       where, s->name, s->ip);
-        smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded",
-                    s->p->myhostname);
-        s->quitting = 1;
-        bufferevent_disable(bev, EV_READ);
+        smtpd_timeout(s);
         return;
     }
     if (s->tls_starting)
@@ -1951,6 +2138,8 @@ static void smtpd_greet(struct smtpd_session *s)
     ssize_t n = recv(bufferevent_getfd(s->bev), early, sizeof(early),
                      MSG_PEEK | MSG_DONTWAIT);
     if (n > 0 && smtpd_ill_pipelining(s, "CONNECT", early, (size_t)n))
+        return;
+    if (smtpd_anvil_connect(s))
         return;
     smtpd_reply(s, "220 %s", s->p->smtpd_banner);
 }
@@ -2040,16 +2229,26 @@ static int smtpd_lookup_name(struct smtpd_session *s)
     return 1;
 }
 
+/* The limits of a session's bufferevent (plain or TLS): read timeouts,
+ * and how much input is read ahead and output kept (SMTPD_*_MAX). */
+static void smtpd_bev_limits(struct smtpd_session *s, struct bufferevent *bev)
+{
+    struct timeval tv = {s->p->smtpd_timeout, 0};
+
+    bufferevent_set_timeouts(bev, &tv, &tv);
+    bufferevent_setwatermark(bev, EV_READ, 0, SMTPD_IN_MAX);
+    bufferevent_setwatermark(bev, EV_WRITE, SMTPD_OUT_LOW, 0);
+}
+
 void smtpd_accept(struct relay *r, struct relay_service *svc, int fd,
                   const struct netaddr *peer)
 {
     struct smtpd_session *s = xcalloc(1, sizeof(*s));
-    struct timeval tv = {svc->p.smtpd_timeout, 0};
 
     s->r = r;
     s->svc = svc;
     svc->refs++;
-    s->p = &svc->p;
+    s->p = master_session_start(r, svc);
     s->peer = *peer;
     netaddr_ip(peer, s->ip, sizeof(s->ip));
     /* Postfix's /etc/hosts answers for loopback; other clients are
@@ -2061,13 +2260,13 @@ void smtpd_accept(struct relay *r, struct relay_service *svc, int fd,
                  : "unknown");
     strlist_init(&s->rcpts);
     strbuf_init(&s->data);
-    s->bare_lf_mask = svc->p.smtpd_forbid_bare_newline;
-    for (size_t i = 0; i < svc->p.nbare_lf_exclusions; i++)
-        if (cidr_match(&svc->p.bare_lf_exclusions[i], peer))
+    s->bare_lf_mask = s->p->smtpd_forbid_bare_newline;
+    for (size_t i = 0; i < s->p->nbare_lf_exclusions; i++)
+        if (cidr_match(&s->p->bare_lf_exclusions[i], peer))
             s->bare_lf_mask = SMTPD_BARE_LF_NO;
     s->bev = bufferevent_socket_new(r->base, fd, BEV_OPT_CLOSE_ON_FREE);
     bufferevent_setcb(s->bev, smtpd_on_read, smtpd_on_write, smtpd_on_event, s);
-    bufferevent_set_timeouts(s->bev, &tv, &tv);
+    smtpd_bev_limits(s, s->bev);
     s->next = r->sessions;
     r->sessions = s;
     if (strcmp(s->name, "localhost") == 0 || !smtpd_lookup_name(s))
