@@ -151,19 +151,23 @@ void master_accept_error(struct evconnlistener *lev, void *arg)
     struct relay *r = l->r;
     struct timeval tv = {MASTER_ACCEPT_PAUSE, 0};
     int err = EVUTIL_SOCKET_ERROR();
+    time_t now = clock_time();
 
     (void)lev;
     if (err == EINTR || err == ECONNABORTED)
         return;
-    /* Once per shortage, however long it lasts: the first failure after
-     * connections were accepted. */
-    if (r->accept_paused == MASTER_ACCEPTING)
+    /* Once per shortage, however long it lasts or however often a
+     * session that ends lets one more in: at most every 1000 s, as
+     * master warns of a process limit. */
+    if (r->accept_warned == 0 || r->accept_warned < now - 1000) {
+        r->accept_warned = now;
         maillog_printf(r->log, "master",
                        "warning: service \"%s\": accept connection: %s: "
                        "not accepting new connections for %d second%s "
                        "at a time until this clears",
                        l->svc->name, strerror(err), MASTER_ACCEPT_PAUSE,
                        MASTER_ACCEPT_PAUSE == 1 ? "" : "s");
+    }
     r->accept_paused = MASTER_PAUSED;
     if (r->accept_pause == NULL)
         r->accept_pause = evtimer_new(r->base, master_on_pause_end, r);

@@ -1006,6 +1006,13 @@ static void relay_warn_unused(struct config *cf,
 
     strbuf_init(&u.all);
     config_each_set(cf, relay_collect_value, &u);
+    /* Names that defaults use (smtpd_per_record_deadline, the older
+     * name that smtpd_per_request_deadline's default reads) are known,
+     * as postconf knows them. */
+    for (size_t i = 0; i < sizeof(relay_defaults) / sizeof(relay_defaults[0]);
+         i++)
+        relay_collect_value(&u, relay_defaults[i].name,
+                            relay_defaults[i].value);
     for (size_t i = 0; i + 2 < overrides->n; i += 3)
         relay_collect_value(&u, overrides->v[i + 1], overrides->v[i + 2]);
     config_each_set(cf, relay_check_name, &u);

@@ -270,6 +270,7 @@ struct relay {
      * the timer runs out or a session ends (master.c). */
     struct event *accept_pause;
     int accept_paused;
+    time_t accept_warned; /* the shortage was last logged then */
 };
 
 /* relay.c */
