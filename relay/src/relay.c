@@ -1262,6 +1262,7 @@ void relay_free(struct relay *r)
     queue_free_all(r);
     dns_free(r->dns);
     smtpd_lookups_free(r);
+    policy_free_all(r);
     maillog_free(r->log);
     maplist_free(r->virtual_alias_maps);
     for (size_t i = 0; i < r->ntables; i++) {

@@ -234,7 +234,8 @@ struct relay {
     size_t nlisteners;
     int pid_fd; /* queue_directory/pid/master.pid, locked; -1 if none */
     struct smtpd_session *sessions;
-    struct smtpd_lookup *lookups; /* client name lookups in progress */
+    struct smtpd_lookup *lookups;       /* client name lookups in progress */
+    struct policy_check *policy_checks; /* RCPT checks in progress */
     /* The active queue: messages being scheduled or delivered, at most
      * qmgr_message_active_limit from deferred/. Deferred and held
      * messages are on disk only, as in Postfix (a deferred file's mtime is
@@ -310,6 +311,9 @@ struct policy_check *policy_check_rcpt(struct relay *r,
                                        policy_done_fn *done, void *arg);
 /* The session went away: done will not be called. */
 void policy_check_cancel(struct policy_check *c);
+/* Teardown, after dns_free(): checks still waiting for DNS (cancelled
+ * ones whose answer will never come) are freed. */
+void policy_free_all(struct relay *r);
 
 /* rewrite.c — address classes and routing (trivial-rewrite, cleanup). */
 enum rewrite_class {
