@@ -119,6 +119,22 @@ def maxproc(work, port):
     more = first_lines([s for s in socks if s not in got], 1, 0.5)
     if len(got) != 3 or more:
         fail("maxproc 3: %d sessions greeted at once" % (len(got) + len(more)))
+    # The session that took the last slot runs under stress ("-o
+    # stress=yes": smtpd_hard_error_limit 1), the two before it do not.
+    stressed = 0
+    for s in got:
+        s.setblocking(True)
+        s.settimeout(20)
+        s.sendall(b"XYZZY\r\nNOOP\r\n")
+        f = s.makefile("rb")
+        while True:
+            line = f.readline()
+            if not line or line[:3] in (b"250", b"421"):
+                break
+        stressed += line.startswith(b"421 4.7.0 relay.example.net Error: "
+                                    b"too many errors")
+    if stressed != 1:
+        fail("maxproc 3: %d sessions under stress, not 1" % stressed)
     for s in got:
         s.close()
     rest = [s for s in socks if s not in got]
@@ -128,7 +144,8 @@ def maxproc(work, port):
     if len(late) != 3 or not all(l.startswith(b"220 ") for l in late.values()):
         fail("maxproc 3: the waiting clients were not greeted later: %r"
              % list(late.values()))
-    return "maxproc 3: 3 sessions at a time, the other 3 greeted after"
+    return ("maxproc 3: 3 sessions at a time (the third under stress), "
+            "the other 3 greeted after")
 
 
 def slow_clients(port):
