@@ -2088,6 +2088,14 @@ static void smtpd_on_event(struct bufferevent *bev, short what, void *arg)
     }
     char where[64];
     smtpd_where(s, where, sizeof(where));
+    if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_WRITING)) {
+        /* The client read no reply for smtpd_timeout: no 421 can reach
+         * it either (Postfix's smtpd ends there too). */
+        maillog_printf(s->r->log, "smtpd", "timeout after %s from %s[%s]",
+                       where, s->name, s->ip);
+        smtpd_session_free(s);
+        return;
+    }
     if (what & BEV_EVENT_TIMEOUT) {
         smtpd_timeout(s);
         return;

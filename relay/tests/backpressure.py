@@ -129,8 +129,8 @@ class Prober(threading.Thread):
 
 def push(s, data_fn, total, stall):
     """Send total bytes (data_fn(n) makes them), without reading; stop
-    early once the peer has taken nothing for stall seconds. Returns the
-    bytes sent."""
+    early once the peer has taken nothing for stall seconds, or has
+    closed. Returns the bytes sent."""
     s.setblocking(False)
     sent, last = 0, time.monotonic()
     buf = b""
@@ -146,6 +146,8 @@ def push(s, data_fn, total, stall):
             if time.monotonic() - last > stall:
                 break
             time.sleep(0.01)
+        except OSError:
+            break  # the relay ended the session
     s.setblocking(True)
     return sent
 
@@ -172,7 +174,8 @@ work = tempfile.mkdtemp(prefix="mxlab-backpressure-")
 os.chmod(work, 0o755)  # started as root, the relay serves as mail_owner
 procs, figures = [], []
 try:
-    port, rbl_port = lab.free_port(), lab.free_port()
+    port, rbl_port, slow_port = (lab.free_port(), lab.free_port(),
+                                 lab.free_port())
     # A DNS server that never answers: every DNSBL lookup waits for
     # c-ares' timeouts.
     mute = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -182,13 +185,14 @@ try:
         "smtpd_timeout = 60s\nmxlab_dns_servers = 127.0.0.1:%d\n"
         % mute.getsockname()[1],
         [port, "%d\n  -o smtpd_client_restrictions=reject_rbl_client,"
-         "bl.example.org" % rbl_port])
+         "bl.example.org" % rbl_port, "%d\n  -o smtpd_timeout=2s" % slow_port])
     relay = subprocess.Popen([BIN + "/mxlab-relay", "-c", work],
                              stdout=subprocess.DEVNULL,
                              stderr=open(work + "/stderr", "w"))
     procs.append(relay)
     lab.wait_port(port, relay, DEADLINE, "backpressure.py")
     lab.wait_port(rbl_port, relay, DEADLINE, "backpressure.py")
+    lab.wait_port(slow_port, relay, DEADLINE, "backpressure.py")
     WATCH = RssWatch(relay.pid)
     WATCH.start()
     figures.append("idle: VmHWM %d KiB" % vm_hwm(relay.pid))
@@ -206,12 +210,23 @@ try:
     stream(port, [b"EHLO long.example.net", b"250"], b"", b"L" * MB, b"",
            b"500 5.5.2", "200 MB line")
 
-    # 3. 20 MB of pipelined EHLO, replies never read.
+    # 3. 20 MB of pipelined EHLO, replies never read (smtpd_timeout 2s:
+    # once no reply could be written for that long, the session ends).
     t0 = time.monotonic()
-    s, f = session(port)
+    s, f = session(slow_port)
     ehlo = b"EHLO flood.example.net\r\n"
     sent = push(s, lambda n: ehlo * (n // len(ehlo) + 1), 20 * MB, 3)
     hwm = vm_hwm(relay.pid)
+    end = min(DEADLINE, time.monotonic() + 60)
+    while time.monotonic() < end:
+        try:
+            s.send(b"\r\n")
+        except OSError:
+            break  # reset: the relay closed the session
+        time.sleep(0.1)
+    else:
+        fail("a client that reads no reply kept its session past "
+             "smtpd_timeout")
     s.close()
     figures.append("20 MB EHLO flood: relay let in %.1f MB, VmHWM %d KiB, "
                    "%.1f s" % (sent / MB, hwm, time.monotonic() - t0))
