@@ -199,6 +199,6 @@ int anvil_load_params(struct config *cf, struct relay_params *p, char *err,
     raw = config_is_set(cf, exc)   ? config_raw(cf, exc)
           : config_is_set(cf, old) ? config_raw(cf, old)
                                    : "$mynetworks";
-    return relay_load_networks(cf, p, exc, raw, &p->event_limit_exceptions,
+    return relay_load_networks(cf, p, exc, raw, 1, &p->event_limit_exceptions,
                                &p->nevent_limit_exceptions, err, errlen);
 }

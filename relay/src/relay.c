@@ -387,9 +387,30 @@ static const char *relay_where(struct config *cf, const char *name, char *buf,
     return buf;
 }
 
+/* A host or domain name, a "type:table" or a "!" negation: words that
+ * Postfix's address lists take besides networks. */
+static int relay_not_network(const char *w)
+{
+    size_t alpha = 0;
+
+    if (*w == '!')
+        return 1;
+    while (str_isalpha((unsigned char)w[alpha]))
+        alpha++;
+    if (alpha > 1 && w[alpha] == ':')
+        return 1;
+    if (strchr(w, '/') != NULL || *w == '[')
+        return 0;
+    for (; *w != '\0'; w++)
+        if (str_isalpha((unsigned char)*w) && *w != ':')
+            return 1;
+    return 0;
+}
+
 int relay_load_networks(struct config *cf, const struct relay_params *p,
-                        const char *name, const char *raw, struct cidr **out,
-                        size_t *nout, char *err, size_t errlen)
+                        const char *name, const char *raw, int names_ok,
+                        struct cidr **out, size_t *nout, char *err,
+                        size_t errlen)
 {
     struct strlist words;
     char where[256];
@@ -413,6 +434,16 @@ int relay_load_networks(struct config *cf, const struct relay_params *p,
         strlist_split(&sub, text);
         for (size_t k = 0; k < sub.n && rc == 0; k++) {
             struct cidr c;
+            if (cidr_parse(sub.v[k], &c) < 0 && names_ok &&
+                relay_not_network(sub.v[k])) {
+                /* Postfix also takes host and domain names and tables
+                 * here; the relay matches addresses only. */
+                log_warnx("%s%s: \"%s\" is not an address or network: "
+                          "mxlab-relay ignores it",
+                          relay_where(cf, name, where, sizeof(where)), name,
+                          sub.v[k]);
+                continue;
+            }
             if (cidr_parse(sub.v[k], &c) < 0) {
                 snprintf(err, errlen, "%s%s: bad network/mask \"%s\"",
                          relay_where(cf, name, where, sizeof(where)), name,
@@ -467,7 +498,7 @@ static int relay_load_smuggling(struct config *cf, struct relay_params *p,
      * list when mynetworks is not set (mynetworks_style). */
     v = config_raw(cf, "smtpd_forbid_bare_newline_exclusions");
     return relay_load_networks(cf, p, "smtpd_forbid_bare_newline_exclusions",
-                               v ? v : "", &p->bare_lf_exclusions,
+                               v ? v : "", 0, &p->bare_lf_exclusions,
                                &p->nbare_lf_exclusions, err, errlen);
 }
 

@@ -137,10 +137,13 @@ int relay_service_params(struct relay *r, struct config *cf,
                          struct relay_params *p, char *err, size_t errlen);
 /* A list of networks (mynetworks syntax) in parameter name, where
  * "$mynetworks" stands for the computed list (p->mynetworks, read
- * first); appended to *out. -1 with "file:line: what" in err. */
+ * first); appended to *out. -1 with "file:line: what" in err; with
+ * names_ok, a word that is no network (a host name, a table) is warned
+ * about and skipped instead. */
 int relay_load_networks(struct config *cf, const struct relay_params *p,
-                        const char *name, const char *raw, struct cidr **out,
-                        size_t *nout, char *err, size_t errlen);
+                        const char *name, const char *raw, int names_ok,
+                        struct cidr **out, size_t *nout, char *err,
+                        size_t errlen);
 
 /* One SMTP listener from master.cf. */
 struct relay_listener {

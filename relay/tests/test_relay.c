@@ -235,10 +235,10 @@ static const struct {
      "smtpd_client_connection_count_limit = -1"},
     {"anvil_rate_time_unit = 0s\n", "2525 inet n - n - - smtpd\n",
      "main.cf:1: invalid anvil_rate_time_unit: 0s"},
-    {"smtpd_client_event_limit_exceptions = 127.0.0.1 host.example\n",
+    {"smtpd_client_event_limit_exceptions = 127.0.0.1 [::1]/129\n",
      "2525 inet n - n - - smtpd\n",
      "main.cf:1: smtpd_client_event_limit_exceptions: bad network/mask "
-     "\"host.example\""},
+     "\"[::1]/129\""},
 };
 
 START_TEST(test_config_errors)
@@ -670,7 +670,9 @@ START_TEST(test_service_limits)
 {
     char err[512] = "";
     struct relay *r = make_relay(
-        "default_process_limit = 7\n",
+        "default_process_limit = 7\n"
+        "smtpd_client_event_limit_exceptions = 127.0.0.0/8 host.example "
+        "!10.0.0.1 hash:/etc/postfix/clients\n",
         "2525 inet n - n - - smtpd\n2526 inet n - n - 0 smtpd\n"
         "2527 inet n - n - 3 smtpd -o smtpd_per_record_deadline=yes\n",
         err, sizeof(err));
@@ -691,6 +693,8 @@ START_TEST(test_service_limits)
     ck_assert_int_eq(r->p.smtpd_client_connection_count_limit, 50);
     ck_assert_int_eq(r->p.anvil_rate_time_unit, 60);
     ck_assert_int_eq(r->p.smtpd_recipient_overshoot_limit, 1000);
+    /* Names, negations and tables are warned about and left out. */
+    ck_assert_uint_eq(r->p.nevent_limit_exceptions, 1);
     relay_free(r);
 }
 END_TEST
