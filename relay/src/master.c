@@ -96,7 +96,7 @@ const struct relay_params *master_session_start(struct relay *r,
                            "service time per client");
             maillog_printf(r->log, "master",
                            "warning: see "
-                           "https://www.postfix.org/STRESS_README.html for "
+                           "http://www.postfix.org/STRESS_README.html for "
                            "examples of stress-adapting configuration "
                            "settings");
         }
