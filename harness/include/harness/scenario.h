@@ -76,6 +76,7 @@ struct scn_block {
     int line;      /* the header's line */
     char *arg;     /* file name, zone origin, mx address, session source */
     char *to;      /* [session to SERVICE]: a [master.cf] inet service */
+    int keep;      /* [session ... keep]: open until the scenario ends */
     char *text;    /* native body (main.cf, file, zone), as written */
     int text_line; /* line of the body's first line */
     /* [time passes]: seconds */
