@@ -297,6 +297,10 @@ static int answer_resolve(struct fakedns *fd, ldns_pkt *r,
             break;
         }
         ldns_pkt_set_aa(r, true);
+        /* What resolvers still cache of a changed RRset (update.c). */
+        if (fd->nstale > 0 && qtype != LDNS_RR_TYPE_ANY &&
+            fakedns_stale_copy(fd, name, qtype, name, ldns_pkt_answer(r)) > 0)
+            break;
         if (!fakedns_zone_exists(z, name)) {
             /* Step 3c: a wildcard, or the name does not exist. */
             if ((wild = fakedns_zone_wildcard(z, name)) == NULL) {
@@ -528,7 +532,7 @@ wire:
         free(resp);
         rcode = LDNS_RCODE_SERVFAIL;
         answer_header_only(query, rcode, &resp, &rlen);
-    } else if (aq != NULL && kind == FAKEDNS_FAULT_NONE) {
+    } else if (aq != NULL && kind == FAKEDNS_FAULT_NONE && fd->nstale == 0) {
         answer_cache_add(&fd->cache, aq, limit, resp, rlen);
     }
     ret = 0;
@@ -565,7 +569,9 @@ int fakedns_answer_packet(struct fakedns *fd, const struct fakedns_peer *peer,
     if (fd->nfaults > 0)
         fault =
             fakedns_fault_match(fd, aq.name, aq.namelen, aq.type, peer->tcp);
-    if (fault != NULL ||
+    if (fd->nstale > 0)
+        fakedns_stale_expire(fd);
+    if (fault != NULL || fd->nstale > 0 ||
         (e = answer_cache_find(&fd->cache, &aq, limit,
                                answer_hash(&aq, limit))) == NULL)
         return answer_full(fd, peer, query, qlen, &aq, 1, fault, out);

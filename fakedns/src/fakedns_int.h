@@ -55,6 +55,7 @@ struct fakedns_cache {
 };
 
 struct fakedns_listener;
+struct fakedns_stale;
 struct fakedns_conn;
 struct fakedns_delayed;
 
@@ -65,6 +66,8 @@ struct fakedns {
     struct fakedns_fault *faults; /* runtime ones first */
     size_t nfaults;
     struct fakedns_cache cache;
+    struct fakedns_stale *stale; /* changed RRsets still cached (update.c) */
+    size_t nstale;
     struct fakedns_listener **listeners;
     size_t nlisteners;
     struct fakedns_conn *conns; /* open TCP connections */
@@ -149,6 +152,16 @@ void fakedns_cache_flush(struct fakedns_cache *c);
 /* Presentation form of a wire name, lower-cased, into out (256 bytes). */
 void fakedns_wire_name_str(const uint8_t *name, size_t len, char *out,
                            size_t outlen);
+
+/* update.c */
+/* Append clones of the stale RRset (owner, type), renamed to as_owner,
+ * with the TTL it has left, to out. How many (0: none cached). */
+size_t fakedns_stale_copy(struct fakedns *fd, const ldns_rdf *owner,
+                          ldns_rr_type type, const ldns_rdf *as_owner,
+                          ldns_rr_list *out);
+/* Forget the stale RRsets whose TTL ran out; all of them. */
+void fakedns_stale_expire(struct fakedns *fd);
+void fakedns_stale_free(struct fakedns *fd);
 
 /* server.c */
 void fakedns_log_query(struct fakedns *fd, const struct fakedns_peer *peer,

@@ -149,6 +149,7 @@ void fakedns_free(struct fakedns *fd)
     free(fd->zones);
     free(fd->faults);
     fakedns_cache_flush(&fd->cache);
+    fakedns_stale_free(fd);
     free(fd->log);
     free(fd);
 }

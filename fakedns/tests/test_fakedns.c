@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "fakedns/fakedns.h"
+#include "mxlab/clock.h"
 #include "test_fakedns.h"
 
 /* The zone of the tests; the MX pair at one preference as in the seeds. */
@@ -1052,6 +1053,73 @@ START_TEST(test_take_zones)
 }
 END_TEST
 
+/* [change zone]: the RRset replaced, an added and a deleted record, the
+ * serial bumped; an RRset a resolver had cached is answered as before
+ * until its TTL runs out on the lab clock, one nobody asked for changes
+ * at once. */
+START_TEST(test_update_ttl)
+{
+    struct fakedns *fd = fakedns_new(NULL);
+    char err[256];
+    ldns_pkt *r;
+    struct timeval tv = {200, 0};
+
+    clock_simulate(1000000);
+    ck_assert(fakedns_load_zone_text(fd, "z", 1, "example.",
+                                     "@ 300 IN SOA ns hm 7 3600 600 86400 300\n"
+                                     "@ 300 IN MX 10 old\n"
+                                     "old 300 IN A 192.0.2.1\n"
+                                     "new 300 IN A 192.0.2.2\n"
+                                     "www 60 IN A 192.0.2.9\n",
+                                     err, sizeof(err)) == 0);
+    r = test_ask(fd, "example.", LDNS_RR_TYPE_MX, 0); /* now cached */
+    ldns_pkt_free(r);
+    ck_assert_msg(fakedns_update_zone(fd, "c", 10, "example.",
+                                      "@ 300 IN MX 10 new\n"
+                                      "add www 60 IN A 192.0.2.10\n"
+                                      "delete old A\n",
+                                      err, sizeof(err)) == 0,
+                  "%s", err);
+    /* within the TTL: the cached MX, its TTL counting down */
+    clock_advance(&tv);
+    r = test_ask(fd, "example.", LDNS_RR_TYPE_MX, 0);
+    ck_assert_int_eq(ldns_rr_list_rr_count(ldns_pkt_answer(r)), 1);
+    ck_assert(test_rr_contains(ldns_rr_list_rr(ldns_pkt_answer(r), 0),
+                               "10 old.example."));
+    ck_assert_int_eq(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(r), 0)), 100);
+    ldns_pkt_free(r);
+    /* never asked before the change: the new state at once */
+    r = test_ask(fd, "old.example.", LDNS_RR_TYPE_A, 0);
+    ck_assert_int_eq(ldns_pkt_get_rcode(r), LDNS_RCODE_NXDOMAIN);
+    ldns_pkt_free(r);
+    r = test_ask(fd, "www.example.", LDNS_RR_TYPE_A, 0);
+    ck_assert_int_eq(ldns_rr_list_rr_count(ldns_pkt_answer(r)), 2);
+    ldns_pkt_free(r);
+    r = test_ask(fd, "example.", LDNS_RR_TYPE_SOA, 0);
+    ck_assert(test_rr_contains(ldns_rr_list_rr(ldns_pkt_answer(r), 0),
+                               "hm.example. 8 3600"));
+    ldns_pkt_free(r);
+    /* after the TTL: the new MX */
+    tv.tv_sec = 100;
+    clock_advance(&tv);
+    r = test_ask(fd, "example.", LDNS_RR_TYPE_MX, 0);
+    ck_assert(test_rr_contains(ldns_rr_list_rr(ldns_pkt_answer(r), 0),
+                               "10 new.example."));
+    ldns_pkt_free(r);
+    /* errors name the line */
+    ck_assert(fakedns_update_zone(fd, "c", 10, "example.", "\nbad line here\n",
+                                  err, sizeof(err)) < 0);
+    ck_assert_msg(strncmp(err, "c:11: ", 6) == 0, "%s", err);
+    ck_assert(fakedns_update_zone(fd, "c", 10, "example.", "delete nothere\n",
+                                  err, sizeof(err)) < 0);
+    ck_assert_msg(strstr(err, "no such record") != NULL, "%s", err);
+    ck_assert(fakedns_update_zone(fd, "c", 10, "other.", "", err, sizeof(err)) <
+              0);
+    ck_assert_msg(strstr(err, "no zone other.") != NULL, "%s", err);
+    fakedns_free(fd);
+}
+END_TEST
+
 static Suite *fakedns_suite(void)
 {
     Suite *s = suite_create("fakedns");
@@ -1085,6 +1153,7 @@ static Suite *fakedns_suite(void)
                         sizeof(hostile_cases) / sizeof(hostile_cases[0]));
     tcase_add_test(tc, test_mutations);
     tcase_add_test(tc, test_take_zones);
+    tcase_add_test(tc, test_update_ttl);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, test_net_tcase());
     return s;

@@ -12,7 +12,8 @@
 # - With 2 CPUs or more, both servers run on CPU 0 and smtp-source on CPU
 #   1 (taskset), so client and server do not take turns on one CPU and
 #   the rate shows the server rather than the scheduler. smtp-source does
-#   not pipeline, so the client usually stays the bottleneck all the same:
+#   not pipeline (pipelining.py times pipelined batches against both
+#   servers), so the client usually stays the bottleneck all the same:
 #   the server's own CPU time per message (from /proc/PID/schedstat, in
 #   ns; user and kernel time, the loopback TCP work done in the server's
 #   system calls included) is the figure that tells the servers apart.

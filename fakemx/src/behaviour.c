@@ -193,7 +193,46 @@ static int fakemx_yesno(const char *v, int *out)
     return 0;
 }
 
-/* "COMMAND [#N | every N | match GLOB]" at the start of *p. */
+/* "#N", "#N-M", "#N,M", "#N-M,K": the ordinals a rule applies to, into
+ * r->ranges (r->n: the first). 0, or -1 with err. */
+static int fakemx_rule_ranges(const char *w, struct fakemx_rule *r, char *err,
+                              size_t errlen)
+{
+    char *copy = xstrdup(w + 1), *save = NULL;
+    size_t len = strlen(copy);
+    /* strtok_r would skip empty pieces: "#1,,2" and "#,1" are errors */
+    int rc = len == 0 || copy[0] == ',' || copy[len - 1] == ',' ||
+                     strstr(copy, ",,") != NULL
+                 ? -1
+                 : 0;
+
+    r->nranges = 0;
+    for (char *piece = rc ? NULL : strtok_r(copy, ",", &save);
+         piece != NULL && rc == 0; piece = strtok_r(NULL, ",", &save)) {
+        char *dash = strchr(piece, '-');
+        long lo, hi;
+        if (dash != NULL)
+            *dash = '\0';
+        if (r->nranges == FAKEMX_RANGES_MAX || str_to_long(piece, &lo) < 0 ||
+            lo < 1 ||
+            (dash != NULL && (str_to_long(dash + 1, &hi) < 0 || hi < lo)))
+            rc = -1;
+        else {
+            r->ranges[r->nranges][0] = lo;
+            r->ranges[r->nranges++][1] = dash ? hi : lo;
+        }
+    }
+    free(copy);
+    if (rc < 0 || r->nranges == 0)
+        return fakemx_perr(err, errlen,
+                           "\"%s\": expected #N, #N-M or a list such as "
+                           "#1,3 (N >= 1, at most %d pieces)",
+                           w, FAKEMX_RANGES_MAX);
+    r->n = r->ranges[0][0];
+    return 0;
+}
+
+/* "COMMAND [#N[-M][,...] | every N | match GLOB]" at the start of *p. */
 static int fakemx_rule_head(char **p, struct fakemx_rule *r, char *err,
                             size_t errlen)
 {
@@ -211,8 +250,8 @@ static int fakemx_rule_head(char **p, struct fakemx_rule *r, char *err,
     if (w == NULL) {
         return 0;
     } else if (w[0] == '#') {
-        if (str_to_long(w + 1, &r->n) < 0 || r->n < 1)
-            return fakemx_perr(err, errlen, "\"%s\": expected #N, N >= 1", w);
+        if (fakemx_rule_ranges(w, r, err, errlen) < 0)
+            return -1;
         r->when = FAKEMX_WHEN_NTH;
     } else if (str_casecmp(w, "every") == 0) {
         w = fakemx_word(p);

@@ -43,6 +43,12 @@ struct fakemx *fakemx_new(struct event_base *base)
     struct fakemx *fm = xcalloc(1, sizeof(*fm));
 
     fm->base = base;
+    /* The digest every message needs, fetched now: the first fetch in a
+     * process loads OpenSSL's configuration (a millisecond or more),
+     * which would otherwise hold the first message's 250. A failure here
+     * is retried per message (fakemx_sha256_hex). */
+    fm->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    fm->sha256_ctx = EVP_MD_CTX_new();
     return fm;
 }
 

@@ -17,8 +17,8 @@
 #include "mxlab/xmem.h"
 
 struct evconnlistener;
-struct bufferevent;
 struct event;
+typedef struct ssl_st SSL;
 typedef struct ssl_ctx_st SSL_CTX;
 typedef struct evp_md_st EVP_MD;
 typedef struct evp_md_ctx_st EVP_MD_CTX;
@@ -100,13 +100,16 @@ struct fakemx_srec {
 
 struct fakemx_session {
     struct fakemx_host *host;
-    /* Plain text: the socket with our own events. Under TLS: a
-     * bufferevent (bev) that owns the socket. Either way the session's
-     * own buffers: input from ibuf.buf + ioff, replies to obuf (sent from
+    /* The socket with our own events, in plain text and under TLS alike
+     * (ssl then reads and writes through it), so a reply is written in
+     * the event that made it, never a loop turn later. The session's own
+     * buffers: input from ibuf.buf + ioff, replies to obuf (sent from
      * ooff); both keep their storage from one command to the next. */
     int fd;
     struct event *rev, *wev;
-    struct bufferevent *bev;
+    SSL *ssl;             /* NULL: plain text */
+    int tls_handshaking;  /* ssl is set, its handshake not done */
+    int ssl_read_blocked; /* SSL_read wants the socket writable */
     struct strbuf ibuf, obuf;
     size_t ioff, ooff;
     struct fakemx_srec *rec;

@@ -61,14 +61,22 @@ struct main_dump {
     FILE *sessions;      /* DIR/sessions.jsonl; NULL: not written */
     char *maildir;       /* NULL: JSON only */
     struct event *flush; /* after this loop iteration's callbacks */
+    struct fakemx *fm;   /* whose messages go to fp */
+    size_t dumped;       /* messages already written to fp */
 };
 
+/* Runs once the callbacks that are ready now have run (and at the end):
+ * the JSON lines of the messages accepted since, then one write of all
+ * that stdio holds. Their 250s are on the wire by then: the formatting
+ * never delays a reply, and the lines come in the order accepted. */
 static void main_flush(evutil_socket_t fd, short what, void *arg)
 {
     struct main_dump *d = arg;
 
     (void)fd;
     (void)what;
+    for (; d->dumped < fakemx_message_count(d->fm); d->dumped++)
+        fakemx_message_write_json(fakemx_message_at(d->fm, d->dumped), d->fp);
     if (fflush(d->fp) == EOF || ferror(d->fp)) {
         log_warn("cannot write the message dump");
         clearerr(d->fp);
@@ -90,15 +98,13 @@ static void main_on_session_end(void *arg,
         event_active(d->flush, EV_TIMEOUT, 0);
 }
 
-/* The JSON line goes to stdio at once; the flush runs once the callbacks
- * that are ready now have run, so the messages of one loop iteration cost
- * one write, and none waits for another event. */
+/* The JSON line is written by main_flush, after the replies; the Maildir
+ * copy is on disk (fsynced) before the 250 goes out. */
 static void main_on_delivery(void *arg, const struct fakemx_message *m)
 {
     struct main_dump *d = arg;
     char err[512];
 
-    fakemx_message_write_json(m, d->fp);
     if (!event_pending(d->flush, EV_TIMEOUT, NULL))
         event_active(d->flush, EV_TIMEOUT, 0);
     if (d->maildir != NULL &&
@@ -158,7 +164,7 @@ int main(int argc, char **argv)
     struct fakemx_behaviour beh, hb;
     struct event_base *base = NULL;
     struct fakemx *fm = NULL;
-    struct main_dump out = {stdout, NULL, NULL, NULL};
+    struct main_dump out = {stdout, NULL, NULL, NULL, NULL, 0};
     struct stat st;
     char err[512], *jsonl = NULL, *sjsonl = NULL;
     int c, verbose = 0, rc = 1;
@@ -267,7 +273,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "mxlab-fakemx: cannot create an event\n");
         goto done;
     }
-    fm = fakemx_new(base);
+    fm = out.fm = fakemx_new(base);
     fakemx_on_delivery(fm, main_on_delivery, &out);
     if (out.sessions != NULL)
         fakemx_on_session_end(fm, main_on_session_end, &out);
@@ -295,6 +301,8 @@ int main(int argc, char **argv)
     rc = 0;
 
 done:
+    if (fm != NULL)
+        main_flush(-1, 0, &out); /* what the last iteration left */
     fakemx_free(fm);
     if (out.flush != NULL)
         event_free(out.flush);

@@ -9,10 +9,11 @@
  * never a crash. Reply texts are Postfix's smtpd's. Every reply is also
  * appended to the session record.
  */
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,20 +109,24 @@ static void fakemx_reply_template(struct fakemx_session *s, const char *text)
 /* Reading stops while a command is held, and for good when closing. */
 static void fakemx_read_stop(struct fakemx_session *s)
 {
-    if (s->bev != NULL)
-        bufferevent_disable(s->bev, EV_READ);
-    else
-        event_del(s->rev);
+    event_del(s->rev);
+}
+
+/* Under TLS, input that OpenSSL has already taken from the socket makes
+ * no readiness event: the read callback is run for it. */
+static void fakemx_ssl_kick(struct fakemx_session *s)
+{
+    if (s->ssl != NULL && !s->tls_handshaking && SSL_has_pending(s->ssl) &&
+        event_pending(s->rev, EV_READ, NULL))
+        event_active(s->rev, EV_READ, 0);
 }
 
 static void fakemx_read_start(struct fakemx_session *s)
 {
     struct timeval idle = {FAKEMX_IDLE_TIMEOUT, 0};
 
-    if (s->bev != NULL)
-        bufferevent_enable(s->bev, EV_READ);
-    else
-        event_add(s->rev, &idle);
+    event_add(s->rev, &idle);
+    fakemx_ssl_kick(s);
 }
 
 /* Stop reading; the session is freed once the replies queued so far are
@@ -138,13 +143,8 @@ static void fakemx_close_after_reply(struct fakemx_session *s)
 static void fakemx_hang(struct fakemx_session *s)
 {
     s->hung = 1;
-    if (s->bev != NULL) {
-        bufferevent_set_timeouts(s->bev, NULL, NULL);
-        bufferevent_enable(s->bev, EV_READ);
-    } else {
-        event_del(s->rev);
-        event_add(s->rev, NULL);
-    }
+    event_del(s->rev);
+    event_add(s->rev, NULL);
 }
 
 /* Forget the mail transaction (RFC 5321 section 4.1.1.5). */
@@ -174,14 +174,12 @@ void fakemx_session_free(struct fakemx_session *s)
         }
     log_debug("%s: disconnect from %s", s->host->listen, s->client_ip);
     clock_now(&s->rec->pub.closed);
-    if (s->bev != NULL) {
-        /* TLS: the bufferevent owns the socket and the buffers. */
-        bufferevent_free(s->bev);
-    } else {
-        event_free(s->rev);
-        event_free(s->wev);
-        close(s->fd);
-    }
+    /* No close_notify (RFC 8446 section 6.1): the connection just ends,
+     * as it did when a bufferevent carried TLS. */
+    SSL_free(s->ssl);
+    event_free(s->rev);
+    event_free(s->wev);
+    close(s->fd);
     strbuf_clear(&s->ibuf);
     strbuf_clear(&s->obuf);
     if (s->wait_ev != NULL)
@@ -195,45 +193,84 @@ void fakemx_session_free(struct fakemx_session *s)
     free(s);
 }
 
-/* Reply bytes not yet handed to the kernel (or, under TLS, to SSL). */
+/* Reply bytes not yet handed to the kernel. */
 static size_t fakemx_pending(const struct fakemx_session *s)
 {
-    size_t n = s->obuf.len - s->ooff;
-
-    if (s->bev != NULL)
-        n += evbuffer_get_length(bufferevent_get_output(s->bev));
-    return n;
+    return s->obuf.len - s->ooff;
 }
 
-/* Write what is queued now. Plain text: straight to the socket from the
- * session's own buffer, which keeps its storage; only what the kernel
- * does not take waits for EV_WRITE. So a reply costs one write and no
- * allocation or epoll_ctl (the benchmark's hot path). Under TLS: to the
- * bufferevent, which writes by itself. */
-static void fakemx_flush(struct fakemx_session *s)
+/* Wait until the socket is writable (EV_WRITE, with the idle timeout). */
+static void fakemx_want_write(struct fakemx_session *s)
 {
     struct timeval idle = {FAKEMX_IDLE_TIMEOUT, 0};
 
+    if (!event_pending(s->wev, EV_WRITE, NULL))
+        event_add(s->wev, &idle);
+}
+
+/* An SSL call returned rc <= 0: 0 when it is to be retried once the
+ * socket is ready (EV_WRITE armed if it must be writable), -1 when the
+ * connection is over (closed, reset, a TLS error). */
+static int fakemx_ssl_retry(struct fakemx_session *s, int rc)
+{
+    struct timeval idle = {FAKEMX_IDLE_TIMEOUT, 0};
+
+    switch (SSL_get_error(s->ssl, rc)) {
+    case SSL_ERROR_WANT_READ:
+        /* Usually reading is on. A write that needs to read (a TLS 1.2
+         * renegotiation) while reading is stopped turns it on: input then
+         * read is kept or dropped as the session's state says. */
+        if (!event_pending(s->rev, EV_READ, NULL))
+            event_add(s->rev, &idle);
+        return 0;
+    case SSL_ERROR_WANT_WRITE:
+        fakemx_want_write(s);
+        return 0;
+    default:
+        ERR_clear_error();
+        return -1;
+    }
+}
+
+/* Send up to len bytes: the count taken, or -1 with errno EAGAIN (wait;
+ * EV_WRITE is armed if the socket is full) or another errno (gone). */
+static ssize_t fakemx_send_bytes(struct fakemx_session *s, const char *p,
+                                 size_t len)
+{
+    ssize_t n;
+    int rc;
+
+    if (s->ssl == NULL) {
+        while ((n = write(s->fd, p, len)) < 0 && errno == EINTR)
+            ;
+        if (n < 0 && errno == EAGAIN)
+            fakemx_want_write(s);
+        return n;
+    }
+    ERR_clear_error(); /* SSL_get_error reads this thread's queue */
+    rc = SSL_write(s->ssl, p, len > INT_MAX ? INT_MAX : (int)len);
+    if (rc > 0)
+        return rc;
+    errno = fakemx_ssl_retry(s, rc) == 0 ? EAGAIN : EPIPE;
+    return -1;
+}
+
+/* Write what is queued now: straight to the socket (under TLS, through
+ * SSL_write) from the session's own buffer, which keeps its storage;
+ * only what the kernel does not take waits for EV_WRITE. So a reply
+ * costs one write and no allocation or epoll_ctl (the benchmark's hot
+ * path), and goes out in the event that made it. */
+static void fakemx_flush(struct fakemx_session *s)
+{
     while (!s->dead && s->ooff < s->obuf.len) {
-        ssize_t n;
-        if (s->bev != NULL) {
-            bufferevent_write(s->bev, s->obuf.buf + s->ooff,
-                              s->obuf.len - s->ooff);
-            s->ooff = s->obuf.len;
-            break;
-        }
-        n = write(s->fd, s->obuf.buf + s->ooff, s->obuf.len - s->ooff);
-        if (n > 0) {
+        ssize_t n =
+            fakemx_send_bytes(s, s->obuf.buf + s->ooff, s->obuf.len - s->ooff);
+        if (n > 0)
             s->ooff += (size_t)n;
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else if (n < 0 && errno == EAGAIN) {
-            if (!event_pending(s->wev, EV_WRITE, NULL))
-                event_add(s->wev, &idle);
+        else if (n < 0 && errno == EAGAIN)
             return;
-        } else {
+        else
             s->dead = 1; /* EPIPE, ECONNRESET: the client has gone */
-        }
     }
     s->obuf.len = s->ooff = 0;
 }
@@ -289,6 +326,8 @@ static void fakemx_end_of_data(struct fakemx_session *s)
                  s->client_ip);
         fakemx_record(s);
         fakemx_reply3(s, "250 2.0.0 Ok: queued as ", p, "");
+        /* Before the 250 is written: a harness observes the delivery (and
+         * the SUT's queue) before the SUT can know of it. */
         fakemx_record_notify(s->host->fm);
     }
     fakemx_reset(s);
@@ -606,7 +645,11 @@ static int fakemx_rule_fires(const struct fakemx_rule *r, unsigned long ord,
 {
     switch (r->when) {
     case FAKEMX_WHEN_NTH:
-        return ord == (unsigned long)r->n;
+        for (size_t i = 0; i < r->nranges; i++)
+            if (ord >= (unsigned long)r->ranges[i][0] &&
+                ord <= (unsigned long)r->ranges[i][1])
+                return 1;
+        return r->nranges == 0 && ord == (unsigned long)r->n;
     case FAKEMX_WHEN_EVERY:
         return ord % (unsigned long)r->n == 0;
     case FAKEMX_WHEN_MATCH:
@@ -927,10 +970,10 @@ static void fakemx_drained(struct fakemx_session *s)
 }
 
 /* Idle for FAKEMX_IDLE_TIMEOUT: say so as Postfix does, then close once
- * it is written. */
+ * it is written (a TLS handshake that stalls just ends). */
 static void fakemx_idle(struct fakemx_session *s)
 {
-    if (s->closing) {
+    if (s->closing || s->tls_handshaking) {
         s->dead = 1;
         return;
     }
@@ -938,18 +981,66 @@ static void fakemx_idle(struct fakemx_session *s)
     fakemx_close_after_reply(s);
 }
 
-/* Plain text: one read per readiness, into our input buffer (no
- * FIONREAD), then every complete command. */
+/* Read up to len bytes: the count, 0 at EOF, or -1 with errno (EAGAIN:
+ * nothing yet). Under TLS a close_notify or a TLS error counts as EOF. */
+static ssize_t fakemx_recv_bytes(struct fakemx_session *s, char *p, size_t len)
+{
+    int rc;
+
+    if (s->ssl == NULL)
+        return read(s->fd, p, len);
+    ERR_clear_error();
+    rc = SSL_read(s->ssl, p, len > INT_MAX ? INT_MAX : (int)len);
+    if (rc > 0)
+        return rc;
+    if (SSL_get_error(s->ssl, rc) == SSL_ERROR_WANT_WRITE)
+        s->ssl_read_blocked = 1; /* fakemx_on_writable reads again */
+    if (fakemx_ssl_retry(s, rc) < 0)
+        return 0;
+    errno = EAGAIN;
+    return -1;
+}
+
+/* One step of the TLS handshake (RFC 8446 section 4): done (the version
+ * recorded), still going (the right event armed), or failed (dead). */
+static void fakemx_tls_handshake(struct fakemx_session *s)
+{
+    const char *v;
+    int rc;
+
+    ERR_clear_error();
+    if ((rc = SSL_do_handshake(s->ssl)) <= 0) {
+        if (fakemx_ssl_retry(s, rc) < 0)
+            s->dead = 1;
+        return;
+    }
+    s->tls_handshaking = 0;
+    v = SSL_get_version(s->ssl);
+    s->rec->pub.tls_version = fakemx_srec_strdup(s->rec, v, strlen(v));
+    log_debug("%s: %s: %s established", s->host->listen, s->client_ip,
+              s->rec->pub.tls_version);
+}
+
+/* One read per readiness, into our input buffer (no FIONREAD), then
+ * every complete command; under TLS the handshake first. */
 static void fakemx_on_readable(evutil_socket_t fd, short what, void *arg)
 {
     struct fakemx_session *s = arg;
     char *room;
     ssize_t n;
 
+    (void)fd;
     if (what & EV_TIMEOUT) {
         fakemx_idle(s);
         fakemx_settle(s);
         return;
+    }
+    if (s->tls_handshaking) {
+        fakemx_tls_handshake(s);
+        if (s->dead || s->tls_handshaking) {
+            fakemx_settle(s);
+            return;
+        }
     }
     /* Usually every line read is complete: then the bytes are used where
      * they were read, in the buffer all sessions share, and only an
@@ -958,7 +1049,7 @@ static void fakemx_on_readable(evutil_socket_t fd, short what, void *arg)
         room = fakemx_input_room(s, FAKEMX_READ_SIZE);
     else
         room = s->host->fm->rbuf;
-    n = read(fd, room, FAKEMX_READ_SIZE);
+    n = fakemx_recv_bytes(s, room, FAKEMX_READ_SIZE);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (n <= 0) {
@@ -974,18 +1065,25 @@ static void fakemx_on_readable(evutil_socket_t fd, short what, void *arg)
         s->ibuf.buf[s->ibuf.len] = '\0';
         fakemx_process(s);
     }
-    if (!fakemx_settle(s))
-        fakemx_drained(s);
+    if (fakemx_settle(s))
+        return;
+    fakemx_ssl_kick(s);
+    fakemx_drained(s); /* last: it may free s */
 }
 
 static void fakemx_on_writable(evutil_socket_t fd, short what, void *arg)
 {
     struct fakemx_session *s = arg;
 
-    (void)fd;
     if (what & EV_TIMEOUT) {
         s->dead = 1;
         fakemx_settle(s);
+        return;
+    }
+    if (s->tls_handshaking || s->ssl_read_blocked) {
+        /* What waited for the socket to be writable was a read. */
+        s->ssl_read_blocked = 0;
+        fakemx_on_readable(fd, EV_READ, s);
         return;
     }
     fakemx_flush(s);
@@ -1019,88 +1117,47 @@ static void fakemx_on_wait(evutil_socket_t fd, short what, void *arg)
     fakemx_drained(s);
 }
 
-/* ---- under TLS: a bufferevent ---- */
-
-static void fakemx_on_bev_read(struct bufferevent *bev, void *arg)
-{
-    struct fakemx_session *s = arg;
-    struct evbuffer *in = bufferevent_get_input(bev);
-    size_t n = evbuffer_get_length(in);
-
-    /* All of it: the callback comes again only when more arrives. */
-    evbuffer_remove(in, fakemx_input_room(s, n), n);
-    s->ibuf.len += n;
-    s->ibuf.buf[s->ibuf.len] = '\0';
-    fakemx_process(s);
-    fakemx_settle(s);
-}
-
-static void fakemx_on_bev_write(struct bufferevent *bev, void *arg)
-{
-    struct fakemx_session *s = arg;
-
-    (void)bev;
-    fakemx_settle(s);
-}
-
-static void fakemx_on_bev_event(struct bufferevent *bev, short what, void *arg)
-{
-    struct fakemx_session *s = arg;
-
-    if (what & BEV_EVENT_CONNECTED) {
-        /* The TLS handshake is done. */
-        SSL *ssl = bufferevent_openssl_get_ssl(bev);
-        if (ssl != NULL) {
-            const char *v = SSL_get_version(ssl);
-            s->rec->pub.tls_version = fakemx_srec_strdup(s->rec, v, strlen(v));
-            log_debug("%s: %s: %s established", s->host->listen, s->client_ip,
-                      s->rec->pub.tls_version);
-        }
-        return;
-    }
-    if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING))
-        fakemx_idle(s);
-    else
-        s->dead = 1; /* EOF, error (handshake too), write timeout */
-    fakemx_settle(s);
-}
-
-/* The 220 for STARTTLS is written: the socket goes on under TLS, in a
- * bufferevent that owns it from now on. RFC 3207 section 4.2: the client
- * must say EHLO again; the transaction is forgotten. */
+/* The 220 for STARTTLS is written: the socket goes on under TLS, read
+ * and written through SSL on the same events. RFC 3207 section 4.2: the
+ * client must say EHLO again; the transaction is forgotten. */
 static void fakemx_tls_begin(struct fakemx_session *s)
 {
-    struct timeval idle = {FAKEMX_IDLE_TIMEOUT, 0};
-    SSL *ssl = SSL_new(s->host->fm->ssl_ctx);
-    struct bufferevent *tb = NULL;
-
     s->tls_starting = 0;
-    if (ssl != NULL)
-        tb = bufferevent_openssl_socket_new(s->host->fm->base, s->fd, ssl,
-                                            BUFFEREVENT_SSL_ACCEPTING,
-                                            BEV_OPT_CLOSE_ON_FREE);
-    if (tb == NULL) {
+    if ((s->ssl = SSL_new(s->host->fm->ssl_ctx)) == NULL ||
+        !SSL_set_fd(s->ssl, s->fd)) {
         log_warnx("%s: cannot start TLS with %s", s->host->listen,
                   s->client_ip);
-        if (ssl != NULL)
-            SSL_free(ssl);
+        ERR_clear_error();
         s->dead = 1;
         fakemx_settle(s);
         return;
     }
-    event_free(s->rev);
-    event_free(s->wev);
-    s->rev = s->wev = NULL;
-    s->fd = -1;
-    s->bev = tb;
+    /* obuf may move between a blocked SSL_write and its retry; a record
+     * may be written in part. Read-ahead: one read() per record batch,
+     * not a header and a body (fakemx_ssl_kick runs what it buffers). */
+    SSL_set_mode(s->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_set_read_ahead(s->ssl, 1);
+    SSL_set_accept_state(s->ssl);
+    s->tls_handshaking = 1;
     s->tls = 1;
     fakemx_reset(s);
     free(s->helo);
     s->helo = NULL;
-    bufferevent_setcb(tb, fakemx_on_bev_read, fakemx_on_bev_write,
-                      fakemx_on_bev_event, s);
-    bufferevent_set_timeouts(tb, &idle, &idle);
-    bufferevent_enable(tb, EV_READ | EV_WRITE);
+    fakemx_read_start(s); /* the ClientHello comes as a readiness */
+}
+
+/* Nagle off. Every reply flight is built whole in obuf and written with
+ * one write(), so Nagle has nothing to coalesce; left on, it holds the
+ * second write of one client flight (a pipelined batch read in two
+ * pieces, RFC 2920) until the client's delayed ACK, about 40 ms on
+ * Linux, while the client waits for that very reply. */
+static void fakemx_nodelay(struct fakemx_host *h, int fd)
+{
+    int on = 1;
+
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) < 0)
+        log_warn("%s: TCP_NODELAY", h->listen);
 }
 
 void fakemx_session_start(struct fakemx_host *h, int fd,
@@ -1112,6 +1169,7 @@ void fakemx_session_start(struct fakemx_host *h, int fd,
 
     s->host = h;
     s->fd = fd;
+    fakemx_nodelay(h, fd);
     s->conn_ord = h->nconn;
     netaddr_ip(peer, s->client_ip, sizeof(s->client_ip));
     strlist_init(&s->rcpts);

@@ -11,6 +11,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -722,6 +723,94 @@ START_TEST(test_delivery_callback)
 }
 END_TEST
 
+/* The server's end of c's connection, found among this process's
+ * descriptors by its two addresses; -1 if there is none. */
+static int server_fd_of(struct client *c)
+{
+    struct sockaddr_storage cname, cpeer, sname, speer;
+    socklen_t cnlen = sizeof(cname), cplen = sizeof(cpeer);
+    int cfd = (int)bufferevent_getfd(c->bev);
+
+    if (getsockname(cfd, (struct sockaddr *)&cname, &cnlen) < 0 ||
+        getpeername(cfd, (struct sockaddr *)&cpeer, &cplen) < 0)
+        return -1;
+    for (int fd = 0; fd < 1024; fd++) {
+        socklen_t snlen = sizeof(sname), splen = sizeof(speer);
+        if (fd == cfd ||
+            getsockname(fd, (struct sockaddr *)&sname, &snlen) < 0 ||
+            getpeername(fd, (struct sockaddr *)&speer, &splen) < 0)
+            continue;
+        if (snlen == cplen && splen == cnlen &&
+            memcmp(&sname, &cpeer, snlen) == 0 &&
+            memcmp(&speer, &cname, splen) == 0)
+            return fd;
+    }
+    return -1;
+}
+
+/* Nagle is off on every accepted connection: a second write for one
+ * client flight must not wait for the client's delayed ACK. */
+START_TEST(test_nodelay)
+{
+    struct client *c = client_connect();
+    int fd, on = 0;
+    socklen_t len = sizeof(on);
+
+    client_expect(c, "220 *");
+    fd = server_fd_of(c);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &len), 0);
+    ck_assert_int_ne(on, 0);
+    client_free(c);
+}
+END_TEST
+
+/* A pipelined batch (RFC 2920) and a message, each larger than one read
+ * (and, under TLS, than one record): every reply, in order. */
+static void check_big_batch(struct client *c)
+{
+    enum { NRCPT = 1000, NLINES = 2000 };
+    const struct fakemx_message *m;
+    struct strbuf batch, want;
+
+    strbuf_init(&batch);
+    strbuf_init(&want);
+    strbuf_puts(&batch, "EHLO big.test\r\nMAIL FROM:<a@x.test>\r\n");
+    strbuf_puts(&want, EHLO_REPLY "\n250 2.1.0 Ok\n");
+    for (int i = 0; i < NRCPT; i++) {
+        strbuf_printf(&batch, "RCPT TO:<r%d@y.test>\r\n", i);
+        strbuf_puts(&want, "250 2.1.5 Ok\n");
+    }
+    ck_assert_uint_gt(batch.len, 16384);
+    strbuf_puts(&batch, "DATA\r\n");
+    strbuf_puts(&want, GO_AHEAD);
+    client_send(c, batch.buf, batch.len);
+    client_expect(c, want.buf);
+    strbuf_reset(&batch);
+    for (int i = 0; i < NLINES; i++)
+        strbuf_printf(&batch, "line %04d of a message of many reads\r\n", i);
+    strbuf_puts(&batch, ".\r\nNOOP\r\n");
+    client_send(c, batch.buf, batch.len);
+    client_expect(c, QUEUED "\n250 2.0.0 Ok");
+    m = fakemx_message_at(fm, 0);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_uint_eq(m->nrcpt, NRCPT);
+    ck_assert_uint_eq(m->data_len, batch.len - strlen(".\r\nNOOP\r\n"));
+    ck_assert(memcmp(m->data, batch.buf, m->data_len) == 0);
+    strbuf_clear(&batch);
+    strbuf_clear(&want);
+}
+
+START_TEST(test_pipeline_over_reads)
+{
+    struct client *c = client_connect();
+
+    client_expect(c, "220 *");
+    check_big_batch(c);
+    client_free(c);
+}
+END_TEST
+
 START_TEST(test_queue_ids_differ)
 {
     struct client *c = client_connect();
@@ -954,6 +1043,45 @@ START_TEST(test_reply_nth_rcpt)
                    "RCPT TO:<2@y.test>\r\nRCPT TO:<3@y.test>\r\n");
     client_expect(c, "250 *\n250 *\n250 *\n452 4.5.3 *");
     client_free(c);
+}
+END_TEST
+
+/* "#N-M" and "#N,M" selectors: the RCPTs of those ranks. */
+START_TEST(test_reply_ranges)
+{
+    struct client *c;
+    char err[256];
+    struct fakemx_behaviour b;
+
+    set_beh("reply = RCPT #1-2,4 450 4.2.0 later");
+    c = client_connect();
+    client_expect(c, "220 *");
+    client_puts(c, "MAIL FROM:<a@x.test>\r\nRCPT TO:<1@y.test>\r\n"
+                   "RCPT TO:<2@y.test>\r\nRCPT TO:<3@y.test>\r\n"
+                   "RCPT TO:<4@y.test>\r\nRCPT TO:<5@y.test>\r\n");
+    client_expect(c, "250 2.1.0 Ok\n450 4.2.0 later\n450 4.2.0 later\n"
+                     "250 2.1.5 Ok\n450 4.2.0 later\n250 2.1.5 Ok");
+    client_free(c);
+    memset(&b, 0, sizeof(b));
+    ck_assert_int_eq(fakemx_behaviour_parse_line(&b, "reply = RCPT #1,3 550 no",
+                                                 err, sizeof(err)),
+                     0);
+    ck_assert_uint_eq(b.rules[0].nranges, 2);
+    ck_assert_int_eq(b.rules[0].ranges[1][0], 3);
+    ck_assert_int_eq(b.rules[0].ranges[1][1], 3);
+    fakemx_behaviour_clear(&b);
+    static const char *const bad[] = {
+        "reply = RCPT #2-1 550 no", "reply = RCPT #1,,2 550 no",
+        "reply = RCPT #1-x 550 no", "reply = RCPT #1,2,3,4,5,6,7,8,9 550 no"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(&b, 0, sizeof(b));
+        ck_assert_msg(
+            fakemx_behaviour_parse_line(&b, bad[i], err, sizeof(err)) < 0, "%s",
+            bad[i]);
+        ck_assert_msg(strstr(err, "expected #N, #N-M or a list") != NULL, "%s",
+                      err);
+        fakemx_behaviour_clear(&b);
+    }
 }
 END_TEST
 
@@ -1312,6 +1440,15 @@ static int cond_tls(void *arg)
 }
 
 /* After the 220 to STARTTLS: the client side of the handshake. */
+/* QUIT, its 221, the server's close; then c is freed. */
+static void client_quit(struct client *c)
+{
+    client_puts(c, "QUIT\r\n");
+    client_expect(c, "221 2.0.0 Bye");
+    ck_assert(pump(cond_eof, c));
+    client_free(c);
+}
+
 static void client_start_tls(struct client *c, SSL_CTX *ctx)
 {
     SSL *ssl = SSL_new(ctx);
@@ -1367,6 +1504,30 @@ START_TEST(test_eod_lenient)
 }
 END_TEST
 
+/* The same over TLS: input that OpenSSL has buffered is not lost while
+ * the socket has nothing more to read. */
+START_TEST(test_starttls_big_batch)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    struct client *c;
+
+    ck_assert_ptr_nonnull(ctx);
+    set_beh("starttls = yes");
+    c = client_connect();
+    client_expect(c, "220 *");
+    client_puts(c, "STARTTLS\r\n");
+    client_expect(c, "220 2.0.0 Ready to start TLS");
+    client_start_tls(c, ctx);
+    check_big_batch(c);
+    /* One TLS record each, arriving together. */
+    for (int i = 0; i < 3; i++)
+        client_puts(c, "NOOP\r\n");
+    client_expect(c, "250 2.0.0 Ok\n250 2.0.0 Ok\n250 2.0.0 Ok");
+    client_quit(c);
+    SSL_CTX_free(ctx);
+}
+END_TEST
+
 START_TEST(test_starttls)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -1401,10 +1562,7 @@ START_TEST(test_starttls)
     /* The NOOP sent in plain text got no reply. */
     for (size_t i = 0; i < sr->nreplies; i++)
         ck_assert_str_ne(sr->replies[i], "250 2.0.0 Ok");
-    client_puts(c, "QUIT\r\n");
-    client_expect(c, "221 2.0.0 Bye");
-    ck_assert(pump(cond_eof, c));
-    client_free(c);
+    client_quit(c);
     SSL_CTX_free(ctx);
 }
 END_TEST
@@ -1683,6 +1841,8 @@ static Suite *fakemx_suite(void)
     tcase_add_test(tc, test_long_data_line);
     tcase_add_test(tc, test_delivery_callback);
     tcase_add_test(tc, test_queue_ids_differ);
+    tcase_add_test(tc, test_nodelay);
+    tcase_add_test(tc, test_pipeline_over_reads);
     tcase_add_test(tc, test_set_behaviour);
     tcase_add_test(tc, test_add_host_errors);
     suite_add_tcase(s, tc);
@@ -1695,6 +1855,7 @@ static Suite *fakemx_suite(void)
     tcase_add_test(tc, test_parse_fields);
     tcase_add_test(tc, test_reply_nth_rcpt);
     tcase_add_test(tc, test_reply_every_connect);
+    tcase_add_test(tc, test_reply_ranges);
     tcase_add_test(tc, test_reply_match);
     tcase_add_test(tc, test_max_conn_reply);
     tcase_add_test(tc, test_greylist);
@@ -1709,6 +1870,7 @@ static Suite *fakemx_suite(void)
     tcase_add_test(tc, test_hardening);
     tcase_add_test(tc, test_eod_lenient);
     tcase_add_test(tc, test_starttls);
+    tcase_add_test(tc, test_starttls_big_batch);
     tcase_add_test(tc, test_starttls_not_offered);
     tcase_add_test(tc, test_recording);
     tcase_add_test(tc, test_session_end);

@@ -130,6 +130,43 @@ static int admin_command(struct lab *lab, const struct scenario *s,
     return rc;
 }
 
+/* "CMD && CMD ...", as the documents write "postmap transport && postfix
+ * reload": each runs if the one before it exited 0; their output lines
+ * are read as one. "/etc/init.d/postfix reload" is "postfix reload". 0,
+ * or -1 with msg when a command is not one the SUT has. */
+static int admin_chain(struct lab *lab, const struct scenario *s,
+                       const char *cmdline, struct strbuf *t,
+                       struct strlist *lines, char *msg, size_t msglen)
+{
+    struct strlist all;
+    const char *p = cmdline;
+    int status = 0, rc = 0;
+
+    strlist_init(&all);
+    while (p != NULL && status == 0 && rc == 0) {
+        const char *and = strstr(p, "&&");
+        char *one = and? xstrndup(p, (size_t)(and-p)) : xstrdup(p);
+        const char *cmd = str_trim(one);
+        struct strbuf err;
+        if (strcmp(cmd, "/etc/init.d/postfix reload") == 0)
+            cmd = "postfix reload";
+        strbuf_init(&err);
+        status = admin_command(lab, s, cmd, t, lines, &err);
+        if (status == 64) {
+            snprintf(msg, msglen, "%s", err.buf ? err.buf : "usage");
+            rc = -1;
+        }
+        for (size_t i = 0; i < lines->n; i++)
+            strlist_push(&all, lines->v[i]);
+        strbuf_clear(&err);
+        free(one);
+        p = and? and+2 : NULL;
+    }
+    strlist_clear(lines);
+    *lines = all;
+    return rc;
+}
+
 int admin_play(struct lab *lab, const struct scenario *s,
                const struct scn_block *b, struct capture *vars,
                struct strbuf *t, int *line, char *msg, size_t msglen)
@@ -142,7 +179,7 @@ int admin_play(struct lab *lab, const struct scenario *s,
     strlist_init(&lines);
     for (size_t i = 0; i < b->nitems && rc == 0; i++) {
         const struct scn_item *it = &b->items[i];
-        struct strbuf cmd, err;
+        struct strbuf cmd;
         char unknown[128];
         *line = it->line;
         if (it->kind == SCN_OUTPUT) {
@@ -160,21 +197,16 @@ int admin_play(struct lab *lab, const struct scenario *s,
             continue;
         }
         strbuf_init(&cmd);
-        strbuf_init(&err);
         if (capture_substitute(vars, it->text, &cmd, unknown, sizeof(unknown)) <
             0) {
             snprintf(msg, msglen, "unknown variable {%s}", unknown);
             rc = -1;
         } else {
             admin_expand(lab, &cmd);
-            if (admin_command(lab, s, cmd.buf, t, &lines, &err) == 64) {
-                snprintf(msg, msglen, "%s", err.buf ? err.buf : "usage");
-                rc = -1;
-            }
+            rc = admin_chain(lab, s, cmd.buf, t, &lines, msg, msglen);
             next_line = 0;
         }
         strbuf_clear(&cmd);
-        strbuf_clear(&err);
     }
     strlist_clear(&lines);
     return rc;

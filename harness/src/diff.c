@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "casefile.h"
 #include "harness/run.h"
 #include "mxlab/fsutil.h"
 #include "mxlab/strutil.h"
@@ -272,6 +273,26 @@ done:
     return unexplained;
 }
 
+/* One scenario compared: on stdout, and in both reports' records (the
+ * HTML report shows it). What diff_scenario returns. */
+static int diff_one(char *const dirs[2], const char *work)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    int rc;
+
+    if (mem == NULL)
+        return diff_scenario(dirs[0], dirs[1], work, stdout);
+    rc = diff_scenario(dirs[0], dirs[1], work, mem);
+    fclose(mem);
+    fputs(text, stdout);
+    for (int s = 0; s < 2; s++)
+        casefile_add_text(dirs[s], work, "diff", text);
+    free(text);
+    return rc;
+}
+
 int diff_main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -346,11 +367,14 @@ int diff_main(int argc, char **argv)
     strlist_init(&works);
     fs_list_dir(workroot, &works);
     for (size_t i = 0; i < works.n; i++) {
-        differing += diff_scenario(dirs[0], dirs[1], works.v[i], stdout) > 0;
+        differing += diff_one(dirs, works.v[i]) > 0;
         compared++;
     }
     printf("%d compared, %d with unexplained differences\n", compared,
            differing);
+    for (int s = 0; s < 2; s++)
+        if (casefile_remake("mxlab diff", dirs[s]) == 0)
+            printf("report: %s/index.html\n", dirs[s]);
     strlist_clear(&works);
     free(workroot);
     free(dirs[0]);

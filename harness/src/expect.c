@@ -456,26 +456,15 @@ static int expect_parse_log_contains(struct scn_expect *x,
     return 0;
 }
 
+static long expect_log_count(const struct scn_expect *x, struct expect_env *env,
+                             struct strbuf *why);
+
 static int expect_check_log_contains(const struct scn_expect *x,
                                      struct expect_env *env, struct strbuf *why)
 {
-    struct strbuf text;
-    char unknown[128], *log;
-    int found = 0;
+    long n = expect_log_count(x, env, why);
 
-    strbuf_init(&text);
-    if (capture_substitute(env->vars, x->text, &text, unknown,
-                           sizeof(unknown)) < 0) {
-        strbuf_clear(&text);
-        strbuf_printf(why, "unknown variable {%s}", unknown);
-        return -1;
-    }
-    if (fs_read_file(lab_maillog(env->lab), &log, NULL) == 0) {
-        found = expect_text_has_line(log, text.buf ? text.buf : "");
-        free(log);
-    }
-    strbuf_clear(&text);
-    return found;
+    return n < 0 ? -1 : n > 0;
 }
 
 static void expect_explain_log_contains(const struct scn_expect *x,
@@ -720,9 +709,208 @@ static void expect_explain_mailbox(const struct scn_expect *x,
 /* ---- the table ---- */
 
 /* In the order they are tried: "delivered data" before "delivered". */
+/* ---- queue deferred|active|hold|incoming N ---- */
+
+static const char *const expect_queues[] = {"deferred", "active", "hold",
+                                            "incoming"};
+
+static int expect_parse_queue_n(struct scn_expect *x, const struct strlist *w,
+                                const char *text, char *err, size_t errlen)
+{
+    size_t q;
+
+    (void)text;
+    for (q = 0; q < sizeof(expect_queues) / sizeof(expect_queues[0]); q++)
+        if (strcmp(w->v[1], expect_queues[q]) == 0)
+            break;
+    if (q == sizeof(expect_queues) / sizeof(expect_queues[0]) ||
+        str_to_long(w->v[2], &x->count) < 0 || x->count < 0) {
+        snprintf(err, errlen,
+                 "queue: expected \"queue empty\" or \"queue "
+                 "deferred|active|hold|incoming N\"");
+        return -1;
+    }
+    x->text = xstrdup(w->v[1]);
+    return 0;
+}
+
+/* Messages in one of the SUT's queues, as its "postqueue -j" lists them
+ * (Postfix's and the relay's), or -1 if it cannot say. */
+static long expect_queue_named(struct expect_env *env, const char *queue)
+{
+    struct strbuf out, err;
+    char *needle = xasprintf("\"queue_name\": \"%s\"", queue);
+    long n = 0;
+
+    strbuf_init(&out);
+    strbuf_init(&err);
+    if (lab_admin(env->lab, "postqueue -j", &out, &err) != 0)
+        n = -1;
+    for (const char *p = out.buf; n >= 0 && p && (p = strstr(p, needle));
+         p += strlen(needle))
+        n++;
+    free(needle);
+    strbuf_clear(&out);
+    strbuf_clear(&err);
+    return n;
+}
+
+static int expect_check_queue_n(const struct scn_expect *x,
+                                struct expect_env *env, struct strbuf *why)
+{
+    (void)why;
+    if (!expect_idle(env) && !env->final_try)
+        return 0;
+    return expect_queue_named(env, x->text) == x->count;
+}
+
+static void expect_explain_queue_n(const struct scn_expect *x,
+                                   struct expect_env *env, struct strbuf *why)
+{
+    strbuf_printf(why, "expected %ld message(s) in the %s queue, found %ld",
+                  x->count, x->text, expect_queue_named(env, x->text));
+}
+
+/* ---- mx IP connections|messages N ---- */
+
+static int expect_parse_mx_n(struct scn_expect *x, const struct strlist *w,
+                             const char *text, char *err, size_t errlen)
+{
+    struct netaddr na;
+
+    (void)text;
+    if (netaddr_parse(w->v[1], 0, &na) < 0 || netaddr_port(&na) != 0 ||
+        (strcmp(w->v[2], "connections") != 0 &&
+         strcmp(w->v[2], "messages") != 0) ||
+        str_to_long(w->v[3], &x->count) < 0 || x->count < 0) {
+        snprintf(err, errlen, "mx: expected \"mx IP connections|messages N\"");
+        return -1;
+    }
+    x->host = xstrdup(w->v[1]);
+    x->text = xstrdup(w->v[2]);
+    return 0;
+}
+
+/* Connections the [mx IP] host accepted, or messages it received. */
+static long expect_mx_count(const struct scn_expect *x, struct expect_env *env)
+{
+    struct fakemx *mx = lab_fakemx(env->lab);
+    long n = 0;
+
+    if (strcmp(x->text, "messages") == 0) {
+        for (size_t i = 0; i < fakemx_message_count(mx); i++)
+            n += expect_message_at(fakemx_message_at(mx, i), x->host);
+        return n;
+    }
+    for (size_t i = 0; i < fakemx_session_count(mx); i++) {
+        struct netaddr na;
+        char ip[64];
+        const struct fakemx_session_record *r = fakemx_session_at(mx, i);
+        n += netaddr_parse(r->host, 0, &na) == 0 &&
+             strcmp(netaddr_ip(&na, ip, sizeof(ip)), x->host) == 0;
+    }
+    return n;
+}
+
+static int expect_check_mx_n(const struct scn_expect *x, struct expect_env *env,
+                             struct strbuf *why)
+{
+    (void)why;
+    if (!expect_idle(env) && !env->final_try)
+        return 0;
+    return expect_mx_count(x, env) == x->count;
+}
+
+static void expect_explain_mx_n(const struct scn_expect *x,
+                                struct expect_env *env, struct strbuf *why)
+{
+    strbuf_printf(why, "expected %ld %s at %s, got %ld", x->count, x->text,
+                  x->host, expect_mx_count(x, env));
+}
+
+/* ---- log count PATTERN N ---- */
+
+static int expect_parse_log_count(struct scn_expect *x, const struct strlist *w,
+                                  const char *text, char *err, size_t errlen)
+{
+    const char *t = expect_rest(text, "count");
+    size_t len = strlen(t);
+
+    while (len > 0 && (t[len - 1] == ' ' || t[len - 1] == '\t'))
+        len--;
+    len -= strlen(w->v[w->n - 1]); /* the count, last */
+    while (len > 0 && (t[len - 1] == ' ' || t[len - 1] == '\t'))
+        len--;
+    if (len == 0 || str_to_long(w->v[w->n - 1], &x->count) < 0 ||
+        x->count < 0) {
+        snprintf(err, errlen, "log count: expected \"log count PATTERN N\"");
+        return -1;
+    }
+    x->text = xstrndup(t, len);
+    return 0;
+}
+
+/* Lines of the mail log that contain x->text ({captures} replaced; '*'
+ * and '?' as in S:), or -1 with why: "log contains" and "log count". */
+static long expect_log_count(const struct scn_expect *x, struct expect_env *env,
+                             struct strbuf *why)
+{
+    struct strbuf text;
+    char unknown[128], *log, *glob;
+    long n = 0;
+
+    strbuf_init(&text);
+    if (capture_substitute(env->vars, x->text, &text, unknown,
+                           sizeof(unknown)) < 0) {
+        strbuf_clear(&text);
+        strbuf_printf(why, "unknown variable {%s}", unknown);
+        return -1;
+    }
+    glob = xasprintf("*%s*", text.buf ? text.buf : "");
+    if (fs_read_file(lab_maillog(env->lab), &log, NULL) == 0) {
+        for (char *line = log; line && *line;) {
+            char *nl = strchr(line, '\n');
+            if (nl)
+                *nl = '\0';
+            n += str_glob(glob, line);
+            line = nl ? nl + 1 : NULL;
+        }
+        free(log);
+    }
+    free(glob);
+    strbuf_clear(&text);
+    return n;
+}
+
+static int expect_check_log_count(const struct scn_expect *x,
+                                  struct expect_env *env, struct strbuf *why)
+{
+    long n;
+
+    if (!expect_idle(env) && !env->final_try)
+        return 0;
+    n = expect_log_count(x, env, why);
+    return n < 0 ? -1 : n == x->count;
+}
+
+static void expect_explain_log_count(const struct scn_expect *x,
+                                     struct expect_env *env, struct strbuf *why)
+{
+    struct strbuf ignored;
+
+    strbuf_init(&ignored);
+    strbuf_printf(why, "expected %ld log line(s) containing \"%s\", found %ld",
+                  x->count, x->text, expect_log_count(x, env, &ignored));
+    strbuf_clear(&ignored);
+}
+
+/* ---- the table ---- */
+
 static const struct expect_kind expect_kinds[] = {
     {"log contains", 2, 0, expect_parse_log_contains, expect_check_log_contains,
      expect_explain_log_contains},
+    {"log count", 4, 0, expect_parse_log_count, expect_check_log_count,
+     expect_explain_log_count},
     {"log totals", 2, 0, expect_parse_log_totals, expect_check_log_totals,
      NULL},
     {"delivered data", 3, 0, expect_parse_content, expect_check_data, NULL},
@@ -733,6 +921,9 @@ static const struct expect_kind expect_kinds[] = {
      expect_explain_mailbox},
     {"queue empty", 2, 2, expect_parse_nothing, expect_check_queue_empty,
      expect_explain_queue_empty},
+    {"queue", 3, 3, expect_parse_queue_n, expect_check_queue_n,
+     expect_explain_queue_n},
+    {"mx", 4, 4, expect_parse_mx_n, expect_check_mx_n, expect_explain_mx_n},
     {"deliveries", 2, 2, expect_parse_deliveries, expect_check_deliveries,
      expect_explain_deliveries},
     {"delivered", 1, 0, expect_parse_delivered, expect_check_delivered,
@@ -776,8 +967,10 @@ int expect_parse(struct scn_expect *x, const char *text, char *err,
         snprintf(err, errlen,
                  "unknown expectation; expected \"delivered to IP [from "
                  "ADDR] [rcpt ADDR...]\", \"not delivered [to IP] rcpt "
-                 "ADDR...\", \"deliveries N\", \"queue empty\", \"log "
-                 "contains TEXT\", \"log totals ...\", \"mailbox USER "
+                 "ADDR...\", \"deliveries N\", \"queue empty\", \"queue "
+                 "deferred|active|hold|incoming N\", \"mx IP "
+                 "connections|messages N\", \"log contains TEXT\", \"log "
+                 "count PATTERN N\", \"log totals ...\", \"mailbox USER "
                  "messages N|contains TEXT\", \"delivered data "
                  "contains|lacks TEXT\", \"delivered envelope contains|lacks "
                  "TEXT\" or \"dns queried NAME ...\"");

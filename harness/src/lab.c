@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include "daemon.h"
 #include "labconf.h"
 #include "mxlab/clock.h"
 #include "mxlab/fsutil.h"
@@ -25,9 +27,21 @@
  * days of retries every 300 s are 1440). */
 #define LAB_MAX_TIME_STEPS 100000
 
-struct lab {
+/* One system: the SUT, or a [system NAME IP] beside it (the same kind,
+ * its own configuration, queue and log, listening on IP at the port the
+ * lab delivers to, so that MX records can point at it). */
+struct lab_sys {
+    const char *name; /* NULL: the SUT */
     struct sut_env env;
     const struct sut_ops *ops;
+    int *svc_ports; /* [master.cf] inet services, in order (the SUT's) */
+    size_t nsvc;
+};
+
+struct lab {
+    struct lab_sys *sys; /* [0] the SUT, then the [system] blocks */
+    size_t nsys;
+    struct lab_sys *cur; /* what admin, queue, log and sessions act on */
     struct sut_spec spec;
     struct fakedns *dns;
     struct fakemx *mx;
@@ -36,8 +50,7 @@ struct lab {
         struct fakemx_host *host;
     } * mxhosts;
     size_t nmxhosts;
-    int *svc_ports; /* [master.cf] inet services, in order */
-    size_t nsvc;
+    struct event_base *base;
     lab_delivery_fn *on_delivery;
     void *on_delivery_arg;
     lab_change_fn *on_change;
@@ -50,6 +63,9 @@ struct lab {
     void *time_arg;
     struct event *time_timer;   /* real time: the scaled wait */
     struct event *time_recheck; /* simulated: look again now and then */
+    /* Simulated clock, but a [daemon] reads the real one (postgrey):
+     * the scaled real wait comes first. */
+    int time_waiting_real;
     char errbuf[1600];
 };
 
@@ -101,7 +117,7 @@ static void lab_changed(void *arg)
 
     if (lab->on_change != NULL)
         lab->on_change(lab->on_change_arg);
-    if (lab->time_active && lab->ops->next_event != NULL)
+    if (lab->time_active && lab->sys->ops->next_event != NULL)
         lab_time_step(lab);
 }
 
@@ -111,27 +127,43 @@ static void lab_delivered(void *arg, const struct fakemx_message *m)
 
     if (lab->on_delivery != NULL)
         lab->on_delivery(lab->on_delivery_arg, m);
-    if (lab->time_active && lab->ops->next_event != NULL)
+    if (lab->time_active && lab->sys->ops->next_event != NULL)
         lab_time_step(lab);
 }
 
-/* Ports and addresses: the SUT's own choice, else the lab's. */
-static int lab_prepare(struct lab *lab)
+/* Ports and addresses: the SUT's own choice, else the lab's. A [system]
+ * listens on its own address at the SUT's delivery port and shares the
+ * SUT's fakedns. */
+static int lab_prepare(struct lab *lab, struct lab_sys *sys)
 {
-    struct sut_env *env = &lab->env;
+    struct sut_env *env = &sys->env;
 
-    if (lab->ops->prepare != NULL) {
-        if (lab->ops->prepare(env) < 0)
+    if (sys->ops->prepare != NULL) {
+        if (sys->ops->prepare(env) < 0)
             return -1;
+        if (sys != lab->sys) {
+            env->smtp_port = env->mx_port = lab->sys->env.mx_port;
+            env->dns_port = lab->sys->env.dns_port;
+            snprintf(env->dns_ip, sizeof(env->dns_ip), "%s",
+                     lab->sys->env.dns_ip);
+        }
     } else {
         env->mx_port = labconf_free_port(SOCK_STREAM);
         env->dns_port = labconf_free_port(SOCK_DGRAM);
         snprintf(env->dns_ip, sizeof(env->dns_ip), "%s", LAB_DNS_IP);
     }
+    if (daemon_wanted(env->s, "policyd-spf") && env->dns_port != 53) {
+        /* policyd-spf's resolver asks port 53 only (as Postfix's): one
+         * 127.53.x.y address per worker. */
+        unsigned pid = (unsigned)getpid();
+        env->dns_port = 53;
+        snprintf(env->dns_ip, sizeof(env->dns_ip), "127.53.%u.%u",
+                 (pid >> 8) & 255, pid & 255);
+    }
     if (env->mx_port < 0 || env->dns_port < 0 ||
-        ((lab->ops->caps & LAB_CAP_CONFIG) && env->smtp_port < 0))
+        ((sys->ops->caps & LAB_CAP_CONFIG) && env->smtp_port < 0))
         return sut_fail(env, 1, "no free loopback port: %s", strerror(errno));
-    if ((lab->ops->caps & LAB_CAP_CONFIG) && fs_mkdir_p(env->confdir, 0755) < 0)
+    if ((sys->ops->caps & LAB_CAP_CONFIG) && fs_mkdir_p(env->confdir, 0755) < 0)
         return sut_fail(env, 1, "%s: %s", env->confdir, strerror(errno));
     return 0;
 }
@@ -139,7 +171,7 @@ static int lab_prepare(struct lab *lab)
 /* fakedns with the scenario's zones, the fake MX hosts. */
 static int lab_world(struct lab *lab)
 {
-    struct sut_env *env = &lab->env;
+    struct sut_env *env = &lab->sys->env;
     char err[1024], addr[128];
 
     for (size_t i = 0; i < env->s->nblocks; i++) {
@@ -173,6 +205,8 @@ static int lab_world(struct lab *lab)
 /* The scenario's [main.cf] (one at most). */
 static int lab_find_maincf(struct sut_env *env)
 {
+    if (env->maincf != NULL)
+        return 0; /* a [system]: its own block */
     for (size_t i = 0; i < env->s->nblocks; i++) {
         const struct scn_block *b = &env->s->blocks[i];
         if (b->kind != SCN_MAINCF)
@@ -186,19 +220,69 @@ static int lab_find_maincf(struct sut_env *env)
     return 0;
 }
 
-/* Files and configuration, then the SUT itself. */
-static int lab_start_sut(struct lab *lab)
+/* Files and configuration, then the system itself. A [system] gets the
+ * scenario's [file] blocks, no [master.cf] services. */
+static int lab_start_sut(struct lab *lab, struct lab_sys *sys)
 {
-    struct sut_env *env = &lab->env;
+    struct sut_env *env = &sys->env;
 
-    if (!(lab->ops->caps & LAB_CAP_CONFIG))
+    if (!(sys->ops->caps & LAB_CAP_CONFIG))
         return 0;
+    if (sys != lab->sys) {
+        env->master_extra = xstrdup("");
+        /* The lab's daemons are the SUT's; a [system] names them too. */
+        env->daemons = lab->sys->env.daemons;
+    }
     if (labconf_files(env) < 0 ||
-        labconf_master_services(env, &lab->svc_ports, &lab->nsvc) < 0 ||
-        labconf_write_maincf(env, lab->ops->maincf) < 0 ||
+        (sys == lab->sys && (env->daemons = daemons_start(env)) == NULL) ||
+        (sys == lab->sys &&
+         labconf_master_services(env, &sys->svc_ports, &sys->nsvc) < 0) ||
+        labconf_write_maincf(env, sys->ops->maincf) < 0 ||
         labconf_write_local(env) < 0)
         return -1;
-    return lab->ops->start ? lab->ops->start(env) : 0;
+    return sys->ops->start ? sys->ops->start(env) : 0;
+}
+
+/* sys's environment: the SUT's in workdir, a [system NAME]'s in
+ * workdir/NAME. */
+static void lab_sys_init(struct lab *lab, struct lab_sys *sys,
+                         const struct scenario *s, const char *workdir,
+                         const struct scn_block *system)
+{
+    struct sut_env *env = &sys->env;
+
+    sys->ops = lab->spec.ops;
+    sys->name = system ? system->arg : NULL;
+    env->base = lab->base;
+    env->s = s;
+    env->workdir =
+        system ? xasprintf("%s/%s", workdir, system->arg) : xstrdup(workdir);
+    env->confdir = xasprintf("%s/config", env->workdir);
+    env->maillog = xasprintf("%s/maillog", env->workdir);
+    env->maincf = system;
+    env->listen_ip = system ? system->ip : SUT_IP;
+    env->err = lab->errbuf;
+    env->errlen = sizeof(lab->errbuf);
+    env->on_change = lab_changed;
+    env->on_change_arg = lab;
+}
+
+/* Every system's directories, ports, configuration, and start. */
+static int lab_start_all(struct lab *lab)
+{
+    for (size_t i = 0; i < lab->nsys; i++) {
+        struct sut_env *env = &lab->sys[i].env;
+        if (fs_mkdir_p(env->workdir, 0755) < 0)
+            return sut_fail(env, 1, "%s: %s", env->workdir, strerror(errno));
+        if (lab_find_maincf(env) < 0 || lab_prepare(lab, &lab->sys[i]) < 0)
+            return -1;
+        if (i == 0 && lab_world(lab) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < lab->nsys; i++)
+        if (lab_start_sut(lab, &lab->sys[i]) < 0)
+            return -1;
+    return 0;
 }
 
 struct lab *lab_open(struct event_base *base, const struct scenario *s,
@@ -206,26 +290,23 @@ struct lab *lab_open(struct event_base *base, const struct scenario *s,
                      size_t errlen)
 {
     struct lab *lab = xcalloc(1, sizeof(*lab));
-    struct sut_env *env = &lab->env;
 
     lab->spec = *sut;
-    lab->ops = sut->ops;
-    env->base = base;
-    env->s = s;
-    env->workdir = xstrdup(workdir);
-    env->confdir = xasprintf("%s/config", workdir);
-    env->maillog = xasprintf("%s/maillog", workdir);
-    env->err = lab->errbuf;
-    env->errlen = sizeof(lab->errbuf);
-    env->on_change = lab_changed;
-    env->on_change_arg = lab;
+    lab->base = base;
+    lab->nsys = 1;
+    for (size_t i = 0; i < s->nblocks; i++)
+        lab->nsys += s->blocks[i].kind == SCN_SYSTEM;
+    /* Allocated once: the systems' environments are callback arguments. */
+    lab->sys = xcalloc(lab->nsys, sizeof(*lab->sys));
+    lab->cur = lab->sys;
+    lab_sys_init(lab, lab->sys, s, workdir, NULL);
+    for (size_t i = 0, k = 1; i < s->nblocks; i++)
+        if (s->blocks[i].kind == SCN_SYSTEM)
+            lab_sys_init(lab, &lab->sys[k++], s, workdir, &s->blocks[i]);
     lab->dns = fakedns_new(base);
     lab->mx = fakemx_new(base);
     fakemx_on_delivery(lab->mx, lab_delivered, lab);
-    if (fs_mkdir_p(workdir, 0755) < 0)
-        sut_fail(env, 1, "%s: %s", workdir, strerror(errno));
-    else if (lab_find_maincf(env) == 0 && lab_prepare(lab) == 0 &&
-             lab_world(lab) == 0 && lab_start_sut(lab) == 0)
+    if (lab_start_all(lab) == 0)
         return lab;
     snprintf(err, errlen, "%s", lab->errbuf);
     lab_close(lab);
@@ -236,8 +317,11 @@ void lab_close(struct lab *lab)
 {
     if (lab == NULL)
         return;
-    if (lab->ops->stop != NULL)
-        lab->ops->stop(&lab->env);
+    for (size_t i = lab->nsys; i-- > 0;)
+        if (lab->sys[i].ops->stop != NULL)
+            lab->sys[i].ops->stop(&lab->sys[i].env);
+    if (lab->nsys > 0)
+        daemons_stop(lab->sys->env.daemons);
     if (lab->time_timer != NULL)
         event_free(lab->time_timer);
     if (lab->time_recheck != NULL)
@@ -245,18 +329,65 @@ void lab_close(struct lab *lab)
     fakemx_free(lab->mx);
     fakedns_free(lab->dns);
     free(lab->mxhosts);
-    free(lab->svc_ports);
-    free(lab->env.master_extra);
-    free(lab->env.queuedir);
-    free(lab->env.workdir);
-    free(lab->env.confdir);
-    free(lab->env.maillog);
+    for (size_t i = 0; i < lab->nsys; i++) {
+        struct sut_env *env = &lab->sys[i].env;
+        free(lab->sys[i].svc_ports);
+        free(env->master_extra);
+        free(env->maincf_text);
+        free(env->queuedir);
+        free(env->workdir);
+        free(env->confdir);
+        free(env->maillog);
+    }
+    free(lab->sys);
     free(lab);
+}
+
+int lab_use(struct lab *lab, const char *name)
+{
+    for (size_t i = 0; i < lab->nsys; i++)
+        if ((name == NULL && lab->sys[i].name == NULL) ||
+            (name != NULL && lab->sys[i].name != NULL &&
+             strcmp(name, lab->sys[i].name) == 0)) {
+            lab->cur = &lab->sys[i];
+            return 0;
+        }
+    return -1;
+}
+
+int lab_change_maincf(struct lab *lab, const char *text, char *err,
+                      size_t errlen)
+{
+    struct sut_env *env = &lab->cur->env;
+    const char *now = env->maincf_text      ? env->maincf_text
+                      : env->maincf != NULL ? env->maincf->text
+                                            : NULL;
+    char *merged = labconf_maincf_merge(now ? now : "", text);
+
+    free(env->maincf_text);
+    env->maincf_text = merged;
+    if (labconf_write_maincf(env, lab->cur->ops->maincf) < 0) {
+        snprintf(err, errlen, "%s", lab->errbuf);
+        return -1;
+    }
+    return 0;
+}
+
+int lab_change_file(struct lab *lab, const char *name, const char *text,
+                    char *err, size_t errlen)
+{
+    struct sut_env *env = &lab->cur->env;
+
+    if (labconf_write(env, name, text, 0644) < 0) {
+        snprintf(err, errlen, "%s", lab->errbuf);
+        return -1;
+    }
+    return 0;
 }
 
 unsigned lab_caps(const struct lab *lab)
 {
-    return lab->ops->caps;
+    return lab->sys->ops->caps;
 }
 
 const char *lab_sut_name(const struct lab *lab)
@@ -266,17 +397,17 @@ const char *lab_sut_name(const struct lab *lab)
 
 const char *lab_confdir(const struct lab *lab)
 {
-    return lab->env.confdir;
+    return lab->cur->env.confdir;
 }
 
 const char *lab_maillog(const struct lab *lab)
 {
-    return lab->env.maillog;
+    return lab->cur->env.maillog;
 }
 
 const char *lab_workdir(const struct lab *lab)
 {
-    return lab->env.workdir;
+    return lab->cur->env.workdir;
 }
 
 struct fakemx *lab_fakemx(struct lab *lab)
@@ -326,19 +457,26 @@ int lab_endpoint(const struct lab *lab, const char *service,
     size_t index = 0;
 
     memset(out, 0, sizeof(*out));
-    if (!(lab->ops->caps & LAB_CAP_CONFIG) && service == NULL) {
+    if (lab->cur != lab->sys) {
+        /* a [system]: its smtpd on its own address */
+        netaddr_parse(lab->cur->env.listen_ip, lab->cur->env.smtp_port,
+                      &out->addr);
+        return 0;
+    }
+    if (!(lab->sys->ops->caps & LAB_CAP_CONFIG) && service == NULL) {
         out->addr = lab->spec.addr;
         out->tls = lab->spec.tls;
         return 0;
     }
     if (service != NULL &&
-        ((svc = scenario_service(lab->env.s, service, &index)) == NULL ||
-         index >= lab->nsvc)) {
+        ((svc = scenario_service(lab->sys->env.s, service, &index)) == NULL ||
+         index >= lab->sys->nsvc)) {
         snprintf(err, errlen, "no inet service %s on %s", service,
                  lab->spec.name);
         return -1;
     }
-    netaddr_parse(SUT_IP, svc ? lab->svc_ports[index] : lab->env.smtp_port,
+    netaddr_parse(SUT_IP,
+                  svc ? lab->sys->svc_ports[index] : lab->sys->env.smtp_port,
                   &out->addr);
     out->tls = svc != NULL && lab_service_wrapper(svc->text);
     return 0;
@@ -350,7 +488,7 @@ int lab_source(const struct lab *lab, const char *from, struct netaddr *out,
     static const char *const loopback[] = {"127.0.0.0/8", "::1/128"};
     int local = 0;
 
-    if (from == NULL && !(lab->ops->caps & LAB_CAP_CONFIG))
+    if (from == NULL && !(lab->sys->ops->caps & LAB_CAP_CONFIG))
         return 0; /* a remote SUT: from wherever this host routes */
     if (netaddr_parse(from ? from : SUT_IP, 0, out) < 0) {
         snprintf(err, errlen, "bad source address \"%s\"", from);
@@ -388,27 +526,45 @@ int lab_change_mx(struct lab *lab, const char *ip,
 int lab_queue(struct lab *lab, size_t *total, size_t *busy)
 {
     *total = *busy = 0;
-    if (lab->ops->queue == NULL || lab->env.priv == NULL)
+    if (lab->cur->ops->queue == NULL || lab->cur->env.priv == NULL)
         return -1;
-    return lab->ops->queue(&lab->env, total, busy);
+    return lab->cur->ops->queue(&lab->cur->env, total, busy);
 }
 
 int lab_idle(struct lab *lab)
 {
-    if (lab->ops->idle == NULL || lab->env.priv == NULL)
-        return 1; /* nothing we can see */
-    return lab->ops->idle(&lab->env);
+    /* Every system: mail one of them holds may be on its way to another. */
+    for (size_t i = 0; i < lab->nsys; i++) {
+        struct lab_sys *sys = &lab->sys[i];
+        if (sys->ops->idle != NULL && sys->env.priv != NULL &&
+            !sys->ops->idle(&sys->env))
+            return 0;
+    }
+    return 1;
 }
 
 int lab_admin(struct lab *lab, const char *cmdline, struct strbuf *out,
               struct strbuf *err)
 {
-    if (lab->ops->admin == NULL || lab->env.priv == NULL) {
+    if (lab->cur->ops->admin == NULL || lab->cur->env.priv == NULL) {
         strbuf_printf(err, "%s: %s has no admin commands\n", cmdline,
                       lab->spec.name);
         return 64;
     }
-    return lab->ops->admin(&lab->env, cmdline, out, err);
+    return lab->cur->ops->admin(&lab->cur->env, cmdline, out, err);
+}
+
+/* The first moment any system has work at, 0 if none. */
+static time_t lab_next_event(struct lab *lab)
+{
+    time_t first = 0;
+
+    for (size_t i = 0; i < lab->nsys; i++) {
+        time_t t = lab->sys[i].ops->next_event(&lab->sys[i].env);
+        if (t != 0 && (first == 0 || t < first))
+            first = t;
+    }
+    return first;
 }
 
 static void lab_time_end(struct lab *lab, int ok, const char *msg)
@@ -425,17 +581,18 @@ static void lab_time_end(struct lab *lab, int ok, const char *msg)
  * recheck timer while the SUT is busy. */
 static void lab_time_step(struct lab *lab)
 {
-    while (lab->time_active) {
+    while (lab->time_active && !lab->time_waiting_real) {
         if (!lab_idle(lab))
             return; /* the SUT's changes bring us back */
         time_t now = clock_time();
-        time_t next = lab->ops->next_event(&lab->env);
+        time_t next = lab_next_event(lab);
         time_t to =
             next > now && next < lab->time_target ? next : lab->time_target;
         if (to > now) {
             struct timeval tv = {to - now, 0};
             clock_advance(&tv);
-            lab->ops->time_moved(&lab->env);
+            for (size_t i = 0; i < lab->nsys; i++)
+                lab->sys[i].ops->time_moved(&lab->sys[i].env);
             fakemx_time_changed(lab->mx);
         }
         if (to >= lab->time_target) {
@@ -460,45 +617,60 @@ static void lab_on_time_timer(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (lab->ops->next_event != NULL)
-        lab_time_step(lab);
-    else
+    if (lab->sys->ops->next_event == NULL) {
         lab_time_end(lab, 1, NULL);
+        return;
+    }
+    if (lab->time_waiting_real) {
+        struct timeval recheck = {0, LAB_RECHECK_MS * 1000};
+        lab->time_waiting_real = 0;
+        evtimer_add(lab->time_recheck, &recheck);
+    }
+    lab_time_step(lab);
 }
 
 long lab_time_scale(const struct lab *lab)
 {
-    return lab->ops->next_event != NULL ? 0 : sut_time_scale(&lab->env);
+    return lab->sys->ops->next_event != NULL ? 0
+                                             : sut_time_scale(&lab->sys->env);
 }
 
 int lab_time_passes(struct lab *lab, long seconds, lab_time_fn *done, void *arg)
 {
     struct timeval lab_tv = {seconds, 0};
 
-    if (!(lab->ops->caps & LAB_CAP_CLOCK))
+    if (!(lab->sys->ops->caps & LAB_CAP_CLOCK))
         return -1;
     if (lab->time_timer == NULL) {
-        lab->time_timer = evtimer_new(lab->env.base, lab_on_time_timer, lab);
-        lab->time_recheck =
-            event_new(lab->env.base, -1, EV_PERSIST, lab_on_time_timer, lab);
+        lab->time_timer =
+            evtimer_new(lab->sys->env.base, lab_on_time_timer, lab);
+        lab->time_recheck = event_new(lab->sys->env.base, -1, EV_PERSIST,
+                                      lab_on_time_timer, lab);
     }
     lab->time_done = done;
     lab->time_arg = arg;
     lab->time_active = 1;
-    if (lab->ops->next_event != NULL) {
+    /* Real time: the SUT's timers were divided by the time scale
+     * (labconf_compress_timers), so the same share of real time passes. */
+    long scale = sut_time_scale(&lab->sys->env);
+    double secs = (double)seconds / (double)scale;
+    struct timeval tv = {(time_t)secs,
+                         (suseconds_t)((secs - (double)(time_t)secs) * 1e6)};
+    if (lab->sys->ops->next_event != NULL) {
         struct timeval recheck = {0, LAB_RECHECK_MS * 1000};
         lab->time_target = clock_time() + seconds;
         lab->time_steps = 0;
+        /* A [daemon] on the real clock sees the same scaled share of
+         * real time as it would beside Postfix. */
+        if (daemons_realtime(lab->sys->env.daemons)) {
+            lab->time_waiting_real = 1;
+            evtimer_add(lab->time_timer, &tv);
+            return 0;
+        }
         evtimer_add(lab->time_recheck, &recheck);
         lab_time_step(lab);
         return 0;
     }
-    /* Real time: the SUT's timers were divided by the time scale
-     * (labconf_compress_timers), so the same share of real time passes. */
-    long scale = sut_time_scale(&lab->env);
-    double secs = (double)seconds / (double)scale;
-    struct timeval tv = {(time_t)secs,
-                         (suseconds_t)((secs - (double)(time_t)secs) * 1e6)};
     /* The lab's own servers (fakemx greylisting, rate windows) read the
      * simulated clock: for them the whole duration passes at once. */
     clock_advance(&lab_tv);

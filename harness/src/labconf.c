@@ -6,6 +6,8 @@
  */
 #include "labconf.h"
 
+#include "daemon.h"
+
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -182,8 +184,18 @@ int labconf_write_maincf(struct sut_env *env,
                   "mail_spool_directory = %s/mail/\n",
                   env->s->path, env->workdir);
     env->maincf_header_lines = 6;
-    if (env->maincf != NULL && env->maincf->text != NULL)
-        strbuf_puts(&sb, env->maincf->text);
+    {
+        /* The edited main.cf ([change main.cf]) or the scenario's, with
+         * [daemon] endpoints as written replaced by where they listen. */
+        const char *maincf = env->maincf_text != NULL ? env->maincf_text
+                             : env->maincf != NULL    ? env->maincf->text
+                                                      : NULL;
+        if (maincf != NULL) {
+            char *text = daemons_rewrite(env->daemons, maincf);
+            strbuf_puts(&sb, text);
+            free(text);
+        }
+    }
     strbuf_printf(&sb,
                   "# isolation, set by the harness\n"
                   "queue_directory = %s\n"
@@ -197,6 +209,84 @@ int labconf_write_maincf(struct sut_env *env,
         rc = labconf_write(env, "main.cf", sb.buf, 0644);
     strbuf_clear(&sb);
     return rc;
+}
+
+/* The parameter a main.cf line sets ("name = value" at column 1), into
+ * name (NUL-terminated); 0 if the line sets none. */
+static int labconf_param_name(const char *line, char *name, size_t size)
+{
+    size_t n = 0;
+
+    while (line[n] != '\0' && line[n] != '\n' && line[n] != ' ' &&
+           line[n] != '\t' && line[n] != '=' && line[n] != '#')
+        n++;
+    if (n == 0 || n >= size)
+        return 0;
+    memcpy(name, line, n);
+    name[n] = '\0';
+    line += n;
+    line += strspn(line, " \t");
+    return *line == '=';
+}
+
+/* The logical lines of text: each starts at a line that is not blank, a
+ * comment or indented; its indented lines follow it. */
+static void labconf_logical(const char *text, struct strlist *out)
+{
+    struct strbuf cur;
+
+    strbuf_init(&cur);
+    for (const char *l = text; *l != '\0';) {
+        size_t len = strcspn(l, "\n");
+        int cont = (*l == ' ' || *l == '\t') && l[strspn(l, " \t")] != '\n' &&
+                   l[strspn(l, " \t")] != '\0' && l[strspn(l, " \t")] != '#';
+        if (!cont && cur.len > 0) {
+            strlist_push(out, cur.buf);
+            strbuf_reset(&cur);
+        }
+        strbuf_append(&cur, l, len);
+        strbuf_putc(&cur, '\n');
+        l += len + (l[len] == '\n');
+    }
+    if (cur.len > 0)
+        strlist_push(out, cur.buf);
+    strbuf_clear(&cur);
+}
+
+char *labconf_maincf_merge(const char *text, const char *change)
+{
+    struct strlist old, add;
+    struct strbuf sb;
+    char a[128], b[128];
+    char *used;
+
+    strlist_init(&old);
+    strlist_init(&add);
+    strbuf_init(&sb);
+    labconf_logical(text, &old);
+    labconf_logical(change, &add);
+    used = xcalloc(add.n + 1, 1);
+    for (size_t i = 0; i < old.n; i++) {
+        size_t k = add.n;
+        if (labconf_param_name(old.v[i], a, sizeof(a)))
+            for (k = 0; k < add.n; k++)
+                if (labconf_param_name(add.v[k], b, sizeof(b)) &&
+                    strcmp(a, b) == 0)
+                    break;
+        if (k < add.n && !used[k]) {
+            strbuf_puts(&sb, add.v[k]);
+            used[k] = 1;
+        } else if (k == add.n) {
+            strbuf_puts(&sb, old.v[i]);
+        } /* else a second setting of a replaced name: dropped */
+    }
+    for (size_t k = 0; k < add.n; k++)
+        if (!used[k] && labconf_param_name(add.v[k], b, sizeof(b)))
+            strbuf_puts(&sb, add.v[k]);
+    free(used);
+    strlist_clear(&old);
+    strlist_clear(&add);
+    return sb.buf ? strbuf_detach(&sb) : xstrdup("");
 }
 
 int labconf_master_services(struct sut_env *env, int **ports, size_t *nports)

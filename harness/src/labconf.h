@@ -26,6 +26,10 @@ int labconf_master_services(struct sut_env *env, int **ports, size_t *nports);
 /* main.cf; tail (may be NULL) appends the SUT's own settings. */
 int labconf_write_maincf(struct sut_env *env,
                          int (*tail)(struct sut_env *, struct strbuf *));
+/* main.cf text with change's parameters (logical lines, continuation
+ * lines included) put in place of those of the same name, the others
+ * appended: what an administrator's edit leaves. Caller frees. */
+char *labconf_maincf_merge(const char *text, const char *change);
 /* passwd, aliases, and the mail spool. -1 with err. */
 int labconf_write_local(struct sut_env *env);
 /* Postfix's queue timers divided by the time scale, appended to sb when

@@ -9,6 +9,7 @@
 #include "harness/diff.h"
 #include "harness/run.h"
 #include "logsum_cmd.h"
+#include "merge.h"
 #include "mxlab/log.h"
 #include "mxlab/version.h"
 
@@ -22,6 +23,8 @@ static void usage(FILE *fp)
                 "  run PATH...   run scenarios (mxlab run --help)\n"
                 "  diff PATH...  run them on the relay and on Postfix and\n"
                 "                compare (mxlab diff --help)\n"
+                "  merge DIR...  join the reports of a sharded run\n"
+                "                (mxlab merge --help)\n"
                 "  logsum LOG    a mail log's totals, as pflogsumm or as\n"
                 "                Zabbix items (mxlab logsum --help)\n"
                 "\n"
@@ -49,6 +52,8 @@ int main(int argc, char **argv)
         return run_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "diff") == 0)
         return diff_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "merge") == 0)
+        return merge_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "logsum") == 0)
         return logsum_main(argc - 1, argv + 1);
     fprintf(stderr, "mxlab: unknown command \"%s\"\n", argv[1]);

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "casefile.h"
 #include "harness/lab.h"
 #include "harness/runner.h"
 #include "harness/scenario.h"
@@ -31,7 +32,10 @@
 #include "mxlab/strutil.h"
 #include "mxlab/version.h"
 #include "mxlab/xmem.h"
+#include "progress.h"
+#include "reportdir.h"
 #include "reports/report.h"
+#include "shard.h"
 
 #define RUN_WORKER_LIMIT_MS 120000 /* a whole scenario, hard cap */
 
@@ -47,13 +51,18 @@ struct run_case {
     char *message;
     char *detail;
     char *steps;
+    char *timeline, *maillog, *links[2]; /* for index.html */
+    long index; /* in the whole list (shards share it) */
 };
 
 /* Everything one "mxlab run" works with. */
 struct run_state {
-    const char *report, *filter;
-    long jobs;
-    int keep;
+    const char *report, *filter, *shard, *durations;
+    long jobs, shard_k, shard_n;
+    int keep, clean;
+    enum progress_level level;
+    struct progress prog;
+    time_t t0;
     struct sut_spec sut;
     char *absreport;
     char started[32]; /* ISO 8601 UTC */
@@ -67,7 +76,9 @@ static void run_usage(FILE *fp)
             "usage: mxlab run [--sut relay|postfix|smtp://HOST[:PORT]|"
             "smtps://HOST[:PORT]]\n"
             "                 [--report DIR] [--jobs N]\n"
-            "                 [--filter GLOB] [--keep] PATH...\n"
+            "                 [--filter GLOB] [--keep] [--clean]\n"
+            "                 [--quiet|--verbose]\n"
+            "                 [--shard K/N [--durations REPORT]] PATH...\n"
             "\n"
             "Run scenario files (PATH may be a directory: every *.scn below\n"
             "it) against the system under test and report.\n"
@@ -84,13 +95,27 @@ static void run_usage(FILE *fp)
             "                  byte (port 465 by default)\n"
             "  --report DIR    write junit.xml, results.json and\n"
             "                  per-scenario work directories there\n"
-            "                  (default: report)\n"
+            "                  (default: report); a directory that is\n"
+            "                  not empty is kept: the report goes to a\n"
+            "                  new DIR/YYYYmmddTHHMMSSZ, DIR/latest\n"
+            "                  points at the last run's\n"
+            "  --clean         empty the report directory instead\n"
+            "  --shard K/N     run only the K-th of N parts of the\n"
+            "                  scenarios (mxlab merge joins the reports)\n"
+            "  --durations REPORT  balance the parts by the times of a\n"
+            "                  previous report (its directory or its\n"
+            "                  results.json; else: by a hash of the names)\n"
             "  --jobs N        scenarios run in parallel (default: 2)\n"
             "  --filter GLOB   only scenarios whose name matches GLOB\n"
             "  --keep          keep work directories of passed scenarios\n"
+            "  -q, --quiet     show failures and the totals only\n"
+            "  -v, --verbose   show each scenario's steps, and the\n"
+            "                  transcript of a failure\n"
             "  -h, --help      this text\n"
             "\n"
-            "Prints one line per scenario and \"N passed, N failed, N "
+            "Prints one line per scenario (on a terminal, under a live\n"
+            "line: counts, time, the current scenario and where it is on\n"
+            "its simulated clock), the table and \"N passed, N failed, N "
             "skipped\";\nexits 0 only if none failed, 2 on a usage error.\n");
 }
 
@@ -118,6 +143,11 @@ static int run_options(int argc, char **argv, struct run_state *st, int *first)
         {"jobs", required_argument, NULL, 'j'},
         {"filter", required_argument, NULL, 'f'},
         {"keep", no_argument, NULL, 'k'},
+        {"clean", no_argument, NULL, 'c'},
+        {"shard", required_argument, NULL, 'S'},
+        {"durations", required_argument, NULL, 'D'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *sut = "relay";
@@ -126,9 +156,10 @@ static int run_options(int argc, char **argv, struct run_state *st, int *first)
 
     st->report = "report";
     st->jobs = 2;
+    st->level = PROGRESS_NORMAL;
     optind = 0; /* GNU getopt: full reinitialisation (diff runs run twice) */
     opterr = 0; /* our own messages, with our name */
-    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":hqv", longopts, NULL)) != -1) {
         switch (opt) {
         case 's':
             sut = optarg;
@@ -149,12 +180,38 @@ static int run_options(int argc, char **argv, struct run_state *st, int *first)
         case 'k':
             st->keep = 1;
             break;
+        case 'c':
+            st->clean = 1;
+            break;
+        case 'S':
+            st->shard = optarg;
+            if (shard_parse(optarg, &st->shard_k, &st->shard_n) < 0) {
+                fprintf(stderr,
+                        "mxlab run: --shard %s: K/N expected, 1 <= "
+                        "K <= N <= 1000\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 'D':
+            st->durations = optarg;
+            break;
+        case 'q':
+            st->level = PROGRESS_QUIET;
+            break;
+        case 'v':
+            st->level = PROGRESS_VERBOSE;
+            break;
         case 'h':
             run_usage(stdout);
             return 0;
         default:
             return run_option_error("mxlab run", opt, argv, run_usage);
         }
+    }
+    if (st->durations != NULL && st->shard == NULL) {
+        fprintf(stderr, "mxlab run: --durations goes with --shard\n");
+        return 2;
     }
     if (sut_spec_parse(sut, &st->sut, why, sizeof(why)) < 0) {
         fprintf(stderr, "mxlab run: --sut %s\n", why);
@@ -229,11 +286,12 @@ static char *run_dir_name(const char *path)
 }
 
 /* The report directory: refused (before it is made) if the SUT could
- * not work below it, then made and absolute (relay config files name
- * paths that must stay valid). 0, or -1 with the reason on stderr. */
+ * not work below it, then claimed (reportdir.h: a new subdirectory if it
+ * is not empty, unless --clean) and made absolute (relay config files
+ * name paths that must stay valid). 0, or -1 with the reason on stderr. */
 static int run_report_dir(struct run_state *st)
 {
-    char why[1024], *cwd = getcwd(NULL, 0);
+    char why[1024], *cwd = getcwd(NULL, 0), *dir = NULL;
     char *lexical = st->report[0] == '/' || cwd == NULL
                         ? xstrdup(st->report)
                         : xasprintf("%s/%s", cwd, st->report);
@@ -244,13 +302,114 @@ static int run_report_dir(struct run_state *st)
         fprintf(stderr, "mxlab run: --sut %s --report %s: %s\n", st->sut.name,
                 st->report, why);
         rc = -1;
-    } else if (fs_mkdir_p(st->report, 0755) < 0 ||
-               (st->absreport = realpath(st->report, NULL)) == NULL) {
-        fprintf(stderr, "mxlab run: %s: %s\n", st->report, strerror(errno));
+    } else if ((dir = reportdir_claim(st->report, st->clean, st->t0, why,
+                                      sizeof(why))) == NULL) {
+        fprintf(stderr, "mxlab run: %s\n", why);
         rc = -1;
+    } else if ((st->absreport = realpath(dir, NULL)) == NULL) {
+        fprintf(stderr, "mxlab run: %s: %s\n", dir, strerror(errno));
+        rc = -1;
+    } else if (strcmp(dir, st->report) != 0) {
+        fprintf(stderr,
+                "mxlab run: %s is not empty: this run's report is %s (%s/latest"
+                "; --clean empties %s instead)\n",
+                st->report, dir, st->report, st->report);
     }
+    free(dir);
     free(cwd);
     free(lexical);
+    return rc;
+}
+
+/* --durations REPORT, or REPORT/results.json: the report directory
+ * (whose records hold the times). Caller frees. */
+static char *run_report_of(const char *arg)
+{
+    struct stat sb;
+    char *copy, *slash;
+
+    if (stat(arg, &sb) < 0 || S_ISDIR(sb.st_mode))
+        return xstrdup(arg);
+    copy = xstrdup(arg);
+    slash = strrchr(copy, '/');
+    if (slash == NULL) {
+        free(copy);
+        return xstrdup(".");
+    }
+    *slash = '\0';
+    return copy;
+}
+
+/* The recorded seconds of each case in the report directory dir (or
+ * dir/latest), -1 for those it does not have. 0, or -1 (on stderr). */
+static int run_durations(const struct run_state *st, double *w)
+{
+    struct casefile *rec = NULL;
+    size_t nrec = 0;
+    char err[1024], *base = run_report_of(st->durations);
+    char *latest = xasprintf("%s/latest", base);
+    const char *dir = access(latest, F_OK) == 0 ? latest : base;
+    int rc = casefile_read_all(dir, &rec, &nrec, err, sizeof(err));
+
+    if (rc == 0 && nrec == 0) {
+        snprintf(err, sizeof(err),
+                 "%s: no scenario recorded (not a report "
+                 "directory of mxlab run?)",
+                 dir);
+        rc = -1;
+    }
+    if (rc < 0)
+        fprintf(stderr, "mxlab run: --durations %s\n", err);
+    for (size_t i = 0; i < st->n && rc == 0; i++) {
+        w[i] = -1;
+        for (size_t k = 0; k < nrec; k++)
+            if (strcmp(rec[k].rc.name, st->cases[i].name) == 0 &&
+                rec[k].rc.classname != NULL &&
+                strcmp(rec[k].rc.classname, st->cases[i].classname) == 0)
+                w[i] = rec[k].rc.seconds;
+    }
+    casefile_free(rec, nrec);
+    free(latest);
+    free(base);
+    return rc;
+}
+
+/* --shard K/N: only this shard's cases stay (their index kept). 0, or -1
+ * (on stderr). */
+static int run_shard(struct run_state *st)
+{
+    char **keys = xcalloc(st->n, sizeof(*keys));
+    double *w = st->durations ? xcalloc(st->n, sizeof(*w)) : NULL;
+    long *part = xcalloc(st->n, sizeof(*part));
+    size_t kept = 0, all = st->n;
+    int rc = 0;
+
+    for (size_t i = 0; i < st->n; i++)
+        keys[i] = xasprintf("%s/%s", st->cases[i].classname, st->cases[i].name);
+    if (w != NULL)
+        rc = run_durations(st, w);
+    if (rc == 0)
+        shard_assign((const char *const *)keys, w, st->n, st->shard_n, part);
+    for (size_t i = 0; i < all; i++) {
+        struct run_case *c = &st->cases[i];
+        if (rc == 0 && part[i] == st->shard_k - 1) {
+            st->cases[kept++] = *c;
+            continue;
+        }
+        free(c->path);
+        free(c->name);
+        free(c->classname);
+    }
+    st->n = kept;
+    if (rc == 0)
+        printf("shard %ld/%ld: %zu of %zu scenarios (balanced by %s)\n",
+               st->shard_k, st->shard_n, kept, all,
+               w ? "recorded durations" : "name hash");
+    for (size_t i = 0; i < all; i++)
+        free(keys[i]);
+    free(keys);
+    free(w);
+    free(part);
     return rc;
 }
 
@@ -274,6 +433,7 @@ static int run_cases(int argc, char **argv, struct run_state *st)
         st->cases[st->n].path = xstrdup(paths.v[i]);
         st->cases[st->n].name = name;
         st->cases[st->n].classname = run_dir_name(paths.v[i]);
+        st->cases[st->n].index = (long)st->n;
         st->n++;
     }
     strlist_clear(&paths);
@@ -283,6 +443,8 @@ static int run_cases(int argc, char **argv, struct run_state *st)
         fprintf(stderr, "mxlab run: no scenario to run\n");
         return 2;
     }
+    if (st->shard != NULL && run_shard(st) < 0)
+        return 2;
     if (run_report_dir(st) < 0)
         return 2;
     for (size_t i = 0; i < st->n; i++)
@@ -313,6 +475,7 @@ static void run_save_result(const struct run_case *c,
     run_save(c->workdir, "transcript", &res->transcript);
     run_save(c->workdir, "observations", &res->observations);
     run_save(c->workdir, "steps", &res->steps);
+    run_save(c->workdir, "timeline", &res->timeline);
     fs_write_atomic(path, c->path, strlen(c->path));
     free(path);
     path = xasprintf("%s/result", c->workdir);
@@ -341,6 +504,7 @@ static _Noreturn void run_worker(const struct run_state *st,
     strbuf_init(&res.transcript);
     strbuf_init(&res.observations);
     strbuf_init(&res.steps);
+    strbuf_init(&res.timeline);
     fs_rm_rf(c->workdir);
     fs_mkdir_p(c->workdir, 0755);
     s = scenario_load(c->path, err, sizeof(err));
@@ -358,6 +522,7 @@ static _Noreturn void run_worker(const struct run_state *st,
     strbuf_clear(&res.transcript);
     strbuf_clear(&res.observations);
     strbuf_clear(&res.steps);
+    strbuf_clear(&res.timeline);
     _exit(0);
 }
 
@@ -450,9 +615,7 @@ static size_t run_reap(struct run_state *st)
             sut_spec_reap(&st->sut, c->workdir);
             run_read_result(c, status);
             reaped++;
-            fprintf(stdout, "%s  %s\n", report_strstatus(c->rc.status),
-                    c->name);
-            fflush(stdout);
+            progress_case(&st->prog, &c->rc);
         }
     }
     return reaped;
@@ -489,6 +652,24 @@ static void run_stop_all(struct run_state *st, size_t started)
     fprintf(stderr, "mxlab run: interrupted; workers stopped\n");
 }
 
+/* The live line: the longest-running case is the current one. */
+static void run_tick(struct run_state *st, size_t started)
+{
+    const struct run_case *cur = NULL;
+    size_t running = 0;
+
+    for (size_t i = 0; i < started; i++) {
+        const struct run_case *c = &st->cases[i];
+        if (c->done || c->pid <= 0)
+            continue;
+        running++;
+        if (cur == NULL || c->started_ms < cur->started_ms)
+            cur = c;
+    }
+    progress_tick(&st->prog, cur ? cur->name : NULL, cur ? cur->workdir : NULL,
+                  cur ? cur->started_ms : 0, running ? running - 1 : 0);
+}
+
 /* Run every case, at most --jobs at a time. 0, or 130 if interrupted. */
 static int run_schedule(struct run_state *st)
 {
@@ -496,6 +677,7 @@ static int run_schedule(struct run_state *st)
     sigset_t set, old;
     int interrupted = 0;
 
+    progress_init(&st->prog, stdout, st->level, st->n);
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
     sigaddset(&set, SIGINT);
@@ -514,10 +696,14 @@ static int run_schedule(struct run_state *st)
         long long wait_ms = run_police(st, next);
         if (finished >= st->n)
             break;
+        run_tick(st, next);
+        if (st->prog.live && wait_ms > 200)
+            wait_ms = 200; /* the live line's refresh */
         struct timespec ts = {wait_ms / 1000, (wait_ms % 1000) * 1000000};
         int sig = sigtimedwait(&set, NULL, &ts);
         interrupted = sig == SIGINT || sig == SIGTERM;
     }
+    progress_end(&st->prog);
     if (interrupted)
         run_stop_all(st, next);
     else
@@ -527,39 +713,89 @@ static int run_schedule(struct run_state *st)
 
 /* ---- the reports ---- */
 
-static void run_report_file(const struct run_state *st, const char *name,
-                            const struct report_run *run,
-                            const struct report_case *rcs, int json)
-{
-    char *path = xasprintf("%s/%s", st->absreport, name);
-    FILE *fp = fopen(path, "w");
+#define RUN_MAILLOG_HEAD 200 /* lines of a long maillog in the report */
+#define RUN_MAILLOG_TAIL 200
 
-    if (fp == NULL ||
-        (json ? report_results_json_write_run(fp, run, rcs, st->n)
-              : report_junit_write_run(fp, "mxlab", run, rcs, st->n)) < 0)
-        fprintf(stderr, "mxlab run: %s: %s\n", path, strerror(errno));
-    if (fp != NULL)
-        fclose(fp);
-    free(path);
+/* The SUT's log for the report: all of it, or its first and last lines. */
+static char *run_maillog_excerpt(const char *workdir)
+{
+    char *text = run_read(workdir, "maillog");
+    size_t lines = 0, k = 0;
+    struct strbuf sb;
+
+    for (const char *p = text; p != NULL && *p; p++)
+        lines += *p == '\n';
+    if (text == NULL || lines <= RUN_MAILLOG_HEAD + RUN_MAILLOG_TAIL)
+        return text;
+    strbuf_init(&sb);
+    for (const char *p = text; *p; p++) {
+        if (k < RUN_MAILLOG_HEAD || k >= lines - RUN_MAILLOG_TAIL)
+            strbuf_putc(&sb, *p);
+        if (*p == '\n' && ++k == RUN_MAILLOG_HEAD)
+            strbuf_printf(&sb,
+                          "... %zu lines left out (the whole log is "
+                          "in the work files) ...\n",
+                          lines - RUN_MAILLOG_HEAD - RUN_MAILLOG_TAIL);
+    }
+    free(text);
+    return strbuf_detach(&sb);
 }
 
-/* The table, junit.xml and results.json; work directories of passed
- * scenarios removed (unless --keep). The exit status: 1 if any failed. */
-static int run_report(const struct run_state *st)
+/* What index.html shows of a case beyond results.json; links only to
+ * work files that stay. */
+static void run_case_extras(const struct run_state *st, struct run_case *c)
 {
-    struct report_case *rcs = xcalloc(st->n, sizeof(*rcs));
+    int kept = c->rc.status == REPORT_FAILED || st->keep;
+    struct strlist names;
+
+    c->timeline = run_read(c->workdir, "timeline");
+    c->maillog = run_maillog_excerpt(c->workdir);
+    c->rc.timeline = c->timeline;
+    c->rc.maillog = c->maillog;
+    if (!kept || access(c->workdir, F_OK) != 0)
+        return;
+    c->links[0] = xasprintf("work/%s-%s", c->classname, c->name);
+    c->rc.workdir = c->links[0];
+    strlist_init(&names);
+    fs_list_dir(c->workdir, &names);
+    for (size_t i = 0; i < names.n && c->links[1] == NULL; i++) {
+        size_t len = strlen(names.v[i]);
+        if (len > 5 && strcmp(names.v[i] + len - 5, ".pcap") == 0)
+            c->links[1] = xasprintf("%s/%s", c->links[0], names.v[i]);
+    }
+    c->rc.capture = c->links[1];
+    strlist_clear(&names);
+}
+
+/* The table, the records (casefile.h), junit.xml, results.json and
+ * index.html; work directories of passed scenarios removed (unless
+ * --keep). The exit status: 1 if any failed. */
+static int run_report(struct run_state *st)
+{
+    struct report_case *rcs = xcalloc(st->n ? st->n : 1, sizeof(*rcs));
     struct report_run run = {st->sut.name, st->started, MXLAB_VERSION};
     size_t passed, failed, skipped;
 
-    for (size_t i = 0; i < st->n; i++)
+    for (size_t i = 0; i < st->n; i++) {
+        run_case_extras(st, &st->cases[i]);
         rcs[i] = st->cases[i].rc;
-    fputc('\n', stdout);
-    report_run_header_write(stdout, &run);
-    report_summary_write(stdout, rcs, st->n);
-    run_report_file(st, "junit.xml", &run, rcs, 0);
-    run_report_file(st, "results.json", &run, rcs, 1);
-    fprintf(stdout, "report: %s/junit.xml\n", st->absreport);
+        if (casefile_write(st->absreport, &rcs[i], st->cases[i].index) < 0)
+            fprintf(stderr, "mxlab run: %s/cases: %s\n", st->absreport,
+                    strerror(errno));
+    }
     report_count(rcs, st->n, &passed, &failed, &skipped);
+    if (st->level == PROGRESS_QUIET) {
+        printf("%zu passed, %zu failed, %zu skipped\n", passed, failed,
+               skipped);
+    } else {
+        fputc('\n', stdout);
+        report_run_header_write(stdout, &run);
+        report_summary_write(stdout, rcs, st->n);
+    }
+    casefile_run_write(st->absreport, &run, st->shard);
+    casefile_reports("mxlab run", st->absreport, &run, rcs, st->n);
+    fprintf(stdout, "report: %s/junit.xml, %s/index.html\n", st->absreport,
+            st->absreport);
     for (size_t i = 0; i < st->n; i++) {
         const struct run_case *c = &st->cases[i];
         if (c->rc.status == REPORT_PASSED && !st->keep)
@@ -583,6 +819,10 @@ static void run_state_clear(struct run_state *st)
         free(c->message);
         free(c->detail);
         free(c->steps);
+        free(c->timeline);
+        free(c->maillog);
+        free(c->links[0]);
+        free(c->links[1]);
     }
     free(st->cases);
     free(st->absreport);
@@ -596,6 +836,7 @@ int run_main(int argc, char **argv)
     int first = 0, rc;
 
     memset(&st, 0, sizeof(st));
+    st.t0 = now;
     strftime(st.started, sizeof(st.started), "%Y-%m-%dT%H:%M:%SZ",
              gmtime_r(&now, &tm));
     rc = run_options(argc, argv, &st, &first);

@@ -17,12 +17,14 @@
 
 #include "admin.h"
 #include "capture.h"
+#include "daemon.h"
 #include "expect.h"
 #include "mxlab/clock.h"
 #include "mxlab/netaddr.h"
 #include "mxlab/strutil.h"
 #include "session.h"
 #include "smtpcli.h"
+#include "timeline.h"
 
 #define RUNNER_RECHECK_MS 100
 
@@ -43,6 +45,7 @@ struct run {
     SSL_CTX *tls_ctx; /* shared by the sessions, made on first use */
     size_t xi;        /* the [expect] line being judged */
     struct capture vars;
+    struct timeline *tl; /* the report's timeline, the progress file */
 };
 
 /* How a step is played: 0 done (the scheduler goes on), 1 it goes on by
@@ -94,6 +97,7 @@ static void run_fail(struct run *r, int line, const char *fmt, ...)
                       clock_mono_ms() - r->step_t0);
     r->res->status = RUNNER_FAILED;
     r->finished = 1;
+    timeline_step_end(r->tl, 0);
     event_base_loopbreak(r->base);
 }
 
@@ -106,8 +110,11 @@ static void run_step_next(struct run *r)
     if (name != NULL)
         strbuf_printf(&r->res->steps, "%d %s %lld\n",
                       r->s->blocks[r->step].line, name, now - r->step_t0);
+    timeline_step_end(r->tl, 1);
+    timeline_queue(r->tl, r->lab);
     r->step++;
     r->step_t0 = now;
+    lab_use(r->lab, NULL); /* "on NAME" lasts one step */
 }
 
 /* A step that went on by itself is over: the next one starts. */
@@ -280,7 +287,10 @@ static void run_on_recheck(evutil_socket_t fd, short what, void *arg)
 
 static void run_on_change(void *arg)
 {
-    run_continue(arg);
+    struct run *r = arg;
+
+    timeline_queue(r->tl, r->lab);
+    run_continue(r);
 }
 
 static void run_on_delivery(void *arg, const struct fakemx_message *m)
@@ -387,6 +397,42 @@ static int run_play_change_dns(struct run *r, const struct scn_block *b)
     return r->finished ? -1 : 0;
 }
 
+/* [change main.cf], [change file NAME] (on the system lab_use chose). */
+static int run_play_change_conf(struct run *r, const struct scn_block *b)
+{
+    char err[1600];
+    int rc = b->kind == SCN_CHANGE_MAINCF
+                 ? lab_change_maincf(r->lab, b->text ? b->text : "", err,
+                                     sizeof(err))
+                 : lab_change_file(r->lab, b->arg, b->text ? b->text : "", err,
+                                   sizeof(err));
+
+    strbuf_printf(&r->res->transcript, "== [change %s%s%s%s] (line %d)\n%s",
+                  b->kind == SCN_CHANGE_MAINCF ? "main.cf" : "file ",
+                  b->kind == SCN_CHANGE_MAINCF ? "" : b->arg,
+                  b->on ? " on " : "", b->on ? b->on : "", b->line,
+                  b->text ? b->text : "");
+    if (rc < 0)
+        run_fail(r, b->line, "%s", err);
+    return rc;
+}
+
+/* [change zone ORIGIN]: records added, replaced or removed in fakedns;
+ * what resolvers had cached stays until its TTL runs out. */
+static int run_play_change_zone(struct run *r, const struct scn_block *b)
+{
+    char err[1024];
+    int rc =
+        fakedns_update_zone(lab_fakedns(r->lab), r->s->path, b->text_line,
+                            b->arg, b->text ? b->text : "", err, sizeof(err));
+
+    strbuf_printf(&r->res->transcript, "== [change zone %s] (line %d)\n%s",
+                  b->arg, b->line, b->text ? b->text : "");
+    if (rc < 0)
+        run_fail(r, b->line, "%s", err);
+    return rc;
+}
+
 static void run_time_done(void *arg, int ok, const char *msg)
 {
     struct run *r = arg;
@@ -418,6 +464,7 @@ static const struct run_kind run_kinds[] = {
     {SCN_MASTERCF, NULL, LAB_CAP_CONFIG, NULL},
     {SCN_FILE, NULL, LAB_CAP_CONFIG, NULL},
     {SCN_TLS_CERT, NULL, LAB_CAP_CONFIG, NULL},
+    {SCN_DAEMON, NULL, LAB_CAP_CONFIG, NULL},
     {SCN_ZONE, NULL, LAB_CAP_CONFIG, NULL},
     {SCN_MX, NULL, LAB_CAP_CONFIG, NULL},
     {SCN_SESSION, "session", 0, run_play_session},
@@ -426,6 +473,10 @@ static const struct run_kind run_kinds[] = {
     {SCN_CHANGE_MX, "change-mx", LAB_CAP_CONFIG, run_play_change_mx},
     {SCN_CHANGE_DNS, "change-dns", LAB_CAP_CONFIG, run_play_change_dns},
     {SCN_TIME, "time-passes", LAB_CAP_CLOCK, run_play_time},
+    {SCN_CHANGE_MAINCF, "change-main.cf", LAB_CAP_CONFIG, run_play_change_conf},
+    {SCN_CHANGE_FILE, "change-file", LAB_CAP_CONFIG, run_play_change_conf},
+    {SCN_CHANGE_ZONE, "change-zone", LAB_CAP_CONFIG, run_play_change_zone},
+    {SCN_SYSTEM, NULL, LAB_CAP_CONFIG, NULL},
 };
 
 static const struct run_kind *run_kind_of(enum scn_block_kind k)
@@ -440,6 +491,10 @@ static void run_next_step(struct run *r)
 {
     while (!r->finished && r->step < r->s->nblocks) {
         const struct run_kind *k = run_kind_of(r->s->blocks[r->step].kind);
+        if (k != NULL && k->name != NULL)
+            timeline_step_begin(r->tl, r->s->blocks[r->step].line, k->name);
+        if (r->s->blocks[r->step].on != NULL)
+            lab_use(r->lab, r->s->blocks[r->step].on);
         if (k != NULL && k->play != NULL &&
             k->play(r, &r->s->blocks[r->step]) != 0)
             return; /* it goes on by itself, or failed */
@@ -535,12 +590,13 @@ enum runner_status runner_run(const struct scenario *s, const char *workdir,
     struct run r;
     long long t0 = clock_mono_ms();
     const struct scn_block *b = run_needs(s, sut_spec_caps(sut));
-    char err[2048];
+    char err[2048], *progress;
 
     memset(res, 0, sizeof(*res));
     strbuf_init(&res->transcript);
     strbuf_init(&res->observations);
     strbuf_init(&res->steps);
+    strbuf_init(&res->timeline);
     if (b != NULL) {
         res->status = RUNNER_SKIPPED;
         snprintf(res->message, sizeof(res->message),
@@ -549,6 +605,14 @@ enum runner_status runner_run(const struct scenario *s, const char *workdir,
                  "only",
                  s->path, b->line, sut->name);
         return res->status;
+    }
+    /* [daemon] programs missing here: skipped, with which and why. */
+    if (sut_spec_caps(sut) & LAB_CAP_CONFIG) {
+        int rc = daemon_check(s, res->message, sizeof(res->message));
+        if (rc < 0) {
+            res->status = rc == -1 ? RUNNER_SKIPPED : RUNNER_FAILED;
+            return res->status;
+        }
     }
     /* The embedded relay reads the process clock: simulated, so that
      * hours of retries pass in a [time passes] step. Each scenario runs
@@ -559,19 +623,25 @@ enum runner_status runner_run(const struct scenario *s, const char *workdir,
     r.res = res;
     r.base = event_base_new();
     r.step_t0 = clock_mono_ms();
+    progress = xasprintf("%s/progress", workdir);
+    r.tl = timeline_new(s, &res->timeline, progress);
+    free(progress);
     capture_init(&r.vars);
     r.lab = lab_open(r.base, s, workdir, sut, err, sizeof(err));
     if (r.lab == NULL)
         run_setup_failed(&r, err);
     else
         run_play(&r);
-    if (r.lab != NULL)
+    if (r.lab != NULL) {
         run_save_deliveries(&r, workdir);
+        timeline_fakemx(r.tl, r.lab);
+    }
     /* One teardown path, whatever happened. */
     lab_close(r.lab);
     SSL_CTX_free(r.tls_ctx);
     event_base_free(r.base);
     capture_clear(&r.vars);
+    timeline_free(r.tl);
     res->seconds = (double)(clock_mono_ms() - t0) / 1000.0;
     return res->status;
 }

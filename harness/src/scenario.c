@@ -51,7 +51,8 @@ static struct scn_block *scn_cur(struct scn_parser *p)
 static int scn_is_native(enum scn_block_kind k)
 {
     return k == SCN_MAINCF || k == SCN_FILE || k == SCN_ZONE ||
-           k == SCN_MASTERCF;
+           k == SCN_MASTERCF || k == SCN_DAEMON || k == SCN_CHANGE_MAINCF ||
+           k == SCN_CHANGE_FILE || k == SCN_CHANGE_ZONE || k == SCN_SYSTEM;
 }
 
 static void scn_close_block(struct scn_parser *p)
@@ -129,7 +130,8 @@ static int scn_hdr_session(struct scn_parser *p, int line,
     return 0;
 }
 
-/* [change mx IP], [change dns] */
+/* [change mx IP], [change dns], [change main.cf], [change file NAME],
+ * [change zone ORIGIN] */
 static int scn_hdr_change(struct scn_parser *p, int line,
                           const struct strlist *w, struct scn_block *b)
 {
@@ -139,11 +141,63 @@ static int scn_hdr_change(struct scn_parser *p, int line,
         b->kind = SCN_CHANGE_DNS;
         return 0;
     }
+    if (w->n == 2 && strcmp(w->v[1], "main.cf") == 0) {
+        b->kind = SCN_CHANGE_MAINCF;
+        return 0;
+    }
+    if (w->n == 3 && strcmp(w->v[1], "file") == 0 &&
+        strchr(w->v[2], '/') == NULL && w->v[2][0] != '.') {
+        b->kind = SCN_CHANGE_FILE;
+        b->arg = xstrdup(w->v[2]);
+        return 0;
+    }
+    if (w->n == 3 && strcmp(w->v[1], "zone") == 0) {
+        b->kind = SCN_CHANGE_ZONE;
+        b->arg = xstrdup(w->v[2]);
+        return 0;
+    }
     if (w->n != 3 || strcmp(w->v[1], "mx") != 0 ||
         netaddr_parse(w->v[2], 0, &na) < 0)
-        return scn_error(p, line, "expected [change mx IP] or [change dns]");
+        return scn_error(p, line,
+                         "expected [change mx IP], [change dns], [change "
+                         "main.cf], [change file NAME] or [change zone "
+                         "ORIGIN]");
     b->arg = xstrdup(w->v[2]);
     return 0;
+}
+
+/* [system NAME IP]: a second system, listening on IP (127.x.y.z) at the
+ * port the lab delivers to, so that MX records can point at it. */
+static int scn_hdr_system(struct scn_parser *p, int line,
+                          const struct strlist *w, struct scn_block *b)
+{
+    struct netaddr na;
+
+    if (w->n != 3 || netaddr_parse(w->v[2], 0, &na) < 0 ||
+        netaddr_port(&na) != 0 || strchr(w->v[1], '/') != NULL ||
+        w->v[1][0] == '.')
+        return scn_error(p, line,
+                         "expected [system NAME IP] (a plain name, an "
+                         "address without port)");
+    b->arg = xstrdup(w->v[1]);
+    b->ip = xstrdup(w->v[2]);
+    return 0;
+}
+
+/* "on NAME" at the end of [admin], [expect], [change main.cf] and
+ * [change file NAME]: taken out of w into b->on. */
+static void scn_hdr_on(struct strlist *w, struct scn_block *b)
+{
+    const char *k = w->v[0];
+
+    if (w->n < 3 || strcmp(w->v[w->n - 2], "on") != 0 ||
+        !(strcmp(k, "admin") == 0 || strcmp(k, "expect") == 0 ||
+          (strcmp(k, "change") == 0 &&
+           (strcmp(w->v[1], "main.cf") == 0 || strcmp(w->v[1], "file") == 0))))
+        return;
+    b->on = w->v[w->n - 1];
+    free(w->v[w->n - 2]);
+    w->n -= 2;
 }
 
 /* [time passes DURATION]: "300s", "5m", "2h", "5d", "1w" (Postfix's
@@ -156,6 +210,24 @@ static int scn_hdr_time(struct scn_parser *p, int line, const struct strlist *w,
         return scn_error(p, line,
                          "expected [time passes DURATION] with a duration "
                          "such as 300s, 5m, 2h, 5d or 1w");
+    return 0;
+}
+
+/* [daemon KIND inet:127.x.y.z:PORT]: the endpoint as the scenario's
+ * main.cf names it (daemon.c checks KIND). */
+static int scn_hdr_daemon(struct scn_parser *p, int line,
+                          const struct strlist *w, struct scn_block *b)
+{
+    struct netaddr na;
+
+    if (w->n != 3 || strncmp(w->v[2], "inet:", 5) != 0 ||
+        netaddr_parse(w->v[2] + 5, 0, &na) < 0 || netaddr_port(&na) == 0 ||
+        strncmp(w->v[2] + 5, "127.", 4) != 0)
+        return scn_error(p, line,
+                         "expected [daemon KIND inet:127.x.y.z:PORT] (the "
+                         "endpoint as main.cf names it, on loopback)");
+    b->arg = xstrdup(w->v[1]);
+    b->to = xstrdup(w->v[2]);
     return 0;
 }
 
@@ -191,7 +263,9 @@ static int scn_open_block(struct scn_parser *p, int line, char *hdr)
                  {"admin", SCN_ADMIN, scn_hdr_none},
                  {"change", SCN_CHANGE_MX, scn_hdr_change},
                  {"time", SCN_TIME, scn_hdr_time},
-                 {"tls", SCN_TLS_CERT, scn_hdr_tls}};
+                 {"tls", SCN_TLS_CERT, scn_hdr_tls},
+                 {"daemon", SCN_DAEMON, scn_hdr_daemon},
+                 {"system", SCN_SYSTEM, scn_hdr_system}};
     struct strlist w;
     struct scn_block b;
     size_t k;
@@ -214,8 +288,10 @@ static int scn_open_block(struct scn_parser *p, int line, char *hdr)
                        "unknown section [%s]; expected [scenario], "
                        "[main.cf], [master.cf], [file NAME], [zone ORIGIN], "
                        "[mx IP], [session [from IP] [to SERVICE]], [expect], "
-                       "[admin], [change mx IP], [change dns], [time passes "
-                       "DURATION] or [tls cert NAME]",
+                       "[admin], [change mx IP], [change dns], [change "
+                       "main.cf], [change file NAME], [change zone ORIGIN], "
+                       "[time passes DURATION], [tls cert NAME], [daemon KIND "
+                       "ENDPOINT] or [system NAME IP]",
                        hdr);
         strlist_clear(&w);
         return rc;
@@ -224,10 +300,13 @@ static int scn_open_block(struct scn_parser *p, int line, char *hdr)
     b.kind = kinds[k].kind;
     b.line = line;
     b.text_line = line + 1;
+    scn_hdr_on(&w, &b);
     rc = kinds[k].args(p, line, &w, &b);
     if (rc < 0) {
         free(b.arg);
         free(b.to);
+        free(b.on);
+        free(b.ip);
     } else {
         p->s->blocks =
             xrealloc(p->s->blocks, (p->s->nblocks + 1) * sizeof(*p->s->blocks));
@@ -520,7 +599,7 @@ static int scn_line(struct scn_parser *p, int line, char *text)
     if (scn_is_native(b->kind)) {
         /* A scenario comment inside a zone (whose own comments start with
          * ';') becomes a blank line: line numbers stay right. */
-        if (!(b->kind == SCN_ZONE && *t == '#'))
+        if (!((b->kind == SCN_ZONE || b->kind == SCN_CHANGE_ZONE) && *t == '#'))
             strbuf_puts(&p->body, text);
         strbuf_putc(&p->body, '\n');
         return 0;
@@ -580,6 +659,13 @@ static int scn_check_master(struct scn_parser *p)
     for (size_t i = 0; i < p->s->nblocks; i++) {
         const struct scn_block *b = &p->s->blocks[i];
         if (b->kind == SCN_SESSION && b->to != NULL &&
+            scenario_system(p->s, b->to) != NULL) {
+            p->s->blocks[i].on = xstrdup(b->to);
+            continue;
+        }
+        if (b->on != NULL && scenario_system(p->s, b->on) == NULL)
+            return scn_error(p, b->line, "on %s: no [system %s]", b->on, b->on);
+        if (b->kind == SCN_SESSION && b->to != NULL &&
             scenario_service(p->s, b->to, NULL) == NULL)
             return scn_error(p, b->line,
                              "[session to %s]: no inet service %s in "
@@ -587,6 +673,16 @@ static int scn_check_master(struct scn_parser *p)
                              b->to, b->to);
     }
     return 0;
+}
+
+const struct scn_block *scenario_system(const struct scenario *s,
+                                        const char *name)
+{
+    for (size_t i = 0; i < s->nblocks; i++)
+        if (s->blocks[i].kind == SCN_SYSTEM &&
+            strcmp(s->blocks[i].arg, name) == 0)
+            return &s->blocks[i];
+    return NULL;
 }
 
 const struct scn_item *scenario_service(const struct scenario *s,
@@ -722,6 +818,8 @@ void scenario_free(struct scenario *s)
         struct scn_block *b = &s->blocks[i];
         free(b->arg);
         free(b->to);
+        free(b->on);
+        free(b->ip);
         free(b->text);
         free(b->cert_cn);
         fakemx_behaviour_clear(&b->mx);

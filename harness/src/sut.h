@@ -21,12 +21,18 @@
 struct sut_env {
     struct event_base *base;
     const struct scenario *s;
-    const struct scn_block *maincf; /* the scenario's [main.cf], or NULL */
+    const struct scn_block *maincf; /* the scenario's [main.cf] (or the
+                                       [system]'s body), or NULL */
+    char *maincf_text;              /* that text after [change main.cf]
+                                       steps (NULL: none yet) */
+    const char *listen_ip;          /* where its smtpd listens (SUT_IP, or
+                                       a [system]'s address) */
     int maincf_header_lines;        /* lines the lab writes before it */
     char *workdir, *confdir, *maillog, *queuedir;
     int smtp_port, mx_port, dns_port;
     char dns_ip[64];
-    char *master_extra; /* [master.cf] lines, inet services on own ports */
+    char *master_extra;      /* [master.cf] lines, inet services on own ports */
+    struct daemons *daemons; /* [daemon] sections (daemon.c) */
     lab_change_fn *on_change; /* the SUT's queue changed (lab.c) */
     void *on_change_arg;
     void *priv; /* the backend's own state */

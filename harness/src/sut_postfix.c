@@ -13,9 +13,11 @@
 #include <sys/socket.h>
 
 #include "command.h"
+#include "daemon.h"
 #include "labconf.h"
 #include "sut.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -64,8 +66,8 @@ static int pfsut_available(char *err, size_t errlen)
     return 1;
 }
 
-static int pfsut_write_master(const char *confdir, int port, const char *extra,
-                              char *err, size_t errlen)
+static int pfsut_write_master(const char *confdir, const char *ip, int port,
+                              const char *extra, char *err, size_t errlen)
 {
     char *proto = NULL, *path = xasprintf("%s/master.cf", confdir);
     struct strbuf out;
@@ -103,7 +105,7 @@ static int pfsut_write_master(const char *confdir, int port, const char *extra,
         strlist_clear(&f);
         line = nl ? nl + 1 : NULL;
     }
-    strbuf_printf(&out, "127.0.0.1:%d inet n - n - - smtpd\n%s", port,
+    strbuf_printf(&out, "%s:%d inet n - n - - smtpd\n%s", ip, port,
                   extra ? extra : "");
     if (fs_write_atomic(path, out.buf, out.len) < 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -214,12 +216,12 @@ static pid_t pfsut_spawn(const char *confdir, const char *workdir)
 
 /* Ready when it answers on its port: a bounded wait on that. 0, or -1
  * with err (and p->pid -1 if it ended). */
-static int pfsut_wait_ready(struct pfsut *p, const char *workdir, int port,
-                            char *err, size_t errlen)
+static int pfsut_wait_ready(struct pfsut *p, const char *workdir,
+                            const char *ip, int port, char *err, size_t errlen)
 {
     struct netaddr sut;
 
-    netaddr_parse("127.0.0.1", port, &sut);
+    netaddr_parse(ip, port, &sut);
     for (long long end = clock_mono_ms() + PFSUT_START_MS;
          clock_mono_ms() < end;) {
         int status, fd = netaddr_connect_tcp(&sut, NULL);
@@ -243,20 +245,21 @@ static int pfsut_wait_ready(struct pfsut *p, const char *workdir, int port,
         poll(&none, 0, 50); /* between two bounded connection attempts */
     }
     char what[128];
-    snprintf(what, sizeof(what), "postfix did not answer on 127.0.0.1:%d",
-             port);
+    snprintf(what, sizeof(what), "postfix did not answer on %s:%d", ip, port);
     pfsut_why(workdir, what, err, errlen);
     return -1;
 }
 
 /* Write master.cf (extra: the scenario's own lines, appended), build the
  * maps with postmap, start Postfix and wait (bounded) until it answers on
- * 127.0.0.1:smtp_port. NULL with err. */
-static struct pfsut *pfsut_start(const char *confdir, const char *workdir,
-                                 const char *dns_ip, int smtp_port,
-                                 const char *extra, const char *const *maps,
-                                 size_t nmaps, char *err, size_t errlen)
+ * listen_ip:smtp_port. NULL with err. */
+static struct pfsut *pfsut_start(const struct sut_env *env,
+                                 const char *const *maps, size_t nmaps,
+                                 char *err, size_t errlen)
 {
+    const char *confdir = env->confdir, *workdir = env->workdir;
+    const char *dns_ip = env->dns_ip, *extra = env->master_extra;
+    int smtp_port = env->smtp_port;
     struct pfsut *p = xcalloc(1, sizeof(*p));
     char *resolv = xasprintf("%s/resolv.conf", workdir);
     char *data = xasprintf("%s/data", workdir);
@@ -278,7 +281,8 @@ static struct pfsut *pfsut_start(const char *confdir, const char *workdir,
         goto done;
     }
     if (fs_write_atomic(resolv, text, strlen(text)) < 0 ||
-        pfsut_write_master(confdir, smtp_port, extra, err, errlen) < 0 ||
+        pfsut_write_master(confdir, env->listen_ip, smtp_port, extra, err,
+                           errlen) < 0 ||
         pfsut_build_maps(confdir, maps, nmaps, err, errlen) < 0)
         goto done;
     chmod(resolv, 0644);
@@ -287,7 +291,8 @@ static struct pfsut *pfsut_start(const char *confdir, const char *workdir,
         snprintf(err, errlen, "fork: %s", strerror(errno));
         goto done;
     }
-    ok = pfsut_wait_ready(p, workdir, smtp_port, err, errlen) == 0;
+    ok = pfsut_wait_ready(p, workdir, env->listen_ip, smtp_port, err, errlen) ==
+         0;
 done:
     free(resolv);
     free(data);
@@ -324,45 +329,79 @@ static void pfsut_stop(struct pfsut *p)
     free(p);
 }
 
+/* postmap/postalias's table argument: a name without '/' ("transport",
+ * "hash:virtual") is the configuration directory's file, as the documents'
+ * "cd /etc/postfix && postmap transport" means it. Caller frees. */
+static char *pfsut_table_path(const char *confdir, const char *arg)
+{
+    const char *colon = strchr(arg, ':');
+    const char *file = colon ? colon + 1 : arg;
+
+    if (arg[0] == '-' || strchr(file, '/') != NULL)
+        return xstrdup(arg);
+    return xasprintf("%.*s%s/%s", (int)(file - arg), arg, confdir, file);
+}
+
+/* Postfix's own command /usr/sbin/PROG -c CONFDIR ARGS..., on this
+ * instance's configuration. */
+static int pfsut_run(struct pfsut *p, const char *prog, const struct strlist *w,
+                     size_t first, struct strbuf *out, struct strbuf *err)
+{
+    char *argv[12];
+    char *cmd = xasprintf("/usr/sbin/%s", prog);
+    int table = strcmp(prog, "postmap") == 0 || strcmp(prog, "postalias") == 0;
+    size_t n = 0;
+    int rc;
+
+    argv[n++] = cmd;
+    argv[n++] = "-c";
+    argv[n++] = p->confdir;
+    for (size_t i = first; i < w->n && n < 11; i++)
+        argv[n++] = table && i + 1 == w->n
+                        ? pfsut_table_path(p->confdir, w->v[i])
+                        : w->v[i];
+    argv[n] = NULL;
+    rc = command_run(argv, out, err);
+    if (table && w->n > first)
+        free(argv[n - 1]);
+    free(cmd);
+    return rc;
+}
+
 static int pfsut_admin(struct pfsut *p, const char *cmdline, struct strbuf *out,
                        struct strbuf *err)
 {
-    struct strlist w;
-    char *argv[8];
+    static const char *const progs[] = {"postqueue", "postsuper", "postcat",
+                                        "postconf",  "postmap",   "postalias"};
+    struct strlist w, alias;
     int rc = 64;
 
     strlist_init(&w);
+    strlist_init(&alias);
     strlist_split(&w, cmdline);
     if (w.n == 1 && strcmp(w.v[0], "mailq") == 0) {
-        argv[0] = "/usr/sbin/postqueue";
-        argv[1] = "-c";
-        argv[2] = p->confdir;
-        argv[3] = "-p";
-        argv[4] = NULL;
+        strlist_push(&alias, "-p");
+        rc = pfsut_run(p, "postqueue", &alias, 0, out, err);
+    } else if (w.n == 2 && strcmp(w.v[0], "postfix") == 0 &&
+               strcmp(w.v[1], "reload") == 0) {
+        rc = pfsut_run(p, "postfix", &w, 1, out, err);
+    } else if (w.n == 1 && strcmp(w.v[0], "newaliases") == 0) {
+        /* sendmail -bi: postalias on every alias_database table. */
+        char *argv[] = {"/usr/sbin/sendmail", "-C", p->confdir, "-bi", NULL};
         rc = command_run(argv, out, err);
-    } else if (w.n >= 2 && w.n <= 5 &&
-               (strcmp(w.v[0], "postqueue") == 0 ||
-                strcmp(w.v[0], "postsuper") == 0 ||
-                strcmp(w.v[0], "postcat") == 0 ||
-                strcmp(w.v[0], "postconf") == 0 ||
-                strcmp(w.v[0], "postmap") == 0 ||
-                strcmp(w.v[0], "postalias") == 0)) {
-        /* Postfix's own command, on this instance's configuration. */
-        char *cmd = xasprintf("/usr/sbin/%s", w.v[0]);
-        argv[0] = cmd;
-        argv[1] = "-c";
-        argv[2] = p->confdir;
-        for (size_t i = 1; i < w.n; i++)
-            argv[2 + i] = w.v[i];
-        argv[2 + w.n] = NULL;
-        rc = command_run(argv, out, err);
-        free(cmd);
     } else {
-        strbuf_printf(err,
-                      "%s: not one of mailq, postqueue, postsuper, postcat, "
-                      "postconf, postmap, postalias\n",
-                      cmdline);
+        for (size_t i = 0;
+             w.n >= 2 && w.n <= 5 && i < sizeof(progs) / sizeof(progs[0]); i++)
+            if (strcmp(w.v[0], progs[i]) == 0)
+                rc = pfsut_run(p, progs[i], &w, 1, out, err);
+        if (rc == 64)
+            strbuf_printf(err,
+                          "%s: not one of mailq, postqueue, postsuper, "
+                          "postcat, postconf, postmap, postalias, newaliases, "
+                          "postfix reload\n",
+                          cmdline);
     }
+    strlist_clear(&alias);
     strlist_clear(&w);
     return rc;
 }
@@ -412,7 +451,7 @@ static char *pfsut_queue_dir(const char *confdir)
     return q;
 }
 
-static void pfsut_reap_orphan(const char *workdir)
+static void pfsut_reap_one(const char *workdir)
 {
     char *confdir = xasprintf("%s/config", workdir);
     char *q = pfsut_queue_dir(confdir);
@@ -448,6 +487,26 @@ static void pfsut_reap_orphan(const char *workdir)
     free(pidfile);
     fs_rm_rf(q);
     free(q);
+}
+
+/* The SUT's Postfix, and those of its [system]s (workdir/NAME). */
+static void pfsut_reap_orphan(const char *workdir)
+{
+    DIR *d = opendir(workdir);
+    struct dirent *e;
+
+    pfsut_reap_one(workdir);
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        char *sub = xasprintf("%s/%s", workdir, e->d_name);
+        char *maincf = xasprintf("%s/config/main.cf", sub);
+        if (e->d_name[0] != '.' && strcmp(e->d_name, "config") != 0 &&
+            access(maincf, R_OK) == 0)
+            pfsut_reap_one(sub);
+        free(maincf);
+        free(sub);
+    }
+    if (d != NULL)
+        closedir(d);
 }
 
 /* 1 if the user pw may enter the directory st (search permission, by
@@ -538,7 +597,9 @@ static int sut_postfix_prepare(struct sut_env *env)
 static int sut_postfix_maincf(struct sut_env *env, struct strbuf *sb)
 {
     /* Loopback only, its log where we read it; DNS comes from the
-     * private resolv.conf. */
+     * private resolv.conf. A [system]'s own address is in master.cf only:
+     * Postfix wants inet_interfaces on an interface, and lo has just
+     * 127.0.0.1 (the rest of 127/8 is routed to it). */
     strbuf_printf(sb,
                   "maillog_file_prefixes = %s\n"
                   "inet_interfaces = 127.0.0.1\n"
@@ -557,15 +618,14 @@ static int sut_postfix_start(struct sut_env *env)
 
     for (size_t i = 0; i < s->nblocks; i++)
         if (s->blocks[i].kind == SCN_FILE &&
-            strcmp(s->blocks[i].arg, "passwd") != 0) {
+            strcmp(s->blocks[i].arg, "passwd") != 0 &&
+            !daemon_owns_file(s, s->blocks[i].arg)) {
             maps[nmaps++] = s->blocks[i].arg;
             have_aliases |= strcmp(s->blocks[i].arg, "aliases") == 0;
         }
     if (!have_aliases)
         maps[nmaps++] = "aliases";
-    env->priv =
-        pfsut_start(env->confdir, env->workdir, env->dns_ip, env->smtp_port,
-                    env->master_extra, maps, nmaps, err, sizeof(err));
+    env->priv = pfsut_start(env, maps, nmaps, err, sizeof(err));
     free(maps);
     if (env->priv == NULL)
         return sut_fail(env, env->maincf ? env->maincf->line : 1, "%s", err);

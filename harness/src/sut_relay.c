@@ -48,7 +48,7 @@ static int sut_relay_start(struct sut_env *env)
     struct relay *r;
     char err[1024];
     int line = env->maincf ? env->maincf->line : 1;
-    char *master = xasprintf("%s:%d inet n - n - - smtpd\n%s", SUT_IP,
+    char *master = xasprintf("%s:%d inet n - n - - smtpd\n%s", env->listen_ip,
                              env->smtp_port, env->master_extra);
     int rc = labconf_write(env, "master.cf", master, 0644);
 

@@ -9,7 +9,7 @@ if [ -z "$want" ]; then
     echo "expect-fail.sh: $scn has no '# expect-failure:' line" >&2
     exit 2
 fi
-out=$("$mxlab" run --report "$report" "$scn" 2>&1)
+out=$("$mxlab" run --clean --report "$report" "$scn" 2>&1)
 rc=$?
 echo "$out"
 if [ "$rc" -ne 1 ]; then

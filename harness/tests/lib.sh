@@ -17,3 +17,14 @@ mxrun() {
     echo "$out"
     [ "$rc" -eq "$want" ] || fail "mxlab $*: exit $rc, expected $want"
 }
+
+# need COMMAND WHY: the test is skipped (exit 77) without COMMAND.
+need() {
+    command -v "$1" >/dev/null || { echo "$me: $1 not installed ($2): skipped"; exit 77; }
+}
+
+# fresh: an empty $work.
+fresh() {
+    rm -rf "$work"
+    mkdir -p "$work"
+}

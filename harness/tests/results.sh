@@ -11,7 +11,7 @@ mxlab=$1 src=$2 work=$3 me=results.sh
 rm -rf "$work"
 mkdir -p "$work"
 
-mxrun 1 run --report "$work/r" "$src/harness/tests/scenarios/wrong-reply.scn" \
+mxrun 1 run --clean --report "$work/r" "$src/harness/tests/scenarios/wrong-reply.scn" \
     "$src/harness/tests/scenarios/bad-config.scn"
 json=$work/r/results.json
 python3 -m json.tool "$json" >/dev/null || fail "results.json is not JSON"
@@ -30,7 +30,7 @@ grep -q '<property name="sut" value="relay"/>' "$work/r/junit.xml" &&
 grep -q "^mxlab $version  sut=relay  started 20" <<<"$out" ||
     fail "the table's header does not say which run it was"
 
-mxrun 2 run --report "$work/r2" "$work/DOES-NOT-EXIST"
+mxrun 2 run --clean --report "$work/r2" "$work/DOES-NOT-EXIST"
 grep -q "^mxlab run: $work/DOES-NOT-EXIST: No such file or directory$" \
     <<<"$out" || fail "a missing path is not named"
 [ ! -e "$work/r2/results.json" ] || fail "a usage error wrote a report"

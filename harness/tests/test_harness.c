@@ -15,6 +15,7 @@
 #include "harness/diff.h"
 #include "harness/lab.h"
 #include "harness/scenario.h"
+#include "labconf.h"
 #include "mxlab/clock.h"
 #include "mxlab/fsutil.h"
 #include "mxlab/netaddr.h"
@@ -177,9 +178,20 @@ static const struct {
     {"[sesion]\n",
      "e.scn:1: unknown section [sesion]; expected [scenario], [main.cf], "
      "[master.cf], [file NAME], [zone ORIGIN], [mx IP], [session [from IP] "
-     "[to SERVICE]], [expect], [admin], [change mx IP], [change dns], [time "
-     "passes DURATION] or [tls cert NAME]"},
+     "[to SERVICE]], [expect], [admin], [change mx IP], [change dns], "
+     "[change main.cf], [change file NAME], [change zone ORIGIN], [time "
+     "passes DURATION], [tls cert NAME], [daemon KIND ENDPOINT] or [system "
+     "NAME IP]"},
     {"[]\n", "e.scn:1: unknown section []; expected [scenario]"},
+    {"[daemon postgrey]\n",
+     "e.scn:1: expected [daemon KIND inet:127.x.y.z:PORT] (the endpoint as "
+     "main.cf names it, on loopback)"},
+    {"[daemon postgrey inet:10.0.0.1:10023]\n",
+     "e.scn:1: expected [daemon KIND inet:127.x.y.z:PORT]"},
+    {"[daemon postgrey unix:/var/run/postgrey]\n",
+     "e.scn:1: expected [daemon KIND inet:127.x.y.z:PORT]"},
+    {"[daemon postgrey inet:127.0.0.1]\n",
+     "e.scn:1: expected [daemon KIND inet:127.x.y.z:PORT]"},
     {"[main.cf x]\n", "e.scn:1: [main.cf] takes no argument"},
     {"[session]\nC: QUIT\n[expect all]\n",
      "e.scn:3: [expect] takes no argument"},
@@ -205,11 +217,18 @@ static const struct {
      "5m, 2h, 5d or 1w"},
     {"[time passes 5x]\n", "e.scn:1: expected [time passes DURATION]"},
     {"[time flies 5m]\n", "e.scn:1: expected [time passes DURATION]"},
-    {"[change nothing]\n", "e.scn:1: expected [change mx IP] or [change dns]"},
+    {"[change nothing]\n",
+     "e.scn:1: expected [change mx IP], [change dns], [change main.cf]"},
     {"[change 127.0.0.9]\n",
-     "e.scn:1: expected [change mx IP] or [change dns]"},
+     "e.scn:1: expected [change mx IP], [change dns], [change main.cf]"},
     {"[change mx mail.example.com]\n",
-     "e.scn:1: expected [change mx IP] or [change dns]"},
+     "e.scn:1: expected [change mx IP], [change dns], [change main.cf]"},
+    {"[change file ../x]\n",
+     "e.scn:1: expected [change mx IP], [change dns], [change main.cf]"},
+    {"[system old]\n", "e.scn:1: expected [system NAME IP]"},
+    {"[system old 127.0.10.1:25]\n", "e.scn:1: expected [system NAME IP]"},
+    {"[session]\nC: QUIT\n[admin on old]\n$ mailq\n",
+     "e.scn:3: on old: no [system old]"},
     {"[session at 127.0.0.1]\n",
      "e.scn:1: expected [session], [session from IP], [session to SERVICE] "
      "or [session from IP to SERVICE]"},
@@ -326,7 +345,9 @@ static const struct {
     {"[expect]\nbounced a@b\n",
      "e.scn:2: unknown expectation; expected \"delivered to IP [from ADDR] "
      "[rcpt ADDR...]\", \"not delivered [to IP] rcpt ADDR...\", "
-     "\"deliveries N\", \"queue empty\", \"log contains TEXT\", \"log totals "
+     "\"deliveries N\", \"queue empty\", \"queue "
+     "deferred|active|hold|incoming N\", \"mx IP connections|messages N\", "
+     "\"log contains TEXT\", \"log count PATTERN N\", \"log totals "
      "...\", \"mailbox USER messages N|contains TEXT\", \"delivered data "
      "contains|lacks TEXT\", \"delivered envelope contains|lacks TEXT\" or "
      "\"dns "
@@ -335,6 +356,16 @@ static const struct {
      "e.scn:2: expected \"delivered envelope contains TEXT\" or "
      "\"delivered envelope lacks TEXT\""},
     {"[expect]\nqueue full\n", "e.scn:2: unknown expectation; expected"},
+    {"[expect]\nqueue frozen 1\n",
+     "e.scn:2: queue: expected \"queue empty\" or \"queue "
+     "deferred|active|hold|incoming N\""},
+    {"[expect]\nqueue deferred many\n", "e.scn:2: queue: expected"},
+    {"[expect]\nmx 127.0.0.9 hugs 1\n",
+     "e.scn:2: mx: expected \"mx IP connections|messages N\""},
+    {"[expect]\nmx mail.example 127.0.0.9 messages\n", "e.scn:2: mx: expected"},
+    {"[expect]\nlog count status=sent x\n",
+     "e.scn:2: log count: expected \"log count PATTERN N\""},
+    {"[expect]\nlog count  3  \n", "e.scn:2: unknown expectation"},
     /* scenario_parse, checks on the whole file */
     {"[session]\n[expect]\nqueue empty\n", "e.scn:1: empty [session]"},
     {"[admin]\n", "e.scn:1: empty [admin]"},
@@ -405,7 +436,7 @@ static const struct {
      "e.scn:2: expected a command (CONNECT, EHLO, MAIL, RCPT, DATA, DOT, "
      "RSET, NOOP, QUIT, STARTTLS, OTHER), got \"\""},
     {"[mx 127.0.0.9]\nreply = RCPT #0 550 no\n",
-     "e.scn:2: \"#0\": expected #N, N >= 1"},
+     "e.scn:2: \"#0\": expected #N, #N-M or a list such as #1,3"},
     {"[mx 127.0.0.9]\nreply = RCPT every x 550 no\n",
      "e.scn:2: every: expected N >= 1"},
     {"[mx 127.0.0.9]\nreply = RCPT match\n",
@@ -860,6 +891,89 @@ START_TEST(test_lab_remote)
 }
 END_TEST
 
+/* Two systems on the relay: each its own endpoint, queue, log and
+ * configuration; the counting expectations judged on a real lab. */
+START_TEST(test_lab_systems)
+{
+    char err[1024] = "", tmpl[] = "/tmp/mxlab-test-lab.XXXXXX";
+    struct scenario *s = scenario_parse(
+        "sys.scn",
+        "[main.cf]\nmyhostname = sut.example\nrelayhost = [127.0.9.1]\n"
+        "[system old 127.0.10.1]\nmyhostname = old.example\n"
+        "[mx 127.0.9.1]\n[expect]\nqueue empty\n",
+        err, sizeof(err));
+    struct event_base *base = event_base_new();
+    struct sut_spec sut;
+    struct lab_endpoint sut_ep, old_ep;
+    struct strbuf out, errs;
+    struct capture vars;
+    struct expect_env env;
+    static const char *const judged[] = {
+        "queue deferred 0", "queue hold 0", "mx 127.0.9.1 connections 0",
+        "mx 127.0.9.1 messages 0", "log count reload -- version 1"};
+    char *work;
+
+    ck_assert_msg(s != NULL, "%s", err);
+    ck_assert_ptr_nonnull(mkdtemp(tmpl));
+    work = xasprintf("%s/w", tmpl);
+    clock_simulate(0);
+    ck_assert_int_eq(sut_spec_parse("relay", &sut, err, sizeof(err)), 0);
+    struct lab *lab = lab_open(base, s, work, &sut, err, sizeof(err));
+    ck_assert_msg(lab != NULL, "%s", err);
+    ck_assert_int_eq(lab_endpoint(lab, NULL, &sut_ep, err, sizeof(err)), 0);
+    ck_assert_int_eq(lab_use(lab, "nosuch"), -1);
+    ck_assert_int_eq(lab_use(lab, "old"), 0);
+    ck_assert_int_eq(lab_endpoint(lab, NULL, &old_ep, err, sizeof(err)), 0);
+    ck_assert_int_ne(netaddr_port(&old_ep.addr), netaddr_port(&sut_ep.addr));
+    ck_assert_ptr_nonnull(strstr(lab_maillog(lab), "/old/maillog"));
+    /* [change main.cf on old] and postfix reload: the new value is read */
+    ck_assert_int_eq(
+        lab_change_maincf(lab, "myhostname = new.example\n", err, sizeof(err)),
+        0);
+    strbuf_init(&out);
+    strbuf_init(&errs);
+    ck_assert_int_eq(lab_admin(lab, "postfix reload", &out, &errs), 0);
+    ck_assert_int_eq(lab_admin(lab, "postconf myhostname", &out, &errs), 0);
+    ck_assert_msg(strstr(out.buf, "myhostname = new.example") != NULL, "%s",
+                  out.buf);
+    capture_init(&vars);
+    env.lab = lab;
+    env.vars = &vars;
+    env.final_try = 1;
+    for (size_t i = 0; i < sizeof(judged) / sizeof(judged[0]); i++) {
+        struct scn_expect x;
+        struct strbuf why;
+        strbuf_init(&why);
+        ck_assert_int_eq(expect_parse(&x, judged[i], err, sizeof(err)), 0);
+        ck_assert_msg(expect_check(&x, &env, &why) == 1, "%s: %s", judged[i],
+                      why.buf ? why.buf : "");
+        expect_clear(&x);
+        strbuf_clear(&why);
+    }
+    /* and a count that is wrong says what it found */
+    struct scn_expect x;
+    struct strbuf why;
+    strbuf_init(&why);
+    ck_assert_int_eq(
+        expect_parse(&x, "log count reload -- version 2", err, sizeof(err)), 0);
+    ck_assert_int_eq(expect_check(&x, &env, &why), -1);
+    ck_assert_msg(strstr(why.buf, "found 1") != NULL, "%s", why.buf);
+    expect_clear(&x);
+    strbuf_clear(&why);
+    /* the SUT's own log has no reload */
+    lab_use(lab, NULL);
+    ck_assert_ptr_null(strstr(lab_maillog(lab), "/old/"));
+    capture_clear(&vars);
+    strbuf_clear(&out);
+    strbuf_clear(&errs);
+    lab_close(lab);
+    event_base_free(base);
+    scenario_free(s);
+    fs_rm_rf(tmpl);
+    free(work);
+}
+END_TEST
+
 /* One line of each kind: the entry whose keyword starts it parses it. */
 static const struct {
     const char *line, *keyword;
@@ -879,7 +993,112 @@ static const struct {
     {"delivered envelope contains RCPT TO:<c@d> NOTIFY=NEVER",
      "delivered envelope"},
     {"delivered envelope lacks ORCPT", "delivered envelope"},
+    {"queue deferred 2", "queue"},
+    {"queue hold 0", "queue"},
+    {"mx 127.0.0.9 connections 3", "mx"},
+    {"mx 127.0.0.9 messages 1", "mx"},
+    {"log count status=deferred (host * refused*) 2", "log count"},
 };
+
+/* The new counting expectations keep what they count and how many. */
+START_TEST(test_expect_counts)
+{
+    struct scn_expect x;
+    char err[512] = "";
+
+    ck_assert_int_eq(expect_parse(&x, "log count to=<a@b>, *status=sent  3",
+                                  err, sizeof(err)),
+                     0);
+    ck_assert_str_eq(x.text, "to=<a@b>, *status=sent");
+    ck_assert_int_eq(x.count, 3);
+    expect_clear(&x);
+    ck_assert_int_eq(
+        expect_parse(&x, "mx 127.0.0.9 connections 2", err, sizeof(err)), 0);
+    ck_assert_str_eq(x.host, "127.0.0.9");
+    ck_assert_str_eq(x.text, "connections");
+    ck_assert_int_eq(x.count, 2);
+    expect_clear(&x);
+    ck_assert_int_eq(expect_parse(&x, "queue deferred 4", err, sizeof(err)), 0);
+    ck_assert_str_eq(x.text, "deferred");
+    ck_assert_int_eq(x.count, 4);
+    expect_clear(&x);
+}
+END_TEST
+
+/* [change main.cf]: a parameter replaced with its continuation lines, a
+ * second setting of it dropped, comments kept, a new one appended. */
+START_TEST(test_maincf_merge)
+{
+    char *m = labconf_maincf_merge("# top\n"
+                                   "relayhost = [a]\n"
+                                   "smtpd_recipient_restrictions =\n"
+                                   "    permit_mynetworks,\n"
+                                   "    reject\n"
+                                   "\n"
+                                   "relayhost = [b]\n",
+                                   "smtpd_recipient_restrictions =\n"
+                                   "    check_sender_access hash:w,\n"
+                                   "    reject\n"
+                                   "relayhost=[c]\n"
+                                   "mynetworks = 127.0.0.0/8\n");
+
+    ck_assert_str_eq(m, "# top\n"
+                        "relayhost=[c]\n"
+                        "smtpd_recipient_restrictions =\n"
+                        "    check_sender_access hash:w,\n"
+                        "    reject\n"
+                        "\n"
+                        "mynetworks = 127.0.0.0/8\n");
+    free(m);
+}
+END_TEST
+
+/* The change steps, [system] and "on NAME". */
+START_TEST(test_change_steps)
+{
+    char err[512] = "";
+    struct scenario *s = scenario_parse(
+        "c.scn",
+        "[system old 127.0.10.1]\nmyhostname = old.example\n"
+        "[change main.cf on old]\nrelayhost = [127.0.0.9]\n"
+        "[change file virtual]\na@b c@d\n"
+        "[change zone example.]\n# a comment\n@ IN MX 10 new\n"
+        "delete old A\n"
+        "[admin on old]\n$ postfix reload\n"
+        "[session to old]\nS: 220 *\n[expect on old]\nqueue deferred 0\n",
+        err, sizeof(err));
+
+    /* kind, arg, on, text (NULL: not looked at) of each block */
+    static const struct {
+        enum scn_block_kind kind;
+        const char *arg, *on, *text;
+    } want[] = {
+        {SCN_SYSTEM, "old", NULL, "myhostname = old.example\n"},
+        {SCN_CHANGE_MAINCF, NULL, "old", "relayhost = [127.0.0.9]\n"},
+        {SCN_CHANGE_FILE, "virtual", NULL, "a@b c@d\n"},
+        /* a scenario comment in a zone keeps the line count */
+        {SCN_CHANGE_ZONE, "example.", NULL, "\n@ IN MX 10 new\ndelete old A\n"},
+        {SCN_ADMIN, NULL, "old", NULL},
+        {SCN_SESSION, NULL, "old", NULL},
+        {SCN_EXPECT, NULL, "old", NULL},
+    };
+
+    ck_assert_msg(s != NULL, "%s", err);
+    ck_assert_uint_eq(s->nblocks, sizeof(want) / sizeof(want[0]));
+    for (size_t i = 0; i < s->nblocks; i++) {
+        const struct scn_block *b = &s->blocks[i];
+        ck_assert_int_eq(b->kind, want[i].kind);
+        ck_assert_pstr_eq(b->arg, want[i].arg);
+        ck_assert_pstr_eq(b->on, want[i].on);
+        if (want[i].text != NULL)
+            ck_assert_str_eq(b->text, want[i].text);
+    }
+    ck_assert_str_eq(s->blocks[0].ip, "127.0.10.1");
+    ck_assert_ptr_eq(scenario_system(s, "old"), &s->blocks[0]);
+    ck_assert_ptr_null(scenario_system(s, "new"));
+    scenario_free(s);
+}
+END_TEST
 
 START_TEST(test_expect_kinds)
 {
@@ -921,6 +1140,10 @@ int main(void)
     tcase_add_test(tc, test_lab_remote);
     tcase_add_loop_test(tc, test_expect_kinds, 0,
                         sizeof(kinds) / sizeof(kinds[0]));
+    tcase_add_test(tc, test_expect_counts);
+    tcase_add_test(tc, test_change_steps);
+    tcase_add_test(tc, test_maincf_merge);
+    tcase_add_test(tc, test_lab_systems);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -419,8 +419,9 @@ static void relay_postmap_line(void *arg, const char *key, const char *value)
 
 /* postmap/postalias [-q KEY | -s] TABLE: a query, a dump, or (without
  * an option) a check of the file: mxlab reads the text form directly,
- * so "building" a table is reading it. A table without "type:" is
- * hash:. Relative names are taken from the config directory. */
+ * so "building" a table is reading it, and the running relay takes the
+ * new table (relay_tables_changed). A table without "type:" is hash:.
+ * Relative names are taken from the config directory. */
 static int relay_postmap(struct relay *r, const struct strlist *w,
                          struct strbuf *out, struct strbuf *err)
 {
@@ -461,6 +462,12 @@ static int relay_postmap(struct relay *r, const struct strlist *w,
     }
     map_free(m);
     free(spec);
+    if (key == NULL && !dump &&
+        relay_tables_changed(r, merr, sizeof(merr)) < 0) {
+        /* built, but the configuration no longer loads: say so, as a
+         * restarting Postfix daemon would log its fatal error */
+        strbuf_printf(err, "%s: warning: %s\n", prog, merr);
+    }
     return rc;
 }
 
@@ -482,6 +489,19 @@ int relay_admin(struct relay *r, const char *cmdline, struct strbuf *out,
                strcmp(w.v[1], "-f") == 0) {
         relay_flush(r);
         rc = 0;
+    } else if (w.n == 2 && strcmp(w.v[0], "postfix") == 0 &&
+               strcmp(w.v[1], "reload") == 0) {
+        /* postfix(1) reload: postfix-script's message goes to the mail
+         * log (to stderr only on a terminal), then master's. */
+        char rerr[1024];
+        maillog_printf(r->log, "postfix-script",
+                       "refreshing the Postfix mail system");
+        if (relay_reload(r, rerr, sizeof(rerr)) < 0) {
+            strbuf_printf(err, "postfix: fatal: %s\n", rerr);
+            rc = 1;
+        } else {
+            rc = 0;
+        }
     } else if (w.n >= 2 && strcmp(w.v[0], "postconf") == 0) {
         rc = relay_postconf(r, &w, out, err);
     } else if (w.n >= 2 && (strcmp(w.v[0], "postmap") == 0 ||
@@ -530,7 +550,7 @@ int relay_admin(struct relay *r, const char *cmdline, struct strbuf *out,
                       "%s: usage: mailq | postqueue -p|-j|-f | postqueue -s "
                       "SITE | postsuper -d|-r|-h|-H ID|ALL [QUEUE] | postcat "
                       "-q ID | postconf -n|[-d] NAME... | postmap|postalias "
-                      "[-q KEY|-s] TABLE | newaliases\n",
+                      "[-q KEY|-s] TABLE | newaliases | postfix reload\n",
                       w.n ? w.v[0] : "admin");
     }
     strlist_clear(&w);

@@ -13,12 +13,20 @@
 
 #include "mxlab/dns.h"
 #include "mxlab/log.h"
+#include "mxlab/maillog.h"
 #include "mxlab/map.h"
 #include "mxlab/smtp.h"
 #include "mxlab/xmem.h"
 #include "relay_int.h"
 
 enum { POLICY_DUNNO = 0, POLICY_PERMIT = 1, POLICY_REJECT = -1 };
+/* Access actions that set something aside and go on (the text is in
+ * the reply buffer): DEFER_IF_PERMIT, DEFER_IF_REJECT, PREPEND. */
+enum {
+    POLICY_DEFER_IF_PERMIT = 3,
+    POLICY_DEFER_IF_REJECT = 4,
+    POLICY_PREPEND = 5,
+};
 
 int policy_mynetworks(const struct relay_params *p,
                       const struct netaddr *client)
@@ -29,52 +37,80 @@ int policy_mynetworks(const struct relay_params *p,
     return 0;
 }
 
-/* An access(5) action: OK, DUNNO, REJECT [text], DEFER [text],
- * "4NN/5NN [x.y.z] text", PERMIT. what names the address ("Sender
- * address", "Client host"). */
+/* Postfix's check_table_result() reply: "CODE D.D.D <addr>: what
+ * rejected: text". The text may start with its own enhanced status code
+ * (postgrey's "4.2.0 Greylisted"), whose class follows CODE's. */
+static void policy_reply_text(char *reply, size_t len, int code,
+                              const char *text, const char *deftext,
+                              const char *addr, const char *what)
+{
+    char dsn[16];
+    size_t n = 0;
+
+    text += strspn(text, " \t");
+    snprintf(dsn, sizeof(dsn), "%d.7.1", code / 100);
+    if (str_isdigit((unsigned char)text[0]) && text[1] == '.') {
+        size_t d1 = strspn(text + 2, "0123456789");
+        const char *q = text + 2 + d1;
+        size_t d2 = *q == '.' ? strspn(q + 1, "0123456789") : 0;
+        n = 2 + d1 + 1 + d2;
+        if (d1 < 1 || d1 > 3 || d2 < 1 || d2 > 3 ||
+            (text[n] != '\0' && text[n] != ' '))
+            n = 0;
+    }
+    if (n > 0) {
+        snprintf(dsn, sizeof(dsn), "%d%.*s", code / 100, (int)n - 1, text + 1);
+        text += n;
+        text += strspn(text, " \t");
+    }
+    snprintf(reply, len, "%d %s <%s>: %s rejected: %s", code, dsn, addr, what,
+             *text ? text : deftext);
+}
+
+/* An access(5) action: OK, DUNNO, REJECT [text], DEFER [text], "4NN/5NN
+ * [x.y.z] text", PERMIT, and those that wait for the rest of the
+ * restrictions (DEFER_IF_PERMIT, DEFER_IF_REJECT, PREPEND: the text in
+ * reply). WARN and INFO only log in Postfix: DUNNO here. what names the
+ * address ("Sender address", "Client host"). */
 static int policy_access_action(const char *action, const char *addr,
                                 const char *what, char *reply, size_t len)
 {
-    const char *text;
+    static const struct {
+        const char *name;
+        int code; /* the reply's, 0: none */
+        int rc;
+        const char *deftext;
+    } actions[] = {
+        {"OK", 0, POLICY_PERMIT, NULL},
+        {"PERMIT", 0, POLICY_PERMIT, NULL},
+        {"DUNNO", 0, POLICY_DUNNO, NULL},
+        {"WARN", 0, POLICY_DUNNO, NULL},
+        {"INFO", 0, POLICY_DUNNO, NULL},
+        {"PREPEND", 0, POLICY_PREPEND, NULL},
+        {"REJECT", 554, POLICY_REJECT, "Access denied"},
+        {"DEFER", 450, POLICY_REJECT, "Access denied"},
+        {"DEFER_IF_PERMIT", 450, POLICY_DEFER_IF_PERMIT, "Service unavailable"},
+        {"DEFER_IF_REJECT", 450, POLICY_DEFER_IF_REJECT, "Service unavailable"},
+    };
+    int code;
 
-    if (str_casecmp(action, "OK") == 0 || str_casecmp(action, "PERMIT") == 0)
-        return POLICY_PERMIT;
-    if (str_casecmp(action, "DUNNO") == 0 || *action == '\0')
+    if (*action == '\0')
         return POLICY_DUNNO;
-    if ((text = str_casestart(action, "REJECT")) != NULL &&
-        (*text == '\0' || *text == ' ')) {
-        while (*text == ' ')
-            text++;
-        snprintf(reply, len, "554 5.7.1 <%s>: %s rejected: %s", addr, what,
-                 *text ? text : "Access denied");
-        return POLICY_REJECT;
+    for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
+        const char *text = str_casestart(action, actions[i].name);
+        if (text == NULL || (*text != '\0' && *text != ' ' && *text != '\t'))
+            continue;
+        if (actions[i].rc == POLICY_PREPEND)
+            snprintf(reply, len, "%s", text + strspn(text, " \t"));
+        else if (actions[i].code != 0)
+            policy_reply_text(reply, len, actions[i].code, text,
+                              actions[i].deftext, addr, what);
+        return actions[i].rc;
     }
-    if ((text = str_casestart(action, "DEFER")) != NULL &&
-        (*text == '\0' || *text == ' ')) {
-        while (*text == ' ')
-            text++;
-        snprintf(reply, len, "450 4.7.1 <%s>: %s rejected: %s", addr, what,
-                 *text ? text : "Access denied");
-        return POLICY_REJECT;
-    }
-    int code = smtp_reply_code(action, NULL);
-    if ((code >= 400 && code < 600)) {
-        const char *t = action + 3;
-        char dsn[16];
-        while (*t == ' ')
-            t++;
-        /* Keep an enhanced status code the table gives, else derive one. */
-        if (t[0] == action[0] && t[1] == '.') {
-            size_t n = strcspn(t, " ");
-            snprintf(dsn, sizeof(dsn), "%.*s", (int)n, t);
-            t += n;
-            while (*t == ' ')
-                t++;
-        } else {
-            snprintf(dsn, sizeof(dsn), "%c.7.1", action[0]);
-        }
-        snprintf(reply, len, "%d %s <%s>: %s rejected: %s", code, dsn, addr,
-                 what, *t ? t : "Access denied");
+    code = smtp_reply_code(action, NULL);
+    if (code >= 400 && code < 600) {
+        policy_reply_text(reply, len, code, action + 3, "Access denied", addr,
+                          what);
         return POLICY_REJECT;
     }
     log_warnx("access table: unknown action \"%s\": ignored", action);
@@ -151,6 +187,95 @@ static int policy_fqdn(const char *addr)
     return *addr == '\0' || (*d != '\0' && strchr(d, '.') != NULL);
 }
 
+/* reject_*_sender_login_mismatch: which checks a name asks for. */
+enum { LOGIN_AUTHENTICATED = 1, LOGIN_UNAUTHENTICATED = 2, LOGIN_KNOWN = 4 };
+
+static int policy_login_restriction(const char *name)
+{
+    static const struct {
+        const char *name;
+        int checks;
+    } names[] = {
+        {"reject_sender_login_mismatch",
+         LOGIN_AUTHENTICATED | LOGIN_UNAUTHENTICATED},
+        {"reject_authenticated_sender_login_mismatch", LOGIN_AUTHENTICATED},
+        {"reject_known_sender_login_mismatch",
+         LOGIN_AUTHENTICATED | LOGIN_KNOWN},
+        {"reject_unauthenticated_sender_login_mismatch", LOGIN_UNAUTHENTICATED},
+    };
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(name, names[i].name) == 0)
+            return names[i].checks;
+    return 0;
+}
+
+/* The owners of a sender address in smtpd_sender_login_maps: the whole
+ * address, then "@domain" (Postfix's mail_addr_find()). NULL if none;
+ * -1 in *failed when a table cannot be opened. Borrowed. */
+static const char *
+policy_login_owners(struct relay *r, const struct policy_ctx *ctx, int *failed)
+{
+    const struct strlist *maps = &ctx->p->sasl.sender_login_maps;
+    const char *at = strrchr(ctx->sender, '@');
+    const char *v = NULL;
+
+    *failed = 0;
+    for (size_t i = 0; i < maps->n && v == NULL; i++) {
+        struct map *m = relay_table(r, maps->v[i]);
+        if (m == NULL) {
+            *failed = 1;
+            return NULL;
+        }
+        v = map_lookup(m, ctx->sender);
+        if (v == NULL && at != NULL && !map_whole_keys(m))
+            v = map_lookup(m, at);
+    }
+    return v;
+}
+
+/* smtpd_sender_login_maps against the SASL login (postconf(5)
+ * reject_sender_login_mismatch and its halves). */
+static int policy_login_mismatch(struct relay *r, const char *name,
+                                 const struct policy_ctx *ctx, char *reply,
+                                 size_t len)
+{
+    int checks = policy_login_restriction(name), failed;
+    const char *owners;
+
+    if (*ctx->sender == '\0' || ctx->p->sasl.sender_login_maps.n == 0)
+        return POLICY_DUNNO;
+    owners = policy_login_owners(r, ctx, &failed);
+    if (failed) {
+        snprintf(reply, len, "451 4.3.0 <%s>: Temporary lookup failure",
+                 ctx->sender);
+        return POLICY_REJECT;
+    }
+    if (ctx->sasl_username != NULL && (checks & LOGIN_AUTHENTICATED) &&
+        (owners != NULL || !(checks & LOGIN_KNOWN))) {
+        struct strlist l;
+        strlist_init(&l);
+        strlist_split(&l, owners ? owners : "");
+        int owned = strlist_contains_case(&l, ctx->sasl_username);
+        strlist_clear(&l);
+        if (owned)
+            return POLICY_DUNNO;
+        snprintf(reply, len,
+                 "553 5.7.1 <%s>: Sender address rejected: not owned by "
+                 "user %s",
+                 ctx->sender, ctx->sasl_username);
+        return POLICY_REJECT;
+    }
+    if (ctx->sasl_username == NULL && (checks & LOGIN_UNAUTHENTICATED) &&
+        owners != NULL) {
+        snprintf(reply, len,
+                 "553 5.7.1 <%s>: Sender address rejected: not logged in",
+                 ctx->sender);
+        return POLICY_REJECT;
+    }
+    return POLICY_DUNNO;
+}
+
 /* One restriction that needs no DNS. Returns POLICY_PERMIT, POLICY_REJECT,
  * POLICY_DUNNO, or POLICY_ASYNC for the DNS-based ones (left to the
  * caller). *used is set when the restriction consumed an argument. */
@@ -197,7 +322,13 @@ static int policy_sync(struct relay *r, const char *name, const char *arg,
         return policy_mynetworks(ctx->p, ctx->client) ? POLICY_PERMIT
                                                       : POLICY_DUNNO;
     if (strcmp(name, "permit_sasl_authenticated") == 0)
-        return POLICY_DUNNO; /* no AUTH yet: never authenticated */
+        /* Postfix's permit_sasl_auth(): any method but ANONYMOUS. */
+        return ctx->sasl_method != NULL &&
+                       str_casecmp(ctx->sasl_method, "anonymous") != 0
+                   ? POLICY_PERMIT
+                   : POLICY_DUNNO;
+    if (policy_login_restriction(name) != 0)
+        return policy_login_mismatch(r, name, ctx, reply, len);
     if (strcmp(name, "reject_unauth_destination") == 0 ||
         strcmp(name, "defer_unauth_destination") == 0) {
         if (rewrite_auth_destination(r, ctx->rcpt))
@@ -289,6 +420,17 @@ static int policy_sync(struct relay *r, const char *name, const char *arg,
             r, arg, addr, sender ? "Sender address" : "Recipient address",
             reply, len);
     }
+    if (strcmp(name, "check_policy_service") == 0) {
+        if (arg == NULL ||
+            (strncmp(arg, "inet:", 5) != 0 && strncmp(arg, "unix:", 5) != 0)) {
+            log_warnx("restriction %s must be followed by transport:server",
+                      name);
+            snprintf(reply, len, "451 4.3.5 Server configuration error");
+            return POLICY_REJECT;
+        }
+        *used = 1;
+        return POLICY_ASYNC;
+    }
     if (strcmp(name, "reject_rbl_client") == 0 ||
         strcmp(name, "reject_rhsbl_sender") == 0) {
         if (arg == NULL) {
@@ -311,6 +453,11 @@ struct policy_check {
     struct relay *r;
     struct policy_ctx ctx; /* strings owned below */
     char *client_ip, *client_name, *helo, *sender, *rcpt;
+    char *sasl_method, *sasl_username, *sasl_sender;
+    char *policy_request;
+    struct policy_query *pquery; /* check_policy_service in progress */
+    char defer_if_permit[1200];  /* "" or the reply DEFER_IF_PERMIT asked */
+    char defer_if_reject[1200];
     struct netaddr client;
     const struct strlist *lists[5];
     int list;
@@ -343,11 +490,24 @@ static void policy_free(struct policy_check *c)
     free(c->helo);
     free(c->sender);
     free(c->rcpt);
+    free(c->sasl_method);
+    free(c->sasl_username);
+    free(c->sasl_sender);
+    free(c->policy_request);
+    policy_query_cancel(c->pquery);
     free(c);
 }
 
 static void policy_finish(struct policy_check *c, int rc)
 {
+    /* The actions set aside by access tables and policy servers. */
+    if (rc != POLICY_REJECT && c->defer_if_permit[0] != '\0') {
+        snprintf(c->reply, sizeof(c->reply), "%s", c->defer_if_permit);
+        rc = POLICY_REJECT;
+    } else if (rc == POLICY_REJECT && c->reply[0] == '5' &&
+               c->defer_if_reject[0] != '\0') {
+        snprintf(c->reply, sizeof(c->reply), "%s", c->defer_if_reject);
+    }
     if (!c->cancelled)
         c->done(c->arg, rc, c->reply);
     c->finished = 1;
@@ -476,6 +636,93 @@ static int policy_start_dns(struct policy_check *c, const char *name,
     return 0;
 }
 
+/* DEFER_IF_PERMIT, DEFER_IF_REJECT and PREPEND: kept for the end (the
+ * text is in c->reply); 1 if rc was one of them. */
+static int policy_aside(struct policy_check *c, int rc)
+{
+    if (rc == POLICY_DEFER_IF_PERMIT)
+        snprintf(c->defer_if_permit, sizeof(c->defer_if_permit), "%s",
+                 c->reply);
+    else if (rc == POLICY_DEFER_IF_REJECT)
+        snprintf(c->defer_if_reject, sizeof(c->defer_if_reject), "%s",
+                 c->reply);
+    else if (rc == POLICY_PREPEND && !c->cancelled && c->ctx.prepend != NULL)
+        strlist_push(c->ctx.prepend, c->reply);
+    else if (rc != POLICY_PREPEND)
+        return 0;
+    c->reply[0] = '\0';
+    return 1;
+}
+
+static const enum policy_stage policy_stages[5] = {
+    STAGE_CLIENT, STAGE_HELO, STAGE_SENDER, STAGE_RCPT, STAGE_RCPT};
+
+static void policy_query_warn(void *arg, const char *text)
+{
+    struct policy_check *c = arg;
+
+    maillog_printf(c->r->log, "smtpd", "warning: %s", text);
+}
+
+/* The policy server answered (action) or could not be asked (NULL:
+ * smtpd_policy_service_default_action): its action applies as an access
+ * table's, naming what the list is about. */
+static void policy_on_query(void *arg, const char *action)
+{
+    struct policy_check *c = arg;
+    const struct policy_ctx *x = &c->ctx;
+    char who[400];
+    int rc;
+
+    c->pquery = NULL;
+    if (c->cancelled) {
+        policy_finish(c, POLICY_DUNNO);
+        return;
+    }
+    if (action == NULL || *action == '\0')
+        action = x->p->policy_service.default_action;
+    switch (policy_stages[c->list]) {
+    case STAGE_CLIENT:
+        snprintf(who, sizeof(who), "%s[%s]", x->client_name, c->client_ip);
+        rc = policy_access_action(action, who, "Client host", c->reply,
+                                  sizeof(c->reply));
+        break;
+    case STAGE_HELO:
+        rc = policy_access_action(action, x->helo, "Helo command", c->reply,
+                                  sizeof(c->reply));
+        break;
+    case STAGE_SENDER:
+        rc = policy_access_action(action, x->sender, "Sender address", c->reply,
+                                  sizeof(c->reply));
+        break;
+    default:
+        rc = policy_access_action(action, x->rcpt, "Recipient address",
+                                  c->reply, sizeof(c->reply));
+        break;
+    }
+    if (rc == POLICY_REJECT) {
+        policy_finish(c, POLICY_REJECT);
+        return;
+    }
+    policy_aside(c, rc);
+    if (rc == POLICY_PERMIT) { /* this list says yes */
+        c->list++;
+        c->i = 0;
+    }
+    policy_step(c);
+}
+
+static void policy_start_query(struct policy_check *c, const char *server)
+{
+    struct relay *r = c->r;
+
+    if (r->policy_pool == NULL)
+        r->policy_pool = policy_pool_new(r->base);
+    c->pquery = policy_query_start(r->policy_pool, &c->ctx.p->policy_service,
+                                   server, c->policy_request, policy_on_query,
+                                   policy_query_warn, c);
+}
+
 static void policy_step(struct policy_check *c)
 {
     for (; c->list < 5; c->list++, c->i = 0) {
@@ -483,17 +730,21 @@ static void policy_step(struct policy_check *c)
         while (c->i < l->n) {
             const char *name = l->v[c->i];
             const char *arg = c->i + 1 < l->n ? l->v[c->i + 1] : NULL;
-            static const enum policy_stage stages[5] = {
-                STAGE_CLIENT, STAGE_HELO, STAGE_SENDER, STAGE_RCPT, STAGE_RCPT};
-            int used,
-                rc = policy_sync(c->r, name, arg, &c->ctx, stages[c->list],
-                                 c->reply, sizeof(c->reply), &used);
+            int used, rc = policy_sync(c->r, name, arg, &c->ctx,
+                                       policy_stages[c->list], c->reply,
+                                       sizeof(c->reply), &used);
             c->i += 1 + used;
             if (rc == POLICY_ASYNC) {
+                if (strcmp(name, "check_policy_service") == 0) {
+                    policy_start_query(c, arg);
+                    return; /* resumed by policy_on_query() */
+                }
                 if (policy_start_dns(c, name, arg) == 0)
                     return; /* resumed by the DNS callback */
                 continue;
             }
+            if (policy_aside(c, rc))
+                continue;
             if (rc == POLICY_REJECT) {
                 policy_finish(c, POLICY_REJECT);
                 return;
@@ -525,6 +776,15 @@ struct policy_check *policy_check_rcpt(struct relay *r,
     c->ctx.sender = c->sender;
     c->ctx.rcpt = c->rcpt;
     c->ctx.pipelined = ctx->pipelined;
+    c->ctx.sasl_method = c->sasl_method =
+        ctx->sasl_method ? xstrdup(ctx->sasl_method) : NULL;
+    c->ctx.sasl_username = c->sasl_username =
+        ctx->sasl_username ? xstrdup(ctx->sasl_username) : NULL;
+    c->ctx.sasl_sender = c->sasl_sender =
+        ctx->sasl_sender ? xstrdup(ctx->sasl_sender) : NULL;
+    c->policy_request = xstrdup(ctx->policy_request ? ctx->policy_request : "");
+    c->ctx.policy_request = c->policy_request;
+    c->ctx.prepend = ctx->prepend;
     c->ctx.p = ctx->p;
     /* smtpd_delay_reject = yes: every list is applied at RCPT TO, in
      * Postfix's order. */
@@ -549,8 +809,13 @@ struct policy_check *policy_check_rcpt(struct relay *r,
 
 void policy_check_cancel(struct policy_check *c)
 {
-    if (c != NULL)
-        c->cancelled = 1;
+    if (c == NULL)
+        return;
+    c->cancelled = 1;
+    c->ctx.prepend = NULL;
+    /* A policy query is ours to stop; a DNS lookup calls back later. */
+    if (c->pquery != NULL)
+        policy_free(c);
 }
 
 void policy_free_all(struct relay *r)

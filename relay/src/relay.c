@@ -25,7 +25,9 @@
 #include "mxlab/maillog.h"
 #include "mxlab/map.h"
 #include "mxlab/xmem.h"
+#include "policy_client.h"
 #include "relay_int.h"
+#include "sasl.h"
 #include "smtpd_line.h"
 
 /* Postfix 3.7 defaults for the parameters the relay implements. Those that
@@ -135,7 +137,8 @@ const char *relay_default(const char *name)
          i++)
         if (strcmp(relay_defaults[i].name, name) == 0)
             return relay_defaults[i].value;
-    return NULL;
+    const char *v = sasl_default(name);
+    return v != NULL ? v : policy_client_default(name);
 }
 
 void relay_changed(struct relay *r)
@@ -670,13 +673,17 @@ static int relay_load_params(struct relay *r, struct config *cf,
         relay_time(cf, "smtp_data_done_timeout", &bad, err, errlen);
     p->smtpd_timeout = relay_time(cf, "smtpd_timeout", &bad, err, errlen);
     if (bad || relay_load_mynetworks(cf, p, err, errlen) < 0 ||
-        relay_load_smuggling(cf, p, err, errlen) < 0)
+        relay_load_smuggling(cf, p, err, errlen) < 0 ||
+        sasl_conf_load(&p->sasl, cf, p->queue_directory, err, errlen) < 0 ||
+        policy_client_conf_load(&p->policy_service, cf, err, errlen) < 0)
         return -1;
     return anvil_load_params(cf, p, err, errlen);
 }
 
 static void relay_free_params(struct relay_params *p)
 {
+    sasl_conf_clear(&p->sasl);
+    policy_client_conf_clear(&p->policy_service);
     free(p->myhostname);
     free(p->smtpd_banner);
     free(p->queue_directory);
@@ -1081,6 +1088,8 @@ struct relay *relay_new(struct event_base *base, const char *config_dir,
          i++)
         config_set_default(r->cf, relay_defaults[i].name,
                            relay_defaults[i].value);
+    sasl_set_defaults(r->cf);
+    policy_client_set_defaults(r->cf);
     config_set_default(r->cf, "config_directory", config_dir);
     config_set_default(r->cf, "compatibility_level", "0");
     relay_hostname_defaults(r->cf);
@@ -1214,7 +1223,10 @@ int relay_start(struct relay *r, char *err, size_t errlen)
         (b) = t_;                                                              \
     } while (0)
 
-int relay_reload(struct relay *r, char *err, size_t errlen)
+/* Read the configuration and tables again; master logs the reload
+ * (postfix reload) or not (a daemon that restarts because one of its
+ * tables changed logs nothing of it). */
+static int relay_reread(struct relay *r, int logged, char *err, size_t errlen)
 {
     struct relay *n = relay_new(r->base, r->config_dir, err, errlen);
 
@@ -1263,10 +1275,22 @@ int relay_reload(struct relay *r, char *err, size_t errlen)
     relay_tls_free(r);
     relay_tls_init(r);
     master_listen_update(r);
-    maillog_printf(r->log, "master", "reload -- version %s, configuration %s",
-                   MXLAB_VERSION, r->config_dir);
+    if (logged)
+        maillog_printf(r->log, "master",
+                       "reload -- version %s, configuration %s", MXLAB_VERSION,
+                       r->config_dir);
     qmgr_schedule(r);
     return 0;
+}
+
+int relay_reload(struct relay *r, char *err, size_t errlen)
+{
+    return relay_reread(r, 1, err, errlen);
+}
+
+int relay_tables_changed(struct relay *r, char *err, size_t errlen)
+{
+    return relay_reread(r, 0, err, errlen);
 }
 
 void relay_free(struct relay *r)
@@ -1285,6 +1309,7 @@ void relay_free(struct relay *r)
     r->nlisteners = 0; /* sessions ending below update no listener */
     control_stop(r);
     smtpd_free_all(r);
+    policy_pool_free(r->policy_pool);
     master_free(r);
     anvil_free(r->anvil);
     relay_tls_free(r);

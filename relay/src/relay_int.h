@@ -13,7 +13,9 @@
 
 #include "mxlab/netaddr.h"
 #include "mxlab/strutil.h"
+#include "policy_client.h"
 #include "relay/relay.h"
+#include "sasl.h"
 
 struct config;
 struct maplist;
@@ -55,6 +57,8 @@ struct relay_params {
     struct strlist smtpd_sender_restrictions;
     struct strlist smtpd_relay_restrictions;
     struct strlist smtpd_recipient_restrictions;
+    struct sasl_conf sasl;                    /* smtpd_sasl_* (sasl.c) */
+    struct policy_client_conf policy_service; /* smtpd_policy_service_* */
     struct cidr *mynetworks;
     size_t nmynetworks;
     struct netaddr *inet_addrs; /* this host's interface addresses */
@@ -268,8 +272,9 @@ struct relay {
     char *control_path;
     relay_change_fn *change_fn;
     void *change_arg;
-    struct relay_tls *tls; /* smtpd_tls_* (tls.c) */
-    struct anvil *anvil;   /* client counts and rates (anvil.c) */
+    struct relay_tls *tls;           /* smtpd_tls_* (tls.c) */
+    struct policy_pool *policy_pool; /* check_policy_service connections */
+    struct anvil *anvil;             /* client counts and rates (anvil.c) */
     /* accept() failed for lack of descriptors: listeners paused until
      * the timer runs out or a session ends (master.c). */
     struct event *accept_pause;
@@ -279,6 +284,11 @@ struct relay {
 
 /* relay.c */
 void relay_changed(struct relay *r);
+/* A table was built again (postmap, postalias, newaliases): as Postfix's
+ * daemons, which restart when one of their tables changed and then read
+ * main.cf too, the relay reads its configuration and tables again, without
+ * master's reload log line. 0, or -1 with err (configuration kept). */
+int relay_tables_changed(struct relay *r, char *err, size_t errlen);
 /* The relay's default for a Postfix parameter it implements, or NULL. */
 const char *relay_default(const char *name);
 /* Now on the relay's clock, as Postfix writes dates in headers:
@@ -300,6 +310,12 @@ struct policy_ctx {
     const char *sender;
     const char *rcpt;
     int pipelined; /* the client sent commands ahead without ESMTP */
+    /* AUTH (RFC 4954): the session's login, or NULL; MAIL's AUTH=. */
+    const char *sasl_method, *sasl_username, *sasl_sender;
+    /* check_policy_service: the request's attributes (policy_client.c),
+     * and where PREPEND actions go (the session's, NULL: nowhere). */
+    const char *policy_request;
+    struct strlist *prepend;
 };
 int policy_mynetworks(const struct relay_params *p,
                       const struct netaddr *client);

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "anvil.h"
 #include "master.h"
@@ -60,6 +61,7 @@ enum smtpd_cmd {
     CMD_HELO,
     CMD_EHLO,
     CMD_STARTTLS,
+    CMD_AUTH,
     CMD_MAIL,
     CMD_RCPT,
     CMD_DATA,
@@ -74,8 +76,8 @@ enum smtpd_cmd {
 };
 
 static const char *smtpd_cmd_names[CMD_COUNT] = {
-    "helo", "ehlo", "starttls", "mail", "rcpt", "data",   "bdat",
-    "rset", "noop", "vrfy",     "etrn", "quit", "unknown"};
+    "helo", "ehlo", "starttls", "auth", "mail", "rcpt", "data",
+    "bdat", "rset", "noop",     "vrfy", "etrn", "quit", "unknown"};
 
 /* smtpd_discard_ehlo_keywords: Postfix's ehlo_mask() names, in the order
  * in which "discarding EHLO keywords:" lists them (SMTPUTF8 under its
@@ -208,6 +210,20 @@ struct smtpd_session {
     struct event *deadline;
     int deadline_armed;
     long bdat_record;
+    /* SASL (RFC 4954, sasl.c): the auth server connection (NULL: not
+     * enabled), the mechanisms it offers, who logged in, MAIL's AUTH=,
+     * and the exchange in progress. */
+    struct sasl_client *sasl;
+    char *sasl_mechs;
+    char *sasl_username, *sasl_method, *sasl_sender;
+    char *auth_mech;
+    int auth_challenged; /* a 334 was sent: the next line answers it */
+    int auth_starting;   /* inside smtpd_auth(): no smtpd_process() */
+    int greeted;         /* the 220 was sent */
+    /* check_policy_service: the transaction's instance attribute, and
+     * the headers PREPEND actions asked for. */
+    char instance[64];
+    struct strlist prepend;
     struct smtpd_session *next;
 };
 
@@ -248,6 +264,10 @@ static void smtpd_reset(struct smtpd_session *s)
     s->act_size = 0;
     strbuf_clear(&s->bdat_line);
     s->rcpt_overshoot = 0;
+    free(s->sasl_sender);
+    s->sasl_sender = NULL;
+    s->instance[0] = '\0';
+    strlist_clear(&s->prepend);
 }
 
 /* The client's name, as Postfix's smtpd finds it before the greeting:
@@ -282,6 +302,8 @@ static void smtpd_where(const struct smtpd_session *s, char *buf, size_t len)
         buf[i] = c[i] >= 'a' && c[i] <= 'z' ? (char)(c[i] - 'a' + 'A') : c[i];
     buf[i] = '\0';
 }
+
+static void smtpd_sasl_end(struct smtpd_session *s);
 
 static void smtpd_session_free(struct smtpd_session *s)
 {
@@ -335,6 +357,7 @@ static void smtpd_session_free(struct smtpd_session *s)
     smtpd_reset(s);
     strbuf_clear(&s->data);
     free(s->helo);
+    smtpd_sasl_end(s);
     relay_service_release(s->svc);
     free(s);
 }
@@ -568,6 +591,10 @@ static void smtpd_ehlo_log_discard(struct smtpd_session *s, int mask)
     strbuf_clear(&names);
 }
 
+static int smtpd_sasl_offered(struct smtpd_session *s);
+static const char *smtpd_sasl_mail_opt(struct smtpd_session *s,
+                                       const char *value, char **kept);
+
 static int smtpd_helo(struct smtpd_session *s, const char *arg, int esmtp)
 {
     if (*arg == '\0') {
@@ -607,6 +634,17 @@ static int smtpd_helo(struct smtpd_session *s, const char *arg, int esmtp)
     if ((mask & EHLO_MASK_STARTTLS) == 0 &&
         smtpd_tls_level(s) != RELAY_TLS_NONE && s->ssl == NULL)
         strlist_push(&kw, "STARTTLS");
+    if (smtpd_sasl_offered(s)) {
+        char *auth = xasprintf("AUTH %s", s->sasl_mechs);
+        strlist_push(&kw, auth);
+        free(auth);
+        /* broken_sasl_auth_clients: the draft's "AUTH=" form too. */
+        if (s->p->sasl.broken_clients) {
+            auth = xasprintf("AUTH=%s", s->sasl_mechs);
+            strlist_push(&kw, auth);
+            free(auth);
+        }
+    }
     if ((mask & EHLO_MASK_ENHANCEDSTATUSCODES) == 0)
         strlist_push(&kw, "ENHANCEDSTATUSCODES");
     if ((mask & EHLO_MASK_8BITMIME) == 0)
@@ -739,6 +777,7 @@ static int smtpd_mail(struct smtpd_session *s, const char *arg)
     int dsn_off = (mask & EHLO_MASK_DSN) != 0;
     long long size = 0;
     struct strbuf envid;
+    char *auth_sender = NULL;
 
     if (s->sender != NULL) {
         smtpd_reply(s, "503 5.5.1 Error: nested MAIL command");
@@ -766,10 +805,12 @@ static int smtpd_mail(struct smtpd_session *s, const char *arg)
         const char *v;
         if (str_casecmp(tok, "BODY=8BITMIME") == 0 ||
             str_casecmp(tok, "BODY=7BIT") == 0 ||
-            (utf8 && str_casecmp(tok, "SMTPUTF8") == 0) ||
-            str_casestart(tok, "AUTH=") != NULL) {
-            /* AUTH=: without SASL, Postfix accepts and ignores it. */
+            (utf8 && str_casecmp(tok, "SMTPUTF8") == 0)) {
             continue;
+        } else if ((v = str_casestart(tok, "AUTH=")) != NULL) {
+            /* AUTH=: without SASL, Postfix accepts and ignores it. */
+            if (s->p->sasl.enable)
+                err = smtpd_sasl_mail_opt(s, v, &auth_sender);
         } else if ((v = str_casestart(tok, "SIZE=")) != NULL) {
             int rc = smtpd_size_param(v, &size);
             if (rc == -1)
@@ -797,6 +838,7 @@ static int smtpd_mail(struct smtpd_session *s, const char *arg)
         } else {
             smtpd_reply(s, "555 5.5.4 Unsupported option: %s", tok);
             strbuf_clear(&envid);
+            free(auth_sender);
             return 0;
         }
     }
@@ -811,9 +853,11 @@ static int smtpd_mail(struct smtpd_session *s, const char *arg)
     if (err != NULL) {
         smtpd_reply(s, "%s", err);
         strbuf_clear(&envid);
+        free(auth_sender);
         return 0;
     }
     s->sender = xstrdup(addr);
+    s->sasl_sender = auth_sender;
     s->dsn_ret = ret;
     s->dsn_envid = have_envid ? xstrdup(envid.buf ? envid.buf : "") : NULL;
     strbuf_clear(&envid);
@@ -896,8 +940,15 @@ static void smtpd_rcpt_done(void *arg, int rc, const char *why)
         s->count_ok[CMD_RCPT]++;
         if (s->qid[0] == '\0') {
             queue_new_id(r, s->qid, sizeof(s->qid));
-            maillog_printf(r->log, "smtpd", "%s: client=%s[%s]", s->qid,
-                           s->name, s->ip);
+            /* Postfix's smtpd_sasl_mail_log() when logged in. */
+            maillog_printf(r->log, "smtpd", "%s: client=%s[%s]%s%s%s%s%s%s",
+                           s->qid, s->name, s->ip,
+                           s->sasl_method ? ", sasl_method=" : "",
+                           s->sasl_method ? s->sasl_method : "",
+                           s->sasl_username ? ", sasl_username=" : "",
+                           s->sasl_username ? s->sasl_username : "",
+                           s->sasl_sender ? ", sasl_sender=" : "",
+                           s->sasl_sender ? s->sasl_sender : "");
         }
     }
     free(s->pending_rcpt);
@@ -954,6 +1005,76 @@ static int smtpd_rcpt_params(struct smtpd_session *s, const char *params)
     return 0;
 }
 
+/* The address the client connected to (into ip, "" if unknown); its
+ * port, or 0. */
+static int smtpd_local_addr(struct smtpd_session *s, char *ip, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    struct netaddr local;
+
+    ip[0] = '\0';
+    if (getsockname(bufferevent_getfd(s->bev), (struct sockaddr *)&ss, &sl) < 0)
+        return 0;
+    netaddr_from_sa(&local, (struct sockaddr *)&ss, sl);
+    netaddr_ip(&local, ip, len);
+    return netaddr_port(&local);
+}
+
+/* 1 if a restriction list of the service asks a policy server. */
+static int smtpd_policy_used(const struct relay_params *p)
+{
+    const struct strlist *lists[] = {
+        &p->smtpd_client_restrictions, &p->smtpd_helo_restrictions,
+        &p->smtpd_sender_restrictions, &p->smtpd_relay_restrictions,
+        &p->smtpd_recipient_restrictions};
+
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+        if (strlist_contains_case(lists[i], "check_policy_service"))
+            return 1;
+    return 0;
+}
+
+/* The attributes of a policy request at RCPT (SMTPD_POLICY_README). */
+static char *smtpd_policy_request(struct smtpd_session *s, const char *rcpt)
+{
+    static unsigned long serial;
+    struct policy_attrs a;
+    char lip[64];
+    struct strbuf out;
+
+    memset(&a, 0, sizeof(a));
+    a.server_port = smtpd_local_addr(s, lip, sizeof(lip));
+    /* One instance per message: policyd-spf caches its answer by it. */
+    if (s->instance[0] == '\0')
+        snprintf(s->instance, sizeof(s->instance), "%lx.%lx.%lx.0",
+                 (unsigned long)getpid(), (unsigned long)clock_time(),
+                 ++serial);
+    a.protocol_state = "RCPT";
+    a.protocol_name = s->esmtp ? "ESMTP" : "SMTP";
+    a.helo_name = s->helo;
+    a.queue_id = s->qid;
+    a.sender = s->sender;
+    a.recipient = rcpt;
+    a.recipient_count = (long)s->rcpts.n;
+    a.client_address = s->ip;
+    a.client_name = s->name;
+    a.reverse_client_name = s->name;
+    a.instance = s->instance;
+    a.sasl_method = s->sasl_method;
+    a.sasl_username = s->sasl_username;
+    a.sasl_sender = s->sasl_sender;
+    a.server_address = lip;
+    if (s->ssl != NULL) {
+        a.encryption_protocol = SSL_get_version(s->ssl);
+        a.encryption_cipher = SSL_get_cipher_name(s->ssl);
+        a.encryption_keysize = SSL_get_cipher_bits(s->ssl, NULL);
+    }
+    strbuf_init(&out);
+    policy_client_request(&out, &a, s->p->policy_service.policy_context);
+    return strbuf_detach(&out);
+}
+
 static int smtpd_rcpt(struct smtpd_session *s, const char *arg)
 {
     struct relay *r = s->r;
@@ -1000,12 +1121,20 @@ static int smtpd_rcpt(struct smtpd_session *s, const char *arg)
     ctx.rcpt = addr;
     ctx.pipelined = s->sent_ahead && !s->esmtp;
     ctx.p = s->p;
+    ctx.sasl_method = s->sasl_method;
+    ctx.sasl_username = s->sasl_username;
+    ctx.sasl_sender = s->sasl_sender;
+    ctx.prepend = &s->prepend;
+    char *request =
+        smtpd_policy_used(s->p) ? smtpd_policy_request(s, addr) : NULL;
+    ctx.policy_request = request;
     /* The decision may wait for DNS lists: commands that follow wait in
      * the input buffer (pipelining keeps its order). */
     s->pending_rcpt = xstrdup(addr);
     s->rcpt_starting = 1;
     s->pending = policy_check_rcpt(r, &ctx, smtpd_rcpt_done, s);
     s->rcpt_starting = 0;
+    free(request);
     return 0; /* counted by smtpd_rcpt_done() */
 }
 
@@ -1255,15 +1384,22 @@ static void smtpd_finish_data(struct smtpd_session *s)
     snprintf(id, sizeof(id), "%s", s->qid);
     relay_date(date, sizeof(date));
     strbuf_init(&msg);
+    /* PREPEND actions' headers come first, in their order. */
+    for (size_t i = 0; i < s->prepend.n; i++)
+        strbuf_printf(&msg, "%s\r\n", s->prepend.v[i]);
     strbuf_printf(&msg, "Received: from %s (%s [%s])\r\n",
                   s->helo ? s->helo : s->name, s->name, s->ip);
     if (s->ssl != NULL && r->tls->received_header)
         smtpd_tls_received(s, &msg);
-    /* RFC 3848: ESMTPS for ESMTP under TLS (Postfix keeps "SMTP" for
-     * HELO). */
-    strbuf_printf(&msg, "\tby %s (Postfix) with %s id %s", s->p->myhostname,
-                  s->esmtp ? (s->ssl != NULL ? "ESMTPS" : "ESMTP") : "SMTP",
-                  id);
+    if (s->sasl_username != NULL && s->p->sasl.authenticated_header)
+        strbuf_printf(&msg, "\t(Authenticated sender: %s)\r\n",
+                      s->sasl_username);
+    /* RFC 3848: ESMTPS for ESMTP under TLS, ESMTPA once authenticated,
+     * ESMTPSA for both (Postfix keeps "SMTP" for HELO). */
+    strbuf_printf(&msg, "\tby %s (Postfix) with %s%s%s id %s", s->p->myhostname,
+                  s->esmtp ? "ESMTP" : "SMTP",
+                  s->esmtp && s->ssl != NULL ? "S" : "",
+                  s->esmtp && s->sasl_username != NULL ? "A" : "", id);
     if (s->rcpts.n == 1)
         strbuf_printf(&msg, "\r\n\tfor <%s>; %s\r\n", s->rcpts.v[0], date);
     else
@@ -1365,7 +1501,8 @@ static enum smtpd_cmd smtpd_parse_cmd(const char *line, const char **arg)
         {"HELO", CMD_HELO},         {"EHLO", CMD_EHLO}, {"MAIL", CMD_MAIL},
         {"RCPT", CMD_RCPT},         {"DATA", CMD_DATA}, {"RSET", CMD_RSET},
         {"NOOP", CMD_NOOP},         {"QUIT", CMD_QUIT}, {"VRFY", CMD_VRFY},
-        {"STARTTLS", CMD_STARTTLS}, {"ETRN", CMD_ETRN}, {"BDAT", CMD_BDAT}};
+        {"STARTTLS", CMD_STARTTLS}, {"ETRN", CMD_ETRN}, {"BDAT", CMD_BDAT},
+        {"AUTH", CMD_AUTH}};
 
     for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
         const char *p = str_casestart(line, verbs[i].verb);
@@ -1693,6 +1830,187 @@ static void smtpd_tls_failed(struct smtpd_session *s, short what)
                    s->wrapper ? "CONNECT" : "STARTTLS", s->name, s->ip);
 }
 
+/* SASL authentication (RFC 4954) as Postfix 3.7's smtpd does it with
+ * smtpd_sasl_type = dovecot: the auth server is asked for its mechanisms
+ * before the greeting (and again, with smtpd_sasl_tls_security_options,
+ * after STARTTLS); no mechanism is Postfix's "fatal: no SASL
+ * authentication mechanisms": the session ends without a greeting. */
+
+static void smtpd_sasl_logout(struct smtpd_session *s)
+{
+    free(s->sasl_username);
+    free(s->sasl_method);
+    free(s->auth_mech);
+    s->sasl_username = s->sasl_method = s->auth_mech = NULL;
+    s->auth_challenged = 0;
+}
+
+static void smtpd_sasl_end(struct smtpd_session *s)
+{
+    sasl_client_free(s->sasl);
+    s->sasl = NULL;
+    free(s->sasl_mechs);
+    s->sasl_mechs = NULL;
+    smtpd_sasl_logout(s);
+}
+
+static void smtpd_sasl_warn(void *arg, const char *text)
+{
+    struct smtpd_session *s = arg;
+
+    maillog_printf(s->r->log, "smtpd", "warning: %s", text);
+}
+
+static void smtpd_sasl_ready(void *arg, const char *mechs)
+{
+    struct smtpd_session *s = arg;
+
+    if (mechs == NULL) {
+        maillog_printf(s->r->log, "smtpd",
+                       "fatal: no SASL authentication mechanisms");
+        smtpd_session_free(s);
+        return;
+    }
+    s->sasl_mechs = xstrdup(mechs);
+    if (!s->greeted) {
+        smtpd_reply(s, "220 %s", s->p->smtpd_banner);
+        s->greeted = 1;
+    }
+    smtpd_process(s);
+}
+
+/* Connect to the auth server when smtpd_sasl_auth_enable is set (again
+ * after STARTTLS, forgetting a login). 1 if the session waits for it. */
+static int smtpd_sasl_begin(struct smtpd_session *s)
+{
+    char lip[64];
+
+    smtpd_sasl_end(s);
+    /* smtpd_tls_auth_only: Postfix 3.7 does not activate SASL before TLS
+     * (AUTH is then "not enabled", as if off). */
+    if (!s->p->sasl.enable || (s->p->sasl.tls_auth_only && s->ssl == NULL))
+        return 0;
+    smtpd_local_addr(s, lip, sizeof(lip));
+    s->sasl = sasl_client_new(s->r->base, &s->p->sasl, s->ssl != NULL, lip,
+                              s->ip, smtpd_sasl_ready, smtpd_sasl_warn, s);
+    return 1;
+}
+
+/* 1 if EHLO offers AUTH (and AUTH is served): smtpd_tls_auth_only keeps
+ * it for TLS sessions. */
+static int smtpd_sasl_offered(struct smtpd_session *s)
+{
+    return s->sasl_mechs != NULL &&
+           (smtpd_ehlo_mask(s) & EHLO_MASK_AUTH) == 0 &&
+           (!s->p->sasl.tls_auth_only || s->ssl != NULL);
+}
+
+static void smtpd_auth_reply(void *arg, enum sasl_status st, const char *text)
+{
+    struct smtpd_session *s = arg;
+    const char *user;
+
+    s->auth_challenged = st == SASL_MORE;
+    switch (st) {
+    case SASL_MORE:
+        smtpd_reply(s, "334 %s", text);
+        break;
+    case SASL_DONE:
+        /* RFC 4954 section 6. */
+        smtpd_reply(s, "235 2.7.0 Authentication successful");
+        s->sasl_username = xstrdup(sasl_client_username(s->sasl));
+        s->sasl_method = xstrdup(s->auth_mech);
+        s->count_ok[CMD_AUTH]++;
+        break;
+    case SASL_FAIL:
+    case SASL_TEMP:
+        user = sasl_client_username(s->sasl);
+        maillog_printf(s->r->log, "smtpd",
+                       "warning: %s[%s]: SASL %.100s authentication failed: "
+                       "%s, sasl_username=%.100s",
+                       s->name, s->ip, s->auth_mech, text,
+                       user ? user : "(unavailable)");
+        if (st == SASL_TEMP)
+            smtpd_reply(s, "454 4.7.0 Temporary authentication failure: %s",
+                        text);
+        else
+            smtpd_reply(s, "535 5.7.8 Error: authentication failed: %s", text);
+        break;
+    }
+    if (!s->auth_starting)
+        smtpd_process(s);
+}
+
+/* AUTH mechanism [initial-response], refused in Postfix's order. */
+static void smtpd_auth(struct smtpd_session *s, const char *arg)
+{
+    char mech[64], resp[SMTPD_LINE_LIMIT + 1] = "";
+    size_t n = strcspn(arg, " \t");
+    const char *rest = arg + n + strspn(arg + n, " \t");
+
+    if (s->sasl == NULL || s->sasl_mechs == NULL ||
+        (smtpd_ehlo_mask(s) & EHLO_MASK_AUTH) != 0) {
+        smtpd_reply(s, "503 5.5.1 Error: authentication not enabled");
+        return;
+    }
+    if (s->sender != NULL) {
+        smtpd_reply(s, "503 5.5.1 Error: MAIL transaction in progress");
+        return;
+    }
+    if (s->p->sasl.tls_auth_only && s->ssl == NULL) {
+        /* RFC 4954 section 4. */
+        smtpd_reply(s, "504 5.5.4 Encryption required for requested "
+                       "authentication mechanism");
+        return;
+    }
+    if (s->sasl_username != NULL) {
+        smtpd_reply(s, "503 5.5.1 Error: already authenticated");
+        return;
+    }
+    if (n == 0 || n >= sizeof(mech) || rest[strcspn(rest, " \t")] != '\0') {
+        smtpd_reply(s, "501 5.5.4 Syntax: AUTH mechanism");
+        return;
+    }
+    snprintf(mech, sizeof(mech), "%.*s", (int)n, arg);
+    snprintf(resp, sizeof(resp), "%s", rest);
+    free(s->auth_mech);
+    s->auth_mech = xstrdup(mech);
+    s->auth_starting = 1;
+    sasl_client_first(s->sasl, mech, *rest ? resp : NULL, smtpd_auth_reply);
+    s->auth_starting = 0;
+}
+
+/* The client's answer to a 334: "*" gives up (RFC 4954 section 4). */
+static void smtpd_auth_line(struct smtpd_session *s, const char *line)
+{
+    s->auth_challenged = 0;
+    if (strcmp(line, "*") == 0) {
+        maillog_printf(s->r->log, "smtpd",
+                       "warning: %s[%s]: SASL %s authentication aborted",
+                       s->name, s->ip, s->auth_mech);
+        smtpd_reply(s, "501 5.7.0 Authentication aborted");
+        sasl_client_abort(s->sasl);
+        return;
+    }
+    s->auth_starting = 1;
+    sasl_client_next(s->sasl, line, smtpd_auth_reply);
+    s->auth_starting = 0;
+}
+
+/* MAIL FROM's AUTH= (RFC 4954 section 5) with SASL enabled: kept for the
+ * log's sasl_sender=, "<>" is nobody. NULL, or the refusal. */
+static const char *smtpd_sasl_mail_opt(struct smtpd_session *s,
+                                       const char *value, char **kept)
+{
+    if (s->sasl_mechs == NULL)
+        return "503 5.5.4 Error: authentication disabled";
+    if (*kept != NULL)
+        return "503 5.5.4 Error: multiple AUTH= options";
+    if (strcmp(value, "<>") != 0)
+        *kept = xstrdup(value);
+    return NULL;
+}
+
 /* Postfix's SMTPD_CMD_FLAG_PRE_TLS: what a client may do before
  * STARTTLS when TLS is required (unknown commands are refused anyway). */
 static int smtpd_pre_tls(enum smtpd_cmd cmd)
@@ -1822,6 +2140,9 @@ static void smtpd_command(struct smtpd_session *s, char *line)
         break;
     case CMD_STARTTLS:
         smtpd_starttls(s, arg);
+        break;
+    case CMD_AUTH:
+        smtpd_auth(s, arg); /* counted by smtpd_auth_reply() */
         break;
     case CMD_ETRN:
         ok = smtpd_etrn(s, arg);
@@ -2027,6 +2348,15 @@ static int smtpd_output_full(struct smtpd_session *s)
     return 1;
 }
 
+/* 1 while the session serves no command: it is ending, or waits for a
+ * lookup (DNS lists, policy service), a commit, a TLS handshake, the auth
+ * server. Its input is not read meanwhile beyond SMTPD_IN_MAX. */
+static int smtpd_busy(const struct smtpd_session *s)
+{
+    return s->quitting || s->pending != NULL || s->committing ||
+           s->tls_starting || (s->sasl != NULL && sasl_client_busy(s->sasl));
+}
+
 static void smtpd_process(struct smtpd_session *s)
 {
     struct evbuffer *in;
@@ -2034,8 +2364,7 @@ static void smtpd_process(struct smtpd_session *s)
     char *line;
 
     /* STARTTLS changes s->bev: the input buffer is looked up each time. */
-    while (!s->quitting && s->pending == NULL && !s->committing &&
-           !s->tls_starting && !smtpd_output_full(s)) {
+    while (!smtpd_busy(s) && !smtpd_output_full(s)) {
         if (!s->in_data && !s->bdat_reading && smtpd_error_limits(s))
             break;
         in = bufferevent_get_input(s->bev);
@@ -2050,6 +2379,8 @@ static void smtpd_process(struct smtpd_session *s)
         smtpd_record_done(s);
         if (s->in_data) {
             smtpd_data_line(s, line, &l);
+        } else if (s->auth_challenged) {
+            smtpd_auth_line(s, line);
         } else if (l.end == SMTPD_LINE_BARE_LF &&
                    (s->bare_lf_mask & SMTPD_BARE_LF_REJECT)) {
             smtpd_bare_lf_command(s);
@@ -2063,8 +2394,7 @@ static void smtpd_process(struct smtpd_session *s)
     if (s->quitting)
         bufferevent_disable(s->bev, EV_READ);
     smtpd_deadline(
-        s, !s->quitting && s->pending == NULL && !s->committing &&
-               !s->tls_starting && !s->out_paused &&
+        s, !smtpd_busy(s) && !s->out_paused &&
                (s->err_sleep == NULL || !evtimer_pending(s->err_sleep, NULL)));
 }
 
@@ -2081,8 +2411,18 @@ static void smtpd_on_event(struct bufferevent *bev, short what, void *arg)
     (void)bev;
     if (what & BEV_EVENT_CONNECTED) {
         smtpd_tls_established(s);
-        if (s->wrapper && !smtpd_anvil_connect(s))
+        /* smtps: anvil's limits before anything else (the 421 takes
+         * the greeting's place). */
+        if (s->wrapper && smtpd_anvil_connect(s)) {
+            smtpd_process(s);
+            return;
+        }
+        /* SASL again, with smtpd_sasl_tls_security_options; on smtps
+         * the greeting waits for it. */
+        if (!smtpd_sasl_begin(s) && s->wrapper) {
             smtpd_reply(s, "220 %s", s->p->smtpd_banner);
+            s->greeted = 1;
+        }
         smtpd_process(s);
         return;
     }
@@ -2149,7 +2489,10 @@ static void smtpd_greet(struct smtpd_session *s)
         return;
     if (smtpd_anvil_connect(s))
         return;
+    if (smtpd_sasl_begin(s))
+        return; /* greeted once the auth server answers */
     smtpd_reply(s, "220 %s", s->p->smtpd_banner);
+    s->greeted = 1;
 }
 
 /* Looking up the client's name (below). */
@@ -2267,6 +2610,7 @@ void smtpd_accept(struct relay *r, struct relay_service *svc, int fd,
                  ? "localhost"
                  : "unknown");
     strlist_init(&s->rcpts);
+    strlist_init(&s->prepend);
     strbuf_init(&s->data);
     s->bare_lf_mask = s->p->smtpd_forbid_bare_newline;
     for (size_t i = 0; i < s->p->nbare_lf_exclusions; i++)

@@ -23,6 +23,22 @@ const char *report_strstatus(enum report_status st)
     return "?";
 }
 
+const char *report_status_word(enum report_status st)
+{
+    return st == REPORT_PASSED   ? "passed"
+           : st == REPORT_FAILED ? "failed"
+                                 : "skipped";
+}
+
+double report_seconds(const struct report_case *c, size_t n)
+{
+    double total = 0;
+
+    for (size_t i = 0; i < n; i++)
+        total += c[i].seconds;
+    return total;
+}
+
 void report_run_header_write(FILE *fp, const struct report_run *run)
 {
     fprintf(fp, "mxlab %s  sut=%s  started %s\n",
@@ -61,6 +77,33 @@ void report_summary_write(FILE *fp, const struct report_case *c, size_t n)
     report_count(c, n, &passed, &failed, &skipped);
     fprintf(fp, "%zu passed, %zu failed, %zu skipped\n", passed, failed,
             skipped);
+}
+
+void report_duration(char *buf, size_t len, double seconds)
+{
+    static const struct {
+        double below, unit;
+        const char *name;
+    } units[] = {{60, 1, "s"},
+                 {3600, 60, "min"},
+                 {86400, 3600, "h"},
+                 {1e300, 86400, "d"}};
+
+    if (seconds < 1) {
+        snprintf(buf, len, "%.0f ms", seconds * 1000);
+        return;
+    }
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        double v = seconds / units[i].unit;
+        if (seconds >= units[i].below)
+            continue;
+        /* one decimal, but not ".0" */
+        if (v >= 100 || (long long)(v * 10 + 0.5) % 10 == 0)
+            snprintf(buf, len, "%.0f %s", v, units[i].name);
+        else
+            snprintf(buf, len, "%.1f %s", v, units[i].name);
+        return;
+    }
 }
 
 void report_xml_escape(FILE *fp, const char *s)
@@ -111,11 +154,9 @@ int report_junit_write_run(FILE *fp, const char *suite,
                            const struct report_case *c, size_t n)
 {
     size_t passed, failed, skipped;
-    double total = 0;
+    double total = report_seconds(c, n);
 
     report_count(c, n, &passed, &failed, &skipped);
-    for (size_t i = 0; i < n; i++)
-        total += c[i].seconds;
     fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", fp);
     fprintf(fp,
             "<testsuites tests=\"%zu\" failures=\"%zu\" errors=\"0\" "
@@ -234,10 +275,7 @@ int report_results_json_write_run(FILE *fp, const struct report_run *run,
         fputs(",\"file\":", fp);
         report_json_string(fp, c[i].file);
         fprintf(fp, ",\"status\":\"%s\",\"seconds\":%.3f,\"message\":",
-                c[i].status == REPORT_PASSED   ? "passed"
-                : c[i].status == REPORT_FAILED ? "failed"
-                                               : "skipped",
-                c[i].seconds);
+                report_status_word(c[i].status), c[i].seconds);
         report_json_string(fp, c[i].message);
         report_json_steps(fp, c[i].steps);
     }

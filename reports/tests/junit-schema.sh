@@ -11,7 +11,7 @@ rm -rf "$work"
 mkdir -p "$work"
 xmllint --noout --schema "$xsd" "$src/reports/tests/data/junit.xml.ref" ||
     fail "the golden junit.xml does not validate"
-"$mxlab" run --report "$work/r" "$src/harness/tests/scenarios" \
+"$mxlab" run --clean --report "$work/r" "$src/harness/tests/scenarios" \
     "$src/scenarios/blackbox" >/dev/null 2>&1
 [ -s "$work/r/junit.xml" ] || fail "no junit.xml written"
 grep -q "<failure" "$work/r/junit.xml" || fail "no failure in the report"

@@ -13,17 +13,25 @@
 #include "mxlab/xmem.h"
 #include "reports/logsum.h"
 #include "reports/report.h"
+#include "reports/report_html.h"
 
 static const struct report_case cases[] = {
     {"000-ovh-relay", "seeds", "scenarios/seeds/000-ovh-relay.scn", 0.5,
      REPORT_PASSED, NULL, "C: helo test\nS: 250 relais",
-     "44 session 12\n63 expect 250\n"},
+     "44 session 12\n63 expect 250\n",
+     "step 0 0 44 session ok\nqueue 0 1\nstep 0 3600000 50 time-passes ok\n"
+     "queue 3600000 0\nmx 0 0 127.0.2.1 mx.example.org 0 421\n"
+     "mx 300000 300000 127.0.2.1 mx.example.org 1 -\n"
+     "msg 300000 127.0.2.1 mx.example.org 310 <a@b.example> "
+     "<c@d.example>,<e@d.example> Hello & bye\n",
+     "Dec  2 03:10:00 mx postfix/smtp[1]: status=sent", NULL, NULL, NULL},
     {"broken <one>", "self-tests", "x.scn", 1.25, REPORT_FAILED,
      "x.scn:12: expected \"250 *\", got \"454 4.7.1 <a@b>: Relay access "
      "denied\"",
-     "C: RCPT TO:<a@b>\nS: 454 4.7.1 & \"quoted\" \x01", NULL},
+     "C: RCPT TO:<a@b>\nS: 454 4.7.1 & \"quoted\" \x01", NULL, NULL, NULL,
+     "12 reply 454 4.7.1 | 250 2.1.5", "work/self-tests-broken", NULL},
     {"postfix-only", "seeds", "y.scn", 0, REPORT_SKIPPED,
-     "needs root for --sut postfix", NULL, NULL},
+     "needs root for --sut postfix", NULL, NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
 static char *render(int junit)
@@ -88,6 +96,66 @@ START_TEST(test_results_json_golden)
     ck_assert_str_eq(got, want);
     free(got);
     free(want);
+}
+END_TEST
+
+/* index.html: a section, timeline and the right parts per scenario. */
+START_TEST(test_html)
+{
+    struct report_run run = {"relay", "2026-12-02T03:10:00Z", "0.9"};
+    char *html = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&html, &len);
+    static const char *const want[] = {
+        "<td id=\"sut\">relay</td>",
+        "3: 1 passed, 1 failed, 1 skipped",
+        "<section class=\"scenario\" id=\"s-seeds-000-ovh-relay\" "
+        "data-status=\"passed\">",
+        "id=\"s-self-tests-broken__one_\" data-status=\"failed\"",
+        "<svg class=\"timeline\" id=\"tl-s-seeds-000-ovh-relay\" "
+        "data-events=\"5\"",
+        "<svg class=\"queue\" id=\"q-s-seeds-000-ovh-relay\" "
+        "data-points=\"2\"",
+        "class=\"mx-4xx\"",
+        "class=\"mx-ok\"",
+        "<circle class=\"msg\"",
+        "scenarios/seeds/000-ovh-relay.scn:44</td><td>session",
+        "<td>&lt;c@d.example&gt;,&lt;e@d.example&gt;</td><td>310</td>"
+        "<td>Hello &amp; bye</td>",
+        "1 message(s) received by the fake MX hosts in 2 session(s), 1 "
+        "session(s) refused",
+        "<summary>mxlab diff: relay vs postfix</summary><pre>12 reply",
+        "<a class=\"workdir\" href=\"work/self-tests-broken/\">",
+        "<summary>maillog</summary><pre>Dec  2",
+        "events in order (the scenario's clock did not move)",
+        "Relay access denied&quot;"};
+
+    ck_assert_int_eq(report_html_write(fp, &run, cases, 3), 0);
+    fclose(fp);
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        ck_assert_msg(strstr(html, want[i]) != NULL, "missing: %s", want[i]);
+    /* a scenario without [time passes] has no queue plot */
+    ck_assert_ptr_null(strstr(html, "id=\"q-s-self-tests"));
+    /* self-contained: nothing loaded from elsewhere */
+    ck_assert_ptr_null(strstr(html, "src="));
+    ck_assert_ptr_null(strstr(html, "href=\"http"));
+    ck_assert_ptr_null(strstr(html, "<link"));
+    free(html);
+}
+END_TEST
+
+START_TEST(test_duration)
+{
+    static const struct {
+        double s;
+        const char *want;
+    } t[] = {{0.25, "250 ms"},  {27, "27 s"},   {8.3, "8.3 s"},
+             {90, "1.5 min"},   {7200, "2 h"},  {432000, "5 d"},
+             {129600, "1.5 d"}, {59.99, "60 s"}};
+    char buf[32];
+
+    report_duration(buf, sizeof(buf), t[_i].s);
+    ck_assert_str_eq(buf, t[_i].want);
 }
 END_TEST
 
@@ -228,6 +296,8 @@ int main(void)
                         sizeof(logs) / sizeof(logs[0]));
     tcase_add_test(tc, test_logsum_figures);
     tcase_add_test(tc, test_zabbix);
+    tcase_add_test(tc, test_html);
+    tcase_add_loop_test(tc, test_duration, 0, 8);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

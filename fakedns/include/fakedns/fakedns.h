@@ -117,6 +117,22 @@ int fakedns_load_zone_text(struct fakedns *fd, const char *name, int first_line,
  * an all-or-nothing reload. Runtime faults, listeners and the log stay. */
 void fakedns_take_zones(struct fakedns *fd, struct fakedns *from);
 
+/* Change the loaded zone origin while it is served: each line of text is
+ * a record in master-file syntax that replaces its RRset (the records of
+ * its name and type; later lines for the same RRset add to it), "add
+ * RECORD" (added to its RRset) or "delete NAME [TYPE [RDATA]]"; relative
+ * names are under origin, a TTL left out is 3600; blank and ';' lines are
+ * skipped. The SOA serial goes up by one. An RRset that changes while a
+ * resolver caches it (the query log shows it was answered within its TTL,
+ * counted as a cache would: filled at a query, kept for the TTL) is still
+ * answered, TTL counting down, until that entry expires on the lab clock
+ * (mxlab/clock.h): the SUTs see a change as through their resolver.
+ * 0, or -1 with "name:LINE: what" (LINE counted from first_line; the
+ * lines before a bad one are applied). */
+int fakedns_update_zone(struct fakedns *fd, const char *name, int first_line,
+                        const char *origin, const char *text, char *err,
+                        size_t errlen);
+
 /* Listen on UDP and TCP at "ip:port" (v4 or [v6]); port 0 lets the
  * kernel choose one free for both. Several calls allowed. Returns 0, or
  * -1 with a message in err. */

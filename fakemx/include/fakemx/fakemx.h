@@ -91,10 +91,12 @@ enum fakemx_action {
     FAKEMX_ACT_DROP_AFTER, /* answer, then close */
 };
 
+#define FAKEMX_RANGES_MAX 8 /* "#N-M,K,...": pieces of a selector */
+
 enum fakemx_when {
     FAKEMX_WHEN_ALWAYS,
     FAKEMX_WHEN_NTH,   /* the n-th such command of a session (CONNECT: of
-                          the host) */
+                          the host), or one in ranges */
     FAKEMX_WHEN_EVERY, /* every n-th */
     FAKEMX_WHEN_MATCH, /* argument matches pattern (glob, any case): the
                           address for MAIL/RCPT, the client IP for CONNECT */
@@ -105,6 +107,9 @@ struct fakemx_rule {
     enum fakemx_cmd cmd;
     enum fakemx_when when;
     long n;
+    /* FAKEMX_WHEN_NTH: "#1-2,5" is {1,2}, {5,5}; "#3" is {3,3} (n: 3) */
+    long ranges[FAKEMX_RANGES_MAX][2];
+    size_t nranges;
     const char *pattern; /* FAKEMX_WHEN_MATCH */
     const char *reply;   /* FAKEMX_ACT_REPLY: "452 4.5.3 Too many ..." */
     long delay_ms;       /* FAKEMX_ACT_TARPIT */
@@ -166,6 +171,7 @@ struct fakemx_behaviour {
  * (or HELO), MAIL, RCPT, DATA, DOT (the final "."), RSET, NOOP, QUIT,
  * STARTTLS, OTHER (unknown verbs). SEL: nothing (always), "#N" (the N-th
  * such command of each session; CONNECT: the host's N-th connection),
+ * "#N-M" (the N-th to the M-th), "#N,M" and mixes ("#1-2,5": lists),
  * "every N" (likewise every N-th), "match GLOB" (any case; the address
  * for MAIL and RCPT, the client IP for CONNECT, else the argument).
  *   name = NAME                      banner name

@@ -71,6 +71,13 @@ struct lab *lab_open(struct event_base *base, const struct scenario *s,
  * work directory stays. */
 void lab_close(struct lab *lab);
 
+/* Two or more systems (scenarios/README.md, "Several systems"): the SUT
+ * and each [system NAME IP], of the same kind, sharing fakedns and the
+ * fake MX hosts. lab_use(lab, NAME) makes the admin commands, queue, log,
+ * configuration changes and session endpoint below act on that system
+ * (NULL: the SUT) until the next call. 0, or -1 if there is none. */
+int lab_use(struct lab *lab, const char *name);
+
 unsigned lab_caps(const struct lab *lab);
 const char *lab_sut_name(const struct lab *lab);
 const char *lab_confdir(const struct lab *lab);
@@ -101,6 +108,18 @@ struct fakedns *lab_fakedns(struct lab *lab);
  * with err. */
 int lab_change_mx(struct lab *lab, const char *ip,
                   const struct fakemx_behaviour *b, char *err, size_t errlen);
+
+/* [change main.cf]: text's parameters replace those of the same name in
+ * the current system's main.cf, the others are added; main.cf is written
+ * again (the system reads it at its next "postfix reload"). 0, or -1 with
+ * err. */
+int lab_change_maincf(struct lab *lab, const char *text, char *err,
+                      size_t errlen);
+/* [change file NAME]: the file replaced in the current system's
+ * configuration directory; the system takes it when the scenario builds
+ * it (postmap, postalias, newaliases) or reloads. 0, or -1 with err. */
+int lab_change_file(struct lab *lab, const char *name, const char *text,
+                    char *err, size_t errlen);
 
 /* Called on each delivery to a fake MX host, and whenever the SUT's
  * queue changes; one of each (a new one replaces the old). */

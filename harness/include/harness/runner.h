@@ -28,6 +28,11 @@ struct runner_result {
      * expect, admin, change-mx, change-dns, time-passes; setup when the
      * lab could not be built), with " failed" on the step that failed. */
     struct strbuf steps;
+    /* When things happened on the scenario's clock, for the HTML report:
+     * steps, the queue size, the fake MX hosts' sessions and messages
+     * (timeline.h has the line formats). The runner also keeps
+     * WORKDIR/progress up to date while it plays. */
+    struct strbuf timeline;
     double seconds;
 };
 

@@ -15,18 +15,24 @@
 #include "mxlab/xmem.h"
 
 enum scn_block_kind {
-    SCN_MAINCF,     /* [main.cf] */
-    SCN_FILE,       /* [file NAME] */
-    SCN_ZONE,       /* [zone ORIGIN] */
-    SCN_MX,         /* [mx IP] */
-    SCN_SESSION,    /* [session] / [session from IP] */
-    SCN_EXPECT,     /* [expect] */
-    SCN_ADMIN,      /* [admin]: "$ command" and "> output pattern" lines */
-    SCN_CHANGE_MX,  /* [change mx IP]: a new behaviour, keys as in [mx] */
-    SCN_CHANGE_DNS, /* [change dns]: "fault NAME TYPE SPEC", "clear ..." */
-    SCN_TIME,       /* [time passes DURATION]: the SUT's clock moves on */
-    SCN_MASTERCF,   /* [master.cf]: services added to the SUT's master.cf */
-    SCN_TLS_CERT,   /* [tls cert NAME]: a self-signed key and certificate */
+    SCN_MAINCF,        /* [main.cf] */
+    SCN_FILE,          /* [file NAME] */
+    SCN_ZONE,          /* [zone ORIGIN] */
+    SCN_MX,            /* [mx IP] */
+    SCN_SESSION,       /* [session] / [session from IP] */
+    SCN_EXPECT,        /* [expect] */
+    SCN_ADMIN,         /* [admin]: "$ command" and "> output pattern" lines */
+    SCN_CHANGE_MX,     /* [change mx IP]: a new behaviour, keys as in [mx] */
+    SCN_CHANGE_DNS,    /* [change dns]: "fault NAME TYPE SPEC", "clear ..." */
+    SCN_TIME,          /* [time passes DURATION]: the SUT's clock moves on */
+    SCN_MASTERCF,      /* [master.cf]: services added to the SUT's master.cf */
+    SCN_TLS_CERT,      /* [tls cert NAME]: a self-signed key and certificate */
+    SCN_CHANGE_MAINCF, /* [change main.cf]: lines added or replaced */
+    SCN_CHANGE_FILE,   /* [change file NAME]: the file replaced */
+    SCN_CHANGE_ZONE,   /* [change zone ORIGIN]: records added, replaced,
+                          removed */
+    SCN_SYSTEM,        /* [system NAME IP]: another system, main.cf body */
+    SCN_DAEMON,        /* [daemon KIND ENDPOINT]: a real outside daemon */
 };
 
 /* One line of a session. */
@@ -74,8 +80,13 @@ struct scn_expect {
 struct scn_block {
     enum scn_block_kind kind;
     int line;      /* the header's line */
-    char *arg;     /* file name, zone origin, mx address, session source */
-    char *to;      /* [session to SERVICE]: a [master.cf] inet service */
+    char *arg;     /* file name, zone origin, mx address, session source,
+                      daemon kind */
+    char *to;      /* [session to SERVICE]: a [master.cf] inet service;
+                      [daemon]: its endpoint as main.cf names it */
+    char *on;      /* "on NAME" ([admin], [expect], [change main.cf|file])
+                      or [session to NAME]: a [system NAME]; NULL: the SUT */
+    char *ip;      /* [system NAME IP]: where it listens */
     int keep;      /* [session ... keep]: open until the scenario ends */
     char *text;    /* native body (main.cf, file, zone), as written */
     int text_line; /* line of the body's first line */
@@ -119,6 +130,10 @@ void scenario_free(struct scenario *s);
  * or with name NULL the *index-th one. NULL if there is none. */
 const struct scn_item *scenario_service(const struct scenario *s,
                                         const char *name, size_t *index);
+
+/* The [system NAME IP] block of that name, or NULL. */
+const struct scn_block *scenario_system(const struct scenario *s,
+                                        const char *name);
 
 /* Decode the escapes of a "C=" line into out: \r \n \t \0 \\ and \xHH.
  * 0, or -1 at the first bad escape. */

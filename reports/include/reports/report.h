@@ -22,6 +22,14 @@ struct report_case {
     const char *detail;  /* transcript and expectations (may be NULL) */
     const char *steps;   /* "LINE KIND MILLISECONDS[ failed]" lines (may be
                             NULL) */
+    /* For the HTML report (report_html.h), each may be NULL: */
+    const char *timeline; /* events on the scenario's clock (the harness's
+                             timeline.h formats) */
+    const char *maillog;  /* the SUT's log, or an excerpt */
+    const char *diff;     /* what mxlab diff found different */
+    const char *workdir;  /* link to the kept work files, relative to the
+                             report */
+    const char *capture;  /* link to a capture file, likewise */
 };
 
 /* The run as a whole: which system was tested, when, by which mxlab. */
@@ -32,6 +40,10 @@ struct report_run {
 };
 
 const char *report_strstatus(enum report_status st);
+/* "passed", "failed", "skipped" (results.json, index.html). */
+const char *report_status_word(enum report_status st);
+/* The sum of the cases' seconds. */
+double report_seconds(const struct report_case *c, size_t n);
 
 /* The line above the result table: "mxlab VERSION  sut=SUT  started
  * TIME". */
@@ -63,6 +75,9 @@ int report_results_json_write(FILE *fp, const struct report_case *c, size_t n);
  * be NULL: none). */
 int report_results_json_write_run(FILE *fp, const struct report_run *run,
                                   const struct report_case *c, size_t n);
+
+/* A duration for people: "850 ms", "27 s", "4.5 min", "2 h", "5 d". */
+void report_duration(char *buf, size_t len, double seconds);
 
 /* XML-escape s into fp: & < > " ' and control bytes (as U+FFFD where XML
  * 1.0 forbids them). */
