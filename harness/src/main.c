@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "harness/check.h"
 #include "harness/diff.h"
 #include "harness/run.h"
 #include "logsum_cmd.h"
@@ -13,23 +14,39 @@
 #include "mxlab/log.h"
 #include "mxlab/version.h"
 
+/* The commands: adding one is one entry here. */
+static const struct mxlab_command {
+    const char *name, *args, *help;
+    int (*main)(int argc, char **argv);
+} mxlab_commands[] = {
+    {"run", "PATH...", "run scenarios", run_main},
+    {"diff", "PATH...", "run them on the relay and on Postfix and compare",
+     diff_main},
+    {"check", "[SCENARIO]",
+     "is this server safe on the Internet (relaying, smuggling, TLS)",
+     check_main},
+    {"merge", "DIR...", "join the reports of a sharded run", merge_main},
+    {"logsum", "LOG", "a mail log's totals (pflogsumm's, or Zabbix items)",
+     logsum_main},
+};
+#define MXLAB_NCOMMANDS (sizeof(mxlab_commands) / sizeof(mxlab_commands[0]))
+
 static void usage(FILE *fp)
 {
     fprintf(fp, "usage: mxlab COMMAND [ARGS]\n"
                 "\n"
                 "mxlab — SMTP relay conformance and simulation lab.\n"
                 "\n"
-                "commands:\n"
-                "  run PATH...   run scenarios (mxlab run --help)\n"
-                "  diff PATH...  run them on the relay and on Postfix and\n"
-                "                compare (mxlab diff --help)\n"
-                "  merge DIR...  join the reports of a sharded run\n"
-                "                (mxlab merge --help)\n"
-                "  logsum LOG    a mail log's totals, as pflogsumm or as\n"
-                "                Zabbix items (mxlab logsum --help)\n"
-                "\n"
-                "  -h, --help    this text\n"
-                "  --version     print the version\n");
+                "commands (mxlab COMMAND --help for each):\n");
+    for (size_t i = 0; i < MXLAB_NCOMMANDS; i++) {
+        const struct mxlab_command *cmd = &mxlab_commands[i];
+        char head[32];
+        snprintf(head, sizeof(head), "%s %s", cmd->name, cmd->args);
+        fprintf(fp, "  %-16s %s\n", head, cmd->help);
+    }
+    fprintf(fp, "\n"
+                "  -h, --help       this text\n"
+                "  --version        print the version\n");
 }
 
 int main(int argc, char **argv)
@@ -48,14 +65,9 @@ int main(int argc, char **argv)
         printf("mxlab %s\n", MXLAB_VERSION);
         return 0;
     }
-    if (strcmp(argv[1], "run") == 0)
-        return run_main(argc - 1, argv + 1);
-    if (strcmp(argv[1], "diff") == 0)
-        return diff_main(argc - 1, argv + 1);
-    if (strcmp(argv[1], "merge") == 0)
-        return merge_main(argc - 1, argv + 1);
-    if (strcmp(argv[1], "logsum") == 0)
-        return logsum_main(argc - 1, argv + 1);
+    for (size_t i = 0; i < MXLAB_NCOMMANDS; i++)
+        if (strcmp(argv[1], mxlab_commands[i].name) == 0)
+            return mxlab_commands[i].main(argc - 1, argv + 1);
     fprintf(stderr, "mxlab: unknown command \"%s\"\n", argv[1]);
     usage(stderr);
     return 2;

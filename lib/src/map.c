@@ -6,15 +6,19 @@
  * lowercased unless the table is cidr:. Alias tables (MAP_ALIASES) read
  * aliases(5) "name: value" lines, as postalias(1) does. unix:passwd.byname
  * reads a passwd(5) file (map_set_passwd_file), user name -> the line.
- * regexp: (and pcre:, read as POSIX extended expressions) follow
- * regexp_table(5): "[!]/pattern/flags result" tried in order, $1..$9 in
- * results, "if /pattern/" ... "endif" blocks, case-insensitive unless
- * the i flag is given, on the case-folded key.
+ * regexp: (POSIX extended expressions, regexp_table(5)) and pcre:
+ * (libpcre2, pcre_table(5)): "[!]/pattern/flags result" tried in order,
+ * $1..$9 in results, "if /pattern/" ... "endif" blocks, case-insensitive
+ * unless the i flag is given, on the case-folded key. pcre: takes
+ * Postfix's flags i m s x A E U (s, "." matches a newline, is on by
+ * default) and ignores X, as Postfix built with PCRE2 does.
  */
 #include "mxlab/map.h"
 
 #include <errno.h>
 #include <regex.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +46,8 @@ struct map_cidr_entry {
  * pattern does not match), or "endif". */
 struct map_re_entry {
     enum { MAP_RE_RULE, MAP_RE_IF, MAP_RE_ENDIF } type;
-    regex_t re;
+    regex_t re;     /* regexp: */
+    pcre2_code *pc; /* pcre: (then re is not used) */
     int negate;
     char *value;  /* rules */
     size_t endif; /* ifs: index of the matching endif */
@@ -51,6 +56,8 @@ struct map_re_entry {
 struct map {
     enum map_kind kind;
     int flags;
+    int pcre;              /* MAP_REGEXP from a pcre: table */
+    unsigned long re_cost; /* regexp: the table's map_posix_cost so far */
     char *spec;
     /* MAP_DICT: open addressing, power-of-two size. */
     struct map_slot *slots;
@@ -149,13 +156,241 @@ void map_set_passwd_file(const char *path)
     map_passwd_path = path ? xstrdup(path) : NULL;
 }
 
-/* "[!]/pattern/flags": compile into e; *rest points after the flags. */
-static int map_regexp_pattern(struct map_re_entry *e, char *p, char **rest,
-                              const char *file, int lineno, char *err,
-                              size_t errlen)
+static void map_re_clear(struct map_re_entry *e)
+{
+    if (e->pc != NULL)
+        pcre2_code_free(e->pc);
+    else if (e->type != MAP_RE_ENDIF)
+        regfree(&e->re);
+    free(e->value);
+}
+
+/* pcre_table(5) flags: each toggles one option; CASELESS and DOTALL are
+ * on to begin with. X (PCRE_EXTRA) does not exist in PCRE2: ignored. */
+static int map_pcre_flags(const char *f, size_t n, uint32_t *opts,
+                          const char *file, int lineno, char *err,
+                          size_t errlen)
+{
+    static const struct {
+        char flag;
+        uint32_t opt;
+    } table[] = {{'i', PCRE2_CASELESS}, {'m', PCRE2_MULTILINE},
+                 {'s', PCRE2_DOTALL},   {'x', PCRE2_EXTENDED},
+                 {'A', PCRE2_ANCHORED}, {'E', PCRE2_DOLLAR_ENDONLY},
+                 {'U', PCRE2_UNGREEDY}, {'X', 0}};
+
+    *opts = PCRE2_CASELESS | PCRE2_DOTALL;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0;
+        while (k < sizeof(table) / sizeof(table[0]) && table[k].flag != f[i])
+            k++;
+        if (k == sizeof(table) / sizeof(table[0])) {
+            snprintf(err, errlen, "%s:%d: unknown regexp flag '%c'", file,
+                     lineno, f[i]);
+            return -1;
+        }
+        *opts ^= table[k].opt;
+    }
+    return 0;
+}
+
+static int map_pcre_compile(struct map_re_entry *e, const char *re,
+                            const char *f, size_t n, const char *file,
+                            int lineno, char *err, size_t errlen)
+{
+    uint32_t opts;
+    int code;
+    PCRE2_SIZE off;
+
+    if (map_pcre_flags(f, n, &opts, file, lineno, err, errlen) < 0)
+        return -1;
+    e->pc = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, opts, &code,
+                          &off, NULL);
+    if (e->pc == NULL) {
+        PCRE2_UCHAR msg[200];
+        pcre2_get_error_message(code, msg, sizeof(msg));
+        snprintf(err, errlen, "%s:%d: bad regular expression at offset %lu: %s",
+                 file, lineno, (unsigned long)off, (const char *)msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* glibc's regcomp() builds an automaton that grows with each repetition
+ * (a{m,n} copies a, a+ is aa*) and, for adjacent repetition operators,
+ * exponentially: "(.*++++++++++++)" takes gigabytes. POSIX leaves
+ * adjacent operators undefined (one '*' or '?' after another operator,
+ * as in ".*?", is let through); the copies that repetitions make are
+ * counted and bounded per pattern, and those beyond the patterns' own
+ * length per table. */
+#define MAP_RE_COST_MAX 2000UL
+#define MAP_RE_TABLE_COST_MAX 20000UL
+#define MAP_RE_DEPTH_MAX 32
+
+struct map_re_cost {
+    unsigned long sum[MAP_RE_DEPTH_MAX], last[MAP_RE_DEPTH_MAX];
+    int depth, after_dup;
+};
+
+static void map_re_atom(struct map_re_cost *c, unsigned long k)
+{
+    c->sum[c->depth] += k;
+    c->last[c->depth] = k;
+    c->after_dup = 0;
+}
+
+/* A repetition operator that makes f copies of the last atom (soft: '*'
+ * or '?', which make none). */
+static const char *map_re_dup(struct map_re_cost *c, unsigned long f, int soft)
+{
+    if (c->after_dup > 1 || (c->after_dup == 1 && !soft))
+        return "adjacent repetition operators";
+    if (c->after_dup == 1) {
+        c->after_dup = 2;
+        return NULL;
+    }
+    c->sum[c->depth] += c->last[c->depth] * (f - 1);
+    c->last[c->depth] *= f;
+    c->after_dup = 1;
+    return c->sum[c->depth] > MAP_RE_COST_MAX ? "too many repetitions" : NULL;
+}
+
+/* "{m}", "{m,}", "{m,n}" at p: the larger count (0: not a bound). */
+static unsigned long map_re_bound(const char *p, const char **end)
+{
+    unsigned long v = 0, max = 0;
+    const char *q = p + 1;
+
+    for (int part = 0; part < 2; part++) {
+        const char *digits = q;
+        v = 0;
+        while (*q >= '0' && *q <= '9' && v < 100000)
+            v = v * 10 + (unsigned long)(*q++ - '0');
+        if (part == 1 && q == digits)
+            v = max + 1; /* {m,}: m copies and a star */
+        max = v > max ? v : max;
+        if (part == 0 && *q != ',')
+            break;
+        if (part == 0)
+            q++;
+    }
+    if (*q == '\\' && q[1] == '}')
+        q++; /* basic syntax: \\{m,n\\} */
+    if (*q != '}')
+        return 0;
+    *end = q;
+    return max > 0 ? max : 1;
+}
+
+/* NULL, or why pattern p is refused; *cost: its copies counted. ere:
+ * extended syntax; else basic, where \\( \\) \\{ \\+ \\? are the operators. */
+static const char *map_posix_cost(const char *p, int ere, unsigned long *cost)
+{
+    struct map_re_cost c;
+    const char *why = NULL, *end;
+    unsigned long n;
+
+    memset(&c, 0, sizeof(c));
+    for (; *p != '\0' && why == NULL; p++) {
+        int esc = *p == '\\' && p[1] != '\0';
+        char op = esc ? p[1] : *p;
+        int is_op =
+            ere ? !esc && strchr("(){*+?|", op) != NULL
+                : (esc && strchr("(){+?|", op) != NULL) || (!esc && op == '*');
+        if (!esc && *p == '[') {
+            p += p[1] == '^' ? 2 : 1;
+            p += *p == ']' ? 1 : 0;
+            while (*p != '\0' && *p != ']')
+                p++;
+            if (*p == '\0')
+                break;
+            map_re_atom(&c, 1);
+            continue;
+        }
+        p += esc;
+        if (!is_op) {
+            map_re_atom(&c, 1);
+        } else if (op == '(') {
+            if (c.depth + 1 >= MAP_RE_DEPTH_MAX) {
+                why = "groups nested too deeply";
+            } else {
+                c.depth++;
+                c.sum[c.depth] = c.last[c.depth] = 0;
+            }
+            c.after_dup = 0;
+        } else if (op == ')') {
+            n = c.depth > 0 ? c.sum[c.depth--] : 1;
+            map_re_atom(&c, n > 0 ? n : 1);
+        } else if (op == '*' || op == '?') {
+            why = map_re_dup(&c, 1, 1);
+        } else if (op == '+') {
+            why = map_re_dup(&c, 2, 0);
+        } else if (op == '{' && (n = map_re_bound(p, &end)) > 0) {
+            why = map_re_dup(&c, n, 0);
+            p = end;
+        } else {
+            map_re_atom(&c, op == '|' ? 0 : 1);
+        }
+    }
+    while (c.depth > 0) {
+        n = c.sum[c.depth--];
+        c.sum[c.depth] += n;
+    }
+    *cost = c.sum[0];
+    if (why == NULL && *cost > MAP_RE_COST_MAX)
+        why = "too many repetitions";
+    return why;
+}
+
+static int map_posix_compile(struct map *m, struct map_re_entry *e,
+                             const char *re, const char *f, size_t n,
+                             const char *file, int lineno, char *err,
+                             size_t errlen)
 {
     int cflags = REG_EXTENDED | REG_ICASE;
-    char delim, *end;
+    unsigned long cost;
+    const char *why;
+
+    for (size_t i = 0; i < n; i++) {
+        if (f[i] == 'i')
+            cflags ^= REG_ICASE;
+        else if (f[i] == 'x')
+            cflags ^= REG_EXTENDED;
+        else if (f[i] == 'm')
+            cflags ^= REG_NEWLINE; /* regexp_table(5): multi-line mode */
+        else {
+            snprintf(err, errlen, "%s:%d: unknown regexp flag '%c'", file,
+                     lineno, f[i]);
+            return -1;
+        }
+    }
+    why = map_posix_cost(re, (cflags & REG_EXTENDED) != 0, &cost);
+    if (why == NULL && cost > strlen(re) &&
+        (m->re_cost += cost - strlen(re)) > MAP_RE_TABLE_COST_MAX)
+        why = "the table's expressions are too large together";
+    if (why != NULL) {
+        snprintf(err, errlen, "%s:%d: regular expression refused: %s", file,
+                 lineno, why);
+        return -1;
+    }
+    int rc = regcomp(&e->re, re, cflags);
+    if (rc != 0) {
+        char msg[200];
+        regerror(rc, &e->re, msg, sizeof(msg));
+        snprintf(err, errlen, "%s:%d: bad regular expression: %s", file, lineno,
+                 msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* "[!]/pattern/flags": compile into e (POSIX, or PCRE2 for pcre: tables);
+ * *rest points after the flags. */
+static int map_regexp_pattern(struct map *m, struct map_re_entry *e, char *p,
+                              char **rest, const char *file, int lineno,
+                              char *err, size_t errlen)
+{
+    char delim, *end, *flags;
 
     if (*p == '!') {
         e->negate = 1;
@@ -178,27 +413,15 @@ static int map_regexp_pattern(struct map_re_entry *e, char *p, char **rest,
         return -1;
     }
     *end++ = '\0';
-    for (; *end && !str_isspace((unsigned char)*end); end++) {
-        if (*end == 'i')
-            cflags ^= REG_ICASE;
-        else if (*end == 'x')
-            cflags ^= REG_EXTENDED;
-        else if (*end != 'm') {
-            snprintf(err, errlen, "%s:%d: unknown regexp flag '%c'", file,
-                     lineno, *end);
-            return -1;
-        }
-    }
-    int rc = regcomp(&e->re, p + 1, cflags);
-    if (rc != 0) {
-        char msg[200];
-        regerror(rc, &e->re, msg, sizeof(msg));
-        snprintf(err, errlen, "%s:%d: bad regular expression: %s", file, lineno,
-                 msg);
-        return -1;
-    }
+    flags = end;
+    while (*end && !str_isspace((unsigned char)*end))
+        end++;
     *rest = end;
-    return 0;
+    if (m->pcre)
+        return map_pcre_compile(e, p + 1, flags, (size_t)(end - flags), file,
+                                lineno, err, errlen);
+    return map_posix_compile(m, e, p + 1, flags, (size_t)(end - flags), file,
+                             lineno, err, errlen);
 }
 
 static int map_parse_regexp(struct map *m, char *p, const char *file,
@@ -221,7 +444,7 @@ static int map_parse_regexp(struct map *m, char *p, const char *file,
             strncmp(p, "if", 2) == 0 && str_isspace((unsigned char)p[2]);
         if (is_if)
             p = str_trim(p + 2);
-        if (map_regexp_pattern(&e, p, &rest, file, lineno, err, errlen) < 0)
+        if (map_regexp_pattern(m, &e, p, &rest, file, lineno, err, errlen) < 0)
             return -1;
         rest = str_trim(rest);
         if (is_if) {
@@ -230,7 +453,7 @@ static int map_parse_regexp(struct map *m, char *p, const char *file,
                 xrealloc(m->open_ifs, (m->nopen + 1) * sizeof(*m->open_ifs));
             m->open_ifs[m->nopen++] = m->nre;
         } else if (*rest == '\0') {
-            regfree(&e.re);
+            map_re_clear(&e);
             snprintf(err, errlen, "%s:%d: no result after the pattern", file,
                      lineno);
             return -1;
@@ -495,7 +718,7 @@ struct map *map_open_flags(const char *spec, const char *base_dir, int flags,
     } else if (strcmp(type, "hash") == 0 || strcmp(type, "btree") == 0 ||
                strcmp(type, "texthash") == 0 || strcmp(type, "cidr") == 0 ||
                strcmp(type, "regexp") == 0 || strcmp(type, "pcre") == 0) {
-        /* pcre: read as POSIX extended expressions: the common subset. */
+        m->pcre = strcmp(type, "pcre") == 0;
         m->kind = strcmp(type, "cidr") == 0     ? MAP_CIDR
                   : strcmp(type, "regexp") == 0 ? MAP_REGEXP
                   : strcmp(type, "pcre") == 0   ? MAP_REGEXP
@@ -543,11 +766,8 @@ void map_free(struct map *m)
         free(m->cidrs[i].value);
     free(m->cidrs);
     free(m->static_value);
-    for (size_t i = 0; i < m->nre; i++) {
-        if (m->res[i].type != MAP_RE_ENDIF)
-            regfree(&m->res[i].re);
-        free(m->res[i].value);
-    }
+    for (size_t i = 0; i < m->nre; i++)
+        map_re_clear(&m->res[i]);
     free(m->res);
     free(m->open_ifs);
     free(m->result);
@@ -563,6 +783,34 @@ int map_whole_keys(const struct map *m)
 const char *map_spec(const struct map *m)
 {
     return m->spec;
+}
+
+/* 1 if e's pattern matches k, with groups 0..9 in g (-1: unset); 0 if
+ * not; -1 if PCRE2 gave up (a match limit): no match, even for "!". */
+static int map_re_match(const struct map_re_entry *e, const char *k,
+                        regmatch_t *g)
+{
+    pcre2_match_data *md;
+    int rc;
+
+    if (e->pc == NULL)
+        return regexec(&e->re, k, 10, g, 0) == 0;
+    md = pcre2_match_data_create(10, NULL);
+    rc = pcre2_match(e->pc, (PCRE2_SPTR)k, strlen(k), 0, 0, md, NULL);
+    for (int j = 0; j < 10; j++)
+        g[j].rm_so = g[j].rm_eo = -1;
+    if (rc > 0) {
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+        for (int j = 0; j < rc && j < 10; j++) {
+            if (ov[2 * j] == PCRE2_UNSET || ov[2 * j + 1] < ov[2 * j])
+                continue;
+            g[j].rm_so = (regoff_t)ov[2 * j];
+            g[j].rm_eo = (regoff_t)ov[2 * j + 1];
+        }
+    }
+    pcre2_match_data_free(md);
+    /* 0: a match with more groups than the vector holds. */
+    return rc >= 0 ? 1 : rc == PCRE2_ERROR_NOMATCH ? 0 : -1;
 }
 
 const char *map_lookup(struct map *m, const char *key)
@@ -581,8 +829,10 @@ const char *map_lookup(struct map *m, const char *key)
             regmatch_t g[10];
             if (e->type == MAP_RE_ENDIF)
                 continue;
-            int hit = regexec(&e->re, k, 10, g, 0) == 0;
-            if (e->negate)
+            int hit = map_re_match(e, k, g);
+            if (hit < 0)
+                hit = 0;
+            else if (e->negate)
                 hit = !hit;
             if (e->type == MAP_RE_IF) {
                 if (!hit)

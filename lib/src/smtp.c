@@ -76,6 +76,11 @@ enum smtp_path_status smtp_parse_path(const char *arg, int strict, char *addr,
     } else {
         if (strict)
             return SMTP_PATH_SYNTAX;
+        /* A source route without brackets goes too (Postfix's
+         * extract_addr()). */
+        if (*p == '@' && strchr(p, ':') != NULL &&
+            strcspn(p, ": \t") < strcspn(p, " \t"))
+            p = strchr(p, ':') + 1;
         start = p;
         for (; *p != '\0' && *p != ' ' && *p != '\t'; p++) {
             if (*p == '<' || *p == '>')

@@ -144,56 +144,15 @@ int anvil_rcpt(struct anvil *a, const char *service, const char *addr,
     return e != NULL ? ++e->rcpt : 0;
 }
 
-/* A count limit: a whole number, 0 for none (Postfix: at least 0). */
-static long anvil_param(struct config *cf, const char *name, int *bad,
-                        char *err, size_t errlen)
-{
-    long v = config_get_long(cf, name, err, errlen);
-
-    if (v < 0 && !*bad) {
-        const char *where = config_where(cf, name);
-        snprintf(err, errlen, "%s: bad numerical configuration: %s = %s",
-                 where ? where : "main.cf", name, config_get(cf, name));
-    }
-    *bad |= v < 0;
-    return v;
-}
-
 int anvil_load_params(struct config *cf, struct relay_params *p, char *err,
                       size_t errlen)
 {
     static const char exc[] = "smtpd_client_event_limit_exceptions";
     static const char old[] = "smtpd_client_connection_limit_exceptions";
     const char *raw;
-    int bad = 0;
 
-    p->smtpd_client_connection_count_limit = anvil_param(
-        cf, "smtpd_client_connection_count_limit", &bad, err, errlen);
-    p->smtpd_client_connection_rate_limit = anvil_param(
-        cf, "smtpd_client_connection_rate_limit", &bad, err, errlen);
-    p->smtpd_client_message_rate_limit =
-        anvil_param(cf, "smtpd_client_message_rate_limit", &bad, err, errlen);
-    p->smtpd_client_recipient_rate_limit =
-        anvil_param(cf, "smtpd_client_recipient_rate_limit", &bad, err, errlen);
-    p->smtpd_recipient_overshoot_limit =
-        anvil_param(cf, "smtpd_recipient_overshoot_limit", &bad, err, errlen);
-    if (bad)
-        return -1;
-    /* Postfix: at least 1s (a zero unit would make every rate 1). */
-    p->anvil_rate_time_unit =
-        config_get_time(cf, "anvil_rate_time_unit", 's', err, errlen);
-    if (p->anvil_rate_time_unit < 0)
-        return -1;
-    if (p->anvil_rate_time_unit < 1) {
-        const char *where = config_where(cf, "anvil_rate_time_unit");
-        snprintf(err, errlen, "%s: invalid anvil_rate_time_unit: %s (min 1s)",
-                 where ? where : "main.cf",
-                 config_get(cf, "anvil_rate_time_unit"));
-        return -1;
-    }
-    p->smtpd_per_request_deadline =
-        config_get_bool(cf, "smtpd_per_request_deadline") == 1;
-    /* The default, ${smtpd_client_connection_limit_exceptions:$mynetworks}
+    /* The counts and times are typed parameters (params.c). The
+     * default, ${smtpd_client_connection_limit_exceptions:$mynetworks}
      * (the older name's value if set), with $mynetworks standing for the
      * computed list. */
     raw = config_is_set(cf, exc)   ? config_raw(cf, exc)

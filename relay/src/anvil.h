@@ -33,8 +33,9 @@ int anvil_rcpt(struct anvil *a, const char *service, const char *addr,
 /* Entries kept now (tests: state is dropped once unused). */
 size_t anvil_size(const struct anvil *a);
 
-/* The parameters of the client limits (postconf(5) names and ranges)
- * from cf into p, after mynetworks: -1 with "file:line: what" in err. */
+/* smtpd_client_event_limit_exceptions from cf into p, after mynetworks
+ * (the limits themselves are typed parameters, params.c): -1 with
+ * "file:line: what" in err. */
 int anvil_load_params(struct config *cf, struct relay_params *p, char *err,
                       size_t errlen);
 

@@ -331,7 +331,7 @@ static int policy_sync(struct relay *r, const char *name, const char *arg,
         return policy_login_mismatch(r, name, ctx, reply, len);
     if (strcmp(name, "reject_unauth_destination") == 0 ||
         strcmp(name, "defer_unauth_destination") == 0) {
-        if (rewrite_auth_destination(r, ctx->rcpt))
+        if (rewrite_auth_destination(r, ctx->p, ctx->rcpt))
             return POLICY_DUNNO;
         snprintf(reply, len, "%s <%s>: Relay access denied",
                  name[0] == 'd' ? "454 4.7.1" : "554 5.7.1", ctx->rcpt);

@@ -362,6 +362,20 @@ static void qmgr_start_job(struct qmgr_job *j)
     }
 }
 
+/* qmgr_message_sort's order within a job: by domain (any case), then
+ * by address; an address without a domain comes last. */
+static int qmgr_rcpt_cmp(const char *a, const char *b)
+{
+    const char *da = strrchr(a, '@'), *db = strrchr(b, '@');
+    int rc;
+
+    if ((da == NULL) != (db == NULL))
+        return da == NULL ? 1 : -1;
+    if (da != NULL && (rc = str_casecmp(da, db)) != 0)
+        return rc;
+    return strcmp(a, b);
+}
+
 /* Split m's pending recipients into jobs by route and start them. */
 static void qmgr_start_message(struct relay *r, struct queue_msg *m)
 {
@@ -390,6 +404,12 @@ static void qmgr_start_message(struct relay *r, struct queue_msg *m)
         if (m->rcpts[i].done)
             continue;
         rewrite_resolve(r, m->rcpts[i].addr, &route);
+        /* The resolver may rewrite the address (user%site@here is
+         * user@site): deliver to that one, as qmgr's RECIPIENT_UPDATE. */
+        if (route.rcpt[0] != '\0' && strcmp(route.rcpt, m->rcpts[i].addr)) {
+            free(m->rcpts[i].addr);
+            m->rcpts[i].addr = xstrdup(route.rcpt);
+        }
         for (size_t k = 0; k < njobs; k++)
             if (strcmp(jobs[k]->route.transport, route.transport) == 0 &&
                 strcmp(jobs[k]->route.nexthop, route.nexthop) == 0)
@@ -412,7 +432,8 @@ static void qmgr_start_message(struct relay *r, struct queue_msg *m)
          * recipients (qmgr_message_sort): the RCPT commands come in that
          * order. */
         size_t at = j->n;
-        while (at > 0 && strcmp(j->rcpts[at - 1].addr, m->rcpts[i].addr) > 0) {
+        while (at > 0 &&
+               qmgr_rcpt_cmp(j->rcpts[at - 1].addr, m->rcpts[i].addr) > 0) {
             j->rcpts[at] = j->rcpts[at - 1];
             j->idx[at] = j->idx[at - 1];
             at--;

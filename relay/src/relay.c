@@ -25,119 +25,18 @@
 #include "mxlab/maillog.h"
 #include "mxlab/map.h"
 #include "mxlab/xmem.h"
+#include "params.h"
 #include "policy_client.h"
 #include "relay_int.h"
 #include "sasl.h"
 #include "smtpd_line.h"
 
-/* Postfix 3.7 defaults for the parameters the relay implements. Those that
- * depend on compatibility_level are set in relay_compat_defaults(). */
-static const struct {
-    const char *name, *value;
-} relay_defaults[] = {
-    {"mail_name", "Postfix"},
-    {"mail_owner", "postfix"},
-    {"smtpd_banner", "$myhostname ESMTP $mail_name"},
-    {"myorigin", "$myhostname"},
-    {"mydestination", "$myhostname, localhost.$mydomain, localhost"},
-    {"queue_directory", "/var/spool/mxlab"},
-    {"data_directory", "/var/lib/mxlab"},
-    {"maillog_file", ""},
-    {"syslog_name", "postfix"},
-    {"relayhost", ""},
-    {"transport_maps", ""},
-    {"virtual_maps", ""},
-    {"virtual_alias_maps", "$virtual_maps"},
-    {"virtual_alias_domains", "$virtual_alias_maps"},
-    {"relay_recipient_maps", ""},
-    {"default_transport", "smtp"},
-    {"relay_transport", "relay"},
-    {"local_transport", "local:$myhostname"},
-    {"strict_rfc821_envelopes", "no"},
-    {"smtp_skip_5xx_greeting", "yes"},
-    {"allow_untrusted_routing", "no"},
-    {"fast_flush_domains", "$relay_domains"},
-    {"disable_vrfy_command", "no"},
-    {"smtpd_discard_ehlo_keywords", ""},
-    {"smtpd_discard_ehlo_keyword_address_maps", ""},
-    {"smtputf8_enable", "yes"},
-    {"smtp_tcp_port", "smtp"},
-    {"message_size_limit", "10240000"},
-    {"smtpd_recipient_limit", "1000"},
-    {"default_destination_concurrency_limit", "20"},
-    {"smtp_destination_concurrency_limit",
-     "$default_destination_concurrency_limit"},
-    {"relay_destination_concurrency_limit",
-     "$default_destination_concurrency_limit"},
-    {"minimal_backoff_time", "300s"},
-    {"maximal_backoff_time", "4000s"},
-    {"queue_run_delay", "300s"},
-    {"qmgr_message_active_limit", "20000"},
-    {"smtpd_tls_wrappermode", "no"},
-    {"smtpd_soft_error_limit", "10"},
-    {"smtpd_hard_error_limit", "${stress?{1}:{20}}"},
-    {"smtpd_error_sleep_time", "1s"},
-    {"smtpd_junk_command_limit", "${stress?{1}:{100}}"},
-    /* Postfix 3.9's default, not 3.7.11's "no": SMTP smuggling. */
-    {"smtpd_forbid_bare_newline", "normalize"},
-    {"smtpd_forbid_bare_newline_exclusions", "$mynetworks"},
-    {"smtpd_forbid_bare_newline_reject_code", "550"},
-    {"smtpd_forbid_unauth_pipelining", "no"},
-    {"cleanup_replace_stray_cr_lf", "yes"},
-    {"maximal_queue_lifetime", "5d"},
-    {"bounce_queue_lifetime", "5d"},
-    {"delay_warning_time", "0h"},
-    {"smtp_connect_timeout", "30s"},
-    {"smtp_helo_timeout", "300s"},
-    {"smtp_data_done_timeout", "600s"},
-    {"smtp_connection_cache_on_demand", "yes"},
-    {"smtp_connection_cache_time_limit", "2s"},
-    {"smtpd_timeout", "${stress?{10}:{300}}s"},
-    /* Client limits (anvil.c): Postfix 3.7's defaults. */
-    {"smtpd_client_connection_count_limit", "50"},
-    {"smtpd_client_connection_rate_limit", "0"},
-    {"smtpd_client_message_rate_limit", "0"},
-    {"smtpd_client_recipient_rate_limit", "0"},
-    {"smtpd_client_event_limit_exceptions",
-     "${smtpd_client_connection_limit_exceptions:$mynetworks}"},
-    {"anvil_rate_time_unit", "60s"},
-    {"smtpd_recipient_overshoot_limit", "1000"},
-    {"smtpd_per_request_deadline",
-     "${smtpd_per_record_deadline?{$smtpd_per_record_deadline}:"
-     "{${stress?{yes}:{no}}}}"},
-    {"default_process_limit", "100"},
-    {"virtual_alias_recursion_limit", "1000"},
-    {"virtual_alias_expansion_limit", "1000"},
-    {"inet_interfaces", "all"},
-    {"mxlab_dns_servers", ""},
-    {"alias_maps", "hash:/etc/aliases, nis:mail.aliases"},
-    {"alias_database", "hash:/etc/aliases"},
-    {"local_recipient_maps", "proxy:unix:passwd.byname $alias_maps"},
-    {"mail_spool_directory", "/var/mail"},
-    {"home_mailbox", ""},
-    /* mxlab: the passwd(5) file that unix:passwd.byname reads, so a lab
-     * can have local users without touching the host's. */
-    {"mxlab_passwd_file", "/etc/passwd"},
-    {"smtpd_client_restrictions", ""},
-    {"smtpd_helo_restrictions", ""},
-    {"smtpd_sender_restrictions", ""},
-    {"smtpd_tls_security_level", ""},
-    {"smtpd_use_tls", "no"},
-    {"smtpd_enforce_tls", "no"},
-    {"smtpd_tls_cert_file", ""},
-    {"smtpd_tls_key_file", "$smtpd_tls_cert_file"},
-    {"smtpd_tls_chain_files", ""},
-    {"smtpd_tls_loglevel", "0"},
-    {"smtpd_tls_received_header", "no"},
-};
-
 const char *relay_default(const char *name)
 {
-    for (size_t i = 0; i < sizeof(relay_defaults) / sizeof(relay_defaults[0]);
-         i++)
-        if (strcmp(relay_defaults[i].name, name) == 0)
-            return relay_defaults[i].value;
-    const char *v = sasl_default(name);
+    const char *v = relay_params_default(name);
+
+    if (v == NULL)
+        v = sasl_default(name);
     return v != NULL ? v : policy_client_default(name);
 }
 
@@ -268,6 +167,7 @@ static void relay_compat_defaults(struct config *cf)
                            "permit_mynetworks, reject_unauth_destination");
     }
     config_set_default(cf, "relay_domains", major >= 2 ? "" : "$mydestination");
+    config_set_default(cf, "append_dot_mydomain", major >= 1 ? "no" : "yes");
     config_set_default(cf, "mynetworks_style", major >= 2 ? "host" : "subnet");
 }
 
@@ -515,32 +415,19 @@ static long relay_time(struct config *cf, const char *name, int *bad, char *err,
     return v;
 }
 
-static long relay_long(struct config *cf, const char *name, int *bad, char *err,
-                       size_t errlen)
+/* inet_protocols: which interface addresses are this host's in address
+ * literals (resolve_local()). */
+static void relay_load_protocols(struct config *cf, struct relay_params *p)
 {
-    long v = config_get_long(cf, name, err, errlen);
+    const char *proto = config_get(cf, "inet_protocols");
 
-    if (v < 0)
-        *bad = 1;
-    return v;
+    p->inet_ipv4 = strstr(proto, "all") != NULL || strstr(proto, "ipv4");
+    p->inet_ipv6 = strstr(proto, "all") != NULL || strstr(proto, "ipv6");
 }
 
 static void relay_init_params(struct relay_params *p)
 {
-    memset(p, 0, sizeof(*p));
-    strlist_init(&p->mydestination);
-    strlist_init(&p->alias_maps);
-    strlist_init(&p->local_recipient_maps);
-    strlist_init(&p->relay_recipient_maps);
-    strlist_init(&p->relay_domains);
-    strlist_init(&p->fast_flush_domains);
-    strlist_init(&p->smtpd_discard_ehlo_keyword_address_maps);
-    strlist_init(&p->virtual_alias_domains);
-    strlist_init(&p->smtpd_client_restrictions);
-    strlist_init(&p->smtpd_helo_restrictions);
-    strlist_init(&p->smtpd_sender_restrictions);
-    strlist_init(&p->smtpd_relay_restrictions);
-    strlist_init(&p->smtpd_recipient_restrictions);
+    relay_params_init(p);
 }
 
 /* Read the parameters of cf into p (relay_init_params() first). -1 with
@@ -551,22 +438,10 @@ static int relay_load_params(struct relay *r, struct config *cf,
     const char *port;
     int bad = 0;
 
-    p->myhostname = xstrdup(config_get(cf, "myhostname"));
-    p->smtpd_banner = xstrdup(config_get(cf, "smtpd_banner"));
-    p->queue_directory = xstrdup(config_get(cf, "queue_directory"));
-    p->maillog_file = xstrdup(config_get(cf, "maillog_file"));
-    p->relayhost = xstrdup(config_get(cf, "relayhost"));
-    p->default_transport = xstrdup(config_get(cf, "default_transport"));
-    p->relay_transport = xstrdup(config_get(cf, "relay_transport"));
-    p->mxlab_dns_servers = xstrdup(config_get(cf, "mxlab_dns_servers"));
-    p->myorigin = xstrdup(config_get(cf, "myorigin"));
-    p->home_mailbox = xstrdup(config_get(cf, "home_mailbox"));
-    p->mail_spool_directory = xstrdup(config_get(cf, "mail_spool_directory"));
-    strlist_split(&p->alias_maps, config_get(cf, "alias_maps"));
-    strlist_split(&p->local_recipient_maps,
-                  config_get(cf, "local_recipient_maps"));
-    strlist_split(&p->relay_recipient_maps,
-                  config_get(cf, "relay_recipient_maps"));
+    /* The typed parameters of the table (params.c), then those that need
+     * code of their own. */
+    if (relay_params_load(cf, p, err, errlen) < 0)
+        return -1;
     {
         const char *pw = config_get(cf, "mxlab_passwd_file");
         char *abs =
@@ -574,33 +449,7 @@ static int relay_load_params(struct relay *r, struct config *cf,
         map_set_passwd_file(abs);
         free(abs);
     }
-    strlist_split(&p->mydestination, config_get(cf, "mydestination"));
-    strlist_split(&p->relay_domains, config_get(cf, "relay_domains"));
-    strlist_split(&p->fast_flush_domains, config_get(cf, "fast_flush_domains"));
-    strlist_split(&p->virtual_alias_domains,
-                  config_get(cf, "virtual_alias_domains"));
-    strlist_split(&p->smtpd_client_restrictions,
-                  config_get(cf, "smtpd_client_restrictions"));
-    strlist_split(&p->smtpd_helo_restrictions,
-                  config_get(cf, "smtpd_helo_restrictions"));
-    strlist_split(&p->smtpd_sender_restrictions,
-                  config_get(cf, "smtpd_sender_restrictions"));
-    strlist_split(&p->smtpd_relay_restrictions,
-                  config_get(cf, "smtpd_relay_restrictions"));
-    strlist_split(&p->smtpd_recipient_restrictions,
-                  config_get(cf, "smtpd_recipient_restrictions"));
-    p->strict_rfc821_envelopes =
-        config_get_bool(cf, "strict_rfc821_envelopes") == 1;
-    p->disable_vrfy_command = config_get_bool(cf, "disable_vrfy_command") == 1;
-    p->smtputf8_enable = config_get_bool(cf, "smtputf8_enable") != 0;
-    p->smtpd_discard_ehlo_keywords =
-        xstrdup(config_get(cf, "smtpd_discard_ehlo_keywords"));
-    strlist_split(&p->smtpd_discard_ehlo_keyword_address_maps,
-                  config_get(cf, "smtpd_discard_ehlo_keyword_address_maps"));
-    p->allow_untrusted_routing =
-        config_get_bool(cf, "allow_untrusted_routing") == 1;
-    p->smtp_skip_5xx_greeting =
-        config_get_bool(cf, "smtp_skip_5xx_greeting") != 0;
+    relay_load_protocols(cf, p);
     port = config_get(cf, "smtp_tcp_port");
     if (strcmp(port, "smtp") == 0) {
         p->smtp_tcp_port = 25;
@@ -616,62 +465,13 @@ static int relay_load_params(struct relay *r, struct config *cf,
         }
         p->smtp_tcp_port = (int)v;
     }
-    p->message_size_limit =
-        relay_long(cf, "message_size_limit", &bad, err, errlen);
-    p->smtpd_recipient_limit =
-        relay_long(cf, "smtpd_recipient_limit", &bad, err, errlen);
-    p->virtual_alias_recursion_limit =
-        relay_long(cf, "virtual_alias_recursion_limit", &bad, err, errlen);
-    p->smtp_destination_concurrency_limit =
-        relay_long(cf, "smtp_destination_concurrency_limit", &bad, err, errlen);
-    p->relay_destination_concurrency_limit = relay_long(
-        cf, "relay_destination_concurrency_limit", &bad, err, errlen);
-    p->virtual_alias_expansion_limit =
-        relay_long(cf, "virtual_alias_expansion_limit", &bad, err, errlen);
-    p->minimal_backoff_time =
-        relay_time(cf, "minimal_backoff_time", &bad, err, errlen);
-    p->maximal_backoff_time =
-        relay_time(cf, "maximal_backoff_time", &bad, err, errlen);
-    p->queue_run_delay = relay_time(cf, "queue_run_delay", &bad, err, errlen);
-    p->qmgr_message_active_limit =
-        relay_long(cf, "qmgr_message_active_limit", &bad, err, errlen);
     const char *badlevel;
     p->smtpd_tls_level = relay_tls_level(cf, &badlevel);
-    /* smtps (RFC 8314): TLS from the first byte, on its own service. */
-    p->smtpd_tls_wrappermode =
-        config_get_bool(cf, "smtpd_tls_wrappermode") == 1;
-    p->smtpd_soft_error_limit =
-        relay_long(cf, "smtpd_soft_error_limit", &bad, err, errlen);
-    p->smtpd_hard_error_limit =
-        relay_long(cf, "smtpd_hard_error_limit", &bad, err, errlen);
-    p->smtpd_error_sleep_time =
-        relay_time(cf, "smtpd_error_sleep_time", &bad, err, errlen);
-    p->smtpd_junk_command_limit =
-        relay_long(cf, "smtpd_junk_command_limit", &bad, err, errlen);
-    p->maximal_queue_lifetime =
-        config_get_time(cf, "maximal_queue_lifetime", 'd', err, errlen);
-    if (p->maximal_queue_lifetime < 0)
-        bad = 1;
-    p->bounce_queue_lifetime =
-        config_get_time(cf, "bounce_queue_lifetime", 'd', err, errlen);
-    if (p->bounce_queue_lifetime < 0)
-        bad = 1;
-    p->delay_warning_time =
-        config_get_time(cf, "delay_warning_time", 'h', err, errlen);
-    if (p->delay_warning_time < 0)
-        bad = 1;
-    p->smtp_connect_timeout =
-        relay_time(cf, "smtp_connect_timeout", &bad, err, errlen);
     p->smtp_connection_cache_time_limit =
         config_get_bool(cf, "smtp_connection_cache_on_demand") == 0
             ? 0
             : relay_time(cf, "smtp_connection_cache_time_limit", &bad, err,
                          errlen);
-    p->smtp_helo_timeout =
-        relay_time(cf, "smtp_helo_timeout", &bad, err, errlen);
-    p->smtp_data_done_timeout =
-        relay_time(cf, "smtp_data_done_timeout", &bad, err, errlen);
-    p->smtpd_timeout = relay_time(cf, "smtpd_timeout", &bad, err, errlen);
     if (bad || relay_load_mynetworks(cf, p, err, errlen) < 0 ||
         relay_load_smuggling(cf, p, err, errlen) < 0 ||
         sasl_conf_load(&p->sasl, cf, p->queue_directory, err, errlen) < 0 ||
@@ -684,31 +484,7 @@ static void relay_free_params(struct relay_params *p)
 {
     sasl_conf_clear(&p->sasl);
     policy_client_conf_clear(&p->policy_service);
-    free(p->myhostname);
-    free(p->smtpd_banner);
-    free(p->queue_directory);
-    free(p->maillog_file);
-    free(p->relayhost);
-    free(p->default_transport);
-    free(p->relay_transport);
-    free(p->mxlab_dns_servers);
-    free(p->myorigin);
-    free(p->home_mailbox);
-    free(p->mail_spool_directory);
-    strlist_clear(&p->alias_maps);
-    strlist_clear(&p->local_recipient_maps);
-    strlist_clear(&p->relay_recipient_maps);
-    strlist_clear(&p->mydestination);
-    strlist_clear(&p->relay_domains);
-    strlist_clear(&p->fast_flush_domains);
-    free(p->smtpd_discard_ehlo_keywords);
-    strlist_clear(&p->smtpd_discard_ehlo_keyword_address_maps);
-    strlist_clear(&p->virtual_alias_domains);
-    strlist_clear(&p->smtpd_client_restrictions);
-    strlist_clear(&p->smtpd_helo_restrictions);
-    strlist_clear(&p->smtpd_sender_restrictions);
-    strlist_clear(&p->smtpd_relay_restrictions);
-    strlist_clear(&p->smtpd_recipient_restrictions);
+    relay_params_free(p);
     free(p->mynetworks);
     free(p->bare_lf_exclusions);
     free(p->event_limit_exceptions);
@@ -975,92 +751,6 @@ static int relay_load_master(struct relay_master_loader *l)
     return rc == 0 ? 0 : -1;
 }
 
-#include "postfix_params.h"
-
-static int relay_cmp_param(const void *key, const void *elem)
-{
-    return strcmp(key, *(const char *const *)elem);
-}
-
-struct relay_unused {
-    struct config *cf;
-    struct strbuf all; /* every value, for $name references */
-};
-
-static void relay_collect_value(void *arg, const char *name, const char *raw)
-{
-    struct relay_unused *u = arg;
-
-    (void)name;
-    strbuf_puts(&u->all, raw);
-    strbuf_putc(&u->all, '\n');
-}
-
-/* A reference to name ($name, ${name}, $(name)) in text. */
-static int relay_referenced(const char *text, const char *name)
-{
-    size_t n = strlen(name);
-
-    for (const char *p = strchr(text, '$'); p != NULL; p = strchr(p + 1, '$')) {
-        const char *q = p + 1;
-        if (*q == '{' || *q == '(')
-            q++;
-        if (strncmp(q, name, n) == 0 &&
-            !(str_isalnum((unsigned char)q[n]) || q[n] == '_'))
-            return 1;
-    }
-    return 0;
-}
-
-/* Known to Postfix or mxlab, or a user-defined parameter used as $name. */
-static int relay_param_used(const struct relay_unused *u, const char *name)
-{
-    if (strncmp(name, "mxlab_", 6) == 0)
-        return 1;
-    if (bsearch(name, postfix_params,
-                sizeof(postfix_params) / sizeof(postfix_params[0]),
-                sizeof(postfix_params[0]), relay_cmp_param) != NULL)
-        return 1;
-    return relay_referenced(u->all.buf ? u->all.buf : "", name);
-}
-
-static void relay_check_name(void *arg, const char *name, const char *raw)
-{
-    struct relay_unused *u = arg;
-    const char *where = config_where(u->cf, name);
-
-    if (where == NULL || relay_param_used(u, name))
-        return;
-    log_warnx("%s: unused parameter: %s=%s", where, name, raw);
-}
-
-/* As postconf(1) warns: a main.cf or master.cf "-o" name that neither
- * Postfix nor mxlab knows, and that no other setting uses as $name, is
- * most likely a typo. overrides: (where, name, value) triples. */
-static void relay_warn_unused(struct config *cf,
-                              const struct strlist *overrides)
-{
-    struct relay_unused u = {cf, {0}};
-
-    strbuf_init(&u.all);
-    config_each_set(cf, relay_collect_value, &u);
-    /* Names that defaults use (smtpd_per_record_deadline, the older
-     * name that smtpd_per_request_deadline's default reads) are known,
-     * as postconf knows them. */
-    for (size_t i = 0; i < sizeof(relay_defaults) / sizeof(relay_defaults[0]);
-         i++)
-        relay_collect_value(&u, relay_defaults[i].name,
-                            relay_defaults[i].value);
-    for (size_t i = 0; i + 2 < overrides->n; i += 3)
-        relay_collect_value(&u, overrides->v[i + 1], overrides->v[i + 2]);
-    config_each_set(cf, relay_check_name, &u);
-    for (size_t i = 0; i + 2 < overrides->n; i += 3)
-        if (!relay_param_used(&u, overrides->v[i + 1]))
-            log_warnx("%s: unused parameter: %s=%s", overrides->v[i],
-                      overrides->v[i + 1], overrides->v[i + 2]);
-    strbuf_clear(&u.all);
-}
-
 struct relay *relay_new(struct event_base *base, const char *config_dir,
                         char *err, size_t errlen)
 {
@@ -1083,15 +773,12 @@ struct relay *relay_new(struct event_base *base, const char *config_dir,
     relay_init_params(&r->p);
     strlist_init(&r->passwd_tables);
     strlist_push(&r->passwd_tables, "unix:passwd.byname");
+    strlist_init(&r->param_warnings);
     strlist_init(&l.overrides);
-    for (size_t i = 0; i < sizeof(relay_defaults) / sizeof(relay_defaults[0]);
-         i++)
-        config_set_default(r->cf, relay_defaults[i].name,
-                           relay_defaults[i].value);
+    relay_params_defaults(r->cf);
     sasl_set_defaults(r->cf);
     policy_client_set_defaults(r->cf);
     config_set_default(r->cf, "config_directory", config_dir);
-    config_set_default(r->cf, "compatibility_level", "0");
     relay_hostname_defaults(r->cf);
     if (config_load(r->cf, main_cf, cerr, sizeof(cerr)) < 0) {
         snprintf(err, errlen, "%s", cerr);
@@ -1106,7 +793,7 @@ struct relay *relay_new(struct event_base *base, const char *config_dir,
     }
     l.path = xasprintf("%s/master.cf", config_dir);
     rc = relay_load_master(&l);
-    relay_warn_unused(r->cf, &l.overrides);
+    relay_params_warn(r->cf, &l.overrides, &r->param_warnings);
     if (rc < 0 || relay_load_params(r, r->cf, &r->p, err, errlen) < 0 ||
         relay_open_maps(r, "virtual_alias_maps", &r->virtual_alias_maps, err,
                         errlen) < 0 ||
@@ -1157,6 +844,14 @@ static int relay_listen(struct relay_listener *l, char *err, size_t errlen)
     }
     evconnlistener_set_error_cb(l->lev, master_accept_error);
     return 0;
+}
+
+/* The parameter warnings of the configuration read last, in the mail log
+ * too (as Postfix's daemons log theirs): at start and at each reload. */
+static void relay_log_param_warnings(struct relay *r)
+{
+    for (size_t i = 0; i < r->param_warnings.n; i++)
+        maillog_printf(r->log, "master", "warning: %s", r->param_warnings.v[i]);
 }
 
 int relay_start(struct relay *r, char *err, size_t errlen)
@@ -1212,6 +907,7 @@ int relay_start(struct relay *r, char *err, size_t errlen)
                    "daemon started -- version %s, "
                    "configuration %s",
                    MXLAB_VERSION, r->config_dir);
+    relay_log_param_warnings(r);
     qmgr_schedule(r);
     return 0;
 }
@@ -1269,16 +965,18 @@ static int relay_reread(struct relay *r, int logged, char *err, size_t errlen)
     RELAY_SWAP(struct maplist *, r->transport_maps, n->transport_maps);
     RELAY_SWAP(struct relay_table *, r->tables, n->tables);
     RELAY_SWAP(size_t, r->ntables, n->ntables);
+    RELAY_SWAP(struct strlist, r->param_warnings, n->param_warnings);
     relay_free(n);
     /* New sessions get the certificate as it is now (sessions under TLS
      * keep a reference to the old one). */
     relay_tls_free(r);
     relay_tls_init(r);
-    master_listen_update(r);
-    if (logged)
+    if (logged) {
         maillog_printf(r->log, "master",
                        "reload -- version %s, configuration %s", MXLAB_VERSION,
                        r->config_dir);
+        relay_log_param_warnings(r);
+    }
     qmgr_schedule(r);
     return 0;
 }
@@ -1327,6 +1025,7 @@ void relay_free(struct relay *r)
     }
     free(r->tables);
     strlist_clear(&r->passwd_tables);
+    strlist_clear(&r->param_warnings);
     maplist_free(r->transport_maps);
     relay_free_params(&r->p);
     config_free(r->cf);

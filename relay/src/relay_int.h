@@ -66,6 +66,16 @@ struct relay_params {
     int strict_rfc821_envelopes;
     int smtp_skip_5xx_greeting;
     int allow_untrusted_routing;
+    /* trivial-rewrite's address resolution (resolve.h). */
+    char *mydomain;
+    int allow_percent_hack;
+    int swap_bangpath;
+    int resolve_dequoted_address;
+    int resolve_null_domain;
+    int resolve_numeric_domain;
+    int append_at_myorigin;
+    int append_dot_mydomain;
+    int inet_ipv4, inet_ipv6; /* inet_protocols */
     int disable_vrfy_command;
     int smtputf8_enable;
     int smtp_tcp_port;
@@ -234,7 +244,8 @@ struct relay {
     } * tables;
     size_t ntables;
     struct maplist *transport_maps;
-    struct strlist passwd_tables; /* "unix:passwd.byname" */
+    struct strlist passwd_tables;  /* "unix:passwd.byname" */
+    struct strlist param_warnings; /* params.c's, for the mail log */
     struct maillog *log;
     struct dns *dns;
     struct relay_listener **listeners;
@@ -342,13 +353,21 @@ enum rewrite_class {
     REWRITE_CLASS_DEFAULT,
 };
 enum rewrite_class rewrite_class(struct relay *r, const char *addr);
+/* Resolve addr (RFC 5321 or internal form) as trivial-rewrite does, with
+ * main.cf's allow_percent_hack, swap_bangpath, resolve_* settings. */
+struct resolve_result;
+void rewrite_resolve_addr(struct relay *r, const char *addr,
+                          struct resolve_result *res);
 /* 1 if domain is in a Postfix domain list whose names also match their
  * subdomains (parent_domain_matches_subdomains: fast_flush_domains...). */
 int rewrite_domain_listed(struct relay *r, const struct strlist *list,
                           const char *domain);
 /* 1 if the domain is one this relay accepts mail for from anyone
- * (mydestination, virtual_alias_domains, relay_domains). */
-int rewrite_auth_destination(struct relay *r, const char *addr);
+ * (mydestination, virtual_alias_domains, relay_domains) and the address
+ * names no route of its own unless p (the smtpd service's parameters)
+ * has allow_untrusted_routing = yes. */
+int rewrite_auth_destination(struct relay *r, const struct relay_params *p,
+                             const char *addr);
 /* Expand addr through virtual_alias_maps (virtual(5)) into out. Returns 0,
  * 1 if addr is in a virtual alias domain and has no mapping (User
  * unknown), -1 if the recursion or expansion limit was hit. */
@@ -358,6 +377,7 @@ int rewrite_virtual(struct relay *r, const char *addr, struct strlist *out);
 struct rewrite_route {
     char transport[64]; /* "smtp", "relay", "error", "discard", "local" */
     char nexthop[512];  /* "[host]:port", "domain", error text */
+    char rcpt[1024];    /* the resolved recipient (RFC 5321 form) */
 };
 void rewrite_resolve(struct relay *r, const char *addr,
                      struct rewrite_route *route);

@@ -7,6 +7,7 @@
  * the next hop of relay and default classes; transport_maps override all
  * but the virtual alias class.
  */
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "mxlab/smtp.h"
 #include "mxlab/xmem.h"
 #include "relay_int.h"
+#include "resolve.h"
 
 /* Match a domain against a Postfix domain list ("!x", "type:table",
  * ".parent", "name"). parent_style: "name" also matches its subdomains
@@ -64,31 +66,111 @@ static int rewrite_is_local_domain(struct relay *r, const char *domain)
     return rewrite_domain_match(r, &r->p.mydestination, domain, 0);
 }
 
-enum rewrite_class rewrite_class(struct relay *r, const char *addr)
+/* An address literal "[192.0.2.1]" or "[IPv6:...]" naming one of this
+ * host's addresses (resolve_local()), of a family inet_protocols allows. */
+static int rewrite_own_literal(struct relay *r, const char *domain)
 {
-    const char *domain = smtp_addr_domain(addr);
+    size_t n = strlen(domain);
+    char lit[80];
+    const char *ip = lit;
+    struct netaddr na;
 
-    if (*domain == '\0' || rewrite_is_local_domain(r, domain))
+    if (n < 3 || domain[0] != '[' || domain[n - 1] != ']' ||
+        n - 2 >= sizeof(lit))
+        return 0;
+    memcpy(lit, domain + 1, n - 2);
+    lit[n - 2] = '\0';
+    if (str_ncasecmp(lit, "IPv6:", 5) == 0)
+        ip = lit + 5;
+    else if (strchr(lit, ':') != NULL)
+        return 0;
+    if (netaddr_parse(ip, 0, &na) < 0)
+        return 0;
+    if ((na.ss.ss_family == AF_INET && !r->p.inet_ipv4) ||
+        (na.ss.ss_family == AF_INET6 && !r->p.inet_ipv6))
+        return 0;
+    return relay_is_inet_interface(r, &na);
+}
+
+/* resolve_local(): mydestination, or this host's address literal; one
+ * trailing dot does not count, two make the domain remote. */
+static int rewrite_local_cb(void *arg, const char *domain)
+{
+    struct relay *r = arg;
+    char d[RESOLVE_ADDR_MAX];
+    size_t n = strlen(domain);
+
+    if (n == 0 || n >= sizeof(d))
+        return 0;
+    memcpy(d, domain, n + 1);
+    if (d[n - 1] == '.')
+        d[--n] = '\0';
+    if (n == 0 || d[n - 1] == '.')
+        return 0;
+    return rewrite_is_local_domain(r, d) || rewrite_own_literal(r, d);
+}
+
+void rewrite_resolve_addr(struct relay *r, const char *addr,
+                          struct resolve_result *res)
+{
+    char internal[RESOLVE_ADDR_MAX];
+    const struct relay_params *p = &r->p;
+    struct resolve_opts o = {
+        .allow_percent_hack = p->allow_percent_hack,
+        .swap_bangpath = p->swap_bangpath,
+        .resolve_dequoted_address = p->resolve_dequoted_address,
+        .resolve_null_domain = p->resolve_null_domain,
+        .resolve_numeric_domain = p->resolve_numeric_domain,
+        .append_at_myorigin = p->append_at_myorigin,
+        .append_dot_mydomain = p->append_dot_mydomain,
+        .myhostname = p->myhostname,
+        .myorigin = p->myorigin,
+        .mydomain = p->mydomain,
+        .is_local = rewrite_local_cb,
+        .arg = r,
+    };
+
+    /* Internal form is kept as it is (no quotes to take away). */
+    if (resolve_internalize(addr, internal, sizeof(internal)) < 0)
+        internal[0] = '\0';
+    resolve_addr(&o, internal, res);
+}
+
+static enum rewrite_class rewrite_class_of(struct relay *r,
+                                           const struct resolve_result *res)
+{
+    if (res->flags & RESOLVE_FLAG_ERROR)
+        return REWRITE_CLASS_DEFAULT;
+    if (res->local)
         return REWRITE_CLASS_LOCAL;
-    if (rewrite_domain_match(r, &r->p.virtual_alias_domains, domain, 0))
+    if (rewrite_domain_match(r, &r->p.virtual_alias_domains, res->domain, 0))
         return REWRITE_CLASS_ALIAS;
-    if (rewrite_domain_match(r, &r->p.relay_domains, domain, 1))
+    if (rewrite_domain_match(r, &r->p.relay_domains, res->domain, 1))
         return REWRITE_CLASS_RELAY;
     return REWRITE_CLASS_DEFAULT;
 }
 
-int rewrite_auth_destination(struct relay *r, const char *addr)
+enum rewrite_class rewrite_class(struct relay *r, const char *addr)
 {
-    enum rewrite_class cls = rewrite_class(r, addr);
-    const char *at = strrchr(addr, '@');
+    struct resolve_result res;
 
-    /* allow_untrusted_routing = no: sender-specified routing
-     * (user%site@relay.domain, site!user@relay.domain) through a relay
-     * domain is not an authorised destination. */
-    if (cls == REWRITE_CLASS_RELAY && !r->p.allow_untrusted_routing &&
-        at != NULL && strcspn(addr, "%!@") < (size_t)(at - addr))
+    rewrite_resolve_addr(r, addr, &res);
+    return rewrite_class_of(r, &res);
+}
+
+int rewrite_auth_destination(struct relay *r, const struct relay_params *p,
+                             const char *addr)
+{
+    struct resolve_result res;
+
+    rewrite_resolve_addr(r, addr, &res);
+    /* allow_untrusted_routing = no: an address that names its own route
+     * (user%site@here, site!user@here, "user@site"@here) is not an
+     * authorised destination, whatever its class (smtpd_check.c's
+     * permit_auth_destination). */
+    if (!p->allow_untrusted_routing && (res.flags & RESOLVE_FLAG_ROUTED))
         return 0;
-    return cls != REWRITE_CLASS_DEFAULT;
+    return rewrite_class_of(r, &res) != REWRITE_CLASS_DEFAULT;
 }
 
 /* virtual(5) lookup order: user@domain, user (local domains only),
@@ -207,11 +289,21 @@ static const char *rewrite_transport_lookup(struct relay *r, const char *addr,
 void rewrite_resolve(struct relay *r, const char *addr,
                      struct rewrite_route *route)
 {
-    const char *domain = smtp_addr_domain(addr);
-    const char *channel = NULL, *t;
+    struct resolve_result res;
+    const char *channel = NULL, *t, *domain;
 
     memset(route, 0, sizeof(*route));
-    switch (rewrite_class(r, addr)) {
+    rewrite_resolve_addr(r, addr, &res);
+    domain = res.domain;
+    if (res.flags & RESOLVE_FLAG_ERROR) {
+        /* qmgr's answer to a resolver syntax error. */
+        snprintf(route->transport, sizeof(route->transport), "error");
+        snprintf(route->nexthop, sizeof(route->nexthop), "bad address syntax");
+        return;
+    }
+    if (resolve_externalize(res.addr, route->rcpt, sizeof(route->rcpt)) < 0)
+        snprintf(route->rcpt, sizeof(route->rcpt), "%s", addr);
+    switch (rewrite_class_of(r, &res)) {
     case REWRITE_CLASS_ALIAS:
         snprintf(route->transport, sizeof(route->transport), "error");
         snprintf(route->nexthop, sizeof(route->nexthop),
@@ -241,6 +333,6 @@ void rewrite_resolve(struct relay *r, const char *addr,
                          strchr(channel, ':') + 1);
         }
     }
-    if ((t = rewrite_transport_lookup(r, addr, domain)) != NULL)
+    if ((t = rewrite_transport_lookup(r, res.addr, domain)) != NULL)
         rewrite_apply_transport(t, domain, route);
 }

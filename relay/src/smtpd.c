@@ -43,6 +43,7 @@
 #include "mxlab/tlsutil.h"
 #include "mxlab/xmem.h"
 #include "relay_int.h"
+#include "resolve.h"
 #include "smtpd_line.h"
 
 #define SMTPD_LINE_LIMIT 2048 /* Postfix line_length_limit */
@@ -388,7 +389,29 @@ static void smtpd_noqueue_reject(struct smtpd_session *s, const char *cmd,
 }
 
 static int smtpd_rcpt_maps(struct smtpd_session *s, const char *addr,
-                           char *reply, size_t len);
+                           const char *shown, char *reply, size_t len);
+
+/* extract_addr(): the address in internal form (out), and 0, or -1 when
+ * trivial-rewrite finds its syntax bad (a domain that is no host name,
+ * "user@", a bare IP address), logged as Postfix logs it. */
+static int smtpd_check_addr(struct smtpd_session *s, const char *cmd,
+                            const char *addr, char *out, size_t len)
+{
+    struct resolve_result res;
+
+    if (resolve_internalize(addr, out, len) < 0)
+        return -1;
+    if (*out == '\0')
+        return 0;
+    rewrite_resolve_addr(s->r, out, &res);
+    if ((res.flags & RESOLVE_FLAG_ERROR) == 0)
+        return 0;
+    maillog_printf(s->r->log, "smtpd",
+                   "warning: Illegal address syntax from %s[%s] in %s "
+                   "command: <%s>",
+                   s->name, s->ip, cmd, addr);
+    return -1;
+}
 
 /* anvil's limits apply to this client: not in
  * smtpd_client_event_limit_exceptions ($mynetworks by default). */
@@ -470,8 +493,13 @@ static int smtpd_rcpt_unlisted(struct smtpd_session *s, const char *addr,
 {
     struct relay *r = s->r;
     struct strlist probe;
+    struct resolve_result res;
     int rc = 0;
 
+    /* The tables are asked about the address as resolved: "user@here."
+     * is user@here (check_rcpt_maps()). */
+    rewrite_resolve_addr(r, addr, &res);
+    addr = res.addr;
     strlist_init(&probe);
     int vrc = rewrite_virtual(r, addr, &probe);
     if (vrc == 1) {
@@ -481,7 +509,7 @@ static int smtpd_rcpt_unlisted(struct smtpd_session *s, const char *addr,
                  shown);
         rc = -1;
     } else if (vrc == 0 && probe.n == 1 && str_casecmp(probe.v[0], addr) == 0) {
-        rc = smtpd_rcpt_maps(s, addr, reply, len);
+        rc = smtpd_rcpt_maps(s, addr, shown, reply, len);
     }
     strlist_clear(&probe);
     return rc;
@@ -769,7 +797,8 @@ static int smtpd_size_param(const char *v, long long *size)
  * refused as Postfix refuses it. */
 static int smtpd_mail(struct smtpd_session *s, const char *arg)
 {
-    char addr[SMTP_PATH_MAX], tok[SMTPD_LINE_LIMIT + 1];
+    char addr[SMTP_PATH_MAX], internal[SMTP_PATH_MAX];
+    char tok[SMTPD_LINE_LIMIT + 1];
     const char *params;
     const char *p = str_casestart(arg, "FROM:");
     int mask = smtpd_ehlo_mask(s), ret = DSN_RET_NONE, have_envid = 0;
@@ -794,7 +823,8 @@ static int smtpd_mail(struct smtpd_session *s, const char *arg)
     if (smtpd_anvil_event(s, 0))
         return 0;
     if (smtp_parse_path(p, s->p->strict_rfc821_envelopes, addr, sizeof(addr),
-                        &params) != SMTP_PATH_OK) {
+                        &params) != SMTP_PATH_OK ||
+        smtpd_check_addr(s, "MAIL", addr, internal, sizeof(internal)) < 0) {
         smtpd_reply(s, "501 5.1.7 Bad sender address syntax");
         return 0;
     }
@@ -867,11 +897,29 @@ static int smtpd_mail(struct smtpd_session *s, const char *arg)
 
 static void smtpd_process(struct smtpd_session *s);
 
+/* Postfix never refuses the local postmaster, MAILER-DAEMON or
+ * $double_bounce_sender for want of a local_recipient_maps entry
+ * (RFC 5321 section 4.5.1 wants postmaster reachable); the relay class
+ * has no such exception (checked against Postfix 3.7.11). */
+static int smtpd_rcpt_exempt(struct smtpd_session *s, const char *addr,
+                             const char *at)
+{
+    const char *names[] = {"postmaster", "mailer-daemon",
+                           relay_param(s->r, "double_bounce_sender")};
+    size_t n = at ? (size_t)(at - addr) : strlen(addr);
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (names[i] != NULL && names[i][0] != '\0' && strlen(names[i]) == n &&
+            str_ncasecmp(addr, names[i], n) == 0)
+            return 1;
+    return 0;
+}
+
 /* smtpd_reject_unlisted_recipient for the local and relay classes: the
  * address, the local part (local class only) or "@domain" must be in one
  * of the tables; an empty parameter accepts everyone. -1 with the reply. */
 static int smtpd_rcpt_maps(struct smtpd_session *s, const char *addr,
-                           char *reply, size_t len)
+                           const char *shown, char *reply, size_t len)
 {
     struct relay *r = s->r;
     enum rewrite_class cls = rewrite_class(r, addr);
@@ -883,7 +931,8 @@ static int smtpd_rcpt_maps(struct smtpd_session *s, const char *addr,
     char *keys[3];
     int nkeys = 0, found = 0;
 
-    if (tables == NULL || tables->n == 0)
+    if (tables == NULL || tables->n == 0 ||
+        (cls == REWRITE_CLASS_LOCAL && smtpd_rcpt_exempt(s, addr, at)))
         return 0;
     keys[nkeys++] = xstrdup(addr);
     if (cls == REWRITE_CLASS_LOCAL)
@@ -903,12 +952,12 @@ static int smtpd_rcpt_maps(struct smtpd_session *s, const char *addr,
     for (int k = 0; k < nkeys; k++)
         free(keys[k]);
     if (found < 0)
-        snprintf(reply, len, "451 4.3.0 <%s>: Temporary lookup failure", addr);
+        snprintf(reply, len, "451 4.3.0 <%s>: Temporary lookup failure", shown);
     else if (found == 0)
         snprintf(reply, len,
                  "550 5.1.1 <%s>: Recipient address rejected: User unknown "
                  "in %s recipient table",
-                 addr, cls == REWRITE_CLASS_LOCAL ? "local" : "relay");
+                 shown, cls == REWRITE_CLASS_LOCAL ? "local" : "relay");
     return found == 1 ? 0 : -1;
 }
 
@@ -924,7 +973,10 @@ static void smtpd_rcpt_done(void *arg, int rc, const char *why)
     s->pending = NULL;
     snprintf(reply, sizeof(reply), "%s", why);
     if (rc >= 0) {
-        if (smtpd_rcpt_unlisted(s, addr, addr, reply, sizeof(reply)) < 0)
+        char shown[SMTP_PATH_MAX];
+        if (resolve_internalize(addr, shown, sizeof(shown)) < 0)
+            snprintf(shown, sizeof(shown), "%s", addr);
+        if (smtpd_rcpt_unlisted(s, addr, shown, reply, sizeof(reply)) < 0)
             rc = -1;
     }
     if (rc < 0) {
@@ -1078,7 +1130,7 @@ static char *smtpd_policy_request(struct smtpd_session *s, const char *rcpt)
 static int smtpd_rcpt(struct smtpd_session *s, const char *arg)
 {
     struct relay *r = s->r;
-    char addr[SMTP_PATH_MAX];
+    char addr[SMTP_PATH_MAX], internal[SMTP_PATH_MAX];
     const char *params;
     const char *p = str_casestart(arg, "TO:");
     struct policy_ctx ctx;
@@ -1099,7 +1151,8 @@ static int smtpd_rcpt(struct smtpd_session *s, const char *arg)
         return 0;
     if (smtp_parse_path(p, s->p->strict_rfc821_envelopes, addr, sizeof(addr),
                         &params) != SMTP_PATH_OK ||
-        addr[0] == '\0') {
+        smtpd_check_addr(s, "RCPT", addr, internal, sizeof(internal)) < 0 ||
+        internal[0] == '\0') {
         smtpd_reply(s, "501 5.1.3 Bad recipient address syntax");
         return 0;
     }
@@ -1118,7 +1171,7 @@ static int smtpd_rcpt(struct smtpd_session *s, const char *arg)
     ctx.client_name = s->name;
     ctx.helo = s->helo ? s->helo : "";
     ctx.sender = s->sender;
-    ctx.rcpt = addr;
+    ctx.rcpt = internal; /* the internal form, as Postfix's checks see it */
     ctx.pipelined = s->sent_ahead && !s->esmtp;
     ctx.p = s->p;
     ctx.sasl_method = s->sasl_method;

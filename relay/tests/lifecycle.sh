@@ -4,7 +4,9 @@
 # status names its pid; a second start is refused; reload (SIGHUP) gives
 # new sessions a changed smtpd_banner and keeps the queued message; stop
 # ends it with SIGTERM and the message is still queued after another
-# start. Every wait is bounded and ends on a real condition.
+# start. A parameter the relay does not implement is warned about in the
+# mail log at start and at reload. Every wait is bounded and ends on a
+# real condition.
 set -u
 . "$(dirname "$0")/lib.sh"
 test_setup lifecycle.sh "$1"
@@ -13,9 +15,9 @@ dead=$(free_port)
 config() {
     test_main_cf "myhostname = relay.example.net" \
         "mynetworks = 127.0.0.0/8" "relayhost = [127.0.2.77]:$dead" \
-        "smtpd_banner = \$myhostname $1"
+        "smtpd_banner = \$myhostname $1" "$2"
 }
-config "ESMTP first"
+config "ESMTP first" "smtpd_milters = inet:127.0.0.1:8891"
 echo "127.0.0.1:$port inet n - n - - smtpd" >"$dir/master.cf"
 banner() {
     swaks --server 127.0.0.1:$port --quit-after BANNER 2>/dev/null |
@@ -45,6 +47,8 @@ pid=$(sed -n 's/.*PID: \([0-9]*\).*/\1/p' "$dir/out")
     fail "master.pid: $(cat "$dir/queue/pid/master.pid")"
 run start
 expect 1 "postfix/postfix-script: fatal: the Postfix mail system is already running"
+grep -qF "postfix/master[$pid]: warning: $dir/main.cf:9: smtpd_milters is not implemented by mxlab-relay; mail is accepted without it" \
+    "$dir/maillog" || fail "no smtpd_milters warning at start"
 
 # A message, queued (its relayhost refuses: it stays deferred).
 swaks --server 127.0.0.1:$port --from sender@example.net \
@@ -54,7 +58,7 @@ id=$(sed -n 's/.*Ok: queued as \([0-9A-F]*\).*/\1/p' "$dir/swaks" | tail -1)
 [ -n "$id" ] || fail "no queue ID"
 
 # reload: new sessions see the new banner; the message stays queued.
-config "ESMTP reloaded"
+config "ESMTP reloaded" "header_checks = regexp:/nonexistent/header_checks"
 run reload
 expect 0 "postfix/postfix-script: refreshing the Postfix mail system"
 for _ in $(seq 100); do
@@ -64,6 +68,8 @@ done
 [ "$(banner)" = "220 relay.example.net ESMTP reloaded" ] || fail "after reload: $(banner)"
 grep -q "postfix/master\[$pid\]: reload -- version" "$dir/maillog" ||
     fail "no reload log line"
+grep -qF "postfix/master[$pid]: warning: $dir/main.cf:9: header_checks is not implemented by mxlab-relay; content is not inspected" \
+    "$dir/maillog" || fail "no header_checks warning at reload"
 run status
 expect 0 "PID: $pid"
 run mailq

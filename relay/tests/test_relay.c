@@ -17,6 +17,7 @@
 #include "mxlab/fsutil.h"
 #include "mxlab/xmem.h"
 #include "relay_int.h"
+#include "resolve.h"
 #include "smtpd_line.h"
 
 static char tmpdir[64];
@@ -141,9 +142,112 @@ START_TEST(test_route)
     rewrite_resolve(r, route_cases[_i].addr, &route);
     ck_assert_str_eq(route.transport, route_cases[_i].transport);
     ck_assert_str_eq(route.nexthop, route_cases[_i].nexthop);
-    ck_assert_int_eq(rewrite_auth_destination(r, route_cases[_i].addr),
+    ck_assert_int_eq(rewrite_auth_destination(r, &r->p, route_cases[_i].addr),
                      route_cases[_i].auth);
     relay_free(r);
+}
+END_TEST
+
+/* trivial-rewrite's resolver alone: local.example and [127.0.0.1] are
+ * this host's. opts: 0 Postfix's defaults; 1 allow_percent_hack,
+ * swap_bangpath and resolve_dequoted_address off, resolve_null_domain
+ * and resolve_numeric_domain on. Results checked against Postfix 3.7.11
+ * (scenarios/relay-tests/address-tricks-*.scn). */
+static int resolve_test_local(void *arg, const char *domain)
+{
+    (void)arg;
+    return str_casecmp(domain, "local.example") == 0 ||
+           str_casecmp(domain, "mx.local.example") == 0 ||
+           strcmp(domain, "[127.0.0.1]") == 0;
+}
+
+static const struct {
+    int opts;
+    const char *in, *out;
+    int local, flags;
+} resolve_cases[] = {
+    {0, "user@local.example", "user@local.example", 1, 0},
+    {0, "user@LOCAL.EXAMPLE.", "user@LOCAL.EXAMPLE", 1, 0},
+    {0, "user@local.example..", "user@local.example..", 0, RESOLVE_FLAG_ERROR},
+    {0, "user", "user@mx.local.example", 1, 0},
+    {0, "user@", "user@", 0, RESOLVE_FLAG_ERROR},
+    {0, "user@127.0.0.1", "user@127.0.0.1", 0, RESOLVE_FLAG_ERROR},
+    {0, "user@[127.0.0.1]", "user@[127.0.0.1]", 1, 0},
+    {0, "user@[127.9.9.9]", "user@[127.9.9.9]", 0, 0},
+    {0, "user@[300.1.2.3]", "user@[300.1.2.3]", 0, RESOLVE_FLAG_ERROR},
+    {0, "user%outside.example@local.example", "user@outside.example", 0, 0},
+    {0, "user%outside.example", "user@outside.example", 0, 0},
+    {0, "a%b%local.example@local.example", "a@b", 0, 0},
+    {0, "outside.example!user@local.example", "user@outside.example", 0, 0},
+    {0, "local.example!outside.example!user", "user@outside.example", 0, 0},
+    {0, "a.example!b.example!user@local.example", "b.example!user@a.example", 0,
+     RESOLVE_FLAG_ROUTED},
+    {0, "user@outside.example@local.example", "user@outside.example", 0, 0},
+    {0, "user@local.example@outside.example",
+     "user@local.example@outside.example", 0, RESOLVE_FLAG_ROUTED},
+    {0, "user%relay.example@relay.example", "user%relay.example@relay.example",
+     0, RESOLVE_FLAG_ROUTED},
+    {0, "louen%local.example@local.example", "louen@local.example", 1, 0},
+    {0, "@local.example", "MAILER-DAEMON@local.example", 1, 0},
+    {1, "user%outside.example@local.example",
+     "user%outside.example@local.example", 1, RESOLVE_FLAG_ROUTED},
+    {1, "outside.example!user", "outside.example!user@mx.local.example", 1,
+     RESOLVE_FLAG_ROUTED},
+    {1, "user@outside.example@local.example",
+     "user@outside.example@local.example", 1, RESOLVE_FLAG_ROUTED},
+    {1, "user@", "user@mx.local.example", 1, 0},
+    {1, "user@127.0.0.1", "user@[127.0.0.1]", 1, 0},
+    {1, "user@127.9.9.9", "user@[127.9.9.9]", 0, 0},
+};
+
+START_TEST(test_resolve)
+{
+    struct resolve_opts o = {1,
+                             1,
+                             1,
+                             0,
+                             0,
+                             1,
+                             0,
+                             "mx.local.example",
+                             "mx.local.example",
+                             "local.example",
+                             resolve_test_local,
+                             NULL};
+    struct resolve_result res;
+
+    if (resolve_cases[_i].opts == 1) {
+        o.allow_percent_hack = o.swap_bangpath = 0;
+        o.resolve_dequoted_address = 0;
+        o.resolve_null_domain = o.resolve_numeric_domain = 1;
+    }
+    resolve_addr(&o, resolve_cases[_i].in, &res);
+    ck_assert_str_eq(res.addr, resolve_cases[_i].out);
+    ck_assert_int_eq(res.local, resolve_cases[_i].local);
+    ck_assert_int_eq(res.flags, resolve_cases[_i].flags);
+}
+END_TEST
+
+static const struct {
+    const char *ext, *internal;
+} quote_cases[] = {
+    {"\"user@outside\"@local", "user@outside@local"},
+    {"\"a b\"@x", "a b@x"},
+    {"\"a\\\"b\"@x", "a\"b@x"},
+    {"plain.user@x", "plain.user@x"},
+    {"\"a..b\"@x", "a..b@x"},
+};
+
+START_TEST(test_resolve_quote)
+{
+    char in[256], ext[256];
+
+    ck_assert_int_eq(resolve_internalize(quote_cases[_i].ext, in, sizeof(in)),
+                     0);
+    ck_assert_str_eq(in, quote_cases[_i].internal);
+    ck_assert_int_eq(resolve_externalize(in, ext, sizeof(ext)), 0);
+    ck_assert_str_eq(ext, quote_cases[_i].ext);
+    ck_assert_int_eq(resolve_internalize(quote_cases[_i].ext, in, 4), -1);
 }
 END_TEST
 
@@ -231,14 +335,26 @@ static const struct {
      "master.cf:1: bad maxproc field \"many\""},
     {"smtpd_client_connection_count_limit = -1\n",
      "2525 inet n - n - - smtpd\n",
-     "main.cf:1: bad numerical configuration: "
-     "smtpd_client_connection_count_limit = -1"},
+     "main.cf:1: bad numerical value for parameter "
+     "smtpd_client_connection_count_limit: \"-1\""},
     {"anvil_rate_time_unit = 0s\n", "2525 inet n - n - - smtpd\n",
-     "main.cf:1: invalid anvil_rate_time_unit: 0s"},
+     "main.cf:1: parameter anvil_rate_time_unit: \"0s\" is out of range "
+     "(at least 1)"},
     {"smtpd_client_event_limit_exceptions = 127.0.0.1 [::1]/129\n",
      "2525 inet n - n - - smtpd\n",
      "main.cf:1: smtpd_client_event_limit_exceptions: bad network/mask "
      "\"[::1]/129\""},
+    /* Typed parameters from the table (params.c): syntax and bounds. */
+    {"allow_percent_hack = maybe\n", "2525 inet n - n - - smtpd\n",
+     "main.cf:1: bad boolean value for parameter allow_percent_hack: "
+     "\"maybe\""},
+    {"smtpd_recipient_limit = 0\n", "2525 inet n - n - - smtpd\n",
+     "main.cf:1: parameter smtpd_recipient_limit: \"0\" is out of range "
+     "(at least 1)"},
+    {"message_size_limit = -5\n", "2525 inet n - n - - smtpd\n",
+     "main.cf:1: bad numerical value for parameter message_size_limit"},
+    {"", "2525 inet n - n - - smtpd -o smtpd_timeout=forever\n",
+     "master.cf:1: bad time value for parameter smtpd_timeout"},
 };
 
 START_TEST(test_config_errors)
@@ -251,6 +367,87 @@ START_TEST(test_config_errors)
     ck_assert_ptr_null(r);
     ck_assert_msg(strstr(err, config_error_cases[_i].err) != NULL,
                   "expected \"%s\" in \"%s\"", config_error_cases[_i].err, err);
+}
+END_TEST
+
+/* Start-up warnings (params.c): each names the file:line that set the
+ * parameter. The extra main.cf line is line 10 (after the seed's nine). */
+static const struct {
+    const char *main_line, *master_cf, *want;
+} warn_cases[] = {
+    {"smtpd_milters = inet:127.0.0.1:8891\n", NULL,
+     "main.cf:10: smtpd_milters is not implemented by mxlab-relay; mail is "
+     "accepted without it"},
+    /* Implemented outside the table (sasl.c): no warning. */
+    {"smtpd_sasl_auth_enable = yes\nsmtpd_sasl_type = dovecot\n"
+     "smtpd_sasl_path = inet:127.0.0.1:12345\n",
+     NULL, ""},
+    {"header_checks = regexp:/etc/postfix/header_checks\n", NULL,
+     "main.cf:10: header_checks is not implemented by mxlab-relay; content "
+     "is not inspected"},
+    {"smtp_tls_security_level = may\n", NULL,
+     "main.cf:10: smtp_tls_security_level is not implemented by "
+     "mxlab-relay; deliveries are made without it"},
+    {"mailbox_size_limit = 0\n", NULL,
+     "main.cf:10: mailbox_size_limit is not implemented by mxlab-relay; "
+     "mailboxes have no size limit"},
+    {"bounce_size_limit = 1000\n", NULL,
+     "main.cf:10: bounce_size_limit is not implemented by mxlab-relay; it "
+     "has no effect"},
+    {"inet_protocols = ipv4\n", NULL,
+     "main.cf:10: inet_protocols is only partly implemented by mxlab-relay: "
+     "it only decides"},
+    {"myhostnme = typo.example\n", NULL,
+     "main.cf:10: unused parameter: myhostnme=typo.example"},
+    {"mxlab_dns_server = 127.0.0.1:53\n", NULL,
+     "main.cf:10: mxlab_dns_server is not an mxlab-relay parameter"},
+    {"", "127.0.0.1:2525 inet n - n - - smtpd -o smtpd_milters=inet:x:1\n",
+     "master.cf:1: smtpd_milters is not implemented by mxlab-relay"},
+    {"default_transport = uucp\n", NULL,
+     "main.cf:10: default_transport is only partly implemented by "
+     "mxlab-relay: only the smtp, relay, error, discard and local"},
+    {"", "127.0.0.1:2525 inet n - n - - smtpd -o relay_transport=lmtp:x\n",
+     "master.cf:1: relay_transport is only partly implemented"},
+    /* Implemented, or accepted with no effect: no warning at all. */
+    {"default_transport = error:no mail here\n", NULL, ""},
+    {"biff = no\n", NULL, ""},
+    {"readme_directory = no\n", NULL, ""},
+    {"allow_percent_hack = no\n", NULL, ""},
+    {"smtpd_forbid_bare_newline = reject\n", NULL, ""},
+    {"", "127.0.0.1:2525 inet n - n - - smtpd -o smtpd_timeout=10s\n", ""},
+};
+
+START_TEST(test_param_warnings)
+{
+    char err[512] = "", *main_cf, *path = xasprintf("%s/stderr", tmpdir);
+    char *out = NULL;
+    int saved = dup(STDERR_FILENO);
+    FILE *fp = fopen(path, "w");
+    struct relay *r;
+
+    ck_assert_ptr_nonnull(fp);
+    fflush(stderr);
+    dup2(fileno(fp), STDERR_FILENO);
+    main_cf = xasprintf("%s%s", seed000_main_cf, warn_cases[_i].main_line);
+    r = make_relay(main_cf,
+                   warn_cases[_i].master_cf ? warn_cases[_i].master_cf
+                                            : master_ok,
+                   err, sizeof(err));
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    fclose(fp);
+    ck_assert_msg(r != NULL, "%s", err);
+    ck_assert_int_eq(fs_read_file(path, &out, NULL), 0);
+    if (warn_cases[_i].want[0] == '\0')
+        ck_assert_msg(strstr(out, "warning") == NULL, "unexpected: %s", out);
+    else
+        ck_assert_msg(strstr(out, warn_cases[_i].want) != NULL,
+                      "expected \"%s\" in \"%s\"", warn_cases[_i].want, out);
+    free(out);
+    free(main_cf);
+    free(path);
+    relay_free(r);
 }
 END_TEST
 
@@ -708,11 +905,17 @@ static Suite *relay_suite(void)
     tcase_add_test(tc, test_local_delivery);
     tcase_add_loop_test(tc, test_virtual, 0,
                         sizeof(virtual_cases) / sizeof(virtual_cases[0]));
+    tcase_add_loop_test(tc, test_resolve, 0,
+                        sizeof(resolve_cases) / sizeof(resolve_cases[0]));
+    tcase_add_loop_test(tc, test_resolve_quote, 0,
+                        sizeof(quote_cases) / sizeof(quote_cases[0]));
     tcase_add_loop_test(tc, test_route, 0,
                         sizeof(route_cases) / sizeof(route_cases[0]));
     tcase_add_loop_test(tc, test_relay_control, 0,
                         sizeof(relay_control_cases) /
                             sizeof(relay_control_cases[0]));
+    tcase_add_loop_test(tc, test_param_warnings, 0,
+                        sizeof(warn_cases) / sizeof(warn_cases[0]));
     tcase_add_loop_test(tc, test_config_errors, 0,
                         sizeof(config_error_cases) /
                             sizeof(config_error_cases[0]));

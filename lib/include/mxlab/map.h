@@ -3,8 +3,8 @@
  * Types: "hash:" and "btree:" (read from the source text FILE, not FILE.db:
  * mxlab needs no postmap step), "texthash:", "inline:{ k=v, { k = v w } }",
  * "cidr:" (network → value, first match wins), "static:value",
- * "regexp:" and "pcre:" (regexp_table(5); results valid until the next
- * lookup in the same table).
+ * "regexp:" (POSIX, regexp_table(5)) and "pcre:" (libpcre2, pcre_table(5)
+ * with its flags); results valid until the next lookup in the same table.
  * Keys are matched case-insensitively (lowercased), as Postfix's tables are
  * built by postmap.
  */
