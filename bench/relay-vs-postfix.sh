@@ -1,78 +1,112 @@
 #!/bin/sh
-# bench/relay-vs-postfix.sh — issue 6's benchmark (not a test):
-# smtp-source (SESSIONS parallel sessions, MESSAGES messages of SIZE bytes)
-# into the system under test, which relays everything to smtp-sink; timed
-# from the first connection until the sink has the last message. Run once
-# through mxlab-relay and once through a private Postfix 3.7 with the same
-# main.cf, both with durable queues, in the same run; prints both rates
-# and the ratio relay/Postfix, and the relay's peak RSS.
+# bench/relay-vs-postfix.sh — issue 6's benchmark (not a test), with mxlab
+# bench as the client (issue 20): MESSAGES messages of SIZE bytes over
+# SESSIONS connections into the system under test, which relays
+# everything to smtp-sink; run through mxlab-relay and through a private
+# Postfix 3.7 with the same main.cf, both with durable queues (fsync
+# before 250), in the same run, ROUNDS times alternating (ABAB...).
+# Prints per SUT the median of: acceptance rate and p99 latency (mxlab
+# bench, MAIL to 250), the rate until smtp-sink has the last message, and
+# the SUT's CPU per message over all its processes (a cgroup v2 of its
+# own, so Postfix's smtpd, cleanup, qmgr and smtp count; needs root);
+# then the ratios relay/Postfix and the relay's peak RSS.
 #
-# usage: bench/relay-vs-postfix.sh BUILD_BIN_DIR [MESSAGES [SESSIONS [SIZE]]]
-# Needs root (Postfix, smtp-sink -u). Loopback only; every process started
-# is stopped on exit; each phase is bounded by a timeout.
+# usage: bench/relay-vs-postfix.sh BUILD_BIN_DIR [MESSAGES [SESSIONS [SIZE
+#        [ROUNDS]]]]
+# Needs root (Postfix, smtp-sink -u). With 2 CPUs or more the SUT runs on
+# CPU 0, mxlab bench and smtp-sink on CPU 1 (BENCH_PIN=0: no pinning).
+# Loopback only; every process started is stopped on exit; each phase is
+# bounded by a timeout.
 set -eu
 
-BIN=${1:?usage: $0 BUILD_BIN_DIR [MESSAGES [SESSIONS [SIZE]]]}
+BIN=${1:?usage: $0 BUILD_BIN_DIR [MESSAGES [SESSIONS [SIZE [ROUNDS]]]]}
 MESSAGES=${2:-5000}
 SESSIONS=${3:-20}
 SIZE=${4:-2048}
+ROUNDS=${5:-3}
 LIMIT=300 # seconds per phase, at most
 
 BIN=$(cd "$BIN" && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
 WORK=$(mktemp -d /tmp/mxlab-bench.XXXXXX)
 chmod 755 "$WORK"
 PIDS=""
+CGROOT=/sys/fs/cgroup/unified
+[ -f "$CGROOT/cgroup.procs" ] || CGROOT=/sys/fs/cgroup
+CG=""
 cleanup() {
     for p in $PIDS; do kill "$p" 2>/dev/null || true; done
     [ -d "$WORK/pf" ] && postfix -c "$WORK/pf" stop >/dev/null 2>&1 || true
     for p in $PIDS; do wait "$p" 2>/dev/null || true; done
+    for g in $CG; do rmdir "$g" 2>/dev/null || true; done
     rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
 
-# Free loopback ports, one per role.
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-SINK_PORT=$(port)
-SUT_PORT=$(port)
+SUT_PIN="" CLIENT_PIN=""
+if [ "${BENCH_PIN:-1}" != 0 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+    SUT_PIN="taskset -c 0" CLIENT_PIN="taskset -c 1"
+fi
+SINK_PORT=$(lib_port)
+SUT_PORT=$(lib_port)
 
-now() { date +%s.%N; }
+# cgroup NAME: G := a fresh cgroup v2 for one SUT run (empty if none
+# can be made: no root, no cgroup v2); the SUT is started inside it.
+cgroup() {
+    G=$CGROOT/mxlab-bench-$$-$1
+    if mkdir "$G" 2>/dev/null; then
+        CG="$CG $G"
+    else
+        G=""
+    fi
+}
+# sh -c "$INCG" sh DIR CMD...: run CMD inside cgroup DIR (if any) with the
+# same PID (a simple command, so "&" gives the SUT's own PID).
+INCG='[ -n "$1" ] && echo $$ >"$1/cgroup.procs"; shift; exec "$@"'
 
-# Start smtp-sink; its -c counter line is "sess=N quit=N mesg=N\r".
+# smtp-sink counts messages; its -c counter line is "sess=N quit=N mesg=N\r".
 start_sink() {
-    : >"$WORK/sink.out"
-    smtp-sink -u nobody -c "127.0.0.1:$SINK_PORT" 256 >"$WORK/sink.out" 2>&1 &
+    # shellcheck disable=SC2086
+    $CLIENT_PIN smtp-sink -u nobody -c "127.0.0.1:$SINK_PORT" 256 >"$WORK/sink.out" 2>&1 &
     SINK=$!
     PIDS="$PIDS $SINK"
-    wait_port "$SINK_PORT"
+    lib_wait_port "$SINK_PORT"
 }
 sink_count() {
     tr '\r' '\n' <"$WORK/sink.out" | sed -n 's/.*mesg=\([0-9]*\).*/\1/p' | tail -1
 }
-wait_port() {
-    i=0
-    until python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),1)" 2>/dev/null; do
-        i=$((i + 1))
-        [ $i -gt 200 ] && { echo "bench: nothing listens on port $1" >&2; exit 1; }
-        sleep 0.05
-    done
-}
 
-# One run: smtp-source into the SUT, wait for the sink's count. Prints the
-# elapsed seconds.
+# run_load NAME CGROUP: mxlab bench into the SUT, then wait for the sink
+# to have every message; appends "rate p99_us e2e_rate cpu_us" to
+# WORK/NAME.res.
 run_load() {
-    t0=$(now)
-    timeout "$LIMIT" smtp-source -s "$SESSIONS" -m "$MESSAGES" -l "$SIZE" \
-        -f sender@bench.example -t rcpt@sink.example \
-        "127.0.0.1:$SUT_PORT" >"$WORK/source.out" 2>&1 ||
-        { echo "bench: smtp-source failed:" >&2; cat "$WORK/source.out" >&2; exit 1; }
+    cpuopt=""
+    [ -n "$2" ] && cpuopt="--cpu-cgroup $2"
+    t0=$(date +%s.%N)
+    # shellcheck disable=SC2086
+    timeout "$LIMIT" $CLIENT_PIN "$BIN/mxlab" bench --quiet \
+        --sut "smtp://127.0.0.1:$SUT_PORT" --messages "$MESSAGES" \
+        --connections "$SESSIONS" --size "$SIZE" --from sender@bench.example \
+        --to rcpt@sink.example $cpuopt --report "$WORK/report-$1" \
+        >"$WORK/bench.out" 2>&1 ||
+        { echo "bench: mxlab bench failed:" >&2; cat "$WORK/bench.out" >&2; exit 1; }
     deadline=$(($(date +%s) + LIMIT))
     while [ "$(sink_count)" != "$MESSAGES" ]; do
         [ "$(date +%s)" -gt "$deadline" ] &&
             { echo "bench: the sink got $(sink_count) of $MESSAGES" >&2; exit 1; }
-        sleep 0.05
+        sleep 0.02
     done
-    t1=$(now)
-    echo "$t0 $t1" | awk '{ printf "%.3f", $2 - $1 }'
+    t1=$(date +%s.%N)
+    python3 - "$WORK/report-$1/bench.json" "$t0" "$t1" "$MESSAGES" >>"$WORK/$1.res" <<'PY'
+import json, sys
+b = json.load(open(sys.argv[1]))
+n = int(sys.argv[4])
+assert b["accepted"] == n, "%d of %d accepted: %s" % (b["accepted"], n, b["replies"])
+cpu = b["sut_cpu_ns"] / n / 1e3 if b["sut_cpu_ns"] >= 0 else -1
+print("%.1f %d %.1f %.1f" % (b["rate_msg_s"], b["latency_us"]["p99"],
+                             n / (float(sys.argv[3]) - float(sys.argv[2])), cpu))
+PY
 }
 
 common_cf() {
@@ -86,48 +120,70 @@ maillog_file = $1/maillog
 CF
 }
 
-# --- mxlab-relay --------------------------------------------------------
-mkdir -p "$WORK/relay/queue"
-common_cf "$WORK/relay" >"$WORK/relay/main.cf"
-echo "queue_directory = $WORK/relay/queue" >>"$WORK/relay/main.cf"
-echo "127.0.0.1:$SUT_PORT inet n - n - - smtpd" >"$WORK/relay/master.cf"
-start_sink
-${RELAY_WRAP:-} "$BIN/mxlab-relay" -c "$WORK/relay" 2>"$WORK/relay/stderr" &
-RELAY=$!
-PIDS="$PIDS $RELAY"
-wait_port "$SUT_PORT"
-relay_secs=$(run_load)
-relay_rss=$(awk '/VmHWM/ { print $2 }' /proc/$RELAY/status)
-kill "$RELAY"
-wait "$RELAY" 2>/dev/null || true
-kill "$SINK"
-wait "$SINK" 2>/dev/null || true
+# --- one round of mxlab-relay -------------------------------------------
+relay_round() {
+    rm -rf "$WORK/relay"
+    mkdir -p "$WORK/relay/queue"
+    common_cf "$WORK/relay" >"$WORK/relay/main.cf"
+    echo "queue_directory = $WORK/relay/queue" >>"$WORK/relay/main.cf"
+    echo "127.0.0.1:$SUT_PORT inet n - n - - smtpd" >"$WORK/relay/master.cf"
+    start_sink
+    cgroup "relay$1"
+    # shellcheck disable=SC2086
+    sh -c "$INCG" sh "$G" $SUT_PIN ${RELAY_WRAP:-} "$BIN/mxlab-relay" \
+        -c "$WORK/relay" 2>"$WORK/relay.stderr" &
+    RELAY=$!
+    PIDS="$PIDS $RELAY"
+    lib_wait_port "$SUT_PORT"
+    run_load relay "$G"
+    awk '/VmHWM/ { print $2 }' /proc/$RELAY/status >>"$WORK/relay.rss"
+    kill "$RELAY"
+    wait "$RELAY" 2>/dev/null || true
+    kill "$SINK"
+    wait "$SINK" 2>/dev/null || true
+}
 
-# --- Postfix ------------------------------------------------------------
-mkdir -p "$WORK/pf" "$WORK/pfq" "$WORK/pfdata"
-chown postfix "$WORK/pfdata"
-common_cf "$WORK" >"$WORK/pf/main.cf"
-cat >>"$WORK/pf/main.cf" <<CF
-queue_directory = $WORK/pfq
-data_directory = $WORK/pfdata
-maillog_file_prefixes = /var, /tmp
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-CF
-awk '/^smtp +inet/ { next } /^[a-z]/ && NF >= 8 { $5 = "n" } { print }' \
-    /etc/postfix/master.cf.proto >"$WORK/pf/master.cf"
-echo "127.0.0.1:$SUT_PORT inet n - n - - smtpd" >>"$WORK/pf/master.cf"
-start_sink
-postfix -c "$WORK/pf" start >/dev/null 2>&1 ||
-    { script -qc "postfix -c $WORK/pf start" /dev/null; exit 1; }
-wait_port "$SUT_PORT"
-pf_secs=$(run_load)
-postfix -c "$WORK/pf" stop >/dev/null 2>&1 || true
+# --- one round of Postfix -----------------------------------------------
+postfix_round() {
+    rm -rf "$WORK/pf" "$WORK/pfq" "$WORK/pfdata"
+    lib_postfix_conf "$WORK" "$SUT_PORT" "[127.0.0.1]:$SINK_PORT"
+    echo "myhostname = bench.example" >>"$WORK/pf/main.cf"
+    start_sink
+    cgroup "postfix$1"
+    # shellcheck disable=SC2086
+    sh -c "$INCG" sh "$G" $SUT_PIN postfix -c "$WORK/pf" start >/dev/null 2>&1 ||
+        { script -qc "postfix -c $WORK/pf start" /dev/null; exit 1; }
+    lib_wait_port "$SUT_PORT"
+    run_load postfix "$G"
+    postfix -c "$WORK/pf" stop >/dev/null 2>&1 || true
+    kill "$SINK"
+    wait "$SINK" 2>/dev/null || true
+}
 
-awk -v n="$MESSAGES" -v r="$relay_secs" -v p="$pf_secs" -v rss="$relay_rss" \
-    -v s="$SESSIONS" -v l="$SIZE" 'BEGIN {
-    printf "%d messages of %d bytes in %d sessions, smtp-source -> SUT -> smtp-sink\n", n, l, s
-    printf "mxlab-relay: %7.3f s  %8.1f msg/s  (peak RSS %d KiB)\n", r, n / r, rss
-    printf "Postfix 3.7: %7.3f s  %8.1f msg/s\n", p, n / p
-    printf "ratio relay/Postfix: %.2f\n", (n / r) / (n / p)
-}'
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+    if [ $((r % 2)) = 1 ]; then relay_round "$r"; postfix_round "$r"
+    else postfix_round "$r"; relay_round "$r"; fi
+    r=$((r + 1))
+done
+
+python3 - "$WORK" "$MESSAGES" "$SESSIONS" "$SIZE" "$ROUNDS" "${SUT_PIN:+pinned}" <<'PY'
+import statistics, sys
+work, n, s, l, rounds, pin = sys.argv[1:7]
+def med(name):
+    rows = [list(map(float, x.split())) for x in open("%s/%s.res" % (work, name))]
+    return [statistics.median(r[i] for r in rows) for i in range(4)]
+r, p = med("relay"), med("postfix")
+rss = max(int(x) for x in open(work + "/relay.rss"))
+print("%s messages of %s bytes in %s sessions, mxlab bench -> SUT -> smtp-sink, "
+      "medians of %s rounds%s" % (n, l, s, rounds,
+                                   ", SUT on CPU 0, client and sink on CPU 1" if pin else ""))
+for name, v in (("mxlab-relay", r), ("Postfix 3.7", p)):
+    print("%s: %8.1f msg/s accepted, p99 %6.2f ms (MAIL to 250), %8.1f msg/s "
+          "to the sink, %s" % (name, v[0], v[1] / 1e3, v[2],
+                               "CPU %.0f us/msg" % v[3] if v[3] >= 0 else "CPU not measured (no cgroup v2)"))
+print("mxlab-relay peak RSS %d KiB" % rss)
+print("ratio relay/Postfix: accepted rate %.2f, rate to the sink %.2f, p99 %.2f%s" %
+      (r[0] / p[0], r[2] / p[2], r[1] / p[1],
+       ", CPU per message %.2f" % (r[3] / p[3]) if r[3] > 0 and p[3] > 0 else ""))
+PY

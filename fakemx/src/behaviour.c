@@ -577,6 +577,7 @@ int fakemx_behaviour_parse(struct fakemx_behaviour *b, const char *name,
 
         if (len > 0 && line[len - 1] == '\r')
             line[len - 1] = '\0';
+        /* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
         if (memchr(p, '\0', len) != NULL) {
             rc = -1;
             snprintf(msg, sizeof(msg), "NUL byte");

@@ -7,6 +7,7 @@
  * and from what arrived, never from a product's wording.
  */
 #include "harness/check.h"
+#include "harness/run.h"
 
 #include "check_int.h"
 
@@ -287,7 +288,8 @@ static int check_parse_batteries(const char *list, unsigned *mask, char *err,
     *mask = 0;
     for (size_t i = 0; i < w.n && rc == 0; i++) {
         size_t b = 0;
-        while (b < CHECK_NBATTERIES && strcmp(w.v[i], check_batteries[b].name))
+        while (b < CHECK_NBATTERIES &&
+               strcmp(w.v[i], check_batteries[b].name) != 0)
             b++;
         if (b == CHECK_NBATTERIES) {
             snprintf(err, errlen,
@@ -355,7 +357,8 @@ static int check_parse_args(int argc, char **argv, struct check_opts *o)
     o->batteries = (1u << CHECK_NBATTERIES) - 1;
     o->timeout = CHECK_TIMEOUT_MS / 1000;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    opterr = 0; /* our own messages, with our name */
+    while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (ch) {
         case 's':
             o->sut = optarg;
@@ -392,7 +395,7 @@ static int check_parse_args(int argc, char **argv, struct check_opts *o)
             check_usage(stdout);
             return 1;
         default:
-            check_usage(stderr);
+            run_option_error("mxlab check", ch, argv, check_usage);
             return -1;
         }
     }

@@ -5,22 +5,18 @@
  */
 #include "expect.h"
 
-#include <dirent.h>
 #include <ldns/ldns.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "admin.h"
-#include "mxlab/fsutil.h"
 #include "mxlab/netaddr.h"
 #include "mxlab/strutil.h"
-#include "reports/logsum.h"
 
 /* ---- shared helpers ---- */
 
 /* What follows the first occurrence of word in text, spaces skipped. */
-static const char *expect_rest(const char *text, const char *word)
+const char *expect_rest(const char *text, const char *word)
 {
     const char *t = strstr(text, word) + strlen(word);
 
@@ -39,7 +35,7 @@ static char *expect_bare_addr(const char *a)
 }
 
 /* 1 if a line of text contains pattern (glob: '*' and '?'). */
-static int expect_text_has_line(const char *text, const char *pattern)
+int expect_text_has_line(const char *text, const char *pattern)
 {
     char *copy = xstrdup(text), *glob = xasprintf("*%s*", pattern);
     int found = 0;
@@ -56,7 +52,7 @@ static int expect_text_has_line(const char *text, const char *pattern)
     return found;
 }
 
-static int expect_idle(struct expect_env *env)
+int expect_idle(struct expect_env *env)
 {
     return lab_idle(env->lab);
 }
@@ -439,276 +435,6 @@ static int expect_check_dns(const struct scn_expect *x, struct expect_env *env,
     return -1;
 }
 
-/* ---- log contains TEXT, log totals ... ---- */
-
-static int expect_parse_log_contains(struct scn_expect *x,
-                                     const struct strlist *w, const char *text,
-                                     char *err, size_t errlen)
-{
-    const char *t = expect_rest(text, "contains");
-
-    (void)w;
-    if (*t == '\0') {
-        snprintf(err, errlen, "log contains: text expected");
-        return -1;
-    }
-    x->text = xstrdup(t);
-    return 0;
-}
-
-static long expect_log_count(const struct scn_expect *x, struct expect_env *env,
-                             struct strbuf *why);
-
-static int expect_check_log_contains(const struct scn_expect *x,
-                                     struct expect_env *env, struct strbuf *why)
-{
-    long n = expect_log_count(x, env, why);
-
-    return n < 0 ? -1 : n > 0;
-}
-
-static void expect_explain_log_contains(const struct scn_expect *x,
-                                        struct expect_env *env,
-                                        struct strbuf *why)
-{
-    strbuf_printf(why, "no log line contains \"%s\" (log: %s)", x->text,
-                  lab_maillog(env->lab));
-}
-
-static int expect_parse_log_totals(struct scn_expect *x,
-                                   const struct strlist *w, const char *text,
-                                   char *err, size_t errlen)
-{
-    (void)text;
-    if (w->n == 4 && strcmp(w->v[2], "as") == 0 &&
-        strcmp(w->v[3], "pflogsumm") == 0)
-        return 0;
-    if (w->n < 4 || w->n % 2 != 0) {
-        snprintf(err, errlen,
-                 "expected \"log totals as pflogsumm\" or \"log totals NAME N "
-                 "[NAME N]...\"");
-        return -1;
-    }
-    for (size_t i = 2; i + 1 < w->n; i += 2) {
-        int k = logsum_key(w->v[i]);
-        long v;
-        if (k < 0) {
-            snprintf(err, errlen,
-                     "log totals: unknown counter \"%s\"; expected received, "
-                     "delivered, forwarded, deferred, deferrals, bounced, "
-                     "rejected, reject-warnings, held, discarded, "
-                     "bytes-received, bytes-delivered, senders, "
-                     "sending-domains, recipients or recipient-domains",
-                     w->v[i]);
-            return -1;
-        }
-        if (str_to_long(w->v[i + 1], &v) < 0) {
-            snprintf(err, errlen, "log totals: %s: expected a number", w->v[i]);
-            return -1;
-        }
-        x->keys = xrealloc(x->keys, (x->nkeys + 1) * sizeof(*x->keys));
-        x->values = xrealloc(x->values, (x->nkeys + 1) * sizeof(*x->values));
-        x->keys[x->nkeys] = k;
-        x->values[x->nkeys++] = v;
-    }
-    return 0;
-}
-
-/* pflogsumm's reading of the SUT's log with seed 003's options, against
- * ours. Differences go to why; 1 if none. */
-static int expect_pflogsumm_same(struct expect_env *env, struct logsum *mine,
-                                 struct strbuf *why)
-{
-    struct strbuf out, err;
-    struct logsum want;
-    int same = 1;
-
-    strbuf_init(&out);
-    strbuf_init(&err);
-    int rc = admin_pflogsumm(env->lab,
-                             "pflogsumm -h 0 -u 0 --bounce_detail=0 "
-                             "--deferral_detail=0 --reject_detail=0 "
-                             "--no_no_msg_size --smtpd_warning_detail=0",
-                             &out, &err);
-    if (rc != 0 || logsum_parse_pflogsumm(out.buf, &want) < 0) {
-        strbuf_printf(why, "pflogsumm gave no totals (exit %d): %s", rc,
-                      err.buf ? err.buf : "");
-        same = 0;
-    } else {
-        logsum_round_like_pflogsumm(mine);
-        for (int k = 0; k < LOGSUM_NKEYS; k++)
-            if (mine->v[k] != want.v[k]) {
-                strbuf_printf(why, "%s%s: mxlab counts %ld, pflogsumm %ld",
-                              same ? "" : "; ", logsum_name(k), mine->v[k],
-                              want.v[k]);
-                same = 0;
-            }
-    }
-    strbuf_clear(&out);
-    strbuf_clear(&err);
-    return same;
-}
-
-static int expect_check_log_totals(const struct scn_expect *x,
-                                   struct expect_env *env, struct strbuf *why)
-{
-    struct logsum mine;
-    char *log = NULL;
-    int same = 1;
-
-    if (!expect_idle(env) && !env->final_try)
-        return 0;
-    if (fs_read_file(lab_maillog(env->lab), &log, NULL) < 0) {
-        strbuf_printf(why, "cannot read the log %s", lab_maillog(env->lab));
-        return env->final_try ? -1 : 0;
-    }
-    logsum_read(log, &mine);
-    free(log);
-    if (x->nkeys == 0)
-        same = expect_pflogsumm_same(env, &mine, why);
-    for (size_t i = 0; i < x->nkeys; i++)
-        if (mine.v[x->keys[i]] != x->values[i]) {
-            strbuf_printf(why, "%slog totals: %s is %ld, expected %ld",
-                          same ? "" : "; ", logsum_name(x->keys[i]),
-                          mine.v[x->keys[i]], x->values[i]);
-            same = 0;
-        }
-    if (same)
-        return 1;
-    if (!env->final_try) {
-        strbuf_reset(why);
-        return 0;
-    }
-    return -1;
-}
-
-/* ---- mailbox USER messages N | contains TEXT ---- */
-
-static int expect_parse_mailbox(struct scn_expect *x, const struct strlist *w,
-                                const char *text, char *err, size_t errlen)
-{
-    if (w->n == 4 && strcmp(w->v[2], "messages") == 0 &&
-        str_to_long(w->v[3], &x->count) == 0) {
-        /* a count */
-    } else if (w->n >= 4 && strcmp(w->v[2], "contains") == 0) {
-        x->text = xstrdup(expect_rest(text, "contains"));
-    } else {
-        snprintf(err, errlen,
-                 "expected \"mailbox USER messages N\" or \"mailbox USER "
-                 "contains TEXT\"");
-        return -1;
-    }
-    if (strchr(w->v[1], '/') != NULL || w->v[1][0] == '.') {
-        snprintf(err, errlen, "mailbox: \"%s\" is not a user name", w->v[1]);
-        return -1;
-    }
-    x->mailbox = xstrdup(w->v[1]);
-    return 0;
-}
-
-/* The "From " blocks of an mbox, each pushed to msgs. */
-static void expect_mbox(const char *text, struct strlist *msgs)
-{
-    struct strbuf one;
-
-    strbuf_init(&one);
-    for (const char *line = text; line && *line;) {
-        const char *nl = strchr(line, '\n');
-        size_t n = nl ? (size_t)(nl - line) + 1 : strlen(line);
-        if (strncmp(line, "From ", 5) == 0 && one.len > 0) {
-            strlist_push(msgs, one.buf);
-            strbuf_reset(&one);
-        }
-        strbuf_append(&one, line, n);
-        line += n;
-    }
-    if (one.len > 0)
-        strlist_push(msgs, one.buf);
-    strbuf_clear(&one);
-}
-
-/* The messages in a local user's mailbox under the lab's spool: the
- * files of a Maildir's new/ and cur/, or the messages of an mbox. */
-static void expect_mailbox(struct expect_env *env, const char *user,
-                           struct strlist *msgs)
-{
-    static const char *subs[] = {"new", "cur"};
-    char *path = xasprintf("%s/mail/%s", lab_workdir(env->lab), user);
-    char *text;
-
-    if (fs_read_file(path, &text, NULL) == 0) {
-        expect_mbox(text, msgs);
-        free(text);
-    }
-    for (size_t i = 0; i < 2; i++) {
-        char *dir = xasprintf("%s/%s", path, subs[i]);
-        DIR *d = opendir(dir);
-        struct dirent *de;
-        while (d != NULL && (de = readdir(d)) != NULL) {
-            if (de->d_name[0] == '.')
-                continue;
-            char *f = xasprintf("%s/%s", dir, de->d_name);
-            if (fs_read_file(f, &text, NULL) == 0) {
-                strlist_push(msgs, text);
-                free(text);
-            }
-            free(f);
-        }
-        if (d != NULL)
-            closedir(d);
-        free(dir);
-    }
-    free(path);
-}
-
-/* 1 if the mailbox matches, 0 if not; *n: its messages. */
-static int expect_mailbox_match(const struct scn_expect *x,
-                                struct expect_env *env, size_t *n)
-{
-    struct strlist msgs;
-    int ok = 0;
-
-    strlist_init(&msgs);
-    expect_mailbox(env, x->mailbox, &msgs);
-    if (x->text == NULL)
-        ok = (long)msgs.n == x->count;
-    for (size_t i = 0; x->text != NULL && i < msgs.n && !ok; i++)
-        ok = expect_text_has_line(msgs.v[i], x->text);
-    *n = msgs.n;
-    strlist_clear(&msgs);
-    return ok;
-}
-
-static int expect_check_mailbox(const struct scn_expect *x,
-                                struct expect_env *env, struct strbuf *why)
-{
-    size_t n;
-
-    (void)why;
-    if (!expect_idle(env) && !env->final_try)
-        return 0;
-    return expect_mailbox_match(x, env, &n);
-}
-
-static void expect_explain_mailbox(const struct scn_expect *x,
-                                   struct expect_env *env, struct strbuf *why)
-{
-    size_t n;
-
-    expect_mailbox_match(x, env, &n);
-    if (x->text == NULL)
-        strbuf_printf(why, "mailbox %s holds %zu message(s), expected %ld",
-                      x->mailbox, n, x->count);
-    else
-        strbuf_printf(why,
-                      "no message in mailbox %s (%zu message(s)) has a line "
-                      "with \"%s\"",
-                      x->mailbox, n, x->text);
-}
-
-/* ---- the table ---- */
-
-/* In the order they are tried: "delivered data" before "delivered". */
 /* ---- queue deferred|active|hold|incoming N ---- */
 
 static const char *const expect_queues[] = {"deferred", "active", "hold",
@@ -828,97 +554,13 @@ static void expect_explain_mx_n(const struct scn_expect *x,
                   x->host, expect_mx_count(x, env));
 }
 
-/* ---- log count PATTERN N ---- */
-
-static int expect_parse_log_count(struct scn_expect *x, const struct strlist *w,
-                                  const char *text, char *err, size_t errlen)
-{
-    const char *t = expect_rest(text, "count");
-    size_t len = strlen(t);
-
-    while (len > 0 && (t[len - 1] == ' ' || t[len - 1] == '\t'))
-        len--;
-    len -= strlen(w->v[w->n - 1]); /* the count, last */
-    while (len > 0 && (t[len - 1] == ' ' || t[len - 1] == '\t'))
-        len--;
-    if (len == 0 || str_to_long(w->v[w->n - 1], &x->count) < 0 ||
-        x->count < 0) {
-        snprintf(err, errlen, "log count: expected \"log count PATTERN N\"");
-        return -1;
-    }
-    x->text = xstrndup(t, len);
-    return 0;
-}
-
-/* Lines of the mail log that contain x->text ({captures} replaced; '*'
- * and '?' as in S:), or -1 with why: "log contains" and "log count". */
-static long expect_log_count(const struct scn_expect *x, struct expect_env *env,
-                             struct strbuf *why)
-{
-    struct strbuf text;
-    char unknown[128], *log, *glob;
-    long n = 0;
-
-    strbuf_init(&text);
-    if (capture_substitute(env->vars, x->text, &text, unknown,
-                           sizeof(unknown)) < 0) {
-        strbuf_clear(&text);
-        strbuf_printf(why, "unknown variable {%s}", unknown);
-        return -1;
-    }
-    glob = xasprintf("*%s*", text.buf ? text.buf : "");
-    if (fs_read_file(lab_maillog(env->lab), &log, NULL) == 0) {
-        for (char *line = log; line && *line;) {
-            char *nl = strchr(line, '\n');
-            if (nl)
-                *nl = '\0';
-            n += str_glob(glob, line);
-            line = nl ? nl + 1 : NULL;
-        }
-        free(log);
-    }
-    free(glob);
-    strbuf_clear(&text);
-    return n;
-}
-
-static int expect_check_log_count(const struct scn_expect *x,
-                                  struct expect_env *env, struct strbuf *why)
-{
-    long n;
-
-    if (!expect_idle(env) && !env->final_try)
-        return 0;
-    n = expect_log_count(x, env, why);
-    return n < 0 ? -1 : n == x->count;
-}
-
-static void expect_explain_log_count(const struct scn_expect *x,
-                                     struct expect_env *env, struct strbuf *why)
-{
-    struct strbuf ignored;
-
-    strbuf_init(&ignored);
-    strbuf_printf(why, "expected %ld log line(s) containing \"%s\", found %ld",
-                  x->count, x->text, expect_log_count(x, env, &ignored));
-    strbuf_clear(&ignored);
-}
-
 /* ---- the table ---- */
 
 static const struct expect_kind expect_kinds[] = {
-    {"log contains", 2, 0, expect_parse_log_contains, expect_check_log_contains,
-     expect_explain_log_contains},
-    {"log count", 4, 0, expect_parse_log_count, expect_check_log_count,
-     expect_explain_log_count},
-    {"log totals", 2, 0, expect_parse_log_totals, expect_check_log_totals,
-     NULL},
     {"delivered data", 3, 0, expect_parse_content, expect_check_data, NULL},
     {"delivered envelope", 3, 0, expect_parse_content, expect_check_envelope,
      NULL},
     {"dns queried", 3, 0, expect_parse_dns, expect_check_dns, NULL},
-    {"mailbox", 1, 0, expect_parse_mailbox, expect_check_mailbox,
-     expect_explain_mailbox},
     {"queue empty", 2, 2, expect_parse_nothing, expect_check_queue_empty,
      expect_explain_queue_empty},
     {"queue", 3, 3, expect_parse_queue_n, expect_check_queue_n,
@@ -948,6 +590,16 @@ static int expect_matches(const struct expect_kind *k, const struct strlist *w)
     return ok;
 }
 
+/* The first kind of table whose keyword starts w, or NULL. */
+static const struct expect_kind *expect_find(const struct expect_kind *t,
+                                             size_t n, const struct strlist *w)
+{
+    for (size_t i = 0; i < n; i++)
+        if (expect_matches(&t[i], w))
+            return &t[i];
+    return NULL;
+}
+
 int expect_parse(struct scn_expect *x, const char *text, char *err,
                  size_t errlen)
 {
@@ -957,12 +609,17 @@ int expect_parse(struct scn_expect *x, const char *text, char *err,
     memset(x, 0, sizeof(*x));
     strlist_init(&w);
     strlist_split(&w, text);
-    for (size_t i = 0; i < sizeof(expect_kinds) / sizeof(expect_kinds[0]); i++)
-        if (expect_matches(&expect_kinds[i], &w)) {
-            x->kind = &expect_kinds[i];
-            rc = x->kind->parse(x, &w, text, err, errlen);
-            break;
-        }
+    /* The two tables have no keyword in common: which goes first does not
+     * matter; within one, longer keywords come before their prefixes. */
+    const struct expect_kind *k =
+        expect_find(expect_log_kinds, expect_log_nkinds, &w);
+    if (k == NULL)
+        k = expect_find(expect_kinds,
+                        sizeof(expect_kinds) / sizeof(expect_kinds[0]), &w);
+    if (k != NULL) {
+        x->kind = k;
+        rc = k->parse(x, &w, text, err, errlen);
+    }
     if (x->kind == NULL)
         snprintf(err, errlen,
                  "unknown expectation; expected \"delivered to IP [from "

@@ -45,4 +45,16 @@ int expect_check(const struct scn_expect *x, struct expect_env *env,
 /* Free what expect_parse allocated in x. */
 void expect_clear(struct scn_expect *x);
 
+/* ---- for the files of kinds (expect.c, expect_log.c) ---- */
+
+/* The kinds on what the SUT wrote (expect_log.c): log and mailboxes. */
+extern const struct expect_kind expect_log_kinds[];
+extern const size_t expect_log_nkinds;
+/* What follows word at the start of text (after white space), or NULL. */
+const char *expect_rest(const char *text, const char *word);
+/* 1 if a line of text matches the glob pattern. */
+int expect_text_has_line(const char *text, const char *pattern);
+/* 1 if every system of the lab has nothing left to do. */
+int expect_idle(struct expect_env *env);
+
 #endif

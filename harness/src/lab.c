@@ -410,6 +410,29 @@ const char *lab_workdir(const struct lab *lab)
     return lab->cur->env.workdir;
 }
 
+void lab_capture_filter(const struct lab *lab, struct strbuf *out)
+{
+    const struct lab_sys *sut = lab->sys;
+    const struct sut_env *env = &sut->env;
+    char ip[64];
+
+    /* fakedns: under Postfix every lab's is on port 53 of its own
+     * address; the other ports are free ports taken by this lab (a
+     * [system NAME IP] listens on the fake MXs' port). */
+    strbuf_printf(out, "(host %s and port %d) or tcp port %d", env->dns_ip,
+                  env->dns_port, env->mx_port);
+    if (sut->ops->caps & LAB_CAP_CONFIG)
+        strbuf_printf(out, " or (host %s and tcp port %d)", SUT_IP,
+                      env->smtp_port);
+    else
+        strbuf_printf(out, " or (host %s and tcp port %d)",
+                      netaddr_ip(&lab->spec.addr, ip, sizeof(ip)),
+                      netaddr_port(&lab->spec.addr));
+    for (size_t i = 0; i < sut->nsvc; i++)
+        strbuf_printf(out, " or (host %s and tcp port %d)", SUT_IP,
+                      sut->svc_ports[i]);
+}
+
 struct fakemx *lab_fakemx(struct lab *lab)
 {
     return lab->mx;

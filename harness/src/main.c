@@ -6,9 +6,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "harness/bench.h"
 #include "harness/check.h"
 #include "harness/diff.h"
 #include "harness/run.h"
+#include "import.h"
 #include "logsum_cmd.h"
 #include "merge.h"
 #include "mxlab/log.h"
@@ -25,7 +27,10 @@ static const struct mxlab_command {
     {"check", "[SCENARIO]",
      "is this server safe on the Internet (relaying, smuggling, TLS)",
      check_main},
+    {"bench", "[SCENARIO]", "load a server: rate, latency percentiles, CPU",
+     bench_main},
     {"merge", "DIR...", "join the reports of a sharded run", merge_main},
+    {"import", "PCAP", "a capture's SMTP sessions as a scenario", import_main},
     {"logsum", "LOG", "a mail log's totals (pflogsumm's, or Zabbix items)",
      logsum_main},
 };

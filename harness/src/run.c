@@ -32,6 +32,7 @@
 #include "mxlab/strutil.h"
 #include "mxlab/version.h"
 #include "mxlab/xmem.h"
+#include "pcap_capture.h"
 #include "progress.h"
 #include "reportdir.h"
 #include "reports/report.h"
@@ -76,7 +77,7 @@ static void run_usage(FILE *fp)
             "usage: mxlab run [--sut relay|postfix|smtp://HOST[:PORT]|"
             "smtps://HOST[:PORT]]\n"
             "                 [--report DIR] [--jobs N]\n"
-            "                 [--filter GLOB] [--keep] [--clean]\n"
+            "                 [--filter GLOB] [--keep] [--clean] [--pcap]\n"
             "                 [--quiet|--verbose]\n"
             "                 [--shard K/N [--durations REPORT]] PATH...\n"
             "\n"
@@ -111,6 +112,10 @@ static void run_usage(FILE *fp)
             "  -q, --quiet     show failures and the totals only\n"
             "  -v, --verbose   show each scenario's steps, and the\n"
             "                  transcript of a failure\n"
+            "  --pcap          capture each scenario's packets (SMTP and\n"
+            "                  DNS on loopback) into its work directory's\n"
+            "                  capture.pcap (needs root or CAP_NET_RAW;\n"
+            "                  without, said once and run without)\n"
             "  -h, --help      this text\n"
             "\n"
             "Prints one line per scenario (on a terminal, under a live\n"
@@ -133,6 +138,22 @@ int run_option_error(const char *prog, int opt, char *const argv[],
     return 2;
 }
 
+/* --pcap: on if this process can capture, else said once. */
+static void run_pcap_check(void)
+{
+    char why[1024];
+
+    if (pcap_capture_possible(why, sizeof(why))) {
+        runner_set_pcap(1);
+        return;
+    }
+    fprintf(stderr,
+            "mxlab run: --pcap: no capture on loopback: %s; "
+            "running without capture\n",
+            why);
+    runner_set_pcap(0);
+}
+
 /* Parse the options into st; 0 to go on, else the exit status (0 for
  * --help). *first: the first PATH. */
 static int run_options(int argc, char **argv, struct run_state *st, int *first)
@@ -148,6 +169,7 @@ static int run_options(int argc, char **argv, struct run_state *st, int *first)
         {"durations", required_argument, NULL, 'D'},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
+        {"pcap", no_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *sut = "relay";
@@ -201,6 +223,9 @@ static int run_options(int argc, char **argv, struct run_state *st, int *first)
             break;
         case 'v':
             st->level = PROGRESS_VERBOSE;
+            break;
+        case 'p':
+            run_pcap_check();
             break;
         case 'h':
             run_usage(stdout);

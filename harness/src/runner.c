@@ -22,11 +22,14 @@
 #include "mxlab/clock.h"
 #include "mxlab/netaddr.h"
 #include "mxlab/strutil.h"
+#include "pcap_capture.h"
 #include "session.h"
 #include "smtpcli.h"
 #include "timeline.h"
 
 #define RUNNER_RECHECK_MS 100
+
+static int runner_pcap; /* runner_set_pcap: one scenario per process */
 
 struct run {
     const struct scenario *s;
@@ -45,7 +48,8 @@ struct run {
     SSL_CTX *tls_ctx; /* shared by the sessions, made on first use */
     size_t xi;        /* the [expect] line being judged */
     struct capture vars;
-    struct timeline *tl; /* the report's timeline, the progress file */
+    struct timeline *tl;       /* the report's timeline, the progress file */
+    struct pcap_capture *pcap; /* --pcap */
 };
 
 /* How a step is played: 0 done (the scheduler goes on), 1 it goes on by
@@ -583,6 +587,47 @@ static void run_play(struct run *r)
     event_free(r->recheck);
 }
 
+void runner_set_pcap(int on)
+{
+    runner_pcap = on;
+}
+
+/* --pcap: the lab's traffic into WORKDIR/capture.pcap, from now until
+ * run_capture_stop. NULL (the transcript says why) if it cannot be. */
+static struct pcap_capture *run_capture_start(struct run *r,
+                                              const char *workdir)
+{
+    struct strbuf filter;
+    struct pcap_capture *c;
+    char *path = xasprintf("%s/capture.pcap", workdir), err[1024];
+
+    strbuf_init(&filter);
+    lab_capture_filter(r->lab, &filter);
+    c = pcap_capture_start(r->base, filter.buf, path, err, sizeof(err));
+    if (c == NULL)
+        strbuf_printf(&r->res->transcript, "-- no capture: %s\n", err);
+    else
+        strbuf_printf(&r->res->transcript, "-- capture: %s (filter: %s)\n",
+                      path, filter.buf);
+    strbuf_clear(&filter);
+    free(path);
+    return c;
+}
+
+static void run_capture_stop(struct run *r)
+{
+    unsigned dropped;
+    long n;
+
+    if (r->pcap == NULL)
+        return;
+    n = pcap_capture_stop(r->pcap, &dropped);
+    r->pcap = NULL;
+    strbuf_printf(&r->res->transcript,
+                  "-- capture: %ld packets, %u dropped by the kernel\n", n,
+                  dropped);
+}
+
 enum runner_status runner_run(const struct scenario *s, const char *workdir,
                               const struct sut_spec *sut,
                               struct runner_result *res)
@@ -630,16 +675,20 @@ enum runner_status runner_run(const struct scenario *s, const char *workdir,
     r.lab = lab_open(r.base, s, workdir, sut, err, sizeof(err));
     if (r.lab == NULL)
         run_setup_failed(&r, err);
-    else
+    else {
+        r.pcap = runner_pcap ? run_capture_start(&r, workdir) : NULL;
         run_play(&r);
+    }
     if (r.lab != NULL) {
         run_save_deliveries(&r, workdir);
         timeline_fakemx(r.tl, r.lab);
     }
     /* One teardown path, whatever happened. */
     lab_close(r.lab);
+    pcap_capture_unwatch(r.pcap);
     SSL_CTX_free(r.tls_ctx);
-    event_base_free(r.base);
+    event_base_free(r.base); /* closes the last sockets */
+    run_capture_stop(&r);    /* after their last packets */
     capture_clear(&r.vars);
     timeline_free(r.tl);
     res->seconds = (double)(clock_mono_ms() - t0) / 1000.0;

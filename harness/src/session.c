@@ -36,6 +36,7 @@ struct session {
     /* STARTTLS: command lines sent and not answered yet, and which of
      * those replies (counting from 1) answers STARTTLS (0: none) */
     size_t awaited, starttls_reply;
+    int in_body; /* after a 354: message lines await no reply */
     int handshaking;
     int over;
     int depth; /* callbacks running: free afterwards */
@@ -155,6 +156,13 @@ static void session_note_sent(struct session *ss, const char *data, size_t len,
         n = (size_t)(nl - p);
         if (n > 0 && p[n - 1] == '\r')
             n--;
+        if (ss->in_body) {
+            /* RFC 5321 section 4.1.1.4: only the final "." is answered */
+            ss->in_body = !(n == 1 && p[0] == '.');
+            ss->awaited += !ss->in_body;
+            p = nl + 1;
+            continue;
+        }
         ss->awaited++;
         if (may_starttls && n == 8 && str_ncasecmp(p, "STARTTLS", 8) == 0)
             ss->starttls_reply = ss->awaited;
@@ -275,6 +283,7 @@ static int session_reply_done(struct session *ss, const struct session_line *l,
     if (l->code < 0 || !l->last || ss->awaited == 0)
         return 0;
     ss->awaited--;
+    ss->in_body = l->code == 354;
     if (ss->starttls_reply > 0 && --ss->starttls_reply == 0 && l->code == 220) {
         session_starttls(ss, line);
         return 1;

@@ -78,6 +78,15 @@ struct smtpcli *smtpcli_connect(struct event_base *base,
                                 char *err, size_t errlen);
 /* Queue bytes for the server, as they are (no CRLF added). */
 void smtpcli_write(struct smtpcli *c, const void *data, size_t len);
+/* With on, writes go to the socket at once when nothing is queued (one
+ * system call, no write event: the load generator's CPU per message).
+ * Off by default: bytes then leave from the event loop, so a scenario's
+ * client and an embedded SUT on the same loop keep their event order. */
+void smtpcli_direct_writes(struct smtpcli *c, int on);
+/* The same for n pieces one after the other (one system call when the
+ * socket takes them all). */
+struct iovec;
+void smtpcli_writev(struct smtpcli *c, const struct iovec *iov, int n);
 /* Queue "line\r\n". */
 void smtpcli_send_line(struct smtpcli *c, const char *line);
 /* Start TLS on the connection now (after a 220 to STARTTLS). -1 if the

@@ -23,6 +23,9 @@ int log_verbosity(void)
 }
 
 static void log_vemit(const char *level, const char *fmt, va_list ap,
+                      const char *errstr) __attribute__((format(printf, 2, 0)));
+
+static void log_vemit(const char *level, const char *fmt, va_list ap,
                       const char *errstr)
 {
     char msg[2048];

@@ -64,20 +64,22 @@ struct relay_param {
 /* clang-format off */
 #define F(field) offsetof(struct relay_params, field)
 #define TYPED(n, t, d, lo, hi, u) \
-    {.name = #n, .type = t, .def = d, .min = lo, .max = hi, .unit = u, \
+    {.name = #n, .type = (t), .def = (d), .min = (lo), .max = (hi), \
+     .unit = (u), \
      .off = F(n)}
 #define STR(n, d) TYPED(n, RP_STR, d, 0, 0, 0)
 #define LIST(n, d) TYPED(n, RP_LIST, d, 0, 0, 0)
 #define BOOL(n, d) TYPED(n, RP_BOOL, d, 0, 1, 0)
 #define LONG(n, d, lo) TYPED(n, RP_LONG, d, lo, LONG_MAX, 0)
 #define TIME(n, d, u) TYPED(n, RP_TIME, d, 0, LONG_MAX, u)
-#define CODE(n, d) {.name = #n, .type = RP_CODE, .def = d, .off = RP_NOFIELD}
-#define NOOP(n, d) {.name = #n, .type = RP_NOOP, .def = d, .off = RP_NOFIELD}
+#define CODE(n, d) {.name = #n, .type = RP_CODE, .def = (d), .off = RP_NOFIELD}
+#define NOOP(n, d) {.name = #n, .type = RP_NOOP, .def = (d), .off = RP_NOFIELD}
 #define PART(n, d, what) \
-    {.name = #n, .type = RP_CODE, .def = d, .off = RP_NOFIELD, .partial = what}
+    {.name = #n, .type = RP_CODE, .def = (d), .off = RP_NOFIELD, \
+     .partial = (what)}
 #define PARTSTR(n, d, what, fn) \
-    {.name = #n, .type = RP_STR, .def = d, .off = F(n), .partial = what, \
-     .needs_missing = fn}
+    {.name = #n, .type = RP_STR, .def = (d), .off = F(n), .partial = (what), \
+     .needs_missing = (fn)}
 /* clang-format on */
 
 static const struct relay_param relay_param_table[] = {

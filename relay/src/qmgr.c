@@ -406,7 +406,8 @@ static void qmgr_start_message(struct relay *r, struct queue_msg *m)
         rewrite_resolve(r, m->rcpts[i].addr, &route);
         /* The resolver may rewrite the address (user%site@here is
          * user@site): deliver to that one, as qmgr's RECIPIENT_UPDATE. */
-        if (route.rcpt[0] != '\0' && strcmp(route.rcpt, m->rcpts[i].addr)) {
+        if (route.rcpt[0] != '\0' &&
+            strcmp(route.rcpt, m->rcpts[i].addr) != 0) {
             free(m->rcpts[i].addr);
             m->rcpts[i].addr = xstrdup(route.rcpt);
         }

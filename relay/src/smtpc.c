@@ -509,7 +509,7 @@ static int smtpc_on_reply(struct smtpc *c, int code)
         c->pipelining = smtpc_offers(reply, "PIPELINING");
         c->offers_size = smtpc_offers(reply, "SIZE");
         c->offers_dsn = smtpc_offers(reply, "DSN");
-        /* FALLTHROUGH */
+        __attribute__((fallthrough));
     case SMTPC_HELO:
         if (cls != 2)
             break;

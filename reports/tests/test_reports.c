@@ -15,6 +15,8 @@
 #include "reports/report.h"
 #include "reports/report_html.h"
 
+TCase *test_bench_tcase(void);
+
 static const struct report_case cases[] = {
     {"000-ovh-relay", "seeds", "scenarios/seeds/000-ovh-relay.scn", 0.5,
      REPORT_PASSED, NULL, "C: helo test\nS: 250 relais",
@@ -299,6 +301,7 @@ int main(void)
     tcase_add_test(tc, test_html);
     tcase_add_loop_test(tc, test_duration, 0, 8);
     suite_add_tcase(s, tc);
+    suite_add_tcase(s, test_bench_tcase()); /* test_bench.c */
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);

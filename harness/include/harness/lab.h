@@ -84,6 +84,12 @@ const char *lab_confdir(const struct lab *lab);
 const char *lab_maillog(const struct lab *lab);
 const char *lab_workdir(const struct lab *lab);
 
+/* A BPF filter (pcap-filter(7)) that selects this lab's traffic on the
+ * loopback interface and no other lab's: SMTP to the SUT and its
+ * [master.cf] services, to the fake MX hosts, DNS to fakedns (each on
+ * ports of its own). Appended to out. */
+void lab_capture_filter(const struct lab *lab, struct strbuf *out);
+
 /* Where SMTP clients connect: the SUT's main smtpd, or with service the
  * [master.cf] inet service of that name; tls: TLS from the first byte
  * (smtps, -o smtpd_tls_wrappermode=yes). 0, or -1 with err. */

@@ -44,4 +44,9 @@ enum runner_status runner_run(const struct scenario *s, const char *workdir,
                               const struct sut_spec *sut,
                               struct runner_result *res);
 
+/* "mxlab run --pcap": from now on, each scenario's packets are captured
+ * into WORKDIR/capture.pcap (pcap_capture.h); the transcript says how
+ * many, or why there is no capture. */
+void runner_set_pcap(int on);
+
 #endif
