@@ -17,7 +17,9 @@ os.makedirs(work + "/queue")
 open(work + "/main.cf", "w").write(
     "myhostname = idle.example\nmydestination =\nqueue_directory = %s/queue\n"
     "maillog_file = %s/maillog\n" % (work, work))
-open(work + "/master.cf", "w").write("127.0.0.1:%d inet n - n - - smtpd\n" % port)
+# maxproc 0: no process limit (master.cf's default, 100, would hold the
+# sessions past it in the listen queue).
+open(work + "/master.cf", "w").write("127.0.0.1:%d inet n - n - 0 smtpd\n" % port)
 relay = subprocess.Popen([BIN + "/mxlab-relay", "-c", work],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 socks = []

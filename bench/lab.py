@@ -1,6 +1,6 @@
 """bench/lab.py — what the Python benchmarks and tests share: a free
 loopback port, and bounded waits for a server to accept connections."""
-import socket, sys, time
+import os, socket, subprocess, sys, time
 
 
 def free_port():
@@ -36,3 +36,42 @@ def wait_port(port, proc, deadline, who):
         except OSError:
             time.sleep(0.02)
     sys.exit("%s: nothing listens on port %d" % (who, port))
+
+
+def relay_config(work, main_extra, services):
+    """Write a test relay's main.cf into work (myhostname, loopback
+    mynetworks, queue and log under work, then main_extra) and its
+    master.cf (one smtpd line per entry of services: "PORT" or
+    "PORT\\n  -o name=value" lines)."""
+    os.makedirs(work + "/queue", exist_ok=True)
+    with open(work + "/main.cf", "w") as f:
+        f.write("myhostname = relay.example.net\nmydestination =\n"
+                "queue_directory = %s/queue\nmaillog_file = %s/maillog\n"
+                % (work, work) + main_extra)
+    with open(work + "/master.cf", "w") as f:
+        for svc in services:
+            port, _, rest = str(svc).partition("\n")
+            f.write("127.0.0.1:%s inet n - n - - smtpd\n" % port)
+            if rest:
+                f.write(rest + "\n")
+
+
+def stop_relay(relay, work, who):
+    """SIGTERM, then a clean exit within 30 s (leak reports of the
+    sanitizer build come then), or exit naming who."""
+    relay.terminate()
+    try:
+        rc = relay.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        sys.exit("%s: the relay did not stop on SIGTERM" % who)
+    if rc != 0:
+        sys.exit("%s: the relay exited %d on SIGTERM: %s"
+                 % (who, rc, open(work + "/stderr").read()[-3000:]))
+
+
+def kill_all(procs):
+    """Whatever is still running of procs is killed and reaped."""
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+        p.wait()

@@ -121,7 +121,8 @@ int labconf_files(struct sut_env *env)
 
 /* Postfix's clock cannot be moved: when the scenario lets time pass, its
  * queue timers are divided by the time scale (whole seconds, at least 1),
- * and [time passes D] waits D / scale. The values are the scenario's, or
+ * and [time passes D] waits D / scale (anvil_rate_time_unit too: the
+ * client rate limits). The values are the scenario's, or
  * Postfix 3.7's defaults. Appended to sb (main.cf: the last setting wins). */
 int labconf_compress_timers(struct sut_env *env, struct strbuf *sb)
 {
@@ -131,6 +132,7 @@ int labconf_compress_timers(struct sut_env *env, struct strbuf *sb)
         {"minimal_backoff_time", "300s"}, {"maximal_backoff_time", "4000s"},
         {"queue_run_delay", "300s"},      {"maximal_queue_lifetime", "5d"},
         {"bounce_queue_lifetime", "5d"},  {"delay_warning_time", "0h"},
+        {"anvil_rate_time_unit", "60s"},
     };
     struct config *cf;
     char err[512];

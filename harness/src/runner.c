@@ -43,6 +43,8 @@ struct run {
     struct event *deadline; /* an [expect]'s wait */
     struct event *recheck;
     struct session *session;
+    struct session **kept; /* [session ... keep]: open until the end */
+    size_t nkept;
     SSL_CTX *tls_ctx; /* shared by the sessions, made on first use */
     size_t xi;        /* the [expect] line being judged */
     struct capture vars;
@@ -171,7 +173,12 @@ static void run_session_done(void *arg, int line, const char *msg)
 {
     struct run *r = arg;
 
-    session_free(r->session);
+    if (msg == NULL && r->s->blocks[r->step].keep) {
+        r->kept = xrealloc(r->kept, (r->nkept + 1) * sizeof(*r->kept));
+        r->kept[r->nkept++] = r->session;
+    } else {
+        session_free(r->session);
+    }
     r->session = NULL;
     if (msg != NULL)
         run_fail(r, line, "%s", msg);
@@ -573,6 +580,9 @@ static void run_play(struct run *r)
         event_base_dispatch(r->base);
     session_free(r->session);
     r->session = NULL;
+    for (size_t i = 0; i < r->nkept; i++)
+        session_free(r->kept[i]);
+    free(r->kept);
     event_free(r->deadline);
     event_free(r->recheck);
 }

@@ -102,20 +102,26 @@ static int scn_hdr_one(struct scn_parser *p, int line, const struct strlist *w,
     return 0;
 }
 
-/* [session [from IP] [to SERVICE]] */
+/* [session [from IP] [to SERVICE] [keep]] */
 static int scn_hdr_session(struct scn_parser *p, int line,
                            const struct strlist *w, struct scn_block *b)
 {
     for (size_t i = 1; i < w->n; i += 2) {
         struct netaddr na;
         int from = strcmp(w->v[i], "from") == 0;
+        if (strcmp(w->v[i], "keep") == 0 && !b->keep) {
+            b->keep = 1; /* one word: the loop's step is undone */
+            i--;
+            continue;
+        }
         if (i + 1 >= w->n || (from ? b->arg : b->to) != NULL ||
             (!from && strcmp(w->v[i], "to") != 0) ||
             (from && netaddr_parse(w->v[i + 1], 0, &na) < 0))
             return scn_error(p, line,
                              "expected [session], [session from IP], "
                              "[session to SERVICE] or [session from IP to "
-                             "SERVICE]");
+                             "SERVICE], each with \"keep\" at the end "
+                             "optionally");
         if (from)
             b->arg = xstrdup(w->v[i + 1]);
         else

@@ -76,8 +76,12 @@ static void session_end(struct session *ss, int line, const char *fmt, ...)
         return;
     ss->over = 1;
     evtimer_del(ss->deadline);
-    smtpcli_free(ss->cli);
-    ss->cli = NULL;
+    /* [session ... keep]: the connection stays open (what the server
+     * says later is not judged) until the runner frees the session. */
+    if (fmt != NULL || !ss->b->keep) {
+        smtpcli_free(ss->cli);
+        ss->cli = NULL;
+    }
     if (fmt != NULL) {
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);

@@ -233,6 +233,8 @@ static const struct {
      "e.scn:1: expected [session], [session from IP], [session to SERVICE] "
      "or [session from IP to SERVICE]"},
     {"[session from]\n", "e.scn:1: expected [session], [session from IP]"},
+    {"[session keep keep]\n", "e.scn:1: expected [session], [session from IP]"},
+    {"[session keep from]\n", "e.scn:1: expected [session], [session from IP]"},
     {"[session from 127.0.0.1 from 127.0.0.2]\n",
      "e.scn:1: expected [session], [session from IP]"},
     {"[session from mail.example.com]\n",

@@ -53,7 +53,7 @@ static void fuzz_lab_remove(void)
 struct fuzz_lab *fuzz_lab_get(int start)
 {
     static struct fakedns *dns;
-    char err[1024], text[2048], addr[64];
+    char err[1024], text[2048];
     int dns_port;
 
     if (lab.relay != NULL)
@@ -63,18 +63,18 @@ struct fuzz_lab *fuzz_lab_get(int start)
         abort();
     atexit(fuzz_lab_remove);
     lab.base = event_base_new();
-    lab.smtp_port = fuzz_free_port(SOCK_STREAM);
-    dns_port = fuzz_free_port(SOCK_DGRAM);
+    /* fakedns on a port the kernel picks (a port found free and bound
+     * later can be taken meanwhile by a test running beside). */
     dns = fakedns_new(lab.base);
-    snprintf(addr, sizeof(addr), "127.0.0.1:%d", dns_port);
     if (fakedns_load_zone_text(dns, "fuzz", 1, "fuzz.test.",
                                "@ SOA ns hm 1 2 3 4 5\n@ MX 10 mx\n"
                                "mx A 127.0.0.1\n",
                                err, sizeof(err)) < 0 ||
-        fakedns_listen(dns, addr, err, sizeof(err)) < 0) {
+        fakedns_listen(dns, "127.0.0.1:0", err, sizeof(err)) < 0) {
         fprintf(stderr, "fuzz lab: fakedns: %s\n", err);
         abort();
     }
+    dns_port = fakedns_listen_port(dns, 0);
     /* Mail for elsewhere goes to a port where nobody listens: deferred,
      * never sent anywhere but loopback. */
     snprintf(text, sizeof(text),
@@ -93,14 +93,22 @@ struct fuzz_lab *fuzz_lab_get(int start)
              "mxlab_dns_servers = 127.0.0.1:%d\n",
              lab.dir, lab.dir, dns_port);
     fuzz_write(lab.dir, "main.cf", text);
-    snprintf(text, sizeof(text), "127.0.0.1:%d inet n - n - - smtpd\n",
-             lab.smtp_port);
-    fuzz_write(lab.dir, "master.cf", text);
-    lab.relay = relay_new(lab.base, lab.dir, err, sizeof(err));
-    if (lab.relay == NULL ||
-        (start && relay_start(lab.relay, err, sizeof(err)) < 0)) {
-        fprintf(stderr, "fuzz lab: relay: %s\n", err);
-        abort();
+    /* master.cf names the port: one taken meanwhile is replaced by
+     * another (a bounded number of times). */
+    for (int tries = 0;; tries++) {
+        lab.smtp_port = fuzz_free_port(SOCK_STREAM);
+        snprintf(text, sizeof(text), "127.0.0.1:%d inet n - n - - smtpd\n",
+                 lab.smtp_port);
+        fuzz_write(lab.dir, "master.cf", text);
+        lab.relay = relay_new(lab.base, lab.dir, err, sizeof(err));
+        if (lab.relay != NULL &&
+            (!start || relay_start(lab.relay, err, sizeof(err)) == 0))
+            break;
+        if (lab.relay == NULL || tries == 20) {
+            fprintf(stderr, "fuzz lab: relay: %s\n", err);
+            abort();
+        }
+        relay_free(lab.relay);
     }
     return &lab;
 }

@@ -172,6 +172,10 @@ done:
     if (hup != NULL)
         event_free(hup);
     relay_free(r);
+    /* One more turn: libevent finalizes the bufferevents just freed
+     * (sessions whose reading was suspended at the input watermark are
+     * left otherwise). */
+    event_base_loop(base, EVLOOP_NONBLOCK);
     event_base_free(base);
     return rc;
 }

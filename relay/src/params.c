@@ -150,7 +150,25 @@ static const struct relay_param relay_param_table[] = {
     LONG(smtpd_hard_error_limit, "${stress?{1}:{20}}", 0),
     TIME(smtpd_error_sleep_time, "1s", 's'),
     LONG(smtpd_junk_command_limit, "${stress?{1}:{100}}", 0),
-    TIME(smtpd_timeout, "300s", 's'),
+    TIME(smtpd_timeout, "${stress?{10}:{300}}s", 's'),
+    /* Client limits (anvil.c) and master's process limit (master.c).
+     * smtpd_per_record_deadline and smtpd_client_connection_limit_exceptions
+     * are Postfix's older names, read through the newer ones' defaults. */
+    LONG(smtpd_client_connection_count_limit, "50", 0),
+    LONG(smtpd_client_connection_rate_limit, "0", 0),
+    LONG(smtpd_client_message_rate_limit, "0", 0),
+    LONG(smtpd_client_recipient_rate_limit, "0", 0),
+    CODE(smtpd_client_event_limit_exceptions,
+         "${smtpd_client_connection_limit_exceptions:$mynetworks}"),
+    CODE(smtpd_client_connection_limit_exceptions, NULL),
+    TYPED(anvil_rate_time_unit, RP_TIME, "60s", 1, LONG_MAX, 's'),
+    LONG(smtpd_recipient_overshoot_limit, "1000", 0),
+    BOOL(smtpd_per_request_deadline,
+         "${smtpd_per_record_deadline?{$smtpd_per_record_deadline}:"
+         "{${stress?{yes}:{no}}}}"),
+    CODE(smtpd_per_record_deadline, NULL),
+    CODE(default_process_limit, "100"),
+    CODE(stress, ""),
     /* SMTP smuggling: Postfix 3.9's default, not 3.7.11's "no". */
     CODE(smtpd_forbid_bare_newline, "normalize"),
     CODE(smtpd_forbid_bare_newline_exclusions, "$mynetworks"),

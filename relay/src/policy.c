@@ -472,12 +472,19 @@ struct policy_check {
     int cancelled;
     int starting; /* inside policy_check_rcpt(): do not free yet */
     int finished;
+    struct policy_check *next; /* r->policy_checks: freed at teardown */
 };
 
 static void policy_step(struct policy_check *c);
 
 static void policy_free(struct policy_check *c)
 {
+    for (struct policy_check **pp = &c->r->policy_checks; *pp != NULL;
+         pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
     free(c->client_ip);
     free(c->client_name);
     free(c->helo);
@@ -788,6 +795,8 @@ struct policy_check *policy_check_rcpt(struct relay *r,
     c->lists[4] = &ctx->p->smtpd_recipient_restrictions;
     c->done = done;
     c->arg = arg;
+    c->next = r->policy_checks;
+    r->policy_checks = c;
     c->starting = 1;
     policy_step(c);
     c->starting = 0;
@@ -807,4 +816,10 @@ void policy_check_cancel(struct policy_check *c)
     /* A policy query is ours to stop; a DNS lookup calls back later. */
     if (c->pquery != NULL)
         policy_free(c);
+}
+
+void policy_free_all(struct relay *r)
+{
+    while (r->policy_checks != NULL)
+        policy_free(r->policy_checks);
 }

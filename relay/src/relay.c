@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "anvil.h"
+#include "master.h"
 #include "mxlab/clock.h"
 #include "mxlab/config.h"
 #include "mxlab/dns.h"
@@ -288,54 +290,77 @@ static const char *relay_where(struct config *cf, const char *name, char *buf,
     return buf;
 }
 
-/* smtpd_forbid_bare_newline_exclusions: networks as in mynetworks, and
- * $mynetworks itself (the default), which stands for the computed list
- * when mynetworks is not set (mynetworks_style). */
-static int relay_load_bare_lf_exclusions(struct config *cf,
-                                         struct relay_params *p, char *err,
-                                         size_t errlen)
+/* A host or domain name, a "type:table" or a "!" negation: words that
+ * Postfix's address lists take besides networks. */
+static int relay_not_network(const char *w)
 {
-    static const char name[] = "smtpd_forbid_bare_newline_exclusions";
-    struct strlist raw;
+    size_t alpha = 0;
+
+    if (*w == '!')
+        return 1;
+    while (str_isalpha((unsigned char)w[alpha]))
+        alpha++;
+    if (alpha > 1 && w[alpha] == ':')
+        return 1;
+    if (strchr(w, '/') != NULL || *w == '[')
+        return 0;
+    for (; *w != '\0'; w++)
+        if (str_isalpha((unsigned char)*w) && *w != ':')
+            return 1;
+    return 0;
+}
+
+int relay_load_networks(struct config *cf, const struct relay_params *p,
+                        const char *name, const char *raw, int names_ok,
+                        struct cidr **out, size_t *nout, char *err,
+                        size_t errlen)
+{
+    struct strlist words;
     char where[256];
     int rc = 0;
 
-    strlist_init(&raw);
-    strlist_split(&raw, config_raw(cf, name) ? config_raw(cf, name) : "");
-    for (size_t i = 0; i < raw.n && rc == 0; i++) {
-        const char *t = raw.v[i];
+    strlist_init(&words);
+    strlist_split(&words, raw);
+    for (size_t i = 0; i < words.n && rc == 0; i++) {
+        const char *t = words.v[i];
         if (strcmp(t, "$mynetworks") == 0 || strcmp(t, "${mynetworks}") == 0 ||
             strcmp(t, "$(mynetworks)") == 0) {
-            size_t n = p->nbare_lf_exclusions + p->nmynetworks;
-            p->bare_lf_exclusions =
-                xrealloc(p->bare_lf_exclusions, (n + 1) * sizeof(struct cidr));
-            memcpy(p->bare_lf_exclusions + p->nbare_lf_exclusions,
-                   p->mynetworks, p->nmynetworks * sizeof(struct cidr));
-            p->nbare_lf_exclusions = n;
+            *out = xrealloc(*out, (*nout + p->nmynetworks + 1) * sizeof(**out));
+            memcpy(*out + *nout, p->mynetworks,
+                   p->nmynetworks * sizeof(struct cidr));
+            *nout += p->nmynetworks;
             continue;
         }
         char *text = config_expand(cf, t);
-        struct strlist words;
-        strlist_init(&words);
-        strlist_split(&words, text);
-        for (size_t k = 0; k < words.n && rc == 0; k++) {
+        struct strlist sub;
+        strlist_init(&sub);
+        strlist_split(&sub, text);
+        for (size_t k = 0; k < sub.n && rc == 0; k++) {
             struct cidr c;
-            if (cidr_parse(words.v[k], &c) < 0) {
+            if (cidr_parse(sub.v[k], &c) < 0 && names_ok &&
+                relay_not_network(sub.v[k])) {
+                /* Postfix also takes host and domain names and tables
+                 * here; the relay matches addresses only. */
+                log_warnx("%s%s: \"%s\" is not an address or network: "
+                          "mxlab-relay ignores it",
+                          relay_where(cf, name, where, sizeof(where)), name,
+                          sub.v[k]);
+                continue;
+            }
+            if (cidr_parse(sub.v[k], &c) < 0) {
                 snprintf(err, errlen, "%s%s: bad network/mask \"%s\"",
                          relay_where(cf, name, where, sizeof(where)), name,
-                         words.v[k]);
+                         sub.v[k]);
                 rc = -1;
                 break;
             }
-            p->bare_lf_exclusions =
-                xrealloc(p->bare_lf_exclusions,
-                         (p->nbare_lf_exclusions + 1) * sizeof(struct cidr));
-            p->bare_lf_exclusions[p->nbare_lf_exclusions++] = c;
+            *out = xrealloc(*out, (*nout + 1) * sizeof(**out));
+            (*out)[(*nout)++] = c;
         }
-        strlist_clear(&words);
+        strlist_clear(&sub);
         free(text);
     }
-    strlist_clear(&raw);
+    strlist_clear(&words);
     return rc;
 }
 
@@ -371,7 +396,13 @@ static int relay_load_smuggling(struct config *cf, struct relay_params *p,
         config_get_bool(cf, "smtpd_forbid_unauth_pipelining") == 1;
     p->cleanup_replace_stray_cr_lf =
         config_get_bool(cf, "cleanup_replace_stray_cr_lf") != 0;
-    return relay_load_bare_lf_exclusions(cf, p, err, errlen);
+    /* smtpd_forbid_bare_newline_exclusions: networks as in mynetworks,
+     * and $mynetworks itself (the default), which stands for the computed
+     * list when mynetworks is not set (mynetworks_style). */
+    v = config_raw(cf, "smtpd_forbid_bare_newline_exclusions");
+    return relay_load_networks(cf, p, "smtpd_forbid_bare_newline_exclusions",
+                               v ? v : "", 0, &p->bare_lf_exclusions,
+                               &p->nbare_lf_exclusions, err, errlen);
 }
 
 static long relay_time(struct config *cf, const char *name, int *bad, char *err,
@@ -442,10 +473,11 @@ static int relay_load_params(struct relay *r, struct config *cf,
             : relay_time(cf, "smtp_connection_cache_time_limit", &bad, err,
                          errlen);
     if (bad || relay_load_mynetworks(cf, p, err, errlen) < 0 ||
+        relay_load_smuggling(cf, p, err, errlen) < 0 ||
         sasl_conf_load(&p->sasl, cf, p->queue_directory, err, errlen) < 0 ||
         policy_client_conf_load(&p->policy_service, cf, err, errlen) < 0)
         return -1;
-    return relay_load_smuggling(cf, p, err, errlen);
+    return anvil_load_params(cf, p, err, errlen);
 }
 
 static void relay_free_params(struct relay_params *p)
@@ -455,6 +487,7 @@ static void relay_free_params(struct relay_params *p)
     relay_params_free(p);
     free(p->mynetworks);
     free(p->bare_lf_exclusions);
+    free(p->event_limit_exceptions);
     free(p->inet_addrs);
 }
 
@@ -479,9 +512,17 @@ void relay_service_release(struct relay_service *svc)
     if (svc == NULL || --svc->refs > 0)
         return;
     relay_free_params(&svc->p);
+    relay_free_params(&svc->stress_p);
     config_free(svc->cf);
     free(svc->name);
     free(svc);
+}
+
+int relay_service_params(struct relay *r, struct config *cf,
+                         struct relay_params *p, char *err, size_t errlen)
+{
+    relay_init_params(p);
+    return relay_load_params(r, cf, p, err, errlen);
 }
 
 /* Turn a master.cf service name into listen addresses (Postfix's
@@ -661,9 +702,12 @@ static int relay_master_entry(struct relay_master_loader *l, const char *text,
         svc->name = xstrdup(f.v[0]);
         svc->cf = config_copy(r->cf);
         relay_init_params(&svc->p);
+        relay_init_params(&svc->stress_p);
         rc = relay_service_overrides(l, svc, &f, where);
         if (rc == 0)
             rc = relay_load_params(r, svc->cf, &svc->p, l->err, l->errlen);
+        if (rc == 0)
+            rc = master_service_init(r, svc, f.v[6], where, l->err, l->errlen);
         if (rc == 0)
             rc = relay_service_addrs(r, svc, where, l->err, l->errlen);
         relay_service_release(svc);
@@ -723,6 +767,7 @@ struct relay *relay_new(struct event_base *base, const char *config_dir,
     if (r->config_dir == NULL)
         r->config_dir = xstrdup(config_dir);
     r->cf = config_new();
+    r->anvil = anvil_new();
     r->queue_dirfd = -1;
     r->pid_fd = -1;
     relay_init_params(&r->p);
@@ -775,6 +820,7 @@ static void relay_on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 
     (void)lev;
     netaddr_from_sa(&peer, sa, (socklen_t)salen);
+    master_accept_ok(l->r);
     smtpd_accept(l->r, l->svc, fd, &peer);
 }
 
@@ -796,6 +842,7 @@ static int relay_listen(struct relay_listener *l, char *err, size_t errlen)
                  netaddr_str(&l->addr, a, sizeof(a)));
         return -1;
     }
+    evconnlistener_set_error_cb(l->lev, master_accept_error);
     return 0;
 }
 
@@ -956,15 +1003,20 @@ void relay_free(struct relay *r)
         free(l);
     }
     free(r->listeners);
+    r->listeners = NULL;
+    r->nlisteners = 0; /* sessions ending below update no listener */
     control_stop(r);
     smtpd_free_all(r);
     policy_pool_free(r->policy_pool);
+    master_free(r);
+    anvil_free(r->anvil);
     relay_tls_free(r);
     queue_close(r);
     qmgr_free(r);
     queue_free_all(r);
     dns_free(r->dns);
     smtpd_lookups_free(r);
+    policy_free_all(r);
     maillog_free(r->log);
     maplist_free(r->virtual_alias_maps);
     for (size_t i = 0; i < r->ntables; i++) {

@@ -28,6 +28,7 @@ struct smtpd_lookup;
 struct smtpc;
 struct smtpc_conn;
 struct smtpc_rcpt;
+struct anvil;
 
 /* Parameters read at start and at reload (Postfix names). */
 struct relay_params {
@@ -111,6 +112,19 @@ struct relay_params {
     int smtpd_forbid_bare_newline_reject_code;
     int smtpd_forbid_unauth_pipelining;
     int cleanup_replace_stray_cr_lf;
+    /* Limits on one client (anvil.c): anvil(8)'s rates per
+     * anvil_rate_time_unit, smtpd_client_event_limit_exceptions left
+     * out; smtpd_timeout per request line instead of per read;
+     * smtpd_recipient_overshoot_limit. 0: no limit. */
+    long smtpd_client_connection_count_limit;
+    long smtpd_client_connection_rate_limit;
+    long smtpd_client_message_rate_limit;
+    long smtpd_client_recipient_rate_limit;
+    long anvil_rate_time_unit;
+    struct cidr *event_limit_exceptions;
+    size_t nevent_limit_exceptions;
+    int smtpd_per_request_deadline;
+    long smtpd_recipient_overshoot_limit;
 };
 
 /* An inet smtpd service of master.cf: main.cf's parameters with the
@@ -122,8 +136,28 @@ struct relay_service {
     char *name;        /* the service field, "127.0.0.1:2587" */
     struct config *cf; /* main.cf, then the overrides */
     struct relay_params p;
+    /* master(8)'s process limit (master.cf maxproc, 0: none) as a cap on
+     * concurrent sessions, and the parameters of sessions that start
+     * while the service is under stress ("-o stress=yes"; master.c). */
+    long maxproc;
+    size_t nsessions;
+    struct relay_params stress_p;
+    time_t stress_until; /* stress mode until then */
+    time_t busy_warned;  /* the process limit warning, last logged */
 };
 void relay_service_release(struct relay_service *svc);
+/* Read the parameters of cf into p; -1 with "file:line: what" in err. */
+int relay_service_params(struct relay *r, struct config *cf,
+                         struct relay_params *p, char *err, size_t errlen);
+/* A list of networks (mynetworks syntax) in parameter name, where
+ * "$mynetworks" stands for the computed list (p->mynetworks, read
+ * first); appended to *out. -1 with "file:line: what" in err; with
+ * names_ok, a word that is no network (a host name, a table) is warned
+ * about and skipped instead. */
+int relay_load_networks(struct config *cf, const struct relay_params *p,
+                        const char *name, const char *raw, int names_ok,
+                        struct cidr **out, size_t *nout, char *err,
+                        size_t errlen);
 
 /* One SMTP listener from master.cf. */
 struct relay_listener {
@@ -218,7 +252,8 @@ struct relay {
     size_t nlisteners;
     int pid_fd; /* queue_directory/pid/master.pid, locked; -1 if none */
     struct smtpd_session *sessions;
-    struct smtpd_lookup *lookups; /* client name lookups in progress */
+    struct smtpd_lookup *lookups;       /* client name lookups in progress */
+    struct policy_check *policy_checks; /* RCPT checks in progress */
     /* The active queue: messages being scheduled or delivered, at most
      * qmgr_message_active_limit from deferred/. Deferred and held
      * messages are on disk only, as in Postfix (a deferred file's mtime is
@@ -250,6 +285,12 @@ struct relay {
     void *change_arg;
     struct relay_tls *tls;           /* smtpd_tls_* (tls.c) */
     struct policy_pool *policy_pool; /* check_policy_service connections */
+    struct anvil *anvil;             /* client counts and rates (anvil.c) */
+    /* accept() failed for lack of descriptors: listeners paused until
+     * the timer runs out or a session ends (master.c). */
+    struct event *accept_pause;
+    int accept_paused;
+    time_t accept_warned; /* the shortage was last logged then */
 };
 
 /* relay.c */
@@ -300,6 +341,9 @@ struct policy_check *policy_check_rcpt(struct relay *r,
                                        policy_done_fn *done, void *arg);
 /* The session went away: done will not be called. */
 void policy_check_cancel(struct policy_check *c);
+/* Teardown, after dns_free(): checks still waiting for DNS (cancelled
+ * ones whose answer will never come) are freed. */
+void policy_free_all(struct relay *r);
 
 /* rewrite.c — address classes and routing (trivial-rewrite, cleanup). */
 enum rewrite_class {

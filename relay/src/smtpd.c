@@ -32,6 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "anvil.h"
+#include "master.h"
 #include "mxlab/clock.h"
 #include "mxlab/dns.h"
 #include "mxlab/log.h"
@@ -45,6 +47,14 @@
 #include "smtpd_line.h"
 
 #define SMTPD_LINE_LIMIT 2048 /* Postfix line_length_limit */
+/* Back-pressure, as a Postfix smtpd that blocks in write() or waits for
+ * a lookup stops reading: at most SMTPD_IN_MAX bytes of input are read
+ * ahead of the command being served, and no command is served while
+ * more than SMTPD_OUT_MAX bytes of replies wait to be sent (reading
+ * resumes once they are down to SMTPD_OUT_LOW). */
+#define SMTPD_IN_MAX (64 * 1024)
+#define SMTPD_OUT_MAX (64 * 1024)
+#define SMTPD_OUT_LOW (16 * 1024)
 
 /* In the order of Postfix's command table: the "disconnect from" line
  * counts them in this order. */
@@ -191,6 +201,16 @@ struct smtpd_session {
     struct strbuf bdat_line;
     int commit_bdat; /* "Ok: N bytes queued as" (BDAT LAST) */
     long commit_bdat_size;
+    /* Limits: counted by anvil (not an exception), the 452s past
+     * smtpd_recipient_limit, replies not read by the client, and with
+     * smtpd_per_request_deadline the timer of the record being read
+     * (bdat_record: bytes of a BDAT chunk read since it started). */
+    int anvil_counted;
+    long rcpt_overshoot;
+    int out_paused;
+    struct event *deadline;
+    int deadline_armed;
+    long bdat_record;
     /* SASL (RFC 4954, sasl.c): the auth server connection (NULL: not
      * enabled), the mechanisms it offers, who logged in, MAIL's AUTH=,
      * and the exchange in progress. */
@@ -210,6 +230,7 @@ struct smtpd_session {
 
 static void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+static void smtpd_bev_limits(struct smtpd_session *s, struct bufferevent *bev);
 
 static void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 {
@@ -243,6 +264,7 @@ static void smtpd_reset(struct smtpd_session *s)
     s->bdat_state = BDAT_NONE;
     s->act_size = 0;
     strbuf_clear(&s->bdat_line);
+    s->rcpt_overshoot = 0;
     free(s->sasl_sender);
     s->sasl_sender = NULL;
     s->instance[0] = '\0';
@@ -316,6 +338,12 @@ static void smtpd_session_free(struct smtpd_session *s)
         s->lookup->s = NULL; /* DNS answers later, to nobody */
     if (s->err_sleep != NULL)
         event_free(s->err_sleep);
+    if (s->deadline != NULL)
+        event_free(s->deadline);
+    if (s->anvil_counted)
+        anvil_disconnect(r->anvil, s->svc->name, s->ip,
+                         r->p.anvil_rate_time_unit);
+    master_session_end(r, s->svc);
     queue_commit_cancel(r, s);
     free(s->commit_msgid);
     free(s->pending_rcpt);
@@ -383,6 +411,77 @@ static int smtpd_check_addr(struct smtpd_session *s, const char *cmd,
                    "command: <%s>",
                    s->name, s->ip, cmd, addr);
     return -1;
+}
+
+/* anvil's limits apply to this client: not in
+ * smtpd_client_event_limit_exceptions ($mynetworks by default). */
+static int smtpd_anvil_applies(const struct smtpd_session *s)
+{
+    for (size_t i = 0; i < s->p->nevent_limit_exceptions; i++)
+        if (cidr_match(&s->p->event_limit_exceptions[i], &s->peer))
+            return 0;
+    return 1;
+}
+
+/* Before the greeting, as Postfix's smtpd_proto(): the connection is
+ * counted, and past smtpd_client_connection_count_limit or
+ * smtpd_client_connection_rate_limit the client gets 421 instead of the
+ * greeting. 1 if the session ends. */
+static int smtpd_anvil_connect(struct smtpd_session *s)
+{
+    const struct relay_params *p = s->p;
+    int count, rate;
+
+    if (!smtpd_anvil_applies(s))
+        return 0;
+    anvil_connect(s->r->anvil, s->svc->name, s->ip,
+                  s->r->p.anvil_rate_time_unit, &count, &rate);
+    s->anvil_counted = 1;
+    if (p->smtpd_client_connection_count_limit > 0 &&
+        count > p->smtpd_client_connection_count_limit)
+        maillog_printf(s->r->log, "smtpd",
+                       "warning: Connection concurrency limit exceeded: %d "
+                       "from %s[%s] for service %s",
+                       count, s->name, s->ip, s->svc->name);
+    else if (p->smtpd_client_connection_rate_limit > 0 &&
+             rate > p->smtpd_client_connection_rate_limit)
+        maillog_printf(s->r->log, "smtpd",
+                       "warning: Connection rate limit exceeded: %d from "
+                       "%s[%s] for service %s",
+                       rate, s->name, s->ip, s->svc->name);
+    else
+        return 0;
+    smtpd_reply(s, "421 4.7.0 %s Error: too many connections from %s",
+                p->myhostname, s->ip);
+    s->quitting = 1;
+    return 1;
+}
+
+/* smtpd_client_message_rate_limit (MAIL) and
+ * smtpd_client_recipient_rate_limit (RCPT): the command is counted, and
+ * past the limit refused with Postfix's 450. 1 if refused. */
+static int smtpd_anvil_event(struct smtpd_session *s, int rcpt)
+{
+    long limit = rcpt ? s->p->smtpd_client_recipient_rate_limit
+                      : s->p->smtpd_client_message_rate_limit;
+    int rate;
+
+    if (limit <= 0 || !s->anvil_counted)
+        return 0;
+    rate = (rcpt ? anvil_rcpt : anvil_mail)(s->r->anvil, s->svc->name, s->ip,
+                                            s->r->p.anvil_rate_time_unit);
+    if (rate <= limit)
+        return 0;
+    maillog_printf(s->r->log, "smtpd",
+                   "warning: %s rate limit exceeded: %d from %s[%s] for "
+                   "service %s",
+                   rcpt ? "Recipient address" : "Message delivery request",
+                   rate, s->name, s->ip, s->svc->name);
+    if (rcpt)
+        smtpd_reply(s, "450 4.7.1 Error: too many recipients from %s", s->ip);
+    else
+        smtpd_reply(s, "450 4.7.1 Error: too much mail from %s", s->ip);
+    return 1;
 }
 
 /* smtpd_reject_unlisted_recipient: an address in a virtual alias domain
@@ -721,6 +820,8 @@ static int smtpd_mail(struct smtpd_session *s, const char *arg)
         smtpd_reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
         return 0;
     }
+    if (smtpd_anvil_event(s, 0))
+        return 0;
     if (smtp_parse_path(p, s->p->strict_rfc821_envelopes, addr, sizeof(addr),
                         &params) != SMTP_PATH_OK ||
         smtpd_check_addr(s, "MAIL", addr, internal, sizeof(internal)) < 0) {
@@ -1046,6 +1147,8 @@ static int smtpd_rcpt(struct smtpd_session *s, const char *arg)
         smtpd_reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
         return 0;
     }
+    if (smtpd_anvil_event(s, 1))
+        return 0;
     if (smtp_parse_path(p, s->p->strict_rfc821_envelopes, addr, sizeof(addr),
                         &params) != SMTP_PATH_OK ||
         smtpd_check_addr(s, "RCPT", addr, internal, sizeof(internal)) < 0 ||
@@ -1055,9 +1158,13 @@ static int smtpd_rcpt(struct smtpd_session *s, const char *arg)
     }
     if (smtpd_rcpt_params(s, params) < 0)
         return 0;
-    if ((long)s->rcpts.n >= s->p->smtpd_recipient_limit) {
+    if (s->p->smtpd_recipient_limit > 0 &&
+        (long)s->rcpts.n >= s->p->smtpd_recipient_limit) {
+        /* The client may go on to DATA with the recipients it has: only
+         * past smtpd_recipient_overshoot_limit does each 452 count as an
+         * error (and the command as failed), as in Postfix. */
         smtpd_reply(s, "452 4.5.3 Error: too many recipients");
-        return 0;
+        return s->rcpt_overshoot++ < s->p->smtpd_recipient_overshoot_limit;
     }
     memset(&ctx, 0, sizeof(ctx));
     ctx.client = &s->peer;
@@ -1580,6 +1687,11 @@ static int smtpd_bdat_feed(struct smtpd_session *s, struct evbuffer *in)
             smtpd_bdat_bytes(s, buf, n);
         }
         s->bdat_left -= (long long)n;
+        /* smtpd_per_request_deadline: a line's worth is a record. */
+        if ((s->bdat_record += (long)n) >= SMTPD_LINE_LIMIT) {
+            s->bdat_record = 0;
+            s->deadline_armed = 0;
+        }
     }
     smtpd_bdat_end(s);
     return 1;
@@ -1690,7 +1802,6 @@ static void smtpd_tls_begin(struct smtpd_session *s)
     struct relay *r = s->r;
     struct evbuffer *in = bufferevent_get_input(s->bev);
     evutil_socket_t fd = bufferevent_getfd(s->bev);
-    struct timeval tv = {s->p->smtpd_timeout, 0};
     struct bufferevent *tb = NULL;
     SSL *ssl = SSL_new(r->tls->ctx);
 
@@ -1713,7 +1824,7 @@ static void smtpd_tls_begin(struct smtpd_session *s)
     bufferevent_free(s->bev);
     bufferevent_openssl_set_allow_dirty_shutdown(tb, 1);
     bufferevent_setcb(tb, smtpd_on_read, smtpd_on_write, smtpd_on_event, s);
-    bufferevent_set_timeouts(tb, &tv, &tv);
+    smtpd_bev_limits(s, tb);
     bufferevent_enable(tb, EV_READ | EV_WRITE);
     s->bev = tb;
     s->ssl = ssl;
@@ -2105,8 +2216,17 @@ static void smtpd_command(struct smtpd_session *s, char *line)
 static void smtpd_on_write(struct bufferevent *bev, void *arg)
 {
     struct smtpd_session *s = arg;
+    size_t left = evbuffer_get_length(bufferevent_get_output(bev));
 
-    if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+    if (s->out_paused && left <= SMTPD_OUT_LOW && !s->quitting) {
+        /* The client reads its replies again: so do we. */
+        s->out_paused = 0;
+        if (s->err_sleep == NULL || !evtimer_pending(s->err_sleep, NULL))
+            bufferevent_enable(bev, EV_READ);
+        smtpd_process(s);
+        return;
+    }
+    if (left > 0)
         return;
     if (s->quitting)
         smtpd_session_free(s);
@@ -2215,6 +2335,81 @@ static int smtpd_error_limits(struct smtpd_session *s)
     return 0;
 }
 
+/* smtpd_timeout ran out while the session waited for the client: 421
+ * and the end, as Postfix's "timeout after CMD". */
+static void smtpd_timeout(struct smtpd_session *s)
+{
+    char where[64];
+
+    smtpd_where(s, where, sizeof(where));
+    maillog_printf(s->r->log, "smtpd", "timeout after %s from %s[%s]", where,
+                   s->name, s->ip);
+    smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->p->myhostname);
+    s->quitting = 1;
+    s->deadline_armed = 0;
+    bufferevent_disable(s->bev, EV_READ);
+}
+
+static void smtpd_on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    smtpd_timeout(arg);
+}
+
+/* smtpd_per_request_deadline: smtpd_timeout is the time the client has
+ * to send a whole record (a command line, a message line or a
+ * line_length_limit piece of one, as much of a BDAT chunk), however it
+ * trickles in; per read() otherwise (bufferevent timeouts). The clock
+ * runs only while the session waits for the client (waiting reading
+ * 1). */
+static void smtpd_deadline(struct smtpd_session *s, int reading)
+{
+    struct timeval tv = {s->p->smtpd_timeout, 0};
+
+    if (!s->p->smtpd_per_request_deadline)
+        return;
+    if (!reading) {
+        if (s->deadline != NULL)
+            evtimer_del(s->deadline);
+        s->deadline_armed = 0;
+        return;
+    }
+    if (s->deadline_armed)
+        return;
+    if (s->deadline == NULL)
+        s->deadline = evtimer_new(s->r->base, smtpd_on_deadline, s);
+    evtimer_add(s->deadline, &tv);
+    s->deadline_armed = 1;
+}
+
+/* A record is in: the next one has the whole smtpd_timeout. */
+static void smtpd_record_done(struct smtpd_session *s)
+{
+    s->deadline_armed = 0;
+    s->bdat_record = 0;
+}
+
+/* More replies wait than the client reads: stop serving it until they
+ * drain (smtpd_on_write). 1 if paused. */
+static int smtpd_output_full(struct smtpd_session *s)
+{
+    if (evbuffer_get_length(bufferevent_get_output(s->bev)) <= SMTPD_OUT_MAX)
+        return 0;
+    s->out_paused = 1;
+    bufferevent_disable(s->bev, EV_READ);
+    return 1;
+}
+
+/* 1 while the session serves no command: it is ending, or waits for a
+ * lookup (DNS lists, policy service), a commit, a TLS handshake, the auth
+ * server. Its input is not read meanwhile beyond SMTPD_IN_MAX. */
+static int smtpd_busy(const struct smtpd_session *s)
+{
+    return s->quitting || s->pending != NULL || s->committing ||
+           s->tls_starting || (s->sasl != NULL && sasl_client_busy(s->sasl));
+}
+
 static void smtpd_process(struct smtpd_session *s)
 {
     struct evbuffer *in;
@@ -2222,18 +2417,19 @@ static void smtpd_process(struct smtpd_session *s)
     char *line;
 
     /* STARTTLS changes s->bev: the input buffer is looked up each time. */
-    while (!s->quitting && s->pending == NULL && !s->committing &&
-           !s->tls_starting && !(s->sasl && sasl_client_busy(s->sasl))) {
+    while (!smtpd_busy(s) && !smtpd_output_full(s)) {
         if (!s->in_data && !s->bdat_reading && smtpd_error_limits(s))
             break;
         in = bufferevent_get_input(s->bev);
         if (s->bdat_reading) {
             if (!smtpd_bdat_feed(s, in))
                 break;
+            smtpd_record_done(s);
             continue;
         }
         if ((line = smtpd_next_line(s, in, &l)) == NULL)
             break;
+        smtpd_record_done(s);
         if (s->in_data) {
             smtpd_data_line(s, line, &l);
         } else if (s->auth_challenged) {
@@ -2250,6 +2446,9 @@ static void smtpd_process(struct smtpd_session *s)
     }
     if (s->quitting)
         bufferevent_disable(s->bev, EV_READ);
+    smtpd_deadline(
+        s, !smtpd_busy(s) && !s->out_paused &&
+               (s->err_sleep == NULL || !evtimer_pending(s->err_sleep, NULL)));
 }
 
 static void smtpd_on_read(struct bufferevent *bev, void *arg)
@@ -2265,6 +2464,12 @@ static void smtpd_on_event(struct bufferevent *bev, short what, void *arg)
     (void)bev;
     if (what & BEV_EVENT_CONNECTED) {
         smtpd_tls_established(s);
+        /* smtps: anvil's limits before anything else (the 421 takes
+         * the greeting's place). */
+        if (s->wrapper && smtpd_anvil_connect(s)) {
+            smtpd_process(s);
+            return;
+        }
         /* SASL again, with smtpd_sasl_tls_security_options; on smtps
          * the greeting waits for it. */
         if (!smtpd_sasl_begin(s) && s->wrapper) {
@@ -2276,13 +2481,16 @@ static void smtpd_on_event(struct bufferevent *bev, short what, void *arg)
     }
     char where[64];
     smtpd_where(s, where, sizeof(where));
-    if (what & BEV_EVENT_TIMEOUT) {
+    if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_WRITING)) {
+        /* The client read no reply for smtpd_timeout: no 421 can reach
+         * it either (Postfix's smtpd ends there too). */
         maillog_printf(s->r->log, "smtpd", "timeout after %s from %s[%s]",
                        where, s->name, s->ip);
-        smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded",
-                    s->p->myhostname);
-        s->quitting = 1;
-        bufferevent_disable(bev, EV_READ);
+        smtpd_session_free(s);
+        return;
+    }
+    if (what & BEV_EVENT_TIMEOUT) {
+        smtpd_timeout(s);
         return;
     }
     if (s->tls_starting)
@@ -2331,6 +2539,8 @@ static void smtpd_greet(struct smtpd_session *s)
     ssize_t n = recv(bufferevent_getfd(s->bev), early, sizeof(early),
                      MSG_PEEK | MSG_DONTWAIT);
     if (n > 0 && smtpd_ill_pipelining(s, "CONNECT", early, (size_t)n))
+        return;
+    if (smtpd_anvil_connect(s))
         return;
     if (smtpd_sasl_begin(s))
         return; /* greeted once the auth server answers */
@@ -2423,16 +2633,26 @@ static int smtpd_lookup_name(struct smtpd_session *s)
     return 1;
 }
 
+/* The limits of a session's bufferevent (plain or TLS): read timeouts,
+ * and how much input is read ahead and output kept (SMTPD_*_MAX). */
+static void smtpd_bev_limits(struct smtpd_session *s, struct bufferevent *bev)
+{
+    struct timeval tv = {s->p->smtpd_timeout, 0};
+
+    bufferevent_set_timeouts(bev, &tv, &tv);
+    bufferevent_setwatermark(bev, EV_READ, 0, SMTPD_IN_MAX);
+    bufferevent_setwatermark(bev, EV_WRITE, SMTPD_OUT_LOW, 0);
+}
+
 void smtpd_accept(struct relay *r, struct relay_service *svc, int fd,
                   const struct netaddr *peer)
 {
     struct smtpd_session *s = xcalloc(1, sizeof(*s));
-    struct timeval tv = {svc->p.smtpd_timeout, 0};
 
     s->r = r;
     s->svc = svc;
     svc->refs++;
-    s->p = &svc->p;
+    s->p = master_session_start(r, svc);
     s->peer = *peer;
     netaddr_ip(peer, s->ip, sizeof(s->ip));
     /* Postfix's /etc/hosts answers for loopback; other clients are
@@ -2445,13 +2665,13 @@ void smtpd_accept(struct relay *r, struct relay_service *svc, int fd,
     strlist_init(&s->rcpts);
     strlist_init(&s->prepend);
     strbuf_init(&s->data);
-    s->bare_lf_mask = svc->p.smtpd_forbid_bare_newline;
-    for (size_t i = 0; i < svc->p.nbare_lf_exclusions; i++)
-        if (cidr_match(&svc->p.bare_lf_exclusions[i], peer))
+    s->bare_lf_mask = s->p->smtpd_forbid_bare_newline;
+    for (size_t i = 0; i < s->p->nbare_lf_exclusions; i++)
+        if (cidr_match(&s->p->bare_lf_exclusions[i], peer))
             s->bare_lf_mask = SMTPD_BARE_LF_NO;
     s->bev = bufferevent_socket_new(r->base, fd, BEV_OPT_CLOSE_ON_FREE);
     bufferevent_setcb(s->bev, smtpd_on_read, smtpd_on_write, smtpd_on_event, s);
-    bufferevent_set_timeouts(s->bev, &tv, &tv);
+    smtpd_bev_limits(s, s->bev);
     s->next = r->sessions;
     r->sessions = s;
     if (strcmp(s->name, "localhost") == 0 || !smtpd_lookup_name(s))

@@ -196,14 +196,7 @@ try:
     else:
         sys.exit("garbage.py: the good message was not delivered")
     # A clean stop (leak reports of the sanitizer build come then).
-    relay.terminate()
-    try:
-        rc = relay.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        sys.exit("garbage.py: the relay did not stop on SIGTERM")
-    if rc != 0:
-        sys.exit("garbage.py: the relay exited %d on SIGTERM: %s"
-                 % (rc, open(work + "/stderr").read()[-3000:]))
+    lab.stop_relay(relay, work, "garbage.py")
     log = open(work + "/maillog", errors="replace").read()
     for bad in ("panic", "fatal"):
         if bad in log:
@@ -211,8 +204,5 @@ try:
     print("garbage.py: %d hostile sessions (seed %d), the relay stayed up "
           "and delivered a good message after them" % (SESSIONS, SEED))
 finally:
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-        p.wait()
+    lab.kill_all(procs)
     shutil.rmtree(work, ignore_errors=True)

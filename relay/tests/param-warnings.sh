@@ -64,7 +64,7 @@ smtpd_forbid_bare_newline = normalize
 CF
 cat >"$dir/cf/master.cf" <<'CF'
 127.0.0.1:2 inet n - n - - smtpd -o smtpd_sasl_auth_enable=yes
-  -o smtpd_client_connection_count_limit=10
+  -o smtpd_client_new_tls_session_rate_limit=10
 CF
 warnings debian
 

@@ -13,6 +13,7 @@
 
 #include "mxlab/clock.h"
 
+#include "anvil.h"
 #include "mxlab/fsutil.h"
 #include "mxlab/xmem.h"
 #include "relay_int.h"
@@ -330,6 +331,19 @@ static const struct {
      "\"host.example\""},
     {"", "2525 inet n - n - - smtpd -o smtpd_forbid_bare_newline=maybe\n",
      "master.cf:1: invalid smtpd_forbid_bare_newline: \"maybe\""},
+    {"", "2525 inet n - n - many smtpd\n",
+     "master.cf:1: bad maxproc field \"many\""},
+    {"smtpd_client_connection_count_limit = -1\n",
+     "2525 inet n - n - - smtpd\n",
+     "main.cf:1: bad numerical value for parameter "
+     "smtpd_client_connection_count_limit: \"-1\""},
+    {"anvil_rate_time_unit = 0s\n", "2525 inet n - n - - smtpd\n",
+     "main.cf:1: parameter anvil_rate_time_unit: \"0s\" is out of range "
+     "(at least 1)"},
+    {"smtpd_client_event_limit_exceptions = 127.0.0.1 [::1]/129\n",
+     "2525 inet n - n - - smtpd\n",
+     "main.cf:1: smtpd_client_event_limit_exceptions: bad network/mask "
+     "\"[::1]/129\""},
     /* Typed parameters from the table (params.c): syntax and bounds. */
     {"allow_percent_hack = maybe\n", "2525 inet n - n - - smtpd\n",
      "main.cf:1: bad boolean value for parameter allow_percent_hack: "
@@ -777,6 +791,111 @@ START_TEST(test_local_delivery)
 }
 END_TEST
 
+/* anvil's bookkeeping on the simulated clock (unit 60 s): each step lets
+ * some seconds pass, then counts an event for client "a" (or "b") of
+ * service "smtp" and expects what anvil answers. */
+enum { AV_CONNECT, AV_DISCONNECT, AV_MAIL, AV_RCPT };
+static const struct {
+    long advance;
+    int op;
+    const char *addr;
+    int count, rate; /* connect: both; mail, rcpt: rate */
+    size_t entries;  /* kept afterwards */
+} anvil_steps[] = {
+    {0, AV_CONNECT, "a", 1, 1, 1},
+    {10, AV_CONNECT, "a", 2, 2, 1},
+    {0, AV_MAIL, "a", 0, 1, 1},
+    {0, AV_MAIL, "a", 0, 2, 1},
+    {0, AV_RCPT, "a", 0, 1, 1},
+    {0, AV_CONNECT, "b", 1, 1, 2},
+    {0, AV_MAIL, "c", 0, 0, 2}, /* never connected: nothing counted */
+    /* The window (from the first event at 0) ends after 60 s: all
+     * rates start again, the open connections stay counted. */
+    {50, AV_CONNECT, "a", 3, 3, 2},
+    {1, AV_CONNECT, "a", 4, 1, 2},
+    {0, AV_MAIL, "a", 0, 1, 2},
+    {0, AV_DISCONNECT, "a", 0, 0, 2},
+    {0, AV_DISCONNECT, "a", 0, 0, 2},
+    {0, AV_DISCONNECT, "a", 0, 0, 2},
+    {0, AV_DISCONNECT, "a", 0, 0, 2},
+    {0, AV_DISCONNECT, "b", 0, 0, 2},
+    /* Unused for a whole unit: forgotten when next met ("a" starts
+     * anew, "b" is gone). */
+    {60, AV_CONNECT, "a", 1, 1, 2},
+    {0, AV_MAIL, "a", 0, 1, 2},
+    {0, AV_MAIL, "b", 0, 0, 1},
+};
+
+START_TEST(test_anvil)
+{
+    struct anvil *a = anvil_new();
+    int count = 0, rate = 0;
+
+    clock_simulate(1700000000);
+    for (size_t i = 0; i < sizeof(anvil_steps) / sizeof(anvil_steps[0]); i++) {
+        struct timeval tv = {anvil_steps[i].advance, 0};
+        const char *addr = anvil_steps[i].addr;
+        clock_advance(&tv);
+        switch (anvil_steps[i].op) {
+        case AV_CONNECT:
+            anvil_connect(a, "smtp", addr, 60, &count, &rate);
+            ck_assert_int_eq(count, anvil_steps[i].count);
+            break;
+        case AV_DISCONNECT:
+            anvil_disconnect(a, "smtp", addr, 60);
+            rate = anvil_steps[i].rate;
+            break;
+        case AV_MAIL:
+            rate = anvil_mail(a, "smtp", addr, 60);
+            break;
+        default:
+            rate = anvil_rcpt(a, "smtp", addr, 60);
+        }
+        ck_assert_msg(rate == anvil_steps[i].rate, "step %zu: rate %d, not %d",
+                      i, rate, anvil_steps[i].rate);
+        ck_assert_msg(anvil_size(a) == anvil_steps[i].entries,
+                      "step %zu: %zu entries, not %zu", i, anvil_size(a),
+                      anvil_steps[i].entries);
+    }
+    anvil_free(a);
+}
+END_TEST
+
+/* master.cf maxproc ("-": default_process_limit) and the parameters of
+ * sessions under stress: Postfix's ${stress?...} defaults. */
+START_TEST(test_service_limits)
+{
+    char err[512] = "";
+    struct relay *r = make_relay(
+        "default_process_limit = 7\n"
+        "smtpd_client_event_limit_exceptions = 127.0.0.0/8 host.example "
+        "!10.0.0.1 hash:/etc/postfix/clients\n",
+        "2525 inet n - n - - smtpd\n2526 inet n - n - 0 smtpd\n"
+        "2527 inet n - n - 3 smtpd -o smtpd_per_record_deadline=yes\n",
+        err, sizeof(err));
+
+    ck_assert_msg(r != NULL, "%s", err);
+    ck_assert_uint_eq(r->nlisteners, 3);
+    ck_assert_int_eq(r->listeners[0]->svc->maxproc, 7);
+    ck_assert_int_eq(r->listeners[1]->svc->maxproc, 0);
+    ck_assert_int_eq(r->listeners[2]->svc->maxproc, 3);
+    ck_assert_int_eq(r->listeners[0]->svc->p.smtpd_timeout, 300);
+    ck_assert_int_eq(r->listeners[0]->svc->p.smtpd_per_request_deadline, 0);
+    ck_assert_int_eq(r->listeners[0]->svc->p.smtpd_hard_error_limit, 20);
+    ck_assert_int_eq(r->listeners[0]->svc->stress_p.smtpd_timeout, 10);
+    ck_assert_int_eq(r->listeners[0]->svc->stress_p.smtpd_per_request_deadline,
+                     1);
+    ck_assert_int_eq(r->listeners[0]->svc->stress_p.smtpd_hard_error_limit, 1);
+    ck_assert_int_eq(r->listeners[2]->svc->p.smtpd_per_request_deadline, 1);
+    ck_assert_int_eq(r->p.smtpd_client_connection_count_limit, 50);
+    ck_assert_int_eq(r->p.anvil_rate_time_unit, 60);
+    ck_assert_int_eq(r->p.smtpd_recipient_overshoot_limit, 1000);
+    /* Names, negations and tables are warned about and left out. */
+    ck_assert_uint_eq(r->p.nevent_limit_exceptions, 1);
+    relay_free(r);
+}
+END_TEST
+
 static Suite *relay_suite(void)
 {
     Suite *s = suite_create("relay");
@@ -806,6 +925,8 @@ static Suite *relay_suite(void)
     tcase_add_test(tc, test_queue_commit_recover);
     tcase_add_test(tc, test_deferred_on_disk);
     tcase_add_test(tc, test_table_cache);
+    tcase_add_test(tc, test_anvil);
+    tcase_add_test(tc, test_service_limits);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -87,6 +87,7 @@ struct scn_block {
     char *on;      /* "on NAME" ([admin], [expect], [change main.cf|file])
                       or [session to NAME]: a [system NAME]; NULL: the SUT */
     char *ip;      /* [system NAME IP]: where it listens */
+    int keep;      /* [session ... keep]: open until the scenario ends */
     char *text;    /* native body (main.cf, file, zone), as written */
     int text_line; /* line of the body's first line */
     /* [time passes]: seconds */
