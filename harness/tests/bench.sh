@@ -156,7 +156,9 @@ python3 -c "import json,sys; b=json.load(open(sys.argv[1])); assert b['refused']
 if [ "$(id -u)" = 0 ] && command -v postfix >/dev/null; then
     lib_postfix_conf "$work" "$pf_port" "[127.0.0.1]:$mx_port"
     pf=$work/pf
-    postfix -c "$pf" start >/dev/null 2>&1 || fail "postfix did not start"
+    # Postfix tells why it did not start only on a terminal (no syslog).
+    out=$(script -qec "postfix -c $pf start" /dev/null 2>&1) ||
+        fail "postfix did not start: $out $(tail -n 5 "$work/pf.maillog" 2>/dev/null)"
     wait_port "$pf_port"
     bench --sut "smtp://127.0.0.1:$pf_port" --messages 200 --connections 4 \
         --report "$work/pf-run" >/dev/null || fail "bench into Postfix failed"
