@@ -569,6 +569,22 @@ START_TEST(test_diff)
     ck_assert_int_eq(n, 0);
     ck_assert_str_eq(out, "SAME  x\n");
     free(out);
+    /* A queue size taken while one SUT was delivering is not compared;
+     * two idle ones are. */
+    diff_fixture(root, "postfix", "passed",
+                 "40 queue 1 busy\n12 reply 250 2.1.5\n"
+                 "40 delivered 127.0.0.9 <a> <b>\n");
+    out = diff_run(root, &n);
+    ck_assert_int_eq(n, 0);
+    ck_assert_str_eq(out, "SAME  x\n");
+    free(out);
+    diff_fixture(root, "postfix", "passed",
+                 "40 queue 1\n12 reply 250 2.1.5\n"
+                 "40 delivered 127.0.0.9 <a> <b>\n");
+    out = diff_run(root, &n);
+    ck_assert_int_eq(n, 2);
+    ck_assert_ptr_nonnull(strstr(out, "x.scn:40 queue: postfix only: 1\n"));
+    free(out);
     /* A different reply and a different delivery are both reported. */
     diff_fixture(root, "postfix", "passed", "12 reply 454 4.7.1\n40 queue 0\n");
     out = diff_run(root, &n);
