@@ -44,6 +44,11 @@ struct session {
     /* lines received and not judged yet, oldest at head */
     struct session_line *q;
     size_t qhead, qlen, qcap;
+    /* the lines of the reply being judged that were passed already:
+     * "S~" finds its line anywhere in the reply (keywords come in any
+     * order); forgotten when a command is sent or a new reply begins */
+    struct strlist seen;
+    int reply_open;
     session_done_fn *done;
     void *arg;
 };
@@ -195,6 +200,8 @@ static int session_send(struct session *ss, const struct scn_item *it)
         strbuf_append(&out, "\r\n", 2);
     smtpcli_write(ss->cli, out.buf ? out.buf : "", out.len);
     session_note_sent(ss, out.buf ? out.buf : "", out.len, !raw);
+    strlist_clear(&ss->seen);
+    ss->reply_open = 0;
     strbuf_clear(&out);
     return 0;
 }
@@ -291,8 +298,36 @@ static int session_reply_done(struct session *ss, const struct session_line *l,
     return 0;
 }
 
+/* "S~ regex" whose line is not in what is left of the reply but was
+ * passed already by an earlier S~ of the same reply: met (EHLO keywords
+ * in any order). 1 if so. */
+static int session_regex_seen(struct session *ss, const struct scn_item *it)
+{
+    if (it->kind != SCN_EXPECT_REGEX ||
+        (!ss->reply_open && ss->qlen > 0)) /* a new reply is here */
+        return 0;
+    for (size_t i = ss->qhead; i < ss->qhead + ss->qlen; i++) {
+        if (capture_regex(it->text, ss->q[i].text))
+            return 0; /* ahead: the usual way finds it */
+        if (ss->q[i].last)
+            break;
+    }
+    for (size_t i = 0; i < ss->seen.n; i++)
+        if (capture_regex(it->text, ss->seen.v[i])) {
+            strbuf_printf(ss->ctx.transcript, "S~ %s: matched above: %s\n",
+                          it->text, ss->seen.v[i]);
+            session_observe(ss, it->line, ss->seen.v[i]);
+            return 1;
+        }
+    return 0;
+}
+
 static void session_pop(struct session *ss, struct session_line *out)
 {
+    if (!ss->reply_open)
+        strlist_clear(&ss->seen);
+    ss->reply_open = !ss->q[ss->qhead].last;
+    strlist_push(&ss->seen, ss->q[ss->qhead].text);
     *out = ss->q[ss->qhead++];
     ss->qlen--;
     if (ss->qlen == 0)
@@ -313,6 +348,17 @@ static void session_advance(struct session *ss)
                 return;
             ss->item++;
             continue;
+        }
+        if (!ss->need_banner && session_regex_seen(ss, it)) {
+            ss->item++;
+            continue;
+        }
+        if (ss->qlen == 0 && it->kind == SCN_EXPECT_REGEX && !ss->reply_open &&
+            ss->awaited == 0 && ss->seen.n > 0) {
+            /* The reply is all in, no other is coming: say so now. */
+            session_end(ss, it->line, "expected \"%s\", not in the reply (%s)",
+                        it->text, ss->seen.v[ss->seen.n - 1]);
+            return;
         }
         if (ss->qlen == 0) {
             session_arm(ss);
@@ -441,6 +487,8 @@ struct session *session_start(const struct session_ctx *ctx,
         (bind = lab_source(ctx->lab, b->arg, &src, err, errlen)) < 0)
         return NULL;
     struct session *ss = xcalloc(1, sizeof(*ss));
+
+    strlist_init(&ss->seen);
     ss->ctx = *ctx;
     ss->b = b;
     ss->done = done;
@@ -473,6 +521,7 @@ static void session_destroy(struct session *ss)
     for (size_t i = 0; i < ss->qlen; i++)
         free(ss->q[ss->qhead + i].text);
     free(ss->q);
+    strlist_clear(&ss->seen);
     free(ss);
 }
 
