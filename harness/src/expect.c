@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "admin.h"
+#include "expect_dkim.h"
 #include "mxlab/fsutil.h"
 #include "mxlab/netaddr.h"
 #include "mxlab/strutil.h"
@@ -914,6 +915,7 @@ static const struct expect_kind expect_kinds[] = {
     {"log totals", 2, 0, expect_parse_log_totals, expect_check_log_totals,
      NULL},
     {"delivered data", 3, 0, expect_parse_content, expect_check_data, NULL},
+    {"delivered dkim", 4, 4, expect_parse_dkim, expect_check_dkim, NULL},
     {"delivered envelope", 3, 0, expect_parse_content, expect_check_envelope,
      NULL},
     {"dns queried", 3, 0, expect_parse_dns, expect_check_dns, NULL},
@@ -971,7 +973,8 @@ int expect_parse(struct scn_expect *x, const char *text, char *err,
                  "deferred|active|hold|incoming N\", \"mx IP "
                  "connections|messages N\", \"log contains TEXT\", \"log "
                  "count PATTERN N\", \"log totals ...\", \"mailbox USER "
-                 "messages N|contains TEXT\", \"delivered data "
+                 "messages N|contains TEXT\", \"delivered dkim pass DOMAIN\", "
+                 "\"delivered data "
                  "contains|lacks TEXT\", \"delivered envelope contains|lacks "
                  "TEXT\" or \"dns queried NAME ...\"");
     strlist_clear(&w);

@@ -111,6 +111,18 @@ struct relay_params {
     int smtpd_forbid_bare_newline_reject_code;
     int smtpd_forbid_unauth_pipelining;
     int cleanup_replace_stray_cr_lf;
+    /* Milters (milter.c): the list, what a failed one means, the
+     * protocol version, timeouts and the macros of each stage. */
+    char *smtpd_milters;
+    char *milter_default_action;
+    long milter_protocol;
+    long milter_connect_timeout;
+    long milter_command_timeout;
+    long milter_content_timeout;
+    char *milter_connect_macros, *milter_helo_macros, *milter_mail_macros;
+    char *milter_rcpt_macros, *milter_data_macros;
+    char *milter_end_of_header_macros, *milter_end_of_data_macros;
+    char *milter_macro_daemon_name, *milter_macro_v;
 };
 
 /* An inet smtpd service of master.cf: main.cf's parameters with the
