@@ -22,8 +22,8 @@
  * master.cf service): "transport[:nexthop]". */
 static int relay_param_other_transport(const char *value)
 {
-    static const char *const known[] = {"smtp", "relay", "error", "discard",
-                                        "local"};
+    static const char *const known[] = {"smtp",    "relay", "error",
+                                        "discard", "local", "lmtp"};
     size_t n = strcspn(value, ":");
 
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
@@ -33,8 +33,8 @@ static int relay_param_other_transport(const char *value)
 }
 
 #define RP_TRANSPORTS                                                          \
-    "only the smtp, relay, error, discard and local transports; mail for "     \
-    "another is deferred (mail transport unavailable)"
+    "only the smtp, relay, error, discard, local and lmtp transports; mail "   \
+    "for another is deferred (mail transport unavailable)"
 
 enum relay_param_type {
     RP_STR,  /* char *, the expanded value */
@@ -193,6 +193,7 @@ static const struct relay_param relay_param_table[] = {
     CODE(smtpd_tls_received_header, "no"),
     /* Queue manager and SMTP client. */
     CODE(smtp_tcp_port, "smtp"),
+    CODE(lmtp_tcp_port, "24"),
     BOOL(smtp_skip_5xx_greeting, "yes"),
     CODE(default_destination_concurrency_limit, "20"),
     LONG(smtp_destination_concurrency_limit,

@@ -78,6 +78,7 @@ struct relay_params {
     int disable_vrfy_command;
     int smtputf8_enable;
     int smtp_tcp_port;
+    int lmtp_tcp_port;
     long message_size_limit;
     long smtpd_recipient_limit;
     long smtp_destination_concurrency_limit; /* 0: no limit */

@@ -52,6 +52,7 @@ struct smtpc {
     int dsn_ret;
     char *dsn_envid;
     int piped;         /* MAIL, RCPTs and DATA went out together */
+    int lmtp;          /* RFC 2033: LHLO, a reply per recipient after DATA */
     char nexthop[512]; /* as the queue manager gave it: the cache key */
     char service[32];  /* for the log: "smtp", "relay/smtp" */
     char qid[16];
@@ -470,6 +471,36 @@ static void smtpc_address_failed(struct smtpc *c, int cls, const char *dsn,
     smtpc_try_next(c);
 }
 
+/* RFC 2033 section 4.2: after the final dot, one reply per recipient
+ * that RCPT accepted, in their order. Records it; 1 while more are due,
+ * 0 after the last (every recipient then has its outcome). */
+static int smtpc_lmtp_reply(struct smtpc *c, int cls, const char *dsn,
+                            const char *reply)
+{
+    const struct smtpc_target *t = &c->targets[c->itarget];
+    struct smtpc_rcpt *rc;
+    char reason[1400];
+
+    while (c->ircpt < c->n && c->rcpts[c->ircpt].status != 0)
+        c->ircpt++; /* refused at RCPT: no reply after DATA */
+    if (c->ircpt >= c->n)
+        return 0;
+    rc = &c->rcpts[c->ircpt++];
+    if (cls == 2)
+        snprintf(reason, sizeof(reason), "%s", reply);
+    else
+        snprintf(reason, sizeof(reason),
+                 "host %s[%s] said: %s (in reply to end of DATA command)",
+                 t->host, t->ip, reply);
+    rc->status = cls == 2 ? 2 : cls == 5 ? 5 : 4;
+    snprintf(rc->dsn, sizeof(rc->dsn), "%s", dsn);
+    rc->reply = xstrdup(reason);
+    rc->diag = cls == 2 ? NULL : xstrdup(reply);
+    while (c->ircpt < c->n && c->rcpts[c->ircpt].status != 0)
+        c->ircpt++;
+    return c->ircpt < c->n;
+}
+
 /* Handle one complete reply. Returns 0 to keep reading this connection,
  * -1 when c was finished (freed) or moved to another address. */
 static int smtpc_on_reply(struct smtpc *c, int code)
@@ -498,14 +529,16 @@ static int smtpc_on_reply(struct smtpc *c, int code)
         }
         clock_now(&c->res.t_conn);
         c->state = SMTPC_EHLO;
-        smtpc_send(c, "EHLO %s", c->r->p.myhostname);
+        smtpc_send(c, "%s %s", c->lmtp ? "LHLO" : "EHLO", c->r->p.myhostname);
         return 0;
     case SMTPC_EHLO:
-        if (cls != 2) {
+        if (cls != 2 && !c->lmtp) {
             c->state = SMTPC_HELO;
             smtpc_send(c, "HELO %s", c->r->p.myhostname);
             return 0;
         }
+        if (cls != 2)
+            break; /* RFC 2033 section 4.1: no HELO to fall back to */
         c->pipelining = smtpc_offers(reply, "PIPELINING");
         c->offers_size = smtpc_offers(reply, "SIZE");
         c->offers_dsn = smtpc_offers(reply, "DSN");
@@ -557,9 +590,12 @@ static int smtpc_on_reply(struct smtpc *c, int code)
         if (code != 354)
             break;
         c->state = SMTPC_DOT;
+        c->ircpt = 0;
         smtpc_send_data(c);
         return 0;
     case SMTPC_DOT:
+        if (c->lmtp && smtpc_lmtp_reply(c, cls, dsn, reply))
+            return 0; /* more recipients' replies to come */
         if (cls == 2)
             smtpc_fail_rest(c, 2, dsn, reply, reply);
         else
@@ -864,7 +900,10 @@ static int smtpc_parse_nexthop(struct smtpc *c, const char *nexthop)
     const char *p = nexthop, *end;
     long port;
 
-    c->port = c->r->p.smtp_tcp_port;
+    c->port = c->lmtp ? c->r->p.lmtp_tcp_port : c->r->p.smtp_tcp_port;
+    /* lmtp(8)'s "inet:host:port" (unix: sockets are not supported). */
+    if (c->lmtp && strncmp(p, "inet:", 5) == 0)
+        p += 5;
     if (*p == '[') {
         end = strchr(p, ']');
         if (end == NULL)
@@ -899,6 +938,7 @@ void smtpc_start(struct relay *r, const char *service, const char *qid,
 
     c->r = r;
     snprintf(c->service, sizeof(c->service), "%s", service);
+    c->lmtp = strcmp(service, "lmtp") == 0;
     snprintf(c->qid, sizeof(c->qid), "%s", qid);
     c->next = r->clients;
     r->clients = c;
@@ -929,7 +969,8 @@ void smtpc_start(struct relay *r, const char *service, const char *qid,
     if (netaddr_parse(c->host, c->port, &na) == 0) {
         smtpc_add_target(c, c->host, c->host);
         smtpc_try_next(c);
-    } else if (c->bracketed) {
+    } else if (c->bracketed || c->lmtp) {
+        /* LMTP looks up addresses only (Postfix's lmtp(8): no MX). */
         c->mx = xcalloc(1, sizeof(*c->mx));
         snprintf(c->mx[0].host, sizeof(c->mx[0].host), "%s", c->host);
         c->nmx = 1;

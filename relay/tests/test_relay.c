@@ -398,8 +398,8 @@ static const struct {
      "master.cf:1: header_checks is not implemented by mxlab-relay"},
     {"default_transport = uucp\n", NULL,
      "main.cf:10: default_transport is only partly implemented by "
-     "mxlab-relay: only the smtp, relay, error, discard and local"},
-    {"", "127.0.0.1:2525 inet n - n - - smtpd -o relay_transport=lmtp:x\n",
+     "mxlab-relay: only the smtp, relay, error, discard, local and lmtp"},
+    {"", "127.0.0.1:2525 inet n - n - - smtpd -o relay_transport=uucp:x\n",
      "master.cf:1: relay_transport is only partly implemented"},
     /* Implemented, or accepted with no effect: no warning at all. */
     {"default_transport = error:no mail here\n", NULL, ""},
