@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "mxlab/clock.h"
 #include "mxlab/dns.h"
@@ -41,7 +42,7 @@ enum smtpc_state {
 
 struct smtpc_target {
     char host[256];
-    char ip[64];
+    char ip[108]; /* an address, or lmtp:unix:'s socket path */
 };
 
 struct smtpc {
@@ -53,6 +54,7 @@ struct smtpc {
     char *dsn_envid;
     int piped;         /* MAIL, RCPTs and DATA went out together */
     int lmtp;          /* RFC 2033: LHLO, a reply per recipient after DATA */
+    int unix_socket;   /* lmtp:unix:PATH: the target's "ip" is the path */
     char nexthop[512]; /* as the queue manager gave it: the cache key */
     char service[32];  /* for the log: "smtp", "relay/smtp" */
     char qid[16];
@@ -85,6 +87,16 @@ struct smtpc {
     struct smtpc_result res;
     struct smtpc *next; /* on r->clients */
 };
+
+/* Postfix's "host[address]:port", or "host[path]" for a UNIX socket. */
+static void smtpc_describe(const struct smtpc *c, const struct smtpc_target *t,
+                           char *buf, size_t len)
+{
+    if (c->unix_socket)
+        snprintf(buf, len, "%s[%s]", t->host, t->ip);
+    else
+        snprintf(buf, len, "%s[%s]:%d", t->host, t->ip, c->port);
+}
 
 static void smtpc_unlink(struct smtpc *c)
 {
@@ -330,8 +342,8 @@ static int smtpc_reuse(struct smtpc *c)
         }
     event_free(k->idle);
     free(k);
-    snprintf(c->res.relay_desc, sizeof(c->res.relay_desc), "%s[%s]:%d",
-             c->targets[0].host, c->targets[0].ip, c->port);
+    smtpc_describe(c, &c->targets[0], c->res.relay_desc,
+                   sizeof(c->res.relay_desc));
     clock_now(&c->res.t_conn);
     bufferevent_setcb(c->bev, smtpc_on_read, NULL, smtpc_on_event, c);
     bufferevent_set_timeouts(c->bev, &tv, &tv);
@@ -711,15 +723,15 @@ static void smtpc_on_event(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_CONNECTED) {
         struct timeval tv = {c->r->p.smtp_helo_timeout, 0};
         /* Postfix logs relay=none until a connection is made. */
-        snprintf(c->res.relay_desc, sizeof(c->res.relay_desc), "%s[%s]:%d",
-                 t->host, t->ip, c->port);
+        smtpc_describe(c, t, c->res.relay_desc, sizeof(c->res.relay_desc));
         c->state = SMTPC_GREETING;
         bufferevent_set_timeouts(bev, &tv, &tv);
         return;
     }
     if (c->state == SMTPC_CONNECT) {
-        snprintf(reason, sizeof(reason), "connect to %s[%s]:%d: %s", t->host,
-                 t->ip, c->port,
+        char where[400];
+        smtpc_describe(c, t, where, sizeof(where));
+        snprintf(reason, sizeof(reason), "connect to %s: %s", where,
                  (what & BEV_EVENT_TIMEOUT)
                      ? "Connection timed out"
                      : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
@@ -741,13 +753,36 @@ static void smtpc_on_event(struct bufferevent *bev, short what, void *arg)
     smtpc_finish(c);
 }
 
+/* The target's socket address: an IP address and c->port, or for
+ * lmtp:unix: a path (relative ones under queue_directory, as Postfix's
+ * private/dovecot-lmtp). -1 if it is none. */
+static int smtpc_sockaddr(const struct smtpc *c, const struct smtpc_target *t,
+                          struct netaddr *na)
+{
+    struct sockaddr_un *sun = (struct sockaddr_un *)&na->ss;
+    int n;
+
+    if (!c->unix_socket)
+        return netaddr_parse(t->ip, c->port, na);
+    memset(na, 0, sizeof(*na));
+    sun->sun_family = AF_UNIX;
+    n = t->ip[0] == '/'
+            ? snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", t->ip)
+            : snprintf(sun->sun_path, sizeof(sun->sun_path), "%s/%s",
+                       c->r->p.queue_directory, t->ip);
+    if (n < 0 || (size_t)n >= sizeof(sun->sun_path))
+        return -1;
+    na->len = (socklen_t)sizeof(*sun);
+    return 0;
+}
+
 static void smtpc_connect(struct smtpc *c)
 {
     const struct smtpc_target *t = &c->targets[c->itarget];
     struct netaddr na;
     struct timeval tv;
 
-    if (netaddr_parse(t->ip, c->port, &na) < 0) {
+    if (smtpc_sockaddr(c, t, &na) < 0) {
         c->itarget++;
         smtpc_try_next(c);
         return;
@@ -762,9 +797,9 @@ static void smtpc_connect(struct smtpc *c)
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&na.ss,
                                    (int)na.len) < 0) {
-        char reason[600];
-        snprintf(reason, sizeof(reason), "connect to %s[%s]:%d: %s", t->host,
-                 t->ip, c->port,
+        char reason[600], where[400];
+        smtpc_describe(c, t, where, sizeof(where));
+        snprintf(reason, sizeof(reason), "connect to %s: %s", where,
                  evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
         smtpc_address_failed(c, 4, "4.4.1", reason);
         return;
@@ -901,9 +936,14 @@ static int smtpc_parse_nexthop(struct smtpc *c, const char *nexthop)
     long port;
 
     c->port = c->lmtp ? c->r->p.lmtp_tcp_port : c->r->p.smtp_tcp_port;
-    /* lmtp(8)'s "inet:host:port" (unix: sockets are not supported). */
+    /* lmtp(8)'s "inet:host:port" and "unix:path". */
     if (c->lmtp && strncmp(p, "inet:", 5) == 0)
         p += 5;
+    if (c->lmtp && strncmp(p, "unix:", 5) == 0 && p[5] != '\0') {
+        c->unix_socket = 1;
+        snprintf(c->host, sizeof(c->host), "%s", p + 5);
+        return 0;
+    }
     if (*p == '[') {
         end = strchr(p, ']');
         if (end == NULL)
@@ -966,7 +1006,10 @@ void smtpc_start(struct relay *r, const char *service, const char *qid,
     snprintf(c->nexthop, sizeof(c->nexthop), "%s", nexthop);
     if (smtpc_reuse(c))
         return;
-    if (netaddr_parse(c->host, c->port, &na) == 0) {
+    if (c->unix_socket) {
+        smtpc_add_target(c, r->p.myhostname, c->host);
+        smtpc_try_next(c);
+    } else if (netaddr_parse(c->host, c->port, &na) == 0) {
         smtpc_add_target(c, c->host, c->host);
         smtpc_try_next(c);
     } else if (c->bracketed || c->lmtp) {
