@@ -523,13 +523,16 @@ int fakemx_behaviour_parse_line(struct fakemx_behaviour *b, const char *line,
             goto done;
         }
     } else if (strcmp(key, "starttls") == 0 ||
-               strcmp(key, "tls_required") == 0 || strcmp(key, "dsn") == 0) {
+               strcmp(key, "tls_required") == 0 || strcmp(key, "dsn") == 0 ||
+               strcmp(key, "lmtp") == 0) {
         if (fakemx_yesno(v, &yes) < 0) {
             fakemx_perr(err, errlen, "%s: expected yes or no", key);
             goto done;
         }
         if (key[0] == 'd')
             b->dsn = yes;
+        else if (key[0] == 'l')
+            b->lmtp = yes;
         else if (key[1] == 't')
             b->starttls = yes;
         else
@@ -551,7 +554,8 @@ int fakemx_behaviour_parse_line(struct fakemx_behaviour *b, const char *line,
         fakemx_perr(err, errlen,
                     "unknown key \"%s\"; expected name, greeting, "
                     "max_conn_per_ip, rate, greylist, reply, tarpit, hang, "
-                    "drop, down, starttls, tls_required, dsn, eod or size",
+                    "drop, down, starttls, tls_required, dsn, lmtp, eod or "
+                    "size",
                     key);
         goto done;
     }

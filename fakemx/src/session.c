@@ -290,6 +290,62 @@ static int fakemx_settle(struct fakemx_session *s)
     return 0;
 }
 
+static int fakemx_rule_fires(const struct fakemx_rule *r, unsigned long ord,
+                             const char *subject);
+
+/* LMTP: the reply rule for recipient number ord (from 1) of address
+ * rcpt, or NULL for the default reply. */
+static const struct fakemx_rule *
+fakemx_lmtp_rule(const struct fakemx_session *s, unsigned long ord,
+                 const char *rcpt)
+{
+    const struct fakemx_behaviour *b = &s->host->beh;
+    char subject[SMTP_PATH_MAX + 64];
+
+    snprintf(subject, sizeof(subject), "%s", rcpt);
+    str_lower(subject);
+    for (size_t k = 0; k < b->nrules; k++)
+        if (b->rules[k].cmd == FAKEMX_CMD_DOT &&
+            b->rules[k].action == FAKEMX_ACT_REPLY &&
+            fakemx_rule_fires(&b->rules[k], ord, subject))
+            return &b->rules[k];
+    return NULL;
+}
+
+/* RFC 2033 section 4.2: one reply per accepted recipient, in order; the
+ * message is recorded with the recipients that got a 2xx. */
+static void fakemx_lmtp_end_of_data(struct fakemx_session *s, const char *id)
+{
+    struct strlist all = s->rcpts, allp = s->rcpt_params;
+    const struct fakemx_rule **rule = xcalloc(all.n ? all.n : 1, sizeof(*rule));
+
+    strlist_init(&s->rcpts);
+    strlist_init(&s->rcpt_params);
+    for (size_t i = 0; i < all.n; i++) {
+        rule[i] = fakemx_lmtp_rule(s, i + 1, all.v[i]);
+        if (rule[i] == NULL ||
+            smtp_reply_code(rule[i]->reply, NULL) / 100 == 2) {
+            strlist_push(&s->rcpts, all.v[i]);
+            strlist_push(&s->rcpt_params, allp.v[i]);
+        }
+    }
+    if (s->rcpts.n > 0)
+        fakemx_record(s);
+    for (size_t i = 0; i < all.n; i++) {
+        if (rule[i] != NULL)
+            fakemx_reply_template(s, rule[i]->reply);
+        else
+            fakemx_reply(s, "250 2.0.0 <%s> Ok: queued as %s", all.v[i], id);
+    }
+    if (s->rcpts.n > 0)
+        fakemx_record_notify(s->host->fm);
+    strlist_clear(&s->rcpts);
+    strlist_clear(&s->rcpt_params);
+    s->rcpts = all;
+    s->rcpt_params = allp;
+    free(rule);
+}
+
 /* ---- DATA ---- */
 
 static void fakemx_data_append(struct fakemx_session *s, const char *p,
@@ -315,7 +371,9 @@ static void fakemx_end_of_data(struct fakemx_session *s)
 
     s->in_data = 0;
     if (s->data_too_big) {
-        FAKEMX_REPLY_LIT(s, "552 5.3.4 Error: message file too big");
+        /* LMTP: the refusal once per recipient. */
+        for (size_t i = 0; i < (s->host->beh.lmtp ? s->rcpts.n : 1); i++)
+            FAKEMX_REPLY_LIT(s, "552 5.3.4 Error: message file too big");
     } else {
         /* "FM%08lX", written backwards without printf. */
         seq = ++fakemx_queue_seq;
@@ -327,11 +385,15 @@ static void fakemx_end_of_data(struct fakemx_session *s)
         log_info("%s: %s: from=<%s>, nrcpt=%zu, size=%zu, client=%s",
                  s->host->listen, p, s->mail_from, s->rcpts.n, s->data.len,
                  s->client_ip);
-        fakemx_record(s);
-        fakemx_reply3(s, "250 2.0.0 Ok: queued as ", p, "");
-        /* Before the 250 is written: a harness observes the delivery (and
-         * the SUT's queue) before the SUT can know of it. */
-        fakemx_record_notify(s->host->fm);
+        if (s->host->beh.lmtp) {
+            fakemx_lmtp_end_of_data(s, p);
+        } else {
+            fakemx_record(s);
+            fakemx_reply3(s, "250 2.0.0 Ok: queued as ", p, "");
+            /* Before the 250 is written: a harness observes the delivery
+             * (and the SUT's queue) before the SUT can know of it. */
+            fakemx_record_notify(s->host->fm);
+        }
     }
     fakemx_reset(s);
 }
@@ -379,14 +441,32 @@ static void fakemx_hello(struct fakemx_session *s, const char *arg, int ehlo)
     fakemx_send(s, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
+/* RFC 2033 section 4.1: an LMTP server refuses HELO and EHLO; an SMTP
+ * one does not know LHLO. */
+static int fakemx_wrong_hello(struct fakemx_session *s, int lhlo)
+{
+    if (s->host->beh.lmtp == lhlo)
+        return 0;
+    FAKEMX_REPLY_LIT(s, "500 5.5.1 Error: command not recognized");
+    return 1;
+}
+
 static void fakemx_cmd_ehlo(struct fakemx_session *s, const char *arg)
 {
-    fakemx_hello(s, arg, 1);
+    if (!fakemx_wrong_hello(s, 0))
+        fakemx_hello(s, arg, 1);
 }
 
 static void fakemx_cmd_helo(struct fakemx_session *s, const char *arg)
 {
-    fakemx_hello(s, arg, 0);
+    if (!fakemx_wrong_hello(s, 0))
+        fakemx_hello(s, arg, 0);
+}
+
+static void fakemx_cmd_lhlo(struct fakemx_session *s, const char *arg)
+{
+    if (!fakemx_wrong_hello(s, 1))
+        fakemx_hello(s, arg, 1);
 }
 
 /* 1 if the MAIL parameters carry a SIZE= beyond limit (RFC 1870). */
@@ -614,6 +694,7 @@ static const struct fakemx_verb {
 } fakemx_verbs[] = {
     {"EHLO", FAKEMX_CMD_EHLO, fakemx_cmd_ehlo},
     {"HELO", FAKEMX_CMD_EHLO, fakemx_cmd_helo},
+    {"LHLO", FAKEMX_CMD_EHLO, fakemx_cmd_lhlo},
     {"MAIL", FAKEMX_CMD_MAIL, fakemx_cmd_mail},
     {"RCPT", FAKEMX_CMD_RCPT, fakemx_cmd_rcpt},
     {"DATA", FAKEMX_CMD_DATA, fakemx_cmd_data},
@@ -758,7 +839,8 @@ static void fakemx_do(struct fakemx_session *s, enum fakemx_cmd cmd, char *line,
                 delay = r->delay_ms;
             break;
         case FAKEMX_ACT_REPLY:
-            if (forced == NULL)
+            /* LMTP: per recipient, at the end of data. */
+            if (forced == NULL && !(cmd == FAKEMX_CMD_DOT && b->lmtp))
                 forced = r;
             break;
         case FAKEMX_ACT_DROP_AFTER:

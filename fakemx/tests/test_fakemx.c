@@ -1129,6 +1129,51 @@ START_TEST(test_reply_match)
 }
 END_TEST
 
+/* lmtp = yes (RFC 2033): LHLO only, one reply per recipient after the
+ * dot, picked by "reply = DOT" rules (match: the address, #N: the N-th
+ * recipient); the message is recorded with the accepted ones. */
+START_TEST(test_lmtp)
+{
+    struct client *c;
+
+    set_beh("lmtp = yes\n"
+            "reply = DOT match full@* 452 4.2.2 <full@y.test> Mailbox full\n"
+            "reply = DOT #3 550 5.1.1 Third refused");
+    c = client_connect();
+    client_expect(c, "220 *");
+    client_puts(c, "EHLO a.test\r\nHELO a.test\r\nLHLO a.test\r\n");
+    client_expect(c, "500 5.5.1 Error: command not recognized\n"
+                     "500 5.5.1 Error: command not recognized\n250-*\n"
+                     "250-PIPELINING\n250-SIZE *\n250-8BITMIME\n"
+                     "250 ENHANCEDSTATUSCODES");
+    client_puts(c, "MAIL FROM:<a@x.test>\r\nRCPT TO:<ok@y.test>\r\n"
+                   "RCPT TO:<Full@y.test>\r\nRCPT TO:<third@y.test>\r\n"
+                   "RCPT TO:<fourth@y.test>\r\nDATA\r\nx\r\n.\r\n");
+    client_expect(c, "250 *\n250 *\n250 *\n250 *\n250 *\n" GO_AHEAD "\n"
+                     "250 2.0.0 <ok@y.test> Ok: queued as FM*\n"
+                     "452 4.2.2 <full@y.test> Mailbox full\n"
+                     "550 5.1.1 Third refused\n"
+                     "250 2.0.0 <fourth@y.test> Ok: queued as FM*");
+    ck_assert_uint_eq(fakemx_message_count(fm), 1);
+    ck_assert_uint_eq(fakemx_message_at(fm, 0)->nrcpt, 2);
+    ck_assert_str_eq(fakemx_message_at(fm, 0)->rcpts[0], "ok@y.test");
+    ck_assert_str_eq(fakemx_message_at(fm, 0)->rcpts[1], "fourth@y.test");
+    /* All refused: nothing recorded, the session goes on. */
+    client_puts(c, "MAIL FROM:<a@x.test>\r\nRCPT TO:<full@y.test>\r\n"
+                   "DATA\r\nx\r\n.\r\nNOOP\r\n");
+    client_expect(c, "250 *\n250 *\n" GO_AHEAD "\n452 4.2.2 *\n250 *");
+    ck_assert_uint_eq(fakemx_message_count(fm), 1);
+    client_free(c);
+    /* Without lmtp, LHLO is not a command. */
+    set_beh("");
+    c = client_connect();
+    client_expect(c, "220 *");
+    client_puts(c, "LHLO a.test\r\n");
+    client_expect(c, "500 5.5.1 Error: command not recognized");
+    client_free(c);
+}
+END_TEST
+
 START_TEST(test_max_conn_reply)
 {
     struct client *a, *b;
@@ -1857,6 +1902,7 @@ static Suite *fakemx_suite(void)
     tcase_add_test(tc, test_reply_every_connect);
     tcase_add_test(tc, test_reply_ranges);
     tcase_add_test(tc, test_reply_match);
+    tcase_add_test(tc, test_lmtp);
     tcase_add_test(tc, test_max_conn_reply);
     tcase_add_test(tc, test_greylist);
     tcase_add_test(tc, test_rate_connections);

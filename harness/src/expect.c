@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "expect_dkim.h"
 #include "mxlab/netaddr.h"
 #include "mxlab/strutil.h"
 
@@ -558,6 +559,7 @@ static void expect_explain_mx_n(const struct scn_expect *x,
 
 static const struct expect_kind expect_kinds[] = {
     {"delivered data", 3, 0, expect_parse_content, expect_check_data, NULL},
+    {"delivered dkim", 4, 4, expect_parse_dkim, expect_check_dkim, NULL},
     {"delivered envelope", 3, 0, expect_parse_content, expect_check_envelope,
      NULL},
     {"dns queried", 3, 0, expect_parse_dns, expect_check_dns, NULL},
@@ -628,7 +630,8 @@ int expect_parse(struct scn_expect *x, const char *text, char *err,
                  "deferred|active|hold|incoming N\", \"mx IP "
                  "connections|messages N\", \"log contains TEXT\", \"log "
                  "count PATTERN N\", \"log totals ...\", \"mailbox USER "
-                 "messages N|contains TEXT\", \"delivered data "
+                 "messages N|contains TEXT\", \"delivered dkim pass DOMAIN\", "
+                 "\"delivered data "
                  "contains|lacks TEXT\", \"delivered envelope contains|lacks "
                  "TEXT\" or \"dns queried NAME ...\"");
     strlist_clear(&w);

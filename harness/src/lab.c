@@ -152,8 +152,10 @@ static int lab_prepare(struct lab *lab, struct lab_sys *sys)
         env->dns_port = labconf_free_port(SOCK_DGRAM);
         snprintf(env->dns_ip, sizeof(env->dns_ip), "%s", LAB_DNS_IP);
     }
-    if (daemon_wanted(env->s, "policyd-spf") && env->dns_port != 53) {
-        /* policyd-spf's resolver asks port 53 only (as Postfix's): one
+    if ((daemon_wanted(env->s, "policyd-spf") ||
+         daemon_wanted(env->s, "opendkim")) &&
+        env->dns_port != 53) {
+        /* policyd-spf's and opendkim's resolvers ask port 53 only: one
          * 127.53.x.y address per worker. */
         unsigned pid = (unsigned)getpid();
         env->dns_port = 53;

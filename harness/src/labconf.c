@@ -201,8 +201,10 @@ int labconf_write_maincf(struct sut_env *env,
                   "queue_directory = %s\n"
                   "data_directory = %s/data\n"
                   "maillog_file = %s\n"
-                  "smtp_tcp_port = %d\n",
-                  env->queuedir, env->workdir, env->maillog, env->mx_port);
+                  "smtp_tcp_port = %d\n"
+                  "lmtp_tcp_port = %d\n",
+                  env->queuedir, env->workdir, env->maillog, env->mx_port,
+                  env->mx_port);
     if (tail != NULL)
         rc = tail(env, &sb);
     if (rc == 0)

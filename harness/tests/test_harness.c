@@ -348,7 +348,8 @@ static const struct {
      "\"deliveries N\", \"queue empty\", \"queue "
      "deferred|active|hold|incoming N\", \"mx IP connections|messages N\", "
      "\"log contains TEXT\", \"log count PATTERN N\", \"log totals "
-     "...\", \"mailbox USER messages N|contains TEXT\", \"delivered data "
+     "...\", \"mailbox USER messages N|contains TEXT\", \"delivered dkim "
+     "pass DOMAIN\", \"delivered data "
      "contains|lacks TEXT\", \"delivered envelope contains|lacks TEXT\" or "
      "\"dns "
      "queried NAME ...\""},
@@ -404,7 +405,7 @@ static const struct {
     {"[mx 127.0.0.9]\nbanner = x\n",
      "e.scn:2: unknown key \"banner\"; expected name, greeting, "
      "max_conn_per_ip, rate, greylist, reply, tarpit, hang, drop, down, "
-     "starttls, tls_required, dsn, eod or size"},
+     "starttls, tls_required, dsn, lmtp, eod or size"},
     {"[mx 127.0.0.9]\nname = two words\n",
      "e.scn:2: name: expected a host name"},
     {"[mx 127.0.0.9]\ngreeting = hello\n",

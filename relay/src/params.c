@@ -22,8 +22,8 @@
  * master.cf service): "transport[:nexthop]". */
 static int relay_param_other_transport(const char *value)
 {
-    static const char *const known[] = {"smtp", "relay", "error", "discard",
-                                        "local"};
+    static const char *const known[] = {"smtp",    "relay", "error",
+                                        "discard", "local", "lmtp"};
     size_t n = strcspn(value, ":");
 
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
@@ -33,8 +33,8 @@ static int relay_param_other_transport(const char *value)
 }
 
 #define RP_TRANSPORTS                                                          \
-    "only the smtp, relay, error, discard and local transports; mail for "     \
-    "another is deferred (mail transport unavailable)"
+    "only the smtp, relay, error, discard, local and lmtp transports; mail "   \
+    "for another is deferred (mail transport unavailable)"
 
 enum relay_param_type {
     RP_STR,  /* char *, the expanded value */
@@ -85,6 +85,7 @@ struct relay_param {
 static const struct relay_param relay_param_table[] = {
     /* Identity, files, logging. */
     CODE(mail_name, "Postfix"),
+    CODE(mail_version, "3.7.11"),
     CODE(mail_owner, "postfix"),
     STR(myhostname, NULL),
     STR(mydomain, NULL),
@@ -175,6 +176,31 @@ static const struct relay_param relay_param_table[] = {
     CODE(smtpd_forbid_bare_newline_reject_code, "550"),
     BOOL(smtpd_forbid_unauth_pipelining, "no"),
     BOOL(cleanup_replace_stray_cr_lf, "yes"),
+    /* Milters (milter.c): the whole conversation at the end of DATA. */
+    STR(smtpd_milters, ""),
+    PART(non_smtpd_milters, "",
+         "mail enters the relay only by SMTP (no sendmail(1) or pickup(8))"),
+    STR(milter_default_action, "tempfail"),
+    {.name = "milter_protocol",
+     .type = RP_LONG,
+     .def = "6",
+     .min = 2,
+     .max = 6,
+     .off = F(milter_protocol)},
+    TIME(milter_connect_timeout, "30s", 's'),
+    TIME(milter_command_timeout, "30s", 's'),
+    TIME(milter_content_timeout, "300s", 's'),
+    STR(milter_connect_macros, "j {daemon_name} {daemon_addr} v _"),
+    STR(milter_helo_macros,
+        "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer}"),
+    STR(milter_mail_macros, "i {auth_type} {auth_authen} {auth_author} "
+                            "{mail_addr} {mail_host} {mail_mailer}"),
+    STR(milter_rcpt_macros, "i {rcpt_addr} {rcpt_host} {rcpt_mailer}"),
+    STR(milter_data_macros, "i"),
+    STR(milter_end_of_header_macros, "i"),
+    STR(milter_end_of_data_macros, "i"),
+    STR(milter_macro_daemon_name, "$myhostname"),
+    STR(milter_macro_v, "$mail_name $mail_version"),
     /* smtpd TLS (tls.c). */
     BOOL(smtpd_tls_wrappermode, "no"),
     CODE(smtpd_tls_security_level, ""),
@@ -187,6 +213,7 @@ static const struct relay_param relay_param_table[] = {
     CODE(smtpd_tls_received_header, "no"),
     /* Queue manager and SMTP client. */
     CODE(smtp_tcp_port, "smtp"),
+    CODE(lmtp_tcp_port, "24"),
     BOOL(smtp_skip_5xx_greeting, "yes"),
     CODE(default_destination_concurrency_limit, "20"),
     LONG(smtp_destination_concurrency_limit,

@@ -336,12 +336,13 @@ static void qmgr_start_job(struct qmgr_job *j)
 {
     const char *t = j->route.transport;
 
-    if (strcmp(t, "smtp") == 0 || strcmp(t, "relay") == 0) {
+    if (strcmp(t, "smtp") == 0 || strcmp(t, "relay") == 0 ||
+        strcmp(t, "lmtp") == 0) {
         struct smtpc_msg msg = {j->m->sender, j->m->dsn_ret, j->m->dsn_envid,
                                 j->data, j->len};
-        smtpc_start(j->r, strcmp(t, "relay") == 0 ? "relay/smtp" : "smtp",
-                    j->m->id, j->route.nexthop, &msg, j->rcpts, j->n,
-                    qmgr_on_delivered, j);
+        smtpc_start(j->r, strcmp(t, "relay") == 0 ? "relay/smtp" : t, j->m->id,
+                    j->route.nexthop, &msg, j->rcpts, j->n, qmgr_on_delivered,
+                    j);
     } else if (strcmp(t, "error") == 0) {
         qmgr_local_outcome(j, 5, "5.0.0", j->route.nexthop);
     } else if (strcmp(t, "discard") == 0) {

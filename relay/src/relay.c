@@ -430,12 +430,33 @@ static void relay_init_params(struct relay_params *p)
     relay_params_init(p);
 }
 
+/* smtp_tcp_port, lmtp_tcp_port: a number, or the service names "smtp"
+ * (25) and "lmtp" (24). */
+static int relay_tcp_port(struct config *cf, const char *name, int *out,
+                          char *err, size_t errlen)
+{
+    const char *port = config_get(cf, name);
+    long v;
+
+    if (strcmp(port, "smtp") == 0 || strcmp(port, "lmtp") == 0) {
+        *out = port[0] == 's' ? 25 : 24;
+        return 0;
+    }
+    if (str_to_long(port, &v) < 0 || v < 1 || v > 65535) {
+        snprintf(err, errlen, "%s: bad %s \"%s\"",
+                 config_where(cf, name) ? config_where(cf, name) : "main.cf",
+                 name, port);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
 /* Read the parameters of cf into p (relay_init_params() first). -1 with
  * "file:line: what" in err. */
 static int relay_load_params(struct relay *r, struct config *cf,
                              struct relay_params *p, char *err, size_t errlen)
 {
-    const char *port;
     int bad = 0;
 
     /* The typed parameters of the table (params.c), then those that need
@@ -450,21 +471,10 @@ static int relay_load_params(struct relay *r, struct config *cf,
         free(abs);
     }
     relay_load_protocols(cf, p);
-    port = config_get(cf, "smtp_tcp_port");
-    if (strcmp(port, "smtp") == 0) {
-        p->smtp_tcp_port = 25;
-    } else {
-        long v;
-        if (str_to_long(port, &v) < 0 || v < 1 || v > 65535) {
-            snprintf(err, errlen, "%s: bad smtp_tcp_port \"%s\"",
-                     config_where(cf, "smtp_tcp_port")
-                         ? config_where(cf, "smtp_tcp_port")
-                         : "main.cf",
-                     port);
-            return -1;
-        }
-        p->smtp_tcp_port = (int)v;
-    }
+    if (relay_tcp_port(cf, "smtp_tcp_port", &p->smtp_tcp_port, err, errlen) <
+            0 ||
+        relay_tcp_port(cf, "lmtp_tcp_port", &p->lmtp_tcp_port, err, errlen) < 0)
+        return -1;
     const char *badlevel;
     p->smtpd_tls_level = relay_tls_level(cf, &badlevel);
     p->smtp_connection_cache_time_limit =

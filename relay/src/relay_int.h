@@ -79,6 +79,7 @@ struct relay_params {
     int disable_vrfy_command;
     int smtputf8_enable;
     int smtp_tcp_port;
+    int lmtp_tcp_port;
     long message_size_limit;
     long smtpd_recipient_limit;
     long smtp_destination_concurrency_limit; /* 0: no limit */
@@ -125,6 +126,18 @@ struct relay_params {
     size_t nevent_limit_exceptions;
     int smtpd_per_request_deadline;
     long smtpd_recipient_overshoot_limit;
+    /* Milters (milter.c): the list, what a failed one means, the
+     * protocol version, timeouts and the macros of each stage. */
+    char *smtpd_milters;
+    char *milter_default_action;
+    long milter_protocol;
+    long milter_connect_timeout;
+    long milter_command_timeout;
+    long milter_content_timeout;
+    char *milter_connect_macros, *milter_helo_macros, *milter_mail_macros;
+    char *milter_rcpt_macros, *milter_data_macros;
+    char *milter_end_of_header_macros, *milter_end_of_data_macros;
+    char *milter_macro_daemon_name, *milter_macro_v;
 };
 
 /* An inet smtpd service of master.cf: main.cf's parameters with the

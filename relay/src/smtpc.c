@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "mxlab/clock.h"
 #include "mxlab/dns.h"
@@ -41,7 +42,7 @@ enum smtpc_state {
 
 struct smtpc_target {
     char host[256];
-    char ip[64];
+    char ip[108]; /* an address, or lmtp:unix:'s socket path */
 };
 
 struct smtpc {
@@ -52,6 +53,8 @@ struct smtpc {
     int dsn_ret;
     char *dsn_envid;
     int piped;         /* MAIL, RCPTs and DATA went out together */
+    int lmtp;          /* RFC 2033: LHLO, a reply per recipient after DATA */
+    int unix_socket;   /* lmtp:unix:PATH: the target's "ip" is the path */
     char nexthop[512]; /* as the queue manager gave it: the cache key */
     char service[32];  /* for the log: "smtp", "relay/smtp" */
     char qid[16];
@@ -84,6 +87,16 @@ struct smtpc {
     struct smtpc_result res;
     struct smtpc *next; /* on r->clients */
 };
+
+/* Postfix's "host[address]:port", or "host[path]" for a UNIX socket. */
+static void smtpc_describe(const struct smtpc *c, const struct smtpc_target *t,
+                           char *buf, size_t len)
+{
+    if (c->unix_socket)
+        snprintf(buf, len, "%s[%s]", t->host, t->ip);
+    else
+        snprintf(buf, len, "%s[%s]:%d", t->host, t->ip, c->port);
+}
 
 static void smtpc_unlink(struct smtpc *c)
 {
@@ -329,8 +342,8 @@ static int smtpc_reuse(struct smtpc *c)
         }
     event_free(k->idle);
     free(k);
-    snprintf(c->res.relay_desc, sizeof(c->res.relay_desc), "%s[%s]:%d",
-             c->targets[0].host, c->targets[0].ip, c->port);
+    smtpc_describe(c, &c->targets[0], c->res.relay_desc,
+                   sizeof(c->res.relay_desc));
     clock_now(&c->res.t_conn);
     bufferevent_setcb(c->bev, smtpc_on_read, NULL, smtpc_on_event, c);
     bufferevent_set_timeouts(c->bev, &tv, &tv);
@@ -470,6 +483,36 @@ static void smtpc_address_failed(struct smtpc *c, int cls, const char *dsn,
     smtpc_try_next(c);
 }
 
+/* RFC 2033 section 4.2: after the final dot, one reply per recipient
+ * that RCPT accepted, in their order. Records it; 1 while more are due,
+ * 0 after the last (every recipient then has its outcome). */
+static int smtpc_lmtp_reply(struct smtpc *c, int cls, const char *dsn,
+                            const char *reply)
+{
+    const struct smtpc_target *t = &c->targets[c->itarget];
+    struct smtpc_rcpt *rc;
+    char reason[1400];
+
+    while (c->ircpt < c->n && c->rcpts[c->ircpt].status != 0)
+        c->ircpt++; /* refused at RCPT: no reply after DATA */
+    if (c->ircpt >= c->n)
+        return 0;
+    rc = &c->rcpts[c->ircpt++];
+    if (cls == 2)
+        snprintf(reason, sizeof(reason), "%s", reply);
+    else
+        snprintf(reason, sizeof(reason),
+                 "host %s[%s] said: %s (in reply to end of DATA command)",
+                 t->host, t->ip, reply);
+    rc->status = cls == 2 ? 2 : cls == 5 ? 5 : 4;
+    snprintf(rc->dsn, sizeof(rc->dsn), "%s", dsn);
+    rc->reply = xstrdup(reason);
+    rc->diag = cls == 2 ? NULL : xstrdup(reply);
+    while (c->ircpt < c->n && c->rcpts[c->ircpt].status != 0)
+        c->ircpt++;
+    return c->ircpt < c->n;
+}
+
 /* Handle one complete reply. Returns 0 to keep reading this connection,
  * -1 when c was finished (freed) or moved to another address. */
 static int smtpc_on_reply(struct smtpc *c, int code)
@@ -498,14 +541,16 @@ static int smtpc_on_reply(struct smtpc *c, int code)
         }
         clock_now(&c->res.t_conn);
         c->state = SMTPC_EHLO;
-        smtpc_send(c, "EHLO %s", c->r->p.myhostname);
+        smtpc_send(c, "%s %s", c->lmtp ? "LHLO" : "EHLO", c->r->p.myhostname);
         return 0;
     case SMTPC_EHLO:
-        if (cls != 2) {
+        if (cls != 2 && !c->lmtp) {
             c->state = SMTPC_HELO;
             smtpc_send(c, "HELO %s", c->r->p.myhostname);
             return 0;
         }
+        if (cls != 2)
+            break; /* RFC 2033 section 4.1: no HELO to fall back to */
         c->pipelining = smtpc_offers(reply, "PIPELINING");
         c->offers_size = smtpc_offers(reply, "SIZE");
         c->offers_dsn = smtpc_offers(reply, "DSN");
@@ -557,9 +602,12 @@ static int smtpc_on_reply(struct smtpc *c, int code)
         if (code != 354)
             break;
         c->state = SMTPC_DOT;
+        c->ircpt = 0;
         smtpc_send_data(c);
         return 0;
     case SMTPC_DOT:
+        if (c->lmtp && smtpc_lmtp_reply(c, cls, dsn, reply))
+            return 0; /* more recipients' replies to come */
         if (cls == 2)
             smtpc_fail_rest(c, 2, dsn, reply, reply);
         else
@@ -675,15 +723,15 @@ static void smtpc_on_event(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_CONNECTED) {
         struct timeval tv = {c->r->p.smtp_helo_timeout, 0};
         /* Postfix logs relay=none until a connection is made. */
-        snprintf(c->res.relay_desc, sizeof(c->res.relay_desc), "%s[%s]:%d",
-                 t->host, t->ip, c->port);
+        smtpc_describe(c, t, c->res.relay_desc, sizeof(c->res.relay_desc));
         c->state = SMTPC_GREETING;
         bufferevent_set_timeouts(bev, &tv, &tv);
         return;
     }
     if (c->state == SMTPC_CONNECT) {
-        snprintf(reason, sizeof(reason), "connect to %s[%s]:%d: %s", t->host,
-                 t->ip, c->port,
+        char where[400];
+        smtpc_describe(c, t, where, sizeof(where));
+        snprintf(reason, sizeof(reason), "connect to %s: %s", where,
                  (what & BEV_EVENT_TIMEOUT)
                      ? "Connection timed out"
                      : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
@@ -705,13 +753,36 @@ static void smtpc_on_event(struct bufferevent *bev, short what, void *arg)
     smtpc_finish(c);
 }
 
+/* The target's socket address: an IP address and c->port, or for
+ * lmtp:unix: a path (relative ones under queue_directory, as Postfix's
+ * private/dovecot-lmtp). -1 if it is none. */
+static int smtpc_sockaddr(const struct smtpc *c, const struct smtpc_target *t,
+                          struct netaddr *na)
+{
+    struct sockaddr_un *sun = (struct sockaddr_un *)&na->ss;
+    int n;
+
+    if (!c->unix_socket)
+        return netaddr_parse(t->ip, c->port, na);
+    memset(na, 0, sizeof(*na));
+    sun->sun_family = AF_UNIX;
+    n = t->ip[0] == '/'
+            ? snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", t->ip)
+            : snprintf(sun->sun_path, sizeof(sun->sun_path), "%s/%s",
+                       c->r->p.queue_directory, t->ip);
+    if (n < 0 || (size_t)n >= sizeof(sun->sun_path))
+        return -1;
+    na->len = (socklen_t)sizeof(*sun);
+    return 0;
+}
+
 static void smtpc_connect(struct smtpc *c)
 {
     const struct smtpc_target *t = &c->targets[c->itarget];
     struct netaddr na;
     struct timeval tv;
 
-    if (netaddr_parse(t->ip, c->port, &na) < 0) {
+    if (smtpc_sockaddr(c, t, &na) < 0) {
         c->itarget++;
         smtpc_try_next(c);
         return;
@@ -726,9 +797,9 @@ static void smtpc_connect(struct smtpc *c)
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&na.ss,
                                    (int)na.len) < 0) {
-        char reason[600];
-        snprintf(reason, sizeof(reason), "connect to %s[%s]:%d: %s", t->host,
-                 t->ip, c->port,
+        char reason[600], where[400];
+        smtpc_describe(c, t, where, sizeof(where));
+        snprintf(reason, sizeof(reason), "connect to %s: %s", where,
                  evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
         smtpc_address_failed(c, 4, "4.4.1", reason);
         return;
@@ -864,7 +935,15 @@ static int smtpc_parse_nexthop(struct smtpc *c, const char *nexthop)
     const char *p = nexthop, *end;
     long port;
 
-    c->port = c->r->p.smtp_tcp_port;
+    c->port = c->lmtp ? c->r->p.lmtp_tcp_port : c->r->p.smtp_tcp_port;
+    /* lmtp(8)'s "inet:host:port" and "unix:path". */
+    if (c->lmtp && strncmp(p, "inet:", 5) == 0)
+        p += 5;
+    if (c->lmtp && strncmp(p, "unix:", 5) == 0 && p[5] != '\0') {
+        c->unix_socket = 1;
+        snprintf(c->host, sizeof(c->host), "%s", p + 5);
+        return 0;
+    }
     if (*p == '[') {
         end = strchr(p, ']');
         if (end == NULL)
@@ -899,6 +978,7 @@ void smtpc_start(struct relay *r, const char *service, const char *qid,
 
     c->r = r;
     snprintf(c->service, sizeof(c->service), "%s", service);
+    c->lmtp = strcmp(service, "lmtp") == 0;
     snprintf(c->qid, sizeof(c->qid), "%s", qid);
     c->next = r->clients;
     r->clients = c;
@@ -926,10 +1006,14 @@ void smtpc_start(struct relay *r, const char *service, const char *qid,
     snprintf(c->nexthop, sizeof(c->nexthop), "%s", nexthop);
     if (smtpc_reuse(c))
         return;
-    if (netaddr_parse(c->host, c->port, &na) == 0) {
+    if (c->unix_socket) {
+        smtpc_add_target(c, r->p.myhostname, c->host);
+        smtpc_try_next(c);
+    } else if (netaddr_parse(c->host, c->port, &na) == 0) {
         smtpc_add_target(c, c->host, c->host);
         smtpc_try_next(c);
-    } else if (c->bracketed) {
+    } else if (c->bracketed || c->lmtp) {
+        /* LMTP looks up addresses only (Postfix's lmtp(8): no MX). */
         c->mx = xcalloc(1, sizeof(*c->mx));
         snprintf(c->mx[0].host, sizeof(c->mx[0].host), "%s", c->host);
         c->nmx = 1;

@@ -34,6 +34,7 @@
 
 #include "anvil.h"
 #include "master.h"
+#include "milter.h"
 #include "mxlab/clock.h"
 #include "mxlab/dns.h"
 #include "mxlab/log.h"
@@ -1379,6 +1380,66 @@ static int smtpd_rcpt_duplicate(const struct smtpd_session *s,
     return 0;
 }
 
+/* smtpd_milters (milter.c): each milter over the message at the end of
+ * DATA, Postfix's macros from the session. 0 to queue msg (perhaps
+ * modified), 1 when the milters answered for it (reject, tempfail,
+ * discard: the reply is sent). */
+static int smtpd_milter(struct smtpd_session *s, const char *id,
+                        struct strbuf *msg)
+{
+    const struct relay_params *p = s->p;
+    struct milter_conf mc = {
+        p->smtpd_milters,
+        p->milter_default_action,
+        p->milter_protocol,
+        p->milter_connect_timeout,
+        p->milter_command_timeout,
+        p->milter_content_timeout,
+        {p->milter_connect_macros, p->milter_helo_macros, p->milter_mail_macros,
+         p->milter_rcpt_macros, p->milter_data_macros,
+         p->milter_end_of_header_macros, p->milter_end_of_data_macros}};
+    char local[64], reply[512], warn[512];
+    struct milter_info mi = {.client_name = s->name,
+                             .client_addr = s->ip,
+                             .helo = s->helo,
+                             .sender = s->sender,
+                             .client_port = netaddr_port(&s->peer),
+                             .client_family = netaddr_family(&s->peer),
+                             .rcpts = &s->rcpts,
+                             .myhostname = p->myhostname,
+                             .daemon_name = p->milter_macro_daemon_name,
+                             .daemon_addr = local,
+                             .version = p->milter_macro_v,
+                             .queue_id = id,
+                             .auth_type = s->sasl_method,
+                             .auth_authen = s->sasl_username};
+    enum milter_verdict v;
+
+    smtpd_local_addr(s, local, sizeof(local));
+    v = milter_run(&mc, &mi, msg, reply, sizeof(reply), warn, sizeof(warn));
+    if (warn[0] != '\0')
+        maillog_printf(s->r->log, "cleanup", "warning: %s: %s", id, warn);
+    if (v == MILTER_V_ACCEPT)
+        return 0;
+    if (v == MILTER_V_DISCARD) {
+        maillog_printf(s->r->log, "cleanup",
+                       "%s: milter-discard: END-OF-MESSAGE from %s[%s]: "
+                       "milter triggers DISCARD action; from=<%s> proto=%s "
+                       "helo=<%s>",
+                       id, s->name, s->ip, s->sender,
+                       s->esmtp ? "ESMTP" : "SMTP", s->helo ? s->helo : "");
+        smtpd_reply(s, "250 2.0.0 Ok: queued as %s", id);
+        return 1;
+    }
+    maillog_printf(s->r->log, "cleanup",
+                   "%s: milter-reject: END-OF-MESSAGE from %s[%s]: %s; "
+                   "from=<%s> to=<%s> proto=%s helo=<%s>",
+                   id, s->name, s->ip, reply + 4, s->sender, s->rcpts.v[0],
+                   s->esmtp ? "ESMTP" : "SMTP", s->helo ? s->helo : "");
+    smtpd_reply(s, "%s", reply);
+    return 1;
+}
+
 /* cleanup(8): expand recipients, add the Received header, commit. */
 static void smtpd_finish_data(struct smtpd_session *s)
 {
@@ -1458,20 +1519,25 @@ static void smtpd_finish_data(struct smtpd_session *s)
     else
         strbuf_printf(&msg, ";\r\n\t%s\r\n", date);
     smtpd_cleanup_content(s, id, &msg, msgid, sizeof(msgid));
-    snprintf(s->commit_id, sizeof(s->commit_id), "%s", id);
-    free(s->commit_msgid);
-    s->commit_msgid = xstrdup(msgid);
-    struct queue_dsn dsn = {s->dsn_ret, s->dsn_envid, notify, &orcpts};
-    s->commit_bdat = s->bdat_state != BDAT_NONE;
-    s->commit_bdat_size = s->act_size;
-    int rc = queue_commit_async(r, id, s->sender, &addrs, &origs, &dsn, msg.buf,
+    int rc = -2; /* -2: the milters answered for it, nothing is queued */
+    if (s->p->smtpd_milters[0] == '\0' || smtpd_milter(s, id, &msg) == 0) {
+        snprintf(s->commit_id, sizeof(s->commit_id), "%s", id);
+        free(s->commit_msgid);
+        s->commit_msgid = xstrdup(msgid);
+        struct queue_dsn dsn = {s->dsn_ret, s->dsn_envid, notify, &orcpts};
+        s->commit_bdat = s->bdat_state != BDAT_NONE;
+        s->commit_bdat_size = s->act_size;
+        rc = queue_commit_async(r, id, s->sender, &addrs, &origs, &dsn, msg.buf,
                                 msg.len, smtpd_committed, s);
+    }
     strbuf_clear(&msg);
     strlist_clear(&addrs);
     strlist_clear(&origs);
     strlist_clear(&orcpts);
     free(notify);
     smtpd_reset(s);
+    if (rc == -2)
+        return;
     if (rc == 0) {
         /* The reply waits for the group's sync; so do later commands. */
         s->committing = 1;

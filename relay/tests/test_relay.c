@@ -375,9 +375,16 @@ END_TEST
 static const struct {
     const char *main_line, *master_cf, *want;
 } warn_cases[] = {
-    {"smtpd_milters = inet:127.0.0.1:8891\n", NULL,
-     "main.cf:10: smtpd_milters is not implemented by mxlab-relay; mail is "
-     "accepted without it"},
+    {"content_filter = smtp-amavis:[127.0.0.1]:10024\n", NULL,
+     "main.cf:10: content_filter is not implemented by mxlab-relay; mail is "
+     "delivered without the filter"},
+    /* Implemented (milter.c): no warning. */
+    {"smtpd_milters = inet:127.0.0.1:8891\nmilter_default_action = accept\n"
+     "milter_protocol = 6\n",
+     NULL, ""},
+    {"non_smtpd_milters = inet:127.0.0.1:8891\n", NULL,
+     "main.cf:10: non_smtpd_milters is only partly implemented by "
+     "mxlab-relay: mail enters the relay only by SMTP"},
     /* Implemented outside the table (sasl.c): no warning. */
     {"smtpd_sasl_auth_enable = yes\nsmtpd_sasl_type = dovecot\n"
      "smtpd_sasl_path = inet:127.0.0.1:12345\n",
@@ -401,12 +408,12 @@ static const struct {
      "main.cf:10: unused parameter: myhostnme=typo.example"},
     {"mxlab_dns_server = 127.0.0.1:53\n", NULL,
      "main.cf:10: mxlab_dns_server is not an mxlab-relay parameter"},
-    {"", "127.0.0.1:2525 inet n - n - - smtpd -o smtpd_milters=inet:x:1\n",
-     "master.cf:1: smtpd_milters is not implemented by mxlab-relay"},
+    {"", "127.0.0.1:2525 inet n - n - - smtpd -o header_checks=regexp:x\n",
+     "master.cf:1: header_checks is not implemented by mxlab-relay"},
     {"default_transport = uucp\n", NULL,
      "main.cf:10: default_transport is only partly implemented by "
-     "mxlab-relay: only the smtp, relay, error, discard and local"},
-    {"", "127.0.0.1:2525 inet n - n - - smtpd -o relay_transport=lmtp:x\n",
+     "mxlab-relay: only the smtp, relay, error, discard, local and lmtp"},
+    {"", "127.0.0.1:2525 inet n - n - - smtpd -o relay_transport=uucp:x\n",
      "master.cf:1: relay_transport is only partly implemented"},
     /* Implemented, or accepted with no effect: no warning at all. */
     {"default_transport = error:no mail here\n", NULL, ""},

@@ -159,6 +159,11 @@ struct fakemx_behaviour {
      * ends DATA, as on a receiver open to SMTP smuggling; strict (the
      * default): only CRLF, and a command ending in bare LF gets 521. */
     int eod_lenient;
+    /* lmtp = yes: RFC 2033: LHLO (EHLO and HELO are 500), and after the
+     * final dot one reply per accepted recipient; "reply = DOT" rules
+     * then pick a recipient's reply (#N: the N-th recipient of the
+     * message, match GLOB: its address). */
+    int lmtp;
     long size; /* SIZE limit; 0: 10240000 */
     enum fakemx_down down;
 };

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""relay/tests/lmtp_unix.py — LMTP delivery over a UNIX socket
+(transport "lmtp:unix:PATH", as Dovecot's private/dovecot-lmtp), which
+the lab's fake MX (TCP only) cannot serve: a small LMTP server here
+(RFC 2033, a judge of its own) answers LHLO, and after the final dot one
+reply per recipient: 250 for one, 550 for "inconnu". Checks the replies
+reach the right recipients' log lines, with Postfix's relay=HOST[PATH].
+
+usage: lmtp_unix.py BIN_DIR
+"""
+import os
+import socket
+import threading
+
+import extlab
+from extlab import Client, free_port
+
+L = extlab.Lab("lmtp-unix", deadline=60)
+path = L.path("lmtp.sock")
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(path)
+srv.listen(4)
+os.chmod(path, 0o777)  # the relay drops root before it connects
+got = []
+
+
+def serve():
+    while True:
+        try:
+            conn, _ = srv.accept()
+        except OSError:
+            return
+        f = conn.makefile("rb")
+        conn.sendall(b"220 imap.test LMTP ready\r\n")
+        rcpts = []
+        while True:
+            line = f.readline().decode().rstrip("\r\n")
+            verb = line[:4].upper()
+            got.append(line)
+            if not line or verb == "QUIT":
+                conn.sendall(b"221 2.0.0 Bye\r\n")
+                break
+            if verb == "LHLO":
+                conn.sendall(b"250-imap.test\r\n250 PIPELINING\r\n")
+            elif verb == "RCPT":
+                rcpts.append(line.split("<", 1)[1].split(">", 1)[0])
+                conn.sendall(b"250 2.1.5 Ok\r\n")
+            elif verb == "DATA":
+                conn.sendall(b"354 Go ahead\r\n")
+                while f.readline() not in (b".\r\n", b""):
+                    pass
+                for r in rcpts:
+                    if r.startswith("inconnu"):
+                        conn.sendall(b"550 5.1.1 <%s> User unknown\r\n"
+                                     % r.encode())
+                    else:
+                        conn.sendall(b"250 2.0.0 <%s> Saved\r\n" % r.encode())
+                rcpts = []
+            else:
+                conn.sendall(b"250 2.0.0 Ok\r\n")
+        conn.close()
+
+
+threading.Thread(target=serve, daemon=True).start()
+L.write("relay/transport", "minet.net lmtp:unix:%s\n" % path)
+p25 = free_port()
+main_cf = ("myhostname = mx1.minet.net\nmydestination =\n"
+           "relay_domains = minet.net\nmynetworks = 127.0.0.0/8\n"
+           "compatibility_level = 3.6\nqueue_directory = %s/queue\n"
+           "maillog_file = %s/maillog\n"
+           "transport_maps = texthash:%s\n"
+           % (L.work, L.work, L.path("relay/transport")))
+L.relay(main_cf, "127.0.0.1:%d inet n - n - - smtpd\n" % p25, [p25])
+c = Client(L, p25)
+c.reply()
+c.cmd("EHLO client.example", "250 ")
+c.cmd("MAIL FROM:<>", "250 ")
+c.cmd("RCPT TO:<adherent@minet.net>", "250 ")
+c.cmd("RCPT TO:<inconnu@minet.net>", "250 ")
+c.cmd("DATA", "354 ")
+c.send("Subject: lmtp\r\n\r\nBonjour.\r\n.")
+c.cmd("QUIT", "250 2.0.0 Ok: queued as")
+c.close()
+L.wait_for("both outcomes in the log",
+           lambda: "status=bounced" in L.maillog() and
+           "status=sent" in L.maillog())
+log = L.maillog()
+for want in ("to=<adherent@minet.net>, relay=mx1.minet.net[%s], " % path,
+             "dsn=2.0.0, status=sent (250 2.0.0 <adherent@minet.net> Saved)",
+             "dsn=5.1.1, status=bounced (host mx1.minet.net[%s] said: 550 "
+             "5.1.1 <inconnu@minet.net> User unknown (in reply to end of "
+             "DATA command))" % path):
+    if want not in log:
+        L.fail("the log lacks %r:\n%s" % (want, log))
+if not got or not got[0].startswith("LHLO mx1.minet.net"):
+    L.fail("the client did not start with LHLO: %r" % got[:2])
+srv.close()
+L.finish()
