@@ -70,5 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         map_free(m);
     }
     free(spec);
+    /* One scratch file per input: nothing is left in /tmp afterwards. */
+    (void)unlink(path);
     return 0;
 }

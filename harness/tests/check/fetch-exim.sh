@@ -17,8 +17,19 @@ mkdir -p "$dir/debs" "$root"
 cd "$dir/debs"
 # _apt cannot write into a root-owned mktemp directory: let it.
 chmod 777 "$dir/debs"
-apt-get download -q exim4-daemon-light exim4-base exim4-config libidn12 \
-    >/dev/null 2>"$dir/debs/apt.err" || {
+# A machine whose package lists were cleaned after installation (container
+# images often are) knows no candidate to download: update them once and
+# try again.
+download() {
+    apt-get download -q exim4-daemon-light exim4-base exim4-config libidn12 \
+        >/dev/null 2>"$dir/debs/apt.err"
+}
+download || {
+    echo "fetch-exim.sh: apt-get download failed; apt-get update, then again" >&2
+    apt-get update -q >"$dir/debs/update.log" 2>&1 || cat "$dir/debs/update.log" >&2
+    download
+} || {
+    echo "fetch-exim.sh: cannot download Exim's packages:" >&2
     cat "$dir/debs/apt.err" >&2
     exit 1
 }
