@@ -15,13 +15,17 @@
 #include <string.h>
 #include <time.h>
 
+#include "admin.h"
 #include "mxlab/config.h"
 #include "mxlab/maillog.h"
 #include "mxlab/map.h"
 #include "mxlab/smtp.h"
 #include "mxlab/strutil.h"
 #include "mxlab/xmem.h"
-#include "relay_int.h"
+#include "qmgr.h"
+#include "queue.h"
+#include "relay.h"
+#include "rewrite.h"
 
 /* fn(arg, m) for every message, as showq lists them: the active queue
  * in arrival order, then deferred/ and hold/ oldest first (read from the

@@ -17,7 +17,8 @@
 #include "mxlab/clock.h"
 #include "mxlab/config.h"
 #include "mxlab/xmem.h"
-#include "relay_int.h"
+#include "params.h"
+#include "relay.h"
 
 #define ANVIL_BUCKETS 1024
 

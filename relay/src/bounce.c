@@ -20,10 +20,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "bounce.h"
 #include "mxlab/clock.h"
 #include "mxlab/maillog.h"
 #include "mxlab/xmem.h"
-#include "relay_int.h"
+#include "queue.h"
+#include "relay.h"
 
 #define BOUNCE_WRAP 79 /* bounce(8): line_wrap(..., 79, 4, ...) */
 

@@ -18,8 +18,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "mxlab/xmem.h"
-#include "relay_int.h"
+#include "relay.h"
 
 #define CONTROL_REQUEST_MAX 4096
 

@@ -17,7 +17,7 @@
 #include "mxlab/config.h"
 #include "mxlab/fsutil.h"
 #include "mxlab/xmem.h"
-#include "relay_int.h"
+#include "relay.h"
 
 #define DAEMON_LOCK_TRIES 20 /* x 50 ms: a probe may hold it briefly */
 

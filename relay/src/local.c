@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "local.h"
 #include "mxlab/clock.h"
 #include "mxlab/fsutil.h"
 #include "mxlab/log.h"
@@ -28,7 +29,10 @@
 #include "mxlab/map.h"
 #include "mxlab/smtp.h"
 #include "mxlab/xmem.h"
-#include "relay_int.h"
+#include "queue.h"
+#include "relay.h"
+#include "rewrite.h"
+#include "smtpc.h"
 
 static void local_result(struct smtpc_rcpt *rc, int status, const char *dsn,
                          const char *fmt, ...)

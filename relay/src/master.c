@@ -18,7 +18,8 @@
 #include "mxlab/config.h"
 #include "mxlab/log.h"
 #include "mxlab/maillog.h"
-#include "relay_int.h"
+#include "params.h"
+#include "relay.h"
 
 #define MASTER_STRESS_TIME 1000 /* seconds, as master_avail.c */
 #define MASTER_ACCEPT_PAUSE 1   /* seconds without accept() */

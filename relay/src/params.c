@@ -16,7 +16,7 @@
 #include "mxlab/log.h"
 #include "mxlab/xmem.h"
 #include "params.h"
-#include "relay_int.h"
+#include "relay.h"
 
 /* A transport that qmgr.c does not have (pipe, lmtp, virtual, a
  * master.cf service): "transport[:nexthop]". */

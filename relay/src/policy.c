@@ -17,7 +17,11 @@
 #include "mxlab/map.h"
 #include "mxlab/smtp.h"
 #include "mxlab/xmem.h"
-#include "relay_int.h"
+#include "params.h"
+#include "policy.h"
+#include "policy_client.h"
+#include "relay.h"
+#include "rewrite.h"
 
 enum { POLICY_DUNNO = 0, POLICY_PERMIT = 1, POLICY_REJECT = -1 };
 /* Access actions that set something aside and go on (the text is in

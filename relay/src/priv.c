@@ -19,7 +19,7 @@
 
 #include "mxlab/config.h"
 #include "mxlab/xmem.h"
-#include "relay_int.h"
+#include "relay.h"
 
 /* Give path and everything below it to uid:gid (no symlinks followed). */
 static int priv_chown_tree(const char *path, uid_t uid, gid_t gid)

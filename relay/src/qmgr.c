@@ -11,11 +11,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounce.h"
+#include "local.h"
 #include "mxlab/clock.h"
 #include "mxlab/log.h"
 #include "mxlab/maillog.h"
 #include "mxlab/xmem.h"
-#include "relay_int.h"
+#include "qmgr.h"
+#include "queue.h"
+#include "relay.h"
+#include "rewrite.h"
+#include "smtpc.h"
 
 #define QMGR_MAX_DELIVERIES 100
 

@@ -40,12 +40,15 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "bounce.h"
 #include "mxlab/clock.h"
 #include "mxlab/fsutil.h"
 #include "mxlab/log.h"
 #include "mxlab/maillog.h"
 #include "mxlab/xmem.h"
-#include "relay_int.h"
+#include "qmgr.h"
+#include "queue.h"
+#include "relay.h"
 
 static const char *queue_state_dir(int state)
 {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "anvil.h"
+#include "control.h"
 #include "master.h"
 #include "mxlab/clock.h"
 #include "mxlab/config.h"
@@ -26,10 +27,15 @@
 #include "mxlab/map.h"
 #include "mxlab/xmem.h"
 #include "params.h"
+#include "policy.h"
 #include "policy_client.h"
-#include "relay_int.h"
+#include "qmgr.h"
+#include "queue.h"
+#include "relay.h"
 #include "sasl.h"
+#include "smtpd.h"
 #include "smtpd_line.h"
+#include "tls.h"
 
 const char *relay_default(const char *name)
 {

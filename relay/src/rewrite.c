@@ -15,8 +15,10 @@
 #include "mxlab/map.h"
 #include "mxlab/smtp.h"
 #include "mxlab/xmem.h"
-#include "relay_int.h"
+#include "params.h"
+#include "relay.h"
 #include "resolve.h"
+#include "rewrite.h"
 
 /* Match a domain against a Postfix domain list ("!x", "type:table",
  * ".parent", "name"). parent_style: "name" also matches its subdomains

@@ -21,7 +21,9 @@
 #include "mxlab/maillog.h"
 #include "mxlab/smtp.h"
 #include "mxlab/xmem.h"
-#include "relay_int.h"
+#include "queue.h"
+#include "relay.h"
+#include "smtpc.h"
 #include "smtpd_line.h"
 
 #define SMTPC_LINE_LIMIT 2048 /* Postfix line_length_limit */

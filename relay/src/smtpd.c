@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "anvil.h"
 #include "master.h"
 #include "milter.h"
@@ -43,9 +44,18 @@
 #include "mxlab/smtp.h"
 #include "mxlab/tlsutil.h"
 #include "mxlab/xmem.h"
-#include "relay_int.h"
+#include "params.h"
+#include "policy.h"
+#include "policy_client.h"
+#include "qmgr.h"
+#include "queue.h"
+#include "relay.h"
 #include "resolve.h"
+#include "rewrite.h"
+#include "sasl.h"
+#include "smtpd.h"
 #include "smtpd_line.h"
+#include "tls.h"
 
 #define SMTPD_LINE_LIMIT 2048 /* Postfix line_length_limit */
 /* Back-pressure, as a Postfix smtpd that blocks in write() or waits for

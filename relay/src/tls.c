@@ -19,7 +19,8 @@
 #include "mxlab/maillog.h"
 #include "mxlab/tlsutil.h"
 #include "mxlab/xmem.h"
-#include "relay_int.h"
+#include "relay.h"
+#include "tls.h"
 
 /* A warning in the mail log, from smtpd as in Postfix (FMT a literal). */
 #define relay_tls_warn(r, ...)                                                 \

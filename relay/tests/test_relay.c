@@ -14,10 +14,16 @@
 #include "mxlab/clock.h"
 
 #include "anvil.h"
+#include "local.h"
 #include "mxlab/fsutil.h"
 #include "mxlab/xmem.h"
-#include "relay_int.h"
+#include "policy.h"
+#include "qmgr.h"
+#include "queue.h"
+#include "relay.h"
 #include "resolve.h"
+#include "rewrite.h"
+#include "smtpc.h"
 #include "smtpd_line.h"
 
 static char tmpdir[64];
