@@ -53,3 +53,12 @@ int clock_is_simulated(void)
 {
     return clock_sim;
 }
+
+void clock_date(time_t t, char *buf, size_t len)
+{
+    struct tm tm;
+
+    localtime_r(&t, &tm);
+    if (strftime(buf, len, "%a, %d %b %Y %H:%M:%S %z (%Z)", &tm) == 0)
+        buf[0] = '\0';
+}

@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "mxlab/clock.h"
 #include "mxlab/config.h"
 #include "mxlab/fsutil.h"
 #include "mxlab/map.h"
@@ -674,6 +676,20 @@ START_TEST(test_tls_selfsigned)
 }
 END_TEST
 
+/* Date: header dates as Postfix writes them (RFC 5322 section 3.3). */
+START_TEST(test_clock_date)
+{
+    char buf[64], small[8];
+
+    setenv("TZ", "UTC", 1);
+    tzset();
+    clock_date(1795424386, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "Mon, 23 Nov 2026 08:59:46 +0000 (UTC)");
+    clock_date(1795424386, small, sizeof(small));
+    ck_assert_str_eq(small, "");
+}
+END_TEST
+
 START_TEST(test_fs_write_atomic)
 {
     char dir[] = "/tmp/mxlab-fs-XXXXXX";
@@ -725,6 +741,7 @@ static Suite *lib_suite(void)
     tcase_add_test(tc, test_strbuf_put_json);
     tcase_add_test(tc, test_strlist_split);
     tcase_add_test(tc, test_fs_write_atomic);
+    tcase_add_test(tc, test_clock_date);
     tcase_add_loop_test(tc, test_tls_selfsigned, 0, 2);
     suite_add_tcase(s, tc);
     return s;

@@ -22,6 +22,7 @@
 #include "mxlab/smtp.h"
 #include "mxlab/strutil.h"
 #include "mxlab/xmem.h"
+#include "params.h"
 #include "qmgr.h"
 #include "queue.h"
 #include "relay.h"
@@ -403,10 +404,10 @@ static int relay_postconf(struct relay *r, const struct strlist *w,
         i++;
     }
     for (; i < w->n; i++) {
-        const char *v = defaults ? relay_default(w->v[i])
+        const char *v = defaults ? relay_params_default(w->v[i])
                         : config_is_set(r->cf, w->v[i])
                             ? config_raw(r->cf, w->v[i])
-                            : relay_default(w->v[i]);
+                            : relay_params_default(w->v[i]);
         if (v == NULL)
             strbuf_printf(err, "postconf: warning: %s: unknown parameter\n",
                           w->v[i]);

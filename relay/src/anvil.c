@@ -17,8 +17,8 @@
 #include "mxlab/clock.h"
 #include "mxlab/config.h"
 #include "mxlab/xmem.h"
+#include "mynetworks.h"
 #include "params.h"
-#include "relay.h"
 
 #define ANVIL_BUCKETS 1024
 
@@ -159,6 +159,6 @@ int anvil_load_params(struct config *cf, struct relay_params *p, char *err,
     raw = config_is_set(cf, exc)   ? config_raw(cf, exc)
           : config_is_set(cf, old) ? config_raw(cf, old)
                                    : "$mynetworks";
-    return relay_load_networks(cf, p, exc, raw, 1, &p->event_limit_exceptions,
-                               &p->nevent_limit_exceptions, err, errlen);
+    return mynetworks_load_list(cf, p, exc, raw, 1, &p->event_limit_exceptions,
+                                &p->nevent_limit_exceptions, err, errlen);
 }

@@ -108,14 +108,6 @@ static void bounce_wrap(struct strbuf *out, const char *text)
     strbuf_puts(out, "\r\n");
 }
 
-static void bounce_date(time_t t, char *buf, size_t len)
-{
-    struct tm tm;
-
-    localtime_r(&t, &tm);
-    strftime(buf, len, "%a, %d %b %Y %H:%M:%S %z (%Z)", &tm);
-}
-
 /* RFC 3461 section 4.1: without NOTIFY, failures and delays are
  * reported; with it, only those it names. */
 /* What a report is about. */
@@ -169,9 +161,9 @@ static int bounce_report(struct relay *r, struct queue_msg *m, int kind)
     if (queue_read_data(r, m, &data, &len) < 0)
         return -1;
     queue_new_id(r, id, sizeof(id));
-    bounce_date(now, now_date, sizeof(now_date));
-    bounce_date(m->arrival, arrival, sizeof(arrival));
-    bounce_date(m->arrival + r->p.maximal_queue_lifetime, until, sizeof(until));
+    clock_date(now, now_date, sizeof(now_date));
+    clock_date(m->arrival, arrival, sizeof(arrival));
+    clock_date(m->arrival + r->p.maximal_queue_lifetime, until, sizeof(until));
     localtime_r(&now, &tm);
     strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
     snprintf(boundary, sizeof(boundary), "%s.%lld/%s", m->id, (long long)now,

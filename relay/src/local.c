@@ -33,6 +33,7 @@
 #include "relay.h"
 #include "rewrite.h"
 #include "smtpc.h"
+#include "table.h"
 
 static void local_result(struct smtpc_rcpt *rc, int status, const char *dsn,
                          const char *fmt, ...)
@@ -60,7 +61,7 @@ static int local_lookup(struct relay *r, const struct strlist *tables,
                         const char *key, const char **out)
 {
     for (size_t i = 0; i < tables->n; i++) {
-        struct map *m = relay_table(r, tables->v[i]);
+        struct map *m = table_get(r, tables->v[i]);
         if (m == NULL)
             return -1;
         if ((*out = map_lookup(m, key)) != NULL)
@@ -280,7 +281,7 @@ static void local_forward(struct relay *r, const struct queue_msg *m,
     /* As local(8) resubmits: a Received line of its own, the lowercased
      * Delivered-To that detects loops, then the message. */
     queue_new_id(r, id, sizeof(id));
-    relay_date(date, sizeof(date));
+    clock_date(clock_time(), date, sizeof(date));
     lower = str_lower(xstrdup(addr));
     strbuf_printf(&msg,
                   "Received: by %s (Postfix)\r\n\tid %s; %s\r\n"

@@ -16,7 +16,8 @@
 #include "mxlab/log.h"
 #include "mxlab/xmem.h"
 #include "params.h"
-#include "relay.h"
+#include "policy_client.h"
+#include "sasl.h"
 
 /* A transport that qmgr.c does not have (pipe, lmtp, virtual, a
  * master.cf service): "transport[:nexthop]". */
@@ -286,8 +287,11 @@ void relay_params_defaults(struct config *cf)
 const char *relay_params_default(const char *name)
 {
     const struct relay_param *rp = relay_param_find(name);
+    const char *v = rp != NULL ? rp->def : NULL;
 
-    return rp != NULL ? rp->def : NULL;
+    if (v == NULL)
+        v = sasl_default(name);
+    return v != NULL ? v : policy_client_default(name);
 }
 
 void relay_params_init(struct relay_params *p)
@@ -463,7 +467,7 @@ static void relay_param_check(const struct relay_unused *u, const char *where,
     const struct relay_param *rp = relay_param_find(name);
 
     /* Implemented outside this table (sasl.c, policy_client.c). */
-    if (rp == NULL && relay_default(name) != NULL)
+    if (rp == NULL && relay_params_default(name) != NULL)
         return;
     if (rp != NULL) {
         if (rp->partial != NULL &&

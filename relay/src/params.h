@@ -131,7 +131,8 @@ struct relay_params {
  * compatibility_level or the host name are set by relay.c). */
 void relay_params_defaults(struct config *cf);
 
-/* Postfix 3.7's default for a parameter the relay implements, or NULL. */
+/* Postfix 3.7's default for a parameter the relay implements (in this
+ * table, sasl.c's or policy_client.c's), or NULL. */
 const char *relay_params_default(const char *name);
 
 /* strlist fields ready (before relay_params_load); _free releases what

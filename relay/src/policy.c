@@ -22,6 +22,7 @@
 #include "policy_client.h"
 #include "relay.h"
 #include "rewrite.h"
+#include "table.h"
 
 enum { POLICY_DUNNO = 0, POLICY_PERMIT = 1, POLICY_REJECT = -1 };
 /* Access actions that set something aside and go on (the text is in
@@ -127,7 +128,7 @@ static int policy_check_addr_access(struct relay *r, const char *table,
                                     const char *addr, const char *what,
                                     char *reply, size_t len)
 {
-    struct map *m = relay_table(r, table);
+    struct map *m = table_get(r, table);
     const char *v = NULL, *domain = smtp_addr_domain(addr);
     int rc;
 
@@ -161,7 +162,7 @@ static int policy_check_client_access(struct relay *r, const char *table,
                                       size_t len)
 {
     char ip[64], who[400];
-    struct map *m = relay_table(r, table);
+    struct map *m = table_get(r, table);
     const char *v = NULL;
     int rc;
 
@@ -226,7 +227,7 @@ policy_login_owners(struct relay *r, const struct policy_ctx *ctx, int *failed)
 
     *failed = 0;
     for (size_t i = 0; i < maps->n && v == NULL; i++) {
-        struct map *m = relay_table(r, maps->v[i]);
+        struct map *m = table_get(r, maps->v[i]);
         if (m == NULL) {
             *failed = 1;
             return NULL;

@@ -7,8 +7,6 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/listener.h>
-#include <ifaddrs.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,14 +16,13 @@
 #include "anvil.h"
 #include "control.h"
 #include "master.h"
-#include "mxlab/clock.h"
 #include "mxlab/config.h"
 #include "mxlab/dns.h"
 #include "mxlab/fsutil.h"
-#include "mxlab/log.h"
 #include "mxlab/maillog.h"
 #include "mxlab/map.h"
 #include "mxlab/xmem.h"
+#include "mynetworks.h"
 #include "params.h"
 #include "policy.h"
 #include "policy_client.h"
@@ -36,15 +33,6 @@
 #include "smtpd.h"
 #include "smtpd_line.h"
 #include "tls.h"
-
-const char *relay_default(const char *name)
-{
-    const char *v = relay_params_default(name);
-
-    if (v == NULL)
-        v = sasl_default(name);
-    return v != NULL ? v : policy_client_default(name);
-}
 
 void relay_changed(struct relay *r)
 {
@@ -62,37 +50,6 @@ size_t relay_queue_count(struct relay *r)
 {
     return r->queue_count + queue_disk_count(r, QUEUE_DEFERRED) +
            queue_disk_count(r, QUEUE_HOLD);
-}
-
-struct map *relay_table(struct relay *r, const char *spec)
-{
-    char err[512];
-    struct relay_table *t;
-
-    for (size_t i = 0; i < r->ntables; i++)
-        if (strcmp(r->tables[i].spec, spec) == 0)
-            return r->tables[i].map;
-    r->tables = xrealloc(r->tables, (r->ntables + 1) * sizeof(*r->tables));
-    t = &r->tables[r->ntables++];
-    t->spec = xstrdup(spec);
-    /* The tables of alias_maps are in aliases(5) format wherever they are
-     * named (local_recipient_maps includes them). */
-    t->map = map_open_flags(
-        spec, r->config_dir,
-        strlist_contains_case(&r->p.alias_maps, spec) ? MAP_ALIASES : 0, err,
-        sizeof(err));
-    if (t->map == NULL)
-        log_warnx("%s", err);
-    return t->map;
-}
-
-void relay_date(char *buf, size_t len)
-{
-    time_t now = clock_time();
-    struct tm tm;
-
-    localtime_r(&now, &tm);
-    strftime(buf, len, "%a, %d %b %Y %H:%M:%S %z (%Z)", &tm);
 }
 
 size_t relay_busy(const struct relay *r)
@@ -177,115 +134,6 @@ static void relay_compat_defaults(struct config *cf)
     config_set_default(cf, "mynetworks_style", major >= 2 ? "host" : "subnet");
 }
 
-static void relay_add_network(struct relay_params *p, const struct cidr *c)
-{
-    p->mynetworks =
-        xrealloc(p->mynetworks, (p->nmynetworks + 1) * sizeof(*p->mynetworks));
-    p->mynetworks[p->nmynetworks++] = *c;
-}
-
-int relay_is_inet_interface(const struct relay *r, const struct netaddr *a)
-{
-    char x[64], y[64];
-
-    netaddr_ip(a, x, sizeof(x));
-    for (size_t i = 0; i < r->p.ninet_addrs; i++)
-        if (strcmp(netaddr_ip(&r->p.inet_addrs[i], y, sizeof(y)), x) == 0)
-            return 1;
-    return 0;
-}
-
-static int relay_mask_bits(const struct sockaddr *mask)
-{
-    const unsigned char *m;
-    size_t n;
-    int bits = 0;
-
-    if (mask->sa_family == AF_INET) {
-        m = (const unsigned char *)&((const struct sockaddr_in *)mask)
-                ->sin_addr;
-        n = 4;
-    } else {
-        m = (const unsigned char *)&((const struct sockaddr_in6 *)mask)
-                ->sin6_addr;
-        n = 16;
-    }
-    for (size_t k = 0; k < n; k++)
-        for (int b = 7; b >= 0; b--)
-            bits += (m[k] >> b) & 1;
-    return bits;
-}
-
-/* This host's interface addresses (permit_inet_interfaces, and the
- * default mynetworks from mynetworks_style when mynetworks is unset). */
-static void relay_load_interfaces(struct config *cf, struct relay_params *p)
-{
-    const char *style = config_get(cf, "mynetworks_style");
-    int want_nets = !config_is_set(cf, "mynetworks");
-    struct ifaddrs *ifa, *i;
-    struct cidr c;
-
-    if (getifaddrs(&ifa) < 0) {
-        if (want_nets && cidr_parse("127.0.0.1/32", &c) == 0)
-            relay_add_network(p, &c);
-        return;
-    }
-    for (i = ifa; i != NULL; i = i->ifa_next) {
-        struct netaddr na;
-        char ip[64], *spec;
-        int bits;
-
-        if (i->ifa_addr == NULL || (i->ifa_addr->sa_family != AF_INET &&
-                                    i->ifa_addr->sa_family != AF_INET6))
-            continue;
-        netaddr_from_sa(&na, i->ifa_addr,
-                        i->ifa_addr->sa_family == AF_INET
-                            ? sizeof(struct sockaddr_in)
-                            : sizeof(struct sockaddr_in6));
-        p->inet_addrs = xrealloc(p->inet_addrs,
-                                 (p->ninet_addrs + 1) * sizeof(*p->inet_addrs));
-        p->inet_addrs[p->ninet_addrs++] = na;
-        if (!want_nets)
-            continue;
-        netaddr_ip(&na, ip, sizeof(ip));
-        bits = na.ss.ss_family == AF_INET ? 32 : 128;
-        if (strcmp(style, "host") != 0 && i->ifa_netmask != NULL)
-            bits = relay_mask_bits(i->ifa_netmask);
-        spec = na.ss.ss_family == AF_INET6 ? xasprintf("[%s]/%d", ip, bits)
-                                           : xasprintf("%s/%d", ip, bits);
-        if (cidr_parse(spec, &c) == 0)
-            relay_add_network(p, &c);
-        free(spec);
-    }
-    freeifaddrs(ifa);
-}
-
-static int relay_load_mynetworks(struct config *cf, struct relay_params *p,
-                                 char *err, size_t errlen)
-{
-    struct strlist l;
-    struct cidr c;
-    int rc = 0;
-
-    relay_load_interfaces(cf, p);
-    if (!config_is_set(cf, "mynetworks"))
-        return 0;
-    strlist_init(&l);
-    strlist_split(&l, config_get(cf, "mynetworks"));
-    for (size_t i = 0; i < l.n; i++) {
-        if (cidr_parse(l.v[i], &c) < 0) {
-            const char *where = config_where(cf, "mynetworks");
-            snprintf(err, errlen, "%s%smynetworks: bad network/mask \"%s\"",
-                     where ? where : "", where ? ": " : "", l.v[i]);
-            rc = -1;
-            break;
-        }
-        relay_add_network(p, &c);
-    }
-    strlist_clear(&l);
-    return rc;
-}
-
 /* "file:line: " where name was set, or "main.cf: ". */
 static const char *relay_where(struct config *cf, const char *name, char *buf,
                                size_t len)
@@ -294,80 +142,6 @@ static const char *relay_where(struct config *cf, const char *name, char *buf,
 
     snprintf(buf, len, "%s: ", where ? where : "main.cf");
     return buf;
-}
-
-/* A host or domain name, a "type:table" or a "!" negation: words that
- * Postfix's address lists take besides networks. */
-static int relay_not_network(const char *w)
-{
-    size_t alpha = 0;
-
-    if (*w == '!')
-        return 1;
-    while (str_isalpha((unsigned char)w[alpha]))
-        alpha++;
-    if (alpha > 1 && w[alpha] == ':')
-        return 1;
-    if (strchr(w, '/') != NULL || *w == '[')
-        return 0;
-    for (; *w != '\0'; w++)
-        if (str_isalpha((unsigned char)*w) && *w != ':')
-            return 1;
-    return 0;
-}
-
-int relay_load_networks(struct config *cf, const struct relay_params *p,
-                        const char *name, const char *raw, int names_ok,
-                        struct cidr **out, size_t *nout, char *err,
-                        size_t errlen)
-{
-    struct strlist words;
-    char where[256];
-    int rc = 0;
-
-    strlist_init(&words);
-    strlist_split(&words, raw);
-    for (size_t i = 0; i < words.n && rc == 0; i++) {
-        const char *t = words.v[i];
-        if (strcmp(t, "$mynetworks") == 0 || strcmp(t, "${mynetworks}") == 0 ||
-            strcmp(t, "$(mynetworks)") == 0) {
-            *out = xrealloc(*out, (*nout + p->nmynetworks + 1) * sizeof(**out));
-            memcpy(*out + *nout, p->mynetworks,
-                   p->nmynetworks * sizeof(struct cidr));
-            *nout += p->nmynetworks;
-            continue;
-        }
-        char *text = config_expand(cf, t);
-        struct strlist sub;
-        strlist_init(&sub);
-        strlist_split(&sub, text);
-        for (size_t k = 0; k < sub.n && rc == 0; k++) {
-            struct cidr c;
-            if (cidr_parse(sub.v[k], &c) < 0 && names_ok &&
-                relay_not_network(sub.v[k])) {
-                /* Postfix also takes host and domain names and tables
-                 * here; the relay matches addresses only. */
-                log_warnx("%s%s: \"%s\" is not an address or network: "
-                          "mxlab-relay ignores it",
-                          relay_where(cf, name, where, sizeof(where)), name,
-                          sub.v[k]);
-                continue;
-            }
-            if (cidr_parse(sub.v[k], &c) < 0) {
-                snprintf(err, errlen, "%s%s: bad network/mask \"%s\"",
-                         relay_where(cf, name, where, sizeof(where)), name,
-                         sub.v[k]);
-                rc = -1;
-                break;
-            }
-            *out = xrealloc(*out, (*nout + 1) * sizeof(**out));
-            (*out)[(*nout)++] = c;
-        }
-        strlist_clear(&sub);
-        free(text);
-    }
-    strlist_clear(&words);
-    return rc;
 }
 
 /* The SMTP smuggling defences of Postfix >= 3.7.10 (after mynetworks,
@@ -406,9 +180,9 @@ static int relay_load_smuggling(struct config *cf, struct relay_params *p,
      * and $mynetworks itself (the default), which stands for the computed
      * list when mynetworks is not set (mynetworks_style). */
     v = config_raw(cf, "smtpd_forbid_bare_newline_exclusions");
-    return relay_load_networks(cf, p, "smtpd_forbid_bare_newline_exclusions",
-                               v ? v : "", 0, &p->bare_lf_exclusions,
-                               &p->nbare_lf_exclusions, err, errlen);
+    return mynetworks_load_list(cf, p, "smtpd_forbid_bare_newline_exclusions",
+                                v ? v : "", 0, &p->bare_lf_exclusions,
+                                &p->nbare_lf_exclusions, err, errlen);
 }
 
 static long relay_time(struct config *cf, const char *name, int *bad, char *err,
@@ -488,7 +262,7 @@ static int relay_load_params(struct relay *r, struct config *cf,
             ? 0
             : relay_time(cf, "smtp_connection_cache_time_limit", &bad, err,
                          errlen);
-    if (bad || relay_load_mynetworks(cf, p, err, errlen) < 0 ||
+    if (bad || mynetworks_load(cf, p, err, errlen) < 0 ||
         relay_load_smuggling(cf, p, err, errlen) < 0 ||
         sasl_conf_load(&p->sasl, cf, p->queue_directory, err, errlen) < 0 ||
         policy_client_conf_load(&p->policy_service, cf, err, errlen) < 0)
@@ -979,8 +753,7 @@ static int relay_reread(struct relay *r, int logged, char *err, size_t errlen)
     RELAY_SWAP(char *, r->p.mxlab_dns_servers, n->p.mxlab_dns_servers);
     RELAY_SWAP(struct maplist *, r->virtual_alias_maps, n->virtual_alias_maps);
     RELAY_SWAP(struct maplist *, r->transport_maps, n->transport_maps);
-    RELAY_SWAP(struct relay_table *, r->tables, n->tables);
-    RELAY_SWAP(size_t, r->ntables, n->ntables);
+    RELAY_SWAP(struct table_set, r->tables, n->tables);
     RELAY_SWAP(struct strlist, r->param_warnings, n->param_warnings);
     relay_free(n);
     /* New sessions get the certificate as it is now (sessions under TLS
@@ -1035,11 +808,7 @@ void relay_free(struct relay *r)
     policy_free_all(r);
     maillog_free(r->log);
     maplist_free(r->virtual_alias_maps);
-    for (size_t i = 0; i < r->ntables; i++) {
-        free(r->tables[i].spec);
-        map_free(r->tables[i].map);
-    }
-    free(r->tables);
+    table_set_clear(&r->tables);
     strlist_clear(&r->passwd_tables);
     strlist_clear(&r->param_warnings);
     maplist_free(r->transport_maps);

@@ -15,9 +15,9 @@
 #include "mxlab/strutil.h"
 #include "params.h"
 #include "relay/relay.h"
+#include "table.h"
 
 struct config;
-struct map;
 struct maplist;
 struct maillog;
 struct dns;
@@ -59,15 +59,6 @@ void relay_service_release(struct relay_service *svc);
 /* Read the parameters of cf into p; -1 with "file:line: what" in err. */
 int relay_service_params(struct relay *r, struct config *cf,
                          struct relay_params *p, char *err, size_t errlen);
-/* A list of networks (mynetworks syntax) in parameter name, where
- * "$mynetworks" stands for the computed list (p->mynetworks, read
- * first); appended to *out. -1 with "file:line: what" in err; with
- * names_ok, a word that is no network (a host name, a table) is warned
- * about and skipped instead. */
-int relay_load_networks(struct config *cf, const struct relay_params *p,
-                        const char *name, const char *raw, int names_ok,
-                        struct cidr **out, size_t *nout, char *err,
-                        size_t errlen);
 
 /* One SMTP listener from master.cf. */
 struct relay_listener {
@@ -83,14 +74,7 @@ struct relay {
     struct config *cf;
     struct relay_params p;
     struct maplist *virtual_alias_maps;
-    /* Tables named in restriction and domain lists, opened on first use
-     * and kept, as Postfix's daemons keep theirs (a failed open is kept
-     * too, as NULL, so that it is reported once). */
-    struct relay_table {
-        char *spec;
-        struct map *map;
-    } * tables;
-    size_t ntables;
+    struct table_set tables; /* opened on first use (table.c) */
     struct maplist *transport_maps;
     struct strlist passwd_tables;  /* "unix:passwd.byname" */
     struct strlist param_warnings; /* params.c's, for the mail log */
@@ -149,16 +133,5 @@ void relay_changed(struct relay *r);
  * main.cf too, the relay reads its configuration and tables again, without
  * master's reload log line. 0, or -1 with err (configuration kept). */
 int relay_tables_changed(struct relay *r, char *err, size_t errlen);
-/* The relay's default for a Postfix parameter it implements, or NULL. */
-const char *relay_default(const char *name);
-/* Now on the relay's clock, as Postfix writes dates in headers:
- * "Mon, 23 Nov 2026 08:59:46 +0000 (UTC)". */
-void relay_date(char *buf, size_t len);
-/* The table named spec ("hash:/etc/postfix/whitelist"), opened once; NULL
- * if it cannot be opened (warned about the first time). Owned by r. */
-struct map *relay_table(struct relay *r, const char *spec);
-/* 1 if addr is one of this host's interface addresses
- * (permit_inet_interfaces). */
-int relay_is_inet_interface(const struct relay *r, const struct netaddr *a);
 
 #endif

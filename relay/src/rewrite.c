@@ -15,10 +15,12 @@
 #include "mxlab/map.h"
 #include "mxlab/smtp.h"
 #include "mxlab/xmem.h"
+#include "mynetworks.h"
 #include "params.h"
 #include "relay.h"
 #include "resolve.h"
 #include "rewrite.h"
+#include "table.h"
 
 /* Match a domain against a Postfix domain list ("!x", "type:table",
  * ".parent", "name"). parent_style: "name" also matches its subdomains
@@ -35,7 +37,7 @@ static int rewrite_domain_match(struct relay *r, const struct strlist *list,
             pat++;
         }
         if (strchr(pat, ':') != NULL && pat[0] != '[') {
-            struct map *m = relay_table(r, pat);
+            struct map *m = table_get(r, pat);
             for (const char *d = domain; m != NULL && d != NULL && !hit;) {
                 hit = map_lookup(m, d) != NULL;
                 d = parent_style ? strchr(d + 1, '.') : NULL;
@@ -91,7 +93,7 @@ static int rewrite_own_literal(struct relay *r, const char *domain)
     if ((na.ss.ss_family == AF_INET && !r->p.inet_ipv4) ||
         (na.ss.ss_family == AF_INET6 && !r->p.inet_ipv6))
         return 0;
-    return relay_is_inet_interface(r, &na);
+    return mynetworks_inet_interface(&r->p, &na);
 }
 
 /* resolve_local(): mydestination, or this host's address literal; one

@@ -44,6 +44,7 @@
 #include "mxlab/smtp.h"
 #include "mxlab/tlsutil.h"
 #include "mxlab/xmem.h"
+#include "mynetworks.h"
 #include "params.h"
 #include "policy.h"
 #include "policy_client.h"
@@ -55,6 +56,7 @@
 #include "sasl.h"
 #include "smtpd.h"
 #include "smtpd_line.h"
+#include "table.h"
 #include "tls.h"
 
 #define SMTPD_LINE_LIMIT 2048 /* Postfix line_length_limit */
@@ -600,7 +602,7 @@ static int smtpd_ehlo_mask(struct smtpd_session *s)
     if (s->ehlo_mask_known)
         return s->ehlo_mask;
     for (size_t i = 0; i < maps->n && words == NULL; i++) {
-        struct map *m = relay_table(s->r, maps->v[i]);
+        struct map *m = table_get(s->r, maps->v[i]);
         if (m != NULL)
             words = map_lookup(m, s->ip);
     }
@@ -952,7 +954,7 @@ static int smtpd_rcpt_maps(struct smtpd_session *s, const char *addr,
     if (at != NULL)
         keys[nkeys++] = xstrdup(at);
     for (size_t i = 0; i < tables->n && found == 0; i++) {
-        struct map *m = relay_table(r, tables->v[i]);
+        struct map *m = table_get(r, tables->v[i]);
         if (m == NULL) {
             found = -1;
             break;
@@ -1275,7 +1277,7 @@ static void smtpd_cleanup_content(struct smtpd_session *s, const char *id,
         p += len + (nl ? 1 : 0);
     }
     hdr_end = p;
-    if (relay_is_inet_interface(s->r, &s->peer)) {
+    if (mynetworks_inet_interface(&s->r->p, &s->peer)) {
         time_t now = clock_time();
         struct tm tm;
         localtime_r(&now, &tm);
@@ -1286,7 +1288,7 @@ static void smtpd_cleanup_content(struct smtpd_session *s, const char *id,
             strbuf_printf(msg, "Message-Id: %s\r\n", msgid);
         }
         if (!seen_date) {
-            relay_date(date, sizeof(date));
+            clock_date(clock_time(), date, sizeof(date));
             strbuf_printf(msg, "Date: %s\r\n", date);
         }
         if (!seen_from)
@@ -1506,7 +1508,7 @@ static void smtpd_finish_data(struct smtpd_session *s)
     if (s->qid[0] == '\0')
         queue_new_id(r, s->qid, sizeof(s->qid));
     snprintf(id, sizeof(id), "%s", s->qid);
-    relay_date(date, sizeof(date));
+    clock_date(clock_time(), date, sizeof(date));
     strbuf_init(&msg);
     /* PREPEND actions' headers come first, in their order. */
     for (size_t i = 0; i < s->prepend.n; i++)

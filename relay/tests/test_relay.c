@@ -25,6 +25,7 @@
 #include "rewrite.h"
 #include "smtpc.h"
 #include "smtpd_line.h"
+#include "table.h"
 
 static char tmpdir[64];
 static struct event_base *base;
@@ -697,12 +698,12 @@ START_TEST(test_table_cache)
     struct map *m;
 
     ck_assert_msg(r != NULL, "%s", err);
-    m = relay_table(r, spec);
+    m = table_get(r, spec);
     ck_assert_ptr_nonnull(m);
-    ck_assert_ptr_eq(relay_table(r, spec), m); /* opened once */
-    ck_assert_ptr_null(relay_table(r, "hash:/nonexistent/table"));
-    ck_assert_ptr_null(relay_table(r, "hash:/nonexistent/table"));
-    ck_assert_int_eq(r->ntables, 2);
+    ck_assert_ptr_eq(table_get(r, spec), m); /* opened once */
+    ck_assert_ptr_null(table_get(r, "hash:/nonexistent/table"));
+    ck_assert_ptr_null(table_get(r, "hash:/nonexistent/table"));
+    ck_assert_int_eq(r->tables.n, 2);
     free(spec);
     relay_free(r);
 }

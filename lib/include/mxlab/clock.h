@@ -19,5 +19,9 @@ void clock_simulate(time_t start);
 /* Advance simulated time; no-op on the wall clock. */
 void clock_advance(const struct timeval *delta);
 int clock_is_simulated(void);
+/* t as the date-time of a Date: header (RFC 5322 section 3.3) in local
+ * time, as Postfix writes it: "Mon, 23 Nov 2026 08:59:46 +0000 (UTC)".
+ * "" if len (> 0) is too short for it. */
+void clock_date(time_t t, char *buf, size_t len);
 
 #endif
