@@ -1,16 +1,19 @@
 /*
  * policy.c — smtpd restriction lists (postconf(5) smtpd_*_restrictions,
- * access(5)) with Postfix's reply codes and texts. Evaluated at RCPT time
- * (smtpd_delay_reject = yes). A restriction that mxlab does not know is a
- * server configuration error (451 4.3.5), as in Postfix. DNS lists
- * (reject_rbl_client, reject_rhsbl_sender) are looked up through c-ares
- * while the session waits; their replies are default_rbl_reply's text.
+ * access(5)) with Postfix's reply codes and texts, evaluated at RCPT time
+ * (smtpd_delay_reject = yes) through one table of {name, handler}. An
+ * unknown restriction is warned about at start with its list's file:line,
+ * and is a server configuration error (451 4.3.5) in a session, as in
+ * Postfix. DNS lists and policy services are asked while the session
+ * waits; DNS list replies are default_rbl_reply's text.
  */
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "mxlab/config.h"
 #include "mxlab/dns.h"
 #include "mxlab/log.h"
 #include "mxlab/maillog.h"
@@ -192,28 +195,29 @@ static int policy_fqdn(const char *addr)
     return *addr == '\0' || (*d != '\0' && strchr(d, '.') != NULL);
 }
 
-/* reject_*_sender_login_mismatch: which checks a name asks for. */
+/* Which list a restriction sits in decides what "reject" names. */
+enum policy_stage { STAGE_CLIENT, STAGE_HELO, STAGE_SENDER, STAGE_RCPT };
+
+/* A restriction of the table applied to one session: its entry, the
+ * argument it takes (the next word of the list, checked), the session
+ * and where its reply goes. */
+struct policy_call {
+    struct relay *r;
+    const struct policy_restriction *pr;
+    const char *arg;
+    const struct policy_ctx *ctx;
+    enum policy_stage stage;
+    char *reply;
+    size_t len;
+};
+
+/* The result of a check that needs no DNS, besides the access actions:
+ * POLICY_ASYNC for those that look something up (pr->start). */
+enum { POLICY_ASYNC = 2 };
+
+/* reject_*_sender_login_mismatch: which checks a name asks for (the
+ * table entry's variant). */
 enum { LOGIN_AUTHENTICATED = 1, LOGIN_UNAUTHENTICATED = 2, LOGIN_KNOWN = 4 };
-
-static int policy_login_restriction(const char *name)
-{
-    static const struct {
-        const char *name;
-        int checks;
-    } names[] = {
-        {"reject_sender_login_mismatch",
-         LOGIN_AUTHENTICATED | LOGIN_UNAUTHENTICATED},
-        {"reject_authenticated_sender_login_mismatch", LOGIN_AUTHENTICATED},
-        {"reject_known_sender_login_mismatch",
-         LOGIN_AUTHENTICATED | LOGIN_KNOWN},
-        {"reject_unauthenticated_sender_login_mismatch", LOGIN_UNAUTHENTICATED},
-    };
-
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strcmp(name, names[i].name) == 0)
-            return names[i].checks;
-    return 0;
-}
 
 /* The owners of a sender address in smtpd_sender_login_maps: the whole
  * address, then "@domain" (Postfix's mail_addr_find()). NULL if none;
@@ -241,18 +245,17 @@ policy_login_owners(struct relay *r, const struct policy_ctx *ctx, int *failed)
 
 /* smtpd_sender_login_maps against the SASL login (postconf(5)
  * reject_sender_login_mismatch and its halves). */
-static int policy_login_mismatch(struct relay *r, const char *name,
-                                 const struct policy_ctx *ctx, char *reply,
-                                 size_t len)
+static int policy_login_mismatch(const struct policy_call *q)
 {
-    int checks = policy_login_restriction(name), failed;
+    const struct policy_ctx *ctx = q->ctx;
+    int checks = q->pr->variant, failed;
     const char *owners;
 
     if (*ctx->sender == '\0' || ctx->p->sasl.sender_login_maps.n == 0)
         return POLICY_DUNNO;
-    owners = policy_login_owners(r, ctx, &failed);
+    owners = policy_login_owners(q->r, ctx, &failed);
     if (failed) {
-        snprintf(reply, len, "451 4.3.0 <%s>: Temporary lookup failure",
+        snprintf(q->reply, q->len, "451 4.3.0 <%s>: Temporary lookup failure",
                  ctx->sender);
         return POLICY_REJECT;
     }
@@ -265,7 +268,7 @@ static int policy_login_mismatch(struct relay *r, const char *name,
         strlist_clear(&l);
         if (owned)
             return POLICY_DUNNO;
-        snprintf(reply, len,
+        snprintf(q->reply, q->len,
                  "553 5.7.1 <%s>: Sender address rejected: not owned by "
                  "user %s",
                  ctx->sender, ctx->sasl_username);
@@ -273,7 +276,7 @@ static int policy_login_mismatch(struct relay *r, const char *name,
     }
     if (ctx->sasl_username == NULL && (checks & LOGIN_UNAUTHENTICATED) &&
         owners != NULL) {
-        snprintf(reply, len,
+        snprintf(q->reply, q->len,
                  "553 5.7.1 <%s>: Sender address rejected: not logged in",
                  ctx->sender);
         return POLICY_REJECT;
@@ -281,174 +284,295 @@ static int policy_login_mismatch(struct relay *r, const char *name,
     return POLICY_DUNNO;
 }
 
-/* One restriction that needs no DNS. Returns POLICY_PERMIT, POLICY_REJECT,
- * POLICY_DUNNO, or POLICY_ASYNC for the DNS-based ones (left to the
- * caller). *used is set when the restriction consumed an argument. */
-enum { POLICY_ASYNC = 2 };
+static int policy_permit(const struct policy_call *q)
+{
+    (void)q;
+    return POLICY_PERMIT;
+}
 
-/* Which list a restriction sits in decides what "reject" names. */
-enum policy_stage { STAGE_CLIENT, STAGE_HELO, STAGE_SENDER, STAGE_RCPT };
+/* reject (variant 0) and defer (1), naming what the list is about. */
+static int policy_reject(const struct policy_call *q)
+{
+    const struct policy_ctx *ctx = q->ctx;
+    const char *code = q->pr->variant ? "450 4.7.1" : "554 5.7.1";
+    char ip[64];
 
-static int policy_sync(struct relay *r, const char *name, const char *arg,
-                       const struct policy_ctx *ctx, enum policy_stage stage,
-                       char *reply, size_t len, int *used)
+    switch (q->stage) {
+    case STAGE_CLIENT:
+        snprintf(q->reply, q->len,
+                 "%s <%s[%s]>: Client host rejected: Access denied", code,
+                 ctx->client_name, netaddr_ip(ctx->client, ip, sizeof(ip)));
+        break;
+    case STAGE_HELO:
+        snprintf(q->reply, q->len,
+                 "%s <%s>: Helo command rejected: Access denied", code,
+                 ctx->helo);
+        break;
+    case STAGE_SENDER:
+        snprintf(q->reply, q->len,
+                 "%s <%s>: Sender address rejected: Access denied", code,
+                 ctx->sender);
+        break;
+    case STAGE_RCPT:
+        snprintf(q->reply, q->len,
+                 "%s <%s>: Recipient address rejected: Access denied", code,
+                 ctx->rcpt);
+        break;
+    }
+    return POLICY_REJECT;
+}
+
+static int policy_permit_mynetworks(const struct policy_call *q)
+{
+    return policy_mynetworks(q->ctx->p, q->ctx->client) ? POLICY_PERMIT
+                                                        : POLICY_DUNNO;
+}
+
+/* Postfix's permit_sasl_auth(): any method but ANONYMOUS. */
+static int policy_permit_sasl(const struct policy_call *q)
+{
+    const char *method = q->ctx->sasl_method;
+
+    return method != NULL && str_casecmp(method, "anonymous") != 0
+               ? POLICY_PERMIT
+               : POLICY_DUNNO;
+}
+
+/* reject_unauth_destination (variant 0), defer_unauth_destination (1). */
+static int policy_unauth_destination(const struct policy_call *q)
+{
+    if (rewrite_auth_destination(q->r, q->ctx->p, q->ctx->rcpt))
+        return POLICY_DUNNO;
+    snprintf(q->reply, q->len, "%s <%s>: Relay access denied",
+             q->pr->variant ? "454 4.7.1" : "554 5.7.1", q->ctx->rcpt);
+    return POLICY_REJECT;
+}
+
+/* reject_non_fqdn_recipient (variant 0), reject_non_fqdn_sender (1). */
+static int policy_non_fqdn_addr(const struct policy_call *q)
+{
+    const char *addr = q->pr->variant ? q->ctx->sender : q->ctx->rcpt;
+
+    if (policy_fqdn(addr))
+        return POLICY_DUNNO;
+    snprintf(q->reply, q->len,
+             "504 5.5.2 <%s>: %s address rejected: need "
+             "fully-qualified address",
+             addr, q->pr->variant ? "Sender" : "Recipient");
+    return POLICY_REJECT;
+}
+
+static int policy_invalid_helo(const struct policy_call *q)
+{
+    const char *helo = q->ctx->helo;
+
+    if (*helo == '\0' || smtp_valid_hostname(helo))
+        return POLICY_DUNNO;
+    snprintf(q->reply, q->len,
+             "501 5.5.2 <%s>: Helo command rejected: Invalid name", helo);
+    return POLICY_REJECT;
+}
+
+static int policy_non_fqdn_helo(const struct policy_call *q)
+{
+    const char *helo = q->ctx->helo;
+
+    /* As Postfix: address literals pass; trailing dots are ignored. */
+    if (*helo == '\0' || *helo == '[')
+        return POLICY_DUNNO;
+    char *h = xstrdup(helo);
+    size_t n = strlen(h);
+    while (n > 1 && h[n - 1] == '.')
+        h[--n] = '\0';
+    int fqdn = strchr(h, '.') != NULL && smtp_valid_hostname(h);
+    free(h);
+    if (fqdn)
+        return POLICY_DUNNO;
+    snprintf(q->reply, q->len,
+             "504 5.5.2 <%s>: Helo command rejected: need "
+             "fully-qualified hostname",
+             helo);
+    return POLICY_REJECT;
+}
+
+static int policy_unauth_pipelining(const struct policy_call *q)
+{
+    if (!q->ctx->pipelined)
+        return POLICY_DUNNO;
+    snprintf(q->reply, q->len,
+             "503 5.5.0 <%s>: Recipient address rejected: Improper use "
+             "of SMTP command pipelining",
+             q->ctx->rcpt);
+    return POLICY_REJECT;
+}
+
+static int policy_client_access(const struct policy_call *q)
+{
+    return policy_check_client_access(q->r, q->arg, q->ctx, q->reply, q->len);
+}
+
+/* check_recipient_access (variant 0), check_sender_access (1). */
+static int policy_addr_access(const struct policy_call *q)
+{
+    int sender = q->pr->variant;
+    const char *addr = sender ? q->ctx->sender : q->ctx->rcpt;
+
+    if (*addr == '\0')
+        return POLICY_DUNNO;
+    return policy_check_addr_access(
+        q->r, q->arg, addr, sender ? "Sender address" : "Recipient address",
+        q->reply, q->len);
+}
+
+static policy_start_fn policy_start_domain, policy_start_rbl,
+    policy_start_service;
+
+/* The restrictions mxlab-relay implements (postconf(5) "SMTPD ACCESS
+ * RESTRICTIONS"): a new one is one entry and its handler. Names are
+ * matched exactly. */
+static const struct policy_restriction policy_restrictions[] = {
+    {"permit", POLICY_ARG_NONE, 0, policy_permit, NULL},
+    {"reject", POLICY_ARG_NONE, 0, policy_reject, NULL},
+    {"defer", POLICY_ARG_NONE, 1, policy_reject, NULL},
+    {"permit_mynetworks", POLICY_ARG_NONE, 0, policy_permit_mynetworks, NULL},
+    {"permit_sasl_authenticated", POLICY_ARG_NONE, 0, policy_permit_sasl, NULL},
+    {"reject_sender_login_mismatch", POLICY_ARG_NONE,
+     LOGIN_AUTHENTICATED | LOGIN_UNAUTHENTICATED, policy_login_mismatch, NULL},
+    {"reject_authenticated_sender_login_mismatch", POLICY_ARG_NONE,
+     LOGIN_AUTHENTICATED, policy_login_mismatch, NULL},
+    {"reject_known_sender_login_mismatch", POLICY_ARG_NONE,
+     LOGIN_AUTHENTICATED | LOGIN_KNOWN, policy_login_mismatch, NULL},
+    {"reject_unauthenticated_sender_login_mismatch", POLICY_ARG_NONE,
+     LOGIN_UNAUTHENTICATED, policy_login_mismatch, NULL},
+    {"reject_unauth_destination", POLICY_ARG_NONE, 0, policy_unauth_destination,
+     NULL},
+    {"defer_unauth_destination", POLICY_ARG_NONE, 1, policy_unauth_destination,
+     NULL},
+    {"reject_non_fqdn_recipient", POLICY_ARG_NONE, 0, policy_non_fqdn_addr,
+     NULL},
+    {"reject_non_fqdn_sender", POLICY_ARG_NONE, 1, policy_non_fqdn_addr, NULL},
+    {"reject_invalid_helo_hostname", POLICY_ARG_NONE, 0, policy_invalid_helo,
+     NULL},
+    {"reject_invalid_hostname", POLICY_ARG_NONE, 0, policy_invalid_helo, NULL},
+    {"reject_non_fqdn_helo_hostname", POLICY_ARG_NONE, 0, policy_non_fqdn_helo,
+     NULL},
+    {"reject_non_fqdn_hostname", POLICY_ARG_NONE, 0, policy_non_fqdn_helo,
+     NULL},
+    {"reject_unauth_pipelining", POLICY_ARG_NONE, 0, policy_unauth_pipelining,
+     NULL},
+    {"reject_unknown_sender_domain", POLICY_ARG_NONE, 1, NULL,
+     policy_start_domain},
+    {"reject_unknown_recipient_domain", POLICY_ARG_NONE, 0, NULL,
+     policy_start_domain},
+    {"check_client_access", POLICY_ARG_TABLE, 0, policy_client_access, NULL},
+    {"check_sender_access", POLICY_ARG_TABLE, 1, policy_addr_access, NULL},
+    {"check_recipient_access", POLICY_ARG_TABLE, 0, policy_addr_access, NULL},
+    {"check_policy_service", POLICY_ARG_SERVER, 0, NULL, policy_start_service},
+    {"reject_rbl_client", POLICY_ARG_DNSLIST, 0, NULL, policy_start_rbl},
+    {"reject_rhsbl_sender", POLICY_ARG_DNSLIST, 1, NULL, policy_start_rbl},
+};
+
+const struct policy_restriction *policy_restriction_find(const char *name)
+{
+    size_t n = sizeof(policy_restrictions) / sizeof(policy_restrictions[0]);
+
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(name, policy_restrictions[i].name) == 0)
+            return &policy_restrictions[i];
+    return NULL;
+}
+
+/* 1 if the argument a restriction needs is missing (or, for a policy
+ * service, not transport:server), warned about as Postfix does. */
+static int policy_arg_missing(const struct policy_restriction *pr,
+                              const char *arg)
+{
+    switch (pr->arg) {
+    case POLICY_ARG_NONE:
+        return 0;
+    case POLICY_ARG_SERVER:
+        if (arg != NULL &&
+            (strncmp(arg, "inet:", 5) == 0 || strncmp(arg, "unix:", 5) == 0))
+            return 0;
+        log_warnx("restriction %s must be followed by transport:server",
+                  pr->name);
+        return 1;
+    case POLICY_ARG_TABLE:
+    case POLICY_ARG_DNSLIST:
+        if (arg != NULL)
+            return 0;
+        log_warnx("%s: missing %s argument", pr->name,
+                  pr->arg == POLICY_ARG_TABLE ? "table" : "DNS list");
+        return 1;
+    }
+    return 1;
+}
+
+/* One restriction (q->pr, NULL if unknown): POLICY_PERMIT, POLICY_REJECT,
+ * POLICY_DUNNO, an access action set aside, or POLICY_ASYNC for those
+ * that look something up (started by the caller). *used is set when the
+ * restriction consumed its argument. An unknown restriction or a missing
+ * argument is a server configuration error (Postfix's 451 4.3.5). */
+static int policy_sync(const struct policy_call *q, const char *name, int *used)
 {
     *used = 0;
-    if (strcmp(name, "permit") == 0)
-        return POLICY_PERMIT;
-    if (strcmp(name, "reject") == 0 || strcmp(name, "defer") == 0) {
-        const char *code = name[0] == 'd' ? "450 4.7.1" : "554 5.7.1";
-        char ip[64];
-        switch (stage) {
-        case STAGE_CLIENT:
-            snprintf(reply, len,
-                     "%s <%s[%s]>: Client host rejected: Access denied", code,
-                     ctx->client_name, netaddr_ip(ctx->client, ip, sizeof(ip)));
-            break;
-        case STAGE_HELO:
-            snprintf(reply, len,
-                     "%s <%s>: Helo command rejected: Access denied", code,
-                     ctx->helo);
-            break;
-        case STAGE_SENDER:
-            snprintf(reply, len,
-                     "%s <%s>: Sender address rejected: Access denied", code,
-                     ctx->sender);
-            break;
-        case STAGE_RCPT:
-            snprintf(reply, len,
-                     "%s <%s>: Recipient address rejected: Access denied", code,
-                     ctx->rcpt);
-            break;
+    if (q->pr == NULL)
+        log_warnx("unknown smtpd restriction: \"%s\"", name);
+    if (q->pr == NULL || policy_arg_missing(q->pr, q->arg)) {
+        snprintf(q->reply, q->len, "451 4.3.5 Server configuration error");
+        return POLICY_REJECT;
+    }
+    *used = q->pr->arg != POLICY_ARG_NONE;
+    return q->pr->sync != NULL ? q->pr->sync(q) : POLICY_ASYNC;
+}
+
+/* The restriction lists in the order smtpd_delay_reject = yes applies
+ * them at RCPT TO (Postfix's), each with the stage it speaks for. */
+static const struct {
+    const char *param;
+    size_t off; /* its strlist in struct relay_params */
+    enum policy_stage stage;
+} policy_lists[] = {
+    {"smtpd_client_restrictions",
+     offsetof(struct relay_params, smtpd_client_restrictions), STAGE_CLIENT},
+    {"smtpd_helo_restrictions",
+     offsetof(struct relay_params, smtpd_helo_restrictions), STAGE_HELO},
+    {"smtpd_sender_restrictions",
+     offsetof(struct relay_params, smtpd_sender_restrictions), STAGE_SENDER},
+    {"smtpd_relay_restrictions",
+     offsetof(struct relay_params, smtpd_relay_restrictions), STAGE_RCPT},
+    {"smtpd_recipient_restrictions",
+     offsetof(struct relay_params, smtpd_recipient_restrictions), STAGE_RCPT},
+};
+#define POLICY_NLISTS (sizeof(policy_lists) / sizeof(policy_lists[0]))
+
+static const struct strlist *policy_list(const struct relay_params *p, size_t k)
+{
+    return (const struct strlist *)((const char *)p + policy_lists[k].off);
+}
+
+void policy_warn_unknown(struct config *cf, const struct relay_params *p,
+                         struct strlist *out)
+{
+    for (size_t k = 0; k < POLICY_NLISTS; k++) {
+        const struct strlist *l = policy_list(p, k);
+        const char *where = config_where(cf, policy_lists[k].param);
+        for (size_t i = 0; i < l->n; i++) {
+            const struct policy_restriction *pr =
+                policy_restriction_find(l->v[i]);
+            if (pr != NULL) {
+                i += pr->arg != POLICY_ARG_NONE; /* not a name */
+                continue;
+            }
+            char *msg = xasprintf("%s: unknown smtpd restriction: \"%s\"",
+                                  where ? where : "main.cf", l->v[i]);
+            if (!strlist_contains_case(out, msg)) {
+                log_warnx("%s", msg);
+                strlist_push(out, msg);
+            }
+            free(msg);
         }
-        return POLICY_REJECT;
     }
-    if (strcmp(name, "permit_mynetworks") == 0)
-        return policy_mynetworks(ctx->p, ctx->client) ? POLICY_PERMIT
-                                                      : POLICY_DUNNO;
-    if (strcmp(name, "permit_sasl_authenticated") == 0)
-        /* Postfix's permit_sasl_auth(): any method but ANONYMOUS. */
-        return ctx->sasl_method != NULL &&
-                       str_casecmp(ctx->sasl_method, "anonymous") != 0
-                   ? POLICY_PERMIT
-                   : POLICY_DUNNO;
-    if (policy_login_restriction(name) != 0)
-        return policy_login_mismatch(r, name, ctx, reply, len);
-    if (strcmp(name, "reject_unauth_destination") == 0 ||
-        strcmp(name, "defer_unauth_destination") == 0) {
-        if (rewrite_auth_destination(r, ctx->p, ctx->rcpt))
-            return POLICY_DUNNO;
-        snprintf(reply, len, "%s <%s>: Relay access denied",
-                 name[0] == 'd' ? "454 4.7.1" : "554 5.7.1", ctx->rcpt);
-        return POLICY_REJECT;
-    }
-    if (strcmp(name, "reject_non_fqdn_recipient") == 0) {
-        if (policy_fqdn(ctx->rcpt))
-            return POLICY_DUNNO;
-        snprintf(reply, len,
-                 "504 5.5.2 <%s>: Recipient address rejected: need "
-                 "fully-qualified address",
-                 ctx->rcpt);
-        return POLICY_REJECT;
-    }
-    if (strcmp(name, "reject_non_fqdn_sender") == 0) {
-        if (policy_fqdn(ctx->sender))
-            return POLICY_DUNNO;
-        snprintf(reply, len,
-                 "504 5.5.2 <%s>: Sender address rejected: need "
-                 "fully-qualified address",
-                 ctx->sender);
-        return POLICY_REJECT;
-    }
-    if (strcmp(name, "reject_invalid_helo_hostname") == 0 ||
-        strcmp(name, "reject_invalid_hostname") == 0) {
-        if (*ctx->helo == '\0' || smtp_valid_hostname(ctx->helo))
-            return POLICY_DUNNO;
-        snprintf(reply, len,
-                 "501 5.5.2 <%s>: Helo command rejected: Invalid name",
-                 ctx->helo);
-        return POLICY_REJECT;
-    }
-    if (strcmp(name, "reject_non_fqdn_helo_hostname") == 0 ||
-        strcmp(name, "reject_non_fqdn_hostname") == 0) {
-        /* As Postfix: address literals pass; trailing dots are ignored. */
-        if (*ctx->helo == '\0' || *ctx->helo == '[')
-            return POLICY_DUNNO;
-        char *h = xstrdup(ctx->helo);
-        size_t n = strlen(h);
-        while (n > 1 && h[n - 1] == '.')
-            h[--n] = '\0';
-        int fqdn = strchr(h, '.') != NULL && smtp_valid_hostname(h);
-        free(h);
-        if (fqdn)
-            return POLICY_DUNNO;
-        snprintf(reply, len,
-                 "504 5.5.2 <%s>: Helo command rejected: need "
-                 "fully-qualified hostname",
-                 ctx->helo);
-        return POLICY_REJECT;
-    }
-    if (strcmp(name, "reject_unauth_pipelining") == 0) {
-        if (!ctx->pipelined)
-            return POLICY_DUNNO;
-        snprintf(reply, len,
-                 "503 5.5.0 <%s>: Recipient address rejected: Improper use "
-                 "of SMTP command pipelining",
-                 ctx->rcpt);
-        return POLICY_REJECT;
-    }
-    if (strcmp(name, "reject_unknown_sender_domain") == 0 ||
-        strcmp(name, "reject_unknown_recipient_domain") == 0)
-        return POLICY_ASYNC;
-    if (strcmp(name, "check_client_access") == 0) {
-        if (arg == NULL) {
-            log_warnx("%s: missing table argument", name);
-            snprintf(reply, len, "451 4.3.5 Server configuration error");
-            return POLICY_REJECT;
-        }
-        *used = 1;
-        return policy_check_client_access(r, arg, ctx, reply, len);
-    }
-    if (strcmp(name, "check_sender_access") == 0 ||
-        strcmp(name, "check_recipient_access") == 0) {
-        int sender = name[6] == 's';
-        const char *addr = sender ? ctx->sender : ctx->rcpt;
-        if (arg == NULL) {
-            log_warnx("%s: missing table argument", name);
-            snprintf(reply, len, "451 4.3.5 Server configuration error");
-            return POLICY_REJECT;
-        }
-        *used = 1;
-        if (*addr == '\0')
-            return POLICY_DUNNO;
-        return policy_check_addr_access(
-            r, arg, addr, sender ? "Sender address" : "Recipient address",
-            reply, len);
-    }
-    if (strcmp(name, "check_policy_service") == 0) {
-        if (arg == NULL ||
-            (strncmp(arg, "inet:", 5) != 0 && strncmp(arg, "unix:", 5) != 0)) {
-            log_warnx("restriction %s must be followed by transport:server",
-                      name);
-            snprintf(reply, len, "451 4.3.5 Server configuration error");
-            return POLICY_REJECT;
-        }
-        *used = 1;
-        return POLICY_ASYNC;
-    }
-    if (strcmp(name, "reject_rbl_client") == 0 ||
-        strcmp(name, "reject_rhsbl_sender") == 0) {
-        if (arg == NULL) {
-            log_warnx("%s: missing DNS list argument", name);
-            snprintf(reply, len, "451 4.3.5 Server configuration error");
-            return POLICY_REJECT;
-        }
-        *used = 1;
-        return POLICY_ASYNC;
-    }
-    log_warnx("unknown smtpd restriction: \"%s\"", name);
-    snprintf(reply, len, "451 4.3.5 Server configuration error");
-    return POLICY_REJECT;
 }
 
 /* An evaluation in progress: smtpd_relay_restrictions, then
@@ -464,8 +588,8 @@ struct policy_check {
     char defer_if_permit[1200];  /* "" or the reply DEFER_IF_PERMIT asked */
     char defer_if_reject[1200];
     struct netaddr client;
-    const struct strlist *lists[5];
-    int list;
+    const struct strlist *lists[POLICY_NLISTS];
+    size_t list; /* the list being walked: policy_lists[list] */
     size_t i;
     char query[600];  /* DNS name being looked up */
     char what[600];   /* "Client host [ip]" / "Sender address [a]" */
@@ -599,30 +723,35 @@ static void policy_on_domain_mx(void *arg, enum dns_status st,
         dns_lookup_a(c->r->dns, c->query, policy_on_domain_a, c);
 }
 
-/* Start the DNS lookups of reject_rbl_client, reject_rhsbl_sender and
- * reject_unknown_sender/recipient_domain. Returns 0 when a lookup is under
- * way, 1 when there is nothing to look up (an IPv6 client, a null
- * sender). */
-static int policy_start_dns(struct policy_check *c, const char *name,
-                            const char *arg)
+/* reject_unknown_sender_domain (variant 1), reject_unknown_recipient_
+ * domain (0): the domain's MX, then A records. 0 when a lookup is under
+ * way, 1 when there is nothing to look up (a null sender, no domain, an
+ * address literal). */
+static int policy_start_domain(struct policy_check *c,
+                               const struct policy_call *q)
 {
-    if (strncmp(name, "reject_unknown_", 15) == 0) {
-        int sender = strcmp(name, "reject_unknown_sender_domain") == 0;
-        const char *d = smtp_addr_domain(sender ? c->sender : c->rcpt);
-        if (*d == '\0' || d[0] == '[')
-            return 1; /* null sender, no domain, address literal */
-        snprintf(c->what, sizeof(c->what), "%s",
-                 sender ? "sender" : "recipient");
-        snprintf(c->query, sizeof(c->query), "%s", d);
-        dns_lookup_mx(c->r->dns, c->query, policy_on_domain_mx, c);
-        return 0;
-    }
-    const char *eq = strchr(arg, '=');
-    size_t dl = eq ? (size_t)(eq - arg) : strlen(arg);
+    int sender = q->pr->variant;
+    const char *d = smtp_addr_domain(sender ? c->sender : c->rcpt);
 
-    snprintf(c->domain, sizeof(c->domain), "%.*s", (int)dl, arg);
+    if (*d == '\0' || d[0] == '[')
+        return 1;
+    snprintf(c->what, sizeof(c->what), "%s", sender ? "sender" : "recipient");
+    snprintf(c->query, sizeof(c->query), "%s", d);
+    dns_lookup_mx(c->r->dns, c->query, policy_on_domain_mx, c);
+    return 0;
+}
+
+/* reject_rbl_client (variant 0) and reject_rhsbl_sender (1) with the
+ * list "domain[=d.d.d.d]". 0 when a lookup is under way, 1 when there is
+ * nothing to look up (an IPv6 client, a null sender). */
+static int policy_start_rbl(struct policy_check *c, const struct policy_call *q)
+{
+    const char *eq = strchr(q->arg, '=');
+    size_t dl = eq ? (size_t)(eq - q->arg) : strlen(q->arg);
+
+    snprintf(c->domain, sizeof(c->domain), "%.*s", (int)dl, q->arg);
     snprintf(c->filter, sizeof(c->filter), "%s", eq ? eq + 1 : "");
-    if (strcmp(name, "reject_rbl_client") == 0) {
+    if (!q->pr->variant) {
         unsigned char a[4];
         if (netaddr_family(&c->client) != AF_INET)
             return 1;
@@ -659,9 +788,6 @@ static int policy_aside(struct policy_check *c, int rc)
     return 1;
 }
 
-static const enum policy_stage policy_stages[5] = {
-    STAGE_CLIENT, STAGE_HELO, STAGE_SENDER, STAGE_RCPT, STAGE_RCPT};
-
 static void policy_query_warn(void *arg, const char *text)
 {
     struct policy_check *c = arg;
@@ -686,7 +812,7 @@ static void policy_on_query(void *arg, const char *action)
     }
     if (action == NULL || *action == '\0')
         action = x->p->policy_service.default_action;
-    switch (policy_stages[c->list]) {
+    switch (policy_lists[c->list].stage) {
     case STAGE_CLIENT:
         snprintf(who, sizeof(who), "%s[%s]", x->client_name, c->client_ip);
         rc = policy_access_action(action, who, "Client host", c->reply,
@@ -728,24 +854,32 @@ static void policy_start_query(struct policy_check *c, const char *server)
                                    policy_query_warn, c);
 }
 
+/* check_policy_service: resumed by policy_on_query(). */
+static int policy_start_service(struct policy_check *c,
+                                const struct policy_call *q)
+{
+    policy_start_query(c, q->arg);
+    return 0;
+}
+
 static void policy_step(struct policy_check *c)
 {
-    for (; c->list < 5; c->list++, c->i = 0) {
+    for (; c->list < POLICY_NLISTS; c->list++, c->i = 0) {
         const struct strlist *l = c->lists[c->list];
         while (c->i < l->n) {
             const char *name = l->v[c->i];
-            const char *arg = c->i + 1 < l->n ? l->v[c->i + 1] : NULL;
-            int used, rc = policy_sync(c->r, name, arg, &c->ctx,
-                                       policy_stages[c->list], c->reply,
-                                       sizeof(c->reply), &used);
+            struct policy_call q = {c->r,
+                                    policy_restriction_find(name),
+                                    c->i + 1 < l->n ? l->v[c->i + 1] : NULL,
+                                    &c->ctx,
+                                    policy_lists[c->list].stage,
+                                    c->reply,
+                                    sizeof(c->reply)};
+            int used, rc = policy_sync(&q, name, &used);
             c->i += 1 + used;
             if (rc == POLICY_ASYNC) {
-                if (strcmp(name, "check_policy_service") == 0) {
-                    policy_start_query(c, arg);
-                    return; /* resumed by policy_on_query() */
-                }
-                if (policy_start_dns(c, name, arg) == 0)
-                    return; /* resumed by the DNS callback */
+                if (q.pr->start(c, &q) == 0)
+                    return; /* resumed by the lookup's callback */
                 continue;
             }
             if (policy_aside(c, rc))
@@ -793,11 +927,8 @@ struct policy_check *policy_check_rcpt(struct relay *r,
     c->ctx.p = ctx->p;
     /* smtpd_delay_reject = yes: every list is applied at RCPT TO, in
      * Postfix's order. */
-    c->lists[0] = &ctx->p->smtpd_client_restrictions;
-    c->lists[1] = &ctx->p->smtpd_helo_restrictions;
-    c->lists[2] = &ctx->p->smtpd_sender_restrictions;
-    c->lists[3] = &ctx->p->smtpd_relay_restrictions;
-    c->lists[4] = &ctx->p->smtpd_recipient_restrictions;
+    for (size_t k = 0; k < POLICY_NLISTS; k++)
+        c->lists[k] = policy_list(ctx->p, k);
     c->done = done;
     c->arg = arg;
     c->next = r->policy_checks;

@@ -6,10 +6,13 @@
 #ifndef RELAY_POLICY_H
 #define RELAY_POLICY_H
 
+struct config;
 struct relay;
 struct relay_params;
 struct netaddr;
 struct strlist;
+struct policy_call;
+struct policy_check;
 
 /* What a restriction sees of the session. */
 struct policy_ctx {
@@ -44,5 +47,38 @@ void policy_check_cancel(struct policy_check *c);
 /* Teardown, after dns_free(): checks still waiting for DNS (cancelled
  * ones whose answer will never come) are freed. */
 void policy_free_all(struct relay *r);
+
+/* What a restriction takes as its argument: the next word of the list. */
+enum policy_arg {
+    POLICY_ARG_NONE,
+    POLICY_ARG_TABLE,   /* check_*_access type:table */
+    POLICY_ARG_SERVER,  /* check_policy_service inet:host:port, unix:path */
+    POLICY_ARG_DNSLIST, /* reject_rbl_client domain[=d.d.d.d] */
+};
+/* A check decided on what the session holds, or one that starts a lookup
+ * (0: the walk resumes from its callback; 1: nothing to look up). */
+typedef int policy_sync_fn(const struct policy_call *q);
+typedef int policy_start_fn(struct policy_check *c,
+                            const struct policy_call *q);
+/* One restriction of the table: its name, its argument, the handler's
+ * variant (reject or defer, sender or recipient, login checks) and
+ * either handler. */
+struct policy_restriction {
+    const char *name;
+    enum policy_arg arg;
+    int variant;
+    policy_sync_fn *sync;
+    policy_start_fn *start;
+};
+/* The table's entry for the restriction name (matched exactly), or NULL
+ * if mxlab-relay does not implement it. */
+const struct policy_restriction *policy_restriction_find(const char *name);
+/* The restriction names of p's smtpd_*_restrictions (read from cf) that
+ * the table does not know, warned about at start and reload through
+ * log_warnx and into out (for the mail log), each once, with the file:line
+ * that set the list: "main.cf:12: unknown smtpd restriction: \"foo\"". A
+ * session that meets one answers 451 4.3.5, as Postfix does. */
+void policy_warn_unknown(struct config *cf, const struct relay_params *p,
+                         struct strlist *out);
 
 #endif

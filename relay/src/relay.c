@@ -243,6 +243,10 @@ static int relay_load_params(struct relay *r, struct config *cf,
      * code of their own. */
     if (relay_params_load(cf, p, err, errlen) < 0)
         return -1;
+    /* Unknown restriction names, once per start or reload, even if a later
+     * parameter is refused (a session that meets one answers 451 4.3.5,
+     * as Postfix's smtpd does). */
+    policy_warn_unknown(cf, p, &r->param_warnings);
     {
         const char *pw = config_get(cf, "mxlab_passwd_file");
         char *abs =

@@ -1,6 +1,7 @@
 #!/bin/sh
 # param-warnings.sh MXLAB_RELAY SCENARIO_DIR REF — the start-up warnings
-# about parameters the relay ignores or implements in part (params.c),
+# about parameters the relay ignores or implements in part (params.c) and
+# about restriction names it does not know (policy.c),
 # for the main.cf of each seed scenario and for Debian 12's stock main.cf
 # with what documents commonly paste into it, compared with REF (one
 # "config: warning" line each, the directory left out). A change in what
@@ -18,7 +19,7 @@ warnings() {
     echo "127.0.0.1:1 inet n - n - - smtpd" >>"$dir/cf/master.cf"
     echo "queue_directory = $dir/queue" >>"$dir/cf/main.cf"
     "$relay" -c "$dir/cf" mailq 2>&1 >/dev/null |
-        grep 'warning: .*\(implemented\|unused parameter\|not an mxlab\)' |
+        grep 'warning: .*\(implemented\|unused parameter\|not an mxlab\|unknown smtpd restriction\)' |
         sed "s|^.*warning: $dir/cf/|$1: |" | sort >>"$out"
 }
 
@@ -61,10 +62,15 @@ non_smtpd_milters = $smtpd_milters
 smtpd_sasl_auth_enable = yes
 header_checks = regexp:/etc/postfix/header_checks
 smtpd_forbid_bare_newline = normalize
+smtpd_recipient_restrictions = permit_mynetworks, check_client_access
+  hash:/nonexistent/access, reject_rbl_client zen.example,
+  check_policy_service unix:private/policy, permit_mynetwork,
+  reject_unauth_destination
 CF
 cat >"$dir/cf/master.cf" <<'CF'
 127.0.0.1:2 inet n - n - - smtpd -o smtpd_sasl_auth_enable=yes
   -o smtpd_client_new_tls_session_rate_limit=10
+  -o smtpd_helo_restrictions=permit_sasl_authenticated,rejectt
 CF
 warnings debian
 

@@ -429,6 +429,18 @@ static const struct {
     {"allow_percent_hack = no\n", NULL, ""},
     {"smtpd_forbid_bare_newline = reject\n", NULL, ""},
     {"", "127.0.0.1:2525 inet n - n - - smtpd -o smtpd_timeout=10s\n", ""},
+    /* Restriction names the relay does not know (policy.c's table), with
+     * the file:line of the list; arguments are not names. */
+    {"smtpd_recipient_restrictions = permit_mynetworks, permit_mynetwork,"
+     " reject_unauth_destination\n",
+     NULL, "main.cf:10: unknown smtpd restriction: \"permit_mynetwork\""},
+    {"smtpd_client_restrictions = check_client_access hash:/no/access,"
+     " reject_rbl_client zen.example, check_policy_service unix:private/p,"
+     " reject_unknown_sender_domain, permit\n",
+     NULL, ""},
+    {"",
+     "127.0.0.1:2525 inet n - n - - smtpd -o smtpd_helo_restrictions=rejectt\n",
+     "master.cf:1: unknown smtpd restriction: \"rejectt\""},
 };
 
 START_TEST(test_param_warnings)
@@ -690,6 +702,44 @@ START_TEST(test_deferred_on_disk)
 }
 END_TEST
 
+/* policy.c's restriction table: names matched exactly, each with the
+ * argument it takes; what it does not hold is unknown (451 4.3.5). */
+static const struct {
+    const char *name;
+    int known;
+    enum policy_arg arg;
+} restriction_cases[] = {
+    {"permit", 1, POLICY_ARG_NONE},
+    {"defer_unauth_destination", 1, POLICY_ARG_NONE},
+    {"reject_unauthenticated_sender_login_mismatch", 1, POLICY_ARG_NONE},
+    {"reject_unknown_recipient_domain", 1, POLICY_ARG_NONE},
+    {"check_sender_access", 1, POLICY_ARG_TABLE},
+    {"check_policy_service", 1, POLICY_ARG_SERVER},
+    {"reject_rhsbl_sender", 1, POLICY_ARG_DNSLIST},
+    {"reject_unverified_recipient", 0, POLICY_ARG_NONE},
+    {"permit_mynetwork", 0, POLICY_ARG_NONE},
+    {"permit_mynetworks_", 0, POLICY_ARG_NONE},
+    {"Permit", 0, POLICY_ARG_NONE},
+    {"", 0, POLICY_ARG_NONE},
+};
+
+START_TEST(test_restriction_find)
+{
+    const struct policy_restriction *pr =
+        policy_restriction_find(restriction_cases[_i].name);
+
+    if (!restriction_cases[_i].known) {
+        ck_assert_ptr_null(pr);
+        return;
+    }
+    ck_assert_ptr_nonnull(pr);
+    ck_assert_str_eq(pr->name, restriction_cases[_i].name);
+    ck_assert_int_eq(pr->arg, restriction_cases[_i].arg);
+    /* Exactly one handler: a check, or a lookup that resumes the walk. */
+    ck_assert_int_eq(pr->sync != NULL, pr->start == NULL);
+}
+END_TEST
+
 START_TEST(test_table_cache)
 {
     char err[512];
@@ -939,6 +989,9 @@ static Suite *relay_suite(void)
     tcase_add_test(tc, test_queue_commit_recover);
     tcase_add_test(tc, test_deferred_on_disk);
     tcase_add_test(tc, test_table_cache);
+    tcase_add_loop_test(tc, test_restriction_find, 0,
+                        sizeof(restriction_cases) /
+                            sizeof(restriction_cases[0]));
     tcase_add_test(tc, test_anvil);
     tcase_add_test(tc, test_service_limits);
     suite_add_tcase(s, tc);
