@@ -477,7 +477,7 @@ const struct policy_restriction *policy_restriction_find(const char *name)
     size_t n = sizeof(policy_restrictions) / sizeof(policy_restrictions[0]);
 
     for (size_t i = 0; i < n; i++)
-        if (strcmp(name, policy_restrictions[i].name) == 0)
+        if (str_casecmp(name, policy_restrictions[i].name) == 0)
             return &policy_restrictions[i];
     return NULL;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "mxlab/clock.h"
+#include "mxlab/strutil.h"
 
 #include "anvil.h"
 #include "local.h"
@@ -719,7 +720,8 @@ static const struct {
     {"reject_unverified_recipient", 0, POLICY_ARG_NONE},
     {"permit_mynetwork", 0, POLICY_ARG_NONE},
     {"permit_mynetworks_", 0, POLICY_ARG_NONE},
-    {"Permit", 0, POLICY_ARG_NONE},
+    {"Permit", 1, POLICY_ARG_NONE}, /* any case, as Postfix (strcasecmp) */
+    {"Check_Sender_Access", 1, POLICY_ARG_TABLE},
     {"", 0, POLICY_ARG_NONE},
 };
 
@@ -733,7 +735,7 @@ START_TEST(test_restriction_find)
         return;
     }
     ck_assert_ptr_nonnull(pr);
-    ck_assert_str_eq(pr->name, restriction_cases[_i].name);
+    ck_assert_int_eq(str_casecmp(pr->name, restriction_cases[_i].name), 0);
     ck_assert_int_eq(pr->arg, restriction_cases[_i].arg);
     /* Exactly one handler: a check, or a lookup that resumes the walk. */
     ck_assert_int_eq(pr->sync != NULL, pr->start == NULL);
