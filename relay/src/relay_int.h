@@ -43,6 +43,11 @@ struct relay_params {
     char *myorigin;
     char *home_mailbox;
     char *mail_spool_directory;
+    char *mailbox_transport; /* local.c: "" or "lmtp:..." */
+    struct strlist mailbox_transport_maps;
+    char *virtual_transport; /* the virtual mailbox class */
+    struct strlist virtual_mailbox_domains;
+    struct strlist virtual_mailbox_maps;
     struct strlist alias_maps;
     struct strlist local_recipient_maps;
     struct strlist relay_recipient_maps;
@@ -362,6 +367,7 @@ void policy_free_all(struct relay *r);
 enum rewrite_class {
     REWRITE_CLASS_LOCAL,
     REWRITE_CLASS_ALIAS,
+    REWRITE_CLASS_VIRTUAL, /* virtual_mailbox_domains */
     REWRITE_CLASS_RELAY,
     REWRITE_CLASS_DEFAULT,
 };
@@ -523,18 +529,6 @@ void bounce_clear(struct queue_msg *m);
  * still being retried (Postfix's "Delayed Mail (still being retried)").
  * 0, or -1 with errno. */
 int bounce_delay_warn(struct relay *r, struct queue_msg *m);
-
-/* local.c — local(8): aliases (expanded recursively in local domains,
- * the rest forwarded as one new message), then the users' Maildirs or
- * mboxes. Each piece is logged through log (to= the expanded address);
- * rcpts[i] (idx[i]: its index in m->rcpts) gets the combined outcome and
- * logged = 1. */
-typedef void local_log_fn(void *arg, size_t i, const char *to,
-                          const struct smtpc_rcpt *piece);
-void local_deliver(struct relay *r, const struct queue_msg *m,
-                   struct smtpc_rcpt *rcpts, const size_t *idx, size_t n,
-                   const char *data, size_t len, local_log_fn *log,
-                   void *log_arg);
 
 /* tls.c — smtpd's TLS settings (RFC 3207). */
 enum { RELAY_TLS_NONE, RELAY_TLS_MAY, RELAY_TLS_ENCRYPT };

@@ -14,6 +14,7 @@
 #include "mxlab/clock.h"
 
 #include "anvil.h"
+#include "local.h"
 #include "mxlab/fsutil.h"
 #include "mxlab/xmem.h"
 #include "relay_int.h"
@@ -758,8 +759,10 @@ START_TEST(test_local_delivery)
                        "Subject: x\r\n\r\nFrom here on\r\nbody\r\n";
     struct strlist log;
     strlist_init(&log);
+    struct local_passes passes = {NULL, 0};
     local_deliver(r, &m, rc, idx, 4, data, strlen(data), local_log_collect,
-                  &log);
+                  &log, &passes);
+    ck_assert_uint_eq(passes.n, 0);
     ck_assert_int_eq(log.n, 5);
     ck_assert_str_eq(log.v[0], "0 louen@mx.lab.example 2 2.0.0 (delivered to "
                                "mailbox)");
