@@ -288,9 +288,20 @@ static void qmgr_on_delivered(void *arg, struct smtpc_rcpt *rcpts, size_t n,
                 qr->diag = xstrdup(rcpts[i].diag);
             continue;
         }
-        if (rcpts[i].status == 5)
+        if (rcpts[i].status == 5 && strcmp(res->relay_desc, "local") == 0) {
+            /* local(8) has no remote MTA; a hand-off to LMTP has, named
+             * by its reply ("host NAME[ip] said: ..."). */
+            const char *why = rcpts[i].reply ? rcpts[i].reply : "";
+            char host[256] = "";
+            if (rcpts[i].diag != NULL && strncmp(why, "host ", 5) == 0)
+                snprintf(host, sizeof(host), "%.*s", (int)strcspn(why + 5, "["),
+                         why + 5);
+            bounce_add(m, qr, rcpts[i].dsn, why, rcpts[i].diag,
+                       host[0] ? host : NULL);
+        } else if (rcpts[i].status == 5) {
             bounce_add(m, qr, rcpts[i].dsn, rcpts[i].reply, rcpts[i].diag,
                        remote[0] ? remote : NULL);
+        }
         /* RFC 3461 section 5.2.2: a next hop without DSN takes no
          * request for a success notice along: this one says "relayed". */
         if (rcpts[i].status == 2 && (qr->notify & DSN_NOTIFY_SUCCESS) &&
