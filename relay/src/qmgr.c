@@ -449,9 +449,9 @@ static void qmgr_start_job(struct qmgr_job *j)
     } else {
         /* Other transports (pipe, virtual, a master.cf service; local as
          * mailbox_transport) are not in mxlab-relay: deferred as Postfix
-         * defers mail for a transport that master.cf lacks, logged by
-         * error(8) (by local(8) for a hand-off). */
-        maillog_printf(j->r->log, "qmgr",
+         * defers mail for a transport that master.cf lacks: qmgr warns,
+         * error(8) logs the deferral (local(8) both, for a hand-off). */
+        maillog_printf(j->r->log, j->parent != NULL ? "local" : "qmgr",
                        "warning: connect to transport private/%s: "
                        "mxlab-relay has no such delivery agent",
                        t);
