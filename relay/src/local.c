@@ -7,9 +7,12 @@
  * home_mailbox under the home directory, else mail_spool_directory/USER
  * (a Maildir when the name ends in '/'). Return-Path, X-Original-To and
  * Delivered-To are prepended; a Delivered-To already present for the same
- * address is a forwarding loop (5.4.6). Files and commands as alias
- * targets are not delivered by the lab: those recipients bounce with the
- * reason said.
+ * address is a forwarding loop (5.4.6). With mailbox_transport (or a
+ * mailbox_transport_maps entry for the user) the mailbox delivery is
+ * handed to that transport instead, before the passwd lookup, as
+ * local(8)'s deliver_mailbox() does. Files and commands as alias targets
+ * are not delivered by the lab: those recipients bounce with the reason
+ * said.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -315,42 +318,103 @@ struct local_ctx {
     struct strlist forward; /* non-local addresses, one new message */
     local_log_fn *log;
     void *log_arg;
-    size_t i;              /* index of the queue recipient in the job */
-    int worst;             /* 2, 4 or 5 */
-    struct smtpc_rcpt *rc; /* the combined outcome */
+    size_t i;                    /* index of the queue recipient in the job */
+    struct smtpc_rcpt *rc;       /* the combined outcome */
+    struct local_passes *passes; /* mailbox deliveries handed on */
 };
 
+/* How bad an outcome is: none, sent, bounced, deferred. */
+static int local_rank(int status)
+{
+    return status == 4 ? 3 : status == 5 ? 2 : status == 2 ? 1 : 0;
+}
+
+void local_fold(struct smtpc_rcpt *rc, const struct smtpc_rcpt *piece)
+{
+    if (local_rank(piece->status) <= local_rank(rc->status))
+        return;
+    rc->status = piece->status;
+    snprintf(rc->dsn, sizeof(rc->dsn), "%s", piece->dsn);
+    free(rc->reply);
+    rc->reply = xstrdup(piece->reply ? piece->reply : "");
+    free(rc->diag);
+    rc->diag = piece->diag != NULL ? xstrdup(piece->diag) : NULL;
+}
+
 /* Record one piece's outcome: logged as its own line (to= the expanded
- * address), and folded into the queue recipient's result (a deferral
- * beats a bounce beats success: the recipient is tried again as a whole,
- * as Postfix's local(8) does). */
+ * address), and folded into the queue recipient's result. */
 static void local_piece(struct local_ctx *c, const char *to,
                         struct smtpc_rcpt *piece)
 {
     c->log(c->log_arg, c->i, to, piece);
-    int rank = piece->status == 4 ? 3 : piece->status == 5 ? 2 : 1;
-    int worst = c->worst == 4 ? 3 : c->worst == 5 ? 2 : c->worst == 2 ? 1 : 0;
-    if (rank > worst) {
-        c->worst = piece->status;
-        c->rc->status = piece->status;
-        snprintf(c->rc->dsn, sizeof(c->rc->dsn), "%s", piece->dsn);
-        free(c->rc->reply);
-        c->rc->reply = xstrdup(piece->reply ? piece->reply : "");
-    }
+    local_fold(c->rc, piece);
     free(piece->reply);
     piece->reply = NULL;
+}
+
+void local_passes_clear(struct local_passes *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        free(p->v[i].addr);
+    free(p->v);
+    p->v = NULL;
+    p->n = 0;
+}
+
+/* mailbox_transport_maps (by user name), then mailbox_transport: the
+ * transport that takes user's mailbox delivery, NULL if the relay writes
+ * it itself. -1 if a table cannot be read. */
+static int local_mailbox_transport(struct relay *r, const char *user,
+                                   const char **out)
+{
+    int found = local_lookup(r, &r->p.mailbox_transport_maps, user, out);
+
+    if (found == 0)
+        *out =
+            r->p.mailbox_transport[0] != '\0' ? r->p.mailbox_transport : NULL;
+    return found < 0 ? -1 : 0;
+}
+
+/* Hand addr's mailbox delivery to "transport[:nexthop]" (deliver_pass():
+ * no next hop is local_transport's, $myhostname): logged now, run by the
+ * caller, its outcome folded in then. */
+static void local_pass(struct local_ctx *c, const char *addr,
+                       const char *service)
+{
+    struct local_passes *p = c->passes;
+    const char *colon = strchr(service, ':');
+    struct local_pass *lp;
+
+    p->v = xrealloc(p->v, (p->n + 1) * sizeof(*p->v));
+    lp = &p->v[p->n++];
+    lp->i = c->i;
+    lp->addr = xstrdup(addr);
+    snprintf(lp->transport, sizeof(lp->transport), "%.*s",
+             (int)(colon ? (size_t)(colon - service) : strlen(service)),
+             service);
+    snprintf(lp->nexthop, sizeof(lp->nexthop), "%s",
+             colon != NULL && colon[1] != '\0' ? colon + 1
+                                               : c->r->p.myhostname);
+    maillog_printf(c->r->log, "local", "%s: passing <%s> to transport=%s",
+                   c->m->id, addr, lp->transport);
 }
 
 static void local_user(struct local_ctx *c, const char *addr, const char *user)
 {
     struct smtpc_rcpt piece;
-    const char *pw = NULL;
+    const char *pw = NULL, *transport = NULL;
 
     memset(&piece, 0, sizeof(piece));
     piece.addr = addr;
     if (strlist_contains_case(&c->mailbox, user))
         return; /* duplicate elimination: one copy per mailbox */
-    if (local_lookup(c->r, &c->r->passwd_tables, user, &pw) < 0) {
+    if (local_mailbox_transport(c->r, user, &transport) < 0) {
+        local_result(&piece, 4, "4.3.0", "table lookup failure");
+    } else if (transport != NULL) {
+        strlist_push(&c->mailbox, user);
+        local_pass(c, addr, transport);
+        return;
+    } else if (local_lookup(c->r, &c->r->passwd_tables, user, &pw) < 0) {
         local_result(&piece, 4, "4.3.0", "user database unavailable");
     } else if (pw == NULL) {
         local_result(&piece, 5, "5.1.1", "unknown user: \"%s\"", user);
@@ -435,7 +499,7 @@ done:
 void local_deliver(struct relay *r, const struct queue_msg *m,
                    struct smtpc_rcpt *rcpts, const size_t *idx, size_t n,
                    const char *data, size_t len, local_log_fn *log,
-                   void *log_arg)
+                   void *log_arg, struct local_passes *passes)
 {
     for (size_t i = 0; i < n; i++) {
         struct local_ctx c;
@@ -451,6 +515,7 @@ void local_deliver(struct relay *r, const struct queue_msg *m,
         c.log_arg = log_arg;
         c.i = i;
         c.rc = rc;
+        c.passes = passes;
         strlist_init(&c.seen);
         strlist_init(&c.mailbox);
         strlist_init(&c.forward);

@@ -33,6 +33,16 @@ static int relay_param_other_transport(const char *value)
     return 1;
 }
 
+/* mailbox_transport: one local(8) can hand a mailbox delivery to (not
+ * local itself, which would hand it on again); "" delivers itself. */
+static int relay_param_other_mailbox_transport(const char *value)
+{
+    size_t n = strcspn(value, ":");
+
+    return value[0] != '\0' && (relay_param_other_transport(value) ||
+                                (n == 5 && strncmp(value, "local", 5) == 0));
+}
+
 #define RP_TRANSPORTS                                                          \
     "only the smtp, relay, error, discard, local and lmtp transports; mail "   \
     "for another is deferred (mail transport unavailable)"
@@ -115,6 +125,10 @@ static const struct relay_param relay_param_table[] = {
             relay_param_other_transport),
     PART(local_transport, "local:$myhostname",
          "local class mail always goes to the relay's local(8)"),
+    LIST(virtual_mailbox_domains, "$virtual_mailbox_maps"),
+    LIST(virtual_mailbox_maps, ""),
+    PARTSTR(virtual_transport, "virtual", RP_TRANSPORTS,
+            relay_param_other_transport),
     BOOL(allow_untrusted_routing, "no"),
     BOOL(allow_percent_hack, "yes"),
     BOOL(swap_bangpath, "yes"),
@@ -132,6 +146,9 @@ static const struct relay_param relay_param_table[] = {
     LIST(local_recipient_maps, "proxy:unix:passwd.byname $alias_maps"),
     STR(mail_spool_directory, "/var/mail"),
     STR(home_mailbox, ""),
+    PARTSTR(mailbox_transport, "", RP_TRANSPORTS,
+            relay_param_other_mailbox_transport),
+    LIST(mailbox_transport_maps, ""),
     /* smtpd. */
     LIST(relay_recipient_maps, ""),
     LIST(smtpd_client_restrictions, ""),
@@ -388,6 +405,10 @@ static int relay_postfix_knows(const char *name)
                    sizeof(postfix_params[0]), relay_cmp_param) != NULL;
 }
 
+#define RELAY_NO_VIRTUAL                                                       \
+    "mxlab-relay has no virtual(8) delivery agent (virtual_transport = "       \
+    "virtual defers the mail)"
+
 /* What a parameter the relay ignores leaves out, by name prefix; the
  * first match wins. */
 static const struct {
@@ -406,6 +427,14 @@ static const struct {
     {"smtp_sasl_", "deliveries are made without it"},
     {"recipient_delimiter", "user+extension is looked up whole"},
     {"mailbox_size_limit", "mailboxes have no size limit"},
+    /* virtual(8)'s own settings (virtual_mailbox_domains and _maps are
+     * trivial-rewrite's and smtpd's, in the table). */
+    {"virtual_mailbox_", RELAY_NO_VIRTUAL},
+    {"virtual_minimum_uid", RELAY_NO_VIRTUAL},
+    {"virtual_uid_maps", RELAY_NO_VIRTUAL},
+    {"virtual_gid_maps", RELAY_NO_VIRTUAL},
+    {"virtual_delivery_status_filter", RELAY_NO_VIRTUAL},
+    {"virtual_destination_", RELAY_NO_VIRTUAL},
     {"smtpd_", "mail is accepted without it"},
     {"", "it has no effect"},
 };
@@ -500,6 +529,32 @@ static void relay_check_name(void *arg, const char *name, const char *raw)
         relay_param_check(u, where, name, raw, config_get(u->cf, name));
 }
 
+/* Virtual mailbox domains whose virtual_transport is left at Postfix's
+ * default, virtual(8), which the relay does not have: their mail would be
+ * deferred, so say it at the line that made the domains virtual (a
+ * virtual_transport set in main.cf is warned about as itself). */
+static void relay_params_warn_virtual(const struct relay_unused *u)
+{
+    const char *where = config_where(u->cf, "virtual_mailbox_domains");
+    const char *vt = config_get(u->cf, "virtual_transport");
+    const char *domains = config_get(u->cf, "virtual_mailbox_domains");
+
+    if (config_where(u->cf, "virtual_transport") != NULL ||
+        !relay_param_other_transport(vt))
+        return;
+    if (where == NULL)
+        where = config_where(u->cf, "virtual_mailbox_maps");
+    if (where == NULL || domains[strspn(domains, " \t,")] == '\0')
+        return;
+    relay_param_warning(
+        u, xasprintf("%s: virtual_mailbox_domains: their mail goes to "
+                     "virtual_transport = %s, and mxlab-relay has no "
+                     "virtual(8) delivery agent: it is deferred (mail "
+                     "transport unavailable); set virtual_transport = "
+                     "lmtp:HOST or lmtp:unix:PATH",
+                     where, vt));
+}
+
 void relay_params_warn(struct config *cf, const struct strlist *overrides,
                        struct strlist *out)
 {
@@ -513,5 +568,6 @@ void relay_params_warn(struct config *cf, const struct strlist *overrides,
     for (size_t i = 0; i + 2 < overrides->n; i += 3)
         relay_param_check(&u, overrides->v[i], overrides->v[i + 1],
                           overrides->v[i + 2], overrides->v[i + 2]);
+    relay_params_warn_virtual(&u);
     strbuf_clear(&u.all);
 }

@@ -30,6 +30,11 @@ struct relay_params {
     char *myorigin;
     char *home_mailbox;
     char *mail_spool_directory;
+    char *mailbox_transport; /* local.c: "" or "lmtp:..." */
+    struct strlist mailbox_transport_maps;
+    char *virtual_transport; /* the virtual mailbox class */
+    struct strlist virtual_mailbox_domains;
+    struct strlist virtual_mailbox_maps;
     struct strlist alias_maps;
     struct strlist local_recipient_maps;
     struct strlist relay_recipient_maps;

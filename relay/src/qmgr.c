@@ -25,17 +25,26 @@
 
 #define QMGR_MAX_DELIVERIES 100
 
-/* One delivery: a message's recipients that share a route. */
+/* One delivery: a message's recipients that share a route; or one
+ * mailbox delivery that local(8) handed to mailbox_transport (parent: the
+ * local job, which finishes when its hand-offs have). */
 struct qmgr_job {
     struct relay *r;
     struct queue_msg *m;
-    char *data;
+    char *data; /* a hand-off borrows its parent's */
     size_t len;
     struct smtpc_rcpt *rcpts;
     size_t *idx; /* index of each rcpts[i] in m->rcpts */
     size_t n;
     struct rewrite_route route;
     struct timeval t_active;
+    smtpc_done_fn *done; /* qmgr_on_delivered, qmgr_on_passed */
+    const char *service; /* the log's process name, NULL: the transport */
+    struct qmgr_job *parent;
+    size_t parent_i; /* the hand-off's recipient in the parent */
+    char *pass_addr; /* the address handed on */
+    size_t passing;  /* local: hand-offs not yet done, plus one */
+    struct smtpc_result local_res;
 };
 
 static void qmgr_on_timer(evutil_socket_t fd, short what, void *arg);
@@ -145,7 +154,9 @@ static void qmgr_log_rcpt(struct qmgr_job *j, const struct smtpc_rcpt *rc,
         snprintf(orig, sizeof(orig), ", orig_to=<%s>", qr->orig);
     /* Postfix names the process "service/command" when they differ. */
     const char *t = j->route.transport;
-    const char *service = strcmp(t, "relay") == 0 ? "relay/smtp" : t;
+    const char *service = j->service                ? j->service
+                          : strcmp(t, "relay") == 0 ? "relay/smtp"
+                                                    : t;
     char use[32] = "";
     if (res->conn_use > 1)
         snprintf(use, sizeof(use), ", conn_use=%d", res->conn_use);
@@ -164,7 +175,9 @@ static void qmgr_job_free(struct qmgr_job *j)
     }
     free(j->rcpts);
     free(j->idx);
-    free(j->data);
+    if (j->parent == NULL)
+        free(j->data);
+    free(j->pass_addr);
     free(j);
 }
 
@@ -280,9 +293,20 @@ static void qmgr_on_delivered(void *arg, struct smtpc_rcpt *rcpts, size_t n,
                 qr->diag = xstrdup(rcpts[i].diag);
             continue;
         }
-        if (rcpts[i].status == 5)
+        if (rcpts[i].status == 5 && strcmp(res->relay_desc, "local") == 0) {
+            /* local(8) has no remote MTA; a hand-off to LMTP has, named
+             * by its reply ("host NAME[ip] said: ..."). */
+            const char *why = rcpts[i].reply ? rcpts[i].reply : "";
+            char host[256] = "";
+            if (rcpts[i].diag != NULL && strncmp(why, "host ", 5) == 0)
+                snprintf(host, sizeof(host), "%.*s", (int)strcspn(why + 5, "["),
+                         why + 5);
+            bounce_add(m, qr, rcpts[i].dsn, why, rcpts[i].diag,
+                       host[0] ? host : NULL);
+        } else if (rcpts[i].status == 5) {
             bounce_add(m, qr, rcpts[i].dsn, rcpts[i].reply, rcpts[i].diag,
                        remote[0] ? remote : NULL);
+        }
         /* RFC 3461 section 5.2.2: a next hop without DSN takes no
          * request for a success notice along: this one says "relayed". */
         if (rcpts[i].status == 2 && (qr->notify & DSN_NOTIFY_SUCCESS) &&
@@ -320,22 +344,95 @@ static void qmgr_local_outcome(struct qmgr_job *j, int status, const char *dsn,
         snprintf(j->rcpts[i].dsn, sizeof(j->rcpts[i].dsn), "%s", dsn);
         j->rcpts[i].reply = xstrdup(text);
     }
-    qmgr_on_delivered(j, j->rcpts, j->n, &res);
+    j->done(j, j->rcpts, j->n, &res);
 }
 
 /* local(8) logs each piece of an alias expansion on its own line. */
-struct qmgr_local_log {
-    struct qmgr_job *j;
-    struct smtpc_result res;
-};
-
 static void qmgr_local_log(void *arg, size_t i, const char *to,
                            const struct smtpc_rcpt *piece)
 {
-    struct qmgr_local_log *ll = arg;
+    struct qmgr_job *j = arg;
+    struct smtpc_result res = j->local_res;
 
-    clock_now(&ll->res.t_done);
-    qmgr_log_rcpt(ll->j, piece, to, &ll->j->m->rcpts[ll->j->idx[i]], &ll->res);
+    clock_now(&res.t_done);
+    qmgr_log_rcpt(j, piece, to, &j->m->rcpts[j->idx[i]], &res);
+}
+
+/* One of the local job's hand-offs is done (or, the last time, the
+ * starting of them): when none is left, the job is. */
+static void qmgr_pass_done(struct qmgr_job *j)
+{
+    if (--j->passing > 0)
+        return;
+    clock_now(&j->local_res.t_done);
+    qmgr_on_delivered(j, j->rcpts, j->n, &j->local_res);
+}
+
+/* A hand-off has its outcome: logged by its transport (to= the address
+ * handed on), folded into the local job's recipient. */
+static void qmgr_on_passed(void *arg, struct smtpc_rcpt *rcpts, size_t n,
+                           const struct smtpc_result *res)
+{
+    struct qmgr_job *sj = arg, *j = sj->parent;
+
+    (void)n;
+    qmgr_log_rcpt(sj, &rcpts[0], rcpts[0].addr, &sj->m->rcpts[sj->idx[0]], res);
+    local_fold(&j->rcpts[sj->parent_i], &rcpts[0]);
+    qmgr_job_free(sj);
+    qmgr_pass_done(j);
+}
+
+static void qmgr_start_job(struct qmgr_job *j);
+
+/* Run one mailbox delivery that local(8) handed on, as deliver_pass()
+ * does: one recipient per request, to the transport named. */
+static void qmgr_start_pass(struct qmgr_job *j, const struct local_pass *lp)
+{
+    struct qmgr_job *sj = xcalloc(1, sizeof(*sj));
+    const struct smtpc_rcpt *rc = &j->rcpts[lp->i];
+
+    sj->r = j->r;
+    sj->m = j->m;
+    sj->data = j->data;
+    sj->len = j->len;
+    sj->t_active = j->t_active;
+    sj->done = qmgr_on_passed;
+    sj->parent = j;
+    sj->parent_i = lp->i;
+    sj->pass_addr = xstrdup(lp->addr);
+    snprintf(sj->route.transport, sizeof(sj->route.transport), "%s",
+             lp->transport);
+    snprintf(sj->route.nexthop, sizeof(sj->route.nexthop), "%s", lp->nexthop);
+    sj->rcpts = xcalloc(1, sizeof(*sj->rcpts));
+    sj->idx = xcalloc(1, sizeof(*sj->idx));
+    sj->rcpts[0].addr = sj->pass_addr;
+    sj->rcpts[0].orig = rc->orig;
+    sj->rcpts[0].orcpt = rc->orcpt;
+    sj->rcpts[0].notify = rc->notify;
+    sj->idx[0] = j->idx[lp->i];
+    sj->n = 1;
+    j->passing++;
+    qmgr_start_job(sj);
+}
+
+/* local(8): aliases and mailboxes now; the mailbox deliveries handed to
+ * mailbox_transport run on, and the job ends with the last of them. */
+static void qmgr_start_local(struct qmgr_job *j)
+{
+    struct local_passes passes = {NULL, 0};
+
+    memset(&j->local_res, 0, sizeof(j->local_res));
+    snprintf(j->local_res.relay_desc, sizeof(j->local_res.relay_desc), "local");
+    clock_now(&j->local_res.t_start);
+    local_deliver(j->r, j->m, j->rcpts, j->idx, j->n, j->data, j->len,
+                  qmgr_local_log, j, &passes);
+    /* One count for this loop: a hand-off that ends at once (an
+     * unavailable transport) cannot end the job under it. */
+    j->passing = 1;
+    for (size_t k = 0; k < passes.n; k++)
+        qmgr_start_pass(j, &passes.v[k]);
+    local_passes_clear(&passes);
+    qmgr_pass_done(j);
 }
 
 static void qmgr_start_job(struct qmgr_job *j)
@@ -347,24 +444,23 @@ static void qmgr_start_job(struct qmgr_job *j)
         struct smtpc_msg msg = {j->m->sender, j->m->dsn_ret, j->m->dsn_envid,
                                 j->data, j->len};
         smtpc_start(j->r, strcmp(t, "relay") == 0 ? "relay/smtp" : t, j->m->id,
-                    j->route.nexthop, &msg, j->rcpts, j->n, qmgr_on_delivered,
-                    j);
+                    j->route.nexthop, &msg, j->rcpts, j->n, j->done, j);
     } else if (strcmp(t, "error") == 0) {
         qmgr_local_outcome(j, 5, "5.0.0", j->route.nexthop);
     } else if (strcmp(t, "discard") == 0) {
         qmgr_local_outcome(j, 2, "2.0.0", j->route.nexthop);
-    } else if (strcmp(t, "local") == 0) {
-        struct qmgr_local_log ll;
-        memset(&ll, 0, sizeof(ll));
-        ll.j = j;
-        snprintf(ll.res.relay_desc, sizeof(ll.res.relay_desc), "local");
-        clock_now(&ll.res.t_start);
-        local_deliver(j->r, j->m, j->rcpts, j->idx, j->n, j->data, j->len,
-                      qmgr_local_log, &ll);
-        clock_now(&ll.res.t_done);
-        qmgr_on_delivered(j, j->rcpts, j->n, &ll.res);
+    } else if (strcmp(t, "local") == 0 && j->parent == NULL) {
+        qmgr_start_local(j);
     } else {
-        /* Other transports (pipe, virtual, lmtp) are not in mxlab-relay. */
+        /* Other transports (pipe, virtual, a master.cf service; local as
+         * mailbox_transport) are not in mxlab-relay: deferred as Postfix
+         * defers mail for a transport that master.cf lacks: qmgr warns,
+         * error(8) logs the deferral (local(8) both, for a hand-off). */
+        maillog_printf(j->r->log, j->parent != NULL ? "local" : "qmgr",
+                       "warning: connect to transport private/%s: "
+                       "mxlab-relay has no such delivery agent",
+                       t);
+        j->service = j->parent != NULL ? "local" : "error";
         qmgr_local_outcome(j, 4, "4.3.0", "mail transport unavailable");
     }
 }
@@ -426,6 +522,7 @@ static void qmgr_start_message(struct relay *r, struct queue_msg *m)
             j = xcalloc(1, sizeof(*j));
             j->r = r;
             j->m = m;
+            j->done = qmgr_on_delivered;
             j->route = route;
             j->t_active = now;
             j->data = xmalloc(len + 1);

@@ -2,10 +2,10 @@
  * rewrite.c — address classes and routing, as Postfix's trivial-rewrite
  * (resolve.c) and cleanup (virtual alias expansion) do them:
  * ADDRESS_CLASS_README, virtual(5), transport(5).
- * Order of classes: virtual alias domain, then (for other domains) relay
- * domain or default; mydestination is the local class. relayhost replaces
- * the next hop of relay and default classes; transport_maps override all
- * but the virtual alias class.
+ * Order of classes: virtual alias domain, virtual mailbox domain, then
+ * (for other domains) relay domain or default; mydestination is the local
+ * class. relayhost replaces the next hop of relay and default classes;
+ * transport_maps override all but the virtual alias class.
  */
 #include <netinet/in.h>
 #include <stdio.h>
@@ -149,6 +149,8 @@ static enum rewrite_class rewrite_class_of(struct relay *r,
         return REWRITE_CLASS_LOCAL;
     if (rewrite_domain_match(r, &r->p.virtual_alias_domains, res->domain, 0))
         return REWRITE_CLASS_ALIAS;
+    if (rewrite_domain_match(r, &r->p.virtual_mailbox_domains, res->domain, 0))
+        return REWRITE_CLASS_VIRTUAL;
     if (rewrite_domain_match(r, &r->p.relay_domains, res->domain, 1))
         return REWRITE_CLASS_RELAY;
     return REWRITE_CLASS_DEFAULT;
@@ -273,6 +275,22 @@ static void rewrite_apply_transport(const char *value, const char *domain,
         snprintf(route->nexthop, sizeof(route->nexthop), "%s", domain);
 }
 
+/* A main.cf "transport[:nexthop]" (default_transport, virtual_transport,
+ * ...) into route; without an explicit next hop, nexthop is used. */
+static void rewrite_channel(struct rewrite_route *route, const char *channel,
+                            const char *nexthop)
+{
+    const char *colon = strchr(channel, ':');
+    size_t tl = colon ? (size_t)(colon - channel) : strlen(channel);
+
+    if (tl >= sizeof(route->transport))
+        tl = sizeof(route->transport) - 1;
+    memcpy(route->transport, channel, tl);
+    route->transport[tl] = '\0';
+    snprintf(route->nexthop, sizeof(route->nexthop), "%s",
+             colon != NULL && colon[1] != '\0' ? colon + 1 : nexthop);
+}
+
 static const char *rewrite_transport_lookup(struct relay *r, const char *addr,
                                             const char *domain)
 {
@@ -317,6 +335,11 @@ void rewrite_resolve(struct relay *r, const char *addr,
         snprintf(route->transport, sizeof(route->transport), "local");
         snprintf(route->nexthop, sizeof(route->nexthop), "%s", domain);
         break;
+    case REWRITE_CLASS_VIRTUAL:
+        /* No relayhost: the mailboxes are this site's (resolve.c's
+         * virtual class has the recipient domain as its next hop). */
+        rewrite_channel(route, r->p.virtual_transport, domain);
+        break;
     case REWRITE_CLASS_RELAY:
         channel = r->p.relay_transport;
         break;
@@ -324,19 +347,9 @@ void rewrite_resolve(struct relay *r, const char *addr,
         channel = r->p.default_transport;
         break;
     }
-    if (channel != NULL) {
-        snprintf(route->nexthop, sizeof(route->nexthop), "%s",
-                 r->p.relayhost[0] ? r->p.relayhost : domain);
-        snprintf(route->transport, sizeof(route->transport), "%s", channel);
-        /* An explicit main.cf "transport:nexthop" overrides the nexthop. */
-        char *colon = strchr(route->transport, ':');
-        if (colon != NULL) {
-            *colon = '\0';
-            if (colon[1] != '\0')
-                snprintf(route->nexthop, sizeof(route->nexthop), "%s",
-                         strchr(channel, ':') + 1);
-        }
-    }
+    if (channel != NULL)
+        rewrite_channel(route, channel,
+                        r->p.relayhost[0] ? r->p.relayhost : domain);
     if ((t = rewrite_transport_lookup(r, res.addr, domain)) != NULL)
         rewrite_apply_transport(t, domain, route);
 }

@@ -15,6 +15,7 @@ struct resolve_result;
 enum rewrite_class {
     REWRITE_CLASS_LOCAL,
     REWRITE_CLASS_ALIAS,
+    REWRITE_CLASS_VIRTUAL, /* virtual_mailbox_domains */
     REWRITE_CLASS_RELAY,
     REWRITE_CLASS_DEFAULT,
 };

@@ -499,8 +499,9 @@ static int smtpd_anvil_event(struct smtpd_session *s, int rcpt)
 
 /* smtpd_reject_unlisted_recipient: an address in a virtual alias domain
  * must have a mapping; one not aliased away must be known to its class's
- * recipient table (local_recipient_maps, relay_recipient_maps). -1 with
- * the refusal (naming shown, the address as the client gave it). */
+ * recipient table (local_recipient_maps, virtual_mailbox_maps,
+ * relay_recipient_maps). -1 with the refusal (naming shown, the address
+ * as the client gave it). */
 static int smtpd_rcpt_unlisted(struct smtpd_session *s, const char *addr,
                                const char *shown, char *reply, size_t len)
 {
@@ -928,18 +929,37 @@ static int smtpd_rcpt_exempt(struct smtpd_session *s, const char *addr,
     return 0;
 }
 
-/* smtpd_reject_unlisted_recipient for the local and relay classes: the
- * address, the local part (local class only) or "@domain" must be in one
- * of the tables; an empty parameter accepts everyone. -1 with the reply. */
+/* Each class's recipient table, and what the refusal calls it. */
+static const struct strlist *smtpd_rcpt_table(const struct relay_params *p,
+                                              enum rewrite_class cls,
+                                              const char **what)
+{
+    switch (cls) {
+    case REWRITE_CLASS_LOCAL:
+        *what = "local recipient";
+        return &p->local_recipient_maps;
+    case REWRITE_CLASS_VIRTUAL:
+        *what = "virtual mailbox";
+        return &p->virtual_mailbox_maps;
+    case REWRITE_CLASS_RELAY:
+        *what = "relay recipient";
+        return &p->relay_recipient_maps;
+    default:
+        return NULL;
+    }
+}
+
+/* smtpd_reject_unlisted_recipient for the local, virtual mailbox and
+ * relay classes: the address, the local part (local class only) or
+ * "@domain" must be in one of the tables; an empty parameter accepts
+ * everyone. -1 with the reply. */
 static int smtpd_rcpt_maps(struct smtpd_session *s, const char *addr,
                            const char *shown, char *reply, size_t len)
 {
     struct relay *r = s->r;
     enum rewrite_class cls = rewrite_class(r, addr);
-    const struct strlist *tables =
-        cls == REWRITE_CLASS_LOCAL   ? &s->p->local_recipient_maps
-        : cls == REWRITE_CLASS_RELAY ? &s->p->relay_recipient_maps
-                                     : NULL;
+    const char *what = "";
+    const struct strlist *tables = smtpd_rcpt_table(s->p, cls, &what);
     const char *at = strrchr(addr, '@');
     char *keys[3];
     int nkeys = 0, found = 0;
@@ -969,8 +989,8 @@ static int smtpd_rcpt_maps(struct smtpd_session *s, const char *addr,
     else if (found == 0)
         snprintf(reply, len,
                  "550 5.1.1 <%s>: Recipient address rejected: User unknown "
-                 "in %s recipient table",
-                 shown, cls == REWRITE_CLASS_LOCAL ? "local" : "relay");
+                 "in %s table",
+                 shown, what);
     return found == 1 ? 0 : -1;
 }
 

@@ -13,6 +13,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -170,6 +171,78 @@ class Lab:
 
 
 BIN = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else "build/bin"
+
+
+class LmtpServer:
+    """A small LMTP server (RFC 2033, a judge of its own) on a UNIX socket,
+    as Dovecot's private/dovecot-lmtp: LHLO, then after the final dot one
+    reply per recipient, 550 for a local part starting with "inconnu",
+    else 250 "Saved". lines: every command line it read; rcpts: the
+    recipients of each transaction. Its thread ends with close()."""
+
+    def __init__(self, path):
+        self.path = path
+        self.lines = []
+        self.rcpts = []
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.srv.bind(path)
+        self.srv.listen(4)
+        os.chmod(path, 0o777)  # the relay drops root before it connects
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        # A session per thread: the relay keeps idle connections for
+        # reuse and runs several deliveries at once.
+        while True:
+            try:
+                conn, _ = self.srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._session, args=(conn,),
+                             daemon=True).start()
+
+    def _session(self, conn):
+        try:
+            self._talk(conn)
+        except OSError:
+            pass  # the client went away
+        conn.close()
+
+    def _talk(self, conn):
+        f = conn.makefile("rb")
+        conn.sendall(b"220 imap.test LMTP ready\r\n")
+        rcpts = []
+        while True:
+            line = f.readline().decode().rstrip("\r\n")
+            verb = line[:4].upper()
+            self.lines.append(line)
+            if not line or verb == "QUIT":
+                conn.sendall(b"221 2.0.0 Bye\r\n")
+                return
+            if verb == "LHLO":
+                conn.sendall(b"250-imap.test\r\n250 PIPELINING\r\n")
+            elif verb == "RCPT":
+                rcpts.append(line.split("<", 1)[1].split(">", 1)[0])
+                conn.sendall(b"250 2.1.5 Ok\r\n")
+            elif verb == "DATA":
+                conn.sendall(b"354 Go ahead\r\n")
+                while f.readline() not in (b".\r\n", b""):
+                    pass
+                for r in rcpts:
+                    if r.startswith("inconnu"):
+                        conn.sendall(b"550 5.1.1 <%s> User unknown\r\n"
+                                     % r.encode())
+                    else:
+                        conn.sendall(b"250 2.0.0 <%s> Saved\r\n"
+                                     % r.encode())
+                self.rcpts.append(rcpts)
+                rcpts = []
+            else:
+                conn.sendall(b"250 2.0.0 Ok\r\n")
+
+    def close(self):
+        self.srv.close()
 
 
 class Client:

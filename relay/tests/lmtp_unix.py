@@ -8,60 +8,12 @@ reach the right recipients' log lines, with Postfix's relay=HOST[PATH].
 
 usage: lmtp_unix.py BIN_DIR
 """
-import os
-import socket
-import threading
-
 import extlab
 from extlab import Client, free_port
 
 L = extlab.Lab("lmtp-unix", deadline=60)
 path = L.path("lmtp.sock")
-srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-srv.bind(path)
-srv.listen(4)
-os.chmod(path, 0o777)  # the relay drops root before it connects
-got = []
-
-
-def serve():
-    while True:
-        try:
-            conn, _ = srv.accept()
-        except OSError:
-            return
-        f = conn.makefile("rb")
-        conn.sendall(b"220 imap.test LMTP ready\r\n")
-        rcpts = []
-        while True:
-            line = f.readline().decode().rstrip("\r\n")
-            verb = line[:4].upper()
-            got.append(line)
-            if not line or verb == "QUIT":
-                conn.sendall(b"221 2.0.0 Bye\r\n")
-                break
-            if verb == "LHLO":
-                conn.sendall(b"250-imap.test\r\n250 PIPELINING\r\n")
-            elif verb == "RCPT":
-                rcpts.append(line.split("<", 1)[1].split(">", 1)[0])
-                conn.sendall(b"250 2.1.5 Ok\r\n")
-            elif verb == "DATA":
-                conn.sendall(b"354 Go ahead\r\n")
-                while f.readline() not in (b".\r\n", b""):
-                    pass
-                for r in rcpts:
-                    if r.startswith("inconnu"):
-                        conn.sendall(b"550 5.1.1 <%s> User unknown\r\n"
-                                     % r.encode())
-                    else:
-                        conn.sendall(b"250 2.0.0 <%s> Saved\r\n" % r.encode())
-                rcpts = []
-            else:
-                conn.sendall(b"250 2.0.0 Ok\r\n")
-        conn.close()
-
-
-threading.Thread(target=serve, daemon=True).start()
+srv = extlab.LmtpServer(path)
 L.write("relay/transport", "minet.net lmtp:unix:%s\n" % path)
 p25 = free_port()
 main_cf = ("myhostname = mx1.minet.net\nmydestination =\n"
@@ -92,7 +44,7 @@ for want in ("to=<adherent@minet.net>, relay=mx1.minet.net[%s], " % path,
              "DATA command))" % path):
     if want not in log:
         L.fail("the log lacks %r:\n%s" % (want, log))
-if not got or not got[0].startswith("LHLO mx1.minet.net"):
-    L.fail("the client did not start with LHLO: %r" % got[:2])
+if not srv.lines or not srv.lines[0].startswith("LHLO mx1.minet.net"):
+    L.fail("the client did not start with LHLO: %r" % srv.lines[:2])
 srv.close()
 L.finish()

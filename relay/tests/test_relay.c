@@ -156,6 +156,58 @@ START_TEST(test_route)
 }
 END_TEST
 
+/* The virtual mailbox class (ADDRESS_CLASS_README): after the virtual
+ * alias class, before the relay class; virtual_transport with the
+ * recipient domain as next hop (relayhost is for relay and default
+ * only); transport_maps override it. main: lines after seed 000's. */
+static const struct {
+    const char *main, *addr, *transport, *nexthop;
+    int cls;
+} vmailbox_cases[] = {
+#define VM "virtual_mailbox_domains = minet.net, hebergee.com\n"
+    {VM, "a@minet.net", "virtual", "minet.net", REWRITE_CLASS_VIRTUAL},
+    {VM "virtual_transport = lmtp:unix:private/dovecot-lmtp\n", "a@minet.net",
+     "lmtp", "unix:private/dovecot-lmtp", REWRITE_CLASS_VIRTUAL},
+    {VM "virtual_transport = lmtp\n", "a@minet.net", "lmtp", "minet.net",
+     REWRITE_CLASS_VIRTUAL},
+    {VM "transport_maps = inline:{minet.net=smtp:[127.0.0.9]}\n", "a@minet.net",
+     "smtp", "[127.0.0.9]", REWRITE_CLASS_VIRTUAL},
+    /* A virtual alias domain first; mydestination before both. */
+    {VM, "nobody@hebergee.com", "error", "User unknown in virtual alias table",
+     REWRITE_CLASS_ALIAS},
+    {"virtual_mailbox_domains = relais.hebergee.com\n",
+     "root@relais.hebergee.com", "local", "relais.hebergee.com",
+     REWRITE_CLASS_LOCAL},
+    /* Subdomains are not matched (no parent_domain_matches_subdomains). */
+    {VM, "a@sub.minet.net", "smtp", "[127.168.2.253]", REWRITE_CLASS_DEFAULT},
+    /* virtual_mailbox_domains defaults to $virtual_mailbox_maps: the
+     * table's keys name the domains. */
+    {"virtual_mailbox_maps = inline:{minet.net=x, a@minet.net=x}\n",
+     "b@minet.net", "virtual", "minet.net", REWRITE_CLASS_VIRTUAL},
+#undef VM
+};
+
+START_TEST(test_vmailbox)
+{
+    char err[512],
+        *main_cf = xasprintf("%s%s", seed000_main_cf, vmailbox_cases[_i].main);
+    struct relay *r = make_relay(main_cf, master_ok, err, sizeof(err));
+    struct rewrite_route route;
+
+    ck_assert_msg(r != NULL, "%s", err);
+    rewrite_resolve(r, vmailbox_cases[_i].addr, &route);
+    ck_assert_str_eq(route.transport, vmailbox_cases[_i].transport);
+    ck_assert_str_eq(route.nexthop, vmailbox_cases[_i].nexthop);
+    ck_assert_int_eq(rewrite_class(r, vmailbox_cases[_i].addr),
+                     vmailbox_cases[_i].cls);
+    ck_assert_int_eq(
+        rewrite_auth_destination(r, &r->p, vmailbox_cases[_i].addr),
+        vmailbox_cases[_i].cls != REWRITE_CLASS_DEFAULT);
+    relay_free(r);
+    free(main_cf);
+}
+END_TEST
+
 /* trivial-rewrite's resolver alone: local.example and [127.0.0.1] are
  * this host's. opts: 0 Postfix's defaults; 1 allow_percent_hack,
  * swap_bangpath and resolve_dequoted_address off, resolve_null_domain
@@ -423,7 +475,30 @@ static const struct {
      "mxlab-relay: only the smtp, relay, error, discard, local and lmtp"},
     {"", "127.0.0.1:2525 inet n - n - - smtpd -o relay_transport=uucp:x\n",
      "master.cf:1: relay_transport is only partly implemented"},
+    /* Virtual mailbox domains: virtual(8) is not in the relay. */
+    {"virtual_mailbox_domains = v.example\n", NULL,
+     "main.cf:10: virtual_mailbox_domains: their mail goes to "
+     "virtual_transport = virtual, and mxlab-relay has no virtual(8)"},
+    {"virtual_mailbox_maps = texthash:/dev/null\n", NULL,
+     "main.cf:10: virtual_mailbox_domains: their mail goes to "
+     "virtual_transport = virtual"},
+    {"virtual_transport = virtual\n", NULL,
+     "main.cf:10: virtual_transport is only partly implemented"},
+    {"virtual_mailbox_base = /var/mail/vhosts\n", NULL,
+     "main.cf:10: virtual_mailbox_base is not implemented by mxlab-relay; "
+     "mxlab-relay has no virtual(8) delivery agent"},
+    {"virtual_uid_maps = static:5000\n", NULL,
+     "main.cf:10: virtual_uid_maps is not implemented by mxlab-relay; "
+     "mxlab-relay has no virtual(8)"},
+    {"mailbox_transport = dovecot\n", NULL,
+     "main.cf:10: mailbox_transport is only partly implemented"},
+    {"mailbox_transport = local\n", NULL,
+     "main.cf:10: mailbox_transport is only partly implemented"},
     /* Implemented, or accepted with no effect: no warning at all. */
+    {"virtual_mailbox_domains = v.example\nvirtual_transport = lmtp:inet:x\n",
+     NULL, ""},
+    {"mailbox_transport = lmtp:unix:private/dovecot-lmtp\n", NULL, ""},
+    {"mailbox_transport =\n", NULL, ""},
     {"default_transport = error:no mail here\n", NULL, ""},
     {"biff = no\n", NULL, ""},
     {"readme_directory = no\n", NULL, ""},
@@ -772,6 +847,29 @@ static void local_log_collect(void *arg, size_t i, const char *to,
     free(line);
 }
 
+/* A message from sender@remote.example to four addresses, as qmgr hands
+ * it to local(8): its recipients, one job recipient each. */
+struct local_msg {
+    struct queue_msg m;
+    struct queue_rcpt qr[4];
+    struct smtpc_rcpt rc[4];
+    size_t idx[4];
+};
+
+static void local_msg_init(struct local_msg *lm, const char *const to[4])
+{
+    memset(lm, 0, sizeof(*lm));
+    snprintf(lm->m.id, sizeof(lm->m.id), "0123456789");
+    lm->m.sender = "sender@remote.example";
+    lm->m.rcpts = lm->qr;
+    lm->m.nrcpt = 4;
+    for (size_t i = 0; i < 4; i++) {
+        lm->qr[i].addr = lm->qr[i].orig = (char *)to[i];
+        lm->rc[i].addr = to[i];
+        lm->idx[i] = i;
+    }
+}
+
 START_TEST(test_local_delivery)
 {
     char err[512];
@@ -790,35 +888,24 @@ START_TEST(test_local_delivery)
     struct relay *r = make_relay(main_cf, master_ok, err, sizeof(err));
     ck_assert_msg(r != NULL, "%s", err);
 
-    struct queue_rcpt qr[] = {
-        {"list@mx.lab.example", "list@mx.lab.example", 0, NULL, "", NULL, 0,
-         NULL},
-        {"prog@mx.lab.example", "prog@mx.lab.example", 0, NULL, "", NULL, 0,
-         NULL},
-        {"nobody-here@mx.lab.example", "nobody-here@mx.lab.example", 0, NULL,
-         "", NULL, 0, NULL},
-        {"seen@mx.lab.example", "seen@mx.lab.example", 0, NULL, "", NULL, 0,
-         NULL},
-    };
-    struct queue_msg m;
-    memset(&m, 0, sizeof(m));
-    snprintf(m.id, sizeof(m.id), "0123456789");
-    m.sender = "sender@remote.example";
-    m.rcpts = qr;
-    m.nrcpt = 4;
-    struct smtpc_rcpt rc[4];
-    size_t idx[4] = {0, 1, 2, 3};
-    memset(rc, 0, sizeof(rc));
-    for (size_t i = 0; i < 4; i++)
-        rc[i].addr = qr[i].addr;
+    struct local_msg lm;
+    static const char *const to[4] = {
+        "list@mx.lab.example", "prog@mx.lab.example",
+        "nobody-here@mx.lab.example", "seen@mx.lab.example"};
+    local_msg_init(&lm, to);
+    struct queue_msg m = lm.m;
+    struct smtpc_rcpt *rc = lm.rc;
+    size_t *idx = lm.idx;
     /* mbox quoting of a body line starting with "From ", and a message
      * that has been here before (Delivered-To). */
     const char *data = "Delivered-To: seen@mx.lab.example\r\n"
                        "Subject: x\r\n\r\nFrom here on\r\nbody\r\n";
     struct strlist log;
     strlist_init(&log);
+    struct local_passes passes = {NULL, 0};
     local_deliver(r, &m, rc, idx, 4, data, strlen(data), local_log_collect,
-                  &log);
+                  &log, &passes);
+    ck_assert_uint_eq(passes.n, 0);
     ck_assert_int_eq(log.n, 5);
     ck_assert_str_eq(log.v[0], "0 louen@mx.lab.example 2 2.0.0 (delivered to "
                                "mailbox)");
@@ -854,6 +941,80 @@ START_TEST(test_local_delivery)
     strlist_clear(&log);
     relay_free(r);
     free(main_cf);
+}
+END_TEST
+
+/* mailbox_transport and mailbox_transport_maps: after alias expansion,
+ * each mailbox (once per user) is handed on, known to passwd or not, as
+ * local(8)'s deliver_mailbox() does; the hand-offs' outcomes fold into the
+ * queue recipient's (a deferral wins). */
+START_TEST(test_local_pass)
+{
+    char err[512];
+    write_file("aliases", "prog: |/usr/bin/procmail\n"
+                          "list: louen, karim, louen\n");
+    write_file("mbt", "karim lmtp:inet:127.0.0.1:24\nbob lmtp\n");
+    write_file("passwd", "");
+    struct relay *r =
+        make_relay("myhostname = mx.lab.example\n"
+                   "mydestination = $myhostname\n"
+                   "alias_maps = texthash:$config_directory/aliases\n"
+                   "mxlab_passwd_file = passwd\n"
+                   "mailbox_transport = lmtp:unix:private/dovecot-lmtp\n"
+                   "mailbox_transport_maps = texthash:$config_directory/mbt\n",
+                   master_ok, err, sizeof(err));
+    ck_assert_msg(r != NULL, "%s", err);
+    struct local_msg lm;
+    static const char *const to[4] = {
+        "list@mx.lab.example", "nobody@mx.lab.example", "Bob@mx.lab.example",
+        "prog@mx.lab.example"};
+    local_msg_init(&lm, to);
+    struct queue_msg m = lm.m;
+    struct smtpc_rcpt *rc = lm.rc;
+    size_t *idx = lm.idx;
+    const char *data = "Subject: x\r\n\r\nbody\r\n";
+    struct strlist log;
+    struct local_passes passes = {NULL, 0};
+    strlist_init(&log);
+    local_deliver(r, &m, rc, idx, 4, data, strlen(data), local_log_collect,
+                  &log, &passes);
+    static const char *const want[] = {
+        "0 louen@mx.lab.example lmtp unix:private/dovecot-lmtp",
+        "0 karim@mx.lab.example lmtp inet:127.0.0.1:24",
+        "1 nobody@mx.lab.example lmtp unix:private/dovecot-lmtp",
+        "2 Bob@mx.lab.example lmtp mx.lab.example",
+    };
+    ck_assert_uint_eq(passes.n, 4);
+    for (size_t i = 0; i < passes.n; i++) {
+        char *got = xasprintf("%zu %s %s %s", passes.v[i].i, passes.v[i].addr,
+                              passes.v[i].transport, passes.v[i].nexthop);
+        ck_assert_str_eq(got, want[i]);
+        free(got);
+    }
+    ck_assert_int_eq(log.n, 1); /* prog's, the only piece not handed on */
+    ck_assert_int_eq(rc[0].status, 2);
+    ck_assert_int_eq(rc[3].status, 5);
+    /* A hand-off's bounce, then its deferral: the deferral stays. */
+    struct smtpc_rcpt bounced = {.status = 5, .dsn = "5.1.1"};
+    struct smtpc_rcpt deferred = {.status = 4, .dsn = "4.2.2"};
+    bounced.reply = "host x said: 550";
+    bounced.diag = "550 5.1.1 unknown";
+    deferred.reply = "host x said: 452";
+    local_fold(&rc[0], &bounced);
+    ck_assert_int_eq(rc[0].status, 5);
+    ck_assert_str_eq(rc[0].diag, "550 5.1.1 unknown");
+    local_fold(&rc[0], &deferred);
+    local_fold(&rc[0], &bounced);
+    ck_assert_int_eq(rc[0].status, 4);
+    ck_assert_str_eq(rc[0].dsn, "4.2.2");
+    ck_assert_ptr_null(rc[0].diag);
+    for (size_t i = 0; i < 4; i++) {
+        free(rc[i].reply);
+        free(rc[i].diag);
+    }
+    local_passes_clear(&passes);
+    strlist_clear(&log);
+    relay_free(r);
 }
 END_TEST
 
@@ -969,6 +1130,7 @@ static Suite *relay_suite(void)
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_local_delivery);
+    tcase_add_test(tc, test_local_pass);
     tcase_add_loop_test(tc, test_virtual, 0,
                         sizeof(virtual_cases) / sizeof(virtual_cases[0]));
     tcase_add_loop_test(tc, test_resolve, 0,
@@ -977,6 +1139,8 @@ static Suite *relay_suite(void)
                         sizeof(quote_cases) / sizeof(quote_cases[0]));
     tcase_add_loop_test(tc, test_route, 0,
                         sizeof(route_cases) / sizeof(route_cases[0]));
+    tcase_add_loop_test(tc, test_vmailbox, 0,
+                        sizeof(vmailbox_cases) / sizeof(vmailbox_cases[0]));
     tcase_add_loop_test(tc, test_relay_control, 0,
                         sizeof(relay_control_cases) /
                             sizeof(relay_control_cases[0]));
