@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "mxlab/strutil.h"
@@ -87,6 +88,25 @@ int netaddr_parse(const char *s, int default_port, struct netaddr *out)
     if (strlen(s) >= sizeof(host))
         return -1;
     return netaddr_set_ip(out, s, port);
+}
+
+int netaddr_parse_endpoint(const char *spec, struct netaddr *out)
+{
+    struct sockaddr_un *sun = (struct sockaddr_un *)&out->ss;
+    size_t n;
+
+    memset(out, 0, sizeof(*out));
+    if (strncmp(spec, "inet:", 5) == 0)
+        return netaddr_parse(spec + 5, 0, out) == 0 && netaddr_port(out) > 0
+                   ? 0
+                   : -1;
+    if (strncmp(spec, "unix:", 5) != 0 || (n = strlen(spec + 5)) == 0 ||
+        n >= sizeof(sun->sun_path))
+        return -1;
+    sun->sun_family = AF_UNIX;
+    memcpy(sun->sun_path, spec + 5, n + 1);
+    out->len = (socklen_t)sizeof(*sun);
+    return 0;
 }
 
 void netaddr_from_sa(struct netaddr *na, const struct sockaddr *sa,

@@ -1,9 +1,9 @@
 /*
  * milter.h — the Sendmail milter protocol as Postfix speaks it
  * (MILTER_README, libmilter's wire format): the packet codec, the
- * message's header list with the end-of-message modifications, and a
- * client that runs one message's whole conversation with each milter of
- * smtpd_milters at the end of DATA.
+ * message's header list with the end-of-message modifications, and an
+ * asynchronous client that talks to each milter of smtpd_milters command
+ * by command, as Postfix's smtpd and cleanup do.
  */
 #ifndef RELAY_MILTER_H
 #define RELAY_MILTER_H
@@ -30,6 +30,7 @@ enum {
     MILTER_C_QUIT = 'Q',
     MILTER_C_RCPT = 'R',
     MILTER_C_DATA = 'T',
+    MILTER_R_SHUTDOWN = '4',
     MILTER_R_ADDRCPT = '+',
     MILTER_R_DELRCPT = '-',
     MILTER_R_ACCEPT = 'a',
@@ -119,7 +120,6 @@ struct milter_conf {
 struct milter_info {
     const char *client_name, *client_addr, *helo, *sender;
     int client_port, client_family; /* AF_INET, AF_INET6 */
-    const struct strlist *rcpts;
     const char *myhostname, *daemon_name, *daemon_addr, *version;
     const char *queue_id, *auth_type, *auth_authen;
 };
@@ -127,19 +127,56 @@ struct milter_info {
  * the RCPT stage or NULL. NULL if undefined. Caller frees. */
 char *milter_macro(const struct milter_info *info, const char *name,
                    const char *rcpt);
-/* What the milters decided for a message. */
+
+/* What the milters decided for an SMTP event, as Postfix's milter8.c
+ * reports it to smtpd (its reply strings "D", "H", "S", "4xx", "5xx"). */
 enum milter_verdict {
-    MILTER_V_ACCEPT,   /* msg (possibly modified) is to be queued */
+    MILTER_V_CONTINUE, /* go on (also ACCEPT, and SMFIR_CONTINUE at EOM) */
     MILTER_V_REJECT,   /* reply holds the 5xx text */
     MILTER_V_TEMPFAIL, /* reply holds the 4xx text */
-    MILTER_V_DISCARD,  /* accepted and thrown away */
+    MILTER_V_DISCARD,  /* the message is accepted and thrown away */
+    MILTER_V_HOLD,     /* quarantine: accepted (the relay has no hold queue) */
+    MILTER_V_SHUTDOWN, /* reply is 421: the session ends */
 };
-/* Run each milter of conf->milters over the message in msg (replaced by
- * the modified one). reply: the SMTP reply for REJECT and TEMPFAIL;
- * warn: a log text when a milter failed (empty if none). */
-enum milter_verdict milter_run(const struct milter_conf *conf,
-                               const struct milter_info *info,
-                               struct strbuf *msg, char *reply, size_t rlen,
-                               char *warn, size_t wlen);
+struct milter_result {
+    enum milter_verdict verdict;
+    const char *reply;  /* REJECT, TEMPFAIL, SHUTDOWN: the SMTP reply */
+    struct strbuf *msg; /* at end of message: the message, modified */
+};
+/* done(arg, result): the event's outcome, always from the event loop
+ * (never inside the call that started it); result is borrowed for the
+ * call. warn(arg, text): a "warning:" line to log (Postfix's words). */
+typedef void milter_done_fn(void *arg, const struct milter_result *r);
+typedef void milter_warn_fn(void *arg, const char *text);
+
+/* One SMTP session's conversation with each milter of conf->milters, as
+ * Postfix's smtpd holds it: one connection per milter for the whole
+ * session, an event per SMTP command (CONNECT at connect, HELO, MAIL,
+ * each RCPT, DATA), the content at the end of the message, ABORT when a
+ * transaction ends, QUIT at the end. Asynchronous on base; the milters
+ * are asked in order, the first that does not say "continue" decides.
+ * conf's strings are borrowed for the session's life. */
+struct event_base;
+struct milter_session;
+struct milter_session *milter_session_new(struct event_base *base,
+                                          const struct milter_conf *conf,
+                                          milter_done_fn *done,
+                                          milter_warn_fn *warn, void *arg);
+/* QUIT to the milters that are talking; an event in progress is
+ * dropped (done does not run). NULL is a no-op. */
+void milter_session_free(struct milter_session *ms);
+/* An SMTP event: cmd is MILTER_C_CONNECT, _HELO (arg: the name), _MAIL
+ * (arg: the sender), _RCPT (arg: the recipient) or _DATA; info is read
+ * during the call only. One event at a time: -1 if one is in progress. */
+int milter_event(struct milter_session *ms, int cmd,
+                 const struct milter_info *info, const char *arg);
+/* The end of the message: HEADER..., EOH, BODY..., BODYEOB, then the
+ * header modifications until the final reply; msg (the whole message,
+ * CRLF lines) is copied. -1 if an event is in progress. */
+int milter_message(struct milter_session *ms, const struct milter_info *info,
+                   const char *msg, size_t len);
+/* The transaction ended (RSET, a new EHLO, a refused MAIL, after the
+ * message): SMFIC_ABORT to the milters inside one. */
+void milter_abort(struct milter_session *ms);
 
 #endif

@@ -194,7 +194,7 @@ static const struct relay_param relay_param_table[] = {
     CODE(smtpd_forbid_bare_newline_reject_code, "550"),
     BOOL(smtpd_forbid_unauth_pipelining, "no"),
     BOOL(cleanup_replace_stray_cr_lf, "yes"),
-    /* Milters (milter.c): the whole conversation at the end of DATA. */
+    /* Milters (milter.c): asked command by command, asynchronously. */
     STR(smtpd_milters, ""),
     PART(non_smtpd_milters, "",
          "mail enters the relay only by SMTP (no sendmail(1) or pickup(8))"),

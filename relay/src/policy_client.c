@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 
 #include "mxlab/clock.h"
@@ -396,33 +395,19 @@ static struct policy_conn *policy_connect(struct policy_pool *p,
                                           const struct policy_client_conf *conf)
 {
     struct policy_conn *c = xcalloc(1, sizeof(*c));
-    struct sockaddr_storage ss;
-    struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
     struct netaddr na;
-    int len = 0;
-    const char *path = server + 5;
+    int ok = netaddr_parse_endpoint(server, &na) == 0;
 
-    memset(&ss, 0, sizeof(ss));
-    if (strncmp(server, "inet:", 5) == 0 &&
-        netaddr_parse(server + 5, 0, &na) == 0 && netaddr_port(&na) != 0) {
-        memcpy(&ss, &na.ss, na.len);
-        len = (int)na.len;
-    } else if (strncmp(server, "unix:", 5) == 0 &&
-               strlen(path) < sizeof(sun->sun_path)) {
-        sun->sun_family = AF_UNIX;
-        memcpy(sun->sun_path, path, strlen(path) + 1);
-        len = sizeof(*sun);
-    }
     c->pool = p;
     c->conf = conf;
     c->server = xstrdup(server);
     c->born = clock_time();
     c->bev = bufferevent_socket_new(p->base, -1, BEV_OPT_CLOSE_ON_FREE);
     bufferevent_setcb(c->bev, policy_on_read, NULL, policy_on_event, c);
-    if (len == 0) {
+    if (!ok) {
         errno = EINVAL;
-    } else if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&ss,
-                                          len) == 0) {
+    } else if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&na.ss,
+                                          (int)na.len) == 0) {
         return c;
     }
     int saved = errno;

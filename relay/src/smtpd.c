@@ -238,8 +238,28 @@ struct smtpd_session {
      * the headers PREPEND actions asked for. */
     char instance[64];
     struct strlist prepend;
+    /* smtpd_milters (milter.c): the session's milters (NULL: none), the
+     * command that waits for their reply (SMTPD_MILTER_*, 0: none) with
+     * its argument, and their answer at CONNECT (the greeting's). */
+    struct milter_session *milters;
+    int milter_wait;
+    char *milter_arg;
+    enum milter_verdict milter_greeting;
     struct smtpd_session *next;
 };
+
+/* What waits for the milters (smtpd_milter_ask()). */
+enum {
+    SMTPD_MILTER_CONNECT = 1,
+    SMTPD_MILTER_HELO,
+    SMTPD_MILTER_EHLO,
+    SMTPD_MILTER_MAIL,
+    SMTPD_MILTER_RCPT,
+    SMTPD_MILTER_DATA,
+    SMTPD_MILTER_BDAT,
+    SMTPD_MILTER_EOM,
+};
+static int smtpd_milter_ask(struct smtpd_session *s, int what, const char *arg);
 
 static void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -258,6 +278,8 @@ static void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 
 static void smtpd_reset(struct smtpd_session *s)
 {
+    if (s->sender != NULL)
+        milter_abort(s->milters); /* Postfix's mail_reset() */
     s->qid[0] = '\0';
     free(s->sender);
     s->sender = NULL;
@@ -347,6 +369,9 @@ static void smtpd_session_free(struct smtpd_session *s)
                    counts.buf ? counts.buf : "");
     strbuf_clear(&counts);
     policy_check_cancel(s->pending);
+    milter_session_free(s->milters);
+    s->milters = NULL;
+    free(s->milter_arg);
     if (s->lookup != NULL)
         s->lookup->s = NULL; /* DNS answers later, to nobody */
     if (s->err_sleep != NULL)
@@ -382,14 +407,18 @@ void smtpd_free_all(struct relay *r)
         smtpd_session_free(r->sessions);
 }
 
-static void smtpd_noqueue_reject(struct smtpd_session *s, const char *cmd,
-                                 const char *reply, const char *rcpt)
+/* "ID: ACTION: CMD from NAME[IP]: REPLY; from=<> to=<> proto= helo=<>",
+ * as Postfix's smtpd logs a refusal (its smtpd_whatsup()). */
+static void smtpd_log_action(struct smtpd_session *s, const char *action,
+                             const char *cmd, const char *reply,
+                             const char *rcpt)
 {
     struct strbuf sb;
 
     strbuf_init(&sb);
-    strbuf_printf(&sb, "%s: reject: %s from %s[%s]: %s;",
-                  s->qid[0] ? s->qid : "NOQUEUE", cmd, s->name, s->ip, reply);
+    strbuf_printf(&sb, "%s: %s: %s from %s[%s]: %s;",
+                  s->qid[0] ? s->qid : "NOQUEUE", action, cmd, s->name, s->ip,
+                  reply);
     if (s->sender != NULL)
         strbuf_printf(&sb, " from=<%s>", s->sender);
     if (rcpt != NULL)
@@ -399,6 +428,12 @@ static void smtpd_noqueue_reject(struct smtpd_session *s, const char *cmd,
         strbuf_printf(&sb, " helo=<%s>", s->helo);
     maillog_printf(s->r->log, "smtpd", "%s", sb.buf);
     strbuf_clear(&sb);
+}
+
+static void smtpd_noqueue_reject(struct smtpd_session *s, const char *cmd,
+                                 const char *reply, const char *rcpt)
+{
+    smtpd_log_action(s, "reject", cmd, reply, rcpt);
 }
 
 static int smtpd_rcpt_maps(struct smtpd_session *s, const char *addr,
@@ -905,6 +940,8 @@ static int smtpd_mail(struct smtpd_session *s, const char *arg)
     s->dsn_ret = ret;
     s->dsn_envid = have_envid ? xstrdup(envid.buf ? envid.buf : "") : NULL;
     strbuf_clear(&envid);
+    if (smtpd_milter_ask(s, SMTPD_MILTER_MAIL, addr))
+        return 0; /* counted once the milters answer */
     smtpd_reply(s, "250 2.1.0 Ok");
     return 1;
 }
@@ -994,12 +1031,38 @@ static int smtpd_rcpt_maps(struct smtpd_session *s, const char *addr,
     return found == 1 ? 0 : -1;
 }
 
+/* The pending recipient is accepted: 250, and the queue ID at the
+ * first one. */
+static void smtpd_rcpt_accept(struct smtpd_session *s)
+{
+    struct relay *r = s->r;
+    const char *addr = s->pending_rcpt;
+
+    strlist_push(&s->rcpts, addr);
+    s->rcpt_notify =
+        xrealloc(s->rcpt_notify, s->rcpts.n * sizeof(*s->rcpt_notify));
+    s->rcpt_notify[s->rcpts.n - 1] = s->pending_notify;
+    strlist_push(&s->rcpt_orcpts, s->pending_orcpt ? s->pending_orcpt : "");
+    smtpd_reply(s, "250 2.1.5 Ok");
+    s->count_ok[CMD_RCPT]++;
+    if (s->qid[0] == '\0') {
+        queue_new_id(r, s->qid, sizeof(s->qid));
+        /* Postfix's smtpd_sasl_mail_log() when logged in. */
+        maillog_printf(r->log, "smtpd", "%s: client=%s[%s]%s%s%s%s%s%s", s->qid,
+                       s->name, s->ip, s->sasl_method ? ", sasl_method=" : "",
+                       s->sasl_method ? s->sasl_method : "",
+                       s->sasl_username ? ", sasl_username=" : "",
+                       s->sasl_username ? s->sasl_username : "",
+                       s->sasl_sender ? ", sasl_sender=" : "",
+                       s->sasl_sender ? s->sasl_sender : "");
+    }
+}
+
 /* The RCPT decision is in: reply, count, and go on with the commands
- * that waited. */
+ * that waited (the milters are asked about an accepted recipient). */
 static void smtpd_rcpt_done(void *arg, int rc, const char *why)
 {
     struct smtpd_session *s = arg;
-    struct relay *r = s->r;
     const char *addr = s->pending_rcpt;
     char reply[1200];
 
@@ -1015,26 +1078,10 @@ static void smtpd_rcpt_done(void *arg, int rc, const char *why)
     if (rc < 0) {
         smtpd_noqueue_reject(s, "RCPT", reply, addr);
         smtpd_reply(s, "%s", reply);
+    } else if (smtpd_milter_ask(s, SMTPD_MILTER_RCPT, addr)) {
+        return; /* smtpd_milter_done() goes on */
     } else {
-        strlist_push(&s->rcpts, addr);
-        s->rcpt_notify =
-            xrealloc(s->rcpt_notify, s->rcpts.n * sizeof(*s->rcpt_notify));
-        s->rcpt_notify[s->rcpts.n - 1] = s->pending_notify;
-        strlist_push(&s->rcpt_orcpts, s->pending_orcpt ? s->pending_orcpt : "");
-        smtpd_reply(s, "250 2.1.5 Ok");
-        s->count_ok[CMD_RCPT]++;
-        if (s->qid[0] == '\0') {
-            queue_new_id(r, s->qid, sizeof(s->qid));
-            /* Postfix's smtpd_sasl_mail_log() when logged in. */
-            maillog_printf(r->log, "smtpd", "%s: client=%s[%s]%s%s%s%s%s%s",
-                           s->qid, s->name, s->ip,
-                           s->sasl_method ? ", sasl_method=" : "",
-                           s->sasl_method ? s->sasl_method : "",
-                           s->sasl_username ? ", sasl_username=" : "",
-                           s->sasl_username ? s->sasl_username : "",
-                           s->sasl_sender ? ", sasl_sender=" : "",
-                           s->sasl_sender ? s->sasl_sender : "");
-        }
+        smtpd_rcpt_accept(s);
     }
     free(s->pending_rcpt);
     s->pending_rcpt = NULL;
@@ -1412,12 +1459,227 @@ static int smtpd_rcpt_duplicate(const struct smtpd_session *s,
     return 0;
 }
 
-/* smtpd_milters (milter.c): each milter over the message at the end of
- * DATA, Postfix's macros from the session. 0 to queue msg (perhaps
- * modified), 1 when the milters answered for it (reject, tempfail,
- * discard: the reply is sent). */
-static int smtpd_milter(struct smtpd_session *s, const char *id,
-                        struct strbuf *msg)
+/* smtpd_milters (milter.c), as Postfix's smtpd talks to them: each
+ * event as its command comes; the command waits for their answer as it
+ * waits for a DNS list (smtpd_busy()). */
+
+static int smtpd_sasl_begin(struct smtpd_session *s);
+static void smtpd_data_begin(struct smtpd_session *s);
+static void smtpd_queue_message(struct smtpd_session *s,
+                                const struct strbuf *msg, const char *msgid);
+
+/* What the commands and the macros tell the milters. */
+static void smtpd_milter_info(struct smtpd_session *s, struct milter_info *mi,
+                              char *local, size_t len)
+{
+    const struct relay_params *p = s->p;
+
+    smtpd_local_addr(s, local, len);
+    memset(mi, 0, sizeof(*mi));
+    mi->client_name = s->name;
+    mi->client_addr = s->ip;
+    mi->helo = s->helo;
+    mi->sender = s->sender;
+    mi->client_port = netaddr_port(&s->peer);
+    mi->client_family = netaddr_family(&s->peer);
+    mi->myhostname = p->myhostname;
+    mi->daemon_name = p->milter_macro_daemon_name;
+    mi->daemon_addr = local;
+    mi->version = p->milter_macro_v;
+    mi->queue_id = s->qid[0] ? s->qid : NULL;
+    mi->auth_type = s->sasl_method;
+    mi->auth_authen = s->sasl_username;
+}
+
+/* Ask the milters about a command (what: SMTPD_MILTER_*; arg: HELO's
+ * name, the sender, the recipient): 1 if the session waits for them. */
+static int smtpd_milter_ask(struct smtpd_session *s, int what, const char *arg)
+{
+    static const int cmds[] = {[SMTPD_MILTER_CONNECT] = MILTER_C_CONNECT,
+                               [SMTPD_MILTER_HELO] = MILTER_C_HELO,
+                               [SMTPD_MILTER_EHLO] = MILTER_C_HELO,
+                               [SMTPD_MILTER_MAIL] = MILTER_C_MAIL,
+                               [SMTPD_MILTER_RCPT] = MILTER_C_RCPT,
+                               [SMTPD_MILTER_DATA] = MILTER_C_DATA,
+                               [SMTPD_MILTER_BDAT] = MILTER_C_DATA};
+    struct milter_info mi;
+    char local[64];
+
+    if (s->milters == NULL)
+        return 0;
+    smtpd_milter_info(s, &mi, local, sizeof(local));
+    if (milter_event(s->milters, cmds[what], &mi, arg) < 0)
+        return 0; /* not reached: one command at a time */
+    s->milter_wait = what;
+    free(s->milter_arg);
+    s->milter_arg = arg ? xstrdup(arg) : NULL;
+    return 1;
+}
+
+/* Postfix's check_milter_reply() log line for a decision other than
+ * "continue" (where: the event, rcpt: the recipient or NULL). */
+static void smtpd_milter_log(struct smtpd_session *s, const char *where,
+                             const struct milter_result *r, const char *rcpt)
+{
+    if (r->verdict == MILTER_V_DISCARD)
+        smtpd_log_action(s, "milter-discard", where,
+                         "milter triggers DISCARD action", rcpt);
+    else if (r->verdict == MILTER_V_HOLD)
+        smtpd_log_action(s, "milter-hold", where, "milter triggers HOLD action",
+                         rcpt);
+    else if (r->verdict != MILTER_V_CONTINUE)
+        smtpd_log_action(s, "milter-reject", where, r->reply, rcpt);
+}
+
+/* The milters' answer to a command: logged; 1 if it refuses the command
+ * (its reply sent; a 421 ends the session). DISCARD and HOLD accept it. */
+static int smtpd_milter_refused(struct smtpd_session *s, const char *where,
+                                const struct milter_result *r, const char *rcpt)
+{
+    smtpd_milter_log(s, where, r, rcpt);
+    if (r->verdict == MILTER_V_CONTINUE || r->verdict == MILTER_V_DISCARD ||
+        r->verdict == MILTER_V_HOLD)
+        return 0;
+    smtpd_reply(s, "%s", r->reply);
+    s->quitting |= r->verdict == MILTER_V_SHUTDOWN;
+    return 1;
+}
+
+/* The greeting: after the milters' refusal at CONNECT Postfix's 554
+ * (the session goes on: their refusal answers MAIL) or 421; a 4xx
+ * refusal keeps the 220 and answers MAIL (smtpd_proto()). */
+static void smtpd_banner(struct smtpd_session *s)
+{
+    s->greeted = 1;
+    if (s->milter_greeting == MILTER_V_REJECT) {
+        smtpd_reply(s, "554 %s ESMTP not accepting connections",
+                    s->p->myhostname);
+        s->junk_errors++;
+    } else if (s->milter_greeting == MILTER_V_SHUTDOWN) {
+        smtpd_reply(s, "421 %s Service unavailable - try again later",
+                    s->p->myhostname);
+        s->quitting = 1;
+    } else {
+        smtpd_reply(s, "220 %s", s->p->smtpd_banner);
+    }
+}
+
+/* HELO or EHLO after the milters: only a 421 refuses it (Sendmail's
+ * way); a refusal is logged with the new name and holds for MAIL. */
+static void smtpd_milter_helo(struct smtpd_session *s, int esmtp, char *name,
+                              const struct milter_result *r)
+{
+    char *helo = s->helo;
+
+    s->helo = name;
+    smtpd_milter_log(s, esmtp ? "EHLO" : "HELO", r, NULL);
+    s->helo = helo;
+    if (r->verdict == MILTER_V_SHUTDOWN) {
+        smtpd_reply(s, "%s", r->reply);
+        s->quitting = 1;
+        return;
+    }
+    if (s->helo != NULL)
+        milter_abort(s->milters); /* Postfix's helo_reset() */
+    s->count_ok[esmtp ? CMD_EHLO : CMD_HELO] += smtpd_helo(s, name, esmtp);
+}
+
+/* The end of the message after the milters, logged as cleanup(8) logs
+ * their decision; queued unless they refused or discarded it (HOLD is
+ * queued: the relay has no hold queue). */
+static void smtpd_milter_eom(struct smtpd_session *s,
+                             const struct milter_result *r)
+{
+    const char *id = s->qid;
+    const char *text =
+        r->verdict == MILTER_V_DISCARD ? "milter triggers DISCARD action"
+        : r->verdict == MILTER_V_HOLD  ? "milter triggers HOLD action"
+                                       : (r->reply ? r->reply + 4 : "");
+
+    if (r->verdict != MILTER_V_CONTINUE)
+        maillog_printf(s->r->log, "cleanup",
+                       "%s: %s: END-OF-MESSAGE from %s[%s]: %s; from=<%s> "
+                       "to=<%s> proto=%s helo=<%s>",
+                       id,
+                       r->verdict == MILTER_V_DISCARD ? "milter-discard"
+                       : r->verdict == MILTER_V_HOLD  ? "milter-hold"
+                                                      : "milter-reject",
+                       s->name, s->ip, text, s->sender, s->rcpts.v[0],
+                       s->esmtp ? "ESMTP" : "SMTP", s->helo ? s->helo : "");
+    if (r->verdict == MILTER_V_CONTINUE || r->verdict == MILTER_V_HOLD) {
+        smtpd_queue_message(s, r->msg, s->commit_msgid);
+        return;
+    }
+    if (r->verdict == MILTER_V_DISCARD)
+        smtpd_reply(s, "250 2.0.0 Ok: queued as %s", id);
+    else
+        smtpd_reply(s, "%s", r->reply);
+    s->quitting |= r->verdict == MILTER_V_SHUTDOWN;
+    smtpd_reset(s);
+}
+
+/* The milters answered the command that waited (milter.c's done). */
+static void smtpd_milter_done(void *arg, const struct milter_result *r)
+{
+    struct smtpd_session *s = arg;
+    int what = s->milter_wait;
+    char *marg = s->milter_arg;
+
+    s->milter_wait = 0;
+    s->milter_arg = NULL;
+    switch (what) {
+    case SMTPD_MILTER_CONNECT:
+        smtpd_milter_log(s, "CONNECT", r, NULL);
+        s->milter_greeting = r->verdict;
+        if (!smtpd_sasl_begin(s))
+            smtpd_banner(s);
+        break;
+    case SMTPD_MILTER_HELO:
+    case SMTPD_MILTER_EHLO:
+        smtpd_milter_helo(s, what == SMTPD_MILTER_EHLO, marg, r);
+        break;
+    case SMTPD_MILTER_MAIL:
+        if (smtpd_milter_refused(s, "MAIL", r, NULL)) {
+            smtpd_reset(s);
+        } else {
+            smtpd_reply(s, "250 2.1.0 Ok");
+            s->count_ok[CMD_MAIL]++;
+        }
+        break;
+    case SMTPD_MILTER_RCPT:
+        if (!smtpd_milter_refused(s, "RCPT", r, s->pending_rcpt))
+            smtpd_rcpt_accept(s);
+        free(s->pending_rcpt);
+        s->pending_rcpt = NULL;
+        break;
+    case SMTPD_MILTER_DATA:
+        if (!smtpd_milter_refused(s, "DATA", r, NULL))
+            smtpd_data_begin(s);
+        break;
+    case SMTPD_MILTER_BDAT:
+        /* The chunk is read all the same; the refusal answers it. */
+        smtpd_milter_log(s, "BDAT", r, NULL);
+        if (r->reply != NULL)
+            s->bdat_reply = xstrdup(r->reply);
+        break;
+    default:
+        smtpd_milter_eom(s, r);
+        break;
+    }
+    free(marg);
+    smtpd_process(s);
+}
+
+static void smtpd_milter_warn(void *arg, const char *text)
+{
+    struct smtpd_session *s = arg;
+
+    maillog_printf(s->r->log, "smtpd", "warning: %s", text);
+}
+
+/* Postfix's setup_milters() and CONNECT event when the client connects:
+ * 1 if the greeting waits for the milters. */
+static int smtpd_milter_connect(struct smtpd_session *s)
 {
     const struct relay_params *p = s->p;
     struct milter_conf mc = {
@@ -1430,75 +1692,24 @@ static int smtpd_milter(struct smtpd_session *s, const char *id,
         {p->milter_connect_macros, p->milter_helo_macros, p->milter_mail_macros,
          p->milter_rcpt_macros, p->milter_data_macros,
          p->milter_end_of_header_macros, p->milter_end_of_data_macros}};
-    char local[64], reply[512], warn[512];
-    struct milter_info mi = {.client_name = s->name,
-                             .client_addr = s->ip,
-                             .helo = s->helo,
-                             .sender = s->sender,
-                             .client_port = netaddr_port(&s->peer),
-                             .client_family = netaddr_family(&s->peer),
-                             .rcpts = &s->rcpts,
-                             .myhostname = p->myhostname,
-                             .daemon_name = p->milter_macro_daemon_name,
-                             .daemon_addr = local,
-                             .version = p->milter_macro_v,
-                             .queue_id = id,
-                             .auth_type = s->sasl_method,
-                             .auth_authen = s->sasl_username};
-    enum milter_verdict v;
 
-    smtpd_local_addr(s, local, sizeof(local));
-    v = milter_run(&mc, &mi, msg, reply, sizeof(reply), warn, sizeof(warn));
-    if (warn[0] != '\0')
-        maillog_printf(s->r->log, "cleanup", "warning: %s: %s", id, warn);
-    if (v == MILTER_V_ACCEPT)
+    if (p->smtpd_milters[0] == '\0' || s->milters != NULL)
         return 0;
-    if (v == MILTER_V_DISCARD) {
-        maillog_printf(s->r->log, "cleanup",
-                       "%s: milter-discard: END-OF-MESSAGE from %s[%s]: "
-                       "milter triggers DISCARD action; from=<%s> proto=%s "
-                       "helo=<%s>",
-                       id, s->name, s->ip, s->sender,
-                       s->esmtp ? "ESMTP" : "SMTP", s->helo ? s->helo : "");
-        smtpd_reply(s, "250 2.0.0 Ok: queued as %s", id);
-        return 1;
-    }
-    maillog_printf(s->r->log, "cleanup",
-                   "%s: milter-reject: END-OF-MESSAGE from %s[%s]: %s; "
-                   "from=<%s> to=<%s> proto=%s helo=<%s>",
-                   id, s->name, s->ip, reply + 4, s->sender, s->rcpts.v[0],
-                   s->esmtp ? "ESMTP" : "SMTP", s->helo ? s->helo : "");
-    smtpd_reply(s, "%s", reply);
-    return 1;
+    s->milters = milter_session_new(s->r->base, &mc, smtpd_milter_done,
+                                    smtpd_milter_warn, s);
+    return smtpd_milter_ask(s, SMTPD_MILTER_CONNECT, NULL);
 }
 
-/* cleanup(8): expand recipients, add the Received header, commit. */
-static void smtpd_finish_data(struct smtpd_session *s)
+/* cleanup(8): expand the recipients and commit msg (the message as it
+ * is queued; msgid for the log), then answer. */
+static void smtpd_queue_message(struct smtpd_session *s,
+                                const struct strbuf *msg, const char *msgid)
 {
     struct relay *r = s->r;
     struct strlist addrs, origs, orcpts;
-    struct strbuf msg;
-    char id[16], date[80], msgid[1000];
+    char *kept = xstrdup(msgid);
     int *notify;
 
-    if (s->bare_lf_seen) {
-        /* smtpd_forbid_bare_newline = reject: refused once the message
-         * (or the BDAT chunk) is in, the session goes on (Postfix's
-         * delayed reject). */
-        int chunk = s->bdat_state != BDAT_NONE && !s->bdat_last;
-        smtpd_noqueue_reject(s, chunk ? "BDAT content" : "END-OF-MESSAGE",
-                             "bare <LF> received", s->rcpts.v[s->rcpts.n - 1]);
-        smtpd_reply(s, "%d 5.5.2 %s Error: bare <LF> received",
-                    s->p->smtpd_forbid_bare_newline_reject_code,
-                    s->p->myhostname);
-        smtpd_reset(s);
-        return;
-    }
-    if (s->data_too_big) {
-        smtpd_reply(s, "552 5.3.4 Error: message file too big");
-        smtpd_reset(s);
-        return;
-    }
     strlist_init(&addrs);
     strlist_init(&origs);
     strlist_init(&orcpts);
@@ -1523,6 +1734,58 @@ static void smtpd_finish_data(struct smtpd_session *s)
             strlist_push(&orcpts, s->rcpt_orcpts.v[i]);
         }
         strlist_clear(&exp);
+    }
+    snprintf(s->commit_id, sizeof(s->commit_id), "%s", s->qid);
+    free(s->commit_msgid);
+    s->commit_msgid = kept;
+    struct queue_dsn dsn = {s->dsn_ret, s->dsn_envid, notify, &orcpts};
+    s->commit_bdat = s->bdat_state != BDAT_NONE;
+    s->commit_bdat_size = s->act_size;
+    int rc = queue_commit_async(r, s->commit_id, s->sender, &addrs, &origs,
+                                &dsn, msg->buf, msg->len, smtpd_committed, s);
+    strlist_clear(&addrs);
+    strlist_clear(&origs);
+    strlist_clear(&orcpts);
+    free(notify);
+    smtpd_reset(s);
+    if (rc == 0) {
+        /* The reply waits for the group's sync; so do later commands. */
+        s->committing = 1;
+        return;
+    }
+    smtpd_committed(s, rc < 0 ? -1 : 0);
+    if (rc > 0) {
+        relay_changed(r);
+        qmgr_schedule(r);
+    }
+}
+
+/* cleanup(8): add the Received header and what cleanup adds, then the
+ * milters see the message (the session waits for them) before it is
+ * queued. */
+static void smtpd_finish_data(struct smtpd_session *s)
+{
+    struct relay *r = s->r;
+    struct strbuf msg;
+    char id[16], date[80], msgid[1000];
+
+    if (s->bare_lf_seen) {
+        /* smtpd_forbid_bare_newline = reject: refused once the message
+         * (or the BDAT chunk) is in, the session goes on (Postfix's
+         * delayed reject). */
+        int chunk = s->bdat_state != BDAT_NONE && !s->bdat_last;
+        smtpd_noqueue_reject(s, chunk ? "BDAT content" : "END-OF-MESSAGE",
+                             "bare <LF> received", s->rcpts.v[s->rcpts.n - 1]);
+        smtpd_reply(s, "%d 5.5.2 %s Error: bare <LF> received",
+                    s->p->smtpd_forbid_bare_newline_reject_code,
+                    s->p->myhostname);
+        smtpd_reset(s);
+        return;
+    }
+    if (s->data_too_big) {
+        smtpd_reply(s, "552 5.3.4 Error: message file too big");
+        smtpd_reset(s);
+        return;
     }
     /* The ID given at the first accepted RCPT (DATA needs one). */
     if (s->qid[0] == '\0')
@@ -1551,35 +1814,18 @@ static void smtpd_finish_data(struct smtpd_session *s)
     else
         strbuf_printf(&msg, ";\r\n\t%s\r\n", date);
     smtpd_cleanup_content(s, id, &msg, msgid, sizeof(msgid));
-    int rc = -2; /* -2: the milters answered for it, nothing is queued */
-    if (s->p->smtpd_milters[0] == '\0' || smtpd_milter(s, id, &msg) == 0) {
-        snprintf(s->commit_id, sizeof(s->commit_id), "%s", id);
+    if (s->milters != NULL) {
+        struct milter_info mi;
+        char local[64];
         free(s->commit_msgid);
         s->commit_msgid = xstrdup(msgid);
-        struct queue_dsn dsn = {s->dsn_ret, s->dsn_envid, notify, &orcpts};
-        s->commit_bdat = s->bdat_state != BDAT_NONE;
-        s->commit_bdat_size = s->act_size;
-        rc = queue_commit_async(r, id, s->sender, &addrs, &origs, &dsn, msg.buf,
-                                msg.len, smtpd_committed, s);
+        smtpd_milter_info(s, &mi, local, sizeof(local));
+        if (milter_message(s->milters, &mi, msg.buf, msg.len) == 0)
+            s->milter_wait = SMTPD_MILTER_EOM;
     }
+    if (s->milter_wait == 0)
+        smtpd_queue_message(s, &msg, msgid);
     strbuf_clear(&msg);
-    strlist_clear(&addrs);
-    strlist_clear(&origs);
-    strlist_clear(&orcpts);
-    free(notify);
-    smtpd_reset(s);
-    if (rc == -2)
-        return;
-    if (rc == 0) {
-        /* The reply waits for the group's sync; so do later commands. */
-        s->committing = 1;
-        return;
-    }
-    smtpd_committed(s, rc < 0 ? -1 : 0);
-    if (rc > 0) {
-        relay_changed(r);
-        qmgr_schedule(r);
-    }
 }
 
 /* One line of message content (or a line_length_limit piece of one,
@@ -1852,6 +2098,9 @@ static void smtpd_bdat(struct smtpd_session *s, const char *line,
                        qid, s->name, s->ip);
         s->bdat_reply = xstrdup("552 5.3.4 Chunk exceeds message size limit");
     } else {
+        /* The first chunk is DATA for the milters (Postfix's bdat_cmd()). */
+        if (s->bdat_state == BDAT_NONE)
+            smtpd_milter_ask(s, SMTPD_MILTER_BDAT, NULL);
         s->bdat_state = BDAT_OK;
     }
 }
@@ -2023,10 +2272,8 @@ static void smtpd_sasl_ready(void *arg, const char *mechs)
         return;
     }
     s->sasl_mechs = xstrdup(mechs);
-    if (!s->greeted) {
-        smtpd_reply(s, "220 %s", s->p->smtpd_banner);
-        s->greeted = 1;
-    }
+    if (!s->greeted)
+        smtpd_banner(s);
     smtpd_process(s);
 }
 
@@ -2215,6 +2462,16 @@ static int smtpd_pipelining_check(struct smtpd_session *s, enum smtpd_cmd cmd)
         s, where, (const char *)evbuffer_pullup(in, (ev_ssize_t)n), n);
 }
 
+/* DATA is accepted: 354, and the message comes. */
+static void smtpd_data_begin(struct smtpd_session *s)
+{
+    s->in_data = 1;
+    s->prev_bare_lf = 0; /* the DATA line does not count */
+    s->data_cont = 0;
+    strbuf_reset(&s->data);
+    smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+}
+
 static void smtpd_command(struct smtpd_session *s, char *line)
 {
     const char *arg;
@@ -2244,6 +2501,12 @@ static void smtpd_command(struct smtpd_session *s, char *line)
     switch (cmd) {
     case CMD_HELO:
     case CMD_EHLO:
+        /* Past the syntax check the milters are asked first. */
+        if (*arg != '\0' &&
+            smtpd_milter_ask(
+                s, cmd == CMD_EHLO ? SMTPD_MILTER_EHLO : SMTPD_MILTER_HELO,
+                arg))
+            break; /* counted by smtpd_milter_helo() */
         ok = smtpd_helo(s, arg, cmd == CMD_EHLO);
         break;
     case CMD_MAIL:
@@ -2266,11 +2529,8 @@ static void smtpd_command(struct smtpd_session *s, char *line)
                 smtpd_reply(s, "503 5.5.1 Error: need RCPT command");
             break;
         }
-        s->in_data = 1;
-        s->prev_bare_lf = 0; /* the DATA line does not count */
-        s->data_cont = 0;
-        strbuf_reset(&s->data);
-        smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+        if (!smtpd_milter_ask(s, SMTPD_MILTER_DATA, NULL))
+            smtpd_data_begin(s);
         break; /* counted as done once the message is queued */
     case CMD_RSET:
         smtpd_reset(s);
@@ -2505,7 +2765,8 @@ static int smtpd_output_full(struct smtpd_session *s)
 static int smtpd_busy(const struct smtpd_session *s)
 {
     return s->quitting || s->pending != NULL || s->committing ||
-           s->tls_starting || (s->sasl != NULL && sasl_client_busy(s->sasl));
+           s->milter_wait != 0 || s->tls_starting ||
+           (s->sasl != NULL && sasl_client_busy(s->sasl));
 }
 
 static void smtpd_process(struct smtpd_session *s)
@@ -2568,12 +2829,15 @@ static void smtpd_on_event(struct bufferevent *bev, short what, void *arg)
             smtpd_process(s);
             return;
         }
+        /* On smtps the greeting waits for the milters' CONNECT. */
+        if (s->wrapper && !s->greeted && smtpd_milter_connect(s)) {
+            smtpd_process(s);
+            return;
+        }
         /* SASL again, with smtpd_sasl_tls_security_options; on smtps
          * the greeting waits for it. */
-        if (!smtpd_sasl_begin(s) && s->wrapper) {
-            smtpd_reply(s, "220 %s", s->p->smtpd_banner);
-            s->greeted = 1;
-        }
+        if (!smtpd_sasl_begin(s) && s->wrapper)
+            smtpd_banner(s);
         smtpd_process(s);
         return;
     }
@@ -2640,10 +2904,11 @@ static void smtpd_greet(struct smtpd_session *s)
         return;
     if (smtpd_anvil_connect(s))
         return;
+    if (smtpd_milter_connect(s))
+        return; /* greeted once the milters answer */
     if (smtpd_sasl_begin(s))
         return; /* greeted once the auth server answers */
-    smtpd_reply(s, "220 %s", s->p->smtpd_banner);
-    s->greeted = 1;
+    smtpd_banner(s);
 }
 
 /* Looking up the client's name (below). */

@@ -13,7 +13,8 @@ InternalHosts) leaves the relay signed, and Debian's python3-dkim finds
 the signature valid with the key fetched from fakedns; the signed
 message sent back in from an outside address is verified by opendkim
 (Authentication-Results: dkim=pass), a changed body gives dkim=fail;
-with the milter down, milter_default_action = tempfail answers 451.
+with the milter down, milter_default_action = tempfail answers MAIL
+FROM with 451.
 
 usage: /usr/bin/python3 milter_opendkim.py BIN_DIR   (exit 77: missing)
 """
@@ -135,9 +136,24 @@ if "dkim=pass" not in good or "header.d=minet.net" not in good:
 if "dkim=fail" not in bad and "dkim=neutral" not in bad:
     L.fail("opendkim did not find the changed body bad: %r" % bad[:600])
 
-# opendkim down: milter_default_action = tempfail.
+# opendkim down: milter_default_action = tempfail from the start of the
+# session, as in Postfix: the greeting and EHLO as usual (the refusal
+# logged), MAIL FROM refused.
 od.terminate()
 od.wait(10)
-send("127.0.0.1", "Subject: x\r\n\r\nx\r\n",
-     want="451 4.7.1 Service unavailable - try again later")
+c = Client(L, p25, "127.0.0.1")
+c.reply()
+c.cmd("EHLO client.example", "250 ")
+c.cmd("MAIL FROM:<adherent@minet.net>",
+      "451 4.7.1 Service unavailable - try again later")
+c.cmd("QUIT", "221 ")
+c.close()
+log = L.maillog()
+for want in ("warning: connect to Milter service inet:127.0.0.1:%d: "
+             "Connection refused" % dkim_port,
+             "NOQUEUE: milter-reject: MAIL from localhost[127.0.0.1]: 451 "
+             "4.7.1 Service unavailable - try again later; "
+             "from=<adherent@minet.net> proto=ESMTP helo=<client.example>"):
+    if want not in log:
+        L.fail("not in the log: %r" % want)
 L.finish()

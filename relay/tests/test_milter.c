@@ -2,11 +2,15 @@
  * test_milter.c — unit tests of the milter protocol client (milter.c,
  * libmilter's wire format as Postfix speaks it): packet framing and its
  * bounds, the header list and the end-of-message modifications
- * (ADDHEADER, INSHEADER, CHGHEADER), the macros, and one whole
- * conversation with a scripted milter in a child process.
+ * (ADDHEADER, INSHEADER, CHGHEADER), the macros, and the asynchronous
+ * client against a scripted milter in a child process: a whole session,
+ * a decision at each stage (CONNECT, HELO, MAIL, one RCPT), an
+ * unreachable milter under each milter_default_action, and a milter
+ * that never answers while another session goes on.
  */
 #include <arpa/inet.h>
 #include <check.h>
+#include <event2/event.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -129,14 +133,24 @@ START_TEST(test_macros)
 }
 END_TEST
 
-/* The scripted milter: answers OPTNEG with HDR_LEADSPC, CONTINUE to
- * each command, and at BODYEOB inserts a header and accepts; writes the
- * command letters it got (macros as 'D') to out. */
-static void fake_milter(int lfd, int out)
+/* What the scripted milter does: at command `at` (and only when its data
+ * holds `match`, if given) it answers `reply` (with `text` as data);
+ * at `silent` it stops answering; to everything else CONTINUE, and at
+ * BODYEOB it inserts "X-Milter: seen" first. */
+struct script {
+    int at, reply;
+    const char *match, *text;
+    int silent;
+};
+
+/* The child: one connection on lfd; the command letters it gets (but
+ * MACRO) are written to out. */
+static void fake_milter(int lfd, int out, const struct script *sc)
 {
     int fd = accept(lfd, NULL, NULL);
     unsigned char buf[65536];
     size_t have = 0;
+    int mute = 0;
 
     for (;;) {
         const unsigned char *data;
@@ -151,16 +165,26 @@ static void fake_milter(int lfd, int out)
             continue;
         }
         char c = (char)cmd;
-        (void)!write(out, &c, 1);
+        if (cmd != MILTER_C_MACRO)
+            (void)!write(out, &c, 1);
+        mute |= cmd == sc->silent;
         struct strbuf rep;
         strbuf_init(&rep);
         if (cmd == MILTER_C_OPTNEG) {
             uint32_t v[3] = {htonl(6), htonl(1), htonl(MILTER_P_HDR_LEADSPC)};
             milter_put(&rep, 'O', v, sizeof(v));
+        } else if (mute || cmd == MILTER_C_MACRO || cmd == MILTER_C_QUIT ||
+                   cmd == MILTER_C_ABORT) {
+            /* no reply */
+        } else if (cmd == sc->at &&
+                   (sc->match == NULL ||
+                    memmem(data, dlen, sc->match, strlen(sc->match)))) {
+            milter_put(&rep, sc->reply, sc->text,
+                       sc->text ? strlen(sc->text) + 1 : 0);
         } else if (cmd == MILTER_C_BODYEOB) {
             milter_put(&rep, 'i', "\0\0\0\0X-Milter\0 seen\0", 19);
-            milter_put(&rep, 'a', NULL, 0);
-        } else if (cmd != MILTER_C_MACRO && cmd != MILTER_C_QUIT) {
+            milter_put(&rep, 'c', NULL, 0);
+        } else {
             milter_put(&rep, 'c', NULL, 0);
         }
         (void)!write(fd, rep.buf, rep.len);
@@ -170,85 +194,309 @@ static void fake_milter(int lfd, int out)
     }
 }
 
-START_TEST(test_conversation)
+/* A scripted milter in a child process. */
+struct fake {
+    pid_t pid;
+    int out; /* its command letters */
+    char spec[64];
+};
+
+static void fake_start(struct fake *f, const struct script *sc)
 {
     struct sockaddr_in sin = {.sin_family = AF_INET};
     socklen_t sl = sizeof(sin);
     int lfd = socket(AF_INET, SOCK_STREAM, 0), p[2];
-    char spec[64], reply[256], warn[256], got[64] = "";
-    struct strlist rcpts;
-    struct strbuf msg;
-    pid_t pid;
 
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
     ck_assert_int_eq(listen(lfd, 1), 0);
     getsockname(lfd, (struct sockaddr *)&sin, &sl);
     ck_assert_int_eq(pipe(p), 0);
-    if ((pid = fork()) == 0) {
+    if ((f->pid = fork()) == 0) {
         close(p[0]);
-        fake_milter(lfd, p[1]);
+        fake_milter(lfd, p[1], sc);
     }
     close(p[1]);
     close(lfd);
-    snprintf(spec, sizeof(spec), "inet:127.0.0.1:%d", ntohs(sin.sin_port));
-    struct milter_conf c = {spec, "tempfail", 6, 5, 5, 5, {"j", "", "i"}};
-    strlist_init(&rcpts);
-    strlist_push(&rcpts, "b@example.org");
-    struct milter_info i = {.client_name = "localhost",
-                            .client_addr = "127.0.0.1",
-                            .helo = "h",
-                            .sender = "a@minet.net",
-                            .client_family = AF_INET,
-                            .rcpts = &rcpts,
-                            .myhostname = "smtp.minet.net",
-                            .queue_id = "Q1"};
-    strbuf_init(&msg);
-    strbuf_puts(&msg, "From: a@minet.net\r\nTo: b@example.org\r\n\r\nhi\r\n");
-    ck_assert_int_eq(
-        milter_run(&c, &i, &msg, reply, sizeof(reply), warn, sizeof(warn)),
-        MILTER_V_ACCEPT);
-    ck_assert_str_eq(warn, "");
-    ck_assert_str_eq(msg.buf, "X-Milter: seen\r\nFrom: a@minet.net\r\n"
-                              "To: b@example.org\r\n\r\nhi\r\n");
-    ck_assert_int_gt(read(p[0], got, sizeof(got) - 1), 0);
-    waitpid(pid, NULL, 0);
-    while (read(p[0], got + strlen(got), sizeof(got) - 1 - strlen(got)) > 0)
-        ;
-    /* OPTNEG, CONNECT with its macros, HELO, MAIL with "i", RCPT, DATA,
-     * two HEADERs, EOH, BODY, BODYEOB, QUIT. */
-    ck_assert_str_eq(got, "ODCHDMRTLLNBEQ");
-    close(p[0]);
-    strbuf_clear(&msg);
-    strlist_clear(&rcpts);
+    f->out = p[0];
+    snprintf(f->spec, sizeof(f->spec), "inet:127.0.0.1:%d",
+             ntohs(sin.sin_port));
+}
+
+/* The letters the milter got, once it has ended (kill: it is stopped
+ * first, a silent one never ends by itself). */
+static void fake_seen(struct fake *f, char *got, size_t len, int kill_it)
+{
+    size_t n = 0;
+    ssize_t r;
+
+    if (kill_it)
+        kill(f->pid, SIGKILL);
+    waitpid(f->pid, NULL, 0);
+    while (n + 1 < len && (r = read(f->out, got + n, len - 1 - n)) > 0)
+        n += (size_t)r;
+    got[n] = '\0';
+    close(f->out);
+}
+
+/* The client's side: each outcome as it comes. */
+struct outcome {
+    int n;
+    enum milter_verdict v;
+    char reply[256];
+    char msg[512];
+    char warn[512];
+};
+
+static void on_done(void *arg, const struct milter_result *r)
+{
+    struct outcome *o = arg;
+
+    o->n++;
+    o->v = r->verdict;
+    snprintf(o->reply, sizeof(o->reply), "%s", r->reply ? r->reply : "");
+    snprintf(o->msg, sizeof(o->msg), "%.*s", r->msg ? (int)r->msg->len : 0,
+             r->msg ? r->msg->buf : "");
+}
+
+static void on_warn(void *arg, const char *text)
+{
+    struct outcome *o = arg;
+
+    snprintf(o->warn, sizeof(o->warn), "%s", text);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    *(int *)arg = 1;
+}
+
+/* Run the loop until o has want outcomes; 10 s at most (a bound, not a
+ * pause: it ends as soon as they are in). */
+static void run_until(struct event_base *b, const struct outcome *o, int want)
+{
+    int expired = 0;
+    struct timeval tv = {10, 0};
+    struct event *t = evtimer_new(b, on_deadline, &expired);
+
+    evtimer_add(t, &tv);
+    while (o->n < want && !expired)
+        event_base_loop(b, EVLOOP_ONCE);
+    event_free(t);
+    ck_assert_int_ge(o->n, want);
+}
+
+static const struct milter_info test_info = {.client_name = "localhost",
+                                             .client_addr = "127.0.0.1",
+                                             .client_family = AF_INET,
+                                             .sender = "a@minet.net",
+                                             .myhostname = "smtp.minet.net",
+                                             .queue_id = "Q1"};
+
+/* One event and its outcome. */
+static enum milter_verdict ask(struct event_base *b, struct milter_session *ms,
+                               struct outcome *o, int cmd, const char *arg)
+{
+    int n = o->n;
+
+    ck_assert_int_eq(milter_event(ms, cmd, &test_info, arg), 0);
+    /* Never from inside the call: always from the loop. */
+    ck_assert_int_eq(o->n, n);
+    run_until(b, o, n + 1);
+    return o->v;
+}
+
+START_TEST(test_conversation)
+{
+    struct script sc = {0};
+    struct fake f;
+    struct outcome o = {0};
+    struct event_base *b = event_base_new();
+    static const char text[] = "From: a@minet.net\r\nTo: b@example.org\r\n"
+                               "\r\nhi\r\n";
+    char got[64];
+
+    fake_start(&f, &sc);
+    struct milter_conf c = {f.spec, "tempfail", 6, 5, 5, 5, {"j", "", "i"}};
+    struct milter_session *ms = milter_session_new(b, &c, on_done, on_warn, &o);
+    ck_assert_int_eq(ask(b, ms, &o, MILTER_C_CONNECT, NULL), MILTER_V_CONTINUE);
+    ck_assert_int_eq(ask(b, ms, &o, MILTER_C_HELO, "h"), MILTER_V_CONTINUE);
+    ck_assert_int_eq(ask(b, ms, &o, MILTER_C_MAIL, "a@minet.net"),
+                     MILTER_V_CONTINUE);
+    ck_assert_int_eq(ask(b, ms, &o, MILTER_C_RCPT, "b@example.org"),
+                     MILTER_V_CONTINUE);
+    ck_assert_int_eq(ask(b, ms, &o, MILTER_C_DATA, NULL), MILTER_V_CONTINUE);
+    ck_assert_int_eq(milter_message(ms, &test_info, text, sizeof(text) - 1), 0);
+    run_until(b, &o, 6);
+    ck_assert_int_eq(o.v, MILTER_V_CONTINUE);
+    ck_assert_str_eq(o.msg, "X-Milter: seen\r\nFrom: a@minet.net\r\n"
+                            "To: b@example.org\r\n\r\nhi\r\n");
+    ck_assert_str_eq(o.warn, "");
+    milter_abort(ms);
+    milter_session_free(ms);
+    event_base_free(b); /* the sockets close (bufferevents are freed) */
+    fake_seen(&f, got, sizeof(got), 0);
+    /* OPTNEG, CONNECT (its macros not written), HELO, MAIL, RCPT, DATA,
+     * two HEADERs, EOH, BODY, BODYEOB, ABORT, QUIT. */
+    ck_assert_str_eq(got, "OCHMRTLLNBEAQ");
 }
 END_TEST
 
+/* A decision at one stage, then what the later events get: events
+ * C(onnect) H(elo) M(ail) R(cpt good@) X (rcpt bad@) T (data); want:
+ * per event c(ontinue), r(eject), t(empfail), d(iscard), s(hutdown). */
+static const struct stage_case {
+    struct script sc;
+    const char *events, *want, *reply, *seen;
+} stage_cases[] = {
+    /* RCPT: only that recipient is refused. */
+    {{'R', 'r', "bad@", NULL, 0},
+     "CHMRXRT",
+     "ccccrcc",
+     "550 5.7.1 Command rejected",
+     "OCHMRRRTQ"},
+    {{'M', 'r', NULL, NULL, 0},
+     "CHMT",
+     "ccrc",
+     "550 5.7.1 Command rejected",
+     "OCHMTQ"},
+    /* CONNECT: the refusal answers every later event (not sent). */
+    {{'C', 'r', NULL, NULL, 0},
+     "CHMR",
+     "rrrr",
+     "550 5.7.1 Command rejected",
+     "OCQ"},
+    {{'H', 't', NULL, NULL, 0},
+     "CHMR",
+     "cttt",
+     "451 4.7.1 Service unavailable - try again later",
+     "OCHQ"},
+    {{'R', 'y', "bad@", "554 5.7.1 not%% here", 0},
+     "CHMXR",
+     "cccrc",
+     "554 5.7.1 not% here",
+     "OCHMRRQ"},
+    {{'M', '4', NULL, NULL, 0},
+     "CHM",
+     "ccs",
+     "421 4.7.0 Server closing connection",
+     "OCHMQ"},
+    /* DISCARD at RCPT: the rest of the transaction is not asked. */
+    {{'R', 'd', NULL, NULL, 0}, "CHMRRT", "cccdcc", "", "OCHMRQ"},
+};
+
+START_TEST(test_stage)
+{
+    const struct stage_case *tc = &stage_cases[_i];
+    static const char *const rcpt[] = {"good@example.org", "bad@example.org"};
+    struct fake f;
+    struct outcome o = {0};
+    struct event_base *b = event_base_new();
+    char got[64];
+
+    fake_start(&f, &tc->sc);
+    struct milter_conf c = {f.spec, "tempfail", 6, 5, 5, 5, {0}};
+    struct milter_session *ms = milter_session_new(b, &c, on_done, on_warn, &o);
+    for (size_t k = 0; tc->events[k] != '\0'; k++) {
+        int e = tc->events[k];
+        enum milter_verdict v = ask(b, ms, &o, e == 'X' ? MILTER_C_RCPT : e,
+                                    e == 'X'   ? rcpt[1]
+                                    : e == 'R' ? rcpt[0]
+                                               : "h.example");
+        ck_assert_msg(v == (enum milter_verdict)(strchr("crtdhs", tc->want[k]) -
+                                                 "crtdhs"),
+                      "event %zu (%c): verdict %d", k, e, v);
+        if (v != MILTER_V_CONTINUE && v != MILTER_V_DISCARD)
+            ck_assert_str_eq(o.reply, tc->reply);
+    }
+    milter_session_free(ms);
+    event_base_free(b);
+    fake_seen(&f, got, sizeof(got), 0);
+    ck_assert_str_eq(got, tc->seen);
+}
+END_TEST
+
+/* milter_default_action for a milter that cannot be reached: its reply
+ * answers from CONNECT on (Postfix's milter8_comm_error()). */
+static const struct {
+    const char *action;
+    enum milter_verdict v;
+    const char *reply;
+} unreachable_cases[] = {
+    {"tempfail", MILTER_V_TEMPFAIL,
+     "451 4.7.1 Service unavailable - try again later"},
+    {"reject", MILTER_V_REJECT, "550 5.5.0 Service unavailable"},
+    {"accept", MILTER_V_CONTINUE, ""},
+    {"quarantine", MILTER_V_HOLD, ""},
+};
+
 START_TEST(test_unreachable)
 {
-    struct milter_conf c = {"inet:127.0.0.1:1", "tempfail", 6, 5, 5, 5, {0}};
-    struct strlist rcpts;
-    struct milter_info i = {.client_name = "x",
-                            .client_addr = "127.0.0.1",
-                            .sender = "",
-                            .rcpts = &rcpts};
-    char reply[256], warn[256];
-    struct strbuf msg;
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    socklen_t sl = sizeof(sin);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    char spec[64];
+    struct outcome o = {0};
+    struct event_base *b = event_base_new();
 
-    strlist_init(&rcpts);
-    strbuf_init(&msg);
-    strbuf_puts(&msg, "Subject: x\r\n\r\n");
-    ck_assert_int_eq(
-        milter_run(&c, &i, &msg, reply, sizeof(reply), warn, sizeof(warn)),
-        MILTER_V_TEMPFAIL);
-    ck_assert_str_eq(reply, "451 4.7.1 Service unavailable - try again later");
-    ck_assert_ptr_nonnull(strstr(warn, "inet:127.0.0.1:1"));
-    c.default_action = "accept";
-    ck_assert_int_eq(
-        milter_run(&c, &i, &msg, reply, sizeof(reply), warn, sizeof(warn)),
-        MILTER_V_ACCEPT);
-    ck_assert_str_eq(msg.buf, "Subject: x\r\n\r\n");
-    strbuf_clear(&msg);
+    /* A port bound but not listening: the connection is refused. */
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    getsockname(fd, (struct sockaddr *)&sin, &sl);
+    snprintf(spec, sizeof(spec), "inet:127.0.0.1:%d", ntohs(sin.sin_port));
+    struct milter_conf c = {spec, unreachable_cases[_i].action, 6, 5, 5, 5,
+                            {0}};
+    struct milter_session *ms = milter_session_new(b, &c, on_done, on_warn, &o);
+    ck_assert_int_eq(ask(b, ms, &o, MILTER_C_CONNECT, NULL),
+                     unreachable_cases[_i].v);
+    ck_assert_str_eq(o.reply, unreachable_cases[_i].reply);
+    ck_assert_ptr_nonnull(strstr(o.warn, "connect to Milter service inet:"));
+    ck_assert_int_eq(ask(b, ms, &o, MILTER_C_MAIL, "a@minet.net"),
+                     unreachable_cases[_i].v);
+    milter_session_free(ms);
+    close(fd);
+    event_base_free(b);
+}
+END_TEST
+
+/* A milter that never answers holds only its own session: another on
+ * the same loop is answered meanwhile; its own ends at
+ * milter_command_timeout with the default action. */
+START_TEST(test_silent)
+{
+    struct script mute = {.silent = MILTER_C_CONNECT}, talk = {0};
+    struct fake f1, f2;
+    struct outcome o1 = {0}, o2 = {0};
+    struct event_base *b = event_base_new();
+    char got[64];
+
+    fake_start(&f1, &mute);
+    fake_start(&f2, &talk);
+    struct milter_conf c1 = {f1.spec, "tempfail", 6, 5, 1, 5, {0}};
+    struct milter_conf c2 = {f2.spec, "tempfail", 6, 5, 60, 5, {0}};
+    struct milter_session *m1 =
+        milter_session_new(b, &c1, on_done, on_warn, &o1);
+    struct milter_session *m2 =
+        milter_session_new(b, &c2, on_done, on_warn, &o2);
+    ck_assert_int_eq(milter_event(m1, MILTER_C_CONNECT, &test_info, NULL), 0);
+    ck_assert_int_eq(ask(b, m2, &o2, MILTER_C_CONNECT, NULL),
+                     MILTER_V_CONTINUE);
+    ck_assert_int_eq(ask(b, m2, &o2, MILTER_C_HELO, "h"), MILTER_V_CONTINUE);
+    ck_assert_int_eq(o1.n, 0); /* still waiting */
+    run_until(b, &o1, 1);
+    ck_assert_int_eq(o1.v, MILTER_V_TEMPFAIL);
+    ck_assert_ptr_nonnull(strstr(o1.warn, "can't read SMFIC_CONNECT reply "
+                                          "packet header: Connection timed "
+                                          "out"));
+    milter_session_free(m1);
+    milter_session_free(m2);
+    event_base_free(b);
+    fake_seen(&f1, got, sizeof(got), 1);
+    ck_assert_str_eq(got, "OC");
+    fake_seen(&f2, got, sizeof(got), 0);
+    ck_assert_str_eq(got, "OCHQ");
 }
 END_TEST
 
@@ -256,14 +504,22 @@ static Suite *milter_suite(void)
 {
     Suite *s = suite_create("milter");
     TCase *tc = tcase_create("codec");
+    TCase *conv = tcase_create("conversation");
 
     tcase_add_test(tc, test_packet);
     tcase_add_loop_test(tc, test_modify, 0,
                         sizeof(mod_cases) / sizeof(mod_cases[0]));
     tcase_add_test(tc, test_macros);
-    tcase_add_test(tc, test_conversation);
-    tcase_add_test(tc, test_unreachable);
     suite_add_tcase(s, tc);
+    tcase_set_timeout(conv, 30);
+    tcase_add_test(conv, test_conversation);
+    tcase_add_loop_test(conv, test_stage, 0,
+                        sizeof(stage_cases) / sizeof(stage_cases[0]));
+    tcase_add_loop_test(conv, test_unreachable, 0,
+                        sizeof(unreachable_cases) /
+                            sizeof(unreachable_cases[0]));
+    tcase_add_test(conv, test_silent);
+    suite_add_tcase(s, conv);
     return s;
 }
 

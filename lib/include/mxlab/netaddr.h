@@ -18,6 +18,9 @@ struct netaddr {
 /* "1.2.3.4", "1.2.3.4:25", "[::1]:25", "::1" (a bare v6 has no port).
  * default_port applies when none is given. Returns 0, or -1 if malformed. */
 int netaddr_parse(const char *s, int default_port, struct netaddr *out);
+/* A Postfix service endpoint: "inet:HOST:PORT" (a literal address and
+ * a port) or "unix:PATH" (AF_UNIX). Returns 0, or -1 if malformed. */
+int netaddr_parse_endpoint(const char *spec, struct netaddr *out);
 /* Fill from a sockaddr. */
 void netaddr_from_sa(struct netaddr *na, const struct sockaddr *sa,
                      socklen_t len);
