@@ -109,6 +109,8 @@ void fakemx_free(struct fakemx *fm)
     fm->freeing = 1;
     while (fm->sessions != NULL)
         fakemx_session_free(fm->sessions);
+    while (fm->filters != NULL)
+        fakemx_filter_cancel(fm->filters);
     while (fm->hosts != NULL) {
         struct fakemx_host *h = fm->hosts;
         fm->hosts = h->next;

@@ -149,6 +149,9 @@ struct fakemx {
     struct event_base *base;
     struct fakemx_host *hosts; /* in the order added */
     struct fakemx_session *sessions;
+    /* filter.c's hand-backs that are over for their session and only
+     * wait for the 221 of their QUIT. */
+    struct fakemx_filter *filters;
     struct fakemx_message **msgs;
     size_t nmsgs, msgcap;
     struct fakemx_srec **srecs;
@@ -211,7 +214,8 @@ int fakemx_rate_take(struct fakemx_host *h, const char *ip, int msgs,
  * Returns the hand-back, which s owns until then. */
 struct fakemx_filter;
 struct fakemx_filter *fakemx_filter_start(struct fakemx_session *s);
-/* Drop a hand-back in progress (the session ends first). NULL: no-op. */
+/* Drop a hand-back (the session ends first, or fakemx_free). NULL:
+ * no-op. */
 void fakemx_filter_cancel(struct fakemx_filter *f);
 /* session.c: the hand-back of s is over: ok (recorded as accepted) or
  * not; reply is the one line for the final dot. */

@@ -35,24 +35,32 @@ enum fakemx_filter_state {
     FAKEMX_FILTER_RCPT,
     FAKEMX_FILTER_DATA,
     FAKEMX_FILTER_DOT,
+    FAKEMX_FILTER_QUIT,
 };
 
 struct fakemx_filter {
-    struct fakemx_session *s;
+    struct fakemx_session *s; /* NULL once answered: QUIT sent, 221 next */
+    struct fakemx *fm;
     struct bufferevent *bev;
     enum fakemx_filter_state state;
     size_t ircpt;        /* the RCPT whose reply comes next */
     int talking;         /* the server has said something */
     struct event *later; /* a failure before any I/O, reported from the loop */
     char why[160];
-    char target[80];     /* "[127.0.0.1]:10025", for the replies */
-    struct strbuf reply; /* the reply being read, lines joined by "\n" */
+    struct fakemx_filter *next; /* on fm->filters while closing */
+    char target[80];            /* "[127.0.0.1]:10025", for the replies */
+    struct strbuf reply;        /* the reply being read, lines joined by "\n" */
 };
 
 void fakemx_filter_cancel(struct fakemx_filter *f)
 {
     if (f == NULL)
         return;
+    for (struct fakemx_filter **pp = &f->fm->filters; *pp; pp = &(*pp)->next)
+        if (*pp == f) {
+            *pp = f->next;
+            break;
+        }
     if (f->bev != NULL)
         bufferevent_free(f->bev);
     if (f->later != NULL)
@@ -78,7 +86,16 @@ static void fakemx_filter_end(struct fakemx_filter *f, int ok, const char *code,
         if (line[i] == '\r' || line[i] == '\n')
             line[i] = ' ';
     log_info("%s: filter: %s", s->host->listen, line);
-    fakemx_filter_cancel(f);
+    if (ok) {
+        /* QUIT is out: the connection stays until its 221 (or a close),
+         * apart from the session, which goes on now. */
+        f->s = NULL;
+        f->state = FAKEMX_FILTER_QUIT;
+        f->next = f->fm->filters;
+        f->fm->filters = f;
+    } else {
+        fakemx_filter_cancel(f);
+    }
     fakemx_filter_answer(s, ok, line);
 }
 
@@ -174,6 +191,7 @@ static void fakemx_filter_next(struct fakemx_filter *f)
         f->state = FAKEMX_FILTER_DOT;
         break;
     case FAKEMX_FILTER_DOT:
+    case FAKEMX_FILTER_QUIT:
         break;
     }
 }
@@ -193,11 +211,8 @@ static int fakemx_filter_reply(struct fakemx_filter *f, int code)
         strbuf_reset(&f->reply);
         return 0;
     }
-    /* Accepted downstream: QUIT goes out now (a few bytes, which the
-     * socket takes), its 221 is not waited for (RFC 5321 section
-     * 4.1.1.10: the client may close after sending QUIT). */
+    /* Accepted downstream: QUIT (RFC 5321 section 4.1.1.10). */
     fakemx_filter_send(f, "QUIT", "", "");
-    evbuffer_write(bufferevent_get_output(f->bev), bufferevent_getfd(f->bev));
     last = strrchr(f->reply.buf, '\n');
     last = last ? last + 1 : f->reply.buf;
     fakemx_filter_end(f, 1, "250 2.0.0", last);
@@ -223,6 +238,10 @@ static void fakemx_filter_on_read(struct bufferevent *bev, void *arg)
     char *line;
     size_t len;
 
+    if (f->s == NULL) {
+        fakemx_filter_cancel(f); /* the 221: done */
+        return;
+    }
     while ((line = evbuffer_readln(bufferevent_get_input(bev), &len,
                                    EVBUFFER_EOL_CRLF)) != NULL) {
         int last = 0, code = fakemx_filter_line(line, len, &last);
@@ -247,6 +266,10 @@ static void fakemx_filter_on_event(struct bufferevent *bev, short what,
     char why[200];
 
     (void)bev;
+    if (f->s == NULL) {
+        fakemx_filter_cancel(f); /* closed or silent after QUIT */
+        return;
+    }
     if (what & BEV_EVENT_TIMEOUT) {
         fakemx_filter_fail(f, "timed out waiting for the server");
     } else if (f->talking) {
@@ -281,6 +304,7 @@ struct fakemx_filter *fakemx_filter_start(struct fakemx_session *s)
     int fd = -1;
 
     f->s = s;
+    f->fm = h->fm;
     strbuf_init(&f->reply);
     f->later = evtimer_new(h->fm->base, fakemx_filter_on_later, f);
     /* The behaviour parser checked it: a loopback IP:PORT. */
