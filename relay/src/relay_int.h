@@ -29,6 +29,7 @@ struct smtpc;
 struct smtpc_conn;
 struct smtpc_rcpt;
 struct anvil;
+struct relay_transport;
 
 /* Parameters read at start and at reload (Postfix names). */
 struct relay_params {
@@ -138,6 +139,15 @@ struct relay_params {
     char *milter_rcpt_macros, *milter_data_macros;
     char *milter_end_of_header_macros, *milter_end_of_data_macros;
     char *milter_macro_daemon_name, *milter_macro_v;
+    /* The after-queue content filter (filter.c): "transport:nexthop"
+     * recorded in the queue file of each message received ("": none),
+     * the next hop when it names none (default: the recipient domain),
+     * receive_override_options' FILTER_NO_* bits, and the delivery
+     * service settings of the amavis recipe. */
+    char *content_filter;
+    char *default_filter_nexthop;
+    int receive_override;
+    int disable_dns_lookups;
 };
 
 /* An inet smtpd service of master.cf: main.cf's parameters with the
@@ -159,9 +169,11 @@ struct relay_service {
     time_t busy_warned;  /* the process limit warning, last logged */
 };
 void relay_service_release(struct relay_service *svc);
-/* Read the parameters of cf into p; -1 with "file:line: what" in err. */
+/* Read the parameters of cf into p; -1 with "file:line: what" in err.
+ * _free releases what p holds (also after a failed read). */
 int relay_service_params(struct relay *r, struct config *cf,
                          struct relay_params *p, char *err, size_t errlen);
+void relay_service_params_free(struct relay_params *p);
 /* A list of networks (mynetworks syntax) in parameter name, where
  * "$mynetworks" stands for the computed list (p->mynetworks, read
  * first); appended to *out. -1 with "file:line: what" in err; with
@@ -219,6 +231,7 @@ struct queue_msg {
     char *sender;
     int dsn_ret;     /* DSN_RET_* (RFC 3461 RET) */
     char *dsn_envid; /* RFC 3461 ENVID (decoded), or NULL */
+    char *filter;    /* content_filter "transport:nexthop", or NULL */
     time_t arrival;
     long arrival_usec; /* for the log's delay= and delays= */
     size_t size;       /* message bytes */
@@ -257,8 +270,9 @@ struct relay {
     } * tables;
     size_t ntables;
     struct maplist *transport_maps;
-    struct strlist passwd_tables;  /* "unix:passwd.byname" */
-    struct strlist param_warnings; /* params.c's, for the mail log */
+    struct relay_transport *transports; /* master.cf's (filter.c) */
+    struct strlist passwd_tables;       /* "unix:passwd.byname" */
+    struct strlist param_warnings;      /* params.c's, for the mail log */
     struct maillog *log;
     struct dns *dns;
     struct relay_listener **listeners;
@@ -398,12 +412,14 @@ void rewrite_resolve(struct relay *r, const char *addr,
 /* queue.c — the durable queue. */
 /* The RFC 3461 parameters of a new message: RET and ENVID, and for each
  * recipient NOTIFY bits and ORCPT ("type;address", "" if none). NULL
- * where none were given. */
+ * where none were given. Also the content filter that smtpd records
+ * with it (content_filter, "transport:nexthop"; NULL or "": none). */
 struct queue_dsn {
     int ret;
     const char *envid;
     const int *notify;
     const struct strlist *orcpt;
+    const char *filter;
 };
 /* A new Postfix-style queue ID (10 hex digits, unique in the process). */
 void queue_new_id(struct relay *r, char *id, size_t len);
@@ -594,13 +610,16 @@ struct smtpc_msg {
     const char *dsn_envid; /* decoded, or NULL */
     const char *data;
     size_t len;
+    /* The transport's parameters (a master.cf service's, borrowed for
+     * the delivery), NULL: main.cf's. */
+    const struct relay_params *p;
 };
-/* service and qid name the log lines of failed addresses when another
- * address is tried next. */
-void smtpc_start(struct relay *r, const char *service, const char *qid,
-                 const char *nexthop, const struct smtpc_msg *msg,
-                 struct smtpc_rcpt *rcpts, size_t n, smtpc_done_fn *done,
-                 void *arg);
+/* agent: "smtp" or "lmtp" (the protocol); service and qid name the log
+ * lines of failed addresses when another address is tried next. */
+void smtpc_start(struct relay *r, const char *agent, const char *service,
+                 const char *qid, const char *nexthop,
+                 const struct smtpc_msg *msg, struct smtpc_rcpt *rcpts,
+                 size_t n, smtpc_done_fn *done, void *arg);
 /* Deliveries in progress to nexthop (the destination concurrency). */
 size_t smtpc_count_nexthop(const struct relay *r, const char *nexthop);
 /* Close the idle cached connections (with QUIT). */

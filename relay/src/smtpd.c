@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "anvil.h"
+#include "filter.h"
 #include "master.h"
 #include "milter.h"
 #include "mxlab/clock.h"
@@ -496,6 +497,11 @@ static int smtpd_rcpt_unlisted(struct smtpd_session *s, const char *addr,
     struct strlist probe;
     struct resolve_result res;
     int rc = 0;
+
+    /* receive_override_options = no_unknown_recipient_checks: the
+     * filter's re-injection takes what the first smtpd accepted. */
+    if (s->p->receive_override & FILTER_NO_UNKNOWN_RECIPIENT_CHECKS)
+        return 0;
 
     /* The tables are asked about the address as resolved: "user@here."
      * is user@here (check_rcpt_maps()). */
@@ -1474,7 +1480,10 @@ static void smtpd_finish_data(struct smtpd_session *s)
     for (size_t i = 0; i < s->rcpts.n; i++) {
         struct strlist exp;
         strlist_init(&exp);
-        if (rewrite_virtual(r, s->rcpts.v[i], &exp) != 0) {
+        /* receive_override_options = no_address_mappings: cleanup maps
+         * no address (the filter's own smtpd does, after it). */
+        if ((s->p->receive_override & FILTER_NO_ADDRESS_MAPPINGS) ||
+            rewrite_virtual(r, s->rcpts.v[i], &exp) != 0) {
             strlist_clear(&exp);
             strlist_push(&exp, s->rcpts.v[i]);
         }
@@ -1520,11 +1529,16 @@ static void smtpd_finish_data(struct smtpd_session *s)
         strbuf_printf(&msg, ";\r\n\t%s\r\n", date);
     smtpd_cleanup_content(s, id, &msg, msgid, sizeof(msgid));
     int rc = -2; /* -2: the milters answered for it, nothing is queued */
-    if (s->p->smtpd_milters[0] == '\0' || smtpd_milter(s, id, &msg) == 0) {
+    if (s->p->smtpd_milters[0] == '\0' ||
+        (s->p->receive_override & FILTER_NO_MILTERS) ||
+        smtpd_milter(s, id, &msg) == 0) {
         snprintf(s->commit_id, sizeof(s->commit_id), "%s", id);
         free(s->commit_msgid);
         s->commit_msgid = xstrdup(msgid);
-        struct queue_dsn dsn = {s->dsn_ret, s->dsn_envid, notify, &orcpts};
+        /* FILTER_README: the content filter goes into the queue file,
+         * for qmgr (this service's, "-o content_filter=" for none). */
+        struct queue_dsn dsn = {s->dsn_ret, s->dsn_envid, notify, &orcpts,
+                                s->p->content_filter};
         s->commit_bdat = s->bdat_state != BDAT_NONE;
         s->commit_bdat_size = s->act_size;
         rc = queue_commit_async(r, id, s->sender, &addrs, &origs, &dsn, msg.buf,
