@@ -1494,12 +1494,18 @@ START_TEST(test_down)
     struct client *c;
     size_t one = 1;
 
+    /* A connection open when the server goes down ends with it. */
+    c = client_connect();
+    client_expect(c, "220 " T_NAME " ESMTP fakemx");
     set_beh("down = refuse");
+    ck_assert(pump(cond_eof, c));
+    client_free(c);
+    ck_assert_uint_eq(fakemx_connection_count(fm), 1);
     c = client_connect();
     ck_assert(pump(cond_eof, c));
     ck_assert_uint_eq(c->in.len, 0);
     client_free(c);
-    ck_assert_uint_eq(fakemx_connection_count(fm), 0);
+    ck_assert_uint_eq(fakemx_connection_count(fm), 1);
     /* Up again on the same address and port. */
     set_beh("");
     c = client_connect();

@@ -254,7 +254,8 @@ struct fakemx_host *fakemx_add_host(struct fakemx *fm, const char *listen,
  * (so "127.0.0.1:0" asks for any free port). Borrowed until fakemx_free(). */
 const char *fakemx_host_listen(const struct fakemx_host *h);
 /* Change a host's behaviour at run time (everything is copied). Open
- * sessions follow the new behaviour from their next command. Switching
+ * sessions follow the new behaviour from their next command; "down =
+ * refuse" ends them at once, as when a server stops. Switching
  * "down = refuse" off listens again on the same address; -1 (logged) if
  * that fails. */
 int fakemx_host_set_behaviour(struct fakemx_host *h,
