@@ -45,6 +45,8 @@ void fakemx_behaviour_clear(struct fakemx_behaviour *b)
     free((char *)b->name);
     free((char *)b->conn_rate.reply);
     free((char *)b->msg_rate.reply);
+    free((char *)b->filter);
+    free((char *)b->filter_header);
     for (size_t i = 0; i < b->nrules; i++) {
         free((char *)b->rules[i].pattern);
         free((char *)b->rules[i].reply);
@@ -72,6 +74,8 @@ void fakemx_behaviour_copy(struct fakemx_behaviour *dst,
         n.name = fakemx_dup(src->name);
         n.conn_rate.reply = fakemx_dup(src->conn_rate.reply);
         n.msg_rate.reply = fakemx_dup(src->msg_rate.reply);
+        n.filter = fakemx_dup(src->filter);
+        n.filter_header = fakemx_dup(src->filter_header);
         n.rules = NULL;
         if (src->nrules > 0) {
             n.rules = xcalloc(src->nrules, sizeof(*n.rules));
@@ -444,6 +448,50 @@ bad:
                        "300s,4h, or off");
 }
 
+/* filter = IP:PORT (loopback only: the lab never leaves 127.0.0.0/8
+ * and ::1) or off. */
+static int fakemx_parse_filter(struct fakemx_behaviour *b, const char *v,
+                               char *err, size_t errlen)
+{
+    struct netaddr na;
+    struct cidr lo4, lo6;
+    int yes;
+
+    if (fakemx_yesno(v, &yes) == 0 && !yes) {
+        free((char *)b->filter);
+        b->filter = NULL;
+        return 0;
+    }
+    cidr_parse("127.0.0.0/8", &lo4);
+    cidr_parse("::1", &lo6);
+    if (netaddr_parse(v, 0, &na) < 0 || netaddr_port(&na) == 0 ||
+        !(cidr_match(&lo4, &na) || cidr_match(&lo6, &na)))
+        return fakemx_perr(err, errlen,
+                           "filter: expected a loopback IP:PORT (such as "
+                           "127.0.0.1:10025) or off");
+    free((char *)b->filter);
+    b->filter = xstrdup(v);
+    return 0;
+}
+
+/* filter_header = Name: value (RFC 5322 section 2.2: a field name of
+ * printable ASCII but the colon), or nothing for none. */
+static int fakemx_parse_filter_header(struct fakemx_behaviour *b, const char *v,
+                                      char *err, size_t errlen)
+{
+    size_t n = strcspn(v, ":");
+
+    for (size_t i = 0; i < n; i++)
+        if (v[i] <= ' ' || v[i] > '~')
+            n = 0;
+    if (*v != '\0' && (n == 0 || v[n] != ':'))
+        return fakemx_perr(err, errlen,
+                           "filter_header: expected Name: value, or nothing");
+    free((char *)b->filter_header);
+    b->filter_header = xstrdup(v);
+    return 0;
+}
+
 int fakemx_behaviour_parse_line(struct fakemx_behaviour *b, const char *line,
                                 char *err, size_t errlen)
 {
@@ -544,6 +592,12 @@ int fakemx_behaviour_parse_line(struct fakemx_behaviour *b, const char *line,
             fakemx_perr(err, errlen, "eod: expected strict or lenient");
             goto done;
         }
+    } else if (strcmp(key, "filter") == 0) {
+        if (fakemx_parse_filter(b, v, err, errlen) < 0)
+            goto done;
+    } else if (strcmp(key, "filter_header") == 0) {
+        if (fakemx_parse_filter_header(b, v, err, errlen) < 0)
+            goto done;
     } else if (strcmp(key, "size") == 0) {
         if (str_to_long(v, &n) < 0 || n < 1) {
             fakemx_perr(err, errlen, "size: expected a number of bytes >= 1");
@@ -554,8 +608,8 @@ int fakemx_behaviour_parse_line(struct fakemx_behaviour *b, const char *line,
         fakemx_perr(err, errlen,
                     "unknown key \"%s\"; expected name, greeting, "
                     "max_conn_per_ip, rate, greylist, reply, tarpit, hang, "
-                    "drop, down, starttls, tls_required, dsn, lmtp, eod or "
-                    "size",
+                    "drop, down, starttls, tls_required, dsn, lmtp, eod, "
+                    "filter, filter_header or size",
                     key);
         goto done;
     }

@@ -109,6 +109,8 @@ void fakemx_free(struct fakemx *fm)
     fm->freeing = 1;
     while (fm->sessions != NULL)
         fakemx_session_free(fm->sessions);
+    while (fm->filters != NULL)
+        fakemx_filter_cancel(fm->filters);
     while (fm->hosts != NULL) {
         struct fakemx_host *h = fm->hosts;
         fm->hosts = h->next;
@@ -266,6 +268,14 @@ int fakemx_host_set_behaviour(struct fakemx_host *h,
     char err[256];
 
     fakemx_behaviour_copy(&h->beh, b);
+    /* A server that is down has no connections either: those still open
+     * (a client's cached one) end now, as when the server stops. */
+    if (h->beh.down == FAKEMX_DOWN_REFUSE)
+        for (struct fakemx_session *s = h->fm->sessions, *next; s; s = next) {
+            next = s->next;
+            if (s->host == h)
+                fakemx_session_free(s);
+        }
     fakemx_host_tls_prepare(h);
     if (fakemx_host_sync_listener(h, err, sizeof(err)) < 0) {
         log_warnx("%s", err);

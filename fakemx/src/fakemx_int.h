@@ -141,6 +141,7 @@ struct fakemx_session {
     char *wait_line;
     long long wait_due_ms;
     struct strbuf data;
+    struct fakemx_filter *filter; /* the hand-back in progress (filter.c) */
     struct fakemx_session *next;
 };
 
@@ -148,6 +149,9 @@ struct fakemx {
     struct event_base *base;
     struct fakemx_host *hosts; /* in the order added */
     struct fakemx_session *sessions;
+    /* filter.c's hand-backs that are over for their session and only
+     * wait for the 221 of their QUIT. */
+    struct fakemx_filter *filters;
     struct fakemx_message **msgs;
     size_t nmsgs, msgcap;
     struct fakemx_srec **srecs;
@@ -204,6 +208,18 @@ long long fakemx_now_ms(void);
  * 0 if over the limit. */
 int fakemx_rate_take(struct fakemx_host *h, const char *ip, int msgs,
                      const struct fakemx_rate *r);
+/* filter.c: hand the message of s (its transaction, kept until the
+ * answer) to the host's filter address; fakemx_filter_answer(s, ...)
+ * runs later, from the event loop, once it is answered or failed.
+ * Returns the hand-back, which s owns until then. */
+struct fakemx_filter;
+struct fakemx_filter *fakemx_filter_start(struct fakemx_session *s);
+/* Drop a hand-back (the session ends first, or fakemx_free). NULL:
+ * no-op. */
+void fakemx_filter_cancel(struct fakemx_filter *f);
+/* session.c: the hand-back of s is over: ok (recorded as accepted) or
+ * not; reply is the one line for the final dot. */
+void fakemx_filter_answer(struct fakemx_session *s, int ok, const char *reply);
 /* Greylisting verdict for a triplet: 0 accept, else the seconds still to
  * wait (at least 1). */
 long fakemx_greylist_check(struct fakemx_host *h, const char *ip,

@@ -30,6 +30,7 @@
 static unsigned long fakemx_queue_seq;
 
 static void fakemx_process(struct fakemx_session *s);
+static void fakemx_drained(struct fakemx_session *s);
 
 static const char *fakemx_name(const struct fakemx_session *s)
 {
@@ -187,6 +188,7 @@ void fakemx_session_free(struct fakemx_session *s)
     strbuf_clear(&s->obuf);
     if (s->wait_ev != NULL)
         event_free(s->wait_ev);
+    fakemx_filter_cancel(s->filter);
     free(s->wait_line);
     fakemx_reset(s);
     fakemx_data_give(fm, &s->data);
@@ -387,6 +389,14 @@ static void fakemx_end_of_data(struct fakemx_session *s)
                  s->client_ip);
         if (s->host->beh.lmtp) {
             fakemx_lmtp_end_of_data(s, p);
+        } else if (s->host->beh.filter != NULL) {
+            /* A content filter answers once it has handed the message
+             * back: the session holds its transaction until then. */
+            fakemx_read_stop(s);
+            s->waiting = 1;
+            s->wait_due_ms = LLONG_MAX; /* no tarpit: not the clock's */
+            s->filter = fakemx_filter_start(s);
+            return;
         } else {
             fakemx_record(s);
             fakemx_reply3(s, "250 2.0.0 Ok: queued as ", p, "");
@@ -396,6 +406,25 @@ static void fakemx_end_of_data(struct fakemx_session *s)
         }
     }
     fakemx_reset(s);
+}
+
+void fakemx_filter_answer(struct fakemx_session *s, int ok, const char *reply)
+{
+    s->filter = NULL;
+    s->waiting = 0;
+    if (ok)
+        fakemx_record(s);
+    fakemx_send(s, reply, strlen(reply));
+    if (ok)
+        fakemx_record_notify(s->host->fm);
+    fakemx_reset(s);
+    if (!s->closing && !s->hung) {
+        fakemx_read_start(s);
+        fakemx_process(s);
+    }
+    if (fakemx_settle(s))
+        return;
+    fakemx_drained(s);
 }
 
 /* ---- commands ---- */

@@ -947,6 +947,14 @@ static const struct parse_case {
     {"size = 0", "size: expected"},
     {"eod = lenient\neod = strict\neod = LENIENT", NULL},
     {"eod = sloppy", "t:1: eod: expected strict or lenient"},
+    {"filter = 127.0.0.1:10025\nfilter_header = X-Virus-Scanned: ok\n"
+     "filter = off\nfilter_header =",
+     NULL},
+    {"filter = [::1]:10025", NULL},
+    {"filter = 127.0.0.1", "t:1: filter: expected a loopback IP:PORT"},
+    {"filter = localhost:10025", "t:1: filter: expected a loopback"},
+    {"filter_header = no colon here", "t:1: filter_header: expected"},
+    {"filter_header = : empty name", "t:1: filter_header: expected"},
 };
 
 START_TEST(test_parse)
@@ -1170,6 +1178,86 @@ START_TEST(test_lmtp)
     client_expect(c, "220 *");
     client_puts(c, "LHLO a.test\r\n");
     client_expect(c, "500 5.5.1 Error: command not recognized");
+    client_free(c);
+}
+END_TEST
+
+/* filter = IP:PORT: each message goes back by SMTP to IP:PORT (here a
+ * second fake host), from the filter host's address, with the same
+ * envelope and the header added on top; the dot is answered with what
+ * that server said, and a refusal or a dead server is answered 4xx
+ * without recording the message (nothing acknowledged is lost). */
+START_TEST(test_filter)
+{
+    struct fakemx_host *down;
+    const struct fakemx_message *m;
+    struct fakemx_behaviour b;
+    struct client *c;
+    char err[256], beh[256], want[512];
+
+    down = fakemx_add_host(fm, "127.0.0.32:0", "reinject.test", NULL, err,
+                           sizeof(err));
+    ck_assert_msg(down != NULL, "%s", err);
+    snprintf(beh, sizeof(beh),
+             "filter = %s\nfilter_header = X-Virus-Scanned: test",
+             fakemx_host_listen(down));
+    set_beh(beh);
+    c = client_connect();
+    client_expect(c, "220 *");
+    client_puts(c, "EHLO a.test\r\nMAIL FROM:<a@x.test>\r\n"
+                   "RCPT TO:<b@y.test>\r\nRCPT TO:<c@y.test>\r\nDATA\r\n"
+                   "Subject: hi\r\n\r\n..dot line\r\nend\r\n.\r\n");
+    snprintf(want, sizeof(want),
+             "250-*\n250-*\n250-*\n250-*\n250 *\n250 *\n250 *\n250 *\n" GO_AHEAD
+             "\n250 2.0.0 from MTA(smtp:[127.0.0.32]:%s): 250 2.0.0 Ok: "
+             "queued as FM*",
+             strchr(fakemx_host_listen(down), ':') + 1);
+    client_expect(c, want);
+    /* Both recorded: the filter's, then the hand-back (recorded before
+     * its 250 went out, so before the filter's own record). */
+    ck_assert_uint_eq(fakemx_message_count(fm), 2);
+    m = fakemx_message_at(fm, 0);
+    ck_assert_str_eq(m->host, fakemx_host_listen(down));
+    ck_assert_str_eq(m->client_ip, "127.0.0.31");
+    ck_assert_str_eq(m->helo, T_NAME);
+    ck_assert_str_eq(m->mail_from, "a@x.test");
+    ck_assert_uint_eq(m->nrcpt, 2);
+    ck_assert_str_eq(m->rcpts[1], "c@y.test");
+    ck_assert_str_eq(m->data, "X-Virus-Scanned: test\r\nSubject: hi\r\n\r\n"
+                              ".dot line\r\nend\r\n");
+    m = fakemx_message_at(fm, 1);
+    ck_assert_str_eq(m->host, fakemx_host_listen(host));
+    ck_assert_str_eq(m->data, "Subject: hi\r\n\r\n.dot line\r\nend\r\n");
+    /* Refused downstream: its code comes back, nothing is recorded. */
+    memset(&b, 0, sizeof(b));
+    ck_assert_int_eq(fakemx_behaviour_parse(&b, "t", 1,
+                                            "reply = RCPT #2 450 4.2.0 later",
+                                            err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(fakemx_host_set_behaviour(down, &b), 0);
+    fakemx_behaviour_clear(&b);
+    client_puts(c, "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n"
+                   "RCPT TO:<c@y.test>\r\nDATA\r\nx\r\n.\r\nNOOP\r\n");
+    client_expect(c, "250 *\n250 *\n250 *\n" GO_AHEAD
+                     "\n450 4.5.0 from MTA(smtp:[127.0.0.32]:*): 450 4.2.0 "
+                     "later\n250 2.0.0 Ok");
+    ck_assert_uint_eq(fakemx_message_count(fm), 2);
+    /* Down: 451, the session goes on. */
+    memset(&b, 0, sizeof(b));
+    b.down = FAKEMX_DOWN_REFUSE;
+    ck_assert_int_eq(fakemx_host_set_behaviour(down, &b), 0);
+    client_puts(c, "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n"
+                   "DATA\r\nx\r\n.\r\nNOOP\r\n");
+    client_expect(c, "250 *\n250 *\n" GO_AHEAD
+                     "\n451 4.4.1 from MTA(smtp:[127.0.0.32]:*): cannot "
+                     "connect: *\n250 2.0.0 Ok");
+    ck_assert_uint_eq(fakemx_message_count(fm), 2);
+    /* A session that goes away while its message is being handed back:
+     * the hand-back is dropped with it (no leak, no late answer). */
+    ck_assert_int_eq(fakemx_host_set_behaviour(down, NULL), 0);
+    client_puts(c, "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n"
+                   "DATA\r\nx\r\n.\r\n");
+    client_expect(c, "250 *\n250 *\n" GO_AHEAD);
     client_free(c);
 }
 END_TEST
@@ -1406,12 +1494,18 @@ START_TEST(test_down)
     struct client *c;
     size_t one = 1;
 
+    /* A connection open when the server goes down ends with it. */
+    c = client_connect();
+    client_expect(c, "220 " T_NAME " ESMTP fakemx");
     set_beh("down = refuse");
+    ck_assert(pump(cond_eof, c));
+    client_free(c);
+    ck_assert_uint_eq(fakemx_connection_count(fm), 1);
     c = client_connect();
     ck_assert(pump(cond_eof, c));
     ck_assert_uint_eq(c->in.len, 0);
     client_free(c);
-    ck_assert_uint_eq(fakemx_connection_count(fm), 0);
+    ck_assert_uint_eq(fakemx_connection_count(fm), 1);
     /* Up again on the same address and port. */
     set_beh("");
     c = client_connect();
@@ -1903,6 +1997,7 @@ static Suite *fakemx_suite(void)
     tcase_add_test(tc, test_reply_ranges);
     tcase_add_test(tc, test_reply_match);
     tcase_add_test(tc, test_lmtp);
+    tcase_add_test(tc, test_filter);
     tcase_add_test(tc, test_max_conn_reply);
     tcase_add_test(tc, test_greylist);
     tcase_add_test(tc, test_rate_connections);

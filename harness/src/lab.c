@@ -110,6 +110,7 @@ void sut_spec_reap(const struct sut_spec *sut, const char *workdir)
 }
 
 static void lab_time_step(struct lab *lab);
+static int lab_map_filters(struct lab *lab);
 
 static void lab_changed(void *arg)
 {
@@ -284,7 +285,7 @@ static int lab_start_all(struct lab *lab)
     for (size_t i = 0; i < lab->nsys; i++)
         if (lab_start_sut(lab, &lab->sys[i]) < 0)
             return -1;
-    return 0;
+    return lab_map_filters(lab);
 }
 
 struct lab *lab_open(struct event_base *base, const struct scenario *s,
@@ -536,15 +537,84 @@ int lab_source(const struct lab *lab, const char *from, struct netaddr *out,
     return 1;
 }
 
+/* A fake MX in filter mode ("filter = 127.0.0.1:10025") hands mail
+ * back to the [master.cf] inet service of that name, which listens on a
+ * free port of its own (labconf_master_services): b with the filter
+ * address replaced by where that service listens, into *out (owned).
+ * -1 with err when no such service exists. */
+static int lab_filter_target(const struct lab *lab,
+                             const struct fakemx_behaviour *b,
+                             struct fakemx_behaviour *out, char *err,
+                             size_t errlen)
+{
+    size_t index = 0;
+    char addr[80];
+
+    memset(out, 0, sizeof(*out));
+    fakemx_behaviour_copy(out, b);
+    if (b->filter == NULL || !(lab->sys->ops->caps & LAB_CAP_CONFIG))
+        return 0;
+    if (scenario_service(lab->sys->env.s, b->filter, &index) == NULL ||
+        index >= lab->sys->nsvc) {
+        snprintf(err, errlen,
+                 "filter = %s: no inet service %s in [master.cf] (the "
+                 "re-injection listener)",
+                 b->filter, b->filter);
+        fakemx_behaviour_clear(out);
+        return -1;
+    }
+    snprintf(addr, sizeof(addr), "%s:%d", SUT_IP, lab->sys->svc_ports[index]);
+    free((char *)out->filter);
+    out->filter = xstrdup(addr);
+    return 0;
+}
+
+/* The [mx ip] host gets behaviour b (its filter address mapped). -1
+ * with the reason in why. */
+static int lab_set_mx(struct lab *lab, const char *ip,
+                      const struct fakemx_behaviour *b, char *why,
+                      size_t whylen)
+{
+    struct fakemx_behaviour mapped;
+    int rc = 0;
+
+    if (lab_filter_target(lab, b, &mapped, why, whylen) < 0)
+        return -1;
+    for (size_t i = 0; i < lab->nmxhosts && rc == 0; i++)
+        if (strcmp(lab->mxhosts[i].ip, ip) == 0 &&
+            fakemx_host_set_behaviour(lab->mxhosts[i].host, &mapped) < 0) {
+            snprintf(why, whylen, "cannot listen again");
+            rc = -1;
+        }
+    fakemx_behaviour_clear(&mapped);
+    return rc;
+}
+
 int lab_change_mx(struct lab *lab, const char *ip,
                   const struct fakemx_behaviour *b, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < lab->nmxhosts; i++)
-        if (strcmp(lab->mxhosts[i].ip, ip) == 0 &&
-            fakemx_host_set_behaviour(lab->mxhosts[i].host, b) < 0) {
-            snprintf(err, errlen, "[change mx %s]: cannot listen again", ip);
-            return -1;
-        }
+    char why[300];
+
+    if (lab_set_mx(lab, ip, b, why, sizeof(why)) == 0)
+        return 0;
+    snprintf(err, errlen, "[change mx %s]: %s", ip, why);
+    return -1;
+}
+
+/* Once the [master.cf] services have their ports: the [mx] hosts in
+ * filter mode get the re-injection address. */
+static int lab_map_filters(struct lab *lab)
+{
+    const struct scenario *s = lab->sys->env.s;
+    char err[400];
+
+    for (size_t i = 0; i < s->nblocks; i++) {
+        const struct scn_block *b = &s->blocks[i];
+        if (b->kind == SCN_MX && b->mx.filter != NULL &&
+            lab_set_mx(lab, b->arg, &b->mx, err, sizeof(err)) < 0)
+            return sut_fail(&lab->sys->env, b->line, "[mx %s]: %s", b->arg,
+                            err);
+    }
     return 0;
 }
 

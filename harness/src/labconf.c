@@ -168,6 +168,46 @@ int labconf_compress_timers(struct sut_env *env, struct strbuf *sb)
     return rc;
 }
 
+/* 1 if ip (len bytes) is where a fake MX or a [system] of the scenario
+ * listens: at the lab's delivery port (env->mx_port). */
+static int labconf_lab_host(const struct sut_env *env, const char *ip,
+                            size_t len)
+{
+    for (size_t i = 0; i < env->s->nblocks; i++) {
+        const struct scn_block *b = &env->s->blocks[i];
+        const char *host = b->kind == SCN_MX       ? b->arg
+                           : b->kind == SCN_SYSTEM ? b->ip
+                                                   : NULL;
+        if (host != NULL && strlen(host) == len && memcmp(host, ip, len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+char *labconf_rewrite_ports(const struct sut_env *env, const char *text)
+{
+    struct strbuf sb;
+    const char *p = text, *open;
+
+    strbuf_init(&sb);
+    while ((open = strchr(p, '[')) != NULL) {
+        const char *close = strchr(open, ']');
+        size_t digits =
+            close && close[1] == ':' ? strspn(close + 2, "0123456789") : 0;
+        if (digits == 0 ||
+            !labconf_lab_host(env, open + 1, (size_t)(close - open - 1))) {
+            strbuf_append(&sb, p, (size_t)(open - p) + 1);
+            p = open + 1;
+            continue;
+        }
+        strbuf_append(&sb, p, (size_t)(close - p) + 2);
+        strbuf_printf(&sb, "%d", env->mx_port);
+        p = close + 2 + digits;
+    }
+    strbuf_puts(&sb, p);
+    return sb.buf ? strbuf_detach(&sb) : xstrdup("");
+}
+
 int labconf_write_maincf(struct sut_env *env,
                          int (*tail)(struct sut_env *, struct strbuf *))
 {
@@ -192,7 +232,9 @@ int labconf_write_maincf(struct sut_env *env,
                                                       : NULL;
         if (maincf != NULL) {
             char *text = daemons_rewrite(env->daemons, maincf);
-            strbuf_puts(&sb, text);
+            char *ported = labconf_rewrite_ports(env, text);
+            strbuf_puts(&sb, ported);
+            free(ported);
             free(text);
         }
     }
@@ -302,8 +344,10 @@ int labconf_master_services(struct sut_env *env, int **ports, size_t *nports)
         for (size_t k = 0; b->kind == SCN_MASTERCF && k < b->nitems; k++) {
             const char *line = b->items[k].text;
             size_t index = *nports;
+            char *ported = labconf_rewrite_ports(env, line);
             if (scenario_service(env->s, NULL, &index) != &b->items[k]) {
-                strbuf_printf(&sb, "%s\n", line);
+                strbuf_printf(&sb, "%s\n", ported);
+                free(ported);
                 continue;
             }
             /* Whatever its name says (submission, 127.0.0.1:2587): a
@@ -312,12 +356,14 @@ int labconf_master_services(struct sut_env *env, int **ports, size_t *nports)
             if (port < 0) {
                 rc = sut_fail(env, b->items[k].line,
                               "no free loopback port: %s", strerror(errno));
+                free(ported);
                 break;
             }
             *ports = xrealloc(*ports, (*nports + 1) * sizeof(**ports));
             (*ports)[(*nports)++] = port;
             strbuf_printf(&sb, "%s:%d%s\n", SUT_IP, port,
-                          line + strcspn(line, " \t"));
+                          ported + strcspn(ported, " \t"));
+            free(ported);
         }
     }
     env->master_extra = sb.buf ? strbuf_detach(&sb) : xstrdup("");

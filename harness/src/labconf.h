@@ -23,6 +23,11 @@ int labconf_files(struct sut_env *env);
  * free port (*ports, *nports: in the order of scenario_service; caller
  * frees *ports). -1 with err. */
 int labconf_master_services(struct sut_env *env, int **ports, size_t *nports);
+/* text (main.cf, a master.cf line) with each next hop "[IP]:PORT" whose
+ * IP is an [mx] host or a [system] given the lab's delivery port instead
+ * (content_filter = smtp-amavis:[127.0.0.1]:10024 reaches [mx
+ * 127.0.0.1]). Caller frees. */
+char *labconf_rewrite_ports(const struct sut_env *env, const char *text);
 /* main.cf; tail (may be NULL) appends the SUT's own settings. */
 int labconf_write_maincf(struct sut_env *env,
                          int (*tail)(struct sut_env *, struct strbuf *));

@@ -405,7 +405,7 @@ static const struct {
     {"[mx 127.0.0.9]\nbanner = x\n",
      "e.scn:2: unknown key \"banner\"; expected name, greeting, "
      "max_conn_per_ip, rate, greylist, reply, tarpit, hang, drop, down, "
-     "starttls, tls_required, dsn, lmtp, eod or size"},
+     "starttls, tls_required, dsn, lmtp, eod, filter, filter_header or size"},
     {"[mx 127.0.0.9]\nname = two words\n",
      "e.scn:2: name: expected a host name"},
     {"[mx 127.0.0.9]\ngreeting = hello\n",
@@ -876,6 +876,88 @@ START_TEST(test_lab_relay)
 }
 END_TEST
 
+/* A content filter's lab: "[IP]:PORT" next hops to a fake MX get the
+ * lab's delivery port, and a fake MX in filter mode must name a
+ * [master.cf] inet service (the re-injection listener). */
+#define FILTER_SCN                                                             \
+    "[main.cf]\n"                                                              \
+    "content_filter = smtp-amavis:[127.0.0.1]:10024\n"                         \
+    "relayhost = [127.0.8.9]:587\n"                                            \
+    "[master.cf]\n"                                                            \
+    "smtp-amavis unix - - n - 2 smtp -o max_use=20\n"                          \
+    "127.0.0.1:10025 inet n - n - - smtpd -o content_filter=\n"                \
+    "  -o smtp_fallback_relay=[127.0.0.1]:10024\n"                             \
+    "[mx 127.0.0.1]\n"                                                         \
+    "filter = 127.0.0.1:%d\n"                                                  \
+    "[expect]\n"                                                               \
+    "queue empty\n"
+
+static struct lab *open_filter_lab(const char *tmpl, int port, char *err,
+                                   size_t errlen, struct scenario **s,
+                                   struct event_base *base)
+{
+    char *text = xasprintf(FILTER_SCN, port);
+    char *work = xasprintf("%s/w%d", tmpl, port);
+    struct sut_spec sut;
+    struct lab *lab;
+
+    *s = scenario_parse("f.scn", text, err, errlen);
+    ck_assert_msg(*s != NULL, "%s", err);
+    ck_assert_int_eq(sut_spec_parse("relay", &sut, err, errlen), 0);
+    lab = lab_open(base, *s, work, &sut, err, errlen);
+    free(text);
+    free(work);
+    return lab;
+}
+
+START_TEST(test_lab_filter)
+{
+    char err[1024] = "", tmpl[] = "/tmp/mxlab-test-lab.XXXXXX", port[16];
+    struct event_base *base = event_base_new();
+    struct scenario *s;
+    struct lab *lab;
+    char *text = NULL, *path;
+
+    ck_assert_ptr_nonnull(mkdtemp(tmpl));
+    clock_simulate(0);
+    lab = open_filter_lab(tmpl, 10025, err, sizeof(err), &s, base);
+    ck_assert_msg(lab != NULL, "%s", err);
+    path = xasprintf("%s/main.cf", lab_confdir(lab));
+    ck_assert_int_eq(fs_read_file(path, &text, NULL), 0);
+    free(path);
+    /* The port the fake MX hosts listen on, from the isolation lines. */
+    const char *p = strstr(text, "\nsmtp_tcp_port = ");
+    ck_assert_ptr_nonnull(p);
+    snprintf(port, sizeof(port), "%.*s", (int)strspn(p + 17, "0123456789"),
+             p + 17);
+    char *want = xasprintf("smtp-amavis:[127.0.0.1]:%s\n", port);
+    ck_assert_msg(strstr(text, want) != NULL, "%s", text);
+    free(want);
+    /* Not a fake MX: kept. */
+    ck_assert_ptr_nonnull(strstr(text, "relayhost = [127.0.8.9]:587\n"));
+    free(text);
+    path = xasprintf("%s/master.cf", lab_confdir(lab));
+    ck_assert_int_eq(fs_read_file(path, &text, NULL), 0);
+    free(path);
+    want = xasprintf("smtp_fallback_relay=[127.0.0.1]:%s", port);
+    ck_assert_msg(strstr(text, want) != NULL, "%s", text);
+    free(want);
+    free(text);
+    lab_close(lab);
+    scenario_free(s);
+    /* A filter address that no [master.cf] service has. */
+    lab = open_filter_lab(tmpl, 10026, err, sizeof(err), &s, base);
+    ck_assert_ptr_null(lab);
+    ck_assert_msg(strstr(err, "f.scn:8: [mx 127.0.0.1]: filter = "
+                              "127.0.0.1:10026: no inet service "
+                              "127.0.0.1:10026 in [master.cf]") != NULL,
+                  "%s", err);
+    scenario_free(s);
+    event_base_free(base);
+    fs_rm_rf(tmpl);
+}
+END_TEST
+
 /* A remote SUT: only the fakes; the server's own address. */
 START_TEST(test_lab_remote)
 {
@@ -1160,6 +1242,7 @@ int main(void)
     tcase_add_test(tc, test_expect_counts);
     tcase_add_test(tc, test_change_steps);
     tcase_add_test(tc, test_maincf_merge);
+    tcase_add_test(tc, test_lab_filter);
     tcase_add_test(tc, test_lab_systems);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);

@@ -43,6 +43,17 @@ static int relay_param_other_mailbox_transport(const char *value)
                                 (n == 5 && strncmp(value, "local", 5) == 0));
 }
 
+/* A setting that turns on what is left out: yes, or any words. */
+static int relay_param_yes(const char *value)
+{
+    return str_casecmp(value, "yes") == 0 || str_casecmp(value, "true") == 0;
+}
+
+static int relay_param_nonempty(const char *value)
+{
+    return value[strspn(value, " \t,")] != '\0';
+}
+
 #define RP_TRANSPORTS                                                          \
     "only the smtp, relay, error, discard, local and lmtp transports; mail "   \
     "for another is deferred (mail transport unavailable)"
@@ -88,6 +99,9 @@ struct relay_param {
 #define PART(n, d, what) \
     {.name = #n, .type = RP_CODE, .def = (d), .off = RP_NOFIELD, \
      .partial = (what)}
+#define PARTIF(n, d, what, fn) \
+    {.name = #n, .type = RP_CODE, .def = (d), .off = RP_NOFIELD, \
+     .partial = (what), .needs_missing = (fn)}
 #define PARTSTR(n, d, what, fn) \
     {.name = #n, .type = RP_STR, .def = (d), .off = F(n), .partial = (what), \
      .needs_missing = (fn)}
@@ -219,6 +233,21 @@ static const struct relay_param relay_param_table[] = {
     STR(milter_end_of_data_macros, "i"),
     STR(milter_macro_daemon_name, "$myhostname"),
     STR(milter_macro_v, "$mail_name $mail_version"),
+    /* The after-queue content filter (filter.c, FILTER_README), and what
+     * the amavis recipe sets on its master.cf services. */
+    STR(content_filter, ""),
+    STR(default_filter_nexthop, ""),
+    CODE(receive_override_options, ""),
+    BOOL(disable_dns_lookups, "no"),
+    PARTIF(smtp_send_xforward_command, "no",
+           "XFORWARD is never sent (the queue file keeps no client "
+           "attributes); the filter sees the relay as the client",
+           relay_param_yes),
+    NOOP(max_use, "100"),
+    PARTIF(smtpd_restriction_classes, "",
+           "restriction classes are not implemented; a class name in a "
+           "restriction list is an unknown restriction",
+           relay_param_nonempty),
     /* smtpd TLS (tls.c). */
     BOOL(smtpd_tls_wrappermode, "no"),
     CODE(smtpd_tls_security_level, ""),
@@ -422,7 +451,6 @@ static const struct {
     {"body_checks", "content is not inspected"},
     {"mime_header_checks", "content is not inspected"},
     {"nested_header_checks", "content is not inspected"},
-    {"content_filter", "mail is delivered without the filter"},
     {"smtp_tls_", "deliveries are made without it"},
     {"smtp_sasl_", "deliveries are made without it"},
     {"recipient_delimiter", "user+extension is looked up whole"},

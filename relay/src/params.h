@@ -130,6 +130,15 @@ struct relay_params {
     char *milter_rcpt_macros, *milter_data_macros;
     char *milter_end_of_header_macros, *milter_end_of_data_macros;
     char *milter_macro_daemon_name, *milter_macro_v;
+    /* The after-queue content filter (filter.c): "transport:nexthop"
+     * recorded in the queue file of each message received ("": none),
+     * the next hop when it names none (default: the recipient domain),
+     * receive_override_options' FILTER_NO_* bits, and the delivery
+     * service settings of the amavis recipe. */
+    char *content_filter;
+    char *default_filter_nexthop;
+    int receive_override;
+    int disable_dns_lookups;
 };
 
 /* Set the default of every parameter in the table (those that depend on

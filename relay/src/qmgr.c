@@ -4,7 +4,9 @@
  * delivery per group, logs each recipient's outcome in Postfix's format and
  * updates the queue file. A deferred message waits its backoff: the age of
  * the message bounded by minimal_backoff_time and maximal_backoff_time, as
- * qmgr does.
+ * qmgr does. A message with a content filter (FILTER_README) goes whole
+ * to the filter's transport and next hop instead; a transport named in
+ * master.cf (filter.c) is delivered with that service's parameters.
  */
 #include <event2/event.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 
 #include "bounce.h"
+#include "filter.h"
 #include "local.h"
 #include "mxlab/clock.h"
 #include "mxlab/log.h"
@@ -37,6 +40,8 @@ struct qmgr_job {
     size_t *idx; /* index of each rcpts[i] in m->rcpts */
     size_t n;
     struct rewrite_route route;
+    struct relay_transport *tr; /* master.cf's service, referenced; NULL */
+    char logname[96];           /* the delivery agent's name in the log */
     struct timeval t_active;
     smtpc_done_fn *done; /* qmgr_on_delivered, qmgr_on_passed */
     const char *service; /* the log's process name, NULL: the transport */
@@ -152,11 +157,9 @@ static void qmgr_log_rcpt(struct qmgr_job *j, const struct smtpc_rcpt *rc,
                                       : 0);
     if (str_casecmp(qr->orig, to) != 0)
         snprintf(orig, sizeof(orig), ", orig_to=<%s>", qr->orig);
-    /* Postfix names the process "service/command" when they differ. */
-    const char *t = j->route.transport;
-    const char *service = j->service                ? j->service
-                          : strcmp(t, "relay") == 0 ? "relay/smtp"
-                                                    : t;
+    /* Postfix names the process "service/command" when they differ
+     * (qmgr_job_agent); a deferral for a missing agent is error(8)'s. */
+    const char *service = j->service ? j->service : j->logname;
     char use[32] = "";
     if (res->conn_use > 1)
         snprintf(use, sizeof(use), ", conn_use=%d", res->conn_use);
@@ -178,6 +181,9 @@ static void qmgr_job_free(struct qmgr_job *j)
     if (j->parent == NULL)
         free(j->data);
     free(j->pass_addr);
+    if (j->tr != NULL)
+        j->tr->active--;
+    filter_transport_release(j->tr);
     free(j);
 }
 
@@ -383,6 +389,7 @@ static void qmgr_on_passed(void *arg, struct smtpc_rcpt *rcpts, size_t n,
 }
 
 static void qmgr_start_job(struct qmgr_job *j);
+static void qmgr_job_agent(struct qmgr_job *j);
 
 /* Run one mailbox delivery that local(8) handed on, as deliver_pass()
  * does: one recipient per request, to the transport named. */
@@ -411,6 +418,7 @@ static void qmgr_start_pass(struct qmgr_job *j, const struct local_pass *lp)
     sj->rcpts[0].notify = rc->notify;
     sj->idx[0] = j->idx[lp->i];
     sj->n = 1;
+    qmgr_job_agent(sj);
     j->passing++;
     qmgr_start_job(sj);
 }
@@ -435,16 +443,40 @@ static void qmgr_start_local(struct qmgr_job *j)
     qmgr_pass_done(j);
 }
 
+/* The job's delivery agent: a master.cf service of that name (its
+ * command and parameters), else one built in. Its name in the log is
+ * Postfix's process name ("service/command" for relay, whose master.cf
+ * line sets syslog_name). */
+static void qmgr_job_agent(struct qmgr_job *j)
+{
+    const char *t = j->route.transport;
+
+    j->tr = filter_transport_find(j->r, t);
+    if (j->tr != NULL) {
+        j->tr->refs++;
+        j->tr->active++;
+        snprintf(j->logname, sizeof(j->logname), "%s", j->tr->logname);
+    } else {
+        snprintf(j->logname, sizeof(j->logname), "%s",
+                 strcmp(t, "relay") == 0 ? "relay/smtp" : t);
+    }
+}
+
 static void qmgr_start_job(struct qmgr_job *j)
 {
     const char *t = j->route.transport;
 
-    if (strcmp(t, "smtp") == 0 || strcmp(t, "relay") == 0 ||
+    if (j->tr != NULL || strcmp(t, "smtp") == 0 || strcmp(t, "relay") == 0 ||
         strcmp(t, "lmtp") == 0) {
         struct smtpc_msg msg = {j->m->sender, j->m->dsn_ret, j->m->dsn_envid,
-                                j->data, j->len};
-        smtpc_start(j->r, strcmp(t, "relay") == 0 ? "relay/smtp" : t, j->m->id,
-                    j->route.nexthop, &msg, j->rcpts, j->n, j->done, j);
+                                j->data,      j->len,        NULL};
+        const char *agent = j->logname;
+        if (j->tr != NULL) {
+            msg.p = &j->tr->p;
+            agent = j->tr->lmtp ? "lmtp" : "smtp";
+        }
+        smtpc_start(j->r, agent, j->logname, j->m->id, j->route.nexthop, &msg,
+                    j->rcpts, j->n, j->done, j);
     } else if (strcmp(t, "error") == 0) {
         qmgr_local_outcome(j, 5, "5.0.0", j->route.nexthop);
     } else if (strcmp(t, "discard") == 0) {
@@ -452,14 +484,16 @@ static void qmgr_start_job(struct qmgr_job *j)
     } else if (strcmp(t, "local") == 0 && j->parent == NULL) {
         qmgr_start_local(j);
     } else {
-        /* Other transports (pipe, virtual, a master.cf service; local as
-         * mailbox_transport) are not in mxlab-relay: deferred as Postfix
-         * defers mail for a transport that master.cf lacks: qmgr warns,
-         * error(8) logs the deferral (local(8) both, for a hand-off). */
+        /* Neither built in nor in master.cf: qmgr(8) cannot reach the
+         * service and defers, error(8) logs the deferral (local(8) both,
+         * for a hand-off). Postfix's own agents the relay lacks (virtual;
+         * local as mailbox_transport) say so; anything else (a pipe
+         * service, a typo) gets Postfix's words. */
+        int lacked = j->parent != NULL || strcmp(t, "virtual") == 0;
         maillog_printf(j->r->log, j->parent != NULL ? "local" : "qmgr",
-                       "warning: connect to transport private/%s: "
-                       "mxlab-relay has no such delivery agent",
-                       t);
+                       "warning: connect to transport private/%s: %s", t,
+                       lacked ? "mxlab-relay has no such delivery agent"
+                              : "No such file or directory");
         j->service = j->parent != NULL ? "local" : "error";
         qmgr_local_outcome(j, 4, "4.3.0", "mail transport unavailable");
     }
@@ -477,6 +511,31 @@ static int qmgr_rcpt_cmp(const char *a, const char *b)
     if (da != NULL && (rc = str_casecmp(da, db)) != 0)
         return rc;
     return strcmp(a, b);
+}
+
+/* Where a recipient of m goes: the content filter's transport and next
+ * hop when m has one (qmgr_message_resolve(): it overrides the address
+ * resolver; no next hop: default_filter_nexthop, else the recipient's
+ * domain), else the address's own route. */
+static void qmgr_route(struct relay *r, const struct queue_msg *m,
+                       const char *addr, struct rewrite_route *route)
+{
+    char transport[FILTER_TRANSPORT_MAX + 1], nexthop[FILTER_NEXTHOP_MAX + 1];
+    const char *at;
+
+    if (m->filter == NULL || filter_split(m->filter, transport, nexthop) < 0) {
+        rewrite_resolve(r, addr, route);
+        return;
+    }
+    memset(route, 0, sizeof(*route));
+    snprintf(route->transport, sizeof(route->transport), "%s", transport);
+    at = strrchr(addr, '@');
+    snprintf(route->nexthop, sizeof(route->nexthop), "%s",
+             nexthop[0]                       ? nexthop
+             : r->p.default_filter_nexthop[0] ? r->p.default_filter_nexthop
+             : at != NULL && at[1] != '\0'    ? at + 1
+                                              : r->p.myhostname);
+    snprintf(route->rcpt, sizeof(route->rcpt), "%s", addr);
 }
 
 /* Split m's pending recipients into jobs by route and start them. */
@@ -506,7 +565,7 @@ static void qmgr_start_message(struct relay *r, struct queue_msg *m)
 
         if (m->rcpts[i].done)
             continue;
-        rewrite_resolve(r, m->rcpts[i].addr, &route);
+        qmgr_route(r, m, m->rcpts[i].addr, &route);
         /* The resolver may rewrite the address (user%site@here is
          * user@site): deliver to that one, as qmgr's RECIPIENT_UPDATE. */
         if (route.rcpt[0] != '\0' &&
@@ -524,6 +583,7 @@ static void qmgr_start_message(struct relay *r, struct queue_msg *m)
             j->m = m;
             j->done = qmgr_on_delivered;
             j->route = route;
+            qmgr_job_agent(j);
             j->t_active = now;
             j->data = xmalloc(len + 1);
             memcpy(j->data, data, len);
@@ -567,6 +627,19 @@ static int qmgr_destination_full(struct relay *r, const struct queue_msg *m)
 {
     long least = r->p.smtp_destination_concurrency_limit;
 
+    /* A master.cf service at its process limit (maxproc): its mail
+     * waits for a delivery to end, as for a free process in Postfix. */
+    for (size_t i = 0; i < m->nrcpt && r->transports != NULL; i++) {
+        struct rewrite_route route;
+        const struct relay_transport *tr;
+        if (m->rcpts[i].done)
+            continue;
+        qmgr_route(r, m, m->rcpts[i].addr, &route);
+        tr = filter_transport_find(r, route.transport);
+        if (tr != NULL && tr->maxproc > 0 && (long)tr->active >= tr->maxproc)
+            return 1;
+    }
+
     if (least <= 0 || (r->p.relay_destination_concurrency_limit > 0 &&
                        r->p.relay_destination_concurrency_limit < least))
         least = r->p.relay_destination_concurrency_limit;
@@ -580,7 +653,7 @@ static int qmgr_destination_full(struct relay *r, const struct queue_msg *m)
 
         if (m->rcpts[i].done)
             continue;
-        rewrite_resolve(r, m->rcpts[i].addr, &route);
+        qmgr_route(r, m, m->rcpts[i].addr, &route);
         if (strcmp(route.transport, "smtp") == 0)
             limit = r->p.smtp_destination_concurrency_limit;
         else if (strcmp(route.transport, "relay") == 0)

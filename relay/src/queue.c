@@ -23,10 +23,12 @@
  * File format (text envelope, then the message):
  *   mxlab-queue 1 \n arrival EPOCH \n sender ADDR \n
  *   [ret FULL|HDRS \n] [envid TEXT \n] (RFC 3461, both optional)
+ *   [filter TRANSPORT:NEXTHOP \n] (content_filter, filter.h's bounds)
  *   [warned \n] rcpt DONE ADDR<TAB>ORIG \n [notify BITS \n]
  *   [orcpt TYPE;ADDR \n] [reason TEXT \n] [dsn CODE \n]
  *   [diag TEXT \n] ... data LEN \n <message>
- * Files written before the RFC 3461 lines existed read the same.
+ * Files written before the RFC 3461 or filter lines existed read the
+ * same.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -41,6 +43,7 @@
 #include <unistd.h>
 
 #include "bounce.h"
+#include "filter.h"
 #include "mxlab/clock.h"
 #include "mxlab/fsutil.h"
 #include "mxlab/log.h"
@@ -104,6 +107,8 @@ static void queue_serialize(const struct queue_msg *m, const char *data,
                       m->dsn_ret == DSN_RET_HDRS ? "HDRS" : "FULL");
     if (m->dsn_envid != NULL)
         strbuf_printf(out, "envid %s\n", m->dsn_envid);
+    if (m->filter != NULL)
+        strbuf_printf(out, "filter %s\n", m->filter);
     if (m->warned)
         strbuf_puts(out, "warned\n");
     for (size_t i = 0; i < m->nrcpt; i++) {
@@ -137,6 +142,7 @@ void queue_msg_free(struct queue_msg *m)
     free(m->rcpts);
     free(m->sender);
     free(m->dsn_envid);
+    free(m->filter);
     free(m);
 }
 
@@ -194,6 +200,8 @@ static struct queue_msg *queue_new_msg(const char *id, const char *sender,
     if (dsn != NULL) {
         m->dsn_ret = dsn->ret;
         m->dsn_envid = dsn->envid ? xstrdup(dsn->envid) : NULL;
+        if (dsn->filter != NULL && dsn->filter[0] != '\0')
+            m->filter = xstrdup(dsn->filter);
     }
     return m;
 }
@@ -492,7 +500,8 @@ void queue_message_id(const char *data, size_t len, char *out, size_t outlen)
 int queue_requeue(struct relay *r, struct queue_msg *m)
 {
     struct strlist rcpts, origs, orcpts;
-    struct queue_dsn dsn = {m->dsn_ret, m->dsn_envid, NULL, &orcpts};
+    /* The filter stays: mail not yet filtered is filtered once requeued. */
+    struct queue_dsn dsn = {m->dsn_ret, m->dsn_envid, NULL, &orcpts, m->filter};
     char id[16], msgid[1000];
     char *data = NULL;
     size_t len = 0;
@@ -710,6 +719,14 @@ static struct queue_msg *queue_parse(const char *id, int state,
         } else if (strncmp(line, "ret ", 4) == 0) {
             m->dsn_ret =
                 strcmp(line + 4, "HDRS") == 0 ? DSN_RET_HDRS : DSN_RET_FULL;
+        } else if (strncmp(line, "filter ", 7) == 0) {
+            /* Range-checked as content_filter is: a file that says
+             * otherwise is not ours. */
+            if (m->filter != NULL || filter_split(line + 7, NULL, NULL) < 0) {
+                free(line);
+                goto bad;
+            }
+            m->filter = xstrdup(line + 7);
         } else if (strncmp(line, "envid ", 6) == 0) {
             free(m->dsn_envid);
             m->dsn_envid = xstrdup(line + 6);

@@ -51,6 +51,7 @@ struct queue_msg {
     char *sender;
     int dsn_ret;     /* DSN_RET_* (RFC 3461 RET) */
     char *dsn_envid; /* RFC 3461 ENVID (decoded), or NULL */
+    char *filter;    /* content_filter "transport:nexthop", or NULL */
     time_t arrival;
     long arrival_usec; /* for the log's delay= and delays= */
     size_t size;       /* message bytes */
@@ -76,12 +77,14 @@ enum { QUEUE_ACTIVE, QUEUE_DEFERRED, QUEUE_HOLD };
 
 /* The RFC 3461 parameters of a new message: RET and ENVID, and for each
  * recipient NOTIFY bits and ORCPT ("type;address", "" if none). NULL
- * where none were given. */
+ * where none were given. Also the content filter that smtpd records
+ * with it (content_filter, "transport:nexthop"; NULL or "": none). */
 struct queue_dsn {
     int ret;
     const char *envid;
     const int *notify;
     const struct strlist *orcpt;
+    const char *filter;
 };
 /* A new Postfix-style queue ID (10 hex digits, unique in the process). */
 void queue_new_id(struct relay *r, char *id, size_t len);

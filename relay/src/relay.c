@@ -15,6 +15,7 @@
 
 #include "anvil.h"
 #include "control.h"
+#include "filter.h"
 #include "master.h"
 #include "mxlab/config.h"
 #include "mxlab/dns.h"
@@ -232,6 +233,39 @@ static int relay_tcp_port(struct config *cf, const char *name, int *out,
     return 0;
 }
 
+/* content_filter (a "transport:nexthop" the queue file can hold) and
+ * receive_override_options (filter.c). -1 with "file:line: what". */
+static int relay_load_filter(struct config *cf, struct relay_params *p,
+                             char *err, size_t errlen)
+{
+    char where[600], bad[128];
+    int bits;
+
+    if (p->content_filter[0] != '\0' &&
+        filter_split(p->content_filter, NULL, NULL) < 0) {
+        snprintf(err, errlen,
+                 "%sbad content_filter value \"%s\" (transport:nexthop)",
+                 relay_where(cf, "content_filter", where, sizeof(where)),
+                 p->content_filter);
+        return -1;
+    }
+    bits = filter_receive_overrides(config_get(cf, "receive_override_options"),
+                                    bad, sizeof(bad));
+    if (bits < 0) {
+        /* Postfix: fatal, as an unknown name in any name_mask list. */
+        snprintf(
+            err, errlen,
+            "%sunknown receive_override_options value \"%s\" "
+            "(no_unknown_recipient_checks, no_address_mappings, "
+            "no_header_body_checks, no_milters)",
+            relay_where(cf, "receive_override_options", where, sizeof(where)),
+            bad);
+        return -1;
+    }
+    p->receive_override = bits;
+    return 0;
+}
+
 /* Read the parameters of cf into p (relay_init_params() first). -1 with
  * "file:line: what" in err. */
 static int relay_load_params(struct relay *r, struct config *cf,
@@ -266,6 +300,8 @@ static int relay_load_params(struct relay *r, struct config *cf,
             ? 0
             : relay_time(cf, "smtp_connection_cache_time_limit", &bad, err,
                          errlen);
+    if (relay_load_filter(cf, p, err, errlen) < 0)
+        return -1;
     if (bad || mynetworks_load(cf, p, err, errlen) < 0 ||
         relay_load_smuggling(cf, p, err, errlen) < 0 ||
         sasl_conf_load(&p->sasl, cf, p->queue_directory, err, errlen) < 0 ||
@@ -310,6 +346,11 @@ void relay_service_release(struct relay_service *svc)
     config_free(svc->cf);
     free(svc->name);
     free(svc);
+}
+
+void relay_service_params_free(struct relay_params *p)
+{
+    relay_free_params(p);
 }
 
 int relay_service_params(struct relay *r, struct config *cf,
@@ -438,8 +479,8 @@ struct relay_master_loader {
  * may use $name, expanded as in main.cf). Other options are Postfix's
  * (-v, -D) and change nothing here. */
 static int relay_service_overrides(struct relay_master_loader *l,
-                                   struct relay_service *svc,
-                                   const struct strlist *f, const char *where)
+                                   struct config *cf, const struct strlist *f,
+                                   const char *where)
 {
     for (size_t k = 8; k < f->n; k++) {
         const char *ov, *eq;
@@ -460,7 +501,7 @@ static int relay_service_overrides(struct relay_master_loader *l,
             return -1;
         }
         value = xstrdup(eq + 1);
-        config_set_at(svc->cf, str_trim(name), str_trim(value), where);
+        config_set_at(cf, str_trim(name), str_trim(value), where);
         strlist_push(&l->overrides, where);
         strlist_push(&l->overrides, str_trim(name));
         strlist_push(&l->overrides, str_trim(value));
@@ -471,8 +512,10 @@ static int relay_service_overrides(struct relay_master_loader *l,
 }
 
 /* One logical master.cf line: "service type private unpriv chroot wakeup
- * maxproc command args". Only inet services running smtpd concern us:
- * each becomes a service with its own parameters and its listeners. */
+ * maxproc command args". Inet services running smtpd become services
+ * with their own parameters and listeners; unix services running smtp
+ * or lmtp become transports (filter.c); the others are Postfix's own
+ * daemons, which the relay has built in. */
 static int relay_master_entry(struct relay_master_loader *l, const char *text,
                               const char *where)
 {
@@ -497,7 +540,7 @@ static int relay_master_entry(struct relay_master_loader *l, const char *text,
         svc->cf = config_copy(r->cf);
         relay_init_params(&svc->p);
         relay_init_params(&svc->stress_p);
-        rc = relay_service_overrides(l, svc, &f, where);
+        rc = relay_service_overrides(l, svc->cf, &f, where);
         if (rc == 0)
             rc = relay_load_params(r, svc->cf, &svc->p, l->err, l->errlen);
         if (rc == 0)
@@ -505,6 +548,17 @@ static int relay_master_entry(struct relay_master_loader *l, const char *text,
         if (rc == 0)
             rc = relay_service_addrs(r, svc, where, l->err, l->errlen);
         relay_service_release(svc);
+    } else if (strcmp(f.v[1], "unix") == 0 &&
+               (strcmp(f.v[7], "smtp") == 0 || strcmp(f.v[7], "lmtp") == 0)) {
+        /* A delivery service (smtp-amavis, relay, lmtp): a transport
+         * name that qmgr reaches, with its own parameters. */
+        struct config *cf = config_copy(r->cf);
+        rc = relay_service_overrides(l, cf, &f, where);
+        if (rc == 0)
+            rc = filter_transport_add(r, f.v[0], f.v[7], f.v[6], cf, where,
+                                      l->err, l->errlen);
+        else
+            config_free(cf);
     }
     strlist_clear(&f);
     return rc;
@@ -757,6 +811,7 @@ static int relay_reread(struct relay *r, int logged, char *err, size_t errlen)
     RELAY_SWAP(char *, r->p.mxlab_dns_servers, n->p.mxlab_dns_servers);
     RELAY_SWAP(struct maplist *, r->virtual_alias_maps, n->virtual_alias_maps);
     RELAY_SWAP(struct maplist *, r->transport_maps, n->transport_maps);
+    RELAY_SWAP(struct relay_transport *, r->transports, n->transports);
     RELAY_SWAP(struct table_set, r->tables, n->tables);
     RELAY_SWAP(struct strlist, r->param_warnings, n->param_warnings);
     relay_free(n);
@@ -816,6 +871,7 @@ void relay_free(struct relay *r)
     strlist_clear(&r->passwd_tables);
     strlist_clear(&r->param_warnings);
     maplist_free(r->transport_maps);
+    filter_transport_free_all(r);
     relay_free_params(&r->p);
     config_free(r->cf);
     if (r->pid_fd >= 0)

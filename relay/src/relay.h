@@ -34,6 +34,7 @@ struct smtpc;
 struct smtpc_conn;
 struct relay_tls;
 struct anvil;
+struct relay_transport;
 
 /* An inet smtpd service of master.cf: main.cf's parameters with the
  * service's "-o name=value" overrides applied (master(5)). Its listeners
@@ -56,9 +57,11 @@ struct relay_service {
 /* Drop a reference to svc (a listener's or a session's); the last one
  * frees its parameters and configuration. NULL is a no-op. */
 void relay_service_release(struct relay_service *svc);
-/* Read the parameters of cf into p; -1 with "file:line: what" in err. */
+/* Read the parameters of cf into p; -1 with "file:line: what" in err.
+ * _free releases what p holds (also after a failed read). */
 int relay_service_params(struct relay *r, struct config *cf,
                          struct relay_params *p, char *err, size_t errlen);
+void relay_service_params_free(struct relay_params *p);
 
 /* One SMTP listener from master.cf. */
 struct relay_listener {
@@ -76,8 +79,9 @@ struct relay {
     struct maplist *virtual_alias_maps;
     struct table_set tables; /* opened on first use (table.c) */
     struct maplist *transport_maps;
-    struct strlist passwd_tables;  /* "unix:passwd.byname" */
-    struct strlist param_warnings; /* params.c's, for the mail log */
+    struct relay_transport *transports; /* master.cf's (filter.c) */
+    struct strlist passwd_tables;       /* "unix:passwd.byname" */
+    struct strlist param_warnings;      /* params.c's, for the mail log */
     struct maillog *log;
     struct dns *dns;
     struct relay_listener **listeners;

@@ -58,7 +58,10 @@ struct smtpc {
     int lmtp;          /* RFC 2033: LHLO, a reply per recipient after DATA */
     int unix_socket;   /* lmtp:unix:PATH: the target's "ip" is the path */
     char nexthop[512]; /* as the queue manager gave it: the cache key */
-    char service[32];  /* for the log: "smtp", "relay/smtp" */
+    char service[96];  /* for the log: "smtp", "relay/smtp" */
+    /* The transport's parameters: main.cf's, or a master.cf service's
+     * with its -o overrides (borrowed: the job holds the service). */
+    const struct relay_params *p;
     char qid[16];
     char host[256]; /* next-hop host (without brackets/port) */
     int port;
@@ -179,7 +182,7 @@ static void smtpc_conn_on_event(struct bufferevent *bev, short what, void *arg)
 static void smtpc_conn_park(struct smtpc *c)
 {
     struct smtpc_conn *k = xcalloc(1, sizeof(*k));
-    struct timeval tv = {c->r->p.smtp_connection_cache_time_limit, 0};
+    struct timeval tv = {c->p->smtp_connection_cache_time_limit, 0};
 
     k->r = c->r;
     snprintf(k->nexthop, sizeof(k->nexthop), "%s", c->nexthop);
@@ -320,7 +323,7 @@ static void smtpc_start_transaction(struct smtpc *c)
 static int smtpc_reuse(struct smtpc *c)
 {
     struct smtpc_conn *k;
-    struct timeval tv = {c->r->p.smtp_helo_timeout, 0};
+    struct timeval tv = {c->p->smtp_helo_timeout, 0};
 
     for (k = c->r->conn_cache; k != NULL; k = k->next)
         if (strcmp(k->nexthop, c->nexthop) == 0 && k->port == c->port)
@@ -534,7 +537,7 @@ static int smtpc_on_reply(struct smtpc *c, int code)
             snprintf(c->last_diag, sizeof(c->last_diag), "%s", reply);
             /* smtp_skip_5xx_greeting: a 5xx greeting only means "not this
              * server": try the next one, and defer if it was the last. */
-            if (cls == 5 && c->r->p.smtp_skip_5xx_greeting) {
+            if (cls == 5 && c->p->smtp_skip_5xx_greeting) {
                 cls = 4;
                 dsn[0] = '4';
             }
@@ -543,12 +546,12 @@ static int smtpc_on_reply(struct smtpc *c, int code)
         }
         clock_now(&c->res.t_conn);
         c->state = SMTPC_EHLO;
-        smtpc_send(c, "%s %s", c->lmtp ? "LHLO" : "EHLO", c->r->p.myhostname);
+        smtpc_send(c, "%s %s", c->lmtp ? "LHLO" : "EHLO", c->p->myhostname);
         return 0;
     case SMTPC_EHLO:
         if (cls != 2 && !c->lmtp) {
             c->state = SMTPC_HELO;
-            smtpc_send(c, "HELO %s", c->r->p.myhostname);
+            smtpc_send(c, "HELO %s", c->p->myhostname);
             return 0;
         }
         if (cls != 2)
@@ -605,6 +608,13 @@ static int smtpc_on_reply(struct smtpc *c, int code)
             break;
         c->state = SMTPC_DOT;
         c->ircpt = 0;
+        {
+            /* The reply to the final dot may take smtp_data_done_timeout
+             * (a content filter scanning, 1200s in amavis's recipe). */
+            struct timeval rd = {c->p->smtp_data_done_timeout, 0};
+            struct timeval wr = {c->p->smtp_helo_timeout, 0};
+            bufferevent_set_timeouts(c->bev, &rd, &wr);
+        }
         smtpc_send_data(c);
         return 0;
     case SMTPC_DOT:
@@ -614,7 +624,7 @@ static int smtpc_on_reply(struct smtpc *c, int code)
             smtpc_fail_rest(c, 2, dsn, reply, reply);
         else
             break;
-        if (c->r->p.smtp_connection_cache_time_limit > 0) {
+        if (c->p->smtp_connection_cache_time_limit > 0) {
             smtpc_conn_park(c);
         } else {
             c->state = SMTPC_QUIT;
@@ -723,7 +733,7 @@ static void smtpc_on_event(struct bufferevent *bev, short what, void *arg)
 
     (void)bev;
     if (what & BEV_EVENT_CONNECTED) {
-        struct timeval tv = {c->r->p.smtp_helo_timeout, 0};
+        struct timeval tv = {c->p->smtp_helo_timeout, 0};
         /* Postfix logs relay=none until a connection is made. */
         smtpc_describe(c, t, c->res.relay_desc, sizeof(c->res.relay_desc));
         c->state = SMTPC_GREETING;
@@ -771,7 +781,7 @@ static int smtpc_sockaddr(const struct smtpc *c, const struct smtpc_target *t,
     n = t->ip[0] == '/'
             ? snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", t->ip)
             : snprintf(sun->sun_path, sizeof(sun->sun_path), "%s/%s",
-                       c->r->p.queue_directory, t->ip);
+                       c->p->queue_directory, t->ip);
     if (n < 0 || (size_t)n >= sizeof(sun->sun_path))
         return -1;
     na->len = (socklen_t)sizeof(*sun);
@@ -793,7 +803,7 @@ static void smtpc_connect(struct smtpc *c)
     c->last_diag[0] = '\0'; /* a reply belongs to one address */
     c->bev = bufferevent_socket_new(c->r->base, -1, BEV_OPT_CLOSE_ON_FREE);
     bufferevent_setcb(c->bev, smtpc_on_read, NULL, smtpc_on_event, c);
-    tv.tv_sec = c->r->p.smtp_connect_timeout;
+    tv.tv_sec = c->p->smtp_connect_timeout;
     tv.tv_usec = 0;
     bufferevent_set_timeouts(c->bev, &tv, &tv);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
@@ -937,7 +947,7 @@ static int smtpc_parse_nexthop(struct smtpc *c, const char *nexthop)
     const char *p = nexthop, *end;
     long port;
 
-    c->port = c->lmtp ? c->r->p.lmtp_tcp_port : c->r->p.smtp_tcp_port;
+    c->port = c->lmtp ? c->p->lmtp_tcp_port : c->p->smtp_tcp_port;
     /* lmtp(8)'s "inet:host:port" and "unix:path". */
     if (c->lmtp && strncmp(p, "inet:", 5) == 0)
         p += 5;
@@ -970,17 +980,18 @@ static int smtpc_parse_nexthop(struct smtpc *c, const char *nexthop)
     return c->host[0] ? 0 : -1;
 }
 
-void smtpc_start(struct relay *r, const char *service, const char *qid,
-                 const char *nexthop, const struct smtpc_msg *msg,
-                 struct smtpc_rcpt *rcpts, size_t n, smtpc_done_fn *done,
-                 void *arg)
+void smtpc_start(struct relay *r, const char *agent, const char *service,
+                 const char *qid, const char *nexthop,
+                 const struct smtpc_msg *msg, struct smtpc_rcpt *rcpts,
+                 size_t n, smtpc_done_fn *done, void *arg)
 {
     struct smtpc *c = xcalloc(1, sizeof(*c));
     struct netaddr na;
 
     c->r = r;
+    c->p = msg->p != NULL ? msg->p : &r->p;
     snprintf(c->service, sizeof(c->service), "%s", service);
-    c->lmtp = strcmp(service, "lmtp") == 0;
+    c->lmtp = strcmp(agent, "lmtp") == 0;
     snprintf(c->qid, sizeof(c->qid), "%s", qid);
     c->next = r->clients;
     r->clients = c;
@@ -1009,13 +1020,15 @@ void smtpc_start(struct relay *r, const char *service, const char *qid,
     if (smtpc_reuse(c))
         return;
     if (c->unix_socket) {
-        smtpc_add_target(c, r->p.myhostname, c->host);
+        smtpc_add_target(c, c->p->myhostname, c->host);
         smtpc_try_next(c);
     } else if (netaddr_parse(c->host, c->port, &na) == 0) {
         smtpc_add_target(c, c->host, c->host);
         smtpc_try_next(c);
-    } else if (c->bracketed || c->lmtp) {
-        /* LMTP looks up addresses only (Postfix's lmtp(8): no MX). */
+    } else if (c->bracketed || c->lmtp || c->p->disable_dns_lookups) {
+        /* LMTP looks up addresses only (Postfix's lmtp(8): no MX); so
+         * does smtp(8) with disable_dns_lookups = yes (the host's own
+         * resolver there; the lab's DNS here). */
         c->mx = xcalloc(1, sizeof(*c->mx));
         snprintf(c->mx[0].host, sizeof(c->mx[0].host), "%s", c->host);
         c->nmx = 1;

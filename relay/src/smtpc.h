@@ -42,14 +42,18 @@ struct smtpc_msg {
     const char *dsn_envid; /* decoded, or NULL */
     const char *data;
     size_t len;
+    /* The transport's parameters (a master.cf service's, borrowed for
+     * the delivery), NULL: main.cf's. */
+    const struct relay_params *p;
 };
 /* Deliver msg to rcpts (sharing nexthop); done(arg, ...) runs once with
- * each recipient's result filled in. service and qid name the log lines
- * of failed addresses when another address is tried next. */
-void smtpc_start(struct relay *r, const char *service, const char *qid,
-                 const char *nexthop, const struct smtpc_msg *msg,
-                 struct smtpc_rcpt *rcpts, size_t n, smtpc_done_fn *done,
-                 void *arg);
+ * each recipient's result filled in. agent: "smtp" or "lmtp" (the
+ * protocol); service and qid name the log lines of failed addresses when
+ * another address is tried next. */
+void smtpc_start(struct relay *r, const char *agent, const char *service,
+                 const char *qid, const char *nexthop,
+                 const struct smtpc_msg *msg, struct smtpc_rcpt *rcpts,
+                 size_t n, smtpc_done_fn *done, void *arg);
 /* Deliveries in progress to nexthop (the destination concurrency). */
 size_t smtpc_count_nexthop(const struct relay *r, const char *nexthop);
 /* Close the idle cached connections (with QUIT). */

@@ -34,6 +34,7 @@
 
 #include "admin.h"
 #include "anvil.h"
+#include "filter.h"
 #include "master.h"
 #include "milter.h"
 #include "mxlab/clock.h"
@@ -544,6 +545,11 @@ static int smtpd_rcpt_unlisted(struct smtpd_session *s, const char *addr,
     struct strlist probe;
     struct resolve_result res;
     int rc = 0;
+
+    /* receive_override_options = no_unknown_recipient_checks: the
+     * filter's re-injection takes what the first smtpd accepted. */
+    if (s->p->receive_override & FILTER_NO_UNKNOWN_RECIPIENT_CHECKS)
+        return 0;
 
     /* The tables are asked about the address as resolved: "user@here."
      * is user@here (check_rcpt_maps()). */
@@ -1693,7 +1699,9 @@ static int smtpd_milter_connect(struct smtpd_session *s)
          p->milter_rcpt_macros, p->milter_data_macros,
          p->milter_end_of_header_macros, p->milter_end_of_data_macros}};
 
-    if (p->smtpd_milters[0] == '\0' || s->milters != NULL)
+    /* receive_override_options = no_milters: none for this service. */
+    if (p->smtpd_milters[0] == '\0' ||
+        (p->receive_override & FILTER_NO_MILTERS) || s->milters != NULL)
         return 0;
     s->milters = milter_session_new(s->r->base, &mc, smtpd_milter_done,
                                     smtpd_milter_warn, s);
@@ -1717,7 +1725,10 @@ static void smtpd_queue_message(struct smtpd_session *s,
     for (size_t i = 0; i < s->rcpts.n; i++) {
         struct strlist exp;
         strlist_init(&exp);
-        if (rewrite_virtual(r, s->rcpts.v[i], &exp) != 0) {
+        /* receive_override_options = no_address_mappings: cleanup maps
+         * no address (the filter's own smtpd does, after it). */
+        if ((s->p->receive_override & FILTER_NO_ADDRESS_MAPPINGS) ||
+            rewrite_virtual(r, s->rcpts.v[i], &exp) != 0) {
             strlist_clear(&exp);
             strlist_push(&exp, s->rcpts.v[i]);
         }
@@ -1738,7 +1749,10 @@ static void smtpd_queue_message(struct smtpd_session *s,
     snprintf(s->commit_id, sizeof(s->commit_id), "%s", s->qid);
     free(s->commit_msgid);
     s->commit_msgid = kept;
-    struct queue_dsn dsn = {s->dsn_ret, s->dsn_envid, notify, &orcpts};
+    /* FILTER_README: the content filter goes into the queue file, for
+     * qmgr (this service's, "-o content_filter=" for none). */
+    struct queue_dsn dsn = {s->dsn_ret, s->dsn_envid, notify, &orcpts,
+                            s->p->content_filter};
     s->commit_bdat = s->bdat_state != BDAT_NONE;
     s->commit_bdat_size = s->act_size;
     int rc = queue_commit_async(r, s->commit_id, s->sender, &addrs, &origs,

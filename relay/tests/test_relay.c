@@ -15,6 +15,7 @@
 #include "mxlab/strutil.h"
 
 #include "anvil.h"
+#include "filter.h"
 #include "local.h"
 #include "mxlab/fsutil.h"
 #include "mxlab/xmem.h"
@@ -415,6 +416,20 @@ static const struct {
      "main.cf:1: bad numerical value for parameter message_size_limit"},
     {"", "2525 inet n - n - - smtpd -o smtpd_timeout=forever\n",
      "master.cf:1: bad time value for parameter smtpd_timeout"},
+    /* The content filter (filter.c). */
+    {"content_filter = smtp amavis:[127.0.0.1]:10024\n",
+     "2525 inet n - n - - smtpd\n",
+     "main.cf:1: bad content_filter value \"smtp amavis:[127.0.0.1]:10024\""},
+    {"", "2525 inet n - n - - smtpd -o content_filter=:[127.0.0.1]:10024\n",
+     "master.cf:1: bad content_filter value"},
+    {"", "2525 inet n - n - - smtpd -o receive_override_options=no_spam\n",
+     "master.cf:1: unknown receive_override_options value \"no_spam\""},
+    {"", "2525 inet n - n - - smtpd\nsmtp-amavis unix - - n - two smtp\n",
+     "master.cf:2: bad maxproc field \"two\""},
+    {"",
+     "2525 inet n - n - - smtpd\namavis unix - - n - 2 smtp -o "
+     "smtp_data_done_timeout=long\n",
+     "master.cf:2: bad time value for parameter smtp_data_done_timeout"},
 };
 
 START_TEST(test_config_errors)
@@ -435,9 +450,25 @@ END_TEST
 static const struct {
     const char *main_line, *master_cf, *want;
 } warn_cases[] = {
-    {"content_filter = smtp-amavis:[127.0.0.1]:10024\n", NULL,
-     "main.cf:10: content_filter is not implemented by mxlab-relay; mail is "
-     "delivered without the filter"},
+    /* The content filter and amavis's master.cf services (filter.c). */
+    {"content_filter = smtp-amavis:[127.0.0.1]:10024\n", NULL, ""},
+    {"",
+     "127.0.0.1:2525 inet n - n - - smtpd\nsmtp-amavis unix - - n - 2 "
+     "smtp -o smtp_data_done_timeout=1200 -o disable_dns_lookups=yes -o "
+     "max_use=20\n",
+     ""},
+    {"",
+     "127.0.0.1:2525 inet n - n - - smtpd\nsmtp-amavis unix - - n - 2 "
+     "smtp -o smtp_send_xforward_command=yes\n",
+     "master.cf:2: smtp_send_xforward_command is only partly implemented by "
+     "mxlab-relay: XFORWARD is never sent"},
+    {"",
+     "127.0.0.1:2525 inet n - n - - smtpd -o content_filter= -o "
+     "smtpd_restriction_classes= -o receive_override_options="
+     "no_unknown_recipient_checks,no_header_body_checks\n",
+     ""},
+    {"smtpd_restriction_classes = friends\n", NULL,
+     "main.cf:10: smtpd_restriction_classes is only partly implemented"},
     /* Implemented (milter.c): no warning. */
     {"smtpd_milters = inet:127.0.0.1:8891\nmilter_default_action = accept\n"
      "milter_protocol = 6\n",
@@ -817,6 +848,173 @@ START_TEST(test_restriction_find)
 }
 END_TEST
 
+/* content_filter values as the queue file keeps them (filter.h's
+ * bounds): "transport:nexthop" split at the first ':'. */
+static const struct {
+    const char *value, *transport, *nexthop; /* transport NULL: refused */
+} filter_cases[] = {
+    {"smtp-amavis:[127.0.0.1]:10024", "smtp-amavis", "[127.0.0.1]:10024"},
+    {"scan", "scan", ""},
+    {"lmtp:unix:private/amavis", "lmtp", "unix:private/amavis"},
+    {"scan:", "scan", ""},
+    {":[127.0.0.1]:10024", NULL, NULL},
+    {"", NULL, NULL},
+    {"smtp amavis:x", NULL, NULL},
+    {"smtp:host\tname", NULL, NULL},
+    {"smtp:host\nrcpt 0 x@y", NULL, NULL},
+    {"a234567890123456789012345678901234567890123456789012345678901234:x", NULL,
+     NULL},
+};
+
+START_TEST(test_filter_split)
+{
+    char t[FILTER_TRANSPORT_MAX + 1] = "", h[FILTER_NEXTHOP_MAX + 1] = "";
+    int rc = filter_split(filter_cases[_i].value, t, h);
+
+    if (filter_cases[_i].transport == NULL) {
+        ck_assert_msg(rc < 0, "%s: accepted", filter_cases[_i].value);
+        return;
+    }
+    ck_assert_int_eq(rc, 0);
+    ck_assert_str_eq(t, filter_cases[_i].transport);
+    ck_assert_str_eq(h, filter_cases[_i].nexthop);
+}
+END_TEST
+
+START_TEST(test_receive_overrides)
+{
+    char bad[64] = "";
+
+    ck_assert_int_eq(filter_receive_overrides("", bad, sizeof(bad)), 0);
+    ck_assert_int_eq(filter_receive_overrides(
+                         "no_unknown_recipient_checks,no_header_body_checks",
+                         bad, sizeof(bad)),
+                     FILTER_NO_UNKNOWN_RECIPIENT_CHECKS |
+                         FILTER_NO_HEADER_BODY_CHECKS);
+    ck_assert_int_eq(filter_receive_overrides("no_address_mappings no_milters",
+                                              bad, sizeof(bad)),
+                     FILTER_NO_ADDRESS_MAPPINGS | FILTER_NO_MILTERS);
+    ck_assert_int_eq(
+        filter_receive_overrides("no_milters, maybe_later", bad, sizeof(bad)),
+        -1);
+    ck_assert_str_eq(bad, "maybe_later");
+}
+END_TEST
+
+/* master.cf's delivery services are transports qmgr reaches by name,
+ * each with main.cf's parameters and its own -o overrides. */
+START_TEST(test_master_transports)
+{
+    char err[512];
+    struct relay *r = make_relay(
+        seed000_main_cf,
+        "127.0.0.1:2525 inet n - n - - smtpd\n"
+        "smtp-amavis unix - - n - 2 smtp\n"
+        "    -o smtp_data_done_timeout=1200\n"
+        "    -o disable_dns_lookups=yes\n"
+        "    -o max_use=20\n"
+        "relay unix - - n - - smtp -o syslog_name=postfix/$service_name\n"
+        "dovecot unix - - n - - lmtp\n"
+        "showq unix n - n - - showq\n",
+        err, sizeof(err));
+    struct relay_transport *t;
+
+    ck_assert_msg(r != NULL, "%s", err);
+    t = filter_transport_find(r, "smtp-amavis");
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(t->lmtp, 0);
+    ck_assert_int_eq(t->maxproc, 2);
+    ck_assert_str_eq(t->logname, "smtp");
+    ck_assert_int_eq(t->p.smtp_data_done_timeout, 1200);
+    ck_assert_int_eq(t->p.disable_dns_lookups, 1);
+    /* main.cf's own value is untouched. */
+    ck_assert_int_eq(r->p.smtp_data_done_timeout, 600);
+    ck_assert_int_eq(r->p.disable_dns_lookups, 0);
+    t = filter_transport_find(r, "relay");
+    ck_assert_ptr_nonnull(t);
+    ck_assert_str_eq(t->logname, "relay/smtp");
+    ck_assert_int_eq(t->maxproc, 100); /* "-": default_process_limit */
+    t = filter_transport_find(r, "dovecot");
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(t->lmtp, 1);
+    ck_assert_str_eq(t->logname, "lmtp");
+    /* Not a delivery service, not a service at all. */
+    ck_assert_ptr_null(filter_transport_find(r, "showq"));
+    ck_assert_ptr_null(filter_transport_find(r, "smtp-amavi"));
+    relay_free(r);
+}
+END_TEST
+
+/* The content filter is a queue-file line: written with the message,
+ * read back at recovery, range-checked (a file with a bad one is not
+ * ours: corrupt/), and absent from the files of before. */
+START_TEST(test_queue_filter)
+{
+    char err[512], id[16];
+    char *main_cf =
+        xasprintf("%squeue_directory = %s/queue\n", seed000_main_cf, tmpdir);
+    struct relay *r = make_relay(main_cf, master_ok, err, sizeof(err));
+    struct strlist rcpts, origs;
+    struct queue_dsn dsn = {0, NULL, NULL, NULL,
+                            "smtp-amavis:[127.0.0.1]:10024"};
+    char *text = NULL, *path;
+
+    ck_assert_msg(r != NULL, "%s", err);
+    make_queue_dirs();
+    strlist_init(&rcpts);
+    strlist_init(&origs);
+    strlist_push(&rcpts, "adherent@minet.net");
+    strlist_push(&origs, "adherent@minet.net");
+    queue_new_id(r, id, sizeof(id));
+    ck_assert_int_eq(queue_commit(r, id, "a@b.example", &rcpts, &origs, &dsn,
+                                  "\r\nx\r\n", 5),
+                     0);
+    path = xasprintf("%s/queue/active/%s", tmpdir, id);
+    ck_assert_int_eq(fs_read_file(path, &text, NULL), 0);
+    ck_assert_ptr_nonnull(
+        strstr(text, "\nfilter smtp-amavis:[127.0.0.1]:10024\n"));
+    free(text);
+    free(path);
+    relay_free(r);
+    /* Written before the filter line existed: no filter. */
+    write_file("queue/active/00000000A1", "mxlab-queue 1\narrival 1.0\n"
+                                          "sender a@b.example\n"
+                                          "rcpt 0 x@y.example\tx@y.example\n"
+                                          "data 3\nx\r\n");
+    /* A filter line out of range, or twice: not one of ours. */
+    write_file("queue/active/00000000B1", "mxlab-queue 1\narrival 1.0\n"
+                                          "sender a@b.example\n"
+                                          "filter :[127.0.0.1]:10024\n"
+                                          "rcpt 0 x@y.example\tx@y.example\n"
+                                          "data 3\nx\r\n");
+    write_file("queue/active/00000000B2", "mxlab-queue 1\narrival 1.0\n"
+                                          "sender a@b.example\n"
+                                          "filter a:b\nfilter c:d\n"
+                                          "rcpt 0 x@y.example\tx@y.example\n"
+                                          "data 3\nx\r\n");
+    r = make_relay(main_cf, master_ok, err, sizeof(err));
+    ck_assert_msg(r != NULL, "%s", err);
+    ck_assert_int_eq(queue_recover(r, err, sizeof(err)), 0);
+    ck_assert_int_eq(r->queue_count, 2);
+    for (struct queue_msg *m = r->queue; m != NULL; m = m->next) {
+        if (strcmp(m->id, id) == 0)
+            ck_assert_str_eq(m->filter, "smtp-amavis:[127.0.0.1]:10024");
+        else
+            ck_assert_ptr_null(m->filter);
+    }
+    path = xasprintf("%s/queue/corrupt/00000000B1", tmpdir);
+    ck_assert_int_eq(access(path, F_OK), 0);
+    free(path);
+    path = xasprintf("%s/queue/corrupt/00000000B2", tmpdir);
+    ck_assert_int_eq(access(path, F_OK), 0);
+    free(path);
+    relay_free(r);
+    strlist_clear(&rcpts);
+    strlist_clear(&origs);
+    free(main_cf);
+}
+END_TEST
+
 START_TEST(test_table_cache)
 {
     char err[512];
@@ -1158,6 +1356,11 @@ static Suite *relay_suite(void)
     tcase_add_loop_test(tc, test_restriction_find, 0,
                         sizeof(restriction_cases) /
                             sizeof(restriction_cases[0]));
+    tcase_add_loop_test(tc, test_filter_split, 0,
+                        sizeof(filter_cases) / sizeof(filter_cases[0]));
+    tcase_add_test(tc, test_receive_overrides);
+    tcase_add_test(tc, test_master_transports);
+    tcase_add_test(tc, test_queue_filter);
     tcase_add_test(tc, test_anvil);
     tcase_add_test(tc, test_service_limits);
     suite_add_tcase(s, tc);

@@ -166,6 +166,13 @@ struct fakemx_behaviour {
     int lmtp;
     long size; /* SIZE limit; 0: 10240000 */
     enum fakemx_down down;
+    /* filter = IP:PORT: a fake content filter (amavis in Postfix's
+     * FILTER_README): each accepted message is handed back by SMTP to
+     * IP:PORT (loopback) with the same envelope and filter_header added
+     * on top (NULL: "X-Virus-Scanned: mxlab-fakemx at NAME", "": none);
+     * the final dot is answered once that is answered. */
+    const char *filter;
+    const char *filter_header;
 };
 
 /* ---- the behaviour text format ----
@@ -201,6 +208,11 @@ struct fakemx_behaviour {
  *   eod = strict|lenient             lenient: a bare LF ends lines and
  *                                    ".\n" ends DATA (SMTP smuggling
  *                                    target); strict: only CRLF
+ *   filter = IP:PORT | off           hand each message back by SMTP to
+ *                                    IP:PORT (a content filter); the dot
+ *                                    is answered "250 2.0.0 from
+ *                                    MTA(smtp:[IP]:PORT): REPLY" after
+ *   filter_header = NAME: VALUE      the header it adds ("": none)
  * In reply texts "%s" is the client IP and "\n" starts a new line. The
  * first matching reply rule wins; rules take precedence over fakemx's own
  * checks (order, TLS, greylisting, rates), except hardening replies. */
@@ -242,7 +254,8 @@ struct fakemx_host *fakemx_add_host(struct fakemx *fm, const char *listen,
  * (so "127.0.0.1:0" asks for any free port). Borrowed until fakemx_free(). */
 const char *fakemx_host_listen(const struct fakemx_host *h);
 /* Change a host's behaviour at run time (everything is copied). Open
- * sessions follow the new behaviour from their next command. Switching
+ * sessions follow the new behaviour from their next command; "down =
+ * refuse" ends them at once, as when a server stops. Switching
  * "down = refuse" off listens again on the same address; -1 (logged) if
  * that fails. */
 int fakemx_host_set_behaviour(struct fakemx_host *h,
