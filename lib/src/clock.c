@@ -59,6 +59,8 @@ void clock_date(time_t t, char *buf, size_t len)
     struct tm tm;
 
     localtime_r(&t, &tm);
-    if (strftime(buf, len, "%a, %d %b %Y %H:%M:%S %z (%Z)", &tm) == 0)
+    /* Postfix's mail_date(): "%e", the day of the month padded with a
+     * space, not a zero ("Wed,  2 Dec 2026"). */
+    if (strftime(buf, len, "%a, %e %b %Y %H:%M:%S %z (%Z)", &tm) == 0)
         buf[0] = '\0';
 }

@@ -685,6 +685,8 @@ START_TEST(test_clock_date)
     tzset();
     clock_date(1795424386, buf, sizeof(buf));
     ck_assert_str_eq(buf, "Mon, 23 Nov 2026 08:59:46 +0000 (UTC)");
+    clock_date(1795424386 - 21 * 86400, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "Mon,  2 Nov 2026 08:59:46 +0000 (UTC)");
     clock_date(1795424386, small, sizeof(small));
     ck_assert_str_eq(small, "");
 }
