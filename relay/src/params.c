@@ -55,8 +55,9 @@ static int relay_param_nonempty(const char *value)
 }
 
 #define RP_TRANSPORTS                                                          \
-    "only the smtp, relay, error, discard, local and lmtp transports; mail "   \
-    "for another is deferred (mail transport unavailable)"
+    "only the smtp, relay, error, discard, local and lmtp transports and "     \
+    "master.cf's smtp and lmtp services; mail for another is deferred (mail "  \
+    "transport unavailable)"
 
 enum relay_param_type {
     RP_STR,  /* char *, the expanded value */
@@ -479,9 +480,23 @@ static const char *relay_ignored_effect(const char *name)
 
 struct relay_unused {
     struct config *cf;
-    struct strbuf all;   /* every value, for $name references */
-    struct strlist *out; /* the warnings given */
+    struct strbuf all;              /* every value, for $name references */
+    struct strlist *out;            /* the warnings given */
+    const struct strlist *services; /* master.cf delivery services */
 };
+
+/* value ("transport[:nexthop]") names a master.cf delivery service,
+ * which qmgr reaches like a built-in transport (filter.c). */
+static int relay_param_service(const struct relay_unused *u, const char *value)
+{
+    size_t n = strcspn(value, ":");
+
+    for (size_t i = 0; u->services != NULL && i < u->services->n; i++)
+        if (strlen(u->services->v[i]) == n &&
+            strncmp(value, u->services->v[i], n) == 0)
+            return 1;
+    return 0;
+}
 
 /* One warning (msg: allocated, taken over): on stderr and kept. */
 static void relay_param_warning(const struct relay_unused *u, char *msg)
@@ -528,7 +543,10 @@ static void relay_param_check(const struct relay_unused *u, const char *where,
         return;
     if (rp != NULL) {
         if (rp->partial != NULL &&
-            (rp->needs_missing == NULL || rp->needs_missing(value)))
+            (rp->needs_missing == NULL || rp->needs_missing(value)) &&
+            !((rp->needs_missing == relay_param_other_transport ||
+               rp->needs_missing == relay_param_other_mailbox_transport) &&
+              relay_param_service(u, value)))
             relay_param_warning(
                 u, xasprintf(
                        "%s: %s is only partly implemented by mxlab-relay: %s",
@@ -568,7 +586,7 @@ static void relay_params_warn_virtual(const struct relay_unused *u)
     const char *domains = config_get(u->cf, "virtual_mailbox_domains");
 
     if (config_where(u->cf, "virtual_transport") != NULL ||
-        !relay_param_other_transport(vt))
+        !relay_param_other_transport(vt) || relay_param_service(u, vt))
         return;
     if (where == NULL)
         where = config_where(u->cf, "virtual_mailbox_maps");
@@ -584,9 +602,9 @@ static void relay_params_warn_virtual(const struct relay_unused *u)
 }
 
 void relay_params_warn(struct config *cf, const struct strlist *overrides,
-                       struct strlist *out)
+                       const struct strlist *services, struct strlist *out)
 {
-    struct relay_unused u = {cf, {0}, out};
+    struct relay_unused u = {cf, {0}, out, services};
 
     strbuf_init(&u.all);
     config_each_set(cf, relay_collect_value, &u);

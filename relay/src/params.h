@@ -166,8 +166,9 @@ int relay_params_load(struct config *cf, struct relay_params *p, char *err,
  * ("... is not implemented by mxlab-relay; ..."), one it implements in
  * part (what is missing), and one neither knows nor any setting uses as
  * $name (postconf's "unused parameter"). overrides: the master.cf "-o"
- * settings as (where, name, value) triples. */
+ * settings as (where, name, value) triples; services: the names of
+ * master.cf's delivery services (transports the relay has), or NULL. */
 void relay_params_warn(struct config *cf, const struct strlist *overrides,
-                       struct strlist *out);
+                       const struct strlist *services, struct strlist *out);
 
 #endif

@@ -641,7 +641,13 @@ struct relay *relay_new(struct event_base *base, const char *config_dir,
     }
     l.path = xasprintf("%s/master.cf", config_dir);
     rc = relay_load_master(&l);
-    relay_params_warn(r->cf, &l.overrides, &r->param_warnings);
+    struct strlist services;
+    strlist_init(&services);
+    for (const struct relay_transport *t = r->transports; t != NULL;
+         t = t->next)
+        strlist_push(&services, t->name);
+    relay_params_warn(r->cf, &l.overrides, &services, &r->param_warnings);
+    strlist_clear(&services);
     if (rc < 0 || relay_load_params(r, r->cf, &r->p, err, errlen) < 0 ||
         relay_open_maps(r, "virtual_alias_maps", &r->virtual_alias_maps, err,
                         errlen) < 0 ||

@@ -467,6 +467,16 @@ static const struct {
      "smtpd_restriction_classes= -o receive_override_options="
      "no_unknown_recipient_checks,no_header_body_checks\n",
      ""},
+    /* A transport that master.cf defines is one the relay has; one it
+     * does not define is still warned about. */
+    {"default_transport = smtp-amavis\n",
+     "127.0.0.1:2525 inet n - n - - smtpd\nsmtp-amavis unix - - n - 2 "
+     "smtp\n",
+     ""},
+    {"relay_transport = scan:[127.0.0.1]:10024\n",
+     "127.0.0.1:2525 inet n - n - - smtpd\nscan unix - - n - 2 lmtp\n", ""},
+    {"default_transport = smtp-amavis\n", NULL,
+     "main.cf:10: default_transport is only partly implemented"},
     {"smtpd_restriction_classes = friends\n", NULL,
      "main.cf:10: smtpd_restriction_classes is only partly implemented"},
     /* Implemented (milter.c): no warning. */
