@@ -131,7 +131,7 @@ static void check_usage(FILE *fp)
         "                   [--battery open-relay,smuggling,starttls,rfc5321]\n"
         "                   [--domain LOCAL-DOMAIN] [--from ADDR]\n"
         "                   [--source IP] [--timeout SECONDS] [--report DIR]\n"
-        "                   [SCENARIO]\n"
+        "                   [--service NAME] [SCENARIO]\n"
         "\n"
         "Is this server safe to put on the Internet? Runs test batteries\n"
         "against it, prints one line per test (battery, test, what was\n"
@@ -216,6 +216,10 @@ static void check_usage(FILE *fp)
         "  --source IP                start sessions from this local\n"
         "                             address (remote SUTs; default: the\n"
         "                             host's own address for the route)\n"
+        "  --service NAME             relay and postfix: check the scenario's\n"
+        "                             [master.cf] inet service NAME\n"
+        "                             (submission, smtps...) instead of\n"
+        "                             the main smtpd on port 25\n"
         "  --timeout SECONDS          wait for each reply (default 10)\n"
         "  --report DIR               where results.json and junit.xml go\n"
         "                             (default reports/check)\n"
@@ -345,6 +349,7 @@ static int check_parse_args(int argc, char **argv, struct check_opts *o)
         {"source", required_argument, NULL, 'S'},
         {"timeout", required_argument, NULL, 't'},
         {"report", required_argument, NULL, 'r'},
+        {"service", required_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -374,6 +379,9 @@ static int check_parse_args(int argc, char **argv, struct check_opts *o)
             break;
         case 'r':
             o->report = optarg;
+            break;
+        case 'v':
+            o->service = optarg;
             break;
         case 'b':
             if (check_parse_batteries(optarg, &o->batteries, err, sizeof(err)) <
@@ -514,7 +522,8 @@ int check_finish(const struct check_opts *o, struct check_results *rs)
         weak += check_result_weak(&rs->v[i]);
         na += rs->v[i].verdict == CHECK_NA;
     }
-    printf("%zu tests, %zu weaknesses, %zu not applicable\n", rs->n, weak, na);
+    printf("%zu test%s, %zu weakness%s, %zu not applicable\n", rs->n,
+           rs->n == 1 ? "" : "s", weak, weak == 1 ? "" : "es", na);
     if (check_report_write(o->report, o->sut, rs, err, sizeof(err)) < 0)
         fprintf(stderr, "mxlab check: %s\n", err);
     check_results_clear(rs);
@@ -534,11 +543,12 @@ int check_main(int argc, char **argv)
         str_casestart(o.sut, "smtps://") == NULL) {
         return check_lab_main(&o);
     }
-    if (o.scenario != NULL) {
+    if (o.scenario != NULL || o.service != NULL) {
         fprintf(stderr,
-                "mxlab check: %s: a scenario configures a lab SUT; with "
-                "--sut %s the server is taken as it is\n",
-                o.scenario, o.sut);
+                "mxlab check: %s: a scenario and its services are a lab "
+                "SUT's; with --sut %s the server is taken as it is (its "
+                "port in the URL)\n",
+                o.scenario ? o.scenario : o.service, o.sut);
         return 2;
     }
     if (check_parse_url(o.sut, &t, err, sizeof(err)) < 0 ||

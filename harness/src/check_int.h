@@ -182,8 +182,9 @@ void check_battery_rfc5321(struct check_target *t, struct check_results *rs);
 /* The command line. */
 struct check_opts {
     const char *sut, *domain, *from, *source, *report, *scenario;
-    unsigned batteries; /* bits: open-relay, smuggling, starttls, rfc5321 */
-    long timeout;       /* seconds per reply */
+    const char *service; /* lab: a [master.cf] inet service, NULL: smtp */
+    unsigned batteries;  /* bits: open-relay, smuggling, starttls, rfc5321 */
+    long timeout;        /* seconds per reply */
 };
 #define CHECK_BATTERY_RELAY 1u
 #define CHECK_BATTERY_SMUGGLING 2u

@@ -290,7 +290,8 @@ static int check_lab_open(const struct check_opts *o, struct check_lab *cl,
     /* A private Postfix's unprivileged processes walk through it. */
     chmod(workdir, 0755);
     cl->lab = lab_open(t->base, *s, workdir, &spec, err, errlen);
-    if (cl->lab == NULL || lab_endpoint(cl->lab, NULL, &ep, err, errlen) < 0)
+    if (cl->lab == NULL ||
+        lab_endpoint(cl->lab, o->service, &ep, err, errlen) < 0)
         return -1;
     /* The check's own sender domain exists in the lab's DNS, as a real
      * sender's would: a SUT that refuses unknown sender domains
