@@ -1,14 +1,49 @@
 """bench/lab.py — what the Python benchmarks and tests share: a free
 loopback port, and bounded waits for a server to accept connections."""
-import os, socket, subprocess, sys, time
+import os, random, socket, subprocess, sys, time
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+_given = set()
+
+
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+        return low if 2048 < low <= 65535 else 32768
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _port_free(port):
+    """Free for TCP and UDP on every address: a wildcard bind without
+    SO_REUSEADDR fails while any socket holds the port anywhere."""
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("", port))
+            except OSError:
+                return False
+    return True
+
+
+def free_port(ip="127.0.0.1"):
+    """A port for a server to bind on ip (any loopback address): chosen at
+    random below the kernel's ephemeral range, free for TCP and UDP, never
+    twice in this process. Binding to port 0 and closing would hand out a
+    port the kernel may give the next client socket of a parallel test
+    before the server binds it ("Address already in use")."""
+    del ip  # free on every address
+    low, high = 10000, _ephemeral_low() - 1
+    if high - low < 1000:
+        low = 1024
+    rng = random.SystemRandom()
+    for _ in range(1000):
+        port = rng.randint(low, high)
+        if port not in _given and _port_free(port):
+            _given.add(port)
+            return port
+    raise OSError("no free port in %d..%d" % (low, high))
 
 
 def wait_listening(port, who, limit=10):

@@ -11,9 +11,11 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -40,22 +42,73 @@ long sut_time_scale(const struct sut_env *env)
     return env->s->postfix_time_scale > 0 ? env->s->postfix_time_scale : 60;
 }
 
-int labconf_free_port(int type)
+/* The lowest port the kernel hands out to clients (bind to port 0,
+ * connect): ip_local_port_range's first number, 32768 by default. */
+static int labconf_ephemeral_low(void)
 {
-    struct sockaddr_in sin;
-    socklen_t len = sizeof(sin);
-    int fd = socket(AF_INET, type, 0), port = -1;
+    char *text = NULL;
+    long low = 32768;
 
-    if (fd < 0)
-        return -1;
+    if (fs_read_file("/proc/sys/net/ipv4/ip_local_port_range", &text, NULL) ==
+        0) {
+        text[strcspn(text, " \t\n")] = '\0';
+        if (str_to_long(text, &low) < 0 || low < 2048 || low > 65535)
+            low = 32768;
+    }
+    free(text);
+    return (int)low;
+}
+
+/* 1 if port is free on every address for both TCP and UDP: bound to
+ * the wildcard address, without SO_REUSEADDR, which fails while any
+ * socket (a listener, a client, a TCP TIME_WAIT) holds it anywhere. */
+static int labconf_port_free(int port)
+{
+    static const int types[] = {SOCK_STREAM, SOCK_DGRAM};
+    struct sockaddr_in sin;
+    int ok = 1;
+
     memset(&sin, 0, sizeof(sin));
     sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
-        port = ntohs(sin.sin_port);
-    close(fd);
-    return port;
+    sin.sin_addr.s_addr = htonl(INADDR_ANY);
+    sin.sin_port = htons((uint16_t)port);
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]) && ok; i++) {
+        int fd = socket(AF_INET, types[i], 0);
+        ok = fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+        if (fd >= 0)
+            close(fd);
+    }
+    return ok;
+}
+
+int labconf_free_port(int type)
+{
+    /* Below the ephemeral range, chosen at random, never twice in this
+     * process (the last LABCONF_GIVEN): a port the kernel gave to some
+     * test's client socket, or the port another lab probed a moment
+     * ago, is not taken between this probe and the daemon's bind (the
+     * race of "bind to port 0, close, bind again" under ctest -j). */
+    enum { LABCONF_GIVEN = 512 };
+    static int given[LABCONF_GIVEN];
+    static size_t ngiven;
+    int low = 10000, high = labconf_ephemeral_low() - 1;
+
+    (void)type; /* free for both */
+    if (high - low < 1000)
+        low = 1024;
+    for (int tries = 0; tries < 1000; tries++) {
+        uint32_t r = 0;
+        if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+            r = (uint32_t)rand();
+        int port = low + (int)(r % (uint32_t)(high - low + 1)), seen = 0;
+        for (size_t i = 0; i < ngiven && i < LABCONF_GIVEN && !seen; i++)
+            seen = given[i] == port;
+        if (seen || !labconf_port_free(port))
+            continue;
+        given[ngiven++ % LABCONF_GIVEN] = port;
+        return port;
+    }
+    return -1;
 }
 
 int labconf_write(struct sut_env *env, const char *name, const char *text,

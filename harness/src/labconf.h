@@ -12,7 +12,9 @@
 
 #include "sut.h"
 
-/* A free port on 127.0.0.1 for SOCK_STREAM or SOCK_DGRAM, or -1. */
+/* A port free for both TCP and UDP on every address, below the kernel's
+ * ephemeral range and not given before by this process (type: the one
+ * the caller binds, SOCK_STREAM or SOCK_DGRAM), or -1. */
 int labconf_free_port(int type);
 /* CONFDIR/name := text, with mode. -1 with env->err. */
 int labconf_write(struct sut_env *env, const char *name, const char *text,

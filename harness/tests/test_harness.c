@@ -7,9 +7,13 @@
  * expectation table (one parse per kind, the same entry judges).
  */
 #include <check.h>
+#include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "expect.h"
 #include "harness/diff.h"
@@ -1124,6 +1128,37 @@ START_TEST(test_expect_counts)
 }
 END_TEST
 
+/* Lab ports: below the ephemeral range (32768 unless the machine says
+ * otherwise), never the same twice, and free for TCP and UDP when given:
+ * the daemon that binds it next finds it so. */
+START_TEST(test_free_port)
+{
+    int seen[64], low = 32768;
+    char *range = NULL;
+
+    if (fs_read_file("/proc/sys/net/ipv4/ip_local_port_range", &range, NULL) ==
+        0)
+        low = (int)strtol(range, NULL, 10);
+    free(range);
+    for (size_t i = 0; i < sizeof(seen) / sizeof(seen[0]); i++) {
+        int port = labconf_free_port(i % 2 ? SOCK_DGRAM : SOCK_STREAM);
+        ck_assert_int_ge(port, 1024);
+        ck_assert_int_lt(port, low > 2048 ? low : 65536);
+        for (size_t k = 0; k < i; k++)
+            ck_assert_int_ne(seen[k], port);
+        seen[i] = port;
+        struct sockaddr_in sin;
+        memset(&sin, 0, sizeof(sin));
+        sin.sin_family = AF_INET;
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        sin.sin_port = htons((uint16_t)port);
+        int fd = socket(AF_INET, i % 2 ? SOCK_DGRAM : SOCK_STREAM, 0);
+        ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+        close(fd);
+    }
+}
+END_TEST
+
 /* [change main.cf]: a parameter replaced with its continuation lines, a
  * second setting of it dropped, comments kept, a new one appended. */
 START_TEST(test_maincf_merge)
@@ -1221,6 +1256,7 @@ int main(void)
     int failed;
 
     tcase_add_test(tc, test_valid);
+    tcase_add_test(tc, test_free_port);
     tcase_add_test(tc, test_default_name);
     tcase_add_test(tc, test_admin_and_change);
     tcase_add_test(tc, test_tls);

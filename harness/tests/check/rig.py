@@ -28,18 +28,17 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "..", "bench"))
+import lab  # noqa: E402  (free_port)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 LOCAL = "local.example"
 TRUSTED = "127.0.0.2"
 START_LIMIT = 30
 
 
-def free_port(ip):
-    s = socket.socket()
-    s.bind((ip, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+free_port = lab.free_port
 
 
 def wait_port(ip, port, proc, who, logs=()):
