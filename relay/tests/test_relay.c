@@ -665,28 +665,46 @@ START_TEST(test_line_helpers)
 }
 END_TEST
 
-START_TEST(test_queue_commit_recover)
-{
-    char err[512], id[16];
-    char *main_cf =
-        xasprintf("%squeue_directory = %s/queue\n", seed000_main_cf, tmpdir);
-    struct relay *r = make_relay(main_cf, master_ok, err, sizeof(err));
-    struct strlist rcpts, origs;
-    char *data;
-    size_t len;
+static const char *queued_content = "Subject: x\r\n\r\nbody\r\n";
 
+/* A relay with seed 000's main.cf, its queue under tmpdir, and one
+ * message from a@b.example to rcpt (given as orig) queued as id. Caller
+ * frees *main_cf and the relay. */
+static struct relay *queue_one(const char *rcpt, const char *orig, char id[16],
+                               char **main_cf)
+{
+    char err[512];
+    struct strlist rcpts, origs;
+    struct relay *r;
+
+    *main_cf =
+        xasprintf("%squeue_directory = %s/queue\n", seed000_main_cf, tmpdir);
+    r = make_relay(*main_cf, master_ok, err, sizeof(err));
     ck_assert_msg(r != NULL, "%s", err);
     make_queue_dirs();
     strlist_init(&rcpts);
     strlist_init(&origs);
-    strlist_push(&rcpts, "pomme@mail.xxx.dyndns.com");
-    strlist_push(&origs, "social@hebergee.com");
-    queue_new_id(r, id, sizeof(id));
-    const char *content = "Subject: x\r\n\r\nbody\r\n";
+    strlist_push(&rcpts, rcpt);
+    strlist_push(&origs, orig);
+    queue_new_id(r, id, 16);
     ck_assert_int_eq(queue_commit(r, id, "a@b.example", &rcpts, &origs, NULL,
-                                  content, strlen(content)),
+                                  queued_content, strlen(queued_content)),
                      0);
     ck_assert_int_eq(relay_queue_count(r), 1);
+    strlist_clear(&rcpts);
+    strlist_clear(&origs);
+    return r;
+}
+
+START_TEST(test_queue_commit_recover)
+{
+    char err[512], id[16], *main_cf;
+    struct relay *r = queue_one("pomme@mail.xxx.dyndns.com",
+                                "social@hebergee.com", id, &main_cf);
+    char *data;
+    size_t len;
+
+    const char *content = queued_content;
     relay_free(r);
     /* A half-written file and a corrupt one beside the good one. */
     write_file("queue/active/ABCDEF.tmp123", "mxlab-queue 1\narr");
@@ -720,8 +738,6 @@ START_TEST(test_queue_commit_recover)
     free(tmp);
     free(bad);
     relay_free(r);
-    strlist_clear(&rcpts);
-    strlist_clear(&origs);
     free(main_cf);
 }
 END_TEST
@@ -732,25 +748,12 @@ END_TEST
  * Dovecot scenario, SAME on Postfix). */
 START_TEST(test_bounce_report)
 {
-    char err[512], id[16];
-    char *main_cf =
-        xasprintf("%squeue_directory = %s/queue\n", seed000_main_cf, tmpdir);
-    struct relay *r = make_relay(main_cf, master_ok, err, sizeof(err));
-    struct strlist rcpts, origs;
+    char id[16], *main_cf;
+    struct relay *r =
+        queue_one("ancien@minet.net", "bureau@minet.net", id, &main_cf);
     char *data;
     size_t len;
 
-    ck_assert_msg(r != NULL, "%s", err);
-    make_queue_dirs();
-    strlist_init(&rcpts);
-    strlist_init(&origs);
-    strlist_push(&rcpts, "ancien@minet.net");
-    strlist_push(&origs, "bureau@minet.net");
-    queue_new_id(r, id, sizeof(id));
-    const char *content = "Subject: x\r\n\r\nbody\r\n";
-    ck_assert_int_eq(queue_commit(r, id, "a@b.example", &rcpts, &origs, NULL,
-                                  content, strlen(content)),
-                     0);
     struct queue_msg *m = r->queue;
     ck_assert_ptr_nonnull(m);
     bounce_add(m, &m->rcpts[0], "5.1.1",
@@ -779,8 +782,6 @@ START_TEST(test_bounce_report)
                   "%s", data);
     free(data);
     relay_free(r);
-    strlist_clear(&rcpts);
-    strlist_clear(&origs);
     free(main_cf);
 }
 END_TEST
