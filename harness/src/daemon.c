@@ -2,10 +2,11 @@
  * daemon.c — [daemon KIND ENDPOINT] (issue 17): the real programs a site
  * runs beside Postfix, on 127.0.0.1 at a free port, configured in their
  * own syntax; the endpoint main.cf names is rewritten to that port for
- * either SUT. One table entry per kind: dovecot-auth, postgrey (--delay
- * on the time scale), policyd-spf (spawn(8)-style, its resolv.conf the
- * lab's fakedns in a private mount namespace). daemons_stop() ends each
- * process group.
+ * either SUT. One table entry per kind: dovecot-auth, dovecot-lmtp (RFC
+ * 2033, into Maildirs under the lab's spool), postgrey (--delay on the
+ * time scale), policyd-spf (spawn(8)-style, its resolv.conf the lab's
+ * fakedns in a private mount namespace), opendkim. daemons_stop() ends
+ * each process group.
  */
 #include "daemon.h"
 
@@ -50,22 +51,25 @@ struct daemons {
 
 typedef int daemon_argv_fn(struct sut_env *env, struct daemon *d,
                            struct strlist *argv);
-static daemon_argv_fn daemon_dovecot, daemon_postgrey, daemon_spf,
-    daemon_opendkim;
+static daemon_argv_fn daemon_dovecot, daemon_dovecot_lmtp, daemon_postgrey,
+    daemon_spf, daemon_opendkim;
 
 static const struct daemon_kind {
     const char *name;
     const char *program; /* must exist */
     const char *package; /* Debian's */
-    int needs_root;
+    const char *root;    /* why it needs root, or NULL */
     int realtime;
     daemon_argv_fn *argv;
 } daemon_kinds[] = {
-    {"dovecot-auth", "/usr/sbin/dovecot", "dovecot-core", 0, 0, daemon_dovecot},
-    {"postgrey", "/usr/sbin/postgrey", "postgrey", 0, 1, daemon_postgrey},
-    {"policyd-spf", "/usr/bin/policyd-spf", "postfix-policyd-spf-python", 1, 0,
-     daemon_spf},
-    {"opendkim", "/usr/sbin/opendkim", "opendkim", 0, 0, daemon_opendkim},
+    {"dovecot-auth", "/usr/sbin/dovecot", "dovecot-core", NULL, 0,
+     daemon_dovecot},
+    {"dovecot-lmtp", "/usr/lib/dovecot/lmtp", "dovecot-lmtpd",
+     "it delivers as the userdb's uid", 0, daemon_dovecot_lmtp},
+    {"postgrey", "/usr/sbin/postgrey", "postgrey", NULL, 1, daemon_postgrey},
+    {"policyd-spf", "/usr/bin/policyd-spf", "postfix-policyd-spf-python",
+     "a private /etc/resolv.conf in a mount namespace", 0, daemon_spf},
+    {"opendkim", "/usr/sbin/opendkim", "opendkim", NULL, 0, daemon_opendkim},
 };
 
 static const struct daemon_kind *daemon_kind(const char *name)
@@ -86,7 +90,7 @@ int daemon_check(const struct scenario *s, char *why, size_t len)
         if ((k = daemon_kind(b->arg)) == NULL) {
             snprintf(why, len,
                      "%s:%d: [daemon %s]: unknown kind (dovecot-auth, "
-                     "postgrey, policyd-spf, opendkim)",
+                     "dovecot-lmtp, postgrey, policyd-spf, opendkim)",
                      s->path, b->line, b->arg);
             return -2;
         }
@@ -97,11 +101,9 @@ int daemon_check(const struct scenario *s, char *why, size_t len)
                      s->path, b->line, b->arg, k->program, k->package);
             return -1;
         }
-        if (k->needs_root && geteuid() != 0) {
-            snprintf(why, len,
-                     "%s:%d: [daemon %s]: needs root (a private "
-                     "/etc/resolv.conf in a mount namespace)",
-                     s->path, b->line, b->arg);
+        if (k->root != NULL && geteuid() != 0) {
+            snprintf(why, len, "%s:%d: [daemon %s]: needs root (%s)", s->path,
+                     b->line, b->arg, k->root);
             return -1;
         }
     }
@@ -117,6 +119,21 @@ int daemon_wanted(const struct scenario *s, const char *kind)
     return 0;
 }
 
+/* 1 if text names ref as a whole path ("$config_directory/users" is not
+ * "$config_directory/users.db" nor ".../users2"). */
+static int daemon_names(const char *text, const char *ref)
+{
+    static const char namechars[] = "abcdefghijklmnopqrstuvwxyz"
+                                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
+
+    for (const char *hit = text; (hit = strstr(hit, ref)) != NULL; hit++) {
+        char next = hit[strlen(ref)];
+        if (next == '\0' || strchr(namechars, next) == NULL)
+            return 1;
+    }
+    return 0;
+}
+
 int daemon_owns_file(const struct scenario *s, const char *name)
 {
     char *ref = xasprintf("$config_directory/%s", name);
@@ -124,26 +141,41 @@ int daemon_owns_file(const struct scenario *s, const char *name)
 
     for (size_t i = 0; i < s->nblocks && !owns; i++)
         owns = s->blocks[i].kind == SCN_DAEMON && s->blocks[i].text &&
-               strstr(s->blocks[i].text, ref) != NULL;
+               daemon_names(s->blocks[i].text, ref);
     free(ref);
     return owns;
 }
 
-/* The body with $config_directory replaced by the SUT's (where the
- * scenario's [file NAME] blocks are). Caller frees. */
-static char *daemon_body(struct sut_env *env, const struct scn_block *b)
+/* text with every from replaced by to. Caller frees. */
+static char *daemon_replace(const char *text, const char *from, const char *to)
 {
-    const char *t = b->text ? b->text : "", *hit;
+    const char *t = text, *hit;
     struct strbuf sb;
 
     strbuf_init(&sb);
-    while ((hit = strstr(t, "$config_directory")) != NULL) {
+    while ((hit = strstr(t, from)) != NULL) {
         strbuf_append(&sb, t, (size_t)(hit - t));
-        strbuf_puts(&sb, env->confdir);
-        t = hit + strlen("$config_directory");
+        strbuf_puts(&sb, to);
+        t = hit + strlen(from);
     }
     strbuf_puts(&sb, t);
     return strbuf_detach(&sb);
+}
+
+/* The body with $config_directory replaced by the SUT's (where the
+ * scenario's [file NAME] blocks are) and $mail_spool_directory by the
+ * lab's spool (the SUT's main.cf's, without its final '/'), where
+ * "mailbox USER" looks. Caller frees. */
+static char *daemon_body(struct sut_env *env, const struct scn_block *b)
+{
+    char *spool = xasprintf("%s/mail", env->workdir);
+    char *conf = daemon_replace(b->text ? b->text : "", "$config_directory",
+                                env->confdir);
+    char *body = daemon_replace(conf, "$mail_spool_directory", spool);
+
+    free(spool);
+    free(conf);
+    return body;
 }
 
 static int daemon_write(struct sut_env *env, const struct daemon *d,
@@ -174,9 +206,12 @@ static int daemon_conf_argv(struct sut_env *env, const struct daemon *d,
     return rc;
 }
 
-/* Dovecot's auth service alone, its listener on our port. */
-static int daemon_dovecot(struct sut_env *env, struct daemon *d,
-                          struct strlist *argv)
+/* A private Dovecot serving protocols (none: auth alone) with the
+ * scenario's settings, service's listener on our port, nothing read from
+ * /etc/dovecot. */
+static int daemon_dovecot_conf(struct sut_env *env, struct daemon *d,
+                               const char *protocols, const char *service,
+                               struct strlist *argv)
 {
     char *body = daemon_body(env, d->b), *conf;
     char tmpl[] = "/tmp/mxlab-dc.XXXXXX";
@@ -193,17 +228,32 @@ static int daemon_dovecot(struct sut_env *env, struct daemon *d,
     conf = xasprintf("# generated by mxlab for %s:%d\n"
                      "base_dir = %s\nstate_dir = %s/state\n"
                      "instance_name = mxlab-%d\nlog_path = %s/dovecot.log\n"
-                     "protocols =\nlisten = 127.0.0.1\nssl = no\n"
+                     "protocols = %s\nlisten = 127.0.0.1\nssl = no\n"
                      "%s\n"
-                     "service auth {\n  inet_listener mxlab {\n"
+                     "service %s {\n  inet_listener mxlab {\n"
                      "    address = 127.0.0.1\n    port = %d\n  }\n}\n",
                      env->s->path, d->b->line, d->rundir, d->dir, d->port,
-                     d->dir, body, d->port);
+                     d->dir, protocols, body, service, d->port);
     free(body);
     rc = daemon_conf_argv(env, d, "dovecot.conf", conf, argv,
                           "/usr/sbin/dovecot -F -c");
     free(conf);
     return rc;
+}
+
+/* Dovecot's auth service alone, its listener on our port. */
+static int daemon_dovecot(struct sut_env *env, struct daemon *d,
+                          struct strlist *argv)
+{
+    return daemon_dovecot_conf(env, d, "", "auth", argv);
+}
+
+/* Dovecot's LMTP server (RFC 2033), its listener on our port; the
+ * scenario gives passdb, userdb and mail_location. */
+static int daemon_dovecot_lmtp(struct sut_env *env, struct daemon *d,
+                               struct strlist *argv)
+{
+    return daemon_dovecot_conf(env, d, "lmtp", "lmtp", argv);
 }
 
 /* postgrey's options, one per line; --delay on the scenario's time
@@ -493,17 +543,9 @@ char *daemons_rewrite(const struct daemons *ds, const char *text)
     char *out = xstrdup(text ? text : "");
 
     for (size_t i = 0; ds != NULL && i < ds->n; i++) {
-        const char *from = ds->v[i].b->to, *hit, *t = out;
-        struct strbuf sb;
-        strbuf_init(&sb);
-        while ((hit = strstr(t, from)) != NULL) {
-            strbuf_append(&sb, t, (size_t)(hit - t));
-            strbuf_puts(&sb, ds->v[i].endpoint);
-            t = hit + strlen(from);
-        }
-        strbuf_puts(&sb, t);
+        char *next = daemon_replace(out, ds->v[i].b->to, ds->v[i].endpoint);
         free(out);
-        out = strbuf_detach(&sb);
+        out = next;
     }
     return out;
 }

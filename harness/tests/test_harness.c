@@ -3,8 +3,9 @@
  * error message with its file:line; mxlab diff's comparison; and the lab
  * API (lab.h) that mxlab run, check and bench share: the --sut parser
  * (default ports, smtps, errors), a relay and a remote lab opened and
- * closed on a loop (endpoint, source addresses, queue, admin), and the
- * expectation table (one parse per kind, the same entry judges).
+ * closed on a loop (endpoint, source addresses, queue, admin), the
+ * expectation table (one parse per kind, the same entry judges) and the
+ * [daemon] kinds (known, ready or skipped naming their package).
  */
 #include <check.h>
 #include <netinet/in.h>
@@ -15,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "expect.h"
 #include "harness/diff.h"
 #include "harness/lab.h"
@@ -1248,6 +1250,72 @@ START_TEST(test_expect_kinds)
 }
 END_TEST
 
+/* daemon.c's kinds, with the program each must find and the Debian
+ * package a skip names. */
+static const struct {
+    const char *kind, *program, *package;
+} daemon_wants[] = {
+    {"dovecot-auth", "/usr/sbin/dovecot", "dovecot-core"},
+    {"dovecot-lmtp", "/usr/lib/dovecot/lmtp", "dovecot-lmtpd"},
+    {"postgrey", "/usr/sbin/postgrey", "postgrey"},
+    {"policyd-spf", "/usr/bin/policyd-spf", "postfix-policyd-spf-python"},
+    {"opendkim", "/usr/sbin/opendkim", "opendkim"},
+};
+
+START_TEST(test_daemon_check)
+{
+    char err[512] = "", why[512] = "";
+    char *text = xasprintf("[file users]\nu@example.org:{PLAIN}p\n"
+                           "[daemon %s inet:127.0.0.1:2424]\n"
+                           "args = $config_directory/users\n"
+                           "[session]\nC: QUIT\n",
+                           daemon_wants[_i].kind);
+    struct scenario *s = scenario_parse("d.scn", text, err, sizeof(err));
+    int rc;
+
+    ck_assert_msg(s != NULL, "%s", err);
+    ck_assert(daemon_wanted(s, daemon_wants[_i].kind));
+    ck_assert(!daemon_wanted(s, "nothing"));
+    /* Its own files are not postmapped for Postfix. */
+    ck_assert(daemon_owns_file(s, "users"));
+    ck_assert(!daemon_owns_file(s, "user"));
+    rc = daemon_check(s, why, sizeof(why));
+    if (access(daemon_wants[_i].program, X_OK) != 0) {
+        char *want = xasprintf("d.scn:3: [daemon %s]: %s not installed "
+                               "(Debian package %s)",
+                               daemon_wants[_i].kind, daemon_wants[_i].program,
+                               daemon_wants[_i].package);
+        ck_assert_int_eq(rc, -1);
+        ck_assert_str_eq(why, want);
+        free(want);
+    } else if (rc != 0) {
+        ck_assert_int_eq(rc, -1);
+        ck_assert_msg(geteuid() != 0 && strstr(why, "needs root (") != NULL,
+                      "%s", why);
+    }
+    scenario_free(s);
+    free(text);
+}
+END_TEST
+
+START_TEST(test_daemon_unknown)
+{
+    char err[512] = "", why[512] = "";
+    struct scenario *s =
+        scenario_parse("d.scn",
+                       "[daemon dovecot-imap inet:127.0.0.1:143]\n"
+                       "[session]\nC: QUIT\n",
+                       err, sizeof(err));
+
+    ck_assert_msg(s != NULL, "%s", err);
+    ck_assert_int_eq(daemon_check(s, why, sizeof(why)), -2);
+    ck_assert_str_eq(why, "d.scn:1: [daemon dovecot-imap]: unknown kind "
+                          "(dovecot-auth, dovecot-lmtp, postgrey, "
+                          "policyd-spf, opendkim)");
+    scenario_free(s);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("harness");
@@ -1280,6 +1348,9 @@ int main(void)
     tcase_add_test(tc, test_maincf_merge);
     tcase_add_test(tc, test_lab_filter);
     tcase_add_test(tc, test_lab_systems);
+    tcase_add_loop_test(tc, test_daemon_check, 0,
+                        sizeof(daemon_wants) / sizeof(daemon_wants[0]));
+    tcase_add_test(tc, test_daemon_unknown);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -23,6 +23,7 @@
 #include "bounce.h"
 #include "mxlab/clock.h"
 #include "mxlab/maillog.h"
+#include "mxlab/strutil.h"
 #include "mxlab/xmem.h"
 #include "queue.h"
 #include "relay.h"
@@ -120,26 +121,27 @@ static int bounce_wanted(int notify, int what)
 
 /* Recipient i of the report (delayed: m's pending ones; relayed: the
  * success list; else the bounced ones) if the sender asked to hear about
- * it, else NULL. */
+ * it, else NULL; *reason and *orig (the address the client gave) too. */
 static const char *bounce_pick(const struct queue_msg *m, size_t i, int kind,
-                               const char **reason)
+                               const char **reason, const char **orig)
 {
+    const struct bounce_entry *b;
+
     if (kind == BOUNCE_DELAYED) {
         const struct queue_rcpt *q = &m->rcpts[i];
         if (q->done || q->reason == NULL ||
             !bounce_wanted(q->notify, DSN_NOTIFY_DELAY))
             return NULL;
         *reason = q->reason;
+        *orig = q->orig;
         return q->addr;
     }
-    if (kind == BOUNCE_RELAYED) {
-        *reason = m->successes[i].reason;
-        return m->successes[i].addr;
-    }
-    if (!bounce_wanted(m->bounces[i].notify, DSN_NOTIFY_FAILURE))
+    b = kind == BOUNCE_RELAYED ? &m->successes[i] : &m->bounces[i];
+    if (kind != BOUNCE_RELAYED && !bounce_wanted(b->notify, DSN_NOTIFY_FAILURE))
         return NULL;
-    *reason = m->bounces[i].reason;
-    return m->bounces[i].addr;
+    *reason = b->reason;
+    *orig = b->orig;
+    return b->addr;
 }
 
 /* One report to m's sender: the failed recipients (delayed 0, from
@@ -248,10 +250,16 @@ static int bounce_report(struct relay *r, struct queue_msg *m, int kind)
      * remote — from the bounce list, or the pending ones. */
     size_t n = delayed ? m->nrcpt : relayed ? m->nsuccesses : m->nbounces;
     for (size_t i = 0; i < n; i++) {
-        const char *reason, *addr = bounce_pick(m, i, kind, &reason);
+        const char *reason, *orig,
+            *addr = bounce_pick(m, i, kind, &reason, &orig);
         if (addr == NULL)
             continue;
-        char *line = xasprintf("<%s>: %s", addr, reason);
+        /* bounce(8)'s bounce_recipient_log(): an address that aliases or
+         * virtual aliases made says what it was expanded from. */
+        char *line =
+            orig != NULL && orig[0] != '\0' && str_casecmp(orig, addr) != 0
+                ? xasprintf("<%s> (expanded from <%s>): %s", addr, orig, reason)
+                : xasprintf("<%s>: %s", addr, reason);
         bounce_wrap(&msg, line);
         strbuf_puts(&msg, "\r\n");
         free(line);
@@ -274,7 +282,7 @@ static int bounce_report(struct relay *r, struct queue_msg *m, int kind)
     for (size_t i = 0; i < n; i++) {
         const char *addr, *orig, *orcpt, *dsn, *reason, *diag;
         char remote[256] = "";
-        if (bounce_pick(m, i, kind, &reason) == NULL)
+        if (bounce_pick(m, i, kind, &reason, &orig) == NULL)
             continue;
         if (delayed) {
             const struct queue_rcpt *q = &m->rcpts[i];
@@ -310,12 +318,17 @@ static int bounce_report(struct relay *r, struct queue_msg *m, int kind)
                       : relayed ? "relayed"
                                 : "failed",
                       dsn);
-        if (remote[0] != '\0')
-            strbuf_printf(&msg, "Remote-MTA: dns; %s\r\n", remote);
-        if (diag != NULL)
-            strbuf_printf(&msg, "Diagnostic-Code: smtp; %s\r\n", diag);
-        else
-            strbuf_printf(&msg, "Diagnostic-Code: X-Postfix; %s\r\n", reason);
+        /* bounce_recipient_dsn() folds these two as the text above. */
+        char *field =
+            remote[0] != '\0' ? xasprintf("Remote-MTA: dns; %s", remote) : NULL;
+        if (field != NULL)
+            bounce_wrap(&msg, field);
+        free(field);
+        field = diag != NULL
+                    ? xasprintf("Diagnostic-Code: smtp; %s", diag)
+                    : xasprintf("Diagnostic-Code: X-Postfix; %s", reason);
+        bounce_wrap(&msg, field);
+        free(field);
         if (delayed)
             strbuf_printf(&msg, "Will-Retry-Until: %s\r\n", until);
         strbuf_puts(&msg, "\r\n");

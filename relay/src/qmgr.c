@@ -283,7 +283,13 @@ static void qmgr_on_delivered(void *arg, struct smtpc_rcpt *rcpts, size_t n,
     if (strcmp(res->relay_desc, "none") != 0)
         snprintf(remote, sizeof(remote), "%.*s",
                  (int)strcspn(res->relay_desc, "["), res->relay_desc);
-    for (size_t i = 0; i < n; i++) {
+    /* Those refused at RCPT TO first: smtp(8) and lmtp(8) log them (and
+     * append their bounce) when the reply comes, smtp_rcpt_fail(), before
+     * the outcomes of the end of DATA. */
+    for (size_t k = 0; k < 2 * n; k++) {
+        size_t i = k % n;
+        if ((k < n) != (rcpts[i].at_rcpt != 0))
+            continue;
         struct queue_rcpt *qr = &m->rcpts[j->idx[i]];
         if (!rcpts[i].logged)
             qmgr_log_rcpt(j, &rcpts[i], qr->addr, qr, res);

@@ -582,6 +582,7 @@ static int smtpc_on_reply(struct smtpc *c, int code)
                      "host %s[%s] said: %s (in reply to RCPT TO command)",
                      t->host, t->ip, reply);
             rc->status = cls == 5 ? 5 : 4;
+            rc->at_rcpt = 1;
             snprintf(rc->dsn, sizeof(rc->dsn), "%s", dsn);
             rc->reply = xstrdup(reason);
             rc->diag = xstrdup(reply);

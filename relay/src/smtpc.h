@@ -24,6 +24,7 @@ struct smtpc_rcpt {
     char *reply;       /* reason text for the log */
     char *diag;        /* the server's own reply, when it gave one */
     int logged;        /* the transport logged it already (local) */
+    int at_rcpt;       /* its outcome is the reply to RCPT TO */
 };
 struct smtpc_result {
     char relay_desc[400]; /* "name[ip]:port" or "none" */
