@@ -99,7 +99,7 @@ int labconf_free_port(int type)
     for (int tries = 0; tries < 1000; tries++) {
         uint32_t r = 0;
         if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-            r = (uint32_t)rand();
+            r = ((uint32_t)getpid() + (uint32_t)tries) * 2654435761u;
         int port = low + (int)(r % (uint32_t)(high - low + 1)), seen = 0;
         for (size_t i = 0; i < ngiven && i < LABCONF_GIVEN && !seen; i++)
             seen = given[i] == port;

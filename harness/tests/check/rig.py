@@ -247,11 +247,19 @@ remote_smtp:
 """
 
 
+class EximUnavailable(Exception):
+    """Debian's Exim packages could not be downloaded (fetch-exim.sh)."""
+
+
 def start_exim(work, ip, cache):
     """Exim 4.96 from Debian's .debs (fetched into cache once)."""
-    root = subprocess.run([os.path.join(HERE, "fetch-exim.sh"), cache],
-                          check=True, stdout=subprocess.PIPE,
-                          text=True).stdout.strip()
+    p = subprocess.run([os.path.join(HERE, "fetch-exim.sh"), cache],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True)
+    if p.returncode != 0:
+        raise EximUnavailable("fetch-exim.sh %s: exit %d: %s"
+                              % (cache, p.returncode, p.stderr.strip()))
+    root = p.stdout.strip()
     port = free_port(ip)
     for d in ("spool", "log"):
         os.makedirs(os.path.join(work, d), exist_ok=True)

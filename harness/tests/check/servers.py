@@ -17,7 +17,9 @@
     the closed Postfix through "mxlab run --sut smtp://";
   - usage errors exit 2, --help names every battery and verdict.
 
-Prints each server's verdict table. Needs root (Postfix and Exim run in
+Exim is downloaded from the Debian mirror (fetch-exim.sh); where that
+cannot be reached, the other servers are judged and a "SKIP exim" line
+says why. Prints each server's verdict table. Needs root (Postfix and Exim run in
 mount namespaces); exit 77 otherwise. usage: servers.py BIN_DIR WORKDIR
 """
 import json
@@ -140,12 +142,13 @@ def blackbox(srv):
 
 def judge(servers):
     relay, pf, pfopen, pfnobare, exim, aio = (
-        servers[k] for k in ("relay", "postfix", "postfix-open",
-                             "postfix-nobare", "exim", "aiosmtpd"))
+        servers.get(k) for k in ("relay", "postfix", "postfix-open",
+                                 "postfix-nobare", "exim", "aiosmtpd"))
     results = {}
     for srv in servers.values():
         results[srv.kind] = mxlab_check(srv)
-    for srv in (relay, pf, pfnobare, exim):
+    closed = [s for s in (relay, pf, pfnobare, exim) if s is not None]
+    for srv in closed:
         rc, res, _ = results[srv.kind]
         check(not weak(res, "open-relay"), "%s: no relay" % srv.kind)
         check(verdicts(res, "open-relay")["control-local-recipient"]
@@ -166,19 +169,20 @@ def judge(servers):
     check(results["postfix"][0] == 1, "postfix default: exit 1")
     check(results["postfix-nobare"][0] == 0,
           "postfix with smtpd_forbid_bare_newline = yes: no weakness, exit 0")
-    check(results["exim"][0] == 0, "exim 4.96 closed: no weakness, exit 0")
+    if exim is not None:
+        check(results["exim"][0] == 0, "exim 4.96 closed: no weakness, exit 0")
     check(not weak(results["aiosmtpd"][1], "smuggling"),
           "aiosmtpd splits nothing")
     # nmap on the same targets.
     for srv in servers.values():
         compare_nmap(srv, results[srv.kind][1])
-    for srv in (pf, exim):
+    for srv in (s for s in (pf, exim) if s is not None):
         fp = nmap_relays(srv, rig.LOCAL)
         check(len(fp) > 0 and not weak(results[srv.kind][1], "open-relay"),
               "%s: nmap with domain=%s reports %d relays that are deliveries "
               "to a local domain; mxlab reports none" % (srv.kind, rig.LOCAL,
                                                          len(fp)))
-    for srv in (exim, pf):
+    for srv in (s for s in (exim, pf) if s is not None):
         blackbox(srv)
     usage_errors(pf)
 
@@ -194,7 +198,13 @@ def main():
     servers = {}
     try:
         for kind in rig.KINDS:
-            servers[kind] = rig.start(kind, WORK, BIN, cache)
+            try:
+                servers[kind] = rig.start(kind, WORK, BIN, cache)
+            except rig.EximUnavailable as e:
+                # Exim is downloaded from the Debian mirror, never
+                # installed (it would remove Postfix): without the mirror
+                # the other servers are still judged, and this says so.
+                print("SKIP exim: %s" % e, flush=True)
         judge(servers)
     finally:
         for s in servers.values():
