@@ -177,7 +177,7 @@ static int zone_scan(FILE *fp, const char *name, int first_line,
     ldns_rdf *my_origin = ldns_rdf_clone(origin);
     ldns_rdf *my_prev = ldns_rdf_clone(origin);
     uint32_t ttl = ZONE_DEFAULT_TTL;
-    int line = 0, ret = -1;
+    int line = 0, ret = -1, soa_at = 0;
 
     while (!feof(fp)) {
         ldns_rr *rr = NULL;
@@ -206,6 +206,18 @@ static int zone_scan(FILE *fp, const char *name, int first_line,
             ldns_rr_free(rr);
             goto done;
         }
+        /* RFC 1035 section 5.2: one SOA, at the top of the zone. (ldns
+         * would skip a second one, and libldns 1.8.3 dereferences NULL
+         * comparing owner-less ones: found by the zone fuzz target.) */
+        if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA && soa_at > 0) {
+            snprintf(err, errlen,
+                     "%s:%d: a second SOA record (the zone's is at line %d)",
+                     name, at, soa_at);
+            ldns_rr_free(rr);
+            goto done;
+        }
+        if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA)
+            soa_at = at;
         *owners = xrealloc(*owners, (*nowners + 1) * sizeof(**owners));
         (*owners)[*nowners].name = ldns_rdf_clone(ldns_rr_owner(rr));
         (*owners)[(*nowners)++].line = at;

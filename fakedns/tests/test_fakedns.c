@@ -365,6 +365,9 @@ static const struct {
      "@ SOA ns hm (\n 1 2\n 3 4 5 )\nfoo A 192.0.2.1\nbar MX 10 x y z\n", 1,
      "zone.scn:5: "},
     {"example.net.", "$INCLUDE other.zone\n", 7, "zone.scn:7: "},
+    /* Owner-less SOA lines: libldns crashed on the second (fuzzing). */
+    {"example.net.", " SOA n h 1 3 0 6 8\n SOA n h 1 3 6 0 3\n", 1,
+     "zone.scn:2: a second SOA record (the zone's is at line 1)"},
     {"example.net.", "www A 192.0.2.1\nmx.other.org. A 192.0.2.2\n", 1,
      "zone.scn:2: \"mx.other.org.\" is outside the zone \"example.net.\""},
     {NULL, "www A 192.0.2.1\n", 1,
