@@ -16,6 +16,7 @@
 
 #include "mxlab/fsutil.h"
 #include "mxlab/netaddr.h"
+#include "mxlab/posixre.h"
 #include "mxlab/strutil.h"
 #include "mxlab/xmem.h"
 
@@ -470,7 +471,12 @@ static int scn_session_line(struct scn_parser *p, struct scn_block *b, int line,
         it.kind = SCN_EXPECT_GLOB;
     } else if (strncmp(text, "S~", 2) == 0 || strncmp(text, "S!", 2) == 0) {
         regex_t re;
-        const char *q = text[2] == ' ' ? text + 3 : text + 2;
+        const char *q = text[2] == ' ' ? text + 3 : text + 2, *why;
+        unsigned long cost;
+        /* regcomp() would take gigabytes for some (fuzzing found one). */
+        if ((why = posixre_refuse(q, 1, &cost)) != NULL)
+            return scn_error(p, line, "%.2s: regular expression refused: %s",
+                             text, why);
         if (regcomp(&re, q, REG_EXTENDED | REG_NOSUB) != 0)
             return scn_error(p, line, "%.2s: bad regular expression \"%s\"",
                              text, q);

@@ -281,6 +281,12 @@ static const struct {
      "e.scn:2: S~: bad regular expression \"(unclosed\""},
     {"[session]\nS! (unclosed\n",
      "e.scn:2: S!: bad regular expression \"(unclosed\""},
+    /* regcomp() would take gigabytes (found by the scenario fuzzer). */
+    {"[session]\nS~ ^250[- ]STARTTLS++++++++++++++++++++++++\n",
+     "e.scn:2: S~: regular expression refused: adjacent repetition "
+     "operators"},
+    {"[session]\nS! (a{50}){50}\n",
+     "e.scn:2: S!: regular expression refused: too many repetitions"},
     {"[session]\nS= gone\n",
      "e.scn:2: S=: expected \"S= closed\" (the server ends the connection)"},
     /* scn_admin_line */

@@ -14,6 +14,7 @@
  * default) and ignores X, as Postfix built with PCRE2 does.
  */
 #include "mxlab/map.h"
+#include "mxlab/posixre.h"
 
 #include <errno.h>
 #include <regex.h>
@@ -216,131 +217,7 @@ static int map_pcre_compile(struct map_re_entry *e, const char *re,
     return 0;
 }
 
-/* glibc's regcomp() builds an automaton that grows with each repetition
- * (a{m,n} copies a, a+ is aa*) and, for adjacent repetition operators,
- * exponentially: "(.*++++++++++++)" takes gigabytes. POSIX leaves
- * adjacent operators undefined (one '*' or '?' after another operator,
- * as in ".*?", is let through); the copies that repetitions make are
- * counted and bounded per pattern, and those beyond the patterns' own
- * length per table. */
-#define MAP_RE_COST_MAX 2000UL
-#define MAP_RE_TABLE_COST_MAX 20000UL
-#define MAP_RE_DEPTH_MAX 32
-
-struct map_re_cost {
-    unsigned long sum[MAP_RE_DEPTH_MAX], last[MAP_RE_DEPTH_MAX];
-    int depth, after_dup;
-};
-
-static void map_re_atom(struct map_re_cost *c, unsigned long k)
-{
-    c->sum[c->depth] += k;
-    c->last[c->depth] = k;
-    c->after_dup = 0;
-}
-
-/* A repetition operator that makes f copies of the last atom (soft: '*'
- * or '?', which make none). */
-static const char *map_re_dup(struct map_re_cost *c, unsigned long f, int soft)
-{
-    if (c->after_dup > 1 || (c->after_dup == 1 && !soft))
-        return "adjacent repetition operators";
-    if (c->after_dup == 1) {
-        c->after_dup = 2;
-        return NULL;
-    }
-    c->sum[c->depth] += c->last[c->depth] * (f - 1);
-    c->last[c->depth] *= f;
-    c->after_dup = 1;
-    return c->sum[c->depth] > MAP_RE_COST_MAX ? "too many repetitions" : NULL;
-}
-
-/* "{m}", "{m,}", "{m,n}" at p: the larger count (0: not a bound). */
-static unsigned long map_re_bound(const char *p, const char **end)
-{
-    unsigned long v = 0, max = 0;
-    const char *q = p + 1;
-
-    for (int part = 0; part < 2; part++) {
-        const char *digits = q;
-        v = 0;
-        while (*q >= '0' && *q <= '9' && v < 100000)
-            v = v * 10 + (unsigned long)(*q++ - '0');
-        if (part == 1 && q == digits)
-            v = max + 1; /* {m,}: m copies and a star */
-        max = v > max ? v : max;
-        if (part == 0 && *q != ',')
-            break;
-        if (part == 0)
-            q++;
-    }
-    if (*q == '\\' && q[1] == '}')
-        q++; /* basic syntax: \\{m,n\\} */
-    if (*q != '}')
-        return 0;
-    *end = q;
-    return max > 0 ? max : 1;
-}
-
-/* NULL, or why pattern p is refused; *cost: its copies counted. ere:
- * extended syntax; else basic, where \\( \\) \\{ \\+ \\? are the operators. */
-static const char *map_posix_cost(const char *p, int ere, unsigned long *cost)
-{
-    struct map_re_cost c;
-    const char *why = NULL, *end;
-    unsigned long n;
-
-    memset(&c, 0, sizeof(c));
-    for (; *p != '\0' && why == NULL; p++) {
-        int esc = *p == '\\' && p[1] != '\0';
-        char op = esc ? p[1] : *p;
-        int is_op =
-            ere ? !esc && strchr("(){*+?|", op) != NULL
-                : (esc && strchr("(){+?|", op) != NULL) || (!esc && op == '*');
-        if (!esc && *p == '[') {
-            p += p[1] == '^' ? 2 : 1;
-            p += *p == ']' ? 1 : 0;
-            while (*p != '\0' && *p != ']')
-                p++;
-            if (*p == '\0')
-                break;
-            map_re_atom(&c, 1);
-            continue;
-        }
-        p += esc;
-        if (!is_op) {
-            map_re_atom(&c, 1);
-        } else if (op == '(') {
-            if (c.depth + 1 >= MAP_RE_DEPTH_MAX) {
-                why = "groups nested too deeply";
-            } else {
-                c.depth++;
-                c.sum[c.depth] = c.last[c.depth] = 0;
-            }
-            c.after_dup = 0;
-        } else if (op == ')') {
-            n = c.depth > 0 ? c.sum[c.depth--] : 1;
-            map_re_atom(&c, n > 0 ? n : 1);
-        } else if (op == '*' || op == '?') {
-            why = map_re_dup(&c, 1, 1);
-        } else if (op == '+') {
-            why = map_re_dup(&c, 2, 0);
-        } else if (op == '{' && (n = map_re_bound(p, &end)) > 0) {
-            why = map_re_dup(&c, n, 0);
-            p = end;
-        } else {
-            map_re_atom(&c, op == '|' ? 0 : 1);
-        }
-    }
-    while (c.depth > 0) {
-        n = c.sum[c.depth--];
-        c.sum[c.depth] += n;
-    }
-    *cost = c.sum[0];
-    if (why == NULL && *cost > MAP_RE_COST_MAX)
-        why = "too many repetitions";
-    return why;
-}
+#define MAP_RE_TABLE_COST_MAX 20000UL /* posixre.h: beyond each pattern */
 
 static int map_posix_compile(struct map *m, struct map_re_entry *e,
                              const char *re, const char *f, size_t n,
@@ -364,7 +241,7 @@ static int map_posix_compile(struct map *m, struct map_re_entry *e,
             return -1;
         }
     }
-    why = map_posix_cost(re, (cflags & REG_EXTENDED) != 0, &cost);
+    why = posixre_refuse(re, (cflags & REG_EXTENDED) != 0, &cost);
     if (why == NULL && cost > strlen(re) &&
         (m->re_cost += cost - strlen(re)) > MAP_RE_TABLE_COST_MAX)
         why = "the table's expressions are too large together";
