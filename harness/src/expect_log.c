@@ -289,15 +289,25 @@ static int expect_parse_log_count(struct scn_expect *x, const struct strlist *w,
                                   const char *text, char *err, size_t errlen)
 {
     const char *t = expect_rest(text, "count");
-    size_t len = strlen(t);
+    size_t len = strlen(t), end;
+    char *num;
+    int bad;
 
+    (void)w;
+    /* The count is the last word of the text itself, the pattern all
+     * before it (found in t, not in the word list, whose idea of a
+     * blank may differ: found by the scenario fuzzer). */
     while (len > 0 && (t[len - 1] == ' ' || t[len - 1] == '\t'))
         len--;
-    len -= strlen(w->v[w->n - 1]); /* the count, last */
+    end = len;
+    while (len > 0 && t[len - 1] != ' ' && t[len - 1] != '\t')
+        len--;
+    num = xstrndup(t + len, end - len);
     while (len > 0 && (t[len - 1] == ' ' || t[len - 1] == '\t'))
         len--;
-    if (len == 0 || str_to_long(w->v[w->n - 1], &x->count) < 0 ||
-        x->count < 0) {
+    bad = len == 0 || str_to_long(num, &x->count) < 0 || x->count < 0;
+    free(num);
+    if (bad) {
         snprintf(err, errlen, "log count: expected \"log count PATTERN N\"");
         return -1;
     }

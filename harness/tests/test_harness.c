@@ -379,6 +379,9 @@ static const struct {
     {"[expect]\nlog count status=sent x\n",
      "e.scn:2: log count: expected \"log count PATTERN N\""},
     {"[expect]\nlog count  3  \n", "e.scn:2: unknown expectation"},
+    /* A control byte the word list splits at (the scenario fuzzer). */
+    {"[expect]\nlog count s \x01[sc{ \t \n",
+     "e.scn:2: log count: expected \"log count PATTERN N\""},
     /* scenario_parse, checks on the whole file */
     {"[session]\n[expect]\nqueue empty\n", "e.scn:1: empty [session]"},
     {"[admin]\n", "e.scn:1: empty [admin]"},
