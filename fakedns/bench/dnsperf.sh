@@ -68,12 +68,12 @@ done
     echo "@ IN SOA ns1 hostmaster 1 3600 600 86400 60"
     echo "@ IN NS ns1"
     echo "@ IN MX 10 mx1"
-    echo "ns1 IN A 192.0.2.53"
-    echo "mx1 IN A 192.0.2.25"
+    echo "ns1 IN A 127.0.2.53"
+    echo "mx1 IN A 127.0.2.25"
     for i in $(seq "$names"); do
-        echo "h$i IN A 192.0.2.$((i % 250 + 1))"
+        echo "h$i IN A 127.0.2.$((i % 250 + 1))"
         echo "h$i IN MX 10 mx1"
-        echo "h$i IN TXT \"v=spf1 ip4:192.0.2.$((i % 250 + 1)) -all\""
+        echo "h$i IN TXT \"v=spf1 ip4:127.0.2.$((i % 250 + 1)) -all\""
     done
 } >"$tmp/bench.zone"
 {

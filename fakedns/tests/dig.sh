@@ -67,7 +67,7 @@ minet.net. MX 10 mx1
 @        TXT "v=spf1 mx -all"
 null     MX 0 .
 mx1      A $1
-mx2      A 192.0.2.2
+mx2      A 127.0.2.2
 sel._domainkey TXT ( "v=DKIM1; k=rsa; p=${long:0:200}"
                      "${long:200}" )
 big      TXT ( "$(printf 'x%.0s' $(seq 200))" "$(printf 'y%.0s' $(seq 200))"
@@ -80,28 +80,28 @@ big      TXT ( "$(printf 'x%.0s' $(seq 200))" "$(printf 'y%.0s' $(seq 200))"
 \$FAULT tc        A truncate
 \$FAULT bad       A malformed
 \$FAULT second    A servfail nth=2
-sf A 192.0.2.10
-ref A 192.0.2.11
-gone A 192.0.2.12
-lost A 192.0.2.13
-slow A 192.0.2.14
-tc A 192.0.2.15
-bad A 192.0.2.16
-second A 192.0.2.17
+sf A 127.0.2.10
+ref A 127.0.2.11
+gone A 127.0.2.12
+lost A 127.0.2.13
+slow A 127.0.2.14
+tc A 127.0.2.15
+bad A 127.0.2.16
+second A 127.0.2.17
 EOF
 }
-write_zone 192.0.2.1
+write_zone 127.0.2.1
 cat >"$tmp/bl.zone" <<'EOF'
 $ORIGIN bl.test.
 $TTL 60
-$LISTED 192.0.2.0/24 127.0.0.3 "net listed"
-$LISTED 198.51.100.7 127.0.0.2 "one host"
+$LISTED 127.0.2.0/24 127.0.0.3 "net listed"
+$LISTED 127.51.100.7 127.0.0.2 "one host"
 $LISTED spam.example 127.0.0.4 "bad domain"
 EOF
 
 # A bad zone is refused at start with file:line and the reason, after
 # the program's name as every error it prints.
-printf '@ A 192.0.2.1\nbad A 192.0.2.300\n' >"$tmp/bad.zone"
+printf '@ A 127.0.2.1\nbad A 127.0.2.300\n' >"$tmp/bad.zone"
 "$bin" --listen "$ip:0" --zone "$tmp/bad.zone" --origin x.test. \
     2>"$tmp/bad.err"
 rc=$?
@@ -142,7 +142,7 @@ done
 out=$(ask mx1.minet.net A) || fail "dig A"
 expect "$out" 'status: NOERROR' "A"
 expect "$out" 'flags: qr aa;' "A"
-expect "$out" '^mx1\.minet\.net\.[[:space:]]+300[[:space:]]+IN[[:space:]]+A[[:space:]]+192\.0\.2\.1$' "A"
+expect "$out" '^mx1\.minet\.net\.[[:space:]]+300[[:space:]]+IN[[:space:]]+A[[:space:]]+127\.0\.2\.1$' "A"
 
 out=$(ask minet.net MX) || fail "dig MX"
 expect "$out" 'status: NOERROR' "MX"
@@ -171,13 +171,13 @@ expect "$out" 'status: REFUSED' "REFUSED"
 
 out=$(dig +tries=1 +time=1 +norec @"$ip2" -p "$port" mx1.minet.net A) ||
     fail "dig second listener"
-expect "$out" 'IN[[:space:]]+A[[:space:]]+192\.0\.2\.1$' "second --listen"
+expect "$out" 'IN[[:space:]]+A[[:space:]]+127\.0\.2\.1$' "second --listen"
 
 # --- TCP, EDNS, TC -----------------------------------------------------
 out=$(ask +tcp +keepopen mx1.minet.net A minet.net MX mx2.minet.net A) ||
     fail "dig +tcp +keepopen"
 [ "$(grep -c 'status: NOERROR' <<<"$out")" -eq 3 ] || fail "TCP: 3 answers"
-expect "$out" 'mx2\.minet\.net\.[[:space:]]+300[[:space:]]+IN[[:space:]]+A[[:space:]]+192\.0\.2\.2$' "TCP"
+expect "$out" 'mx2\.minet\.net\.[[:space:]]+300[[:space:]]+IN[[:space:]]+A[[:space:]]+127\.0\.2\.2$' "TCP"
 # RFC 7766: the three came over one connection (one client port).
 clients=$(grep -E 'query (mx1\.minet\.net\. type 1|minet\.net\. type 15|mx2\.minet\.net\. type 1) from .* over tcp' "$tmp/stderr" |
     sed 's/.* from \([^ ]*\) over tcp.*/\1/' | sort -u)
@@ -212,13 +212,13 @@ expect "$out" 'timed out|no servers could be reached' "timeout over TCP"
 t0=$(date +%s%N)
 out=$(ask slow.minet.net A) || fail "dig delay"
 t1=$(date +%s%N)
-expect "$out" 'IN[[:space:]]+A[[:space:]]+192\.0\.2\.14$' "delay"
+expect "$out" 'IN[[:space:]]+A[[:space:]]+127\.0\.2\.14$' "delay"
 [ $(((t1 - t0) / 1000000)) -ge 400 ] || fail "delay: answered in $(((t1 - t0) / 1000000)) ms"
 out=$(ask +ignore tc.minet.net A) || fail "dig truncate"
 expect "$out" 'flags: qr aa tc;.* ANSWER: 0,' "truncate"
 out=$(ask tc.minet.net A) || fail "dig truncate, retry"
 expect "$out" 'Truncated, retrying in TCP mode' "truncate retry"
-expect "$out" 'IN[[:space:]]+A[[:space:]]+192\.0\.2\.15$' "truncate: TCP answer"
+expect "$out" 'IN[[:space:]]+A[[:space:]]+127\.0\.2\.15$' "truncate: TCP answer"
 out=$(ask bad.minet.net A 2>&1)
 # dig shows what it could read, after its parser's complaint.
 expect "$out" 'Message parser reports malformed message packet' "malformed"
@@ -230,13 +230,13 @@ out=$(ask second.minet.net A) || fail "dig nth=2 (3)"
 expect "$out" 'status: NOERROR' "nth=2, third"
 
 # --- DNSBL ($LISTED) -----------------------------------------------------
-out=$(ask 7.2.0.192.bl.test A) || fail "dig DNSBL net"
+out=$(ask 7.2.0.127.bl.test A) || fail "dig DNSBL net"
 expect "$out" 'IN[[:space:]]+A[[:space:]]+127\.0\.0\.3$' "DNSBL net"
-out=$(ask 7.2.0.192.bl.test TXT) || fail "dig DNSBL TXT"
+out=$(ask 7.2.0.127.bl.test TXT) || fail "dig DNSBL TXT"
 expect "$out" 'TXT[[:space:]]+"net listed"$' "DNSBL TXT"
-out=$(ask 7.100.51.198.bl.test A) || fail "dig DNSBL host"
+out=$(ask 7.100.51.127.bl.test A) || fail "dig DNSBL host"
 expect "$out" '127\.0\.0\.2$' "DNSBL host"
-out=$(ask 8.100.51.198.bl.test A) || fail "dig DNSBL not listed"
+out=$(ask 8.100.51.127.bl.test A) || fail "dig DNSBL not listed"
 expect "$out" 'status: NXDOMAIN' "DNSBL not listed"
 expect "$out" 'IN[[:space:]]+SOA' "DNSBL SOA"
 out=$(ask spam.example.bl.test A) || fail "dig RHSBL"
@@ -252,12 +252,12 @@ printf '\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\xc0\x0c\x00\x01\x00\x01
 printf '\xff\xff\x00\x00' >/dev/tcp/$ip/$port
 printf '\x00\x05abcde' >/dev/tcp/$ip/$port
 out=$(ask mx1.minet.net A) || fail "dig after junk"
-expect "$out" '192\.0\.2\.1$' "still serving after junk"
+expect "$out" '127\.0\.2\.1$' "still serving after junk"
 
 # --- SIGHUP ------------------------------------------------------------------
-write_zone 192.0.2.101
+write_zone 127.0.2.101
 kill -HUP "$pid"
-reloaded() { ask mx1.minet.net A 2>/dev/null | grep -q '192\.0\.2\.101$'; }
+reloaded() { ask mx1.minet.net A 2>/dev/null | grep -q '127\.0\.2\.101$'; }
 until_ok 10 reloaded || fail "SIGHUP: new zone not served within 10 s"
 printf '%s\n' "\$ORIGIN minet.net." '@ MX 10 mx1' 'mx1 A not-an-address' \
     >"$tmp/minet.zone"
@@ -265,7 +265,7 @@ kill -HUP "$pid"
 refused() { grep -q "reload refused.*$tmp/minet.zone:3: " "$tmp/stderr"; }
 until_ok 10 refused || fail "SIGHUP: bad zone not reported with file:line"
 out=$(ask mx1.minet.net A) || fail "dig after a bad reload"
-expect "$out" '192\.0\.2\.101$' "old zones kept after a bad reload"
+expect "$out" '127\.0\.2\.101$' "old zones kept after a bad reload"
 
 kill -TERM "$pid"
 deadline=$((SECONDS + 10))

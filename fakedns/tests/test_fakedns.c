@@ -23,16 +23,16 @@ static const char minet_zone[] =
     "minet.net. MX 10 mx1\n"
     "           MX 10 mx2\n"
     "@        TXT \"v=spf1 mx -all\"\n"
-    "mx1      A 192.0.2.1\n"
-    "mx2      A 192.0.2.2\n"
+    "mx1      A 127.0.2.1\n"
+    "mx2      A 127.0.2.2\n"
     "www      CNAME mx1\n"
     "ext      CNAME mail.example.com.\n"
-    "a.b      A 192.0.2.9\n"
-    "*.wild   A 192.0.2.99\n";
+    "a.b      A 127.0.2.9\n"
+    "*.wild   A 127.0.2.99\n";
 
 /* A zone without SOA: negative answers carry a synthesised one. */
-static const char nosoa_zone[] = "@ A 192.0.2.50\n"
-                                 "www A 192.0.2.51\n";
+static const char nosoa_zone[] = "@ A 127.0.2.50\n"
+                                 "www A 127.0.2.51\n";
 
 static struct fakedns *test_server(void)
 {
@@ -105,15 +105,15 @@ static const struct {
     {"minet.net.", LDNS_RR_TYPE_MX, 0, 1, 2,
      "minet.net.\t300\tIN\tMX\t10 mx1.minet.net.",
      "minet.net.\t300\tIN\tMX\t10 mx2.minet.net.", NULL},
-    {"mx1.minet.net.", LDNS_RR_TYPE_A, 0, 1, 1, "A\t192.0.2.1", NULL, NULL},
+    {"mx1.minet.net.", LDNS_RR_TYPE_A, 0, 1, 1, "A\t127.0.2.1", NULL, NULL},
     {"minet.net.", LDNS_RR_TYPE_TXT, 0, 1, 1, "TXT\t\"v=spf1 mx -all\"", NULL,
      NULL},
     {"minet.net.", LDNS_RR_TYPE_SOA, 0, 1, 1,
      "SOA\tns1.minet.net. hostmaster.minet.net. 2024010101", NULL, NULL},
-    {"MX2.Minet.NET.", LDNS_RR_TYPE_A, 0, 1, 1, "A\t192.0.2.2", NULL, NULL},
+    {"MX2.Minet.NET.", LDNS_RR_TYPE_A, 0, 1, 1, "A\t127.0.2.2", NULL, NULL},
     /* RFC 1034 section 3.6.2: the CNAME, then what it points to. */
     {"www.minet.net.", LDNS_RR_TYPE_A, 0, 1, 2, "CNAME\tmx1.minet.net.",
-     "mx1.minet.net.\t300\tIN\tA\t192.0.2.1", NULL},
+     "mx1.minet.net.\t300\tIN\tA\t127.0.2.1", NULL},
     {"www.minet.net.", LDNS_RR_TYPE_CNAME, 0, 1, 1, "CNAME\tmx1.minet.net.",
      NULL, NULL},
     /* A CNAME out of our zones: the client's resolver goes on. */
@@ -131,13 +131,13 @@ static const struct {
     {"x.a.b.minet.net.", LDNS_RR_TYPE_MX, 3, 1, 0, NULL, NULL, "SOA"},
     /* Wildcards (RFC 4592): synthesised under the name asked. */
     {"host.wild.minet.net.", LDNS_RR_TYPE_A, 0, 1, 1,
-     "host.wild.minet.net.\t300\tIN\tA\t192.0.2.99", NULL, NULL},
+     "host.wild.minet.net.\t300\tIN\tA\t127.0.2.99", NULL, NULL},
     {"host.wild.minet.net.", LDNS_RR_TYPE_MX, 0, 1, 0, NULL, NULL, "SOA"},
     /* Not ours: REFUSED, no AA. */
     {"example.com.", LDNS_RR_TYPE_A, 5, 0, 0, NULL, NULL, NULL},
     {"net.", LDNS_RR_TYPE_MX, 5, 0, 0, NULL, NULL, NULL},
     /* The zone without SOA. */
-    {"example.org.", LDNS_RR_TYPE_A, 0, 1, 1, "A\t192.0.2.50", NULL, NULL},
+    {"example.org.", LDNS_RR_TYPE_A, 0, 1, 1, "A\t127.0.2.50", NULL, NULL},
     {"example.org.", LDNS_RR_TYPE_MX, 0, 1, 0, NULL, NULL,
      "SOA\tns.example.org. hostmaster.example.org."},
     {"nope.example.org.", LDNS_RR_TYPE_A, 3, 1, 0, NULL, NULL,
@@ -358,29 +358,29 @@ static const struct {
     int first_line;
     const char *err; /* NULL: loads; else the message's start */
 } load_cases[] = {
-    {"example.net.", "@ A 192.0.2.1\n\n\nbad A 192.0.2.300\n", 10,
+    {"example.net.", "@ A 127.0.2.1\n\n\nbad A 127.0.2.300\n", 10,
      "zone.scn:13: "},
-    {"example.net.", "@ A 192.0.2.1\nx BOGUS y", 1, "zone.scn:2: "},
+    {"example.net.", "@ A 127.0.2.1\nx BOGUS y", 1, "zone.scn:2: "},
     {"example.net.",
-     "@ SOA ns hm (\n 1 2\n 3 4 5 )\nfoo A 192.0.2.1\nbar MX 10 x y z\n", 1,
+     "@ SOA ns hm (\n 1 2\n 3 4 5 )\nfoo A 127.0.2.1\nbar MX 10 x y z\n", 1,
      "zone.scn:5: "},
     {"example.net.", "$INCLUDE other.zone\n", 7, "zone.scn:7: "},
     /* Owner-less SOA lines: libldns crashed on the second (fuzzing). */
     {"example.net.", " SOA n h 1 3 0 6 8\n SOA n h 1 3 6 0 3\n", 1,
      "zone.scn:2: a second SOA record (the zone's is at line 1)"},
-    {"example.net.", "www A 192.0.2.1\nmx.other.org. A 192.0.2.2\n", 1,
+    {"example.net.", "www A 127.0.2.1\nmx.other.org. A 127.0.2.2\n", 1,
      "zone.scn:2: \"mx.other.org.\" is outside the zone \"example.net.\""},
-    {NULL, "www A 192.0.2.1\n", 1,
+    {NULL, "www A 127.0.2.1\n", 1,
      "zone.scn:1: relative name \"www\" but no origin"},
-    {NULL, "example.net. A 192.0.2.1\n\nexample.net. MX 10 mx\n", 20,
+    {NULL, "example.net. A 127.0.2.1\n\nexample.net. MX 10 mx\n", 20,
      "zone.scn:22: relative name \"mx\" but no origin"},
     {NULL, "", 1, "zone.scn: no records and no origin"},
-    {"bad..origin", "@ A 192.0.2.1\n", 4, "zone.scn:4: bad origin"},
+    {"bad..origin", "@ A 127.0.2.1\n", 4, "zone.scn:4: bad origin"},
     /* Accepted. */
-    {NULL, "$ORIGIN example.net.\n@ MX 10 mx\nmx A 192.0.2.1\n", 1, NULL},
-    {NULL, "mx.example.net. A 192.0.2.1\nexample.net. MX 10 mx.example.net.\n",
+    {NULL, "$ORIGIN example.net.\n@ MX 10 mx\nmx A 127.0.2.1\n", 1, NULL},
+    {NULL, "mx.example.net. A 127.0.2.1\nexample.net. MX 10 mx.example.net.\n",
      1, NULL},
-    {"example.net", "$TTL 60\n@ MX 10 mx\nmx A 192.0.2.1", 1, NULL},
+    {"example.net", "$TTL 60\n@ MX 10 mx\nmx A 127.0.2.1", 1, NULL},
     {"example.net.", "", 1, NULL},
 };
 
@@ -413,7 +413,7 @@ START_TEST(test_origin_from_text)
 
     ck_assert_msg(fakedns_load_zone_text(fd, "t", 1, NULL,
                                          "$ORIGIN Example.NET.\n"
-                                         "@ MX 20 mx\nmx A 192.0.2.7\n",
+                                         "@ MX 20 mx\nmx A 127.0.2.7\n",
                                          err, sizeof(err)) == 0,
                   "%s", err);
     r = test_ask(fd, "example.net.", LDNS_RR_TYPE_MX, 0);
@@ -426,7 +426,7 @@ START_TEST(test_origin_from_text)
     ck_assert_uint_eq(ldns_rr_list_rr_count(ldns_pkt_authority(r)), 1);
     ldns_pkt_free(r);
     ck_assert_int_eq(fakedns_load_zone_text(fd, "again", 1, "example.net.",
-                                            "@ A 192.0.2.8\n", err,
+                                            "@ A 127.0.2.8\n", err,
                                             sizeof(err)),
                      -1);
     ck_assert_str_eq(err, "again: zone \"example.net.\" is already loaded");
@@ -479,9 +479,9 @@ START_TEST(test_record_types)
              "@ MX 0 .\n"
              "sel._domainkey TXT ( \"v=DKIM1; k=rsa; p=%.*s\"\n"
              "                     \"%s\" )\n"
-             "@ TXT \"v=spf1 ip4:192.0.2.0/24 -all\"\n"
+             "@ TXT \"v=spf1 ip4:127.0.2.0/24 -all\"\n"
              "h AAAA 2001:db8::1\n"
-             "1.2.0.192.in-addr PTR h\n",
+             "1.2.0.127.in-addr PTR h\n",
              200, key, key + 200);
     ck_assert_msg(fakedns_load_zone_text(fd, "t", 1, "null.test.", text, err,
                                          sizeof(err)) == 0,
@@ -502,7 +502,7 @@ START_TEST(test_record_types)
     ck_assert(test_rr_contains(ldns_rr_list_rr(ldns_pkt_answer(r), 0),
                                "2001:db8::1"));
     ldns_pkt_free(r);
-    r = test_ask(fd, "1.2.0.192.in-addr.null.test.", LDNS_RR_TYPE_PTR, 0);
+    r = test_ask(fd, "1.2.0.127.in-addr.null.test.", LDNS_RR_TYPE_PTR, 0);
     ck_assert(test_rr_contains(ldns_rr_list_rr(ldns_pkt_answer(r), 0),
                                "PTR\th.null.test."));
     ldns_pkt_free(r);
@@ -533,13 +533,13 @@ START_TEST(test_cache)
     ck_assert_int_eq(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
     ldns_pkt_free(r);
     ck_assert_msg(fakedns_load_zone_text(fd, "t", 1, "example.com.",
-                                         "new A 192.0.2.77\n", err,
+                                         "new A 127.0.2.77\n", err,
                                          sizeof(err)) == 0,
                   "%s", err);
     r = test_ask(fd, "new.example.com.", LDNS_RR_TYPE_A, 0);
     ck_assert_int_eq(ldns_pkt_get_rcode(r), 0);
     ck_assert(
-        test_rr_contains(ldns_rr_list_rr(ldns_pkt_answer(r), 0), "192.0.2.77"));
+        test_rr_contains(ldns_rr_list_rr(ldns_pkt_answer(r), 0), "127.0.2.77"));
     ldns_pkt_free(r);
     ck_assert_uint_eq(fakedns_query_count(fd), 5);
     ck_assert_str_eq(fakedns_query_at(fd, 2)->name, "mx1.minet.net.");
@@ -708,8 +708,8 @@ START_TEST(test_fault_zone)
                                          "$FAULT *.deep nxdomain\n"
                                          "$FAULT @ MX refused nth=2\n"
                                          "@ MX 10 www\n"
-                                         "www A 192.0.2.1\n"
-                                         "a.deep A 192.0.2.2\n",
+                                         "www A 127.0.2.1\n"
+                                         "a.deep A 127.0.2.2\n",
                                          err, sizeof(err)) == 0,
                   "%s", err);
     r = test_ask(fd, "WWW.f.test.", LDNS_RR_TYPE_A, 0);
@@ -752,17 +752,17 @@ static const struct {
 } directive_errors[] = {
     {"$FAULT www A\n", "z:1: no fault kind"},
     {"$FAULT www\n", "z:1: $FAULT needs a name and a fault"},
-    {"@ A 192.0.2.1\n$FAULT www A crash\n", "z:2: unknown fault \"crash\""},
+    {"@ A 127.0.2.1\n$FAULT www A crash\n", "z:2: unknown fault \"crash\""},
     {"$FAULT www delay=x\n", "z:1: bad value in \"delay=x\""},
     {"$FAULT www servfail nth=2 count=3\n", "z:1: nth, count, pattern"},
     {"$FAULT www servfail percent=5\n", "z:1: percent= needs seed="},
     {"$FAULT www servfail pattern=xyz\n", "z:1: bad pattern \"xyz\""},
     {"$FAULT www servfail refused\n", "z:1: two fault kinds"},
-    {"\n\n$LISTED 192.0.2.300\n", "z:3: bad address \"192.0.2.300\""},
-    {"$LISTED 192.0.2.0/33\n", "z:1: bad prefix length"},
-    {"$LISTED 10.0.0.0/4\n", "z:1: bad prefix length"},
-    {"$LISTED 192.0.2.1 127.0.0.x\n", "z:1: bad return code"},
-    {"$LISTED 192.0.2.1 \"a\" extra\n", "z:1: unexpected \"extra\""},
+    {"\n\n$LISTED 127.0.2.300\n", "z:3: bad address \"127.0.2.300\""},
+    {"$LISTED 127.0.2.0/33\n", "z:1: bad prefix length"},
+    {"$LISTED 127.10.0.0/4\n", "z:1: bad prefix length"},
+    {"$LISTED 127.0.2.1 127.0.0.x\n", "z:1: bad return code"},
+    {"$LISTED 127.0.2.1 \"a\" extra\n", "z:1: unexpected \"extra\""},
     {"$LISTED \"x\n", "z:1: unterminated quote"},
     {"$LISTED\n", "z:1: $LISTED needs an address"},
 };
@@ -794,9 +794,9 @@ END_TEST
 static const char dnsbl_zone[] =
     "$ORIGIN bl.test.\n"
     "$TTL 120\n"
-    "$LISTED 192.0.2.0/24 127.0.0.3 \"net \\\"192.0.2.0/24\\\"\"\n"
-    "$LISTED 198.51.100.7\n"
-    "$LISTED 203.0.113.0/25 127.0.0.4 \"half\"\n"
+    "$LISTED 127.0.2.0/24 127.0.0.3 \"net \\\"127.0.2.0/24\\\"\"\n"
+    "$LISTED 127.51.100.7\n"
+    "$LISTED 127.0.113.0/25 127.0.0.4 \"half\"\n"
     "$LISTED 2001:db8::/32 127.0.0.5 \"v6\"\n"
     "$LISTED 2001:db9::1 127.0.0.6\n"
     "$LISTED spam.example 127.0.0.7 \"domain\"\n"
@@ -806,11 +806,11 @@ static const struct {
     const char *name;
     const char *a, *txt;
 } dnsbl_cases[] = {
-    {"7.2.0.192.bl.test.", "127.0.0.3", "net \\\"192.0.2.0/24\\\""},
-    {"7.100.51.198.bl.test.", "127.0.0.2", NULL},
-    {"8.100.51.198.bl.test.", NULL, NULL},
-    {"127.113.0.203.bl.test.", "127.0.0.4", "half"},
-    {"128.113.0.203.bl.test.", NULL, NULL},
+    {"7.2.0.127.bl.test.", "127.0.0.3", "net \\\"127.0.2.0/24\\\""},
+    {"7.100.51.127.bl.test.", "127.0.0.2", NULL},
+    {"8.100.51.127.bl.test.", NULL, NULL},
+    {"127.113.0.127.bl.test.", "127.0.0.4", "half"},
+    {"128.113.0.127.bl.test.", NULL, NULL},
     {"1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.bl."
      "test.",
      "127.0.0.5", "v6"},
@@ -861,13 +861,14 @@ START_TEST(test_dnsbl)
     ldns_pkt_free(r);
     if (dnsbl_cases[_i].a != NULL) {
         r = test_ask(fd, dnsbl_cases[_i].name, LDNS_RR_TYPE_TXT, 0);
-        ck_assert_uint_eq(ldns_rr_list_rr_count(ldns_pkt_answer(r)),
-                          dnsbl_cases[_i].txt != NULL ||
-                                  strstr(dnsbl_cases[_i].name, "127.") ||
-                                  strstr(dnsbl_cases[_i].name, "f.f.f.f") ||
-                                  strncmp(dnsbl_cases[_i].name, "test.", 5) == 0
-                              ? 1
-                              : 0);
+        ck_assert_uint_eq(
+            ldns_rr_list_rr_count(ldns_pkt_answer(r)),
+            dnsbl_cases[_i].txt != NULL ||
+                    strncmp(dnsbl_cases[_i].name, "2.0.0.127.", 10) == 0 ||
+                    strstr(dnsbl_cases[_i].name, "f.f.f.f") ||
+                    strncmp(dnsbl_cases[_i].name, "test.", 5) == 0
+                ? 1
+                : 0);
         if (dnsbl_cases[_i].txt != NULL)
             ck_assert_msg(
                 test_rr_contains(ldns_rr_list_rr(ldns_pkt_answer(r), 0),
@@ -887,11 +888,11 @@ START_TEST(test_dnsbl_long_reason)
     ldns_pkt *r;
     const ldns_rr *rr;
 
-    snprintf(text, sizeof(text), "$LISTED 192.0.2.1 127.0.0.2 \"%0600d\"\n", 0);
+    snprintf(text, sizeof(text), "$LISTED 127.0.2.1 127.0.0.2 \"%0600d\"\n", 0);
     ck_assert_msg(fakedns_load_zone_text(fd, "bl", 1, "long.test", text, err,
                                          sizeof(err)) == 0,
                   "%s", err);
-    r = test_ask(fd, "1.2.0.192.long.test.", LDNS_RR_TYPE_TXT, 4096);
+    r = test_ask(fd, "1.2.0.127.long.test.", LDNS_RR_TYPE_TXT, 4096);
     rr = ldns_rr_list_rr(ldns_pkt_answer(r), 0);
     ck_assert_ptr_nonnull(rr);
     ck_assert_uint_eq(ldns_rr_rd_count(rr), 3);
@@ -1030,18 +1031,18 @@ START_TEST(test_take_zones)
     ck_assert(fakedns_set_fault(fd, "x.minet.net.", 0, "refused", err,
                                 sizeof(err)) == 0);
     ck_assert(fakedns_load_zone_text(next, "n", 1, "minet.net.",
-                                     "mx1 A 192.0.2.111\n"
+                                     "mx1 A 127.0.2.111\n"
                                      "$FAULT mx2 servfail\n",
                                      err, sizeof(err)) == 0);
     r = test_ask(fd, "mx1.minet.net.", LDNS_RR_TYPE_A, 0);
     ck_assert(
-        test_rr_contains(ldns_rr_list_rr(ldns_pkt_answer(r), 0), "192.0.2.1"));
+        test_rr_contains(ldns_rr_list_rr(ldns_pkt_answer(r), 0), "127.0.2.1"));
     ldns_pkt_free(r);
     fakedns_take_zones(fd, next);
     fakedns_free(next);
     r = test_ask(fd, "mx1.minet.net.", LDNS_RR_TYPE_A, 0);
     ck_assert(test_rr_contains(ldns_rr_list_rr(ldns_pkt_answer(r), 0),
-                               "192.0.2.111"));
+                               "127.0.2.111"));
     ldns_pkt_free(r);
     r = test_ask(fd, "mx2.minet.net.", LDNS_RR_TYPE_A, 0);
     ck_assert_int_eq(ldns_pkt_get_rcode(r), LDNS_RCODE_SERVFAIL);
@@ -1071,15 +1072,15 @@ START_TEST(test_update_ttl)
     ck_assert(fakedns_load_zone_text(fd, "z", 1, "example.",
                                      "@ 300 IN SOA ns hm 7 3600 600 86400 300\n"
                                      "@ 300 IN MX 10 old\n"
-                                     "old 300 IN A 192.0.2.1\n"
-                                     "new 300 IN A 192.0.2.2\n"
-                                     "www 60 IN A 192.0.2.9\n",
+                                     "old 300 IN A 127.0.2.1\n"
+                                     "new 300 IN A 127.0.2.2\n"
+                                     "www 60 IN A 127.0.2.9\n",
                                      err, sizeof(err)) == 0);
     r = test_ask(fd, "example.", LDNS_RR_TYPE_MX, 0); /* now cached */
     ldns_pkt_free(r);
     ck_assert_msg(fakedns_update_zone(fd, "c", 10, "example.",
                                       "@ 300 IN MX 10 new\n"
-                                      "add www 60 IN A 192.0.2.10\n"
+                                      "add www 60 IN A 127.0.2.10\n"
                                       "delete old A\n",
                                       err, sizeof(err)) == 0,
                   "%s", err);

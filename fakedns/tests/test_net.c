@@ -28,7 +28,7 @@
 static const char net_zone[] = "$TTL 300\n"
                                "@ SOA ns1 hostmaster 1 3600 600 86400 60\n"
                                "@ MX 10 mx1\n"
-                               "mx1 A 192.0.2.1\n"
+                               "mx1 A 127.0.2.1\n"
                                "big TXT ( \"v=spf1 \" %s \"-all\" )\n";
 
 /* Server and loop for one case. */
@@ -47,7 +47,7 @@ static void net_start(struct net *n)
      * any EDNS size. */
     for (int i = 0; i < 60; i++)
         off += (size_t)snprintf(big + off, sizeof(big) - off,
-                                "%sip4:192.0.2.%d %s", i % 10 == 0 ? "\"" : "",
+                                "%sip4:127.0.2.%d %s", i % 10 == 0 ? "\"" : "",
                                 i, i % 10 == 9 ? "\" " : "");
     snprintf(text, sizeof(text), net_zone, big);
     n->base = event_base_new();
@@ -110,16 +110,16 @@ static const struct {
     const char *first;
     int tcp_retry; /* 1: the answer came over TCP after a TC */
 } fault_cases[] = {
-    {NULL, "mx1.net.test", 0, DNS_OK, "192.0.2.1", 0},
+    {NULL, "mx1.net.test", 0, DNS_OK, "127.0.2.1", 0},
     {"servfail", "mx1.net.test", 0, DNS_TEMPFAIL, "", 0},
     {"refused", "mx1.net.test", 0, DNS_TEMPFAIL, "", 0},
     {"nxdomain", "mx1.net.test", 0, DNS_NXDOMAIN, "", 0},
     {"malformed", "mx1.net.test", 0, DNS_TEMPFAIL, "", 0},
     {"timeout", "mx1.net.test", 0, DNS_TEMPFAIL, "", 0},
-    {"timeout nth=1", "mx1.net.test", 0, DNS_OK, "192.0.2.1", 0},
-    {"delay=300", "mx1.net.test", 0, DNS_OK, "192.0.2.1", 0},
-    {"truncate", "mx1.net.test", 0, DNS_OK, "192.0.2.1", 1},
-    {NULL, "big.net.test", 1, DNS_OK, "v=spf1 ip4:192.0.2.0 ", 1},
+    {"timeout nth=1", "mx1.net.test", 0, DNS_OK, "127.0.2.1", 0},
+    {"delay=300", "mx1.net.test", 0, DNS_OK, "127.0.2.1", 0},
+    {"truncate", "mx1.net.test", 0, DNS_OK, "127.0.2.1", 1},
+    {NULL, "big.net.test", 1, DNS_OK, "v=spf1 ip4:127.0.2.0 ", 1},
     {"nxdomain nth=2", "nope.net.test", 0, DNS_NXDOMAIN, "", 0},
 };
 

@@ -95,6 +95,7 @@ grep -q "cannot connect to 127.0.0.1:$closed: connection refused" <<<"$out" ||
     fail "a refused connection is not called refused"
 
 # A session from an address that is not loopback: which ones can be used.
+# (Refused before any socket: the test needs a non-loopback address.)
 runsut 1 report-from "smtp://127.0.0.1:$port" \
     "$src/harness/tests/remote/from-outside.scn"
 grep -q "from-outside.scn:[0-9]*: 10.1.2.3 is not an address the lab sends from: a session can come from any address in 127.0.0.0/8 or from ::1" <<<"$out" ||

@@ -192,6 +192,7 @@ static const struct {
     {"[daemon postgrey]\n",
      "e.scn:1: expected [daemon KIND inet:127.x.y.z:PORT] (the endpoint as "
      "main.cf names it, on loopback)"},
+    /* Refused for not being loopback: needs a non-loopback address. */
     {"[daemon postgrey inet:10.0.0.1:10023]\n",
      "e.scn:1: expected [daemon KIND inet:127.x.y.z:PORT]"},
     {"[daemon postgrey unix:/var/run/postgrey]\n",
@@ -867,7 +868,8 @@ START_TEST(test_lab_relay)
     ck_assert_int_eq(lab_source(lab, NULL, &src, err, sizeof(err)), 1);
     ck_assert_int_eq(lab_source(lab, "127.0.0.7", &src, err, sizeof(err)), 1);
     ck_assert_int_eq(lab_source(lab, "::1", &src, err, sizeof(err)), 1);
-    /* a session from outside loopback: the message says what can be used */
+    /* a session from outside loopback: the message says what can be used
+     * (the refusal needs a non-loopback address; nothing is sent) */
     ck_assert_int_eq(lab_source(lab, "192.0.2.1", &src, err, sizeof(err)), -1);
     ck_assert_msg(strstr(err, "192.0.2.1 is not an address the lab sends "
                               "from: a session can come from any address in "

@@ -323,6 +323,8 @@ static const struct {
     {"127.1.2.3", "pomme@mail.xxx.dyndns.com", 0, ""},
     {"::1", "contact@ladministrateur.com", -1,
      "454 4.7.1 <contact@ladministrateur.com>: Relay access denied"},
+    /* An IPv4 client outside mynetworks (127.0.0.0/8): non-loopback by
+     * nature, parsed only. */
     {"128.1.2.3", "contact@ladministrateur.com", -1,
      "454 4.7.1 <contact@ladministrateur.com>: Relay access denied"},
 };
@@ -1365,7 +1367,7 @@ START_TEST(test_service_limits)
     struct relay *r = make_relay(
         "default_process_limit = 7\n"
         "smtpd_client_event_limit_exceptions = 127.0.0.0/8 host.example "
-        "!10.0.0.1 hash:/etc/postfix/clients\n",
+        "!127.10.0.1 hash:/etc/postfix/clients\n",
         "2525 inet n - n - - smtpd\n2526 inet n - n - 0 smtpd\n"
         "2527 inet n - n - 3 smtpd -o smtpd_per_record_deadline=yes\n",
         err, sizeof(err));
