@@ -19,16 +19,23 @@
 #include "policy_client.h"
 #include "sasl.h"
 
+/* 1 if "transport[:nexthop]" value names the transport name. */
+static int relay_param_transport_is(const char *value, const char *name)
+{
+    size_t n = strcspn(value, ":");
+
+    return strlen(name) == n && strncmp(value, name, n) == 0;
+}
+
 /* A transport that qmgr.c does not have (pipe, lmtp, virtual, a
  * master.cf service): "transport[:nexthop]". */
 static int relay_param_other_transport(const char *value)
 {
     static const char *const known[] = {"smtp",    "relay", "error",
                                         "discard", "local", "lmtp"};
-    size_t n = strcspn(value, ":");
 
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-        if (strlen(known[i]) == n && strncmp(value, known[i], n) == 0)
+        if (relay_param_transport_is(value, known[i]))
             return 0;
     return 1;
 }
@@ -37,10 +44,8 @@ static int relay_param_other_transport(const char *value)
  * local itself, which would hand it on again); "" delivers itself. */
 static int relay_param_other_mailbox_transport(const char *value)
 {
-    size_t n = strcspn(value, ":");
-
     return value[0] != '\0' && (relay_param_other_transport(value) ||
-                                (n == 5 && strncmp(value, "local", 5) == 0));
+                                relay_param_transport_is(value, "local"));
 }
 
 /* A setting that turns on what is left out: yes, or any words. */
@@ -489,11 +494,8 @@ struct relay_unused {
  * which qmgr reaches like a built-in transport (filter.c). */
 static int relay_param_service(const struct relay_unused *u, const char *value)
 {
-    size_t n = strcspn(value, ":");
-
     for (size_t i = 0; u->services != NULL && i < u->services->n; i++)
-        if (strlen(u->services->v[i]) == n &&
-            strncmp(value, u->services->v[i], n) == 0)
+        if (relay_param_transport_is(value, u->services->v[i]))
             return 1;
     return 0;
 }

@@ -632,10 +632,15 @@ static void qmgr_start_message(struct relay *r, struct queue_msg *m)
 static int qmgr_destination_full(struct relay *r, const struct queue_msg *m)
 {
     long least = r->p.smtp_destination_concurrency_limit;
+    int busy = 0;
 
     /* A master.cf service at its process limit (maxproc): its mail
-     * waits for a delivery to end, as for a free process in Postfix. */
-    for (size_t i = 0; i < m->nrcpt && r->transports != NULL; i++) {
+     * waits for a delivery to end, as for a free process in Postfix.
+     * Routes are resolved only while one is at its limit. */
+    for (const struct relay_transport *t = r->transports; t && !busy;
+         t = t->next)
+        busy = t->maxproc > 0 && (long)t->active >= t->maxproc;
+    for (size_t i = 0; i < m->nrcpt && busy; i++) {
         struct rewrite_route route;
         const struct relay_transport *tr;
         if (m->rcpts[i].done)
