@@ -105,12 +105,19 @@ static void fakemx_filter_fail(struct fakemx_filter *f, const char *why)
     fakemx_filter_end(f, 0, "451 4.4.1", why);
 }
 
-/* A refusal by the downstream server: its own code goes back. */
+/* A refusal by the downstream server: its own code goes back. A reply
+ * that is no refusal but not the one expected (250 to DATA) is a
+ * failure: passed on as it is, a 2xx would acknowledge a message that was
+ * never handed back. */
 static void fakemx_filter_refused(struct fakemx_filter *f, int code)
 {
     const char *last = strrchr(f->reply.buf, '\n');
     char prefix[16];
 
+    if (code / 100 != 4 && code / 100 != 5) {
+        fakemx_filter_fail(f, "unexpected reply from the server");
+        return;
+    }
     last = last ? last + 1 : f->reply.buf;
     snprintf(prefix, sizeof(prefix), "%d %d.%d.%d", code, code / 100,
              code / 100 == 5 ? 7 : 5, code / 100 == 5 ? 1 : 0);
@@ -257,6 +264,10 @@ static void fakemx_filter_on_read(struct bufferevent *bev, void *arg)
         if (last && fakemx_filter_reply(f, code))
             return;
     }
+    /* A line that never ends is bounded too, not only whole ones. */
+    if (evbuffer_get_length(bufferevent_get_input(bev)) >
+        FAKEMX_FILTER_REPLY_MAX)
+        fakemx_filter_fail(f, "malformed reply from the server");
 }
 
 static void fakemx_filter_on_event(struct bufferevent *bev, short what,

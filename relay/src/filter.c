@@ -11,6 +11,7 @@
 
 #include "filter.h"
 #include "mxlab/config.h"
+#include "mxlab/strutil.h"
 #include "mxlab/xmem.h"
 #include "relay.h"
 
@@ -23,9 +24,8 @@ int filter_split(const char *value, char transport[FILTER_TRANSPORT_MAX + 1],
     if (n == 0 || n > FILTER_TRANSPORT_MAX || strlen(hop) > FILTER_NEXTHOP_MAX)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        char c = value[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+        unsigned char c = (unsigned char)value[i];
+        if (!str_isalnum(c) && strchr("._-", c) == NULL)
             return -1;
     }
     for (const char *p = hop; *p != '\0'; p++)
