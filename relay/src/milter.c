@@ -799,7 +799,12 @@ static void milter_negotiated(struct milter_conn *c, int cmd,
 {
     struct milter_session *ms = c->ms;
 
+    /* Nothing is awaited now: a command the milter asked not to get
+     * (SMFIP_NOCONNECT...) sends nothing, and a read timeout left set
+     * would drop a healthy milter while the client is quiet. */
     ms->waiting = 0;
+    if (c->bev != NULL)
+        bufferevent_set_timeouts(c->bev, NULL, NULL);
     if (cmd != MILTER_C_OPTNEG || dlen < 12) {
         milter_warn(ms,
                     "milter %s: unexpected reply \"%c\" in initial "

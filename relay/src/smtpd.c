@@ -1665,8 +1665,8 @@ static void smtpd_milter_done(void *arg, const struct milter_result *r)
     case SMTPD_MILTER_BDAT:
         /* The chunk is read all the same; the refusal answers it. */
         smtpd_milter_log(s, "BDAT", r, NULL);
-        if (r->reply != NULL)
-            s->bdat_reply = xstrdup(r->reply);
+        if (r->reply != NULL && s->bdat_reply == NULL)
+            s->bdat_reply = xstrdup(r->reply); /* the first refusal */
         break;
     default:
         smtpd_milter_eom(s, r);

@@ -141,6 +141,7 @@ struct script {
     int at, reply;
     const char *match, *text;
     int silent;
+    uint32_t proto; /* SMFIP_ flags asked for in OPTNEG, besides LEADSPC */
 };
 
 /* The child: one connection on lfd; the command letters it gets (but
@@ -171,7 +172,8 @@ static void fake_milter(int lfd, int out, const struct script *sc)
         struct strbuf rep;
         strbuf_init(&rep);
         if (cmd == MILTER_C_OPTNEG) {
-            uint32_t v[3] = {htonl(6), htonl(1), htonl(MILTER_P_HDR_LEADSPC)};
+            uint32_t v[3] = {htonl(6), htonl(1),
+                             htonl(MILTER_P_HDR_LEADSPC | sc->proto)};
             milter_put(&rep, 'O', v, sizeof(v));
         } else if (mute || cmd == MILTER_C_MACRO || cmd == MILTER_C_QUIT ||
                    cmd == MILTER_C_ABORT) {
@@ -352,39 +354,39 @@ static const struct stage_case {
     const char *events, *want, *reply, *seen;
 } stage_cases[] = {
     /* RCPT: only that recipient is refused. */
-    {{'R', 'r', "bad@", NULL, 0},
+    {{'R', 'r', "bad@", NULL, 0, 0},
      "CHMRXRT",
      "ccccrcc",
      "550 5.7.1 Command rejected",
      "OCHMRRRTQ"},
-    {{'M', 'r', NULL, NULL, 0},
+    {{'M', 'r', NULL, NULL, 0, 0},
      "CHMT",
      "ccrc",
      "550 5.7.1 Command rejected",
      "OCHMTQ"},
     /* CONNECT: the refusal answers every later event (not sent). */
-    {{'C', 'r', NULL, NULL, 0},
+    {{'C', 'r', NULL, NULL, 0, 0},
      "CHMR",
      "rrrr",
      "550 5.7.1 Command rejected",
      "OCQ"},
-    {{'H', 't', NULL, NULL, 0},
+    {{'H', 't', NULL, NULL, 0, 0},
      "CHMR",
      "cttt",
      "451 4.7.1 Service unavailable - try again later",
      "OCHQ"},
-    {{'R', 'y', "bad@", "554 5.7.1 not%% here", 0},
+    {{'R', 'y', "bad@", "554 5.7.1 not%% here", 0, 0},
      "CHMXR",
      "cccrc",
      "554 5.7.1 not% here",
      "OCHMRRQ"},
-    {{'M', '4', NULL, NULL, 0},
+    {{'M', '4', NULL, NULL, 0, 0},
      "CHM",
      "ccs",
      "421 4.7.0 Server closing connection",
      "OCHMQ"},
     /* DISCARD at RCPT: the rest of the transaction is not asked. */
-    {{'R', 'd', NULL, NULL, 0}, "CHMRRT", "cccdcc", "", "OCHMRQ"},
+    {{'R', 'd', NULL, NULL, 0, 0}, "CHMRRT", "cccdcc", "", "OCHMRQ"},
 };
 
 START_TEST(test_stage)
@@ -461,6 +463,35 @@ START_TEST(test_unreachable)
 }
 END_TEST
 
+/* A milter that asked not to get CONNECT awaits nothing after OPTNEG:
+ * a client quiet for longer than milter_command_timeout (1 s here; the
+ * loop runs 1.5 s, the time passing is what is tested) still finds it
+ * there at MAIL, not dropped by a read timeout left set. */
+START_TEST(test_quiet_after_optneg)
+{
+    struct script sc = {.proto = MILTER_P_NOCONNECT};
+    struct fake f;
+    struct outcome o = {0};
+    struct event_base *b = event_base_new();
+    struct timeval later = {1, 500000};
+    char got[64];
+
+    fake_start(&f, &sc);
+    struct milter_conf c = {f.spec, "tempfail", 6, 5, 1, 5, {0}};
+    struct milter_session *ms = milter_session_new(b, &c, on_done, on_warn, &o);
+    ck_assert_int_eq(ask(b, ms, &o, MILTER_C_CONNECT, NULL), MILTER_V_CONTINUE);
+    event_base_loopexit(b, &later);
+    event_base_dispatch(b);
+    ck_assert_int_eq(ask(b, ms, &o, MILTER_C_MAIL, "a@minet.net"),
+                     MILTER_V_CONTINUE);
+    ck_assert_str_eq(o.warn, "");
+    milter_session_free(ms);
+    event_base_free(b);
+    fake_seen(&f, got, sizeof(got), 0);
+    ck_assert_ptr_nonnull(strchr(got, 'M'));
+}
+END_TEST
+
 /* A milter that never answers holds only its own session: another on
  * the same loop is answered meanwhile; its own ends at
  * milter_command_timeout with the default action. */
@@ -519,6 +550,7 @@ static Suite *milter_suite(void)
                         sizeof(unreachable_cases) /
                             sizeof(unreachable_cases[0]));
     tcase_add_test(conv, test_silent);
+    tcase_add_test(conv, test_quiet_after_optneg);
     suite_add_tcase(s, conv);
     return s;
 }
